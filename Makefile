@@ -1,0 +1,65 @@
+# Thin wrapper over CMake. The two commands a new user needs: `make run` and `make test`.
+JOBS ?= 2
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+CONFIG ?= examples/quickstart.yaml
+FUZZ_SECONDS ?= 60
+CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+
+.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load fuzz format tidy clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build test
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/sluice run -c $(CONFIG)
+
+# The whole CTest suite on the normal build, then again under ASan+UBSan.
+test: test-normal test-asan
+
+test-normal: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+bench: bench-micro bench-load
+
+bench-micro: build
+	@for b in $(BUILD)/bench/micro/*_bench; do [ -x "$$b" ] && "$$b"; done
+
+bench-load: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/run.py --sluice $(BUILD)/sluice
+
+# libFuzzer needs clang: a separate build tree; each target runs FUZZ_SECONDS.
+fuzz:
+	@scripts/install-deps.sh build fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+tidy: $(BUILD)/CMakeCache.txt
+	@git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

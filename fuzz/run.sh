@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for a bounded time: fuzz/run.sh BUILD_FUZZ_DIR SECONDS
+set -euo pipefail
+dir=$1; seconds=${2:-60}
+root=$(cd "$(dirname "$0")" && pwd)
+status=0
+for corpus in "$root"/corpus/*/; do
+  name=$(basename "$corpus")
+  bin="$dir/$name"
+  [ -x "$bin" ] || { echo "fuzz: no binary for $name" >&2; status=1; continue; }
+  work=$(mktemp -d)
+  dict=()
+  [ -f "$root/$name.dict" ] && dict=(-dict="$root/$name.dict")
+  echo "== $name for ${seconds}s"
+  mkdir -p "$root/artifacts"
+  if ! "$bin" "$work" "$corpus" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
+       -artifact_prefix="$root/artifacts/$name-" 2>"$work.log"; then
+    tail -40 "$work.log"; status=1
+  else
+    grep -E 'stat::number_of_executed_units|Done' "$work.log" | tail -2
+  fi
+  rm -rf "$work" "$work.log"
+done
+exit $status

@@ -1,0 +1,2 @@
+// Placeholder until the HTTP codec lands.
+namespace sluice::http {}
