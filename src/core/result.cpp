@@ -6,14 +6,22 @@ namespace sluice {
 
 std::string_view to_string(Errc code) {
   switch (code) {
-    case Errc::ok: return "ok";
-    case Errc::timeout: return "timeout";
-    case Errc::cancelled: return "cancelled";
-    case Errc::closed: return "closed";
-    case Errc::reset: return "reset";
-    case Errc::refused: return "refused";
-    case Errc::system: return "system error";
-    case Errc::invalid: return "invalid argument";
+    case Errc::ok:
+      return "ok";
+    case Errc::timeout:
+      return "timeout";
+    case Errc::cancelled:
+      return "cancelled";
+    case Errc::closed:
+      return "closed";
+    case Errc::reset:
+      return "reset";
+    case Errc::refused:
+      return "refused";
+    case Errc::system:
+      return "system error";
+    case Errc::invalid:
+      return "invalid argument";
   }
   return "unknown";
 }
@@ -21,11 +29,16 @@ std::string_view to_string(Errc code) {
 Error Error::from_errno(int e) {
   switch (e) {
     case ECONNRESET:
-    case EPIPE: return {Errc::reset, e};
-    case ECONNREFUSED: return {Errc::refused, e};
-    case ETIMEDOUT: return {Errc::timeout, e};
-    case ECANCELED: return {Errc::cancelled, e};
-    default: return {Errc::system, e};
+    case EPIPE:
+      return {Errc::reset, e};
+    case ECONNREFUSED:
+      return {Errc::refused, e};
+    case ETIMEDOUT:
+      return {Errc::timeout, e};
+    case ECANCELED:
+      return {Errc::cancelled, e};
+    default:
+      return {Errc::system, e};
   }
 }
 

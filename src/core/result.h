@@ -13,13 +13,13 @@ namespace sluice {
 // What went wrong, as the caller needs to act on it.
 enum class Errc : std::uint8_t {
   ok = 0,
-  timeout,       // a deadline passed before the operation completed
-  cancelled,     // someone (a stop, a sibling task) asked the waiter to give up
-  closed,        // the peer closed its side (read returned 0)
-  reset,         // the peer reset the connection (ECONNRESET, EPIPE)
-  refused,       // connect was refused (ECONNREFUSED)
-  system,        // any other system call failure; see Error::sys_errno
-  invalid,       // the caller passed something unusable
+  timeout,    // a deadline passed before the operation completed
+  cancelled,  // someone (a stop, a sibling task) asked the waiter to give up
+  closed,     // the peer closed its side (read returned 0)
+  reset,      // the peer reset the connection (ECONNRESET, EPIPE)
+  refused,    // connect was refused (ECONNREFUSED)
+  system,     // any other system call failure; see Error::sys_errno
+  invalid,    // the caller passed something unusable
 };
 
 std::string_view to_string(Errc code);
@@ -54,7 +54,9 @@ class [[nodiscard]] Result {
     return std::get<0>(v_);
   }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   Error error() const { return ok() ? Error{} : std::get<1>(v_); }
   Errc code() const { return ok() ? Errc::ok : std::get<1>(v_).code; }
 

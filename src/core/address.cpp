@@ -1,0 +1,127 @@
+#include "core/address.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace sluice {
+
+bool split_host_port(std::string_view text, std::string_view& host, std::uint16_t& port) {
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return false;
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = text.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) return false;  // bare v6 needs brackets
+    port_text = text.substr(colon + 1);
+  }
+  if (port_text.empty() || port_text.size() > 5) return false;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), value);
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || value > 65535) {
+    return false;
+  }
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+Result<SocketAddress> SocketAddress::parse_numeric(std::string_view text) {
+  std::string_view host;
+  std::uint16_t port = 0;
+  if (!split_host_port(text, host, port)) return Errc::invalid;
+  SocketAddress a;
+  std::string h(host);
+  if (h.empty() || h == "*") h = "0.0.0.0";
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage_);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage_);
+  if (inet_pton(AF_INET, h.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    a.length_ = sizeof(sockaddr_in);
+    return a;
+  }
+  if (inet_pton(AF_INET6, h.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    a.length_ = sizeof(sockaddr_in6);
+    return a;
+  }
+  return Errc::invalid;
+}
+
+Result<SocketAddress> SocketAddress::resolve(std::string_view text) {
+  if (auto numeric = parse_numeric(text)) return numeric;
+  std::string_view host;
+  std::uint16_t port = 0;
+  if (!split_host_port(text, host, port)) return Errc::invalid;
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  addrinfo* res = nullptr;
+  const std::string h(host);
+  if (getaddrinfo(h.c_str(), nullptr, &hints, &res) != 0 || res == nullptr) return Errc::invalid;
+  SocketAddress a;
+  std::memcpy(&a.storage_, res->ai_addr, res->ai_addrlen);
+  a.length_ = res->ai_addrlen;
+  freeaddrinfo(res);
+  a.set_port(port);
+  return a;
+}
+
+SocketAddress SocketAddress::local_of(int fd) {
+  SocketAddress a;
+  a.length_ = sizeof a.storage_;
+  if (getsockname(fd, a.sa(), &a.length_) != 0) a.length_ = 0;
+  return a;
+}
+
+SocketAddress SocketAddress::peer_of(int fd) {
+  SocketAddress a;
+  a.length_ = sizeof a.storage_;
+  if (getpeername(fd, a.sa(), &a.length_) != 0) a.length_ = 0;
+  return a;
+}
+
+std::uint16_t SocketAddress::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (family() == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  }
+  return 0;
+}
+
+void SocketAddress::set_port(std::uint16_t port) {
+  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&storage_)->sin_port = htons(port);
+  if (family() == AF_INET6) reinterpret_cast<sockaddr_in6*>(&storage_)->sin6_port = htons(port);
+}
+
+std::string SocketAddress::host_string() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, buf, sizeof buf);
+  } else if (family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, buf,
+              sizeof buf);
+  }
+  return buf;
+}
+
+std::string SocketAddress::to_string() const {
+  if (family() == AF_INET6) return "[" + host_string() + "]:" + std::to_string(port());
+  return host_string() + ":" + std::to_string(port());
+}
+
+bool operator==(const SocketAddress& a, const SocketAddress& b) {
+  return a.length_ == b.length_ && std::memcmp(&a.storage_, &b.storage_, a.length_) == 0;
+}
+
+}  // namespace sluice

@@ -1,0 +1,49 @@
+// A socket address (IPv4 or IPv6) with parsing from "host:port" text.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace sluice {
+
+class SocketAddress {
+ public:
+  SocketAddress() = default;
+
+  // Numeric forms only: "1.2.3.4:80", "[::1]:80", "*:80" / ":80" (any IPv4).
+  static Result<SocketAddress> parse_numeric(std::string_view text);
+  // Numeric forms, or a host name resolved now (blocking; for start-up and
+  // reloads, never the data path). Prefers the first address returned.
+  static Result<SocketAddress> resolve(std::string_view text);
+  // The local or peer address of a connected or bound socket.
+  static SocketAddress local_of(int fd);
+  static SocketAddress peer_of(int fd);
+
+  const sockaddr* sa() const { return reinterpret_cast<const sockaddr*>(&storage_); }
+  sockaddr* sa() { return reinterpret_cast<sockaddr*>(&storage_); }
+  socklen_t length() const { return length_; }
+  void set_length(socklen_t n) { length_ = n; }
+  int family() const { return storage_.ss_family; }
+  std::uint16_t port() const;
+  void set_port(std::uint16_t port);
+
+  std::string host_string() const;  // "1.2.3.4" or "::1"
+  std::string to_string() const;    // "1.2.3.4:80" or "[::1]:80"
+
+  friend bool operator==(const SocketAddress& a, const SocketAddress& b);
+
+ private:
+  sockaddr_storage storage_{};
+  socklen_t length_ = 0;
+};
+
+// Splits "host:port" / "[v6]:port" into its parts; false if malformed.
+bool split_host_port(std::string_view text, std::string_view& host, std::uint16_t& port);
+
+}  // namespace sluice

@@ -1,0 +1,60 @@
+// Listening sockets. Every worker has its own socket per configured listener
+// (SO_REUSEPORT), so the kernel spreads new connections across workers and
+// no accept lock is shared.
+#pragma once
+
+#include <cstdint>
+
+#include "core/address.h"
+#include "core/event_loop.h"
+#include "core/result.h"
+#include "core/waiter.h"
+
+namespace sluice {
+
+// Creates a non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT.
+Result<int> open_listening_socket(const SocketAddress& addr, int backlog = 4096);
+
+struct Accepted {
+  int fd = -1;  // non-blocking, close-on-exec, TCP_NODELAY
+  SocketAddress peer;
+};
+
+class Listener final : public IoHandler {
+ public:
+  // Takes ownership of listening `fd` and registers it with `loop`.
+  Listener(EventLoop& loop, int fd);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  struct AcceptOp : Waiter {
+    explicit AcceptOp(Listener* l) : listener(l) {}
+    Listener* listener;
+    Result<Accepted> result{Errc::ok};
+    bool done = false;
+    bool await_ready();
+    bool await_suspend(std::coroutine_handle<> h);
+    Result<Accepted> await_resume();
+  };
+
+  // Resumes with the next connection, or cancelled after close().
+  AcceptOp accept() { return AcceptOp(this); }
+  // Stops accepting: closes the socket and ends a pending accept.
+  void close();
+  bool is_open() const { return fd_ >= 0; }
+  SocketAddress local_address() const { return SocketAddress::local_of(fd_); }
+
+  // IoHandler
+  void on_io(std::uint32_t events) override;
+
+ private:
+  bool try_accept(AcceptOp& op);
+
+  EventLoop* loop_;
+  int fd_;
+  Waiter* acceptor_ = nullptr;
+  bool ready_ = true;
+};
+
+}  // namespace sluice

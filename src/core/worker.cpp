@@ -1,0 +1,152 @@
+#include "core/worker.h"
+
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <cerrno>
+#include <cstring>
+
+namespace sluice {
+
+// ---- ConnectionScope ----
+
+ConnectionScope::ConnectionScope(Worker& worker, std::size_t listener_index)
+    : worker_(worker), listener_index_(listener_index) {
+  worker_.link(*this);
+}
+
+ConnectionScope::~ConnectionScope() {
+  worker_.unlink(*this);
+  worker_.finish_if_drained();
+}
+
+void ConnectionScope::set_idle(bool idle) {
+  idle_ = idle;
+  if (idle && worker_.stopping_) token_.cancel();
+}
+
+// ---- Worker ----
+
+Worker::Worker(unsigned index, ConnectionHandler handler)
+    : index_(index), handler_(std::move(handler)) {
+  grace_timer_.worker = this;
+  grace_timer_.set_callback([](Timer* t) {
+    Worker* w = static_cast<GraceTimer*>(t)->worker;
+    spdlog::warn("worker {}: grace period over, closing {} connection(s)", w->index_,
+                 w->connections_);
+    w->cancel_all();
+  });
+}
+
+Worker::~Worker() {
+  join();
+  for (auto& slot : listeners_) {
+    if (!slot.listener && slot.fd >= 0) ::close(slot.fd);
+  }
+}
+
+void Worker::add_listener(std::size_t listener_index, int fd) {
+  listeners_.push_back(ListenerSlot{listener_index, fd, nullptr});
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::request_stop(std::uint64_t grace_ms) {
+  loop_.post([this, grace_ms] { begin_stop(grace_ms); });
+}
+
+std::size_t Worker::idle_connection_count() const {
+  std::size_t n = 0;
+  for (auto* c = head_; c != nullptr; c = c->next_)
+    n += c->idle_ ? 1 : 0;
+  return n;
+}
+
+void Worker::run() {
+  for (std::size_t i = 0; i < listeners_.size(); ++i) {
+    listeners_[i].listener = std::make_unique<Listener>(loop_, listeners_[i].fd);
+    ++accept_loops_;
+    spawn(accept_loop(i));
+  }
+  loop_.run();
+}
+
+Task<void> Worker::accept_loop(std::size_t slot) {
+  Listener& listener = *listeners_[slot].listener;
+  const std::size_t listener_index = listeners_[slot].listener_index;
+  while (!stopping_) {
+    auto accepted = co_await listener.accept();
+    if (!accepted) {
+      if (accepted.code() == Errc::cancelled) break;
+      // Out of descriptors or memory: wait a little rather than spin.
+      spdlog::error("worker {}: accept failed: {}", index_,
+                    std::strerror(accepted.error().sys_errno));
+      co_await sleep_for(loop_, 100);
+      continue;
+    }
+    spawn(serve(listener_index, *accepted));
+  }
+  --accept_loops_;
+  finish_if_drained();
+}
+
+Task<void> Worker::serve(std::size_t listener_index, Accepted accepted) {
+  ConnectionScope scope(*this, listener_index);
+  co_await handler_(scope, accepted);
+}
+
+void Worker::begin_stop(std::uint64_t grace_ms) {
+  if (!stopping_) {
+    stopping_ = true;
+    for (auto& slot : listeners_) {
+      if (slot.listener) slot.listener->close();
+    }
+    // Idle keep-alive connections have nothing in flight: close them now.
+    for (auto* c = head_; c != nullptr;) {
+      auto* next = c->next_;
+      if (c->idle_) c->token_.cancel();
+      c = next;
+    }
+  }
+  if (grace_ms == 0) {
+    cancel_all();
+  } else {
+    loop_.timers().schedule(grace_timer_, loop_.now_ms() + grace_ms);
+  }
+  finish_if_drained();
+}
+
+void Worker::cancel_all() {
+  for (auto* c = head_; c != nullptr; c = c->next_)
+    c->token_.cancel();
+}
+
+void Worker::finish_if_drained() {
+  if (stopping_ && connections_ == 0 && accept_loops_ == 0) {
+    loop_.timers().cancel(grace_timer_);
+    loop_.stop();
+  }
+}
+
+void Worker::link(ConnectionScope& c) {
+  c.next_ = head_;
+  if (head_ != nullptr) head_->prev_ = &c;
+  head_ = &c;
+  ++connections_;
+}
+
+void Worker::unlink(ConnectionScope& c) {
+  if (c.prev_ != nullptr) c.prev_->next_ = c.next_;
+  if (c.next_ != nullptr) c.next_->prev_ = c.prev_;
+  if (head_ == &c) head_ = c.next_;
+  c.prev_ = c.next_ = nullptr;
+  --connections_;
+}
+
+}  // namespace sluice

@@ -1,0 +1,113 @@
+// A worker: one thread, one event loop, its own listening sockets (one per
+// configured listener, SO_REUSEPORT), its own buffer pool, and the set of
+// connections it is serving. Nothing here is shared with other workers.
+//
+// Stopping (request_stop, from any thread): close the listening sockets,
+// close idle keep-alive connections at once, let busy ones finish within the
+// grace period, then cancel what is left and leave the loop once every
+// connection task has ended.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/buffer_pool.h"
+#include "core/event_loop.h"
+#include "core/listener.h"
+#include "core/task.h"
+#include "core/waiter.h"
+
+namespace sluice {
+
+class Worker;
+
+// Registers one connection with its worker for the connection's lifetime.
+// Lives in the connection task's frame.
+class ConnectionScope {
+ public:
+  ConnectionScope(Worker& worker, std::size_t listener_index);
+  ~ConnectionScope();
+  ConnectionScope(const ConnectionScope&) = delete;
+  ConnectionScope& operator=(const ConnectionScope&) = delete;
+
+  Worker& worker() { return worker_; }
+  std::size_t listener_index() const { return listener_index_; }
+  // Bind the connection's sockets and sleeps to this: a stop cancels it.
+  CancelToken& cancel_token() { return token_; }
+  // Idle = waiting for the next request on a keep-alive connection. A
+  // stopping worker closes idle connections at once.
+  void set_idle(bool idle);
+  bool idle() const { return idle_; }
+
+ private:
+  friend class Worker;
+  Worker& worker_;
+  std::size_t listener_index_;
+  CancelToken token_;
+  bool idle_ = false;
+  ConnectionScope* prev_ = nullptr;
+  ConnectionScope* next_ = nullptr;
+};
+
+// Serves one accepted connection; runs on the worker's thread. The task owns
+// the connection (its fd) from the start.
+using ConnectionHandler = std::function<Task<void>(ConnectionScope&, Accepted)>;
+
+class Worker {
+ public:
+  Worker(unsigned index, ConnectionHandler handler);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Before start(): adopt a listening socket for listener `listener_index`.
+  void add_listener(std::size_t listener_index, int fd);
+  void start();
+  // Any thread. Idempotent; a second call may shorten the grace period.
+  void request_stop(std::uint64_t grace_ms);
+  void join();
+
+  unsigned index() const { return index_; }
+  EventLoop& loop() { return loop_; }
+  BufferPool& buffers() { return buffers_; }
+  // Loop thread only.
+  std::size_t connection_count() const { return connections_; }
+  std::size_t idle_connection_count() const;
+
+ private:
+  friend class ConnectionScope;
+  void run();
+  Task<void> accept_loop(std::size_t slot);
+  Task<void> serve(std::size_t listener_index, Accepted accepted);
+  void begin_stop(std::uint64_t grace_ms);
+  void cancel_all();
+  void finish_if_drained();
+  void link(ConnectionScope& c);
+  void unlink(ConnectionScope& c);
+
+  struct ListenerSlot {
+    std::size_t listener_index;
+    int fd;
+    std::unique_ptr<Listener> listener;
+  };
+
+  unsigned index_;
+  ConnectionHandler handler_;
+  EventLoop loop_;
+  BufferPool buffers_;
+  std::vector<ListenerSlot> listeners_;
+  std::thread thread_;
+  ConnectionScope* head_ = nullptr;
+  std::size_t connections_ = 0;
+  std::size_t accept_loops_ = 0;
+  bool stopping_ = false;
+  struct GraceTimer : Timer {
+    Worker* worker = nullptr;
+  } grace_timer_;
+};
+
+}  // namespace sluice
