@@ -1,0 +1,69 @@
+// Starts the real sluice binary on a config written for the test, and learns
+// the ports its listeners bound (configs use port 0: the kernel picks) from
+// its "listening on" log lines.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace sluice::test {
+
+inline std::string sluice_binary() { return SLUICE_BINARY; }
+inline std::string source_dir() { return SLUICE_SOURCE_DIR; }
+
+class SluiceInstance {
+ public:
+  // Writes `yaml` to sluice.yaml in a fresh directory and starts
+  // `sluice run -c` on it; waits for its "sluice ready" line.
+  explicit SluiceInstance(const std::string& yaml, std::vector<std::string> extra_args = {})
+      : config_path_(dir_.write("sluice.yaml", yaml)) {
+    std::vector<std::string> argv{sluice_binary(), "run", "-c", config_path_};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    process_ = std::make_unique<Process>(argv, dir_.path().string());
+    if (process_->wait_for_line("sluice ready", std::chrono::seconds(20))) record();
+  }
+
+  bool ready() const { return !ports_.empty(); }
+  std::uint16_t port(const std::string& listener) const {
+    auto it = ports_.find(listener);
+    return it == ports_.end() ? 0 : it->second;
+  }
+  Process& process() { return *process_; }
+  const std::string& config_path() const { return config_path_; }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  // Lines: ... listener 'NAME' listening on HOST:PORT ...
+  void record() {
+    const std::string& out = process_->output();
+    std::size_t pos = 0;
+    while ((pos = out.find("listener '", pos)) != std::string::npos) {
+      const std::size_t name_begin = pos + 10;
+      const std::size_t name_end = out.find('\'', name_begin);
+      const std::size_t on = out.find("listening on ", name_end);
+      const std::size_t eol = out.find('\n', name_end);
+      if (name_end == std::string::npos || on == std::string::npos || on > eol) {
+        pos = name_begin;
+        continue;
+      }
+      const std::size_t colon = out.rfind(':', out.find_first_of(" \n", on + 13));
+      ports_[out.substr(name_begin, name_end - name_begin)] =
+          static_cast<std::uint16_t>(std::stoi(out.substr(colon + 1)));
+      pos = eol;
+    }
+  }
+
+  TempDir dir_;
+  std::string config_path_;
+  std::unique_ptr<Process> process_;
+  std::map<std::string, std::uint16_t> ports_;
+};
+
+}  // namespace sluice::test

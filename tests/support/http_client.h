@@ -1,0 +1,52 @@
+// A deliberately simple, independent HTTP/1.1 client for tests: a blocking
+// loopback socket, raw bytes out, responses parsed without sluice's codec so
+// the test is an oracle rather than a mirror.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace sluice::test {
+
+struct HttpResponse {
+  int status = 0;
+  std::string version;                       // "HTTP/1.1"
+  std::multimap<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string raw_head;
+  std::optional<std::string> header(const std::string& lower_name) const;
+  std::size_t count(const std::string& lower_name) const { return headers.count(lower_name); }
+};
+
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port, const char* host = "127.0.0.1");
+  ~RawConnection();
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  bool send(const std::string& bytes);
+  // Reads one response. `head_request`: the request was HEAD (no body).
+  // nullopt on timeout, EOF before a full response, or a malformed response.
+  // `return_interim`: return a 1xx response instead of skipping it.
+  std::optional<HttpResponse> read_response(bool head_request = false, int timeout_ms = 10000,
+                                            bool return_interim = false);
+  // True if the peer closes (EOF or reset) within the timeout, with no
+  // further bytes (extra bytes are appended to `leftover`).
+  bool wait_closed(int timeout_ms = 10000);
+  // Bytes received but not consumed by read_response.
+  const std::string& leftover() const { return in_; }
+  void shutdown_write();
+  int fd() const { return fd_; }
+
+ private:
+  bool fill(int timeout_ms);  // reads more into in_; false on EOF/timeout
+  int fd_ = -1;
+  std::string in_;
+  bool eof_ = false;
+};
+
+}  // namespace sluice::test
