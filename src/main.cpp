@@ -1,1 +1,186 @@
-int main() { return 0; }
+// sluice: command line, composition, signals. Everything else lives in the
+// layers below (see docs/architecture.md).
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "config/loader.h"
+#include "config/model.h"
+#include "core/log.h"
+#include "proxy/server.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+namespace {
+
+constexpr const char* kDefaultConfig = "sluice.yaml";
+
+// Finds the configuration file: the -c argument, else ./sluice.yaml. Says
+// what it tried when there is none.
+bool resolve_config_path(std::string& path) {
+  if (!path.empty()) return true;
+  if (std::filesystem::exists(kDefaultConfig)) {
+    path = kDefaultConfig;
+    return true;
+  }
+  std::error_code ec;
+  const auto cwd = std::filesystem::current_path(ec);
+  std::fprintf(stderr,
+               "sluice: no configuration file: -c FILE was not given, and %s does not exist "
+               "in %s.\n"
+               "Try: sluice run -c examples/quickstart.yaml   (or sluice --help)\n",
+               kDefaultConfig, cwd.string().c_str());
+  return false;
+}
+
+// Loads and validates; prints every diagnostic. Null on any error.
+std::shared_ptr<const sluice::config::Config> load(const std::string& path) {
+  auto result = sluice::config::load_file(path);
+  for (const auto& d : result.diagnostics)
+    std::fprintf(stderr, "%s\n", d.to_string().c_str());
+  if (!result.ok()) {
+    std::size_t errors = 0;
+    for (const auto& d : result.diagnostics) {
+      errors += d.severity == sluice::config::Severity::error ? 1 : 0;
+    }
+    std::fprintf(stderr, "%s: %zu error%s; configuration not loaded\n", path.c_str(), errors,
+                 errors == 1 ? "" : "s");
+  }
+  return result.config;
+}
+
+int command_check(std::string path) {
+  if (!resolve_config_path(path)) return 1;
+  auto config = load(path);
+  if (!config) return 1;
+  std::printf("%s: ok (%s)\n", path.c_str(), sluice::config::summary(*config).c_str());
+  return 0;
+}
+
+// Waits for SIGINT/SIGTERM (graceful stop) while the workers run. A second
+// SIGINT or SIGTERM during the grace period stops at once.
+int serve_until_signalled(sluice::proxy::Server& server, std::uint64_t grace_ms) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGUSR1);  // the joiner thread: every worker has ended
+  bool stopping = false;
+  std::thread joiner;
+  const pthread_t main_thread = pthread_self();
+  while (true) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGUSR1 && stopping) break;
+    if (sig == SIGHUP) {
+      spdlog::warn("SIGHUP: live reload is not available yet; configuration unchanged");
+      continue;
+    }
+    if (sig == SIGINT || sig == SIGTERM) {
+      if (stopping) {
+        spdlog::warn("second stop signal: closing every connection now");
+        server.request_stop(0);
+        continue;
+      }
+      stopping = true;
+      spdlog::info("{}: stopping; open connections have {} ms to finish", strsignal(sig), grace_ms);
+      server.request_stop(grace_ms);
+      joiner = std::thread([&server, main_thread] {
+        server.join();
+        pthread_kill(main_thread, SIGUSR1);
+      });
+    }
+  }
+  joiner.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+int command_run(std::string path, const std::string& log_level) {
+  if (!resolve_config_path(path)) return 1;
+  auto config = load(path);
+  if (!config) return 1;
+  const std::string level = log_level.empty() ? config->log.level : log_level;
+  if (!sluice::init_logging(level)) {
+    std::fprintf(stderr, "sluice: unknown log level '%s' (trace, debug, info, warn, error)\n",
+                 level.c_str());
+    return 1;
+  }
+  // Signals go to the main thread only: block them before any worker exists
+  // (threads inherit the mask) and take them with sigwait.
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
+    sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  // One descriptor per client connection (two when proxied): use all the
+  // hard limit allows, as an operator raising `ulimit -Hn` expects.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+
+  sluice::proxy::Server server(config);
+  std::string error;
+  if (!server.start(error)) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  spdlog::info("sluice ready: {} ({} worker{}), config {}", sluice::config::summary(*config),
+               server.worker_count(), server.worker_count() == 1 ? "" : "s", path);
+  const auto grace = static_cast<std::uint64_t>(config->shutdown.grace.count());
+  return serve_until_signalled(server, grace);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "sluice: a reverse proxy and load balancer for HTTP/1.1 and TCP.\n"
+      "It reads one YAML configuration file (see docs/config.md) and serves its\n"
+      "listeners until SIGTERM or Ctrl-C, which stop it gracefully.",
+      "sluice"};
+  app.footer(
+      "Examples:\n"
+      "  sluice -c sluice.yaml            start serving (same as 'sluice run -c ...')\n"
+      "  sluice check -c sluice.yaml      validate a configuration and exit\n"
+      "  sluice version                   print the version\n"
+      "Without -c, sluice looks for ./sluice.yaml.");
+  std::string config_path;
+  std::string log_level;
+  app.add_option("-c,--config", config_path, "Configuration file (default: ./sluice.yaml)");
+  app.add_option("--log-level", log_level, "Override log.level: trace, debug, info, warn, error");
+
+  auto* run = app.add_subcommand("run", "Start serving the configuration (the default command)");
+  run->add_option("-c,--config", config_path, "Configuration file (default: ./sluice.yaml)");
+  run->add_option("--log-level", log_level, "Override log.level");
+  auto* check = app.add_subcommand(
+      "check",
+      "Validate a configuration: exit 0, or 1 after printing every error as FILE:LINE:COL");
+  check->add_option("-c,--config", config_path, "Configuration file (default: ./sluice.yaml)");
+  auto* version = app.add_subcommand("version", "Print the version and exit");
+  app.require_subcommand(0, 1);
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*version) {
+    std::printf("sluice %s\n", SLUICE_VERSION);
+    return 0;
+  }
+  if (*check) return command_check(config_path);
+  return command_run(config_path, log_level);
+}

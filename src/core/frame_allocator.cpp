@@ -7,8 +7,8 @@ namespace sluice {
 namespace {
 
 constexpr std::size_t kClassBytes = 64;  // size classes are multiples of this
-constexpr std::size_t kClasses = 32;     // up to 2 KiB frames are pooled
-constexpr std::size_t kMaxCachedPerClass = 4096;
+constexpr std::size_t kClasses = 256;    // up to 16 KiB frames are pooled
+constexpr std::size_t kMaxCachedPerClass = 1024;
 
 struct FreeNode {
   FreeNode* next;

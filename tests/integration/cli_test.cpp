@@ -31,7 +31,8 @@ TEST(Cli, HelpNamesTheCommandsAndAnExample) {
 }
 
 TEST(Cli, CheckAcceptsTheQuickstart) {
-  auto r = run_command({sluice_binary(), "check", "-c", source_dir() + "/examples/quickstart.yaml"});
+  auto r =
+      run_command({sluice_binary(), "check", "-c", source_dir() + "/examples/quickstart.yaml"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "ok")) << r.output;
   EXPECT_TRUE(contains(r.output, "route")) << r.output;

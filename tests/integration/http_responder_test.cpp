@@ -52,7 +52,9 @@ class Responder : public ::testing::Test {
 };
 SluiceInstance* Responder::instance_ = nullptr;
 
-bool contains(const std::string& s, const std::string& n) { return s.find(n) != std::string::npos; }
+bool contains(const std::string& s, const std::string& n) {
+  return s.find(n) != std::string::npos;
+}
 
 TEST_F(Responder, CurlGetsTheBody) {
   auto r = run_command({"curl", "-sS", "-m", "5", "-i", url("/")});
@@ -127,12 +129,12 @@ TEST_F(Responder, Http11ConnectionCloseIsHonoured) {
 
 TEST_F(Responder, PipelinedRequestsAreAnsweredInOrder) {
   RawConnection c(port());
-  ASSERT_TRUE(c.send(
-      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
-      "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+             "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n"
+             "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto a = c.read_response();
   auto b = c.read_response();
   auto h = c.read_response(true);
@@ -149,10 +151,11 @@ TEST_F(Responder, PipelinedRequestsAreAnsweredInOrder) {
 
 TEST_F(Responder, RequestBodyIsReadAndTheConnectionStaysUsable) {
   RawConnection c(port());
-  ASSERT_TRUE(c.send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-                     "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "3\r\nabc\r\n0\r\n\r\n"
-                     "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+             "POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "3\r\nabc\r\n0\r\n\r\n"
+             "GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto a = c.read_response();
   auto b = c.read_response();
   auto d = c.read_response();
@@ -164,8 +167,9 @@ TEST_F(Responder, RequestBodyIsReadAndTheConnectionStaysUsable) {
 
 TEST_F(Responder, ExpectContinueGetsAnInterimResponse) {
   RawConnection c(port());
-  ASSERT_TRUE(c.send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-                     "Expect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+             "Expect: 100-continue\r\n\r\n"));
   // The interim response arrives before we send the body.
   auto interim = c.read_response(false, 5000, /*return_interim=*/true);
   ASSERT_TRUE(interim);
@@ -213,7 +217,7 @@ TEST_F(Responder, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
   RawConnection c(port());
   ASSERT_TRUE(c.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(c.read_response());
-  EXPECT_TRUE(c.wait_closed(5000));  // idle: 400ms
+  EXPECT_TRUE(c.wait_closed(5000));   // idle: 400ms
   EXPECT_TRUE(c.leftover().empty());  // closed quietly, no 408 on an idle connection
 }
 
@@ -251,13 +255,16 @@ INSTANTIATE_TEST_SUITE_P(
                       "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                       400},
-        MalformedCase{"DifferingContentLengths",
-                      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
-                      400},
+        MalformedCase{
+            "DifferingContentLengths",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+            400},
         MalformedCase{"ChunkedNotLast",
-                      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+                      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                      400},
         MalformedCase{"UnknownTransferCoding",
-                      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+                      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                      501},
         MalformedCase{"ObsFold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: b\r\n  c\r\n\r\n", 400},
         MalformedCase{"BareCR", "GET / HTTP/1.1\r\nHost: x\r\nX-A: b\rc\r\n\r\n", 400},
         MalformedCase{"SpaceBeforeColon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400},
@@ -270,7 +277,7 @@ INSTANTIATE_TEST_SUITE_P(
                       "fffffffffffffffffff\r\n",
                       400},
         MalformedCase{"GarbageRequestLine", "HELLO\r\n\r\n", 400}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST_F(Responder, LongRequestLineGets414) {
   RawConnection c(port());
@@ -284,7 +291,8 @@ TEST_F(Responder, LongRequestLineGets414) {
 TEST_F(Responder, HugeHeaderSectionGets431) {
   RawConnection c(port());
   std::string req = "GET / HTTP/1.1\r\nHost: x\r\n";
-  for (int i = 0; i < 400; ++i) req += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
+  for (int i = 0; i < 400; ++i)
+    req += "X-Filler-" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
   req += "\r\n";
   ASSERT_TRUE(c.send(req));
   auto r = c.read_response();

@@ -15,8 +15,12 @@
 
 namespace sluice::test {
 
-inline std::string sluice_binary() { return SLUICE_BINARY; }
-inline std::string source_dir() { return SLUICE_SOURCE_DIR; }
+inline std::string sluice_binary() {
+  return SLUICE_BINARY;
+}
+inline std::string source_dir() {
+  return SLUICE_SOURCE_DIR;
+}
 
 class SluiceInstance {
  public:

@@ -63,7 +63,9 @@ bool RawConnection::send(const std::string& bytes) {
   return true;
 }
 
-void RawConnection::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void RawConnection::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 bool RawConnection::fill(int timeout_ms) {
   if (eof_) return false;
@@ -80,11 +82,11 @@ bool RawConnection::fill(int timeout_ms) {
 }
 
 std::optional<HttpResponse> RawConnection::read_response(bool head_request, int timeout_ms,
-                                                        bool return_interim) {
+                                                         bool return_interim) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto left = [&] {
-    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 deadline - std::chrono::steady_clock::now())
+    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                   std::chrono::steady_clock::now())
                  .count();
     return static_cast<int>(std::max<long>(d, 0));
   };

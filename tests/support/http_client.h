@@ -12,7 +12,7 @@ namespace sluice::test {
 
 struct HttpResponse {
   int status = 0;
-  std::string version;                       // "HTTP/1.1"
+  std::string version;                              // "HTTP/1.1"
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string raw_head;

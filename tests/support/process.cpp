@@ -32,7 +32,8 @@ Process::Process(std::vector<std::string> argv, std::string workdir) {
     dup2(pipefd[1], 2);
     if (!workdir.empty() && chdir(workdir.c_str()) != 0) _exit(126);
     std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
+    for (auto& a : argv)
+      args.push_back(a.data());
     args.push_back(nullptr);
     execvp(args[0], args.data());
     _exit(127);

@@ -23,8 +23,8 @@ class Process {
   pid_t pid() const { return pid_; }
   // Waits until a line containing `needle` has been printed; returns it.
   // nullopt if the process exits or `timeout` passes first.
-  std::optional<std::string> wait_for_line(const std::string& needle,
-                                           std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  std::optional<std::string> wait_for_line(
+      const std::string& needle, std::chrono::milliseconds timeout = std::chrono::seconds(20));
   // Everything printed so far (stdout and stderr interleaved).
   const std::string& output();
   // Sends `sig` and waits for the exit; returns the exit status as from

@@ -1,0 +1,446 @@
+#include "http/parser.h"
+
+#include <cstring>
+
+#include "http/token.h"
+
+namespace sluice::http {
+namespace {
+
+// Facts the field lines establish, gathered in the same pass that validates
+// them so nobody scans the fields again.
+struct FieldFacts {
+  int content_length_fields = 0;
+  bool content_length_invalid = false;  // not digits, overflow, or differing values
+  std::uint64_t content_length = 0;
+  bool has_transfer_encoding = false;
+  bool chunked_last = false;     // the final coding is chunked
+  bool chunked_earlier = false;  // chunked appears before the final coding
+  bool other_coding = false;     // any coding other than chunked
+  int host_fields = 0;
+  std::string_view host;
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+  bool connection_upgrade = false;
+  bool has_upgrade = false;
+  bool expect_continue = false;
+};
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
+
+// RFC 9110 §8.6: Content-Length = 1*DIGIT; a list of identical values is
+// the same length sent twice, anything else is an error.
+void add_content_length(std::string_view value, FieldFacts& f) {
+  ListTokens items(value);
+  std::string_view item;
+  bool any = false;
+  while (items.next(item)) {
+    any = true;
+    if (item.size() > 19) {
+      f.content_length_invalid = true;
+      return;
+    }
+    std::uint64_t n = 0;
+    for (char c : item) {
+      if (c < '0' || c > '9') {
+        f.content_length_invalid = true;
+        return;
+      }
+      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (f.content_length_fields > 0 && n != f.content_length) f.content_length_invalid = true;
+    f.content_length = n;
+    ++f.content_length_fields;
+  }
+  if (!any) f.content_length_invalid = true;
+}
+
+// RFC 9112 §6.1: the codings apply in order; chunked must be the last one.
+void add_transfer_encoding(std::string_view value, FieldFacts& f) {
+  f.has_transfer_encoding = true;
+  ListTokens items(value);
+  std::string_view item;
+  while (items.next(item)) {
+    if (f.chunked_last) f.chunked_earlier = true;  // something follows chunked
+    f.chunked_last = iequals(item, "chunked");
+    if (!f.chunked_last) f.other_coding = true;
+  }
+}
+
+void note_field(const HeaderField& h, FieldFacts& f) {
+  const auto n = h.name;
+  switch (n.size()) {
+    case 4:
+      if (iequals(n, "host")) {
+        ++f.host_fields;
+        f.host = h.value;
+      }
+      break;
+    case 6:
+      if (iequals(n, "expect")) f.expect_continue = iequals(h.value, "100-continue");
+      break;
+    case 7:
+      if (iequals(n, "upgrade")) f.has_upgrade = true;
+      break;
+    case 10:
+      if (iequals(n, "connection")) {
+        ListTokens items(h.value);
+        std::string_view item;
+        while (items.next(item)) {
+          if (iequals(item, "close")) f.connection_close = true;
+          if (iequals(item, "keep-alive")) f.connection_keep_alive = true;
+          if (iequals(item, "upgrade")) f.connection_upgrade = true;
+        }
+      }
+      break;
+    case 14:
+      if (iequals(n, "content-length")) add_content_length(h.value, f);
+      break;
+    case 17:
+      if (iequals(n, "transfer-encoding")) add_transfer_encoding(h.value, f);
+      break;
+    default:
+      break;
+  }
+}
+
+struct FieldsResult {
+  int status = 0;  // 0: fine
+  const char* reason = "";
+  std::size_t count = 0;
+};
+
+// Parses the field lines of `lines` (each ending in CRLF, without the blank
+// line) into `storage`.
+FieldsResult parse_fields(std::string_view lines, std::span<HeaderField> storage, FieldFacts& f) {
+  FieldsResult r;
+  std::size_t pos = 0;
+  while (pos < lines.size()) {
+    const std::size_t eol = lines.find("\r\n", pos);  // present: the scanner checked
+    const std::string_view line = lines.substr(pos, eol - pos);
+    pos = eol + 2;
+    // RFC 9112 §5.2: obs-fold (a line starting with white space) is rejected.
+    if (is_space(line.front())) return {400, "obsolete line folding in header", r.count};
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return {400, "header line without a colon", r.count};
+    const std::string_view name = line.substr(0, colon);
+    // RFC 9112 §5.1: no white space between field name and colon.
+    if (name.empty() || is_space(name.back())) {
+      return {400, "white space before the colon in a header", r.count};
+    }
+    // RFC 9110 §5.1: a field name is a token.
+    if (!is_token(name)) return {400, "invalid character in a header name", r.count};
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && is_space(value.front()))
+      value.remove_prefix(1);
+    while (!value.empty() && is_space(value.back()))
+      value.remove_suffix(1);
+    // RFC 9110 §5.5: no control characters (CR, LF, NUL...) in a value.
+    for (unsigned char c : value) {
+      if (!is_field_value_char(c)) return {400, "control character in a header value", r.count};
+    }
+    if (r.count == storage.size()) return {431, "too many header fields", r.count};
+    storage[r.count] = HeaderField{name, value};
+    note_field(storage[r.count], f);
+    ++r.count;
+  }
+  return r;
+}
+
+bool is_visible_ascii(unsigned char c) {
+  return c > 0x20 && c < 0x7f;
+}
+
+// "HTTP/1.1" -> 1, "HTTP/1.0" -> 0, another "HTTP/d.d" -> -2, garbage -> -1.
+int parse_version(std::string_view v) {
+  if (v.size() != 8 || v.substr(0, 5) != "HTTP/" || v[6] != '.' || v[5] < '0' || v[5] > '9' ||
+      v[7] < '0' || v[7] > '9') {
+    return -1;
+  }
+  if (v[5] == '1' && (v[7] == '0' || v[7] == '1')) return v[7] - '0';
+  return -2;
+}
+
+}  // namespace
+
+Method method_from(std::string_view m) {
+  switch (m.size()) {
+    case 3:
+      if (m == "GET") return Method::GET;
+      if (m == "PUT") return Method::PUT;
+      break;
+    case 4:
+      if (m == "HEAD") return Method::HEAD;
+      if (m == "POST") return Method::POST;
+      break;
+    case 5:
+      if (m == "TRACE") return Method::TRACE;
+      if (m == "PATCH") return Method::PATCH;
+      break;
+    case 6:
+      if (m == "DELETE") return Method::DELETE;
+      break;
+    case 7:
+      if (m == "CONNECT") return Method::CONNECT;
+      if (m == "OPTIONS") return Method::OPTIONS;
+      break;
+    default:
+      break;
+  }
+  return Method::other;
+}
+
+bool is_idempotent(Method m) {
+  switch (m) {
+    case Method::GET:
+    case Method::HEAD:
+    case Method::PUT:
+    case Method::DELETE:
+    case Method::OPTIONS:
+    case Method::TRACE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// ---- HeadScanner ----
+
+ParseState HeadScanner::scan(std::string_view buf, bool is_request, ParseError& error) {
+  if (!started_) {
+    // RFC 9112 §2.2: empty lines before the start line are skipped.
+    while (buf.size() >= start_ + 2 && buf[start_] == '\r' && buf[start_ + 1] == '\n')
+      start_ += 2;
+    if (buf.size() <= start_ || (buf.size() == start_ + 1 && buf[start_] == '\r')) {
+      if (start_ > limits_.max_head_bytes) {
+        error = {400, "too many empty lines before the request"};
+        return ParseState::error;
+      }
+      return ParseState::need_more;
+    }
+    started_ = true;
+    scanned_ = start_;
+    line_start_ = start_;
+  }
+  const char* base = buf.data();
+  while (true) {
+    const void* hit = std::memchr(base + scanned_, '\n', buf.size() - scanned_);
+    if (hit == nullptr) {
+      scanned_ = buf.size();
+      if (first_line_end_ == 0 && is_request &&
+          buf.size() - start_ > limits_.max_request_line + 2) {
+        error = {414, "request line too long"};
+        return ParseState::error;
+      }
+      if (buf.size() - start_ > limits_.max_head_bytes) {
+        error = {431, "request header section too large"};
+        return ParseState::error;
+      }
+      return ParseState::need_more;
+    }
+    const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
+    // RFC 9112 §2.2: lines end in CRLF; a bare LF is rejected, not guessed.
+    if (i == 0 || base[i - 1] != '\r') {
+      error = {400, "line ending without CR"};
+      return ParseState::error;
+    }
+    if (first_line_end_ == 0) {
+      first_line_end_ = i + 1;
+      if (is_request && i - 1 - start_ > limits_.max_request_line) {
+        error = {414, "request line too long"};
+        return ParseState::error;
+      }
+    } else if (i - 1 == line_start_) {
+      end_ = i + 1;
+      if (end_ - start_ > limits_.max_head_bytes) {
+        error = {431, "request header section too large"};
+        return ParseState::error;
+      }
+      scanned_ = end_;
+      return ParseState::complete;
+    }
+    scanned_ = i + 1;
+    line_start_ = scanned_;
+  }
+}
+
+// ---- RequestParser ----
+
+void RequestParser::reset() {
+  scanner_.reset();
+  head_ = RequestHead{};
+  error_ = ParseError{};
+  state_ = ParseState::need_more;
+}
+
+ParseState RequestParser::fail(int status, const char* reason) {
+  error_ = {status, reason};
+  state_ = ParseState::error;
+  return state_;
+}
+
+ParseState RequestParser::parse(std::string_view buffered) {
+  if (state_ != ParseState::need_more) return state_;
+  const ParseState s = scanner_.scan(buffered, true, error_);
+  if (s == ParseState::error) return fail(error_.status, error_.reason);
+  if (s == ParseState::need_more) return s;
+  // The head without its final blank line's CRLF.
+  const std::string_view head =
+      buffered.substr(scanner_.head_start(), scanner_.head_end() - 2 - scanner_.head_start());
+  state_ = parse_head(head);
+  return state_;
+}
+
+ParseState RequestParser::parse_head(std::string_view head) {
+  const std::size_t eol = head.find("\r\n");
+  const std::string_view line = head.substr(0, eol);
+  // RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
+  const std::size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return fail(400, "malformed request line");
+  const std::size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos) return fail(400, "malformed request line");
+  head_.method_text = line.substr(0, sp1);
+  head_.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (!is_token(head_.method_text)) return fail(400, "invalid method");
+  head_.method = method_from(head_.method_text);
+  const int minor = parse_version(version);
+  if (minor == -2) return fail(505, "HTTP version not supported");
+  if (minor < 0) return fail(400, "malformed HTTP version");
+  head_.version_minor = minor;
+  // RFC 9112 §3.2: the four forms of request-target, each where it belongs.
+  const std::string_view t = head_.target;
+  if (t.empty()) return fail(400, "empty request target");
+  for (unsigned char c : t) {
+    if (!is_visible_ascii(c)) return fail(400, "invalid character in request target");
+  }
+  if (head_.method == Method::CONNECT) {
+    if (t.find('/') != std::string_view::npos || t.find(':') == std::string_view::npos) {
+      return fail(400, "CONNECT needs an authority-form target");
+    }
+  } else if (t == "*") {
+    if (head_.method != Method::OPTIONS) return fail(400, "asterisk target is for OPTIONS only");
+  } else if (t.front() != '/') {
+    const std::size_t scheme_end = t.find("://");
+    if (scheme_end == std::string_view::npos || scheme_end == 0) {
+      return fail(400, "malformed request target");
+    }
+  }
+
+  FieldFacts f;
+  const std::string_view lines =
+      eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  auto fields = parse_fields(lines, storage_, f);
+  if (fields.status != 0) return fail(fields.status, fields.reason);
+  head_.fields = std::span<const HeaderField>(storage_.data(), fields.count);
+
+  // RFC 9112 §3.2 / RFC 9110 §7.2: HTTP/1.1 requests carry exactly one Host.
+  if (f.host_fields > 1) return fail(400, "more than one Host header");
+  if (head_.version_minor == 1 && f.host_fields == 0) return fail(400, "missing Host header");
+  head_.host = f.host;
+
+  // RFC 9112 §6.1: Transfer-Encoding beside Content-Length is how requests
+  // are smuggled; refuse it rather than pick one.
+  if (f.has_transfer_encoding && f.content_length_fields > 0) {
+    return fail(400, "both Content-Length and Transfer-Encoding");
+  }
+  if (f.has_transfer_encoding) {
+    // RFC 9112 §6.3: in a request, chunked must be the final coding.
+    if (!f.chunked_last || f.chunked_earlier) return fail(400, "chunked is not the final coding");
+    if (f.other_coding) return fail(501, "unsupported transfer coding");
+    if (head_.version_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+    head_.framing = Framing::chunked;
+  } else if (f.content_length_fields > 0) {
+    if (f.content_length_invalid) return fail(400, "invalid or conflicting Content-Length");
+    head_.content_length = f.content_length;
+    head_.framing = f.content_length > 0 ? Framing::content_length : Framing::none;
+  }
+  // RFC 9112 §9.3: 1.1 persists unless "close"; 1.0 only with "keep-alive".
+  head_.keep_alive = head_.version_minor == 1 ? !f.connection_close
+                                              : (f.connection_keep_alive && !f.connection_close);
+  head_.expect_continue = f.expect_continue;
+  head_.upgrade = f.connection_upgrade && f.has_upgrade;
+  return ParseState::complete;
+}
+
+// ---- ResponseParser ----
+
+void ResponseParser::reset() {
+  scanner_.reset();
+  head_ = ResponseHead{};
+  error_ = ParseError{};
+  state_ = ParseState::need_more;
+}
+
+ParseState ResponseParser::fail(const char* reason) {
+  error_ = {502, reason};
+  state_ = ParseState::error;
+  return state_;
+}
+
+ParseState ResponseParser::parse(std::string_view buffered, Method request_method) {
+  if (state_ != ParseState::need_more) return state_;
+  const ParseState s = scanner_.scan(buffered, false, error_);
+  if (s == ParseState::error) return fail(error_.reason);
+  if (s == ParseState::need_more) return s;
+  const std::string_view head =
+      buffered.substr(scanner_.head_start(), scanner_.head_end() - 2 - scanner_.head_start());
+  state_ = parse_head(head, request_method);
+  return state_;
+}
+
+ParseState ResponseParser::parse_head(std::string_view head, Method request_method) {
+  const std::size_t eol = head.find("\r\n");
+  const std::string_view line = head.substr(0, eol);
+  // RFC 9112 §4: HTTP-version SP 3DIGIT SP [reason-phrase]
+  if (line.size() < 12 || line[8] != ' ') return fail("malformed status line");
+  const int minor = parse_version(line.substr(0, 8));
+  if (minor < 0) return fail("unsupported HTTP version in response");
+  head_.version_minor = minor;
+  int status = 0;
+  for (int i = 9; i < 12; ++i) {
+    if (line[i] < '0' || line[i] > '9') return fail("malformed status code");
+    status = status * 10 + (line[i] - '0');
+  }
+  if (status < 100) return fail("malformed status code");
+  head_.status = status;
+  if (line.size() > 12) {
+    if (line[12] != ' ') return fail("malformed status line");
+    head_.reason = line.substr(13);
+    for (unsigned char c : head_.reason) {
+      if (!is_field_value_char(c)) return fail("control character in reason phrase");
+    }
+  }
+  FieldFacts f;
+  const std::string_view lines =
+      eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  auto fields = parse_fields(lines, storage_, f);
+  if (fields.status != 0) return fail(fields.reason);
+  head_.fields = std::span<const HeaderField>(storage_.data(), fields.count);
+  head_.keep_alive = head_.version_minor == 1 ? !f.connection_close
+                                              : (f.connection_keep_alive && !f.connection_close);
+  // RFC 9112 §6.3, in order.
+  const bool bodiless = request_method == Method::HEAD || status < 200 || status == 204 ||
+                        status == 304 || (request_method == Method::CONNECT && status < 300);
+  if (bodiless) {
+    head_.framing = Framing::none;
+  } else if (f.has_transfer_encoding) {
+    // Transfer-Encoding overrides Content-Length, but a message with both
+    // may be an attack on someone: read it, then close (§6.3 item 3).
+    head_.must_close = f.content_length_fields > 0 || head_.version_minor == 0;
+    head_.framing =
+        f.chunked_last && !f.chunked_earlier ? Framing::chunked : Framing::close_delimited;
+  } else if (f.content_length_fields > 0) {
+    if (f.content_length_invalid) return fail("invalid or conflicting Content-Length in response");
+    head_.framing = Framing::content_length;
+    head_.content_length = f.content_length;
+  } else {
+    head_.framing = Framing::close_delimited;
+  }
+  if (head_.framing == Framing::close_delimited || head_.must_close) head_.keep_alive = false;
+  return ParseState::complete;
+}
+
+}  // namespace sluice::http

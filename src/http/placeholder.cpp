@@ -1,2 +1,0 @@
-// Placeholder until the HTTP codec lands.
-namespace sluice::http {}

@@ -1,0 +1,29 @@
+// Character classes and small comparisons of RFC 9110 §5.6.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace sluice::http {
+
+// tchar: "!#$%&'*+-.^_`|~", digits, letters.
+bool is_token_char(unsigned char c);
+bool is_token(std::string_view s);
+// Field value characters: VCHAR, obs-text, SP and HTAB (no other controls).
+inline bool is_field_value_char(unsigned char c) {
+  return c >= 0x20 ? c != 0x7f : c == '\t';
+}
+bool iequals(std::string_view a, std::string_view b);
+
+// Walks a comma-separated list ("close, Upgrade"), trimming white space and
+// skipping empty elements (RFC 9110 §5.6.1).
+class ListTokens {
+ public:
+  explicit ListTokens(std::string_view list) : rest_(list) {}
+  bool next(std::string_view& item);
+
+ private:
+  std::string_view rest_;
+};
+
+}  // namespace sluice::http

@@ -1,0 +1,324 @@
+#include "proxy/client_session.h"
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "core/buffer_pool.h"
+#include "core/socket.h"
+#include "core/worker.h"
+#include "http/chunked_decoder.h"
+#include "http/parser.h"
+#include "http/serializer.h"
+#include "proxy/snapshot.h"
+
+namespace sluice::proxy {
+namespace {
+
+// Parser field storage lives in the per-request frame, never in the idle
+// connection's, so an idle keep-alive connection costs a few hundred bytes.
+constexpr std::size_t kMaxFieldsCap = 256;
+// Lingering close (RFC 9112 §9.6): after the last response, read and drop
+// what the client still sends for a while, so our close does not turn into
+// a reset that destroys the response in flight.
+constexpr std::uint64_t kLingerMs = 2'000;
+constexpr std::size_t kLingerBytes = 256 * 1024;
+
+enum class Next { idle, close };
+
+std::string_view strip_port(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    return close == std::string_view::npos ? host : host.substr(0, close + 1);
+  }
+  const auto colon = host.rfind(':');
+  return colon == std::string_view::npos ? host : host.substr(0, colon);
+}
+
+std::string_view path_of(std::string_view target) {
+  const auto q = target.find('?');
+  return q == std::string_view::npos ? target : target.substr(0, q);
+}
+
+class ClientSession {
+ public:
+  ClientSession(ConnectionScope& scope, const Accepted& a, const Snapshot& snapshot)
+      : scope_(scope),
+        sock_(scope.worker().loop(), a.fd),
+        peer_(a.peer),
+        snapshot_(snapshot),
+        listener_(snapshot.listeners[scope.listener_index()]) {
+    sock_.bind_cancel(&scope.cancel_token());
+  }
+
+  Task<void> run();
+
+ private:
+  Task<Next> serve_buffered();
+  Task<Next> respond(const http::RequestHead& head, bool keep_alive);
+  // Reads and drops the request body. False if the connection must close.
+  Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
+  Task<void> send_error(int status, const char* reason);
+  Task<void> linger_and_close();
+  void keep_leftover(std::size_t consumed);
+  std::size_t append_connection_fields(char* out, bool keep_alive, int minor_version) const;
+
+  EventLoop& loop() { return scope_.worker().loop(); }
+
+  ConnectionScope& scope_;
+  Socket sock_;
+  SocketAddress peer_;
+  const Snapshot& snapshot_;
+  const ListenerSettings& listener_;
+  Buffer buf_;
+  std::size_t used_ = 0;  // bytes of buf_ holding unprocessed input
+};
+
+Task<void> ClientSession::run() {
+  bool first = true;
+  while (true) {
+    if (used_ == 0) {
+      // Idle: hold no buffer while waiting for the next request.
+      buf_.reset();
+      scope_.set_idle(!first);
+      auto ready = co_await sock_.wait_readable(first ? listener_.header_timeout_ms
+                                                      : listener_.idle_timeout_ms);
+      scope_.set_idle(false);
+      if (!ready) co_return;  // idle timeout, stop, or the client left: close quietly
+    }
+    first = false;
+    if (co_await serve_buffered() == Next::close) co_return;
+  }
+}
+
+// Reads and answers requests while bytes are buffered; returns `idle` once
+// the buffer is empty and the connection stays open.
+Task<Next> ClientSession::serve_buffered() {
+  std::array<http::HeaderField, kMaxFieldsCap> fields;
+  const http::ParserLimits limits{listener_.max_request_line, listener_.max_head_bytes,
+                                  std::min(listener_.max_fields, kMaxFieldsCap)};
+  if (!buf_) buf_ = scope_.worker().buffers().acquire();
+  const std::size_t capacity = std::min(buf_.capacity(), listener_.max_head_bytes + 1);
+  while (true) {
+    http::RequestParser parser(limits,
+                               std::span<http::HeaderField>(fields.data(), limits.max_fields));
+    const std::uint64_t deadline = loop().now_ms() + listener_.header_timeout_ms;
+    http::ParseState state;
+    while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
+           http::ParseState::need_more) {
+      if (used_ >= capacity) {
+        co_await send_error(431, "request header section too large");
+        co_return Next::close;
+      }
+      const std::uint64_t now = loop().now_ms();
+      auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, capacity - used_),
+                                   deadline > now ? deadline - now : 1);
+      if (!r) {
+        if (r.code() == Errc::timeout) {
+          co_await send_error(408, "request header not received in time");
+        }
+        co_return Next::close;
+      }
+      used_ += *r;
+    }
+    if (state == http::ParseState::error) {
+      const auto e = parser.error();
+      co_await send_error(e.status, e.reason);
+      co_return Next::close;
+    }
+    const http::RequestHead& head = parser.head();
+    std::size_t consumed = parser.head_bytes();
+    bool keep_alive = head.keep_alive && !scope_.cancel_token().cancelled();
+    if (head.framing == http::Framing::content_length && listener_.max_body_bytes &&
+        head.content_length > *listener_.max_body_bytes) {
+      co_await send_error(413, "request body larger than the listener allows");
+      co_return Next::close;
+    }
+    // RFC 9110 §10.1.1: a client waiting on "100-continue" gets the interim
+    // response before we read the body it is holding back (HTTP/1.1 only).
+    const bool has_body =
+        head.framing == http::Framing::chunked ||
+        (head.framing == http::Framing::content_length && head.content_length > 0);
+    if (head.expect_continue && head.version_minor == 1 && has_body && consumed == used_) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (!co_await sock_.write(kContinue)) co_return Next::close;
+    }
+    if (has_body && !co_await discard_body(head, consumed)) co_return Next::close;
+    // The head's views point into buf_: answer before the buffer moves.
+    if (co_await respond(head, keep_alive) == Next::close || !keep_alive) {
+      co_await linger_and_close();
+      co_return Next::close;
+    }
+    keep_leftover(consumed);
+    if (used_ == 0) co_return Next::idle;
+  }
+}
+
+void ClientSession::keep_leftover(std::size_t consumed) {
+  // Pipelined bytes move to the front for the next parse.
+  if (consumed < used_) std::memmove(buf_.data(), buf_.data() + consumed, used_ - consumed);
+  used_ -= consumed;
+}
+
+Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_t& consumed) {
+  // The head's views must stay valid until the response is written, so the
+  // body is read into the free part of the buffer behind the head.
+  std::size_t body_start = consumed;
+  const std::size_t capacity = buf_.capacity();
+  if (head.framing == http::Framing::content_length) {
+    std::uint64_t remaining = head.content_length;
+    while (true) {
+      const std::uint64_t take = std::min<std::uint64_t>(remaining, used_ - body_start);
+      body_start += take;
+      remaining -= take;
+      if (remaining == 0) break;
+      used_ = body_start = consumed;                // drop what was read of the body
+      if (capacity - used_ < 512) co_return false;  // cannot happen with 16 KiB buffers
+      auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, capacity - used_),
+                                   listener_.body_timeout_ms);
+      if (!r) co_return false;
+      used_ += *r;
+    }
+    // Bytes after the body (a pipelined request) follow the head directly.
+    std::memmove(buf_.data() + consumed, buf_.data() + body_start, used_ - body_start);
+    used_ -= body_start - consumed;
+    co_return true;
+  }
+  http::ChunkedDecoder decoder;
+  while (true) {
+    // Decode what is buffered, one piece of data at a time.
+    http::ChunkedDecoder::Step step;
+    do {
+      step = decoder.decode(std::string_view(buf_.data() + body_start, used_ - body_start));
+      if (step.error) {
+        spdlog::debug("listener '{}': chunked body: {}", listener_.name, step.reason);
+        co_await send_error(400, "malformed chunked request body");
+        co_return false;
+      }
+      body_start += step.consumed;
+    } while (!step.done && step.consumed > 0 && body_start < used_);
+    if (listener_.max_body_bytes && decoder.body_bytes() > *listener_.max_body_bytes) {
+      co_await send_error(413, "request body larger than the listener allows");
+      co_return false;
+    }
+    if (step.done) break;
+    // Everything buffered was decoded: read more behind the head.
+    used_ = body_start = consumed;
+    auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, capacity - used_),
+                                 listener_.body_timeout_ms);
+    if (!r) co_return false;
+    used_ += *r;
+  }
+  std::memmove(buf_.data() + consumed, buf_.data() + body_start, used_ - body_start);
+  used_ -= body_start - consumed;
+  co_return true;
+}
+
+std::size_t ClientSession::append_connection_fields(char* out, bool keep_alive,
+                                                    int minor_version) const {
+  std::size_t n = 0;
+  auto put = [&](std::string_view s) {
+    std::memcpy(out + n, s.data(), s.size());
+    n += s.size();
+  };
+  // RFC 9112 §9.3: HTTP/1.1 is persistent unless told otherwise, so by
+  // default we say nothing; an HTTP/1.0 client that asked for keep-alive
+  // gets it confirmed, and every closing response says so.
+  if (!keep_alive) {
+    put("Connection: close\r\n");
+  } else if (listener_.keep_alive_header) {
+    put(listener_.keep_alive_fields);
+  } else if (minor_version == 0) {
+    put("Connection: keep-alive\r\n");
+  }
+  return n;
+}
+
+Task<Next> ClientSession::respond(const http::RequestHead& head, bool keep_alive) {
+  std::string_view host = strip_port(head.host);
+  const std::string_view path = path_of(head.target);
+  std::array<char, 128> host_lower;
+  if (host.size() <= host_lower.size()) {
+    for (std::size_t i = 0; i < host.size(); ++i) {
+      const char c = host[i];
+      host_lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+    }
+    host = std::string_view(host_lower.data(), host.size());
+  }
+  const route::Route* r =
+      snapshot_.routes->match(scope_.listener_index(), host, path, head.method_text);
+  if (r == nullptr) {
+    co_await send_error(404, "no route matches this request");
+    co_return Next::close;
+  }
+  if (r->action != route::ActionKind::respond) {
+    // Forwarding to backends and redirects arrive with the proxy issue.
+    spdlog::warn("listener '{}' route '{}': action not available in this build", listener_.name,
+                 r->name);
+    co_await send_error(502, "this route's action is not available yet");
+    co_return Next::close;
+  }
+  const route::PreparedResponse& res = r->respond;
+  // Head: prepared lines + Date + connection fields + blank line.
+  std::array<char, 1024> extra;
+  std::size_t n = http::write_date_field(extra.data());
+  n += append_connection_fields(extra.data() + n, keep_alive, head.version_minor);
+  extra[n++] = '\r';
+  extra[n++] = '\n';
+  // RFC 9110 §9.3.2: HEAD gets the same fields, Content-Length included, and
+  // no content.
+  const bool send_body = head.method != http::Method::HEAD && !res.body.empty();
+  // Head, date and connection lines, body: one sendmsg.
+  auto write = sock_.write(res.head, std::string_view(extra.data(), n));
+  if (send_body) write.add(res.body);
+  auto w = co_await write;
+  co_return w ? Next::idle : Next::close;
+}
+
+Task<void> ClientSession::send_error(int status, const char* reason) {
+  spdlog::warn("listener '{}' client {}: {} {} ({})", listener_.name, peer_.to_string(), status,
+               http::reason_phrase(status), reason);
+  std::array<char, 512> head;
+  const std::size_t body_len = std::strlen(reason) + 1;
+  int n = std::snprintf(head.data(), head.size(),
+                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
+                        "Connection: close\r\n",
+                        status, http::reason_phrase(status), body_len);
+  std::size_t len = static_cast<std::size_t>(n);
+  len += http::write_date_field(head.data() + len);
+  head[len++] = '\r';
+  head[len++] = '\n';
+  std::memcpy(head.data() + len, reason, body_len - 1);
+  len += body_len - 1;
+  head[len++] = '\n';
+  (void)co_await sock_.write(std::string_view(head.data(), len), 2'000);
+  co_await linger_and_close();
+}
+
+Task<void> ClientSession::linger_and_close() {
+  if (sock_.fd() < 0) co_return;
+  sock_.shutdown_write();
+  if (!buf_) buf_ = scope_.worker().buffers().acquire();
+  const std::uint64_t deadline = loop().now_ms() + kLingerMs;
+  std::size_t dropped = 0;
+  while (dropped < kLingerBytes) {
+    const std::uint64_t now = loop().now_ms();
+    if (now >= deadline) break;
+    auto r = co_await sock_.read(std::span<char>(buf_.data(), buf_.capacity()), deadline - now);
+    if (!r) break;
+    dropped += *r;
+  }
+  sock_.close();
+}
+
+}  // namespace
+
+Task<void> serve_http_client(ConnectionScope& scope, Accepted accepted, const Snapshot& snapshot) {
+  ClientSession session(scope, accepted, snapshot);
+  co_await session.run();
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,46 @@
+// The running server: one Worker per configured worker thread, each with its
+// own listening socket per listener (SO_REUSEPORT), all serving one immutable
+// configuration snapshot.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sluice {
+class Worker;
+namespace config {
+struct Config;
+}
+}  // namespace sluice
+
+namespace sluice::proxy {
+
+struct Snapshot;
+
+class Server {
+ public:
+  explicit Server(std::shared_ptr<const config::Config> config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener (port 0: the kernel picks, and every worker shares
+  // that port), logs "listener 'NAME' listening on ADDR", starts the workers.
+  // False with `error` set if any listener cannot be opened; nothing runs then.
+  bool start(std::string& error);
+  // Any thread: stop accepting, finish open work within grace_ms.
+  void request_stop(std::uint64_t grace_ms);
+  // Waits until every worker has stopped.
+  void join();
+  std::size_t worker_count() const { return workers_.size(); }
+
+ private:
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace sluice::proxy
