@@ -343,7 +343,8 @@ ParseState RequestParser::parse_head(std::string_view head) {
 
   // RFC 9112 §6.1: Transfer-Encoding beside Content-Length is how requests
   // are smuggled; refuse it rather than pick one.
-  if (f.has_transfer_encoding && f.content_length_fields > 0) {
+  const bool has_content_length = f.content_length_fields > 0 || f.content_length_invalid;
+  if (f.has_transfer_encoding && has_content_length) {
     return fail(400, "both Content-Length and Transfer-Encoding");
   }
   if (f.has_transfer_encoding) {
@@ -352,7 +353,7 @@ ParseState RequestParser::parse_head(std::string_view head) {
     if (f.other_coding) return fail(501, "unsupported transfer coding");
     if (head_.version_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     head_.framing = Framing::chunked;
-  } else if (f.content_length_fields > 0) {
+  } else if (has_content_length) {
     if (f.content_length_invalid) return fail(400, "invalid or conflicting Content-Length");
     head_.content_length = f.content_length;
     head_.framing = f.content_length > 0 ? Framing::content_length : Framing::none;
@@ -432,7 +433,7 @@ ParseState ResponseParser::parse_head(std::string_view head, Method request_meth
     head_.must_close = f.content_length_fields > 0 || head_.version_minor == 0;
     head_.framing =
         f.chunked_last && !f.chunked_earlier ? Framing::chunked : Framing::close_delimited;
-  } else if (f.content_length_fields > 0) {
+  } else if (f.content_length_fields > 0 || f.content_length_invalid) {
     if (f.content_length_invalid) return fail("invalid or conflicting Content-Length in response");
     head_.framing = Framing::content_length;
     head_.content_length = f.content_length;

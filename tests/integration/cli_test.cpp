@@ -40,7 +40,7 @@ TEST(Cli, CheckAcceptsTheQuickstart) {
 
 TEST(Cli, UnknownKeyIsReportedWithLineColumnAndSuggestion) {
   TempDir dir;
-  // Line 7 holds the misspelt key "tmeouts".
+  // Line 7 holds the misspelt key "respnd".
   const std::string path = dir.write("bad.yaml",
                                      "listeners:\n"
                                      "  - name: web\n"
@@ -48,13 +48,12 @@ TEST(Cli, UnknownKeyIsReportedWithLineColumnAndSuggestion) {
                                      "routes:\n"
                                      "  - name: hello\n"
                                      "    match: {path: /}\n"
-                                     "    tmeouts: 5s\n"
-                                     "    respond: {status: 200}\n");
+                                     "    respnd: {status: 200}\n");
   auto r = run_command({sluice_binary(), "check", "-c", path});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.output, path + ":7:5")) << r.output;
-  EXPECT_TRUE(contains(r.output, "tmeouts")) << r.output;
-  EXPECT_TRUE(contains(r.output, "did you mean")) << r.output;
+  EXPECT_TRUE(contains(r.output, "respnd")) << r.output;
+  EXPECT_TRUE(contains(r.output, "did you mean 'respond'")) << r.output;
 }
 
 TEST(Cli, RouteNamingAMissingBackendIsRefusedWithBothNames) {

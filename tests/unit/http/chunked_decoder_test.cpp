@@ -1,0 +1,116 @@
+// The chunked decoder (RFC 9112 §7.1) fed in every possible split.
+#include "http/chunked_decoder.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace sluice::http {
+namespace {
+
+struct Decoded {
+  bool done = false;
+  bool error = false;
+  std::string data;
+  std::size_t consumed = 0;
+};
+
+// Feeds `body` in pieces ending at `cuts`, the way a connection delivers it.
+Decoded decode_in_pieces(const std::string& body, std::vector<std::size_t> cuts) {
+  ChunkedDecoder d;
+  Decoded out;
+  cuts.push_back(body.size());
+  std::size_t pos = 0;
+  for (std::size_t cut : cuts) {
+    while (pos < cut) {
+      auto step = d.decode(std::string_view(body).substr(pos, cut - pos));
+      if (step.error) {
+        out.error = true;
+        return out;
+      }
+      out.data.append(step.data);
+      pos += step.consumed;
+      if (step.done) {
+        out.done = true;
+        out.consumed = pos;
+        return out;
+      }
+      if (step.consumed == 0) break;
+    }
+  }
+  out.consumed = pos;
+  return out;
+}
+
+struct Row {
+  const char* rule;
+  std::string body;
+  bool ok;
+  std::string data;
+};
+
+const std::vector<Row>& rows() {
+  static const std::vector<Row> r = {
+      {"RFC 9112 §7.1: two chunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", true, "hello world"},
+      {"RFC 9112 §7.1: upper-case hex", "A\r\n0123456789\r\n0\r\n\r\n", true, "0123456789"},
+      {"RFC 9112 §7.1: leading zeros", "0005\r\nhello\r\n0\r\n\r\n", true, "hello"},
+      {"RFC 9112 §7.1.1: extensions ignored", "5;name=value;x\r\nhello\r\n0;last\r\n\r\n", true,
+       "hello"},
+      {"RFC 9112 §7.1.1: quoted extension", "5;n=\"a;b\"\r\nhello\r\n0\r\n\r\n", true, "hello"},
+      {"RFC 9112 §7.1.2: trailer fields", "5\r\nhello\r\n0\r\nX-Sum: 1\r\nY: 2\r\n\r\n", true,
+       "hello"},
+      {"RFC 9112 §7.1: empty body", "0\r\n\r\n", true, ""},
+      {"RFC 9112 §7.1: size overflow", "fffffffffffffffff\r\n", false, ""},
+      {"RFC 9112 §7.1: missing size", "\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1: bad hex digit", "5g\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1: data longer than the size", "3\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1: missing CRLF after data", "5\r\nhello0\r\n\r\n", false, ""},
+      {"RFC 9112 §2.2: bare LF after size", "5\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §2.2: bare LF after data", "5\r\nhello\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.2: trailer without colon", "0\r\nBad\r\n\r\n", false, ""},
+      {"RFC 9112 §5.2: folded trailer", "0\r\nX: a\r\n b\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: control character in extension", "5;a\x01\r\nhello\r\n0\r\n\r\n", false,
+       ""},
+  };
+  return r;
+}
+
+TEST(ChunkedDecoder, RowsDecodeTheSameInEverySplit) {
+  for (const auto& row : rows()) {
+    SCOPED_TRACE(row.rule);
+    const Decoded whole = decode_in_pieces(row.body, {});
+    EXPECT_EQ(whole.done, row.ok);
+    EXPECT_EQ(whole.error, !row.ok);
+    if (row.ok) {
+      EXPECT_EQ(whole.data, row.data);
+    }
+    for (std::size_t cut = 1; cut < row.body.size(); ++cut) {
+      const Decoded split = decode_in_pieces(row.body, {cut});
+      ASSERT_EQ(split.done, whole.done) << "cut " << cut;
+      ASSERT_EQ(split.error, whole.error) << "cut " << cut;
+      ASSERT_EQ(split.data, whole.data) << "cut " << cut;
+    }
+    std::vector<std::size_t> every;
+    for (std::size_t i = 1; i < row.body.size(); ++i)
+      every.push_back(i);
+    const Decoded bytewise = decode_in_pieces(row.body, every);
+    EXPECT_EQ(bytewise.done, whole.done);
+    EXPECT_EQ(bytewise.data, whole.data);
+  }
+}
+
+TEST(ChunkedDecoder, StopsAtTheEndOfTheBody) {
+  const std::string body = "3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
+  const Decoded d = decode_in_pieces(body, {});
+  EXPECT_TRUE(d.done);
+  EXPECT_EQ(body.substr(d.consumed), "GET / HTTP/1.1\r\n");
+}
+
+TEST(ChunkedDecoder, LongExtensionIsRejected) {
+  const std::string body = "5;" + std::string(5000, 'x') + "\r\nhello\r\n0\r\n\r\n";
+  EXPECT_TRUE(decode_in_pieces(body, {}).error);
+}
+
+}  // namespace
+}  // namespace sluice::http

@@ -1,0 +1,293 @@
+// Request parsing, one row per rule, each naming the RFC section it follows.
+// Every row also runs split in two at every offset and one byte at a time
+// (the message must parse identically however it arrives).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "http/parser.h"
+
+namespace sluice::http {
+namespace {
+
+using namespace std::string_literals;
+
+struct Row {
+  const char* rule;  // RFC section and what it says
+  std::string bytes;
+  int status;  // 0: valid
+  Framing framing = Framing::none;
+  std::uint64_t length = 0;
+  bool keep_alive = true;
+};
+
+struct Outcome {
+  ParseState state = ParseState::need_more;
+  int status = 0;
+  Framing framing = Framing::none;
+  std::uint64_t length = 0;
+  bool keep_alive = false;
+  std::size_t head_bytes = 0;
+  std::string target;
+  std::size_t fields = 0;
+};
+
+Outcome parse_in_pieces(const std::string& bytes, const std::vector<std::size_t>& cuts,
+                        ParserLimits limits = {}) {
+  std::array<HeaderField, 128> storage;
+  RequestParser p(limits, std::span<HeaderField>(storage.data(), limits.max_fields));
+  Outcome o;
+  std::size_t upto = 0;
+  std::vector<std::size_t> points = cuts;
+  points.push_back(bytes.size());
+  for (std::size_t cut : points) {
+    upto = cut;
+    o.state = p.parse(std::string_view(bytes.data(), upto));
+    if (o.state != ParseState::need_more) break;
+  }
+  if (o.state == ParseState::error) o.status = p.error().status;
+  if (o.state == ParseState::complete) {
+    o.framing = p.head().framing;
+    o.length = p.head().content_length;
+    o.keep_alive = p.head().keep_alive;
+    o.head_bytes = p.head_bytes();
+    o.target = std::string(p.head().target);
+    o.fields = p.head().fields.size();
+  }
+  return o;
+}
+
+void expect_row(const Row& row) {
+  const Outcome whole = parse_in_pieces(row.bytes, {});
+  if (row.status == 0) {
+    ASSERT_EQ(whole.state, ParseState::complete) << row.rule << " status " << whole.status;
+    EXPECT_EQ(whole.framing, row.framing) << row.rule;
+    EXPECT_EQ(whole.length, row.length) << row.rule;
+    EXPECT_EQ(whole.keep_alive, row.keep_alive) << row.rule;
+  } else {
+    ASSERT_EQ(whole.state, ParseState::error) << row.rule;
+    EXPECT_EQ(whole.status, row.status) << row.rule;
+  }
+  // Two pieces at every offset, then one byte at a time: the same outcome.
+  for (std::size_t cut = 1; cut < row.bytes.size(); ++cut) {
+    const Outcome split = parse_in_pieces(row.bytes, {cut});
+    ASSERT_EQ(split.state, whole.state) << row.rule << " split at " << cut;
+    ASSERT_EQ(split.status, whole.status) << row.rule << " split at " << cut;
+    ASSERT_EQ(split.head_bytes, whole.head_bytes) << row.rule << " split at " << cut;
+    ASSERT_EQ(split.framing, whole.framing) << row.rule << " split at " << cut;
+  }
+  std::vector<std::size_t> every;
+  for (std::size_t i = 1; i < row.bytes.size(); ++i)
+    every.push_back(i);
+  const Outcome bytewise = parse_in_pieces(row.bytes, every);
+  EXPECT_EQ(bytewise.state, whole.state) << row.rule << " byte by byte";
+  EXPECT_EQ(bytewise.status, whole.status) << row.rule << " byte by byte";
+  EXPECT_EQ(bytewise.target, whole.target) << row.rule << " byte by byte";
+}
+
+const std::vector<Row>& rows() {
+  static const std::vector<Row> r = {
+      {"RFC 9112 §3: simple GET", "GET / HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+      {"RFC 9112 §9.3: 1.1 persists by default", "GET /x HTTP/1.1\r\nHost: a\r\n\r\n", 0,
+       Framing::none, 0, true},
+      {"RFC 9112 §9.3: 1.1 with Connection: close",
+       "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", 0, Framing::none, 0, false},
+      {"RFC 9112 §9.3: close among other options",
+       "GET / HTTP/1.1\r\nHost: a\r\nConnection: foo, CLOSE\r\n\r\n", 0, Framing::none, 0, false},
+      {"RFC 9112 §9.3: 1.0 closes by default", "GET / HTTP/1.0\r\n\r\n", 0, Framing::none, 0,
+       false},
+      {"RFC 9112 §9.3: 1.0 with keep-alive persists",
+       "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 0, Framing::none, 0, true},
+      {"RFC 9112 §3.2: 1.0 needs no Host", "GET / HTTP/1.0\r\n\r\n", 0, Framing::none, 0, false},
+      {"RFC 9112 §6.2: Content-Length body",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n", 0, Framing::content_length, 5},
+      {"RFC 9112 §6.3: Content-Length 0 is no body",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 0, Framing::none, 0},
+      {"RFC 9110 §8.6: identical repeated Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n", 0,
+       Framing::content_length, 7},
+      {"RFC 9110 §8.6: identical Content-Length list",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 5\r\n\r\n", 0, Framing::content_length, 5},
+      {"RFC 9112 §6.1: chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+       0, Framing::chunked},
+      {"RFC 9112 §6.1: chunked is case-insensitive",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n", 0, Framing::chunked},
+      {"RFC 9112 §2.2: leading empty lines skipped", "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+       0},
+      {"RFC 9112 §3.2.2: absolute-form", "GET http://a/b HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+      {"RFC 9112 §3.2.3: authority-form for CONNECT",
+       "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n", 0},
+      {"RFC 9112 §3.2.4: asterisk-form for OPTIONS", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+      {"RFC 9110 §5.5: empty field value", "GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\n", 0},
+      {"RFC 9110 §5.5: obs-text in a value",
+       "GET / HTTP/1.1\r\nHost: a\r\nX-A: caf\xc3\xa9\r\n\r\n", 0},
+      {"RFC 9110 §5.6.2: unusual token method", "PURGE /x HTTP/1.1\r\nHost: a\r\n\r\n", 0},
+      {"RFC 9110 §10.1.1: Expect 100-continue",
+       "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n", 0,
+       Framing::content_length, 3},
+      // Rejected, never guessed.
+      {"RFC 9112 §6.1: Content-Length with Transfer-Encoding",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+       400},
+      {"RFC 9112 §6.1: Transfer-Encoding then Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+       400},
+      {"RFC 9110 §8.6: differing Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n", 400},
+      {"RFC 9110 §8.6: differing Content-Length list",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n", 400},
+      {"RFC 9110 §8.6: negative Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400},
+      {"RFC 9110 §8.6: Content-Length with a sign",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +5\r\n\r\n", 400},
+      {"RFC 9110 §8.6: hex Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x10\r\n\r\n", 400},
+      {"RFC 9110 §8.6: overflowing Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
+      {"RFC 9110 §8.6: empty Content-Length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400},
+      {"RFC 9112 §6.3: chunked not last",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400},
+      {"RFC 9112 §6.3: chunked twice",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", 400},
+      {"RFC 9112 §6.3: only an unknown coding",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400},
+      {"RFC 9112 §6.1: unsupported coding before chunked",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501},
+      {"RFC 9112 §6.1: chunked split over two fields then other",
+       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x\r\n\r\n",
+       400},
+      {"RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0",
+       "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
+      {"RFC 9112 §5.2: obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", 400},
+      {"RFC 9112 §5.2: obs-fold with tab", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n",
+       400},
+      {"RFC 9112 §2.2: bare CR in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n", 400},
+      {"RFC 9112 §2.2: bare CR in the request line", "GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §2.2: bare LF ends a line", "GET / HTTP/1.1\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §2.2: bare LF ends the head", "GET / HTTP/1.1\r\nHost: a\r\n\n", 400},
+      {"RFC 9112 §5.1: space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400},
+      {"RFC 9112 §5.1: tab before colon", "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n", 400},
+      {"RFC 9110 §5.1: non-token character in name", "GET / HTTP/1.1\r\nHost: a\r\nX@Y: b\r\n\r\n",
+       400},
+      {"RFC 9110 §5.1: empty field name", "GET / HTTP/1.1\r\nHost: a\r\n: b\r\n\r\n", 400},
+      {"RFC 9112 §5: line without colon", "GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\n\r\n", 400},
+      {"RFC 9110 §5.5: NUL in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n"s, 400},
+      {"RFC 9110 §5.5: control character in a value",
+       "GET / HTTP/1.1\r\nHost: a\r\nX-A: \x07\r\n\r\n", 400},
+      {"RFC 9110 §5.5: DEL in a value", "GET / HTTP/1.1\r\nHost: a\r\nX-A: \x7f\r\n\r\n", 400},
+      {"RFC 9112 §3.2: 1.1 without Host", "GET / HTTP/1.1\r\n\r\n", 400},
+      {"RFC 9112 §3.2: two Host fields", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400},
+      {"RFC 9112 §3.2: two Host fields in 1.0", "GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+       400},
+      {"RFC 9112 §3: two spaces in the request line", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §3: trailing space in the request line", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
+       400},
+      {"RFC 9112 §3: missing version", "GET /\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §3: non-token method", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §2.3: lower-case protocol name", "GET / http/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §2.3: HTTP/2.0 over an HTTP/1 connection", "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+       505},
+      {"RFC 9112 §2.3: HTTP/1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505},
+      {"RFC 9112 §3.2: target with a control character", "GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n",
+       400},
+      {"RFC 9112 §3.2: non-ASCII byte in target", "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+       400},
+      {"RFC 9112 §3.2: target not in any form", "GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §3.2.4: asterisk only for OPTIONS", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §3.2.3: CONNECT needs authority-form", "CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n",
+       400},
+  };
+  return r;
+}
+
+TEST(RequestParser, EveryRuleRowInEveryPieceSplit) {
+  for (const auto& row : rows()) {
+    SCOPED_TRACE(row.rule);
+    expect_row(row);
+  }
+  EXPECT_GE(rows().size(), 60u);
+}
+
+TEST(RequestParser, LongRequestLineIs414BeforeTheHeadEnds) {
+  ParserLimits limits;
+  limits.max_request_line = 100;
+  std::string partial = "GET /" + std::string(200, 'a');  // no CRLF yet
+  Outcome o = parse_in_pieces(partial, {}, limits);
+  EXPECT_EQ(o.state, ParseState::error);
+  EXPECT_EQ(o.status, 414);
+}
+
+TEST(RequestParser, OversizedHeadIs431) {
+  ParserLimits limits;
+  limits.max_head_bytes = 1024;
+  std::string req = "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'v') + "\r\n\r\n";
+  Outcome o = parse_in_pieces(req, {}, limits);
+  EXPECT_EQ(o.status, 431);
+  // Also while incomplete: no waiting for an end that would be too large.
+  Outcome partial = parse_in_pieces(req.substr(0, 1500), {}, limits);
+  EXPECT_EQ(partial.status, 431);
+}
+
+TEST(RequestParser, TooManyFieldsIs431) {
+  ParserLimits limits;
+  limits.max_fields = 10;
+  std::string req = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 10; ++i)
+    req += "X-" + std::to_string(i) + ": v\r\n";
+  req += "\r\n";
+  Outcome o = parse_in_pieces(req, {}, limits);
+  EXPECT_EQ(o.status, 431);
+}
+
+TEST(RequestParser, FieldsAreViewsWithWhiteSpaceTrimmed) {
+  std::array<HeaderField, 8> storage;
+  RequestParser p({}, storage);
+  const std::string req = "GET /p?q=1 HTTP/1.1\r\nHost:  example.com \r\nX-A:\tb c\t\r\n\r\nrest";
+  ASSERT_EQ(p.parse(req), ParseState::complete);
+  const auto& h = p.head();
+  EXPECT_EQ(h.method, Method::GET);
+  EXPECT_EQ(h.target, "/p?q=1");
+  EXPECT_EQ(h.host, "example.com");
+  ASSERT_EQ(h.fields.size(), 2u);
+  EXPECT_EQ(h.fields[1].name, "X-A");
+  EXPECT_EQ(h.fields[1].value, "b c");
+  EXPECT_EQ(req.substr(p.head_bytes()), "rest");
+  // Views point into the caller's bytes, never copies.
+  EXPECT_GE(h.fields[1].value.data(), req.data());
+  EXPECT_LT(h.fields[1].value.data(), req.data() + req.size());
+}
+
+TEST(RequestParser, PipelinedRequestsParseOneAfterAnother) {
+  std::array<HeaderField, 8> storage;
+  RequestParser p({}, storage);
+  std::string buf =
+      "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /b HTTP/1.1\r\nHost: a\r\n\r\n"
+      "HEAD /c HTTP/1.1\r\nHost: a\r\n\r\n";
+  std::vector<std::string> targets;
+  std::string_view rest(buf);
+  while (!rest.empty()) {
+    ASSERT_EQ(p.parse(rest), ParseState::complete);
+    targets.emplace_back(p.head().target);
+    const std::size_t used = p.head_bytes() + p.head().content_length;
+    rest.remove_prefix(used);
+    p.reset();
+  }
+  EXPECT_EQ(targets, (std::vector<std::string>{"/a", "/b", "/c"}));
+}
+
+TEST(RequestParser, ExpectContinueAndUpgradeAreNoted) {
+  std::array<HeaderField, 8> storage;
+  RequestParser p({}, storage);
+  ASSERT_EQ(p.parse("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                    "Expect: 100-continue\r\n\r\n"),
+            ParseState::complete);
+  EXPECT_TRUE(p.head().upgrade);
+  EXPECT_TRUE(p.head().expect_continue);
+}
+
+}  // namespace
+}  // namespace sluice::http
