@@ -51,7 +51,7 @@ bench-load: build
 # libFuzzer needs clang: a separate build tree; each target runs FUZZ_SECONDS.
 fuzz:
 	@scripts/install-deps.sh build fuzz
-	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FUZZ=ON
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Release -DSLUICE_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
 	fuzz/run.sh $(FUZZ_BUILD)/fuzz $(FUZZ_SECONDS)
 
