@@ -26,6 +26,22 @@ namespace {
 
 constexpr const char* kDefaultConfig = "sluice.yaml";
 
+const char* level_name(sluice::config::LogLevel level) {
+  switch (level) {
+    case sluice::config::LogLevel::trace:
+      return "trace";
+    case sluice::config::LogLevel::debug:
+      return "debug";
+    case sluice::config::LogLevel::info:
+      return "info";
+    case sluice::config::LogLevel::warn:
+      return "warn";
+    case sluice::config::LogLevel::error:
+      return "error";
+  }
+  return "info";
+}
+
 // Finds the configuration file: the -c argument, else ./sluice.yaml. Says
 // what it tried when there is none.
 bool resolve_config_path(std::string& path) {
@@ -112,7 +128,7 @@ int command_run(std::string path, const std::string& log_level) {
   if (!resolve_config_path(path)) return 1;
   auto config = load(path);
   if (!config) return 1;
-  const std::string level = log_level.empty() ? config->log.level : log_level;
+  const std::string level = log_level.empty() ? level_name(config->log.level) : log_level;
   if (!sluice::init_logging(level)) {
     std::fprintf(stderr, "sluice: unknown log level '%s' (trace, debug, info, warn, error)\n",
                  level.c_str());

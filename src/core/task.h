@@ -115,9 +115,9 @@ class [[nodiscard]] Task<void> {
   std::coroutine_handle<promise_type> h_;
 };
 
-namespace detail {
-
-// The frame of a spawned task: starts at once, destroys itself at the end.
+// The return type of a coroutine that starts at once and frees its own
+// frame when it ends: for the top of a task tree (one per connection), so
+// no separate wrapper frame is needed.
 struct Detached {
   struct promise_type : FramePooled {
     Detached get_return_object() noexcept { return {}; }
@@ -127,6 +127,8 @@ struct Detached {
     void unhandled_exception() noexcept { std::terminate(); }
   };
 };
+
+namespace detail {
 
 inline Detached run_detached(Task<void> t) {
   co_await t;

@@ -90,15 +90,15 @@ Task<void> Worker::accept_loop(std::size_t slot) {
       co_await sleep_for(loop_, 100);
       continue;
     }
-    spawn(serve(listener_index, *accepted));
+    serve(listener_index, accepted->fd);
   }
   --accept_loops_;
   finish_if_drained();
 }
 
-Task<void> Worker::serve(std::size_t listener_index, Accepted accepted) {
+Detached Worker::serve(std::size_t listener_index, int fd) {
   ConnectionScope scope(*this, listener_index);
-  co_await handler_(scope, accepted);
+  co_await handler_(scope, fd);
 }
 
 void Worker::begin_stop(std::uint64_t grace_ms) {

@@ -54,8 +54,10 @@ class ConnectionScope {
 };
 
 // Serves one accepted connection; runs on the worker's thread. The task owns
-// the connection (its fd) from the start.
-using ConnectionHandler = std::function<Task<void>(ConnectionScope&, Accepted)>;
+// the connection's fd from the start. (The peer address is not passed: an
+// idle connection should not carry 128 bytes of sockaddr_storage in each
+// frame; getpeername() finds it when a log line needs it.)
+using ConnectionHandler = std::function<Task<void>(ConnectionScope&, int fd)>;
 
 class Worker {
  public:
@@ -82,7 +84,7 @@ class Worker {
   friend class ConnectionScope;
   void run();
   Task<void> accept_loop(std::size_t slot);
-  Task<void> serve(std::size_t listener_index, Accepted accepted);
+  Detached serve(std::size_t listener_index, int fd);
   void begin_stop(std::uint64_t grace_ms);
   void cancel_all();
   void finish_if_drained();

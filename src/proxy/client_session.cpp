@@ -43,21 +43,30 @@ std::string_view path_of(std::string_view target) {
   return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
+// The state of one client connection that must outlive a single request.
+// Kept small on purpose: it is what an idle keep-alive connection costs.
 class ClientSession {
  public:
-  ClientSession(ConnectionScope& scope, const Accepted& a, const Snapshot& snapshot)
+  ClientSession(ConnectionScope& scope, int fd, const Snapshot& snapshot)
       : scope_(scope),
-        sock_(scope.worker().loop(), a.fd),
-        peer_(a.peer),
+        sock_(scope.worker().loop(), fd),
         snapshot_(snapshot),
         listener_(snapshot.listeners[scope.listener_index()]) {
     sock_.bind_cancel(&scope.cancel_token());
   }
 
-  Task<void> run();
+  // Waits for the next request without holding a buffer. False: close.
+  Socket::ReadOp wait_for_request(bool first) {
+    return sock_.wait_readable(first ? listener_.header_timeout_ms : listener_.idle_timeout_ms);
+  }
+  void release_buffer_if_empty() {
+    if (used_ == 0) buf_.reset();
+  }
+  bool has_buffered_bytes() const { return used_ > 0; }
+  ConnectionScope& scope() { return scope_; }
+  Task<Next> serve_buffered();
 
  private:
-  Task<Next> serve_buffered();
   Task<Next> respond(const http::RequestHead& head, bool keep_alive);
   // Reads and drops the request body. False if the connection must close.
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
@@ -70,29 +79,11 @@ class ClientSession {
 
   ConnectionScope& scope_;
   Socket sock_;
-  SocketAddress peer_;
   const Snapshot& snapshot_;
   const ListenerSettings& listener_;
   Buffer buf_;
   std::size_t used_ = 0;  // bytes of buf_ holding unprocessed input
 };
-
-Task<void> ClientSession::run() {
-  bool first = true;
-  while (true) {
-    if (used_ == 0) {
-      // Idle: hold no buffer while waiting for the next request.
-      buf_.reset();
-      scope_.set_idle(!first);
-      auto ready = co_await sock_.wait_readable(first ? listener_.header_timeout_ms
-                                                      : listener_.idle_timeout_ms);
-      scope_.set_idle(false);
-      if (!ready) co_return;  // idle timeout, stop, or the client left: close quietly
-    }
-    first = false;
-    if (co_await serve_buffered() == Next::close) co_return;
-  }
-}
 
 // Reads and answers requests while bytes are buffered; returns `idle` once
 // the buffer is empty and the connection stays open.
@@ -279,8 +270,9 @@ Task<Next> ClientSession::respond(const http::RequestHead& head, bool keep_alive
 }
 
 Task<void> ClientSession::send_error(int status, const char* reason) {
-  spdlog::warn("listener '{}' client {}: {} {} ({})", listener_.name, peer_.to_string(), status,
-               http::reason_phrase(status), reason);
+  spdlog::warn("listener '{}' client {}: {} {} ({})", listener_.name,
+               SocketAddress::peer_of(sock_.fd()).to_string(), status, http::reason_phrase(status),
+               reason);
   std::array<char, 512> head;
   const std::size_t body_len = std::strlen(reason) + 1;
   int n = std::snprintf(head.data(), head.size(),
@@ -316,9 +308,22 @@ Task<void> ClientSession::linger_and_close() {
 
 }  // namespace
 
-Task<void> serve_http_client(ConnectionScope& scope, Accepted accepted, const Snapshot& snapshot) {
-  ClientSession session(scope, accepted, snapshot);
-  co_await session.run();
+// The connection's own coroutine: its frame holds the session for the whole
+// connection, so everything in it counts for every idle connection.
+Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot) {
+  ClientSession session(scope, fd, snapshot);
+  bool first = true;
+  while (true) {
+    if (!session.has_buffered_bytes()) {
+      session.release_buffer_if_empty();
+      scope.set_idle(!first);
+      auto ready = co_await session.wait_for_request(first);
+      scope.set_idle(false);
+      if (!ready) co_return;  // idle timeout, stop, or the client left: close quietly
+    }
+    first = false;
+    if (co_await session.serve_buffered() == Next::close) co_return;
+  }
 }
 
 }  // namespace sluice::proxy

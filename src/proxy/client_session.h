@@ -14,8 +14,8 @@ namespace sluice::proxy {
 
 struct Snapshot;
 
-// Serves `accepted` until the connection closes. `snapshot` must outlive the
-// task (the Server keeps it alive while workers run).
-Task<void> serve_http_client(ConnectionScope& scope, Accepted accepted, const Snapshot& snapshot);
+// Serves the client connection `fd` until it closes. `snapshot` must outlive
+// the task (the Server keeps it alive while workers run).
+Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot);
 
 }  // namespace sluice::proxy

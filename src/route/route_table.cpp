@@ -4,64 +4,10 @@
 #include <cstdio>
 
 #include "config/model.h"
+#include "http/serializer.h"
 
 namespace sluice::route {
 namespace {
-
-const char* reason_for(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 304:
-      return "Not Modified";
-    case 307:
-      return "Temporary Redirect";
-    case 308:
-      return "Permanent Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return status < 200   ? "Informational"
-             : status < 300 ? "Success"
-             : status < 400 ? "Redirection"
-             : status < 500 ? "Client Error"
-                            : "Server Error";
-  }
-}
 
 bool host_matches(const std::string& pattern, std::string_view host) {
   if (pattern.empty()) return true;
@@ -87,7 +33,7 @@ PreparedResponse prepare_response(int status,
                                   std::string body) {
   PreparedResponse r;
   r.status = status;
-  r.head = "HTTP/1.1 " + std::to_string(status) + " " + reason_for(status) + "\r\n";
+  r.head = "HTTP/1.1 " + std::to_string(status) + " " + http::reason_phrase(status) + "\r\n";
   for (const auto& [name, value] : fields)
     r.head += name + ": " + value + "\r\n";
   // RFC 9110 §8.6: no Content-Length in 1xx and 204 responses; a 304 would

@@ -236,6 +236,11 @@ struct MalformedCase {
   int status;
 };
 
+// Names the case in test output instead of dumping its bytes.
+void PrintTo(const MalformedCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
 class MalformedRequest : public Responder, public ::testing::WithParamInterface<MalformedCase> {};
 
 TEST_P(MalformedRequest, GetsItsStatusAndTheConnectionIsClosed) {

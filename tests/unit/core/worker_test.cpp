@@ -59,8 +59,8 @@ SocketAddress open_pair_of_listeners(int& fd1, int& fd2) {
 }
 
 // Greets with the worker's index, then closes.
-Task<void> greet_with_index(ConnectionScope& scope, Accepted a) {
-  Socket s(scope.worker().loop(), a.fd);
+Task<void> greet_with_index(ConnectionScope& scope, int fd) {
+  Socket s(scope.worker().loop(), fd);
   const char index = static_cast<char>('0' + scope.worker().index());
   co_await s.write(std::span<const char>(&index, 1));
 }
@@ -92,8 +92,8 @@ TEST(Worker, TwoWorkersAcceptOnTheSamePort) {
 }
 
 // Says "ready", then waits for two bytes ("work in flight"), answers "done".
-Task<void> two_byte_exchange(ConnectionScope& scope, Accepted a) {
-  Socket s(scope.worker().loop(), a.fd);
+Task<void> two_byte_exchange(ConnectionScope& scope, int fd) {
+  Socket s(scope.worker().loop(), fd);
   s.bind_cancel(&scope.cancel_token());
   if (!co_await s.write(std::string_view("ready"))) co_return;
   char buf[2];
@@ -141,8 +141,8 @@ TEST(Worker, GracePeriodEndsAStuckConnection) {
 }
 
 // Marks itself idle while waiting for a request, like a keep-alive session.
-Task<void> idle_keep_alive(ConnectionScope& scope, Accepted a) {
-  Socket s(scope.worker().loop(), a.fd);
+Task<void> idle_keep_alive(ConnectionScope& scope, int fd) {
+  Socket s(scope.worker().loop(), fd);
   s.bind_cancel(&scope.cancel_token());
   if (!co_await s.write(std::string_view("ready"))) co_return;
   scope.set_idle(true);
