@@ -4,6 +4,13 @@
 #include <new>
 
 namespace sluice {
+
+#if defined(__SANITIZE_ADDRESS__)
+// Under ASan every frame goes to the real allocator so use-after-free of a
+// frame is caught instead of hidden by the pool.
+void* allocate_frame(std::size_t bytes) { return ::operator new(bytes); }
+void free_frame(void* p, std::size_t) noexcept { ::operator delete(p); }
+#else
 namespace {
 
 constexpr std::size_t kClassBytes = 64;  // size classes are multiples of this
@@ -30,22 +37,10 @@ struct FramePools {
 
 thread_local FramePools pools;
 
-std::size_t size_class(std::size_t bytes) {
-  return (bytes + kClassBytes - 1) / kClassBytes;
-}
+std::size_t size_class(std::size_t bytes) { return (bytes + kClassBytes - 1) / kClassBytes; }
 
 }  // namespace
 
-#if defined(__SANITIZE_ADDRESS__)
-// Under ASan every frame goes to the real allocator so use-after-free of a
-// frame is caught instead of hidden by the pool.
-void* allocate_frame(std::size_t bytes) {
-  return ::operator new(bytes);
-}
-void free_frame(void* p, std::size_t) noexcept {
-  ::operator delete(p);
-}
-#else
 void* allocate_frame(std::size_t bytes) {
   const std::size_t c = size_class(bytes);
   if (c < kClasses && pools.heads[c] != nullptr) {
