@@ -1,5 +1,6 @@
-// The configuration loader must turn any bytes into diagnostics or a config,
-// never a crash, and every error must carry a position within the file.
+// Any bytes given as a configuration file must produce diagnostics or a
+// config, never a crash, a hang or an escaping exception.
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -8,12 +9,18 @@
 #include "config/model.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view yaml(reinterpret_cast<const char*>(data), size);
-  auto r = sluice::config::load_string(yaml, "fuzz.yaml");
-  if (r.ok() == false && r.diagnostics.empty()) std::abort();
-  for (const auto& d : r.diagnostics) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  const auto result = sluice::config::load_string(text, "fuzz.yaml");
+  for (const auto& d : result.diagnostics) {
+    // Positions are 1-based, or 0 only for messages about the whole file;
+    // every message renders as "FILE:LINE:COL: ...".
     if (d.line < 0 || d.column < 0 || d.message.empty()) std::abort();
+    if (d.to_string().compare(0, 10, "fuzz.yaml:") != 0) std::abort();
   }
-  if (r.ok()) (void)sluice::config::summary(*r.config);
+  if (result.ok()) {
+    if (sluice::config::summary(*result.config).empty()) std::abort();
+  } else if (result.diagnostics.empty()) {
+    std::abort();  // a rejected file must say why
+  }
   return 0;
 }

@@ -1,12 +1,15 @@
 // The configuration model: plain typed structs, one per YAML block, filled
-// and validated by the loader. No runtime objects live here; the router,
-// balancer and proxy compile their own parts from it.
+// and validated by the loader (see docs/config.md for every key). No runtime
+// objects live here; the router, balancer and proxy compile their own parts
+// from it. A loaded Config is shared as std::shared_ptr<const Config>: an
+// immutable snapshot.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -14,176 +17,222 @@ namespace sluice::config {
 
 using Duration = std::chrono::milliseconds;
 
-// Where a block starts in the file (1-based), for messages at run time.
+// Where something was written (1-based), so that checks made after loading,
+// and messages at run time, can point at the file. 0/0 when not written.
 struct SourceLocation {
   int line = 0;
   int column = 0;
 };
 
+// ---------------------------------------------------------------- listeners
+
 enum class Protocol { http, tcp };
 
 struct ListenerTimeouts {
-  Duration header{10'000};  // first byte of a request to the end of its head
-  Duration idle{60'000};    // a keep-alive connection waiting for its next request
+  Duration header{10'000};  // ms, first byte of a request to the end of its head
+  Duration idle{60'000};    // ms, a keep-alive connection waiting for its next request
 };
 
 struct TlsCertificate {
-  std::string cert;  // PEM file path
-  std::string key;   // PEM file path
+  std::string cert;  // path of a PEM certificate chain, as written
+  std::string key;   // path of its PEM private key, as written
+};
+
+struct Tls {
+  std::vector<TlsCertificate> certificates;  // at least one
 };
 
 struct Listener {
-  std::string name;    // unique among listeners
-  std::string listen;  // "host:port" or "[v6]:port"; port 0 = kernel picks
-  Protocol protocol = Protocol::http;
-  std::optional<std::string> backend;  // tcp listeners: the backend to forward to
+  std::string name;                    // unique among listeners
+  std::string listen;                  // "host:port", "[v6]:port", "*:port"; port 0 = kernel picks
+  Protocol protocol = Protocol::http;  // http: routes apply; tcp: bytes go to `backend`
+  std::optional<std::string> backend;  // tcp only: the backend to forward to
   ListenerTimeouts timeouts;
-  std::uint64_t max_header_size = 16 * 1024;   // bytes of request head; above: 431
-  std::uint64_t max_request_line = 8 * 1024;   // bytes of request line; above: 414
-  std::uint64_t max_header_count = 100;        // fields per request; above: 431
-  std::optional<std::uint64_t> max_body_size;  // bytes of request body; above: 413
-  bool keep_alive_header = false;              // add Connection: keep-alive + Keep-Alive: timeout=N
-  bool proxy_protocol = false;                 // expect a PROXY protocol v1/v2 header first
-  std::vector<TlsCertificate> tls_certificates;  // empty: plain TCP
-  SourceLocation where;                          // the listener's block
-  SourceLocation name_where;                     // its 'name' value
-  SourceLocation listen_where;                   // its 'listen' value
-  SourceLocation backend_where;                  // its 'backend' value
+  std::uint64_t max_header_size = 16 * 1024;   // bytes, whole request head; above: 431
+  std::uint64_t max_request_line = 8 * 1024;   // bytes, request line; above: 414
+  std::uint64_t max_header_count = 100;        // header fields per request; above: 431
+  std::optional<std::uint64_t> max_body_size;  // bytes of request body; above: 413; none = no limit
+  bool keep_alive_header = false;  // add "Connection: keep-alive" + "Keep-Alive: timeout=N" to 1.1
+  bool proxy_protocol = false;     // expect a PROXY protocol v1/v2 header before any byte
+  std::optional<Tls> tls;          // absent: plain text
+
+  SourceLocation where;          // the listener's block
+  SourceLocation name_where;     // its 'name' value
+  SourceLocation listen_where;   // its 'listen' value
+  SourceLocation backend_where;  // its 'backend' value
 };
+
+// ------------------------------------------------------------------- routes
 
 struct HeaderMatch {
   enum class Kind { exact, regex, present };
-  std::string name;
+  std::string name;  // field name as written (compare case-insensitively)
   Kind kind = Kind::exact;
-  std::string value;  // exact value or regex; empty for present
+  std::string value;  // exact value or RE2 regex; empty for `present`
 };
 
 struct QueryMatch {
-  std::string name;
-  bool present_only = false;
-  std::string value;
+  enum class Kind { exact, present };
+  std::string name;  // parameter name
+  Kind kind = Kind::exact;
+  std::string value;  // exact value; empty for `present`
 };
 
 struct RouteMatch {
-  std::optional<std::string> host;        // exact, or "*.suffix"
-  std::optional<std::string> path;        // prefix, starts with '/'
-  std::optional<std::string> path_exact;  // starts with '/'
-  std::optional<std::string> path_regex;  // RE2 syntax, compiled by the router
-  std::vector<std::string> methods;       // empty: any
-  std::vector<HeaderMatch> headers;
-  std::vector<QueryMatch> query;
+  std::optional<std::string> host;        // exact (case-insensitive), or "*.suffix"
+  std::optional<std::string> path;        // prefix; starts with '/'
+  std::optional<std::string> path_exact;  // whole path; starts with '/'
+  std::optional<std::string> path_regex;  // RE2 syntax over the whole path; compiled by the router
+  std::vector<std::string> methods;       // upper-case tokens; empty: any method
+  std::vector<HeaderMatch> headers;       // all must match; file order
+  std::vector<QueryMatch> query;          // all must match; file order
 };
 
 struct Rewrite {
-  std::optional<std::string> path;  // may use $N / ${name} from path_regex
-  std::optional<std::string> strip_prefix;
-  std::optional<std::string> add_prefix;
-  std::optional<std::string> host;
+  std::optional<std::string> path;          // replaces the path; "$N"/"${N}" = capture N
+  std::optional<std::string> strip_prefix;  // removed from the start of the path if present
+  std::optional<std::string> add_prefix;    // put in front of the path (after strip_prefix)
+  std::optional<std::string> host;          // replaces the Host header sent to the backend
 };
 
 struct Respond {
-  int status = 200;
+  int status = 200;                                          // 100..599
   std::vector<std::pair<std::string, std::string>> headers;  // in file order
-  std::string body;
+  std::string body;                                          // sent as is
 };
 
 struct Redirect {
-  int status = 302;  // 301, 302, 303, 307 or 308
-  std::optional<std::string> scheme;
-  std::optional<std::string> host;
-  std::optional<int> port;
-  std::optional<std::string> path;
-  bool keep_query = true;
+  int status = 302;                   // 301, 302, 303, 307 or 308
+  std::optional<std::string> scheme;  // "http" | "https"; absent: the request's
+  std::optional<std::string> host;    // absent: the request's
+  std::optional<int> port;            // 1..65535; absent: the scheme's default
+  std::optional<std::string> path;    // absent: the request's; "$N" as in rewrite.path
+  bool keep_query = true;             // append the request's query string
 };
 
 struct Route {
-  std::string name;                    // given, or "route-N" (1-based)
-  std::vector<std::string> listeners;  // empty: every http listener
-  int priority = 0;                    // higher first
+  std::string name;                    // given, or "route-N" (N = 1-based index)
+  std::vector<std::string> listeners;  // http listener names; empty: every http listener
+  int priority = 0;                    // higher is tried first
   RouteMatch match;
-  std::optional<Rewrite> rewrite;
+  std::optional<Rewrite> rewrite;  // only with `backend`
   // Exactly one action:
-  std::optional<std::string> backend;
-  std::optional<Respond> respond;
-  std::optional<Redirect> redirect;
-  SourceLocation where;            // the route's block
-  SourceLocation name_where;       // its 'name' value
-  SourceLocation backend_where;    // its 'backend' value
-  SourceLocation listeners_where;  // its 'listeners' list
-  SourceLocation match_where;      // its 'match' block
+  std::optional<std::string> backend;  // forward to this backend
+  std::optional<Respond> respond;      // answer directly
+  std::optional<Redirect> redirect;    // answer with a redirect
+
+  SourceLocation where;                         // the route's block
+  SourceLocation name_where;                    // its 'name' value, else the block
+  SourceLocation backend_where;                 // its 'backend' value
+  std::vector<SourceLocation> listeners_where;  // each 'listeners' item
 };
 
+// ----------------------------------------------------------------- backends
+
+enum class Balance { round_robin, least_conn, random, p2c, hash };
+enum class HashKey { source_ip, header, cookie, path };
 enum class SendProxy { none, v1, v2 };
+enum class PoolReuse { never, safe, always };
+enum class HealthCheckType { http, tcp };
 
 struct Server {
-  std::string address;  // "host:port"; host names are resolved
+  std::string address;                     // "host:port" or "[v6]:port"; host names are resolved
+  int weight = 1;                          // 1..256, relative share of requests
+  std::optional<int> max_connections;      // concurrent requests; above: requests queue
+  SendProxy send_proxy = SendProxy::none;  // PROXY protocol header sent on connect
+  bool backup = false;                     // used only when no primary server is up
+
   SourceLocation address_where;
-  int weight = 1;                      // 1..256
-  std::optional<int> max_connections;  // above: requests queue
-  SendProxy send_proxy = SendProxy::none;
-  bool backup = false;  // used only when no primary server is up
+};
+
+struct Hash {
+  HashKey key = HashKey::source_ip;
+  std::string name;  // header or cookie name for key header/cookie
+};
+
+struct Sticky {
+  std::string cookie;  // cookie naming the chosen server
+};
+
+struct Queue {
+  Duration timeout{5'000};                // ms a request may wait for a free connection slot
+  std::optional<std::uint64_t> max_size;  // requests waiting; above: 503; none = no limit
+};
+
+struct Pool {
+  int max_idle_per_server = 64;   // idle connections kept per server (per worker)
+  Duration idle_timeout{60'000};  // ms an idle pooled connection is kept
+  PoolReuse reuse = PoolReuse::safe;
+};
+
+struct BackendTimeouts {
+  Duration connect{3'000};    // ms to establish a connection
+  Duration response{30'000};  // ms from the request sent to the first response byte
+  Duration idle{60'000};      // ms without a byte either way during an exchange
+};
+
+struct Retries {
+  int attempts = 2;                         // 0..10 extra tries after the first
+  std::optional<Duration> per_try_timeout;  // ms per try; none = timeouts.response
+  std::uint64_t max_body = 64 * 1024;       // bytes of request body kept for a retry
+  int budget = 20;                          // percent: retries at most this share of requests
+  bool idempotency_key = false;             // treat requests with Idempotency-Key as retryable
 };
 
 struct HealthCheck {
-  std::string type = "http";  // http | tcp
-  std::string path;           // http: the request path
-  int expect_status = 200;
-  Duration interval{2'000};
-  Duration timeout{1'000};
-  int rise = 2;  // successes to mark a server up
-  int fall = 3;  // failures to mark it down
+  HealthCheckType type = HealthCheckType::http;
+  std::string path;          // http: request path (starts with '/')
+  int expect_status = 200;   // http: 100..599
+  Duration interval{2'000};  // ms between probes
+  Duration timeout{1'000};   // ms a probe may take
+  int rise = 2;              // consecutive successes to mark a server up
+  int fall = 3;              // consecutive failures to mark it down
 };
 
 struct Backend {
-  std::string name;
-  std::string balance = "round_robin";  // round_robin | least_conn | random | p2c | hash
-  std::string hash_key = "source_ip";   // source_ip | header | cookie | path (balance: hash)
-  std::string hash_name;                // header or cookie name for hash_key
-  std::optional<std::string> sticky_cookie;
-  std::vector<Server> servers;
-  Duration queue_timeout{5'000};
-  std::optional<std::uint64_t> queue_max_size;
-  int pool_max_idle_per_server = 64;
-  Duration pool_idle_timeout{60'000};
-  std::string pool_reuse = "safe";  // never | safe | always
-  bool tcp_keepalive = false;       // SO_KEEPALIVE: unrelated to HTTP keep-alive
-  Duration connect_timeout{3'000};
-  Duration response_timeout{30'000};  // to the first byte of the response
-  Duration idle_timeout{60'000};      // between body bytes
-  int retry_attempts = 2;
-  std::optional<Duration> retry_per_try_timeout;
-  std::uint64_t retry_max_body = 64 * 1024;  // bodies up to this are kept for a retry
-  int retry_budget_percent = 20;
-  bool retry_idempotency_key = false;
-  std::optional<HealthCheck> health_check;
-  SourceLocation where;
+  std::string name;  // the key under `backends`
+  Balance balance = Balance::round_robin;
+  std::optional<Hash> hash;  // with balance: hash (default key: source_ip)
+  std::optional<Sticky> sticky;
+  std::vector<Server> servers;  // at least one
+  Queue queue;
+  Pool pool;
+  bool tcp_keepalive = false;  // SO_KEEPALIVE on backend sockets; unrelated to HTTP keep-alive
+  BackendTimeouts timeouts;
+  Retries retries;
+  std::optional<HealthCheck> health_check;  // absent: servers are assumed up
+
+  SourceLocation where;  // its name under `backends`
 };
 
+// -------------------------------------------------------------- top level
+
 struct Admin {
-  std::string listen;
+  std::string listen;  // "host:port"; port 0 = kernel picks
   SourceLocation listen_where;
 };
 
 struct Forwarded {
-  bool x_forwarded_for = true;
-  bool x_forwarded_proto = true;
-  bool x_forwarded_host = true;
-  std::vector<std::string> except;  // CIDRs whose clients are not appended
-  SourceLocation except_where;
+  bool x_forwarded_for = true;      // append the client address
+  bool x_forwarded_proto = true;    // set the scheme the client used
+  bool x_forwarded_host = true;     // set the Host the client asked for
+  std::vector<std::string> except;  // CIDRs: clients here get no X-Forwarded-* added
 };
 
 struct Shutdown {
-  Duration grace{10'000};
+  Duration grace{10'000};  // ms in-flight requests may finish after SIGTERM
 };
 
+enum class LogLevel { trace, debug, info, warn, error };
+
 struct Log {
-  std::string level = "info";  // trace | debug | info | warn | error
-  bool access = false;
+  LogLevel level = LogLevel::info;  // least severe message logged
+  bool access = false;              // one line per request
 };
 
 struct Config {
   std::string file;  // where it was loaded from
-  int workers = 0;   // 0 = auto: one per core
+  int workers = 0;   // worker threads; 0 = auto: one per core
   std::optional<Admin> admin;
   std::vector<Listener> listeners;
   std::vector<Route> routes;
@@ -191,9 +240,10 @@ struct Config {
   Forwarded forwarded;
   Shutdown shutdown;
   Log log;
-  bool watch = false;
+  bool watch = false;  // reload when the file changes
 
-  const Backend* find_backend(const std::string& name) const;
+  const Backend* find_backend(std::string_view name) const;
+  const Listener* find_listener(std::string_view name) const;
 };
 
 }  // namespace sluice::config

@@ -1,4 +1,5 @@
-// Checks that need the whole model: names, cross references, addresses.
+// Checks that need the whole model: unique names, cross references between
+// blocks, addresses used twice. Value checks happen while loading.
 #pragma once
 
 #include <vector>
@@ -11,11 +12,5 @@ struct Config;
 
 // Appends an error or warning for every problem found.
 void validate(const Config& config, std::vector<Diagnostic>& out);
-
-// "host:port" with a port in [min_port, 65535]; a host is required when
-// `need_host` (servers), "*" or empty means any address (listeners).
-bool valid_address(const std::string& text, int min_port, bool need_host);
-// "10.0.0.0/8", "::1/128", or a single address.
-bool valid_cidr(const std::string& text);
 
 }  // namespace sluice::config

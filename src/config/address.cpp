@@ -1,0 +1,127 @@
+#include "config/address.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+namespace sluice::config {
+namespace {
+
+bool is_v4(const std::string& s) {
+  in_addr a{};
+  return inet_pton(AF_INET, s.c_str(), &a) == 1;
+}
+
+bool is_v6(const std::string& s) {
+  in6_addr a{};
+  return inet_pton(AF_INET6, s.c_str(), &a) == 1;
+}
+
+}  // namespace
+
+bool valid_host_name(std::string_view host) {
+  if (host.empty() || host.size() > 253) return false;
+  std::size_t label = 0;
+  for (char c : host) {
+    if (c == '.') {
+      if (label == 0) return false;  // empty label: "a..b" or ".a"
+      label = 0;
+      continue;
+    }
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
+    if (!ok || ++label > 63) return false;
+  }
+  return true;  // a trailing dot (fully qualified) is fine
+}
+
+bool parse_address(std::string_view text, AddressUse use, HostPort& out, std::string& why) {
+  const int min_port = use == AddressUse::listen ? 0 : 1;
+  std::string_view host;
+  std::string_view port_text;
+  bool bracketed = false;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) {
+      why = "missing ']' after the IPv6 address";
+      return false;
+    }
+    if (close + 1 >= text.size() || text[close + 1] != ':') {
+      why = "missing ':port' after ']'";
+      return false;
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+    bracketed = true;
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      const bool digits =
+          !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+      why = digits && use == AddressUse::listen
+                ? "a port alone is ambiguous: write *:" + std::string(text) +
+                      " for every address or 127.0.0.1:" + std::string(text) + " for loopback"
+                : "missing ':port'";
+      return false;
+    }
+    host = text.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) {
+      why = "an IPv6 address needs brackets, as in [::1]:8080";
+      return false;
+    }
+    port_text = text.substr(colon + 1);
+  }
+  unsigned long port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec == std::errc::invalid_argument ||
+      end != port_text.data() + port_text.size()) {
+    why = "the port must be a number";
+    return false;
+  }
+  if (ec == std::errc::result_out_of_range || port > 65535 ||
+      port < static_cast<unsigned>(min_port)) {
+    why = "port " + std::string(port_text) + " is out of range " + std::to_string(min_port) +
+          "..65535";
+    return false;
+  }
+  const std::string h(host);
+  if (bracketed) {
+    if (!is_v6(h)) {
+      why = "the part in brackets is not an IPv6 address";
+      return false;
+    }
+  } else if (h.empty() || h == "*") {
+    if (use == AddressUse::server) {
+      why = "a server needs a host";
+      return false;
+    }
+    out = HostPort{"", static_cast<std::uint16_t>(port), true};
+    return true;
+  } else if (!is_v4(h) && !valid_host_name(h)) {
+    why = "the host is not a valid host name or IPv4 address";
+    return false;
+  }
+  out = HostPort{h, static_cast<std::uint16_t>(port), false};
+  return true;
+}
+
+bool valid_cidr(std::string_view text) {
+  const auto slash = text.find('/');
+  const std::string addr(text.substr(0, slash));
+  int max_prefix = 0;
+  if (is_v4(addr)) {
+    max_prefix = 32;
+  } else if (is_v6(addr)) {
+    max_prefix = 128;
+  } else {
+    return false;
+  }
+  if (slash == std::string_view::npos) return true;
+  const std::string_view p = text.substr(slash + 1);
+  int prefix = -1;
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
+  return !p.empty() && ec == std::errc{} && end == p.data() + p.size() && prefix >= 0 &&
+         prefix <= max_prefix;
+}
+
+}  // namespace sluice::config
