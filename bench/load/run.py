@@ -189,6 +189,8 @@ def run_wrk(port, duration, connections):
         ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
          f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, timeout=duration + 60).stdout
+    if not re.search(r"(\d+) requests in", out) or not re.search(r"99%\s+\S+", out):
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
     res = {"requests": int(re.search(r"(\d+) requests in", out).group(1))}
     res["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     res["p50_ms"] = to_ms(re.search(r"50%\s+(\S+)", out).group(1))

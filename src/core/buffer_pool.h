@@ -42,7 +42,7 @@ class Buffer {
 
 class BufferPool {
  public:
-  explicit BufferPool(std::size_t buffer_bytes = 16 * 1024, std::size_t max_cached = 256);
+  explicit BufferPool(std::size_t buffer_bytes = 16 * 1024, std::size_t max_cached = 64);
   ~BufferPool();
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
