@@ -74,6 +74,9 @@ class Worker {
   void join();
 
   unsigned index() const { return index_; }
+  // A stop was requested: finish what is in flight, start nothing new
+  // (responses say Connection: close). Loop thread only.
+  bool stopping() const { return stopping_; }
   EventLoop& loop() { return loop_; }
   BufferPool& buffers() { return buffers_; }
   // Loop thread only.

@@ -122,7 +122,6 @@ Task<Next> ClientSession::serve_buffered() {
     }
     const http::RequestHead& head = parser.head();
     std::size_t consumed = parser.head_bytes();
-    bool keep_alive = head.keep_alive && !scope_.cancel_token().cancelled();
     if (head.framing == http::Framing::content_length && listener_.max_body_bytes &&
         head.content_length > *listener_.max_body_bytes) {
       co_await send_error(413, "request body larger than the listener allows");
@@ -138,6 +137,8 @@ Task<Next> ClientSession::serve_buffered() {
       if (!co_await sock_.write(kContinue)) co_return Next::close;
     }
     if (has_body && !co_await discard_body(head, consumed)) co_return Next::close;
+    // Decided after the body: a stop may have begun while it arrived.
+    const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
     // The head's views point into buf_: answer before the buffer moves.
     if (co_await respond(head, keep_alive) == Next::close || !keep_alive) {
       co_await linger_and_close();

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sluice_instance.h"
+#include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -144,6 +145,36 @@ TEST(Cli, ListenerThatCannotBindStopsStartUpNamingIt) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(contains(r.output, "elsewhere")) << r.output;
   EXPECT_TRUE(contains(r.output, "192.0.2.1")) << r.output;
+}
+
+// SIGTERM while a request is half received: the request is answered (with
+// Connection: close), idle connections are closed at once, then sluice exits 0.
+TEST(Cli, SigtermLetsARequestInFlightFinish) {
+  SluiceInstance s(
+      "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+      "routes:\n  - match: {path: /}\n    respond: {status: 200, body: \"done\\n\"}\n");
+  ASSERT_TRUE(s.ready()) << s.process().output();
+  RawConnection idle(s.port("web"));
+  ASSERT_TRUE(idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(idle.read_response());  // now an idle keep-alive connection
+  RawConnection busy(s.port("web"));
+  ASSERT_TRUE(busy.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf"));
+  ::kill(s.process().pid(), SIGTERM);
+  ASSERT_TRUE(s.process().wait_for_line("stopping"));
+  EXPECT_TRUE(idle.wait_closed());  // idle: closed without waiting for the grace period
+  ASSERT_TRUE(busy.send("-body"));
+  ASSERT_TRUE(busy.send("!"));
+  auto r = busy.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "done\n");
+  EXPECT_EQ(r->header("connection"), "close");
+  // Lingering close: sluice reads until our FIN before closing its side.
+  busy.shutdown_write();
+  EXPECT_TRUE(busy.wait_closed());
+  const int status = s.process().wait();
+  ASSERT_TRUE(WIFEXITED(status)) << s.process().output();
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace

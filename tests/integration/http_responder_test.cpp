@@ -284,6 +284,18 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"GarbageRequestLine", "HELLO\r\n\r\n", 400}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
+TEST_F(Responder, RejectedRequestIsLogged) {
+  RawConnection c(port());
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  auto line = instance_->process().wait_for_line("400 Bad Request");
+  ASSERT_TRUE(line);
+  EXPECT_NE(line->find("listener 'web'"), std::string::npos) << *line;
+  EXPECT_NE(line->find("127.0.0.1:"), std::string::npos) << *line;  // the client
+}
+
 TEST_F(Responder, LongRequestLineGets414) {
   RawConnection c(port());
   ASSERT_TRUE(c.send("GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n"));
