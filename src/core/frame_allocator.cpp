@@ -8,8 +8,12 @@ namespace sluice {
 #if defined(__SANITIZE_ADDRESS__)
 // Under ASan every frame goes to the real allocator so use-after-free of a
 // frame is caught instead of hidden by the pool.
-void* allocate_frame(std::size_t bytes) { return ::operator new(bytes); }
-void free_frame(void* p, std::size_t) noexcept { ::operator delete(p); }
+void* allocate_frame(std::size_t bytes) {
+  return ::operator new(bytes);
+}
+void free_frame(void* p, std::size_t) noexcept {
+  ::operator delete(p);
+}
 #else
 namespace {
 
@@ -37,7 +41,9 @@ struct FramePools {
 
 thread_local FramePools pools;
 
-std::size_t size_class(std::size_t bytes) { return (bytes + kClassBytes - 1) / kClassBytes; }
+std::size_t size_class(std::size_t bytes) {
+  return (bytes + kClassBytes - 1) / kClassBytes;
+}
 
 }  // namespace
 

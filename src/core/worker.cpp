@@ -27,8 +27,8 @@ void ConnectionScope::set_idle(bool idle) {
 
 // ---- Worker ----
 
-Worker::Worker(unsigned index, ConnectionHandler handler)
-    : index_(index), handler_(std::move(handler)) {
+Worker::Worker(unsigned index, ConnectionHandler handler, std::size_t buffer_bytes)
+    : index_(index), handler_(std::move(handler)), buffers_(buffer_bytes) {
   grace_timer_.worker = this;
   grace_timer_.set_callback([](Timer* t) {
     Worker* w = static_cast<GraceTimer*>(t)->worker;

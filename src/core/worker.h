@@ -61,7 +61,9 @@ using ConnectionHandler = std::function<Task<void>(ConnectionScope&, int fd)>;
 
 class Worker {
  public:
-  Worker(unsigned index, ConnectionHandler handler);
+  // `buffer_bytes`: size of each pooled I/O buffer (the largest request
+  // head a listener accepts, plus room for body bytes behind it).
+  Worker(unsigned index, ConnectionHandler handler, std::size_t buffer_bytes = 16 * 1024);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -70,6 +70,8 @@ class ClientSession {
   Task<Next> respond(const http::RequestHead& head, bool keep_alive);
   // Reads and drops the request body. False if the connection must close.
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
+  Task<bool> read_more_body(std::size_t head_end);
+  void splice_out_body(std::size_t head_end, std::size_t body_end);
   Task<void> send_error(int status, const char* reason);
   Task<void> linger_and_close();
   void keep_leftover(std::size_t consumed);
@@ -159,7 +161,6 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
   // The head's views must stay valid until the response is written, so the
   // body is read into the free part of the buffer behind the head.
   std::size_t body_start = consumed;
-  const std::size_t capacity = buf_.capacity();
   if (head.framing == http::Framing::content_length) {
     std::uint64_t remaining = head.content_length;
     while (true) {
@@ -167,16 +168,10 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
       body_start += take;
       remaining -= take;
       if (remaining == 0) break;
-      used_ = body_start = consumed;                // drop what was read of the body
-      if (capacity - used_ < 512) co_return false;  // cannot happen with 16 KiB buffers
-      auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, capacity - used_),
-                                   listener_.body_timeout_ms);
-      if (!r) co_return false;
-      used_ += *r;
+      body_start = consumed;
+      if (!co_await read_more_body(consumed)) co_return false;
     }
-    // Bytes after the body (a pipelined request) follow the head directly.
-    std::memmove(buf_.data() + consumed, buf_.data() + body_start, used_ - body_start);
-    used_ -= body_start - consumed;
+    splice_out_body(consumed, body_start);
     co_return true;
   }
   http::ChunkedDecoder decoder;
@@ -198,15 +193,28 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
     }
     if (step.done) break;
     // Everything buffered was decoded: read more behind the head.
-    used_ = body_start = consumed;
-    auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, capacity - used_),
-                                 listener_.body_timeout_ms);
-    if (!r) co_return false;
-    used_ += *r;
+    body_start = consumed;
+    if (!co_await read_more_body(consumed)) co_return false;
   }
-  std::memmove(buf_.data() + consumed, buf_.data() + body_start, used_ - body_start);
-  used_ -= body_start - consumed;
+  splice_out_body(consumed, body_start);
   co_return true;
+}
+
+Task<bool> ClientSession::read_more_body(std::size_t head_end) {
+  // Body bytes already handled are dropped; the buffer is sized so that
+  // at least 4 KiB stay free behind the largest allowed head.
+  used_ = head_end;
+  auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
+                               listener_.body_timeout_ms);
+  if (!r) co_return false;
+  used_ += *r;
+  co_return true;
+}
+
+void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) {
+  // Bytes after the body (a pipelined request) move to follow the head.
+  std::memmove(buf_.data() + head_end, buf_.data() + body_end, used_ - body_end);
+  used_ -= body_end - head_end;
 }
 
 std::size_t ClientSession::append_connection_fields(char* out, bool keep_alive,

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <cstring>
 
 #include "config/model.h"
@@ -42,9 +43,15 @@ Server::~Server() {
 
 bool Server::start(std::string& error) {
   const Snapshot* snap = snapshot_.get();
+  // One buffer holds a whole request head plus at least 4 KiB of body.
+  std::size_t buffer_bytes = 16 * 1024;
+  for (const auto& ls : snap->listeners) {
+    buffer_bytes = std::max(buffer_bytes, ls.max_head_bytes + 4 * 1024);
+  }
   for (unsigned i = 0; i < snap->workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(
-        i, [snap](ConnectionScope& scope, int fd) { return serve_connection(snap, scope, fd); }));
+        i, [snap](ConnectionScope& scope, int fd) { return serve_connection(snap, scope, fd); },
+        buffer_bytes));
   }
   for (std::size_t li = 0; li < snap->listeners.size(); ++li) {
     const ListenerSettings& ls = snap->listeners[li];
