@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 BODY = "hello sluice\n"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -179,9 +180,11 @@ frontend web
 
 
 def to_ms(text):
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not m:
+        raise RuntimeError(f"unexpected wrk latency '{text}'")
     v, unit = float(m.group(1)), m.group(2)
-    return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[unit]
 
 
 def run_wrk(port, duration, connections):
@@ -189,7 +192,8 @@ def run_wrk(port, duration, connections):
         ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
          f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, timeout=duration + 60).stdout
-    if not re.search(r"(\d+) requests in", out) or not re.search(r"99%\s+\S+", out):
+    if not all(re.search(p, out) for p in (r"(\d+) requests in", r"Requests/sec:", r"50%\s+\S+",
+                                          r"99%\s+\S+")):
         raise RuntimeError(f"unexpected wrk output:\n{out}")
     res = {"requests": int(re.search(r"(\d+) requests in", out).group(1))}
     res["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -307,8 +311,8 @@ def main():
                 os.makedirs(d)
                 try:
                     r = measure(Peer(name, d, args.sluice), args)
-                except Exception as e:  # keep the other peers going
-                    print(f"{name} round {rnd} failed: {e}", file=sys.stderr)
+                except Exception:  # keep the other peers going
+                    print(f"{name} round {rnd} failed:\n{traceback.format_exc()}", file=sys.stderr)
                     continue
                 r.update(peer=name, round=rnd)
                 results.append(r)
