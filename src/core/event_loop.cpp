@@ -121,13 +121,17 @@ void EventLoop::run() {
     const int n = epoll_wait(epoll_fd_, events, kMaxEvents, epoll_timeout_ms());
     now_ms_ = monotonic_ms();
     if (n < 0 && errno != EINTR) std::abort();  // a broken epoll fd is unrecoverable
+    bool posted = false;
     for (int i = 0; i < n; ++i) {
       if (events[i].data.u64 == kWakeToken) {
-        run_posted();
+        posted = true;
       } else {
         static_cast<IoHandler*>(events[i].data.ptr)->on_io(events[i].events);
       }
     }
+    // After the batch: a posted message may destroy a handler that still
+    // had an event in it.
+    if (posted) run_posted();
     timers_.advance(now_ms_);
   }
   stopping_ = false;  // the loop may be run again

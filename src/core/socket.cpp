@@ -39,6 +39,15 @@ void Socket::close(bool reset) {
   fd_ = -1;
 }
 
+int Socket::release() {
+  cancel();
+  const int fd = fd_;
+  if (fd_ >= 0) loop_->unwatch(fd_);
+  fd_ = -1;
+  idle_handler_ = nullptr;
+  return fd;
+}
+
 void Socket::cancel() {
   if (reader_ != nullptr) reader_->finish(Errc::cancelled);
   if (writer_ != nullptr) writer_->finish(Errc::cancelled);
@@ -190,6 +199,13 @@ Result<std::size_t> Socket::WriteOp::await_resume() {
 // ---- readiness ----
 
 void Socket::on_io(std::uint32_t events) {
+  if (idle_handler_ != nullptr && reader_ == nullptr && writer_ == nullptr) {
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      read_ready_ = true;
+      idle_handler_->on_io(events);  // may destroy this socket: return at once
+      return;
+    }
+  }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     read_ready_ = true;
     if (events & (EPOLLRDHUP | EPOLLHUP)) rdhup_ = true;

@@ -35,6 +35,14 @@ class Socket final : public IoHandler {
   bool peer_half_closed() const { return rdhup_; }
   // Some bytes may be readable without blocking.
   bool maybe_readable() const { return read_ready_; }
+  // While no read or write is pending, readiness events go to `handler`
+  // (null: nobody). A pooled idle connection uses this to learn at once that
+  // its server closed it or sent stray bytes. The handler may destroy this
+  // socket.
+  void set_idle_handler(IoHandler* handler) { idle_handler_ = handler; }
+  // Stops watching the descriptor and hands it over (to another loop);
+  // the socket is closed afterwards, without closing the descriptor.
+  int release();
 
   struct ReadOp : Waiter {
     ReadOp(Socket* s, std::span<char> b, std::uint64_t t, bool peek = false)
@@ -102,6 +110,7 @@ class Socket final : public IoHandler {
   bool read_ready_ = true;    // optimistic: a fresh socket may hold bytes
   bool write_ready_ = true;
   bool rdhup_ = false;
+  IoHandler* idle_handler_ = nullptr;
 };
 
 // Opens a non-blocking TCP connection. Resumes with the connected socket's fd

@@ -68,6 +68,9 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
+  // Before start(): replaces the connection handler (one that needs the
+  // worker's loop is made after the worker).
+  void set_handler(ConnectionHandler handler) { handler_ = std::move(handler); }
   // Before start(): adopt a listening socket for listener `listener_index`.
   void add_listener(std::size_t listener_index, int fd);
   void start();
