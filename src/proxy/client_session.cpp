@@ -4,16 +4,22 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "core/address.h"
 #include "core/buffer_pool.h"
 #include "core/socket.h"
 #include "core/worker.h"
 #include "http/chunked_decoder.h"
+#include "http/head_writer.h"
 #include "http/parser.h"
 #include "http/serializer.h"
+#include "proxy/connection_fields.h"
+#include "proxy/forwarder.h"
 #include "proxy/snapshot.h"
+#include "proxy/worker_context.h"
 
 namespace sluice::proxy {
 namespace {
@@ -47,10 +53,11 @@ std::string_view path_of(std::string_view target) {
 // Kept small on purpose: it is what an idle keep-alive connection costs.
 class ClientSession {
  public:
-  ClientSession(ConnectionScope& scope, int fd, const Snapshot& snapshot)
+  ClientSession(ConnectionScope& scope, int fd, const Snapshot& snapshot, WorkerContext& ctx)
       : scope_(scope),
         sock_(scope.worker().loop(), fd),
         snapshot_(snapshot),
+        ctx_(ctx),
         listener_(snapshot.listeners[scope.listener_index()]) {
     sock_.bind_cancel(&scope.cancel_token());
   }
@@ -67,21 +74,24 @@ class ClientSession {
   Task<Next> serve_buffered();
 
  private:
-  Task<Next> respond(const http::RequestHead& head, bool keep_alive);
+  const route::Route* find_route(const http::RequestHead& head) const;
+  Task<Next> forward(const route::Route& route, const http::RequestHead& head,
+                     std::size_t head_bytes, std::optional<SocketAddress>& peer);
+  Task<Next> respond(const route::Route& route, const http::RequestHead& head, bool keep_alive);
   // Reads and drops the request body. False if the connection must close.
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
   Task<bool> read_more_body(std::size_t head_end);
   void splice_out_body(std::size_t head_end, std::size_t body_end);
-  Task<void> send_error(int status, const char* reason);
+  Task<void> send_error(int status, const char* reason, bool log = true);
   Task<void> linger_and_close();
   void keep_leftover(std::size_t consumed);
-  std::size_t append_connection_fields(char* out, bool keep_alive, int minor_version) const;
 
   EventLoop& loop() { return scope_.worker().loop(); }
 
   ConnectionScope& scope_;
   Socket sock_;
   const Snapshot& snapshot_;
+  WorkerContext& ctx_;
   const ListenerSettings& listener_;
   Buffer buf_;
   std::size_t used_ = 0;  // bytes of buf_ holding unprocessed input
@@ -95,6 +105,7 @@ Task<Next> ClientSession::serve_buffered() {
                                   std::min(listener_.max_fields, kMaxFieldsCap)};
   if (!buf_) buf_ = scope_.worker().buffers().acquire();
   const std::size_t capacity = std::min(buf_.capacity(), listener_.max_head_bytes + 1);
+  std::optional<SocketAddress> peer;  // looked up once per burst of requests
   while (true) {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
@@ -129,6 +140,23 @@ Task<Next> ClientSession::serve_buffered() {
       co_await send_error(413, "request body larger than the listener allows");
       co_return Next::close;
     }
+    const route::Route* route = find_route(head);
+    if (route == nullptr) {
+      co_await send_error(404, "no route matches this request");
+      co_return Next::close;
+    }
+    if (route->action == route::ActionKind::backend) {
+      if (co_await forward(*route, head, consumed, peer) == Next::close) co_return Next::close;
+      if (used_ == 0) co_return Next::idle;
+      continue;
+    }
+    if (route->action != route::ActionKind::respond) {
+      // Redirects arrive with the router issue.
+      spdlog::warn("listener '{}' route '{}': action not available in this build", listener_.name,
+                   route->name);
+      co_await send_error(502, "this route's action is not available yet");
+      co_return Next::close;
+    }
     // RFC 9110 §10.1.1: a client waiting on "100-continue" gets the interim
     // response before we read the body it is holding back (HTTP/1.1 only).
     const bool has_body =
@@ -142,7 +170,7 @@ Task<Next> ClientSession::serve_buffered() {
     // Decided after the body: a stop may have begun while it arrived.
     const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
     // The head's views point into buf_: answer before the buffer moves.
-    if (co_await respond(head, keep_alive) == Next::close || !keep_alive) {
+    if (co_await respond(*route, head, keep_alive) == Next::close || !keep_alive) {
       co_await linger_and_close();
       co_return Next::close;
     }
@@ -217,27 +245,7 @@ void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) 
   used_ -= body_end - head_end;
 }
 
-std::size_t ClientSession::append_connection_fields(char* out, bool keep_alive,
-                                                    int minor_version) const {
-  std::size_t n = 0;
-  auto put = [&](std::string_view s) {
-    std::memcpy(out + n, s.data(), s.size());
-    n += s.size();
-  };
-  // RFC 9112 §9.3: HTTP/1.1 is persistent unless told otherwise, so by
-  // default we say nothing; an HTTP/1.0 client that asked for keep-alive
-  // gets it confirmed, and every closing response says so.
-  if (!keep_alive) {
-    put("Connection: close\r\n");
-  } else if (listener_.keep_alive_header) {
-    put(listener_.keep_alive_fields);
-  } else if (minor_version == 0) {
-    put("Connection: keep-alive\r\n");
-  }
-  return n;
-}
-
-Task<Next> ClientSession::respond(const http::RequestHead& head, bool keep_alive) {
+const route::Route* ClientSession::find_route(const http::RequestHead& head) const {
   std::string_view host = strip_port(head.host);
   const std::string_view path = path_of(head.target);
   std::array<char, 128> host_lower;
@@ -248,40 +256,59 @@ Task<Next> ClientSession::respond(const http::RequestHead& head, bool keep_alive
     }
     host = std::string_view(host_lower.data(), host.size());
   }
-  const route::Route* r =
-      snapshot_.routes->match(scope_.listener_index(), host, path, head.method_text);
-  if (r == nullptr) {
-    co_await send_error(404, "no route matches this request");
+  return snapshot_.routes->match(scope_.listener_index(), host, path, head.method_text);
+}
+
+Task<Next> ClientSession::forward(const route::Route& route, const http::RequestHead& head,
+                                  std::size_t head_bytes, std::optional<SocketAddress>& peer) {
+  if (!peer) peer = SocketAddress::peer_of(sock_.fd());
+  const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
+  ClientConnection client{scope_, sock_, buf_, used_, listener_, *peer};
+  const ForwardResult r =
+      co_await forward_request(ctx_, snapshot_, route, head, head_bytes, client, keep_alive);
+  if (r.error_status != 0) {
+    co_await send_error(r.error_status, r.error_reason, false);
     co_return Next::close;
   }
-  if (r->action != route::ActionKind::respond) {
-    // Forwarding to backends and redirects arrive with the proxy issue.
-    spdlog::warn("listener '{}' route '{}': action not available in this build", listener_.name,
-                 r->name);
-    co_await send_error(502, "this route's action is not available yet");
-    co_return Next::close;
+  switch (r.next) {
+    case ForwardResult::Next::keep_alive:
+      co_return Next::idle;
+    case ForwardResult::Next::abort:
+      // The response was cut off: closing without a lingering read tells
+      // the client at once.
+      sock_.close();
+      co_return Next::close;
+    case ForwardResult::Next::close:
+      break;
   }
-  const route::PreparedResponse& res = r->respond;
+  co_await linger_and_close();
+  co_return Next::close;
+}
+
+Task<Next> ClientSession::respond(const route::Route& route, const http::RequestHead& head,
+                                  bool keep_alive) {
+  const route::PreparedResponse& res = route.respond;
   // Head: prepared lines + Date + connection fields + blank line.
   std::array<char, 1024> extra;
-  std::size_t n = http::write_date_field(extra.data());
-  n += append_connection_fields(extra.data() + n, keep_alive, head.version_minor);
-  extra[n++] = '\r';
-  extra[n++] = '\n';
+  http::HeadWriter w(extra);
+  w.commit(http::write_date_field(w.reserve(http::kDateFieldBytes)));
+  write_connection_fields(w, listener_, keep_alive, head.version_minor);
+  w.put("\r\n");
   // RFC 9110 §9.3.2: HEAD gets the same fields, Content-Length included, and
   // no content.
   const bool send_body = head.method != http::Method::HEAD && !res.body.empty();
   // Head, date and connection lines, body: one sendmsg.
-  auto write = sock_.write(res.head, std::string_view(extra.data(), n));
+  auto write = sock_.write(res.head, w.text());
   if (send_body) write.add(res.body);
-  auto w = co_await write;
-  co_return w ? Next::idle : Next::close;
+  auto result = co_await write;
+  co_return result ? Next::idle : Next::close;
 }
 
-Task<void> ClientSession::send_error(int status, const char* reason) {
-  spdlog::warn("listener '{}' client {}: {} {} ({})", listener_.name,
-               SocketAddress::peer_of(sock_.fd()).to_string(), status, http::reason_phrase(status),
-               reason);
+Task<void> ClientSession::send_error(int status, const char* reason, bool log) {
+  if (log)
+    spdlog::warn("listener '{}' client {}: {} {} ({})", listener_.name,
+                 SocketAddress::peer_of(sock_.fd()).to_string(), status,
+                 http::reason_phrase(status), reason);
   std::array<char, 512> head;
   const std::size_t body_len = std::strlen(reason) + 1;
   int n = std::snprintf(head.data(), head.size(),
@@ -319,8 +346,9 @@ Task<void> ClientSession::linger_and_close() {
 
 // The connection's own coroutine: its frame holds the session for the whole
 // connection, so everything in it counts for every idle connection.
-Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot) {
-  ClientSession session(scope, fd, snapshot);
+Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot,
+                             WorkerContext& ctx) {
+  ClientSession session(scope, fd, snapshot, ctx);
   bool first = true;
   while (true) {
     if (!session.has_buffered_bytes()) {

@@ -13,9 +13,12 @@ class ConnectionScope;
 namespace sluice::proxy {
 
 struct Snapshot;
+struct WorkerContext;
 
 // Serves the client connection `fd` until it closes. `snapshot` must outlive
 // the task (the Server keeps it alive while workers run).
-Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot);
+// `ctx` is the worker's forwarding state (its upstream pool).
+Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot,
+                             WorkerContext& ctx);
 
 }  // namespace sluice::proxy

@@ -11,7 +11,10 @@
 #include "core/listener.h"
 #include "core/worker.h"
 #include "proxy/client_session.h"
+#include "proxy/destination_table.h"
+#include "proxy/pool_group.h"
 #include "proxy/snapshot.h"
+#include "proxy/worker_context.h"
 
 namespace sluice::proxy {
 namespace {
@@ -24,9 +27,10 @@ Task<void> refuse(int fd) {
 // Serves one accepted connection according to its listener's protocol. Not
 // a coroutine itself: the session's task is returned directly, one frame
 // fewer per connection.
-Task<void> serve_connection(const Snapshot* snapshot, ConnectionScope& scope, int fd) {
+Task<void> serve_connection(const Snapshot* snapshot, WorkerContext* ctx, ConnectionScope& scope,
+                            int fd) {
   const ListenerSettings& listener = snapshot->listeners[scope.listener_index()];
-  if (listener.http) return serve_http_client(scope, fd, *snapshot);
+  if (listener.http) return serve_http_client(scope, fd, *snapshot, *ctx);
   // TCP (layer 4) forwarding is not built yet: refuse rather than hang.
   return refuse(fd);
 }
@@ -34,11 +38,14 @@ Task<void> serve_connection(const Snapshot* snapshot, ConnectionScope& scope, in
 }  // namespace
 
 Server::Server(std::shared_ptr<const config::Config> config)
-    : config_(std::move(config)), snapshot_(Snapshot::build(*config_)) {}
+    : config_(std::move(config)), destinations_(std::make_unique<DestinationTable>()) {
+  snapshot_ = Snapshot::build(*config_, *destinations_);
+}
 
 Server::~Server() {
   request_stop(0);
   join();
+  contexts_.clear();
 }
 
 bool Server::start(std::string& error) {
@@ -48,11 +55,24 @@ bool Server::start(std::string& error) {
   for (const auto& ls : snap->listeners) {
     buffer_bytes = std::max(buffer_bytes, ls.max_head_bytes + 4 * 1024);
   }
+  // Room for destinations added by later reloads, so other workers can
+  // always read a pool's counts without a lock.
+  const std::size_t destinations = std::max<std::size_t>(64, destinations_->size() * 2);
+  std::vector<UpstreamPool*> pools;
   for (unsigned i = 0; i < snap->workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(
-        i, [snap](ConnectionScope& scope, int fd) { return serve_connection(snap, scope, fd); },
-        buffer_bytes));
+    auto worker = std::make_unique<Worker>(i, nullptr, buffer_bytes);
+    auto ctx = std::make_unique<WorkerContext>(i, worker->loop(), destinations);
+    ctx->round_robin.assign(snap->upstreams.size(), 0);
+    pools.push_back(&ctx->pool);
+    WorkerContext* c = ctx.get();
+    worker->set_handler(
+        [snap, c](ConnectionScope& scope, int fd) { return serve_connection(snap, c, scope, fd); });
+    workers_.push_back(std::move(worker));
+    contexts_.push_back(std::move(ctx));
   }
+  pools_ = std::make_unique<PoolGroup>(std::move(pools));
+  for (auto& ctx : contexts_)
+    ctx->group = pools_.get();
   for (std::size_t li = 0; li < snap->listeners.size(); ++li) {
     const ListenerSettings& ls = snap->listeners[li];
     auto addr = SocketAddress::resolve(ls.listen);
@@ -95,6 +115,18 @@ void Server::request_stop(std::uint64_t grace_ms) {
 void Server::join() {
   for (auto& worker : workers_)
     worker->join();
+  // The loops have stopped: their idle backend connections close here.
+  for (std::size_t i = 0; i < contexts_.size(); ++i) {
+    auto& c = contexts_[i]->counters;
+    if (c.requests > 0) {
+      spdlog::info(
+          "worker {}: {} request(s) forwarded, {} on reused connections, {} connection(s) "
+          "opened, {} borrowed, {} resent after a stale pooled connection",
+          i, c.requests, c.reused, c.connections, c.borrowed, c.stale_retries);
+      c = ForwardCounters{};  // join() may run twice (stop, then destruction)
+    }
+    contexts_[i]->pool.clear();
+  }
 }
 
 }  // namespace sluice::proxy

@@ -19,6 +19,9 @@ struct Config;
 namespace sluice::proxy {
 
 struct Snapshot;
+struct WorkerContext;
+class DestinationTable;
+class PoolGroup;
 
 class Server {
  public:
@@ -33,14 +36,19 @@ class Server {
   bool start(std::string& error);
   // Any thread: stop accepting, finish open work within grace_ms.
   void request_stop(std::uint64_t grace_ms);
-  // Waits until every worker has stopped.
+  // Waits until every worker has stopped, then closes idle backend
+  // connections.
   void join();
   std::size_t worker_count() const { return workers_.size(); }
 
  private:
   std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<DestinationTable> destinations_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  // Destroyed before the workers: their pools cancel timers on the loops.
+  std::vector<std::unique_ptr<WorkerContext>> contexts_;
+  std::unique_ptr<PoolGroup> pools_;
 };
 
 }  // namespace sluice::proxy

@@ -2,11 +2,62 @@
 
 #include <thread>
 
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
 #include "config/model.h"
+#include "proxy/destination_table.h"
 
 namespace sluice::proxy {
 
-std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config) {
+namespace {
+
+std::uint64_t ms(config::Duration d) {
+  return static_cast<std::uint64_t>(d.count());
+}
+
+Upstream build_upstream(const config::Backend& bc, DestinationTable& destinations) {
+  Upstream up;
+  up.name = bc.name;
+  up.connect_timeout_ms = ms(bc.timeouts.connect);
+  up.response_timeout_ms = ms(bc.timeouts.response);
+  up.idle_timeout_ms = ms(bc.timeouts.idle);
+  up.pool.max_idle_per_server = static_cast<std::size_t>(std::max(0, bc.pool.max_idle_per_server));
+  up.pool.idle_timeout_ms = ms(bc.pool.idle_timeout);
+  up.tcp_keepalive = bc.tcp_keepalive;
+  for (const auto& sc : bc.servers) {
+    UpstreamServer s;
+    s.address = sc.address;
+    auto addr = SocketAddress::resolve(sc.address);
+    if (addr) {
+      s.addr = *addr;
+      s.resolved = true;
+      s.destination = destinations.id_of(addr->to_string());
+    } else {
+      spdlog::error("backend '{}': cannot resolve server {}; it gets no requests", bc.name,
+                    sc.address);
+    }
+    up.servers.push_back(std::move(s));
+  }
+  return up;
+}
+
+ForwardedPolicy build_forwarded(const config::Forwarded& fc) {
+  ForwardedPolicy p;
+  p.x_forwarded_for = fc.x_forwarded_for;
+  p.x_forwarded_proto = fc.x_forwarded_proto;
+  p.x_forwarded_host = fc.x_forwarded_host;
+  for (const auto& text : fc.except) {
+    Network n;
+    if (Network::parse(text, n)) p.except.push_back(n);
+  }
+  return p;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
+                                                DestinationTable& destinations) {
   auto snap = std::make_shared<Snapshot>();
   snap->workers = config.workers > 0 ? static_cast<unsigned>(config.workers)
                                      : std::max(1u, std::thread::hardware_concurrency());
@@ -28,6 +79,9 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config) {
     snap->listeners.push_back(std::move(ls));
   }
   snap->routes = route::RouteTable::build(config);
+  for (const auto& bc : config.backends)
+    snap->upstreams.push_back(build_upstream(bc, destinations));
+  snap->forwarded = build_forwarded(config.forwarded);
   return snap;
 }
 

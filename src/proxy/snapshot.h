@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy/forwarded_headers.h"
+#include "proxy/upstream.h"
 #include "route/route_table.h"
 
 namespace sluice::config {
@@ -32,12 +34,19 @@ struct ListenerSettings {
   std::string keep_alive_fields;   // the two lines above, prepared
 };
 
+class DestinationTable;
+
 struct Snapshot {
   unsigned workers = 1;                     // resolved: never 0
   std::vector<ListenerSettings> listeners;  // same order as the configuration
   std::shared_ptr<const route::RouteTable> routes;
+  std::vector<Upstream> upstreams;  // same order as the configuration's backends
+  ForwardedPolicy forwarded;
 
-  static std::shared_ptr<const Snapshot> build(const config::Config& config);
+  // Resolves server host names (blocking: start-up and reloads only) and
+  // gives each server address its pool key from `destinations`.
+  static std::shared_ptr<const Snapshot> build(const config::Config& config,
+                                               DestinationTable& destinations);
 };
 
 }  // namespace sluice::proxy

@@ -87,6 +87,9 @@ std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config
     } else {
       r.action = ActionKind::backend;
       r.backend = rc.backend.value_or("");
+      for (std::size_t i = 0; i < config.backends.size(); ++i) {
+        if (config.backends[i].name == r.backend) r.backend_index = i;
+      }
     }
     table->routes_.push_back(std::move(r));
   }

@@ -53,6 +53,7 @@ struct Route {
   ActionKind action = ActionKind::respond;
   PreparedResponse respond;
   std::string backend;
+  std::size_t backend_index = 0;  // position of `backend` among the configured backends
   Redirect redirect;
 };
 

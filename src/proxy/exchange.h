@@ -1,0 +1,106 @@
+// One forwarded request/response exchange. Internal to the proxy layer:
+// forwarder.cpp holds the request side (head rewrite, server choice,
+// pooled connection, request body), response_relay.cpp the response side
+// (interim responses, framing, response body, upgrade tunnel).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "core/buffer_pool.h"
+#include "core/task.h"
+#include "http/chunked_decoder.h"
+#include "http/message.h"
+#include "proxy/forwarder.h"
+#include "proxy/upstream_connection.h"
+
+namespace sluice::http {
+class ResponseParser;
+}
+
+namespace sluice::proxy {
+
+struct Upstream;
+struct UpstreamServer;
+
+class Exchange {
+ public:
+  Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Route& route,
+           const http::RequestHead& head, ClientConnection& client, bool keep_alive);
+  Task<ForwardResult> run(const http::RequestHead& head, std::size_t head_bytes);
+
+ private:
+  enum class Step { ok, backend_failed, client_failed, timeout, refused, rejected };
+
+  // ---- request side (forwarder.cpp)
+  bool build_request_head(const http::RequestHead& head);
+  bool pick_server();
+  Task<Step> acquire_connection(bool allow_pooled);
+  Task<Step> connect_fresh();
+  Task<Step> send_request();
+  Task<Step> send_length_body(std::uint64_t length);
+  Task<Step> send_chunked_body();
+  Task<bool> read_client_body();
+  void drop_client_bytes(std::size_t n);
+  bool may_resend_on_fresh_connection() const;
+  Step reject(int status, const char* reason);
+  std::string_view server_address_for_host() const;
+  std::string_view client_ip(char* out, std::size_t size) const;
+  ForwardResult fail(int status, const char* reason);
+  void retire_backend();
+  void finish_backend();
+
+  // ---- response side (response_relay.cpp)
+  Task<Step> read_response_head(http::ResponseParser& parser);
+  Task<bool> relay_interim(const http::ResponseHead& head, std::size_t head_bytes);
+  Task<ForwardResult> relay_response(const http::ResponseHead& head, std::size_t head_bytes);
+  Task<ForwardResult> relay_upgrade(const http::ResponseHead& head, std::size_t head_bytes);
+  std::size_t build_response_head(const http::ResponseHead& head, std::string_view framing,
+                                  bool pass_content_length, bool keep_alive);
+  Task<ForwardResult> relay_length_body(std::size_t head_len, std::size_t body_start,
+                                        std::uint64_t length, bool keep_alive);
+  Task<ForwardResult> relay_chunked_body(std::size_t head_len, std::size_t body_start,
+                                         bool chunked_to_client, bool keep_alive);
+  Task<ForwardResult> relay_until_close(std::size_t head_len, std::size_t body_start,
+                                        bool chunked_to_client, bool keep_alive);
+  Task<bool> write_to_client(std::string_view head, std::string_view a, std::string_view b = {},
+                             std::string_view c = {});
+  Task<Result<std::size_t>> read_backend();
+  ForwardResult backend_broke(const char* what);
+  ForwardResult done(bool keep_alive) const;
+
+  WorkerContext& ctx_;
+  const Snapshot& snapshot_;
+  const route::Route& route_;
+  const Upstream& upstream_;
+  ClientConnection& client_;
+  EventLoop& loop_;
+
+  // Facts of the request, copied: its head's bytes are reused for the body.
+  http::Method method_;
+  int client_minor_;
+  bool client_keep_alive_;
+  bool upgrade_;
+  bool expect_continue_;
+  http::Framing request_framing_;
+  std::uint64_t request_length_;
+
+  const UpstreamServer* server_ = nullptr;
+  std::unique_ptr<UpstreamConnection> conn_;
+  bool conn_reused_ = false;
+  Buffer scratch_;  // the outgoing request head, then the outgoing response head
+  std::size_t request_head_len_ = 0;
+  Buffer ubuf_;  // bytes from the backend
+  std::size_t uused_ = 0;
+  bool request_body_started_ = false;  // body bytes were taken from the client
+  bool request_body_sent_ = false;     // the whole request reached the backend
+  bool client_body_read_ = false;      // the whole request body was read from the client
+  bool backend_clean_ = true;          // the backend connection may be pooled at the end
+  bool interim_relayed_ = false;       // a 1xx reached the client: the server answered
+  int reject_status_ = 0;              // why the client's request body was refused
+  const char* reject_reason_ = "";
+};
+
+}  // namespace sluice::proxy

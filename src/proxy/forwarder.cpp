@@ -1,0 +1,407 @@
+// The request side of a forwarded exchange: rewrite the head (hop-by-hop
+// fields out, X-Forwarded-* in), choose a server, take a pooled connection
+// (or borrow one from another worker, or open one), send head and body.
+#include "proxy/forwarder.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "core/socket.h"
+#include "core/worker.h"
+#include "http/head_writer.h"
+#include "http/hop_by_hop.h"
+#include "http/parser.h"
+#include "http/serializer.h"
+#include "http/token.h"
+#include "proxy/exchange.h"
+#include "proxy/pool_group.h"
+#include "proxy/snapshot.h"
+#include "proxy/worker_context.h"
+
+namespace sluice::proxy {
+namespace {
+
+// How long a worker waits for another worker to hand over an idle
+// connection before it opens one itself: a cross-thread round trip.
+constexpr std::uint64_t kBorrowWaitMs = 20;
+constexpr std::size_t kMaxResponseFields = 160;
+
+}  // namespace
+
+Task<ForwardResult> forward_request(WorkerContext& ctx, const Snapshot& snapshot,
+                                    const route::Route& route, const http::RequestHead& head,
+                                    std::size_t head_bytes, ClientConnection& client,
+                                    bool keep_alive) {
+  Exchange exchange(ctx, snapshot, route, head, client, keep_alive);
+  co_return co_await exchange.run(head, head_bytes);
+}
+
+Exchange::Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Route& route,
+                   const http::RequestHead& head, ClientConnection& client, bool keep_alive)
+    : ctx_(ctx),
+      snapshot_(snapshot),
+      route_(route),
+      upstream_(snapshot.upstreams[route.backend_index]),
+      client_(client),
+      loop_(client.scope.worker().loop()),
+      method_(head.method),
+      client_minor_(head.version_minor),
+      client_keep_alive_(keep_alive),
+      upgrade_(head.upgrade),
+      expect_continue_(head.expect_continue),
+      request_framing_(head.framing),
+      request_length_(head.content_length) {}
+
+Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t head_bytes) {
+  BufferPool& buffers = client_.scope.worker().buffers();
+  scratch_ = buffers.acquire();
+  if (!build_request_head(head)) {
+    co_return fail(431, "request head too large to forward");
+  }
+  // The head now lives in scratch_; from here `head` is not read again.
+  drop_client_bytes(head_bytes);
+  if (!pick_server()) co_return fail(503, "no server available");
+  ubuf_ = buffers.acquire();
+  bool allow_pooled = true;
+  std::array<http::HeaderField, kMaxResponseFields> fields;
+  while (true) {
+    Step s = co_await acquire_connection(allow_pooled);
+    if (s == Step::refused) co_return fail(502, "connection refused by the server");
+    if (s == Step::timeout) co_return fail(504, "connecting to the server timed out");
+    if (s == Step::client_failed) co_return ForwardResult{};
+    if (s != Step::ok) co_return fail(502, "cannot connect to the server");
+    ++ctx_.counters.requests;
+    if (conn_reused_) ++ctx_.counters.reused;
+    s = co_await send_request();
+    if (s == Step::client_failed) co_return ForwardResult{};
+    if (s == Step::rejected) co_return fail(reject_status_, reject_reason_);
+    // Even when sending failed, the server may have answered early (a 413
+    // before the body ended): read what it said.
+    http::ResponseParser parser(
+        http::ParserLimits{ubuf_.capacity(), ubuf_.capacity(), fields.size()},
+        std::span<http::HeaderField>(fields.data(), fields.size()));
+    const Step r = co_await read_response_head(parser);
+    if (r == Step::ok) {
+      const http::ResponseHead& rh = parser.head();
+      if (rh.status == 101) co_return co_await relay_upgrade(rh, parser.head_bytes());
+      co_return co_await relay_response(rh, parser.head_bytes());
+    }
+    if (r == Step::client_failed) co_return ForwardResult{};
+    if (r == Step::timeout) co_return fail(504, "the server did not answer in time");
+    if (r == Step::rejected) co_return fail(502, reject_reason_);
+    // A pooled connection the server had closed: resend what it cannot have
+    // started processing (RFC 9112 §9.3.1), once, on a fresh connection.
+    if (may_resend_on_fresh_connection()) {
+      spdlog::debug("route '{}' backend '{}' server {}: pooled connection was closed; resending",
+                    route_.name, upstream_.name, server_->address);
+      ++ctx_.counters.stale_retries;
+      retire_backend();
+      allow_pooled = false;
+      continue;
+    }
+    co_return fail(502, "the server closed the connection without answering");
+  }
+}
+
+bool Exchange::may_resend_on_fresh_connection() const {
+  return conn_reused_ && uused_ == 0 && !interim_relayed_ &&
+         request_framing_ == http::Framing::none && http::is_idempotent(method_) && !upgrade_;
+}
+
+// RFC 9110 §7.6.1: connection-specific fields stay on their hop. Framing is
+// ours to write (Content-Length / Transfer-Encoding), so a Connection
+// header naming Content-Length cannot make us send a body unframed.
+bool Exchange::build_request_head(const http::RequestHead& head) {
+  http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
+  w.put(head.method_text);
+  w.put(" ");
+  w.put(head.target);
+  w.put(" HTTP/1.1\r\n");
+  const http::HopByHopFields hop(head.fields);
+  const ForwardedPolicy& fwd = snapshot_.forwarded;
+  const bool add_forwarded = fwd.applies_to(client_.peer);
+  const bool add_for = add_forwarded && fwd.x_forwarded_for;
+  bool have_host = false;
+  for (const auto& f : head.fields) {
+    if (http::iequals(f.name, "host")) {
+      have_host = true;
+    } else if (hop.contains(f.name)) {
+      if (!(upgrade_ && http::iequals(f.name, "upgrade"))) continue;
+    } else if (http::iequals(f.name, "content-length") || http::iequals(f.name, "expect")) {
+      continue;  // framing is rewritten below; 100-continue is answered by us
+    } else if (add_forwarded &&
+               ((add_for && http::iequals(f.name, "x-forwarded-for")) ||
+                (fwd.x_forwarded_proto && http::iequals(f.name, "x-forwarded-proto")) ||
+                (fwd.x_forwarded_host && http::iequals(f.name, "x-forwarded-host")))) {
+      continue;
+    }
+    w.field(f.name, f.value);
+  }
+  // RFC 9112 §3.2: an HTTP/1.1 request carries Host; a 1.0 client may not
+  // have sent one.
+  if (!have_host) w.field("Host", server_address_for_host());
+  char number[24];
+  if (request_framing_ == http::Framing::content_length) {
+    const int n = std::snprintf(number, sizeof number, "%llu",
+                                static_cast<unsigned long long>(request_length_));
+    w.field("Content-Length", std::string_view(number, static_cast<std::size_t>(n)));
+  } else if (request_framing_ == http::Framing::chunked) {
+    w.put("Transfer-Encoding: chunked\r\n");
+  }
+  if (upgrade_) w.put("Connection: upgrade\r\n");
+  if (add_for) {
+    // Appended to what earlier proxies wrote, in order (one field, RFC 9110 §5.3).
+    w.put("X-Forwarded-For: ");
+    for (const auto& f : head.fields) {
+      if (!http::iequals(f.name, "x-forwarded-for") || f.value.empty()) continue;
+      w.put(f.value);
+      w.put(", ");
+    }
+    char ip[INET6_ADDRSTRLEN + 1] = {};
+    w.put(client_ip(ip, sizeof ip));
+    w.put("\r\n");
+  }
+  if (add_forwarded && fwd.x_forwarded_proto) w.put("X-Forwarded-Proto: http\r\n");
+  if (add_forwarded && fwd.x_forwarded_host && !head.host.empty()) {
+    w.field("X-Forwarded-Host", head.host);
+  }
+  w.put("\r\n");
+  request_head_len_ = w.size();
+  return !w.overflow();
+}
+
+std::string_view Exchange::server_address_for_host() const {
+  // Chosen later; until then the first server names the backend.
+  const UpstreamServer* s = server_ != nullptr ? server_ : &upstream_.servers.front();
+  return s->address;
+}
+
+std::string_view Exchange::client_ip(char* out, std::size_t size) const {
+  const sockaddr* sa = client_.peer.sa();
+  const void* addr = nullptr;
+  if (sa->sa_family == AF_INET) {
+    addr = &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr;
+  } else if (sa->sa_family == AF_INET6) {
+    addr = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+  }
+  if (addr == nullptr ||
+      inet_ntop(sa->sa_family, addr, out, static_cast<socklen_t>(size)) == nullptr) {
+    return "unknown";
+  }
+  return out;
+}
+
+void Exchange::drop_client_bytes(std::size_t n) {
+  char* data = client_.buf.data();
+  if (n < client_.used) std::memmove(data, data + n, client_.used - n);
+  client_.used -= std::min(n, client_.used);
+}
+
+bool Exchange::pick_server() {
+  const auto& servers = upstream_.servers;
+  if (servers.empty()) return false;
+  auto& cursor = ctx_.round_robin[route_.backend_index];
+  for (std::size_t tried = 0; tried < servers.size(); ++tried) {
+    const UpstreamServer& s = servers[cursor % servers.size()];
+    cursor = static_cast<std::uint32_t>((cursor + 1) % servers.size());
+    if (s.resolved) {
+      server_ = &s;
+      return true;
+    }
+  }
+  return false;
+}
+
+Task<Exchange::Step> Exchange::acquire_connection(bool allow_pooled) {
+  conn_reused_ = false;
+  if (allow_pooled) {
+    const DestinationId d = server_->destination;
+    conn_ = ctx_.pool.take(d);
+    if (!conn_ && ctx_.group != nullptr) {
+      if (auto donor = ctx_.group->donor_for(ctx_.index, d)) {
+        co_await ctx_.group->borrow(ctx_.index, *donor, d, kBorrowWaitMs,
+                                    &client_.scope.cancel_token());
+        conn_ = ctx_.pool.take(d);
+        if (conn_) ++ctx_.counters.borrowed;
+      }
+    }
+  }
+  if (!conn_) {
+    const Step s = co_await connect_fresh();
+    if (s != Step::ok) co_return s;
+  } else {
+    conn_reused_ = true;
+  }
+  conn_->socket().bind_cancel(&client_.scope.cancel_token());
+  co_return Step::ok;
+}
+
+Task<Exchange::Step> Exchange::connect_fresh() {
+  auto fd = co_await connect_to(loop_, server_->addr, upstream_.connect_timeout_ms,
+                                &client_.scope.cancel_token());
+  if (!fd) {
+    const Errc e = fd.code();
+    if (e == Errc::cancelled) co_return Step::client_failed;
+    if (e == Errc::timeout) co_return Step::timeout;
+    if (e == Errc::refused) co_return Step::refused;
+    co_return Step::backend_failed;
+  }
+  if (upstream_.tcp_keepalive) {
+    // TCP keepalive probes (SO_KEEPALIVE) find dead peers on long-idle
+    // connections; HTTP keep-alive (reuse) does not depend on it.
+    int one = 1;
+    setsockopt(*fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  }
+  conn_ = std::make_unique<UpstreamConnection>(loop_, *fd, server_->destination);
+  ++ctx_.counters.connections;
+  co_return Step::ok;
+}
+
+Task<Exchange::Step> Exchange::send_request() {
+  const std::string_view head(scratch_.data(), request_head_len_);
+  Socket& up = conn_->socket();
+  if (request_body_started_) {
+    // A resend: only bodiless requests are resent.
+    auto w = co_await up.write(head, upstream_.idle_timeout_ms);
+    co_return w ? Step::ok : Step::backend_failed;
+  }
+  switch (request_framing_) {
+    case http::Framing::content_length:
+      co_return co_await send_length_body(request_length_);
+    case http::Framing::chunked:
+      co_return co_await send_chunked_body();
+    default: {
+      client_body_read_ = true;
+      auto w = co_await up.write(head, upstream_.idle_timeout_ms);
+      request_body_sent_ = static_cast<bool>(w);
+      co_return w ? Step::ok : Step::backend_failed;
+    }
+  }
+}
+
+// RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" holds its body
+// back until told to go on; we tell it ourselves (the backend does not see
+// the expectation) just before we wait for the body.
+Task<bool> Exchange::read_client_body() {
+  if (expect_continue_ && client_minor_ == 1) {
+    expect_continue_ = false;
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (!co_await client_.sock.write(kContinue, client_.listener.body_timeout_ms)) co_return false;
+  }
+  auto r = co_await client_.sock.read(
+      std::span<char>(client_.buf.data() + client_.used, client_.buf.capacity() - client_.used),
+      client_.listener.body_timeout_ms);
+  if (!r) co_return false;
+  client_.used += *r;
+  co_return true;
+}
+
+Task<Exchange::Step> Exchange::send_length_body(std::uint64_t length) {
+  Socket& up = conn_->socket();
+  std::string_view head(scratch_.data(), request_head_len_);
+  request_body_started_ = true;
+  std::uint64_t remaining = length;
+  while (true) {
+    const std::size_t take =
+        static_cast<std::size_t>(std::min<std::uint64_t>(remaining, client_.used));
+    if (take > 0 || !head.empty()) {
+      auto w = co_await up.write(head, std::string_view(client_.buf.data(), take),
+                                 upstream_.idle_timeout_ms);
+      if (!w) co_return Step::backend_failed;
+      head = {};
+      drop_client_bytes(take);
+      remaining -= take;
+    }
+    if (remaining == 0) break;
+    if (!co_await read_client_body()) co_return Step::client_failed;
+  }
+  client_body_read_ = true;
+  request_body_sent_ = true;
+  co_return Step::ok;
+}
+
+Task<Exchange::Step> Exchange::send_chunked_body() {
+  // The chunks go to the backend as they came, once the decoder has checked
+  // them: sizes, extensions and trailers are validated, never guessed.
+  Socket& up = conn_->socket();
+  std::string_view head(scratch_.data(), request_head_len_);
+  request_body_started_ = true;
+  http::ChunkedDecoder decoder;
+  while (true) {
+    std::size_t checked = 0;
+    bool done = false;
+    while (checked < client_.used && !done) {
+      const auto step =
+          decoder.decode(std::string_view(client_.buf.data() + checked, client_.used - checked));
+      if (step.error) {
+        spdlog::debug("listener '{}': chunked request body: {}", client_.listener.name,
+                      step.reason);
+        co_return reject(400, "malformed chunked request body");
+      }
+      checked += step.consumed;
+      done = step.done;
+      if (step.consumed == 0) break;
+    }
+    const auto& limit = client_.listener.max_body_bytes;
+    if (limit && decoder.body_bytes() > *limit) {
+      co_return reject(413, "request body larger than the listener allows");
+    }
+    if (checked > 0 || !head.empty()) {
+      auto w = co_await up.write(head, std::string_view(client_.buf.data(), checked),
+                                 upstream_.idle_timeout_ms);
+      if (!w) co_return Step::backend_failed;
+      head = {};
+      drop_client_bytes(checked);
+    }
+    if (done) break;
+    if (!co_await read_client_body()) co_return Step::client_failed;
+  }
+  client_body_read_ = true;
+  request_body_sent_ = true;
+  co_return Step::ok;
+}
+
+Exchange::Step Exchange::reject(int status, const char* reason) {
+  reject_status_ = status;
+  reject_reason_ = reason;
+  return Step::rejected;
+}
+
+ForwardResult Exchange::fail(int status, const char* reason) {
+  spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {} {} ({})", client_.listener.name,
+               route_.name, upstream_.name,
+               server_ != nullptr ? server_->address : std::string("-"), status,
+               http::reason_phrase(status), reason);
+  retire_backend();
+  ForwardResult r;
+  r.next = ForwardResult::Next::close;
+  r.error_status = status;
+  r.error_reason = reason;
+  return r;
+}
+
+void Exchange::retire_backend() {
+  conn_.reset();
+  uused_ = 0;
+}
+
+// At a clean message boundary with nothing unread the connection goes back
+// to the pool, before the last bytes reach the client, so the next request
+// of any client on this worker can use it.
+void Exchange::finish_backend() {
+  if (!conn_) return;
+  if (backend_clean_ && request_body_sent_) {
+    conn_->count_exchange();
+    conn_->socket().bind_cancel(nullptr);
+    ctx_.pool.put(std::move(conn_), upstream_.pool);
+  }
+  conn_.reset();
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,60 @@
+// Forwarding one request to a backend and its response back: the part of
+// the request path after routing (pick server -> pooled connection ->
+// forward -> respond). See exchange.h for how it is built.
+#pragma once
+
+#include <cstddef>
+
+#include "core/task.h"
+
+namespace sluice {
+class Buffer;
+class ConnectionScope;
+class Socket;
+class SocketAddress;
+namespace http {
+struct RequestHead;
+}
+namespace route {
+struct Route;
+}
+}  // namespace sluice
+
+namespace sluice::proxy {
+
+struct ListenerSettings;
+struct Snapshot;
+struct WorkerContext;
+
+// The client side of an exchange, owned by the client session.
+struct ClientConnection {
+  ConnectionScope& scope;
+  Socket& sock;
+  Buffer& buf;        // [0, head_bytes) the request head, then body or later requests
+  std::size_t& used;  // bytes held in buf
+  const ListenerSettings& listener;
+  const SocketAddress& peer;
+};
+
+struct ForwardResult {
+  enum class Next {
+    keep_alive,  // the response was sent; serve the next request
+    close,       // close the client connection (after a lingering close)
+    abort,       // close at once: the response was cut off
+  };
+  Next next = Next::close;
+  // Nonzero: nothing reached the client yet; answer with this status and
+  // `error_reason` (already logged), then close.
+  int error_status = 0;
+  const char* error_reason = "";
+};
+
+// Forwards the request whose head is `head` (views into client.buf) to the
+// route's backend and relays the response. On return client.buf holds only
+// the bytes that followed the request (pipelined requests) in [0, used).
+Task<ForwardResult> forward_request(WorkerContext& ctx, const Snapshot& snapshot,
+                                    const route::Route& route, const http::RequestHead& head,
+                                    std::size_t head_bytes, ClientConnection& client,
+                                    bool keep_alive);
+
+}  // namespace sluice::proxy

@@ -1,0 +1,22 @@
+// A byte tunnel between two connected sockets (after an HTTP Upgrade, and
+// for TCP listeners): each direction copies with back-pressure, a FIN is
+// passed on as a shutdown of the other side's sending direction, and the
+// tunnel ends when both directions have ended, or when neither has moved a
+// byte for `idle_timeout_ms`.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "core/task.h"
+
+namespace sluice {
+class Socket;
+}
+
+namespace sluice::proxy {
+
+Task<void> run_tunnel(Socket& a, Socket& b, std::span<char> a_to_b, std::span<char> b_to_a,
+                      std::uint64_t idle_timeout_ms);
+
+}  // namespace sluice::proxy

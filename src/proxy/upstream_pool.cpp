@@ -1,0 +1,151 @@
+#include "proxy/upstream_pool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace sluice::proxy {
+namespace {
+// Expired idle connections are closed by a sweep at most this often, so a
+// pool costs one timer, not one per connection.
+constexpr std::uint64_t kSweepEveryMs = 250;
+}  // namespace
+
+void UpstreamConnection::on_io(std::uint32_t) {
+  // Idle and readable: the server closed (EOF), reset, or sent bytes no
+  // request asked for. Either way the connection cannot carry a request.
+  if (pool_ != nullptr) pool_->drop(this);
+}
+
+UpstreamPool::UpstreamPool(EventLoop& loop, std::size_t destinations)
+    : loop_(loop),
+      shared_counts_size_(destinations),
+      shared_counts_(new std::atomic<std::uint32_t>[destinations]) {
+  for (std::size_t i = 0; i < destinations; ++i)
+    shared_counts_[i].store(0, std::memory_order_relaxed);
+  sweep_.pool = this;
+  sweep_.set_callback(&UpstreamPool::on_sweep);
+}
+
+UpstreamPool::~UpstreamPool() {
+  clear();
+}
+
+void UpstreamPool::clear() {
+  if (sweep_.armed()) loop_.timers().cancel(sweep_);
+  for (auto& s : slots_) {
+    while (s.oldest != nullptr)
+      drop(s.oldest);
+  }
+}
+
+UpstreamPool::Slot& UpstreamPool::slot(DestinationId d) {
+  if (d >= slots_.size()) slots_.resize(d + 1);
+  return slots_[d];
+}
+
+void UpstreamPool::publish_count(DestinationId d, std::uint32_t n) {
+  if (d < shared_counts_size_) shared_counts_[d].store(n, std::memory_order_relaxed);
+}
+
+std::uint32_t UpstreamPool::idle_count(DestinationId d) const {
+  return d < shared_counts_size_ ? shared_counts_[d].load(std::memory_order_relaxed) : 0;
+}
+
+void UpstreamPool::link_newest(UpstreamConnection* c) {
+  Slot& s = slot(c->destination_);
+  c->pool_ = this;
+  c->older_ = s.newest;
+  c->newer_ = nullptr;
+  if (s.newest != nullptr) s.newest->newer_ = c;
+  s.newest = c;
+  if (s.oldest == nullptr) s.oldest = c;
+  ++s.count;
+  ++idle_total_;
+  publish_count(c->destination_, s.count);
+  c->sock_.set_idle_handler(c);
+  arm_sweep();
+}
+
+void UpstreamPool::unlink(UpstreamConnection* c) {
+  Slot& s = slot(c->destination_);
+  if (c->newer_ != nullptr) c->newer_->older_ = c->older_;
+  if (c->older_ != nullptr) c->older_->newer_ = c->newer_;
+  if (s.newest == c) s.newest = c->older_;
+  if (s.oldest == c) s.oldest = c->newer_;
+  c->newer_ = c->older_ = nullptr;
+  c->pool_ = nullptr;
+  c->sock_.set_idle_handler(nullptr);
+  --s.count;
+  --idle_total_;
+  publish_count(c->destination_, s.count);
+}
+
+void UpstreamPool::drop(UpstreamConnection* c) {
+  unlink(c);
+  delete c;
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(DestinationId d) {
+  if (d >= slots_.size()) return nullptr;
+  Slot& s = slots_[d];
+  while (s.newest != nullptr) {
+    UpstreamConnection* c = s.newest;
+    unlink(c);
+    // A close that arrived in this very loop turn has not been handled yet.
+    if (c->sock_.peer_half_closed() || c->expires_ms_ <= loop_.now_ms()) {
+      delete c;
+      continue;
+    }
+    return std::unique_ptr<UpstreamConnection>(c);
+  }
+  return nullptr;
+}
+
+void UpstreamPool::put(std::unique_ptr<UpstreamConnection> conn, const PoolSettings& settings) {
+  if (settings.max_idle_per_server == 0 || settings.idle_timeout_ms == 0) return;  // closes
+  Slot& s = slot(conn->destination_);
+  while (s.count >= settings.max_idle_per_server && s.oldest != nullptr)
+    drop(s.oldest);
+  UpstreamConnection* c = conn.release();
+  c->expires_ms_ = loop_.now_ms() + settings.idle_timeout_ms;
+  link_newest(c);
+}
+
+UpstreamPool::Handover UpstreamPool::give_away(DestinationId d) {
+  auto c = take(d);
+  if (!c) return {};
+  Handover h;
+  h.expires_ms = c->expires_ms_;
+  h.exchanges = c->exchanges_;
+  h.fd = c->sock_.release();
+  return h;
+}
+
+void UpstreamPool::adopt(DestinationId d, Handover h) {
+  if (h.fd < 0) return;
+  auto* c = new UpstreamConnection(loop_, h.fd, d);
+  c->exchanges_ = h.exchanges;
+  // The two loops' clocks are the same monotonic clock read at different
+  // moments: close enough for an idle deadline.
+  c->expires_ms_ = h.expires_ms;
+  link_newest(c);
+}
+
+void UpstreamPool::arm_sweep() {
+  if (!sweep_.armed()) loop_.timers().schedule(sweep_, loop_.now_ms() + kSweepEveryMs);
+}
+
+void UpstreamPool::on_sweep(Timer* t) {
+  UpstreamPool* pool = static_cast<SweepTimer*>(t)->pool;
+  const std::uint64_t now = pool->loop_.now_ms();
+  for (auto& s : pool->slots_) {
+    // Oldest first: the first one still valid ends the scan of this slot
+    // (expiry grows toward the newest, give or take adopted connections).
+    while (s.oldest != nullptr && s.oldest->expires_ms_ <= now)
+      pool->drop(s.oldest);
+  }
+  if (pool->idle_total_ > 0) pool->arm_sweep();
+}
+
+}  // namespace sluice::proxy

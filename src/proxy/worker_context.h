@@ -1,0 +1,35 @@
+// What one worker keeps for forwarding, beside its event loop: its upstream
+// connection pool, its round-robin positions, and its counters. Touched
+// only on the worker's own thread (the pool's shared counts aside).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "proxy/upstream_pool.h"
+
+namespace sluice::proxy {
+
+class PoolGroup;
+
+struct ForwardCounters {
+  std::uint64_t requests = 0;       // requests sent to a backend
+  std::uint64_t reused = 0;         // ... on a connection that carried one before
+  std::uint64_t connections = 0;    // backend connections opened
+  std::uint64_t borrowed = 0;       // idle connections taken from another worker
+  std::uint64_t stale_retries = 0;  // resent after a pooled connection turned out closed
+};
+
+struct WorkerContext {
+  WorkerContext(std::size_t worker_index, EventLoop& loop, std::size_t destinations)
+      : index(worker_index), pool(loop, destinations) {}
+
+  std::size_t index;
+  UpstreamPool pool;
+  PoolGroup* group = nullptr;
+  std::vector<std::uint32_t> round_robin;  // next server, per upstream index
+  ForwardCounters counters;
+};
+
+}  // namespace sluice::proxy
