@@ -1,5 +1,8 @@
 // Every shipped example must stay valid, and the quickstart must serve.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -12,6 +15,18 @@
 
 namespace sluice::test {
 namespace {
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 TEST(Examples, EveryExampleConfigPassesCheck) {
   int checked = 0;
@@ -29,19 +44,31 @@ TEST(Examples, QuickstartServesItsRoutes) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string yaml = ss.str();
-  // The example listens on 8080; the test takes a port from the kernel.
-  const std::string fixed = "127.0.0.1:8080";
-  const auto at = yaml.find(fixed);
-  ASSERT_NE(at, std::string::npos);
-  yaml.replace(at, fixed.size(), "127.0.0.1:0");
+  // The example listens on 8080 and proxies to its own listener on 8081.
+  // The test takes the first port from the kernel (port 0) and, for the
+  // second, which the backend must name, a port the kernel just gave out.
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    std::size_t at = 0;
+    int n = 0;
+    while ((at = yaml.find(from, at)) != std::string::npos) {
+      yaml.replace(at, from.size(), to);
+      at += to.size();
+      ++n;
+    }
+    return n;
+  };
+  const std::string app = "127.0.0.1:" + std::to_string(free_port());
+  ASSERT_EQ(replace_all("listen: 127.0.0.1:8080", "listen: 127.0.0.1:0"), 1);
+  ASSERT_EQ(replace_all("listen: 127.0.0.1:8081", "listen: " + app), 1);
+  ASSERT_EQ(replace_all("address: 127.0.0.1:8081", "address: " + app), 1);
   SluiceInstance s(yaml);
   ASSERT_TRUE(s.ready()) << s.process().output();
   RawConnection c(s.port("web"));
   ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
   auto hello = c.read_response();
   auto health = c.read_response();
-  ASSERT_TRUE(hello && health);
-  EXPECT_EQ(hello->body, "hello from sluice\n");
+  ASSERT_TRUE(hello && health) << s.process().output();
+  EXPECT_EQ(hello->body, "hello from sluice's app listener\n");
   EXPECT_EQ(health->body, "ok\n");
 }
 
