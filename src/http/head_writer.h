@@ -15,6 +15,7 @@ class HeadWriter {
   explicit HeadWriter(std::span<char> out) : out_(out) {}
 
   void put(std::string_view s) {
+    if (s.empty()) return;  // may have a null data(): memcpy must not see it
     if (overflow_ || s.size() > out_.size() - size_) {
       overflow_ = true;
       return;
