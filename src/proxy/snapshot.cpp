@@ -1,5 +1,6 @@
 #include "proxy/snapshot.h"
 
+#include <algorithm>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -16,7 +17,31 @@ std::uint64_t ms(config::Duration d) {
   return static_cast<std::uint64_t>(d.count());
 }
 
+// Settings the configuration accepts and validates but this build does not
+// act on yet: say so instead of silently ignoring them.
+void warn_not_yet_honoured(const config::Backend& bc) {
+  std::vector<std::string> unused;
+  if (bc.balance != config::Balance::round_robin) unused.push_back("balance");
+  if (bc.hash) unused.push_back("hash");
+  if (bc.sticky) unused.push_back("sticky");
+  if (bc.health_check) unused.push_back("health_check");
+  if (bc.pool.reuse != config::PoolReuse::safe) unused.push_back("pool.reuse");
+  for (const auto& sc : bc.servers) {
+    if (sc.weight != 1) unused.push_back("servers[].weight");
+    if (sc.max_connections) unused.push_back("servers[].max_connections");
+    if (sc.send_proxy != config::SendProxy::none) unused.push_back("servers[].send_proxy");
+    if (sc.backup) unused.push_back("servers[].backup");
+  }
+  std::sort(unused.begin(), unused.end());
+  unused.erase(std::unique(unused.begin(), unused.end()), unused.end());
+  for (const auto& key : unused) {
+    spdlog::warn("backend '{}': '{}' is not acted on by this build yet (round robin, no limits)",
+                 bc.name, key);
+  }
+}
+
 Upstream build_upstream(const config::Backend& bc, DestinationTable& destinations) {
+  warn_not_yet_honoured(bc);
   Upstream up;
   up.name = bc.name;
   up.connect_timeout_ms = ms(bc.timeouts.connect);
