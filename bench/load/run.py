@@ -1,90 +1,35 @@
 #!/usr/bin/env python3
 """Load benchmark: sluice beside nginx and HAProxy, same load, same run.
 
-Method (../shared/benchmarking.md): each peer alone on CPU 0, the load
-generator on CPU 1; CPU-microseconds per request from /proc/PID/stat of every
-process of the peer; requests/s and latency from wrk; memory per idle
-keep-alive connection from RSS before/after opening N connections that each
-completed one request. Peers alternate within a round; every round printed.
-Loopback only; every load bounded in time and count; everything started is
-stopped by PID.
+Two scenarios (--scenario responder|proxy|all, default all):
+- responder: sluice's built-in answer against nginx `return` and HAProxy
+  `http-request return` (this file);
+- proxy: sluice, HAProxy and nginx as reverse proxies in front of one shared
+  nginx backend, and the load straight at that backend (proxy_bench.py).
+
+Method (../shared/benchmarking.md, docs/benchmarks.md): each peer alone on
+CPU 0, the load generator (and the proxy scenario's backend) on CPU 1;
+CPU-microseconds per request from /proc/PID/stat of every process of the
+peer; requests/s and latency from wrk (ab for a new connection per request);
+memory per idle keep-alive connection from RSS before/after opening N
+connections that each completed one request. Peers alternate within a round;
+every round printed. Loopback only; every load bounded in time and count;
+everything started is stopped by process group.
 """
 import argparse
 import json
 import os
-import re
-import resource
-import selectors
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import traceback
 
+from benchlib import (CLK_TCK, Service, cpu_ticks, free_port, idle_memory as idle_probe, raise_nofile,
+                      run_wrk)
+import proxy_bench
+
 BODY = "hello sluice\n"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def process_tree(pid):
-    """pid and all its descendants (nginx: master and worker)."""
-    pids, frontier = [pid], [pid]
-    while frontier:
-        p = frontier.pop()
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                kids = [int(x) for x in f.read().split()]
-        except OSError:
-            kids = []
-        pids += kids
-        frontier += kids
-    return pids
-
-
-def cpu_ticks(pid):
-    total = 0
-    for p in process_tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
-        except OSError:
-            pass
-    return total
-
-
-def rss_bytes(pid):
-    total = 0
-    for p in process_tree(pid):
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
-
-
-def wait_port(port, proc, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.02)  # readiness poll for a benchmark, bounded above
-    return False
 
 
 class Peer:
@@ -158,108 +103,23 @@ frontend web
 
     def start(self):
         self.port = free_port()
-        argv = ["taskset", "-c", "0"] + self.config(self.port)
-        self.log = open(os.path.join(self.workdir, f"{self.name}.log"), "w+")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, cwd=self.workdir)
-        if not wait_port(self.port, self.proc):
-            self.log.seek(0)
-            tail = self.log.read()[-2000:]
-            self.stop()
-            raise RuntimeError(f"{self.name} did not start:\n{tail}")
+        self.svc = Service(self.name, self.config(self.port), self.workdir, self.port, 0).start()
+        self.proc = self.svc.proc
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=15)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc:
+            self.svc.stop()
         self.proc = None
-
-
-def to_ms(text):
-    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
-    if not m:
-        raise RuntimeError(f"unexpected wrk latency '{text}'")
-    v, unit = float(m.group(1)), m.group(2)
-    return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[unit]
-
-
-def run_wrk(port, duration, connections):
-    out = subprocess.run(
-        ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-         f"http://127.0.0.1:{port}/"],
-        capture_output=True, text=True, timeout=duration + 60).stdout
-    if not all(re.search(p, out) for p in (r"(\d+) requests in", r"Requests/sec:", r"50%\s+\S+",
-                                          r"99%\s+\S+")):
-        raise RuntimeError(f"unexpected wrk output:\n{out}")
-    res = {"requests": int(re.search(r"(\d+) requests in", out).group(1))}
-    res["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    res["p50_ms"] = to_ms(re.search(r"50%\s+(\S+)", out).group(1))
-    res["p99_ms"] = to_ms(re.search(r"99%\s+(\S+)", out).group(1))
-    errors = 0
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m:
-        errors += int(m.group(1))
-    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    if m:
-        errors += sum(int(x) for x in m.groups())
-    res["errors"] = errors
-    return res
 
 
 def idle_memory(peer, count):
     """Bytes of peer RSS per idle keep-alive connection that did one request."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    count = min(count, hard - 100)
     if peer.name == "haproxy":
         count = min(count, 9900)  # its maxconn under this machine's descriptor limit
-    before = rss_bytes(peer.proc.pid)
-    sel = selectors.DefaultSelector()
-    socks, pending = [], 0
-    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
-    deadline = time.monotonic() + 60
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            try:
-                s.connect(("127.0.0.1", peer.port))
-            except OSError:
-                s.close()
-                break
-            s.sendall(request)
-            s.setblocking(False)
-            socks.append(s)
-            sel.register(s, selectors.EVENT_READ, bytearray())
-            pending += 1
-            # Drain answers as we go so neither side's buffers grow.
-            for key, _ in sel.select(timeout=0):
-                pending -= read_answer(sel, key)
-        while pending > 0 and time.monotonic() < deadline:
-            for key, _ in sel.select(timeout=1):
-                pending -= read_answer(sel, key)
-        after = rss_bytes(peer.proc.pid)
-        opened = len(socks)
-        return {"idle_conns": opened - pending,
-                "idle_bytes": (after - before) / max(1, opened - pending)}
-    finally:
-        for s in socks:
-            s.close()
-
-
-def read_answer(sel, key):
-    try:
-        data = key.fileobj.recv(4096)
-    except BlockingIOError:
-        return 0
-    key.data.extend(data)
-    if BODY.encode() in key.data or not data:
-        sel.unregister(key.fileobj)
-        return 1
-    return 0
+    count = min(count, raise_nofile() - 100)
+    res = idle_probe(peer.proc.pid, peer.port, count, max_inflight=count)
+    return {"idle_conns": res["idle_conns"], "idle_bytes": res["idle_bytes"],
+            "idle_errors": res["errors"]}
 
 
 def measure(peer, args):
@@ -281,44 +141,23 @@ def mean(rows, key):
     return sum(vals) / len(vals) if vals else float("nan")
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sluice", default="build/sluice")
-    ap.add_argument("--peers", default="sluice,nginx,haproxy")
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--duration", type=int, default=10)
-    ap.add_argument("--connections", type=int, default=50)
-    ap.add_argument("--idle-connections", type=int, default=10000)
-    ap.add_argument("--quick", action="store_true", help="1 round, 3 s, 2000 idle connections")
-    ap.add_argument("--json", help="also write raw results here")
-    args = ap.parse_args()
-    if args.quick:
-        args.rounds, args.duration, args.idle_connections = 1, 3, 2000
+def run_responder(args, tmp):
     peers = args.peers.split(",")
-    need = {"wrk": "wrk", "taskset": "util-linux", "nginx": "nginx-light", "haproxy": "haproxy"}
-    missing = [pkg for tool, pkg in need.items()
-               if shutil.which(tool) is None and (tool not in ("nginx", "haproxy") or tool in peers)]
-    if missing:
-        print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench", file=sys.stderr)
-        return 2
-    args.sluice = os.path.abspath(args.sluice)
-
     results = []
-    with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
-        for rnd in range(1, args.rounds + 1):
-            for name in peers:
-                d = os.path.join(tmp, f"{name}-{rnd}")
-                os.makedirs(d)
-                try:
-                    r = measure(Peer(name, d, args.sluice), args)
-                except Exception:  # keep the other peers going
-                    print(f"{name} round {rnd} failed:\n{traceback.format_exc()}", file=sys.stderr)
-                    continue
-                r.update(peer=name, round=rnd)
-                results.append(r)
-                print(f"{name} round {rnd}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, "
-                      f"{r['cpu_us_per_req']:.1f} CPU-us/req, {r['idle_bytes']:.0f} B/idle conn, "
-                      f"{r['errors']} errors", file=sys.stderr)
+    for rnd in range(1, args.rounds + 1):
+        for name in peers:
+            d = os.path.join(tmp, f"{name}-{rnd}")
+            os.makedirs(d)
+            try:
+                r = measure(Peer(name, d, args.sluice), args)
+            except Exception:  # keep the other peers going
+                print(f"{name} round {rnd} failed:\n{traceback.format_exc()}", file=sys.stderr)
+                continue
+            r.update(scenario="responder", peer=name, round=rnd)
+            results.append(r)
+            print(f"{name} round {rnd}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, "
+                  f"{r['cpu_us_per_req']:.1f} CPU-us/req, {r['idle_bytes']:.0f} B/idle conn, "
+                  f"{r['errors']} errors", file=sys.stderr)
 
     print("\n## Responder: keep-alive GET /, 13-byte body "
           f"(wrk -t1 -c{args.connections} -d{args.duration}s; idle: {args.idle_connections} conns)\n")
@@ -338,10 +177,65 @@ def main():
             print(f"| sluice / {other} | {mean(s, 'cpu_us_per_req') / mean(o, 'cpu_us_per_req'):.2f} "
                   f"| {mean(s, 'rps') / mean(o, 'rps'):.2f} | {mean(s, 'p99_ms') / mean(o, 'p99_ms'):.2f} "
                   f"| {mean(s, 'idle_bytes') / max(1, mean(o, 'idle_bytes')):.2f} |")
+    return results
+
+
+def on_sigterm(signum, frame):
+    # Unwind through the finally blocks that stop every started process.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--scenario", choices=("all", "responder", "proxy"), default="all",
+                    help="responder: sluice's built-in answer beside nginx/HAProxy `return`;\n"
+                         "proxy: sluice, HAProxy, nginx as proxies and direct, one nginx backend")
+    ap.add_argument("--sluice", default="build/sluice")
+    ap.add_argument("--peers", default="sluice,nginx,haproxy", help="responder peers")
+    ap.add_argument("--proxies", default=",".join(proxy_bench.PROXIES), help="proxy scenario rows")
+    ap.add_argument("--proxy-loads", default=",".join(proxy_bench.SCENARIOS),
+                    help="proxy loads: ka (keep-alive /), ka64k, newconn (ab), idle")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--duration", type=int, default=10, help="seconds per wrk load")
+    ap.add_argument("--connections", type=int, default=50, help="wrk connections")
+    ap.add_argument("--ab-requests", type=int, default=20000, help="ab -n (proxy scenario)")
+    ap.add_argument("--ab-concurrency", type=int, default=10, help="ab -c (proxy scenario)")
+    ap.add_argument("--idle-connections", type=int, default=10000,
+                    help="idle keep-alive connections (proxy scenario: at most 9,900)")
+    ap.add_argument("--quick", action="store_true",
+                    help="1 round, 3 s loads, ab -n 5000, 2000 idle connections")
+    ap.add_argument("--json", help="also write raw results here (a list; each row names its scenario)")
+    args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.duration, args.idle_connections, args.ab_requests = 1, 3, 2000, 5000
+    signal.signal(signal.SIGTERM, on_sigterm)
+    peers = args.peers.split(",") if args.scenario in ("all", "responder") else []
+    need = {"wrk": "wrk", "taskset": "util-linux", "nginx": "nginx-light", "haproxy": "haproxy"}
+    missing = [pkg for tool, pkg in need.items()
+               if shutil.which(tool) is None and (tool not in ("nginx", "haproxy") or tool in peers)]
+    if args.scenario in ("all", "proxy"):
+        missing += [p for p in proxy_bench.check_tools(args.proxies.split(",")) if p not in missing]
+    if missing:
+        print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench", file=sys.stderr)
+        return 2
+    args.sluice = os.path.abspath(args.sluice)
+
+    results = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
+            if args.scenario in ("all", "responder"):
+                os.makedirs(os.path.join(tmp, "responder"))
+                results += run_responder(args, os.path.join(tmp, "responder"))
+            if args.scenario in ("all", "proxy"):
+                os.makedirs(os.path.join(tmp, "proxy"))
+                results += proxy_bench.run(args, os.path.join(tmp, "proxy"))
+    except KeyboardInterrupt:
+        print("interrupted; everything started was stopped", file=sys.stderr)
+        return 130
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
-    return 0 if all(r["errors"] == 0 for r in results) else 1
+    return 0 if all(r.get("errors") == 0 for r in results) else 1
 
 
 if __name__ == "__main__":

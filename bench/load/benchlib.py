@@ -1,0 +1,311 @@
+"""Helpers shared by the load benchmarks (run.py, proxy_bench.py).
+
+Process accounting from /proc, a started-process wrapper that stops its whole
+process group, wrk and ab runners that return numbers (errors included rather
+than raised), and the idle-connection memory probe.
+"""
+import os
+import re
+import resource
+import selectors
+import signal
+import socket
+import subprocess
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_tree(pid):
+    """pid and all its descendants (nginx: master and worker)."""
+    pids, frontier = [pid], [pid]
+    while frontier:
+        p = frontier.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        pids += kids
+        frontier += kids
+    return pids
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid and its descendants, every thread included."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+        except OSError:
+            pass
+    return total
+
+
+def rss_bytes(pid):
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def wait_port(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.02)  # readiness poll for a benchmark, bounded above
+    return False
+
+
+def cpu_pair():
+    """(CPU for the process under test, CPU for the load and the backend).
+
+    0 and 1 on the 2-core machine; the same CPU twice where only one is
+    allowed (then nothing is separated, but the figures still come out)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus[0], cpus[1] if len(cpus) > 1 else cpus[0]
+
+
+def raise_nofile():
+    """Soft descriptor limit up to the hard one; returns the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+class Service:
+    """A process started in its own session, pinned to one CPU, stopped by
+    process group (SIGTERM, then SIGKILL after 15 s)."""
+
+    def __init__(self, name, argv, workdir, port, cpu):
+        self.name, self.argv, self.workdir, self.port, self.cpu = name, argv, workdir, port, cpu
+        self.proc = None
+        self.log = None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def start(self, timeout=10.0):
+        self.log = open(os.path.join(self.workdir, f"{self.name}.log"), "w+")
+        self.proc = subprocess.Popen(["taskset", "-c", str(self.cpu)] + self.argv,
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=self.workdir)
+        if not wait_port(self.port, self.proc, timeout):
+            tail = self.log_tail()
+            self.stop()
+            raise RuntimeError(f"{self.name} did not start listening on port {self.port}:\n{tail}")
+        return self
+
+    def log_tail(self, n=2000):
+        if not self.log:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-n:]
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
+        self.proc = None
+        if self.log:
+            self.log.close()
+            self.log = None
+
+
+def to_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not m:
+        raise RuntimeError(f"unexpected wrk latency '{text}'")
+    v, unit = float(m.group(1)), m.group(2)
+    return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[unit]
+
+
+def run_wrk(port, duration, connections, path="/", cpu=1):
+    """wrk -t1 keep-alive load. errors = non-2xx/3xx answers + socket errors."""
+    out = subprocess.run(
+        ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+         f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, timeout=duration + 60).stdout
+    # Percentiles only from the "Latency Distribution" lines ("     99%    3.91ms"),
+    # not from a thread-stats column such as "98.99%".
+    pct = {p: re.search(rf"^\s+{p}%\s+(\S+)\s*$", out, re.M) for p in (50, 99)}
+    if not (re.search(r"(\d+) requests in", out) and re.search(r"Requests/sec:", out)
+            and all(pct.values())):
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    res = {"requests": int(re.search(r"(\d+) requests in", out).group(1))}
+    res["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    res["p50_ms"] = to_ms(pct[50].group(1))
+    res["p99_ms"] = to_ms(pct[99].group(1))
+    res["non_2xx"] = 0
+    res["socket_errors"] = 0
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        res["non_2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        res["socket_errors"] = sum(int(x) for x in m.groups())
+    res["errors"] = res["non_2xx"] + res["socket_errors"]
+    return res
+
+
+def run_ab(port, requests, concurrency, path="/", cpu=1, timeout=600):
+    """ab without -k: a new connection (HTTP/1.0, no keep-alive) per request.
+
+    -r keeps ab going after a receive error so a failing peer is counted,
+    not fatal. errors = ab's failed requests + non-2xx answers. Its
+    percentiles are whole milliseconds."""
+    proc = subprocess.run(
+        ["taskset", "-c", str(cpu), "ab", "-q", "-r", "-s", "10", "-n", str(requests),
+         "-c", str(concurrency), f"http://127.0.0.1:{port}{path}"],
+        capture_output=True, text=True, timeout=timeout)
+    out = proc.stdout
+    m = re.search(r"Complete requests:\s+(\d+)", out)
+    if not m:
+        raise RuntimeError(f"ab did not finish (exit {proc.returncode}):\n{out[-1500:]}{proc.stderr[-1500:]}")
+    res = {"requests": int(m.group(1))}
+    m = re.search(r"Requests per second:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    for pct in (50, 99):
+        m = re.search(rf"^\s*{pct}%\s+(\d+)", out, re.M)
+        res[f"p{pct}_ms"] = float(m.group(1)) if m else float("nan")
+    m = re.search(r"Failed requests:\s+(\d+)", out)
+    res["failed"] = int(m.group(1)) if m else 0
+    m = re.search(r"Non-2xx responses:\s+(\d+)", out)
+    res["non_2xx"] = int(m.group(1)) if m else 0
+    res["errors"] = res["failed"] + res["non_2xx"] + (requests - res["requests"])
+    return res
+
+
+class _Answer:
+    """Just enough HTTP/1.1 response reading to know when one answer ended."""
+    __slots__ = ("buf", "status", "need", "chunked")
+
+    def __init__(self):
+        self.buf = bytearray()
+        self.status = None
+        self.need = None  # body bytes still expected; None: until close
+        self.chunked = False
+
+    def feed(self, data):
+        """True once the whole answer is in."""
+        self.buf += data
+        if self.status is None:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return False
+            head = bytes(self.buf[:end]).decode("latin-1").split("\r\n")
+            try:
+                self.status = int(head[0].split(" ", 2)[1])
+            except (IndexError, ValueError):
+                self.status = 0
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                name, value = name.strip().lower(), value.strip()
+                if name == "content-length" and value.isdigit():
+                    self.need = int(value)
+                elif name == "transfer-encoding" and "chunked" in value.lower():
+                    self.chunked = True
+            del self.buf[:end + 4]
+            if self.status in (204, 304) or 100 <= self.status < 200:
+                self.need = 0
+        if self.chunked:
+            return self.buf.endswith(b"0\r\n\r\n")
+        return self.need is not None and len(self.buf) >= self.need
+
+
+def idle_memory(pid, port, count, max_inflight=32, path="/", timeout=60.0):
+    """Bytes of RSS (pid and descendants) per idle keep-alive connection.
+
+    Opens `count` connections; each sends one GET and reads the whole answer,
+    then stays open. At most `max_inflight` requests are outstanding at once,
+    so a proxy never needs more than that many backend connections. Returns
+    idle_conns (open after an answer), idle_bytes, and errors (non-2xx
+    answers, connections closed or unanswered)."""
+    raise_nofile()
+    before = rss_bytes(pid)
+    sel = selectors.DefaultSelector()
+    socks = []
+    state = {"pending": 0, "non_2xx": 0, "closed": 0}
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+
+    def on_ready(key):
+        s, ans = key.fileobj, key.data
+        try:
+            data = s.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data and not ans.feed(data):
+            return
+        sel.unregister(s)
+        state["pending"] -= 1
+        if not data:
+            state["closed"] += 1
+        elif not 200 <= ans.status < 300:
+            state["non_2xx"] += 1
+
+    deadline = time.monotonic() + timeout
+    try:
+        for _ in range(count):
+            while state["pending"] >= max_inflight and time.monotonic() < deadline:
+                for key, _ in sel.select(timeout=1):
+                    on_ready(key)
+            if time.monotonic() >= deadline:
+                break
+            s = socket.socket()
+            try:
+                s.connect(("127.0.0.1", port))
+                s.sendall(request)
+            except OSError:
+                s.close()
+                break
+            s.setblocking(False)
+            socks.append(s)
+            sel.register(s, selectors.EVENT_READ, _Answer())
+            state["pending"] += 1
+            for key, _ in sel.select(timeout=0):
+                on_ready(key)
+        while state["pending"] > 0 and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=1):
+                on_ready(key)
+        after = rss_bytes(pid)
+        idle = len(socks) - state["pending"] - state["closed"]
+        return {"idle_conns": idle,
+                "idle_bytes": (after - before) / max(1, idle),
+                "errors": state["non_2xx"] + state["closed"] + state["pending"] + (count - len(socks))}
+    finally:
+        sel.close()
+        for s in socks:
+            s.close()

@@ -1,0 +1,408 @@
+"""Proxy benchmark: sluice, HAProxy and nginx as reverse proxies in front of
+one shared nginx backend, plus "direct" (the load straight at the backend).
+
+Method (../shared/benchmarking.md, docs/benchmarks.md):
+- one backend nginx (one worker) for the whole invocation, serving `/`
+  (612 bytes), `/64k`, `/1m`, `/auth` (401 with a body) and `stub_status`;
+- each proxy started fresh for every (load, proxy) pair, one worker/thread,
+  keep-alive to the backend on, the same forwarding work (Host passed as
+  received; X-Forwarded-For, -Proto and -Host added, as sluice does by
+  default);
+- the proxy alone on CPU 0; backend, wrk/ab and this script on CPU 1;
+- a 1 s wrk warm-up before every load so backend pools exist;
+- CPU-µs/req from /proc/PID/stat of the proxy's processes; backend reuse
+  from the backend's own counters: 1 - new backend connections / requests
+  the backend served during the load;
+- loads: wrk keep-alive `/` and `/64k`; ab without -k (new client
+  connection per request) `/`; N idle keep-alive client connections.
+Loopback only; every load bounded; everything started is stopped by process
+group, also on error, Ctrl-C or SIGTERM.
+"""
+import http.client
+import math
+import os
+import shutil
+import sys
+import traceback
+
+from benchlib import (CLK_TCK, Service, cpu_pair, cpu_ticks, free_port, idle_memory, raise_nofile,
+                      run_ab, run_wrk)
+
+PROXIES = ("sluice", "haproxy", "nginx", "direct")
+SMALL_SIZE = 612  # nginx's default index.html
+# HAProxy sizes its descriptor table at 2 x maxconn + extra and the hard limit
+# on this machine is 20,000: every proxy gets the same number of idle
+# connections, the most HAProxy can hold.
+IDLE_CAP = 9900
+IDLE_INFLIGHT = 32  # requests outstanding at once while opening idle connections
+
+SCENARIOS = {
+    # name: (label, kind, path)
+    "ka": ("keep-alive / (612 B)", "wrk", "/"),
+    "ka64k": ("keep-alive /64k", "wrk", "/64k"),
+    "newconn": ("new conn / (ab)", "ab", "/"),
+    "idle": ("idle client conns", "idle", "/"),
+}
+
+
+def small_body():
+    line = b"sluice proxy benchmark: a small page, the size of nginx's default index.html\n"
+    body = (line * (SMALL_SIZE // len(line) + 1))[:SMALL_SIZE - 1] + b"\n"
+    assert len(body) == SMALL_SIZE
+    return body
+
+
+class Backend:
+    """The shared nginx backend, with stub_status for its connection counts."""
+
+    def __init__(self, workdir, cpu, nofile):
+        self.dir = workdir
+        d = workdir
+        os.makedirs(os.path.join(d, "www"))
+        # nginx started as root serves files as `nobody`: the temporary
+        # directories (0700) must let it through.
+        for p in (os.path.dirname(d), os.path.dirname(os.path.dirname(d)), d, os.path.join(d, "www")):
+            os.chmod(p, 0o755)
+        with open(os.path.join(d, "www", "index.html"), "wb") as f:
+            f.write(small_body())
+        with open(os.path.join(d, "www", "64k"), "wb") as f:
+            f.write(bytes(range(256)) * 256)
+        with open(os.path.join(d, "www", "1m"), "wb") as f:
+            f.write(bytes(range(256)) * 4096)
+        self.port = free_port()
+        conf = os.path.join(d, "backend.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+worker_rlimit_nofile {nofile};
+pid {d}/backend.pid;
+error_log {d}/backend-error.log;
+events {{ worker_connections {nofile - 100}; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  sendfile on;
+  tcp_nopush on;
+  open_file_cache max=16;
+  default_type application/octet-stream;
+  client_body_temp_path {d};
+  proxy_temp_path {d};
+  fastcgi_temp_path {d};
+  uwsgi_temp_path {d};
+  scgi_temp_path {d};
+  server {{
+    listen 127.0.0.1:{self.port} backlog=4096;
+    root {d}/www;
+    location = / {{ default_type text/html; try_files /index.html =404; }}
+    location = /64k {{ }}
+    location = /1m {{ }}
+    location = /auth {{ default_type text/plain; return 401 "authentication required\\n"; }}
+    location = /nginx_status {{ stub_status; }}
+  }}
+}}
+""")
+        self.svc = Service("backend-nginx", ["nginx", "-p", d, "-c", conf, "-g",
+                                             "daemon off; master_process on;"], d, self.port, cpu)
+
+    def start(self):
+        self.svc.start()
+        return self
+
+    def stop(self):
+        self.svc.stop()
+
+    @property
+    def pid(self):
+        return self.svc.pid
+
+    def status(self):
+        """(accepted connections, requests) so far; the reading itself
+        counts as one connection and one request."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            c.request("GET", "/nginx_status")
+            text = c.getresponse().read().decode()
+        finally:
+            c.close()
+        # Active connections: 1 \n server accepts handled requests\n 16 16 31 \n ...
+        nums = text.split("\n")[2].split()
+        return int(nums[0]), int(nums[2])
+
+
+def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile):
+    d = workdir
+    port = free_port()
+    if name == "sluice":
+        path = os.path.join(d, "sluice.yaml")
+        with open(path, "w") as f:
+            f.write(f"""workers: 1
+log: {{level: warn}}
+listeners:
+  - name: web
+    listen: 127.0.0.1:{port}
+    timeouts: {{idle: 300s}}
+routes:
+  - name: all
+    backend: app
+backends:
+  app:
+    servers:
+      - address: 127.0.0.1:{backend_port}
+    pool:
+      max_idle_per_server: 256
+      idle_timeout: 300s
+""")
+        argv = [sluice_bin, "run", "-c", path]
+    elif name == "haproxy":
+        path = os.path.join(d, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(f"""global
+  nbthread 1
+  # HAProxy sizes its descriptor table at 2 x maxconn + extra; state the
+  # limit and keep maxconn under half of it.
+  ulimit-n {nofile}
+  maxconn {(nofile - 20) // 2}
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout client 300s
+  timeout server 300s
+  timeout connect 5s
+  timeout http-keep-alive 300s
+frontend web
+  bind 127.0.0.1:{port}
+  option forwardfor
+  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Host %[req.hdr(host)]
+  default_backend app
+backend app
+  server s1 127.0.0.1:{backend_port}
+""")
+        argv = ["haproxy", "-db", "-f", path]
+    elif name == "nginx":
+        path = os.path.join(d, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(f"""worker_processes 1;
+worker_rlimit_nofile {nofile};
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log;
+events {{ worker_connections {nofile - 100}; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  client_body_temp_path {d};
+  proxy_temp_path {d};
+  fastcgi_temp_path {d};
+  uwsgi_temp_path {d};
+  scgi_temp_path {d};
+  upstream app {{
+    server 127.0.0.1:{backend_port};
+    keepalive 64;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+  }}
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $http_host;
+      # 64 KiB fits in memory: nothing goes to a temporary file.
+      proxy_buffers 16 4k;
+      proxy_max_temp_file_size 0;
+    }}
+  }}
+}}
+""")
+        argv = ["nginx", "-p", d, "-c", path, "-g", "daemon off; master_process on;"]
+    else:
+        raise ValueError(name)
+    return Service(name, argv, d, port, cpu)
+
+
+def measure(scenario, name, backend, args, workdir, cpus):
+    proxy_cpu, load_cpu = cpus
+    _, kind, path = SCENARIOS[scenario]
+    proxy = None
+    if name != "direct":
+        proxy = proxy_service(name, workdir, backend.port, proxy_cpu, args.sluice, args.nofile).start()
+    port = proxy.port if proxy else backend.port
+    try:
+        run_wrk(port, 1, args.connections, path, load_cpu)  # warm-up: pools exist
+        a0, r0 = backend.status()
+        p0 = cpu_ticks(proxy.pid) if proxy else None
+        b0 = cpu_ticks(backend.pid)
+        if kind == "wrk":
+            res = run_wrk(port, args.duration, args.connections, path, load_cpu)
+        elif kind == "ab":
+            res = run_ab(port, args.ab_requests, args.ab_concurrency, path, load_cpu)
+        else:
+            res = idle_memory(proxy.pid if proxy else backend.pid, port, args.idle_count,
+                              IDLE_INFLIGHT, path)
+            res["requests"] = res["idle_conns"]
+        p1 = cpu_ticks(proxy.pid) if proxy else None
+        b1 = cpu_ticks(backend.pid)
+        a1, r1 = backend.status()
+        # The second status reading is one connection and one request.
+        res["backend_conns"] = a1 - a0 - 1
+        res["backend_requests"] = r1 - r0 - 1
+        res["reuse"] = (1 - res["backend_conns"] / res["backend_requests"]
+                        if res["backend_requests"] > 0 else None)
+        n = max(1, res["requests"])
+        res["cpu_us_per_req"] = (p1 - p0) / CLK_TCK * 1e6 / n if proxy else None
+        res["backend_cpu_us_per_req"] = ((b1 - b0) / CLK_TCK * 1e6 / res["backend_requests"]
+                                         if res["backend_requests"] > 0 else None)
+        if proxy and proxy.proc.poll() is not None:
+            res["errors"] += 1
+            res["note"] = f"{name} exited during the load"
+        return res
+    except Exception:
+        if proxy:
+            sys.stderr.write(f"--- {name} log tail ---\n{proxy.log_tail()}\n")
+        raise
+    finally:
+        if proxy:
+            proxy.stop()
+
+
+def fmt(v, spec, none="—"):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return none
+    return format(v, spec)
+
+
+def mean(rows, key):
+    vals = [r[key] for r in rows if r.get(key) is not None and not r.get("failed_run")]
+    return sum(vals) / len(vals) if vals else None
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def check_tools(proxies):
+    need = {"wrk": "wrk", "ab": "apache2-utils", "taskset": "util-linux", "nginx": "nginx-light"}
+    if "haproxy" in proxies:
+        need["haproxy"] = "haproxy"
+    return [pkg for tool, pkg in need.items() if shutil.which(tool) is None]
+
+
+def run(args, tmp):
+    """Runs every round; prints progress on stderr and the table on stdout.
+    Returns the result rows (each with scenario, proxy, round)."""
+    proxies = [p for p in args.proxies.split(",") if p]
+    scenarios = [s for s in args.proxy_loads.split(",") if s]
+    for p in proxies:
+        if p not in PROXIES:
+            raise SystemExit(f"unknown proxy '{p}' (expected some of {','.join(PROXIES)})")
+    for s in scenarios:
+        if s not in SCENARIOS:
+            raise SystemExit(f"unknown load '{s}' (expected some of {','.join(SCENARIOS)})")
+    if "sluice" in proxies and not os.access(args.sluice, os.X_OK):
+        raise SystemExit(f"{args.sluice} not found: build it with `make build`")
+    args.nofile = raise_nofile()
+    args.idle_count = min(args.idle_connections, IDLE_CAP, args.nofile - 200)
+    cpus = cpu_pair()
+    old_affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpus[1]})  # this script with the load, away from the proxy
+    results = []
+    backend = Backend(os.path.join(tmp, "backend"), cpus[1], args.nofile)
+    try:
+        backend.start()
+        for rnd in range(1, args.rounds + 1):
+            for scenario in scenarios:
+                for name in proxies:
+                    d = os.path.join(tmp, f"{scenario}-{name}-{rnd}")
+                    os.makedirs(d)
+                    row = {"scenario": scenario, "proxy": name, "round": rnd}
+                    try:
+                        row.update(measure(scenario, name, backend, args, d, cpus))
+                    except Exception as e:  # keep the other proxies going
+                        print(f"{name} {scenario} round {rnd} failed:\n{traceback.format_exc()}",
+                              file=sys.stderr)
+                        row.update(failed_run=True, errors=None,
+                                   note=str(e).strip().splitlines()[0][:120])
+                    results.append(row)
+                    print(progress(row), file=sys.stderr)
+    finally:
+        backend.stop()
+        os.sched_setaffinity(0, old_affinity)
+    print_table(results, proxies, scenarios, args)
+    return results
+
+
+def progress(r):
+    if r.get("failed_run"):
+        return f"{r['proxy']} {r['scenario']} round {r['round']}: FAILED ({r['note']})"
+    if r["scenario"] == "idle":
+        return (f"{r['proxy']} idle round {r['round']}: {r['idle_conns']} conns, "
+                f"{r['idle_bytes']:.0f} B/conn, reuse {fmt_reuse(r)}, {r['errors']} errors")
+    return (f"{r['proxy']} {r['scenario']} round {r['round']}: {r['rps']:.0f} req/s, "
+            f"p99 {r['p99_ms']:.2f} ms, {fmt(r['cpu_us_per_req'], '.1f')} CPU-us/req, "
+            f"reuse {fmt_reuse(r)}, {r['errors']} errors")
+
+
+def fmt_reuse(r):
+    return fmt(None if r.get("reuse") is None else 100 * r["reuse"], ".2f") + \
+        ("" if r.get("reuse") is None else " %")
+
+
+def print_table(results, proxies, scenarios, args):
+    print(f"\n## Proxy: one nginx backend, one worker per proxy, proxy on CPU {cpu_pair()[0]}, "
+          f"backend + load on CPU {cpu_pair()[1]}\n")
+    print(f"wrk -t1 -c{args.connections} -d{args.duration}s; ab -n {args.ab_requests} "
+          f"-c {args.ab_concurrency} (no -k); {args.idle_count} idle keep-alive client connections. "
+          "CPU-µs/req: the proxy's processes only; backend CPU-µs/req: the backend nginx; "
+          "reuse: 1 - new backend connections / requests the backend served (for direct: "
+          "the client's own).\n")
+    print("| load | proxy | round | req/s | p50 ms | p99 ms | CPU-µs/req | backend CPU-µs/req "
+          "| backend reuse | idle B/conn | errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        label = SCENARIOS[r["scenario"]][0]
+        if r.get("failed_run"):
+            print(f"| {label} | {r['proxy']} | {r['round']} | FAILED: {r['note']} | | | | | | | |")
+            continue
+        idle = r["scenario"] == "idle"
+        err = str(r["errors"]) if not r["errors"] else f"**{r['errors']}**"
+        if r.get("non_2xx"):
+            err += f" ({r['non_2xx']} non-2xx)"
+        if r.get("note"):
+            err += f" {r['note']}"
+        print(f"| {label} | {r['proxy']} | {r['round']} "
+              f"| {'—' if idle else fmt(r['rps'], '.0f')} "
+              f"| {'—' if idle else fmt(r['p50_ms'], '.2f')} | {'—' if idle else fmt(r['p99_ms'], '.2f')} "
+              f"| {fmt(r['cpu_us_per_req'], '.2f')} | {fmt(r['backend_cpu_us_per_req'], '.2f')} "
+              f"| {fmt_reuse(r)} "
+              f"| {fmt(r['idle_bytes'], '.0f') + ' (' + str(r['idle_conns']) + ')' if idle else '—'} "
+              f"| {err} |")
+
+    if "sluice" not in proxies:
+        return
+    others = [p for p in ("haproxy", "nginx") if p in proxies]
+    if not others:
+        return
+    print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | req/s (higher) "
+          "| p99 (lower) | idle B/conn (lower) | note |")
+    print("|---|---|---|---|---|---|---|")
+    for other in others:
+        for scenario in scenarios:
+            s = [r for r in results if r["proxy"] == "sluice" and r["scenario"] == scenario]
+            o = [r for r in results if r["proxy"] == other and r["scenario"] == scenario]
+            idle = scenario == "idle"
+            cells = [ratio(mean(s, "cpu_us_per_req"), mean(o, "cpu_us_per_req"))]
+            cells += [None, None, ratio(mean(s, "idle_bytes"), mean(o, "idle_bytes"))] if idle else \
+                [ratio(mean(s, "rps"), mean(o, "rps")), ratio(mean(s, "p99_ms"), mean(o, "p99_ms")), None]
+            bad = [n for n, rows in (("sluice", s), (other, o))
+                   if any(r.get("failed_run") or r.get("errors") for r in rows)]
+            note = f"errors from {' and '.join(bad)}: not comparable" if bad else ""
+            print(f"| sluice / {other} | {SCENARIOS[scenario][0]} | "
+                  + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + f" | {note} |")
