@@ -316,6 +316,62 @@ TEST(ProxyKeepAlive, ServerClosingIdlePooledConnectionsNeverFailsAGet) {
   EXPECT_FALSE(contains(sluice.process().output(), " 502 "));
 }
 
+TEST(ProxyKeepAlive, Http10AndConnectionCloseResponsesRetireTheBackendConnection) {
+  TestBackend backend([](BackendConnection& c) {
+    ReceivedRequest r;
+    while (c.read_request(r)) {
+      if (r.target == "/old") {
+        c.send("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\nold");
+      } else if (r.target == "/close") {
+        c.send(make_response(200, "bye", {"Connection: close"}));
+      } else {
+        c.send(make_response(200, "kept"));
+      }
+    }
+  });
+  SluiceInstance sluice(proxy_config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  for (const char* path : {"/old", "/close", "/kept", "/kept"}) {
+    ASSERT_TRUE(client.send(get(path)));
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+    EXPECT_EQ(r->count("connection"), 0u) << "the client's connection is ours to keep";
+  }
+  // /old and /close each used up a connection; the two /kept share one.
+  EXPECT_EQ(backend.accepted(), 3);
+  EXPECT_TRUE(backend.wait_for_closed_connections(2));
+}
+
+TEST(ProxyKeepAlive, NewClientConnectionsUnderLoadOnTwoWorkersReuseBackendConnections) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(proxy_config(backend.address(), "", 2));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  auto r = run_command({"ab", "-n", "3000", "-c", "10", "-s", "10",
+                        "http://127.0.0.1:" + std::to_string(sluice.port("web")) + "/"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex(R"(Failed requests:\s+0\b)"))) << r.output;
+  ASSERT_EQ(backend.requests().size(), 3000u);
+  // Reuse ratio: requests on reused backend connections / all, above 99%.
+  const double reuse = 1.0 - static_cast<double>(backend.accepted()) / 3000.0;
+  EXPECT_GT(reuse, 0.99) << backend.accepted() << " backend connections";
+}
+
+TEST(ProxyKeepAlive, TcpKeepaliveTurnsOnKeepaliveProbesOnBackendSockets) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(proxy_config(backend.address(), "    tcp_keepalive: true\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send(get("/")));
+  ASSERT_TRUE(client.read_response());
+  // ss -o shows a keepalive timer on a socket with SO_KEEPALIVE.
+  auto r = run_command(
+      {"ss", "-tnoH", "state", "established", "dport", "=", ":" + std::to_string(backend.port())});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "timer:(keepalive")) << r.output;
+}
+
 // ------------------------------------------------------------ methods
 
 struct MethodCase {

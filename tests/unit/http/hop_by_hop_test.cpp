@@ -1,0 +1,46 @@
+#include "http/hop_by_hop.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "http/head_writer.h"
+
+namespace sluice::http {
+namespace {
+
+TEST(HopByHopFields, StandardFieldsAreAlwaysHopByHop) {
+  const HopByHopFields hop({});
+  for (const char* name :
+       {"Connection", "keep-alive", "Proxy-Connection", "TE", "Transfer-Encoding", "UPGRADE"}) {
+    EXPECT_TRUE(hop.contains(name)) << name;
+  }
+  for (const char* name : {"Host", "Content-Length", "X-Forwarded-For", "Trailer", "Cookie"}) {
+    EXPECT_FALSE(hop.contains(name)) << name;
+  }
+}
+
+TEST(HopByHopFields, FieldsNamedByConnectionAreHopByHopInAnyCase) {
+  const std::array<HeaderField, 3> fields = {
+      {{"Connection", "close, X-Secret"}, {"connection", " ,x-other ,, "}, {"X-Secret", "1"}}};
+  const HopByHopFields hop(fields);
+  EXPECT_TRUE(hop.contains("x-secret"));
+  EXPECT_TRUE(hop.contains("X-OTHER"));
+  EXPECT_FALSE(hop.contains("X-Third"));
+}
+
+TEST(HeadWriter, StopsAtCapacityAndReportsOverflow) {
+  std::array<char, 16> out;
+  HeadWriter w(out);
+  w.field("Host", "a");
+  EXPECT_EQ(w.text(), "Host: a\r\n");
+  w.field("X-Long", "0123456789");
+  EXPECT_TRUE(w.overflow());
+  const std::size_t at_overflow = w.size();
+  EXPECT_LE(at_overflow, out.size());
+  w.put("z");
+  EXPECT_EQ(w.size(), at_overflow);  // nothing is written after an overflow
+}
+
+}  // namespace
+}  // namespace sluice::http
