@@ -17,6 +17,7 @@
 #include "config/model.h"
 #include "core/log.h"
 #include "proxy/server.h"
+#include "route/route_table.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -76,10 +77,33 @@ std::shared_ptr<const sluice::config::Config> load(const std::string& path) {
   return result.config;
 }
 
+// Compiles the routes as a running proxy would: regexes RE2 rejects are
+// errors; routes that can never match are warnings. Prints each with the
+// route's file:line:column. False on any error.
+bool check_routes(const sluice::config::Config& config, const std::string& path) {
+  std::vector<sluice::route::RouteFinding> errors;
+  auto table = sluice::route::RouteTable::build(config, &errors);
+  auto print = [&](const sluice::route::RouteFinding& f, const char* severity) {
+    const auto& where = config.routes.at(f.route).where;
+    std::fprintf(stderr, "%s:%d:%d: %s: %s\n", path.c_str(), where.line, where.column, severity,
+                 f.message.c_str());
+  };
+  for (const auto& f : errors)
+    print(f, "error");
+  for (const auto& f : table->shadowed())
+    print(f, "warning");
+  if (!errors.empty()) {
+    std::fprintf(stderr, "%s: %zu error%s; configuration not loaded\n", path.c_str(), errors.size(),
+                 errors.size() == 1 ? "" : "s");
+  }
+  return errors.empty();
+}
+
 int command_check(std::string path) {
   if (!resolve_config_path(path)) return 1;
   auto config = load(path);
   if (!config) return 1;
+  if (!check_routes(*config, path)) return 1;
   std::printf("%s: ok (%s)\n", path.c_str(), sluice::config::summary(*config).c_str());
   return 0;
 }
@@ -128,6 +152,7 @@ int command_run(std::string path, const std::string& log_level) {
   if (!resolve_config_path(path)) return 1;
   auto config = load(path);
   if (!config) return 1;
+  if (!check_routes(*config, path)) return 1;
   const std::string level = log_level.empty() ? level_name(config->log.level) : log_level;
   if (!sluice::init_logging(level)) {
     std::fprintf(stderr, "sluice: unknown log level '%s' (trace, debug, info, warn, error)\n",

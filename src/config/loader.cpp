@@ -138,9 +138,11 @@ int count_groups(std::string_view re) {
   return groups;
 }
 
-// Checks "$N", "${N}" and "$$" in a replacement. Returns the highest N used
-// (0 if none; `$0`, the whole match, also sets `any`) or -1 with `why` set.
-int check_template(std::string_view t, std::string& why, bool& any) {
+// Checks "$N", "${N}", "${name}" and "$$" in a replacement. Returns the
+// highest N used (0 if none; `$0`, the whole match, also sets `any`) or -1
+// with `why` set; names used go to `names`.
+int check_template(std::string_view t, std::string& why, bool& any,
+                   std::vector<std::string>& names) {
   int highest = 0;
   any = false;
   for (std::size_t i = 0; i < t.size(); ++i) {
@@ -158,19 +160,30 @@ int check_template(std::string_view t, std::string& why, bool& any) {
       ++i;
     } else if (next == '{') {
       const auto close = t.find('}', i + 2);
-      const std::string_view digits =
+      const std::string_view inner =
           close == std::string_view::npos ? std::string_view() : t.substr(i + 2, close - i - 2);
+      const bool is_name = !inner.empty() && !std::isdigit(static_cast<unsigned char>(inner[0])) &&
+                           std::all_of(inner.begin(), inner.end(), [](char c) {
+                             return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                           });
       int n = -1;
-      auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-      if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || n > 99) {
-        why = "'${' must be followed by a capture number and '}', as in ${1}";
+      auto [end, ec] = std::from_chars(inner.data(), inner.data() + inner.size(), n);
+      if (is_name) {
+        names.emplace_back(inner);
+        any = true;
+      } else if (inner.empty() || ec != std::errc{} || end != inner.data() + inner.size() ||
+                 n > 15) {
+        why =
+            "'${' must be followed by a capture number up to 15 or a group name and '}', as in "
+            "${1} or ${id}";
         return -1;
+      } else {
+        highest = std::max(highest, n);
+        any = true;
       }
-      highest = std::max(highest, n);
-      any = true;
       i = close;
     } else {
-      why = "'$' must be followed by a capture number (as in $1 or ${12}) or '$'";
+      why = "'$' must be followed by a capture number (as in $1 or ${12}), ${name}, or '$'";
       return -1;
     }
   }
@@ -729,7 +742,8 @@ void check_captures(Walker& w, const YAML::Node& n, const std::string& what, std
                     const RouteMatch& m) {
   std::string why;
   bool any = false;
-  const int highest = check_template(text, why, any);
+  std::vector<std::string> names;
+  const int highest = check_template(text, why, any, names);
   if (highest < 0) {
     w.error(n, what + ": " + why);
   } else if (any && !m.path_regex) {
@@ -738,6 +752,15 @@ void check_captures(Walker& w, const YAML::Node& n, const std::string& what, std
   } else if (highest > 0 && highest > count_groups(*m.path_regex)) {
     w.error(n, what + ": uses $" + std::to_string(highest) + ", but match.path_regex has only " +
                    std::to_string(count_groups(*m.path_regex)) + " capture group(s)");
+  } else if (m.path_regex) {
+    for (const auto& name : names) {
+      const std::string& re = *m.path_regex;
+      if (re.find("(?P<" + name + ">") == std::string::npos &&
+          re.find("(?<" + name + ">") == std::string::npos) {
+        w.error(n, what + ": uses ${" + name + "}, but match.path_regex has no group named '" +
+                       name + "'");
+      }
+    }
   }
 }
 

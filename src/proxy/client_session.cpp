@@ -20,6 +20,8 @@
 #include "proxy/forwarder.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
+#include "route/path_normalizer.h"
+#include "route/route_table.h"
 
 namespace sluice::proxy {
 namespace {
@@ -44,9 +46,25 @@ std::string_view strip_port(std::string_view host) {
   return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
-std::string_view path_of(std::string_view target) {
+// Path and query of an origin-form or absolute-form target (RFC 9112
+// §3.2); false for the asterisk and authority forms.
+bool split_target(std::string_view target, std::string_view& path, std::string_view& query) {
+  if (target.empty()) return false;
+  if (target.front() != '/') {
+    const auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos) return false;
+    const auto slash = target.find('/', scheme_end + 3);
+    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+  }
   const auto q = target.find('?');
-  return q == std::string_view::npos ? target : target.substr(0, q);
+  path = target.substr(0, q);
+  query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  return true;
+}
+
+bool has_body_bytes(const http::RequestHead& head) {
+  return head.framing == http::Framing::chunked ||
+         (head.framing == http::Framing::content_length && head.content_length > 0);
 }
 
 // The state of one client connection that must outlive a single request.
@@ -74,9 +92,13 @@ class ClientSession {
   Task<Next> serve_buffered();
 
  private:
-  const route::Route* find_route(const http::RequestHead& head) const;
+  const route::Route* find_route(const http::RequestHead& head, route::RequestView& view,
+                                 route::Captures& captures) const;
   Task<Next> forward(const route::Route& route, const http::RequestHead& head,
-                     std::size_t head_bytes, std::optional<SocketAddress>& peer);
+                     std::size_t head_bytes, std::string_view target,
+                     std::optional<SocketAddress>& peer);
+  Task<Next> redirect(const route::Route& route, const http::RequestHead& head,
+                      const route::RequestView& view, const route::Captures& captures);
   Task<Next> respond(const route::Route& route, const http::RequestHead& head, bool keep_alive);
   // Reads and drops the request body. False if the connection must close.
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
@@ -106,6 +128,8 @@ Task<Next> ClientSession::serve_buffered() {
   if (!buf_) buf_ = scope_.worker().buffers().acquire();
   const std::size_t capacity = std::min(buf_.capacity(), listener_.max_head_bytes + 1);
   std::optional<SocketAddress> peer;  // looked up once per burst of requests
+  std::string normalized;             // the request's path in normal form
+  std::string rewritten;              // the target sent to the backend, when changed
   while (true) {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
@@ -140,22 +164,58 @@ Task<Next> ClientSession::serve_buffered() {
       co_await send_error(413, "request body larger than the listener allows");
       co_return Next::close;
     }
-    const route::Route* route = find_route(head);
+    // RFC 3986 §6: the path is matched, and forwarded, in its normal form.
+    route::RequestView view;
+    if (!split_target(head.target, view.path, view.query)) view.path = head.target;
+    if (!view.path.empty() && view.path.front() == '/') {
+      if (!route::normalize_path(view.path, normalized)) {
+        co_await send_error(400, "malformed percent-encoding in the path");
+        co_return Next::close;
+      }
+      view.path = normalized;
+    }
+    route::Captures captures;
+    const route::Route* route = find_route(head, view, captures);
     if (route == nullptr) {
       co_await send_error(404, "no route matches this request");
       co_return Next::close;
     }
     if (route->action == route::ActionKind::backend) {
-      if (co_await forward(*route, head, consumed, peer) == Next::close) co_return Next::close;
+      std::string_view target = head.target;
+      if (route->has_rewrite &&
+          (!route->rewrite.path.empty() || !route->rewrite.strip_prefix.empty() ||
+           !route->rewrite.add_prefix.empty())) {
+        if (!route::rewrite_target(route->rewrite, view.path, view.query, captures, rewritten)) {
+          co_await send_error(400, "the route's rewrite gives an invalid request target");
+          co_return Next::close;
+        }
+        target = rewritten;
+      } else if (view.path.data() == normalized.data() &&
+                 view.path != head.target.substr(0, view.path.size())) {
+        rewritten.assign(view.path);
+        if (!view.query.empty()) rewritten.append("?").append(view.query);
+        target = rewritten;
+      }
+      if (co_await forward(*route, head, consumed, target, peer) == Next::close) {
+        co_return Next::close;
+      }
       if (used_ == 0) co_return Next::idle;
       continue;
     }
-    if (route->action != route::ActionKind::respond) {
-      // Redirects arrive with the router issue.
-      spdlog::warn("listener '{}' route '{}': action not available in this build", listener_.name,
-                   route->name);
-      co_await send_error(502, "this route's action is not available yet");
-      co_return Next::close;
+    if (route->action == route::ActionKind::redirect) {
+      if (co_await redirect(*route, head, view, captures) == Next::close) co_return Next::close;
+      if (!head.keep_alive || scope_.worker().stopping()) {
+        co_await linger_and_close();
+        co_return Next::close;
+      }
+      if (has_body_bytes(head)) {
+        // The body was not read: the connection cannot carry another request.
+        co_await linger_and_close();
+        co_return Next::close;
+      }
+      keep_leftover(consumed);
+      if (used_ == 0) co_return Next::idle;
+      continue;
     }
     // RFC 9110 §10.1.1: a client waiting on "100-continue" gets the interim
     // response before we read the body it is holding back (HTTP/1.1 only).
@@ -245,10 +305,11 @@ void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) 
   used_ -= body_end - head_end;
 }
 
-const route::Route* ClientSession::find_route(const http::RequestHead& head) const {
+const route::Route* ClientSession::find_route(const http::RequestHead& head,
+                                              route::RequestView& view,
+                                              route::Captures& captures) const {
   std::string_view host = strip_port(head.host);
-  const std::string_view path = path_of(head.target);
-  std::array<char, 128> host_lower;
+  std::array<char, 256> host_lower;
   if (host.size() <= host_lower.size()) {
     for (std::size_t i = 0; i < host.size(); ++i) {
       const char c = host[i];
@@ -256,16 +317,45 @@ const route::Route* ClientSession::find_route(const http::RequestHead& head) con
     }
     host = std::string_view(host_lower.data(), host.size());
   }
-  return snapshot_.routes->match(scope_.listener_index(), host, path, head.method_text);
+  view.listener = scope_.listener_index();
+  view.host = host;
+  view.method = head.method_text;
+  view.fields = head.fields;
+  const route::Route* r = snapshot_.routes->match(view, &captures);
+  view.host = {};  // pointed into this frame
+  return r;
+}
+
+Task<Next> ClientSession::redirect(const route::Route& route, const http::RequestHead& head,
+                                   const route::RequestView& view,
+                                   const route::Captures& captures) {
+  const std::string location =
+      route::redirect_location(route.redirect, head.host, view.path, view.query, captures);
+  const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);
+  std::array<char, 1024> fixed;
+  http::HeadWriter w(fixed);
+  char status[64];
+  const int n = std::snprintf(status, sizeof status, "HTTP/1.1 %d %s\r\n", route.redirect.status,
+                              http::reason_phrase(route.redirect.status));
+  w.put(std::string_view(status, static_cast<std::size_t>(n)));
+  w.put("Content-Length: 0\r\n");
+  w.commit(http::write_date_field(w.reserve(http::kDateFieldBytes)));
+  write_connection_fields(w, listener_, keep_alive, head.version_minor);
+  const std::string location_field = "Location: " + location + "\r\n";
+  auto write = sock_.write(w.text(), location_field);
+  write.add("\r\n");
+  auto result = co_await write;
+  co_return result&& keep_alive ? Next::idle : Next::close;
 }
 
 Task<Next> ClientSession::forward(const route::Route& route, const http::RequestHead& head,
-                                  std::size_t head_bytes, std::optional<SocketAddress>& peer) {
+                                  std::size_t head_bytes, std::string_view target,
+                                  std::optional<SocketAddress>& peer) {
   if (!peer) peer = SocketAddress::peer_of(sock_.fd());
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
   ClientConnection client{scope_, sock_, buf_, used_, listener_, *peer};
-  const ForwardResult r =
-      co_await forward_request(ctx_, snapshot_, route, head, head_bytes, client, keep_alive);
+  const ForwardResult r = co_await forward_request(ctx_, snapshot_, route, head, head_bytes, target,
+                                                   client, keep_alive);
   if (r.error_status != 0) {
     co_await send_error(r.error_status, r.error_reason, false);
     co_return Next::close;

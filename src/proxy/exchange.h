@@ -29,13 +29,14 @@ class Exchange {
  public:
   Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Route& route,
            const http::RequestHead& head, ClientConnection& client, bool keep_alive);
-  Task<ForwardResult> run(const http::RequestHead& head, std::size_t head_bytes);
+  Task<ForwardResult> run(const http::RequestHead& head, std::size_t head_bytes,
+                          std::string_view target);
 
  private:
   enum class Step { ok, backend_failed, client_failed, timeout, refused, rejected };
 
   // ---- request side (forwarder.cpp)
-  bool build_request_head(const http::RequestHead& head);
+  bool build_request_head(const http::RequestHead& head, std::string_view target);
   bool pick_server();
   Task<Step> acquire_connection(bool allow_pooled);
   Task<Step> connect_fresh();

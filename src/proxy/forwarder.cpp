@@ -36,10 +36,10 @@ constexpr std::size_t kMaxResponseFields = 160;
 
 Task<ForwardResult> forward_request(WorkerContext& ctx, const Snapshot& snapshot,
                                     const route::Route& route, const http::RequestHead& head,
-                                    std::size_t head_bytes, ClientConnection& client,
-                                    bool keep_alive) {
+                                    std::size_t head_bytes, std::string_view target,
+                                    ClientConnection& client, bool keep_alive) {
   Exchange exchange(ctx, snapshot, route, head, client, keep_alive);
-  co_return co_await exchange.run(head, head_bytes);
+  co_return co_await exchange.run(head, head_bytes, target);
 }
 
 Exchange::Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Route& route,
@@ -58,10 +58,11 @@ Exchange::Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Ro
       request_framing_(head.framing),
       request_length_(head.content_length) {}
 
-Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t head_bytes) {
+Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t head_bytes,
+                                  std::string_view target) {
   BufferPool& buffers = client_.scope.worker().buffers();
   scratch_ = buffers.acquire();
-  if (!build_request_head(head)) {
+  if (!build_request_head(head, target)) {
     co_return fail(431, "request head too large to forward");
   }
   // The head now lives in scratch_; from here `head` is not read again.
@@ -117,11 +118,11 @@ bool Exchange::may_resend_on_fresh_connection() const {
 // RFC 9110 §7.6.1: connection-specific fields stay on their hop. Framing is
 // ours to write (Content-Length / Transfer-Encoding), so a Connection
 // header naming Content-Length cannot make us send a body unframed.
-bool Exchange::build_request_head(const http::RequestHead& head) {
+bool Exchange::build_request_head(const http::RequestHead& head, std::string_view target) {
   http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
   w.put(head.method_text);
   w.put(" ");
-  w.put(head.target);
+  w.put(target);
   w.put(" HTTP/1.1\r\n");
   const http::HopByHopFields hop(head.fields);
   const ForwardedPolicy& fwd = snapshot_.forwarded;
@@ -131,6 +132,7 @@ bool Exchange::build_request_head(const http::RequestHead& head) {
   for (const auto& f : head.fields) {
     if (http::iequals(f.name, "host")) {
       have_host = true;
+      if (!route_.rewrite.host.empty()) continue;  // replaced below
     } else if (hop.contains(f.name)) {
       if (!(upgrade_ && http::iequals(f.name, "upgrade"))) continue;
     } else if (http::iequals(f.name, "content-length") || http::iequals(f.name, "expect")) {
@@ -145,7 +147,11 @@ bool Exchange::build_request_head(const http::RequestHead& head) {
   }
   // RFC 9112 §3.2: an HTTP/1.1 request carries Host; a 1.0 client may not
   // have sent one.
-  if (!have_host) w.field("Host", server_address_for_host());
+  if (!route_.rewrite.host.empty()) {
+    w.field("Host", route_.rewrite.host);
+  } else if (!have_host) {
+    w.field("Host", server_address_for_host());
+  }
   char number[24];
   if (request_framing_ == http::Framing::content_length) {
     const int n = std::snprintf(number, sizeof number, "%llu",

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 
 #include "core/task.h"
 
@@ -50,11 +51,12 @@ struct ForwardResult {
 };
 
 // Forwards the request whose head is `head` (views into client.buf) to the
-// route's backend and relays the response. On return client.buf holds only
-// the bytes that followed the request (pipelined requests) in [0, used).
+// route's backend, with `target` as its request target (normalised or
+// rewritten), and relays the response. On return client.buf holds only the
+// bytes that followed the request (pipelined requests) in [0, used).
 Task<ForwardResult> forward_request(WorkerContext& ctx, const Snapshot& snapshot,
                                     const route::Route& route, const http::RequestHead& head,
-                                    std::size_t head_bytes, ClientConnection& client,
-                                    bool keep_alive);
+                                    std::size_t head_bytes, std::string_view target,
+                                    ClientConnection& client, bool keep_alive);
 
 }  // namespace sluice::proxy

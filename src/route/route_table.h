@@ -1,15 +1,32 @@
-// The route table: which route answers a request, by listener, host, path and
-// method. This first version matches in priority order with a linear scan;
-// the compiled table (host hash map, path radix tree, one RE2::Set per host)
-// replaces the scan behind the same interface.
+// The route table: which route answers a request. Compiled once per
+// configuration: per listener, exact hosts in a hash map, wildcard hosts
+// by their suffix (most specific first), and per host the exact paths in a
+// hash map, path prefixes in a radix tree and all path regexes in one
+// RE2::Set. A lookup costs a few hash probes, one walk down the path and
+// at most one RE2::Set pass per host bucket, whatever the number of routes;
+// captures are extracted only for the route that wins.
+//
+// Priority (deterministic, docs/config.md): higher `priority` first; then
+// exact host over wildcard (longer suffix first) over any host; then exact
+// path over longer prefix over shorter prefix over regex over no path;
+// then file order.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "http/message.h"
+
+namespace re2 {
+class RE2;
+}
 
 namespace sluice::config {
 struct Config;
@@ -33,49 +50,143 @@ struct PreparedResponse {
   std::string body;
 };
 
+// "/users/$1" or "/u/${id}", split at load time: literal text and capture
+// group numbers.
+class Template {
+ public:
+  struct Piece {
+    std::string literal;
+    int group = -1;  // >= 0: insert this capture
+  };
+  std::vector<Piece> pieces;
+  bool empty() const { return pieces.empty(); }
+};
+
+struct HeaderCondition {
+  enum class Kind : std::uint8_t { exact, regex, present };
+  std::string name;
+  Kind kind = Kind::exact;
+  std::string value;
+  std::shared_ptr<const re2::RE2> regex;
+};
+
+struct QueryCondition {
+  std::string name;
+  bool present_only = false;
+  std::string value;
+};
+
+struct Rewrite {
+  Template path;  // empty: keep the (normalised) path
+  std::string strip_prefix;
+  std::string add_prefix;
+  std::string host;  // empty: keep Host
+};
+
 struct Redirect {
   int status = 302;
   std::string scheme;  // empty: keep the request's (http)
   std::string host;    // empty: keep the request's Host
-  std::string port;    // empty: none / keep
-  std::string path;    // empty: keep the request's path
+  std::string port;    // empty: none / the scheme's default
+  Template path;       // empty: keep the request's path
   bool keep_query = true;
 };
 
 struct Route {
   std::string name;
-  std::vector<bool> on_listener;  // indexed by listener; all true when not scoped
+  std::vector<bool> on_listener;  // indexed by listener
   int priority = 0;
   std::string host;  // exact host, "*.suffix" wildcard, or empty (any)
-  enum class PathKind : std::uint8_t { any, prefix, exact } path_kind = PathKind::any;
-  std::string path;
+  enum class PathKind : std::uint8_t { any, regex, prefix, exact } path_kind = PathKind::any;
+  std::string path;  // prefix or exact path, or the regex source
+  std::shared_ptr<const re2::RE2> path_regex;
   std::vector<std::string> methods;  // empty: any method
+  std::vector<HeaderCondition> headers;
+  std::vector<QueryCondition> query;
   ActionKind action = ActionKind::respond;
   PreparedResponse respond;
   std::string backend;
   std::size_t backend_index = 0;  // position of `backend` among the configured backends
+  Rewrite rewrite;
+  bool has_rewrite = false;
   Redirect redirect;
+  std::size_t file_index = 0;  // position in the configuration
+};
+
+// What the router looks at. `host` is lower-case without port; `path` is
+// already normalised (path_normalizer.h).
+struct RequestView {
+  std::size_t listener = 0;
+  std::string_view host;
+  std::string_view path;
+  std::string_view query;  // without '?'; empty when absent
+  std::string_view method;
+  std::span<const http::HeaderField> fields;
+};
+
+// Capture groups of the winning route's path_regex (0 = whole match).
+struct Captures {
+  static constexpr int kMax = 16;
+  std::array<std::string_view, kMax> groups{};
+  int count = 0;
+};
+
+// A problem found in one route (by its position in the configuration).
+struct RouteFinding {
+  std::size_t route = 0;
+  std::string message;
 };
 
 class RouteTable {
  public:
-  // Builds the table from a validated configuration; routes with the same
-  // priority keep file order, more specific paths first.
-  static std::shared_ptr<const RouteTable> build(const config::Config& config);
+  RouteTable();
+  ~RouteTable();
+  RouteTable(const RouteTable&) = delete;
+  RouteTable& operator=(const RouteTable&) = delete;
 
-  // The first route for this listener whose host, path and method match, or
-  // null. `host` is the request's Host without port, lower-cased by the caller.
-  const Route* match(std::size_t listener, std::string_view host, std::string_view path,
-                     std::string_view method) const;
+  // Builds the table from a validated configuration. Regexes that RE2
+  // rejects make `errors` non-empty ("route 'x': match.path_regex: ...").
+  static std::shared_ptr<const RouteTable> build(const config::Config& config,
+                                                 std::vector<RouteFinding>* errors = nullptr);
+
+  // The best route for the request, or null; fills `captures` for a
+  // path_regex route.
+  const Route* match(const RequestView& request, Captures* captures = nullptr) const;
+
+  // Routes that can never match because a route of higher rank matches
+  // every request they would ("route 'b' is shadowed by route 'a'").
+  std::vector<RouteFinding> shadowed() const;
+
   std::size_t size() const { return routes_.size(); }
 
  private:
-  std::vector<Route> routes_;
+  struct HostBucket;
+  struct ListenerIndex;
+  bool conditions_hold(const Route& r, const RequestView& request) const;
+  std::uint32_t best_in(const HostBucket& b, const RequestView& request, std::uint32_t best) const;
+
+  std::vector<Route> routes_;  // sorted by rank: index = rank
+  std::vector<std::unique_ptr<ListenerIndex>> listeners_;
 };
 
 // Prepares a response: status line, fields, Content-Length.
 PreparedResponse prepare_response(int status,
                                   const std::vector<std::pair<std::string, std::string>>& fields,
                                   std::string body);
+
+// Expands a template with the captures. Group numbers beyond the captures
+// expand to nothing (load-time checks prevent it).
+void expand(const Template& t, const Captures& captures, std::string& out);
+
+// The request target a `rewrite` produces from the normalised path and the
+// query. False when the result is not a valid origin-form target (RFC 9112
+// §3.2.1): the request is refused with 400.
+bool rewrite_target(const Rewrite& rw, std::string_view path, std::string_view query,
+                    const Captures& captures, std::string& out);
+
+// The Location of a redirect for this request.
+std::string redirect_location(const Redirect& rd, std::string_view request_host,
+                              std::string_view path, std::string_view query,
+                              const Captures& captures);
 
 }  // namespace sluice::route

@@ -580,7 +580,11 @@ TEST(ConfigLoader, EachMistakeIsReported) {
        "backends: {a: {servers: [127.0.0.1:1]}}",
        3, 70,
        "route 'route-1': rewrite.path: '$' must be followed by a capture number (as in $1 "
-       "or ${12}) or '$'"},
+       "or ${12}), ${name}, or '$'"},
+      {"routes: [{match: {path_regex: '^/(?P<id>a)$'}, backend: a, rewrite: {path: '/u/${idx}'}}]\n"
+       "backends: {a: {servers: [127.0.0.1:1]}}",
+       3, 76,
+       "route 'route-1': rewrite.path: uses ${idx}, but match.path_regex has no group named 'idx'"},
       {"routes: [{listeners: [wbe], respond: {}}]", 3, 23,
        "route 'route-1' refers to listener 'wbe', which is not defined (did you mean 'web'?)"},
       {"routes: [{name: a, respond: {}}, {name: a, respond: {}}]", 3, 41,
