@@ -1212,6 +1212,28 @@ Documents check_documents(const std::string& text) {
   return d;
 }
 
+// The document check parses the whole text a second time (yaml-cpp's
+// scanner is most of the load time for a large file), so it runs only where
+// YAML::Load could stop after a first document without an error: document
+// markers or directives, or a root that is not a plain block mapping (a
+// block mapping followed by anything else makes YAML::Load throw).
+bool may_hold_more_documents(const std::string& text) {
+  bool first_significant = true;
+  std::size_t line = 0;
+  while (line < text.size()) {
+    const std::size_t eol = std::min(text.find('\n', line), text.size());
+    const std::string_view l(text.data() + line, eol - line);
+    if (l.substr(0, 3) == "---" || l.substr(0, 3) == "..." || l.substr(0, 1) == "%") return true;
+    const auto first = l.find_first_not_of(" \t\r");
+    if (first_significant && first != std::string_view::npos && l[first] != '#') {
+      if (std::string_view("&!{[,-?\"'|>*@`").find(l[first]) != std::string_view::npos) return true;
+      first_significant = false;
+    }
+    line = eol + 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 LoadResult load_string(std::string_view yaml, std::string_view file_name) {
@@ -1223,7 +1245,7 @@ LoadResult load_string(std::string_view yaml, std::string_view file_name) {
   try {
     YAML::Node root;
     try {
-      const auto extra = check_documents(text);
+      const auto extra = may_hold_more_documents(text) ? check_documents(text) : Documents{};
       if (extra.stuck) {
         const char c = extra.pos < text.size() ? text[extra.pos] : ' ';
         w.report(extra.at, Severity::error,
