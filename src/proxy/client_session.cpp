@@ -343,7 +343,7 @@ Task<Next> ClientSession::redirect(const route::Route& route, const http::Reques
   write_connection_fields(w, listener_, keep_alive, head.version_minor);
   const std::string location_field = "Location: " + location + "\r\n";
   auto write = sock_.write(w.text(), location_field);
-  write.add("\r\n");
+  write.add(std::string_view("\r\n"));  // a literal would bring its NUL
   auto result = co_await write;
   co_return result&& keep_alive ? Next::idle : Next::close;
 }

@@ -96,20 +96,34 @@ Template compile_template(const std::string& text, const re2::RE2* regex) {
   return t;
 }
 
+// Compiling is most of the cost of building a large table, and operators
+// repeat patterns across hosts: each distinct pattern is compiled once per
+// build and shared (RE2 objects are immutable and thread-safe).
+struct BuildContext {
+  std::vector<RouteFinding>* errors = nullptr;
+  TextMap<std::shared_ptr<const re2::RE2>> regexes;
+  TextMap<std::shared_ptr<const re2::RE2::Set>> sets;  // key: patterns joined by '\n'
+};
+
 std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, const std::string& what,
-                                              std::size_t route,
-                                              std::vector<RouteFinding>* errors) {
+                                              std::size_t route, BuildContext& ctx) {
+  if (auto it = ctx.regexes.find(pattern); it != ctx.regexes.end()) {
+    if (!it->second && ctx.errors != nullptr) ctx.errors->push_back({route, what + ": invalid"});
+    return it->second;
+  }
   re2::RE2::Options options;
   options.set_log_errors(false);
   auto re = std::make_shared<re2::RE2>(pattern, options);
   if (!re->ok()) {
-    if (errors != nullptr) errors->push_back({route, what + ": " + re->error()});
+    if (ctx.errors != nullptr) ctx.errors->push_back({route, what + ": " + re->error()});
+    ctx.regexes.emplace(pattern, nullptr);
     return nullptr;
   }
+  ctx.regexes.emplace(pattern, re);
   return re;
 }
 
-void set_path(Route& r, const config::RouteMatch& m, std::vector<RouteFinding>* errors) {
+void set_path(Route& r, const config::RouteMatch& m, BuildContext& ctx) {
   if (m.path_exact) {
     r.path_kind = Route::PathKind::exact;
     r.path = *m.path_exact;
@@ -120,12 +134,12 @@ void set_path(Route& r, const config::RouteMatch& m, std::vector<RouteFinding>* 
     r.path_kind = Route::PathKind::regex;
     r.path = *m.path_regex;
     r.path_regex =
-        compile_regex(r.path, "route '" + r.name + "': match.path_regex", r.file_index, errors);
+        compile_regex(r.path, "route '" + r.name + "': match.path_regex", r.file_index, ctx);
     if (!r.path_regex) r.path_kind = Route::PathKind::any;  // reported; never matches below
   }
 }
 
-void set_conditions(Route& r, const config::RouteMatch& m, std::vector<RouteFinding>* errors) {
+void set_conditions(Route& r, const config::RouteMatch& m, BuildContext& ctx) {
   r.methods = m.methods;
   for (const auto& h : m.headers) {
     HeaderCondition c;
@@ -136,7 +150,7 @@ void set_conditions(Route& r, const config::RouteMatch& m, std::vector<RouteFind
                                                           : HeaderCondition::Kind::present;
     if (c.kind == HeaderCondition::Kind::regex) {
       c.regex = compile_regex(h.value, "route '" + r.name + "': match.headers." + h.name,
-                              r.file_index, errors);
+                              r.file_index, ctx);
     }
     r.headers.push_back(std::move(c));
   }
@@ -178,7 +192,7 @@ void set_action(Route& r, const config::Route& rc, const config::Config& config)
 }
 
 Route build_route(const config::Route& rc, std::size_t index, const config::Config& config,
-                  std::vector<RouteFinding>* errors) {
+                  BuildContext& ctx) {
   Route r;
   r.name = rc.name;
   r.file_index = index;
@@ -192,8 +206,8 @@ Route build_route(const config::Route& rc, std::size_t index, const config::Conf
     r.on_listener[i] = rc.listeners.empty() ? l.protocol == config::Protocol::http : named;
   }
   r.host = lower(rc.match.host.value_or(""));
-  set_path(r, rc.match, errors);
-  set_conditions(r, rc.match, errors);
+  set_path(r, rc.match, ctx);
+  set_conditions(r, rc.match, ctx);
   set_action(r, rc, config);
   return r;
 }
@@ -214,6 +228,30 @@ bool find_query(std::string_view query, std::string_view name, std::string_view&
   return false;
 }
 
+// One RE2::Set over the path regexes of `ranks`, in that order; buckets
+// with the same patterns share it.
+std::shared_ptr<const re2::RE2::Set> compile_set(const std::vector<Route>& routes,
+                                                 const std::vector<std::uint32_t>& ranks,
+                                                 BuildContext& ctx) {
+  std::string key;
+  for (std::uint32_t rank : ranks) {
+    key += routes[rank].path;
+    key += '\n';
+  }
+  if (auto it = ctx.sets.find(key); it != ctx.sets.end()) return it->second;
+  re2::RE2::Options options;
+  options.set_log_errors(false);
+  auto set = std::make_shared<re2::RE2::Set>(options, re2::RE2::UNANCHORED);
+  for (std::uint32_t rank : ranks)
+    set->Add(routes[rank].path, nullptr);
+  if (!set->Compile() && ctx.errors != nullptr) {
+    ctx.errors->push_back(
+        {routes[ranks[0]].file_index, "path regexes could not be compiled together (RE2 limit)"});
+  }
+  ctx.sets.emplace(std::move(key), set);
+  return set;
+}
+
 }  // namespace
 
 // Routes of one host (or of "any host"), split by how they match the path.
@@ -221,9 +259,9 @@ struct RouteTable::HostBucket {
   TextMap<std::vector<std::uint32_t>> exact_paths;
   PrefixTree prefixes;
   std::vector<std::uint32_t> any_path;
-  std::unique_ptr<re2::RE2::Set> regexes;
-  std::vector<std::uint32_t> regex_routes;  // RE2::Set index -> route
-  std::uint32_t best_regex_rank = kNone;    // skip the set when a better route won
+  std::shared_ptr<const re2::RE2::Set> regexes;  // shared by buckets with the same patterns
+  std::vector<std::uint32_t> regex_routes;       // RE2::Set index -> route
+  std::uint32_t best_regex_rank = kNone;         // skip the set when a better route won
 };
 
 struct RouteTable::ListenerIndex {
@@ -239,8 +277,10 @@ RouteTable::~RouteTable() = default;
 std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config,
                                                     std::vector<RouteFinding>* errors) {
   auto table = std::make_shared<RouteTable>();
+  BuildContext ctx;
+  ctx.errors = errors;
   for (std::size_t i = 0; i < config.routes.size(); ++i)
-    table->routes_.push_back(build_route(config.routes[i], i, config, errors));
+    table->routes_.push_back(build_route(config.routes[i], i, config, ctx));
   std::stable_sort(table->routes_.begin(), table->routes_.end(), outranks);
 
   for (std::size_t li = 0; li < config.listeners.size(); ++li) {
@@ -265,13 +305,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config
           b->prefixes.add(r.path, rank);
           break;
         case Route::PathKind::regex:
-          if (!b->regexes) {
-            re2::RE2::Options options;
-            options.set_log_errors(false);
-            b->regexes = std::make_unique<re2::RE2::Set>(options, re2::RE2::UNANCHORED);
-            with_regexes.push_back(b);
-          }
-          b->regexes->Add(r.path, nullptr);
+          if (b->regex_routes.empty()) with_regexes.push_back(b);
           b->regex_routes.push_back(rank);
           b->best_regex_rank = std::min(b->best_regex_rank, rank);
           break;
@@ -281,9 +315,7 @@ std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config
       }
     }
     for (HostBucket* b : with_regexes) {
-      if (!b->regexes->Compile() && errors != nullptr) {
-        errors->push_back({0, "path regexes could not be compiled together (RE2 memory limit)"});
-      }
+      b->regexes = compile_set(table->routes_, b->regex_routes, ctx);
     }
     table->listeners_.push_back(std::move(index));
   }
