@@ -150,8 +150,10 @@ TEST(Cli, ListenerThatCannotBindStopsStartUpNamingIt) {
 // SIGTERM while a request is half received: the request is answered (with
 // Connection: close), idle connections are closed at once, then sluice exits 0.
 TEST(Cli, SigtermLetsARequestInFlightFinish) {
+  // One worker: the idle connection's close then proves that the worker
+  // serving the busy one has seen the stop too.
   SluiceInstance s(
-      "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+      "workers: 1\nlisteners:\n  - name: web\n    listen: 127.0.0.1:0\n"
       "routes:\n  - match: {path: /}\n    respond: {status: 200, body: \"done\\n\"}\n");
   ASSERT_TRUE(s.ready()) << s.process().output();
   RawConnection idle(s.port("web"));
