@@ -42,6 +42,19 @@ const Listener* Config::find_listener(std::string_view listener_name) const {
 
 namespace {
 
+// A map's value for `key`, or an undefined node. yaml-cpp's operator[]
+// converts every key it passes into a new std::string to compare it; with
+// thousands of routes that was most of the load time, so compare the
+// scalars in place.
+YAML::Node field(const YAML::Node& map, std::string_view key) {
+  if (map.IsMap()) {
+    for (const auto& kv : map) {
+      if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.second;
+    }
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
 using Keys = std::initializer_list<std::string_view>;
 
 // An enum value and how it is spelt in the file.
@@ -290,7 +303,7 @@ class Walker {
   // Reads map[key] if present; `required` reports its absence at the map.
   bool string_field(const YAML::Node& map, std::string_view key, const Block& b, std::string& out,
                     bool required = false) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     if (!n.IsDefined()) {
       if (required) missing(map, b, key);
       return false;
@@ -326,7 +339,7 @@ class Walker {
   }
 
   void bool_field(const YAML::Node& map, std::string_view key, const Block& b, bool& out) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     if (n.IsDefined()) bool_value(n, b.at(key), out);
   }
 
@@ -349,14 +362,14 @@ class Walker {
   template <typename Int>
   void int_field(const YAML::Node& map, std::string_view key, const Block& b, long long lo,
                  long long hi, Int& out) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     if (n.IsDefined()) int_value(n, b.at(key), lo, hi, out);
   }
 
   template <typename Int>
   void opt_int(const YAML::Node& map, std::string_view key, const Block& b, long long lo,
                long long hi, std::optional<Int>& out) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     Int v{};
     if (n.IsDefined() && int_value(n, b.at(key), lo, hi, v)) out = v;
   }
@@ -381,7 +394,7 @@ class Walker {
 
   void duration_field(const YAML::Node& map, std::string_view key, const Block& b, Duration& out,
                       bool allow_zero = false) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     if (n.IsDefined()) duration_value(n, b.at(key), allow_zero, out);
   }
 
@@ -398,14 +411,14 @@ class Walker {
   }
 
   bool size_field(const YAML::Node& map, std::string_view key, const Block& b, std::uint64_t& out) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     return n.IsDefined() && size_value(n, b.at(key), out);
   }
 
   template <typename E, std::size_t N>
   bool choice_field(const YAML::Node& map, std::string_view key, const Block& b,
                     const std::array<Choice<E>, N>& choices, E& out) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     if (!n.IsDefined()) return false;
     std::string v;
     if (!scalar(n, b.at(key), v)) return false;
@@ -430,7 +443,7 @@ class Walker {
   bool string_list(const YAML::Node& map, std::string_view key, const Block& b,
                    std::vector<std::string>& out, std::vector<SourceLocation>* locations = nullptr,
                    std::vector<YAML::Node>* nodes = nullptr) {
-    const YAML::Node n = map[std::string(key)];
+    const YAML::Node n = field(map, key);
     if (!n.IsDefined()) return false;
     if (!n.IsSequence()) {
       error(n, b.at(key) + ": expected a list, got " + describe(n));
@@ -492,7 +505,7 @@ class Walker {
 // the block's own keys, so the name is read before anything else.
 std::string owner_name(const YAML::Node& n, const std::string& kind, std::size_t index) {
   if (n.IsMap()) {
-    const YAML::Node name = n["name"];
+    const YAML::Node name = field(n, "name");
     if (name.IsDefined() && name.IsScalar() && !name.Scalar().empty()) {
       return kind + " " + quote(name.Scalar());
     }
@@ -535,46 +548,47 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
     return;
   }
   if (w.string_field(n, "name", b, l.name, true) && !valid_name(l.name)) {
-    w.error(n["name"], b.at("name") +
-                           ": names are 1 to 128 characters without spaces or control "
-                           "characters");
+    w.error(field(n, "name"), b.at("name") +
+                                  ": names are 1 to 128 characters without spaces or control "
+                                  "characters");
   }
-  l.name_where = where(n["name"]);
+  l.name_where = where(field(n, "name"));
   if (w.string_field(n, "listen", b, l.listen, true)) {
-    w.address_check(n["listen"], b.at("listen"), l.listen, AddressUse::listen);
+    w.address_check(field(n, "listen"), b.at("listen"), l.listen, AddressUse::listen);
   }
-  l.listen_where = where(n["listen"]);
+  l.listen_where = where(field(n, "listen"));
   w.choice_field(n, "protocol", b, kProtocols, l.protocol);
   w.opt_string(n, "backend", b, l.backend);
-  l.backend_where = where(n["backend"]);
+  l.backend_where = where(field(n, "backend"));
   const bool tcp = l.protocol == Protocol::tcp;
-  if (tcp && !n["backend"].IsDefined()) {
+  if (tcp && !field(n, "backend").IsDefined()) {
     w.missing(n, b, "backend", "a tcp listener forwards to one backend");
-  } else if (!tcp && n["backend"].IsDefined()) {
-    w.error(n["backend"], b.at("backend") +
-                              ": only tcp listeners name a backend; http listeners reach "
-                              "backends through routes");
+  } else if (!tcp && field(n, "backend").IsDefined()) {
+    w.error(field(n, "backend"), b.at("backend") +
+                                     ": only tcp listeners name a backend; http listeners reach "
+                                     "backends through routes");
   }
-  if (const YAML::Node t = n["timeouts"]; t.IsDefined()) {
+  if (const YAML::Node t = field(n, "timeouts"); t.IsDefined()) {
     const Block tb = b.child("timeouts");
     if (w.map_with_keys(t, tb, {"header", "idle"})) {
       w.duration_field(t, "header", tb, l.timeouts.header);
       w.duration_field(t, "idle", tb, l.timeouts.idle);
-      if (tcp && t["header"].IsDefined()) {
-        w.warning(t["header"], tb.at("header") + ": ignored on a tcp listener");
+      if (tcp && field(t, "header").IsDefined()) {
+        w.warning(field(t, "header"), tb.at("header") + ": ignored on a tcp listener");
       }
     }
   }
   if (w.size_field(n, "max_header_size", b, l.max_header_size) &&
       (l.max_header_size < 1024 || l.max_header_size > 64 * 1024)) {
-    w.error(n["max_header_size"], b.at("max_header_size") + ": must be from 1KiB to 64KiB, got " +
-                                      quote(n["max_header_size"].Scalar()));
+    w.error(field(n, "max_header_size"), b.at("max_header_size") +
+                                             ": must be from 1KiB to 64KiB, got " +
+                                             quote(field(n, "max_header_size").Scalar()));
   }
   if (w.size_field(n, "max_request_line", b, l.max_request_line) &&
       (l.max_request_line < 64 || l.max_request_line > l.max_header_size)) {
-    w.error(n["max_request_line"], b.at("max_request_line") +
-                                       ": must be at least 64 bytes and at most max_header_size (" +
-                                       std::to_string(l.max_header_size) + " bytes)");
+    w.error(field(n, "max_request_line"),
+            b.at("max_request_line") + ": must be at least 64 bytes and at most max_header_size (" +
+                std::to_string(l.max_header_size) + " bytes)");
   }
   w.int_field(n, "max_header_count", b, 1, 1000, l.max_header_count);
   std::uint64_t body = 0;
@@ -584,14 +598,15 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (tcp) {
     for (const char* key : {"max_header_size", "max_request_line", "max_header_count",
                             "max_body_size", "keep_alive_header"}) {
-      if (n[key].IsDefined()) w.warning(n[key], b.at(key) + ": ignored on a tcp listener");
+      if (field(n, key).IsDefined())
+        w.warning(field(n, key), b.at(key) + ": ignored on a tcp listener");
     }
   }
-  if (const YAML::Node tls = n["tls"]; tls.IsDefined()) {
+  if (const YAML::Node tls = field(n, "tls"); tls.IsDefined()) {
     const Block tb = b.child("tls");
     if (w.map_with_keys(tls, tb, {"certificates"})) {
       Tls t;
-      const YAML::Node certs = tls["certificates"];
+      const YAML::Node certs = field(tls, "certificates");
       if (!certs.IsDefined()) {
         w.missing(tls, tb, "certificates");
       } else if (!certs.IsSequence() || certs.size() == 0) {
@@ -631,10 +646,11 @@ void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& m) 
     const std::string_view h = *m.host;
     const bool wildcard = h.size() > 2 && h.substr(0, 2) == "*.";
     if (!valid_host_name(wildcard ? h.substr(2) : h)) {
-      w.error(n["host"], mb.at("host") +
-                             ": expected a host name such as api.example.com or *.example.com "
-                             "(without a port), got " +
-                             quote(h));
+      w.error(field(n, "host"),
+              mb.at("host") +
+                  ": expected a host name such as api.example.com or *.example.com "
+                  "(without a port), got " +
+                  quote(h));
     }
   }
   load_path(w, n, "path", mb, m.path);
@@ -659,7 +675,7 @@ void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& m) 
                                    "', not " + quote(method));
     }
   }
-  if (const YAML::Node h = n["headers"]; h.IsDefined()) {
+  if (const YAML::Node h = field(n, "headers"); h.IsDefined()) {
     const Block hb = mb.child("headers");
     if (!h.IsMap()) {
       w.error(h, hb.label() + ": expected a map of field name to value, got " + describe(h));
@@ -680,15 +696,15 @@ void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& m) 
             w.error(kv.second, fb.label() + ": use either {regex: ...} or {present: true}");
             continue;
           }
-          if (kv.second["regex"].IsDefined()) {
+          if (field(kv.second, "regex").IsDefined()) {
             hm.kind = HeaderMatch::Kind::regex;
             if (!w.string_field(kv.second, "regex", fb, hm.value)) continue;
-          } else if (kv.second["present"].IsDefined()) {
+          } else if (field(kv.second, "present").IsDefined()) {
             hm.kind = HeaderMatch::Kind::present;
             bool present = false;
-            if (!w.bool_value(kv.second["present"], fb.at("present"), present)) continue;
+            if (!w.bool_value(field(kv.second, "present"), fb.at("present"), present)) continue;
             if (!present) {
-              w.error(kv.second["present"],
+              w.error(field(kv.second, "present"),
                       fb.at("present") + ": only 'present: true' is supported");
               continue;
             }
@@ -705,7 +721,7 @@ void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& m) 
       }
     }
   }
-  if (const YAML::Node q = n["query"]; q.IsDefined()) {
+  if (const YAML::Node q = field(n, "query"); q.IsDefined()) {
     const Block qb = mb.child("query");
     if (!q.IsMap()) {
       w.error(q, qb.label() + ": expected a map of parameter name to value, got " + describe(q));
@@ -718,7 +734,7 @@ void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& m) 
           qm.value = kv.second.Scalar();
         } else if (kv.second.IsMap()) {
           if (!w.map_with_keys(kv.second, fb, {"present"})) continue;
-          const YAML::Node p = kv.second["present"];
+          const YAML::Node p = field(kv.second, "present");
           bool present = false;
           if (!p.IsDefined() || !w.bool_value(p, fb.at("present"), present)) continue;
           if (!present) {
@@ -769,27 +785,28 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
   r.name_where = r.where;
   r.name = "route-" + std::to_string(index + 1);
   Block b{owner_name(n, "route", index), ""};
-  if (!(n.IsMap() && n["name"].IsDefined())) b.owner = "route " + quote(r.name);
+  if (!(n.IsMap() && field(n, "name").IsDefined())) b.owner = "route " + quote(r.name);
   if (!w.map_with_keys(n, b,
                        {"name", "listeners", "priority", "match", "rewrite", "backend", "respond",
                         "redirect"})) {
     return;
   }
   if (w.string_field(n, "name", b, r.name)) {
-    r.name_where = where(n["name"]);
+    r.name_where = where(field(n, "name"));
     if (!valid_name(r.name)) {
-      w.error(n["name"], b.at("name") +
-                             ": names are 1 to 128 characters without spaces or control "
-                             "characters");
+      w.error(field(n, "name"), b.at("name") +
+                                    ": names are 1 to 128 characters without spaces or control "
+                                    "characters");
     }
   }
   b.owner = "route " + quote(r.name);
   w.string_list(n, "listeners", b, r.listeners, &r.listeners_where);
   w.int_field(n, "priority", b, -1'000'000, 1'000'000, r.priority);
-  if (const YAML::Node m = n["match"]; m.IsDefined()) load_match(w, m, b, r.match);
+  if (const YAML::Node m = field(n, "match"); m.IsDefined()) load_match(w, m, b, r.match);
 
-  const int actions = (n["backend"].IsDefined() ? 1 : 0) + (n["respond"].IsDefined() ? 1 : 0) +
-                      (n["redirect"].IsDefined() ? 1 : 0);
+  const int actions = (field(n, "backend").IsDefined() ? 1 : 0) +
+                      (field(n, "respond").IsDefined() ? 1 : 0) +
+                      (field(n, "redirect").IsDefined() ? 1 : 0);
   if (actions == 0 && !w.suggested(n, "backend") && !w.suggested(n, "respond") &&
       !w.suggested(n, "redirect")) {
     w.error(n, b.label() + ": needs one of 'backend', 'respond' or 'redirect'");
@@ -797,11 +814,11 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
     w.error(n, b.label() + ": use only one of 'backend', 'respond' and 'redirect'");
   }
   w.opt_string(n, "backend", b, r.backend);
-  r.backend_where = where(n["backend"]);
+  r.backend_where = where(field(n, "backend"));
 
-  if (const YAML::Node rw = n["rewrite"]; rw.IsDefined()) {
+  if (const YAML::Node rw = field(n, "rewrite"); rw.IsDefined()) {
     const Block wb = b.child("rewrite");
-    if (!n["backend"].IsDefined()) {
+    if (!field(n, "backend").IsDefined()) {
       w.error(rw, wb.label() + ": only routes with a 'backend' can rewrite");
     }
     if (w.map_with_keys(rw, wb, {"path", "strip_prefix", "add_prefix", "host"})) {
@@ -810,9 +827,9 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
       load_path(w, rw, "strip_prefix", wb, x.strip_prefix);
       load_path(w, rw, "add_prefix", wb, x.add_prefix);
       if (w.opt_string(rw, "host", wb, x.host) && !valid_field_value(*x.host)) {
-        w.error(rw["host"], wb.at("host") + ": cannot contain a line break");
+        w.error(field(rw, "host"), wb.at("host") + ": cannot contain a line break");
       }
-      if (x.path) check_captures(w, rw["path"], wb.at("path"), *x.path, r.match);
+      if (x.path) check_captures(w, field(rw, "path"), wb.at("path"), *x.path, r.match);
       if (x.path && (x.strip_prefix || x.add_prefix)) {
         w.error(rw, wb.label() +
                         ": 'path' replaces the whole path; use it or strip_prefix/add_prefix, "
@@ -822,15 +839,15 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
     }
   }
 
-  if (const YAML::Node rs = n["respond"]; rs.IsDefined()) {
+  if (const YAML::Node rs = field(n, "respond"); rs.IsDefined()) {
     const Block sb = b.child("respond");
     if (w.map_with_keys(rs, sb, {"status", "headers", "body"})) {
       Respond x;
       w.int_field(rs, "status", sb, 100, 599, x.status);
-      if (const YAML::Node h = rs["headers"]; h.IsDefined()) {
+      if (const YAML::Node h = field(rs, "headers"); h.IsDefined()) {
         w.field_map(h, sb.at("headers"), x.headers);
       }
-      if (const YAML::Node body = rs["body"]; body.IsDefined()) {
+      if (const YAML::Node body = field(rs, "body"); body.IsDefined()) {
         w.scalar(body, sb.at("body"), x.body);
         const bool bodiless = x.status < 200 || x.status == 204 || x.status == 304;
         if (bodiless && !x.body.empty()) {
@@ -842,11 +859,11 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
     }
   }
 
-  if (const YAML::Node rd = n["redirect"]; rd.IsDefined()) {
+  if (const YAML::Node rd = field(n, "redirect"); rd.IsDefined()) {
     const Block db = b.child("redirect");
     if (w.map_with_keys(rd, db, {"status", "scheme", "host", "port", "path", "keep_query"})) {
       Redirect x;
-      if (const YAML::Node s = rd["status"]; s.IsDefined()) {
+      if (const YAML::Node s = field(rd, "status"); s.IsDefined()) {
         int status = 0;
         if (w.int_value(s, db.at("status"), 100, 599, status)) {
           if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308) {
@@ -858,7 +875,7 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
         }
       }
       if (w.opt_string(rd, "scheme", db, x.scheme) && *x.scheme != "http" && *x.scheme != "https") {
-        w.error(rd["scheme"],
+        w.error(field(rd, "scheme"),
                 db.at("scheme") + ": expected http or https, got " + quote(*x.scheme));
       }
       if (w.opt_string(rd, "host", db, x.host) && !valid_host_name(*x.host)) {
@@ -867,16 +884,16 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
         // "[::1]" is a valid host too; reuse the address parser with a dummy port.
         if (!(x.host->front() == '[' &&
               parse_address(*x.host + ":1", AddressUse::server, hp, why))) {
-          w.error(rd["host"],
+          w.error(field(rd, "host"),
                   db.at("host") + ": expected a host name (without a port), got " + quote(*x.host));
         }
       }
       w.opt_int(rd, "port", db, 1, 65535, x.port);
       load_path(w, rd, "path", db, x.path);
-      if (x.path) check_captures(w, rd["path"], db.at("path"), *x.path, r.match);
+      if (x.path) check_captures(w, field(rd, "path"), db.at("path"), *x.path, r.match);
       w.bool_field(rd, "keep_query", db, x.keep_query);
-      if (!rd["scheme"].IsDefined() && !rd["host"].IsDefined() && !rd["port"].IsDefined() &&
-          !rd["path"].IsDefined()) {
+      if (!field(rd, "scheme").IsDefined() && !field(rd, "host").IsDefined() &&
+          !field(rd, "port").IsDefined() && !field(rd, "path").IsDefined()) {
         w.error(rd, db.label() +
                         ": needs at least one of scheme, host, port or path (otherwise it "
                         "redirects to itself)");
@@ -905,8 +922,8 @@ void load_server(Walker& w, const YAML::Node& n, const Block& sb, Server& s) {
     return;
   }
   if (w.string_field(n, "address", sb, s.address, true)) {
-    s.address_where = where(n["address"]);
-    w.address_check(n["address"], sb.at("address"), s.address, AddressUse::server);
+    s.address_where = where(field(n, "address"));
+    w.address_check(field(n, "address"), sb.at("address"), s.address, AddressUse::server);
   }
   w.int_field(n, "weight", sb, 1, 256, s.weight);
   w.opt_int(n, "max_connections", sb, 1, 1'000'000, s.max_connections);
@@ -922,7 +939,7 @@ void load_health_check(Walker& w, const YAML::Node& h, const Block& hb, HealthCh
   w.choice_field(h, "type", hb, kCheckTypes, hc.type);
   if (hc.type == HealthCheckType::http) {
     std::optional<std::string> path;
-    if (!h["path"].IsDefined()) {
+    if (!field(h, "path").IsDefined()) {
       w.missing(h, hb, "path", "or 'type: tcp' for a connect-only check");
     }
     load_path(w, h, "path", hb, path);
@@ -952,7 +969,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
     return;
   }
   w.choice_field(n, "balance", b, kBalances, be.balance);
-  if (const YAML::Node h = n["hash"]; h.IsDefined()) {
+  if (const YAML::Node h = field(n, "hash"); h.IsDefined()) {
     const Block hb = b.child("hash");
     if (w.map_with_keys(h, hb, {"key", "name"})) {
       Hash x;
@@ -960,10 +977,10 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
       const bool named = x.key == HashKey::header || x.key == HashKey::cookie;
       if (named) {
         if (w.string_field(h, "name", hb, x.name, true) && !is_token(x.name)) {
-          w.error(h["name"], hb.at("name") + ": " + quote(x.name) + " is not a valid name");
+          w.error(field(h, "name"), hb.at("name") + ": " + quote(x.name) + " is not a valid name");
         }
-      } else if (h["name"].IsDefined()) {
-        w.error(h["name"], hb.at("name") + ": only used with key header or cookie");
+      } else if (field(h, "name").IsDefined()) {
+        w.error(field(h, "name"), hb.at("name") + ": only used with key header or cookie");
       }
       if (be.balance != Balance::hash) {
         w.warning(h, hb.label() + ": ignored unless balance is hash");
@@ -971,17 +988,18 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
       be.hash = std::move(x);
     }
   }
-  if (const YAML::Node s = n["sticky"]; s.IsDefined()) {
+  if (const YAML::Node s = field(n, "sticky"); s.IsDefined()) {
     const Block sb = b.child("sticky");
     if (w.map_with_keys(s, sb, {"cookie"})) {
       Sticky x;
       if (w.string_field(s, "cookie", sb, x.cookie, true) && !is_token(x.cookie)) {
-        w.error(s["cookie"], sb.at("cookie") + ": " + quote(x.cookie) + " is not a valid name");
+        w.error(field(s, "cookie"),
+                sb.at("cookie") + ": " + quote(x.cookie) + " is not a valid name");
       }
       be.sticky = std::move(x);
     }
   }
-  const YAML::Node servers = n["servers"];
+  const YAML::Node servers = field(n, "servers");
   if (!servers.IsDefined()) {
     w.missing(n, b, "servers");
   } else if (!servers.IsSequence() || servers.size() == 0) {
@@ -999,14 +1017,14 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
       w.warning(servers, b.at("servers") + ": every server is a backup, so none is ever preferred");
     }
   }
-  if (const YAML::Node q = n["queue"]; q.IsDefined()) {
+  if (const YAML::Node q = field(n, "queue"); q.IsDefined()) {
     const Block qb = b.child("queue");
     if (w.map_with_keys(q, qb, {"timeout", "max_size"})) {
       w.duration_field(q, "timeout", qb, be.queue.timeout, true);
       w.opt_int(q, "max_size", qb, 0, 1'000'000'000, be.queue.max_size);
     }
   }
-  if (const YAML::Node p = n["pool"]; p.IsDefined()) {
+  if (const YAML::Node p = field(n, "pool"); p.IsDefined()) {
     const Block pb = b.child("pool");
     if (w.map_with_keys(p, pb, {"max_idle_per_server", "idle_timeout", "reuse"})) {
       w.int_field(p, "max_idle_per_server", pb, 0, 100'000, be.pool.max_idle_per_server);
@@ -1015,7 +1033,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
     }
   }
   w.bool_field(n, "tcp_keepalive", b, be.tcp_keepalive);
-  if (const YAML::Node t = n["timeouts"]; t.IsDefined()) {
+  if (const YAML::Node t = field(n, "timeouts"); t.IsDefined()) {
     const Block tb = b.child("timeouts");
     if (w.map_with_keys(t, tb, {"connect", "response", "idle"})) {
       w.duration_field(t, "connect", tb, be.timeouts.connect);
@@ -1023,12 +1041,12 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
       w.duration_field(t, "idle", tb, be.timeouts.idle);
     }
   }
-  if (const YAML::Node r = n["retries"]; r.IsDefined()) {
+  if (const YAML::Node r = field(n, "retries"); r.IsDefined()) {
     const Block rb = b.child("retries");
     if (w.map_with_keys(r, rb,
                         {"attempts", "per_try_timeout", "max_body", "budget", "idempotency_key"})) {
       w.int_field(r, "attempts", rb, 0, 10, be.retries.attempts);
-      if (const YAML::Node pt = r["per_try_timeout"]; pt.IsDefined()) {
+      if (const YAML::Node pt = field(r, "per_try_timeout"); pt.IsDefined()) {
         Duration d{};
         if (w.duration_value(pt, rb.at("per_try_timeout"), false, d)) {
           be.retries.per_try_timeout = d;
@@ -1039,7 +1057,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
       w.bool_field(r, "idempotency_key", rb, be.retries.idempotency_key);
     }
   }
-  if (const YAML::Node h = n["health_check"]; h.IsDefined()) {
+  if (const YAML::Node h = field(n, "health_check"); h.IsDefined()) {
     HealthCheck hc;
     load_health_check(w, h, b.child("health_check"), hc);
     be.health_check = std::move(hc);
@@ -1055,7 +1073,7 @@ void load_root(Walker& w, const YAML::Node& root, Config& c) {
                         "shutdown", "log", "watch"})) {
     return;
   }
-  if (const YAML::Node n = root["workers"]; n.IsDefined()) {
+  if (const YAML::Node n = field(root, "workers"); n.IsDefined()) {
     if (!(n.IsScalar() && n.Scalar() == "auto")) {
       std::string v;
       long long x = 0;
@@ -1069,18 +1087,18 @@ void load_root(Walker& w, const YAML::Node& root, Config& c) {
       }
     }
   }
-  if (const YAML::Node a = root["admin"]; a.IsDefined()) {
+  if (const YAML::Node a = field(root, "admin"); a.IsDefined()) {
     const Block ab{"", "admin"};
     if (w.map_with_keys(a, ab, {"listen"})) {
       Admin admin;
       if (w.string_field(a, "listen", ab, admin.listen, true)) {
-        w.address_check(a["listen"], ab.at("listen"), admin.listen, AddressUse::listen);
-        admin.listen_where = where(a["listen"]);
+        w.address_check(field(a, "listen"), ab.at("listen"), admin.listen, AddressUse::listen);
+        admin.listen_where = where(field(a, "listen"));
       }
       c.admin = std::move(admin);
     }
   }
-  const YAML::Node listeners = root["listeners"];
+  const YAML::Node listeners = field(root, "listeners");
   if (!listeners.IsDefined()) {
     w.missing(root, top, "listeners");
   } else if (!listeners.IsSequence() || listeners.size() == 0) {
@@ -1091,7 +1109,7 @@ void load_root(Walker& w, const YAML::Node& root, Config& c) {
     for (const auto& n : listeners)
       load_listener(w, n, i++, c.listeners.emplace_back());
   }
-  if (const YAML::Node routes = root["routes"]; routes.IsDefined()) {
+  if (const YAML::Node routes = field(root, "routes"); routes.IsDefined()) {
     if (!routes.IsSequence()) {
       w.error(routes, "routes: expected a list of routes, got " + describe(routes));
     } else {
@@ -1100,7 +1118,7 @@ void load_root(Walker& w, const YAML::Node& root, Config& c) {
         load_route(w, n, i++, c.routes.emplace_back());
     }
   }
-  if (const YAML::Node backends = root["backends"]; backends.IsDefined()) {
+  if (const YAML::Node backends = field(root, "backends"); backends.IsDefined()) {
     if (!backends.IsMap()) {
       w.error(backends,
               "backends: expected a map of backend name to settings, got " + describe(backends));
@@ -1124,7 +1142,7 @@ void load_root(Walker& w, const YAML::Node& root, Config& c) {
       }
     }
   }
-  if (const YAML::Node f = root["forwarded"]; f.IsDefined()) {
+  if (const YAML::Node f = field(root, "forwarded"); f.IsDefined()) {
     const Block fb{"", "forwarded"};
     if (w.map_with_keys(f, fb,
                         {"x_forwarded_for", "x_forwarded_proto", "x_forwarded_host", "except"})) {
@@ -1142,13 +1160,13 @@ void load_root(Walker& w, const YAML::Node& root, Config& c) {
       }
     }
   }
-  if (const YAML::Node s = root["shutdown"]; s.IsDefined()) {
+  if (const YAML::Node s = field(root, "shutdown"); s.IsDefined()) {
     const Block sb{"", "shutdown"};
     if (w.map_with_keys(s, sb, {"grace"})) {
       w.duration_field(s, "grace", sb, c.shutdown.grace, true);
     }
   }
-  if (const YAML::Node l = root["log"]; l.IsDefined()) {
+  if (const YAML::Node l = field(root, "log"); l.IsDefined()) {
     const Block lb{"", "log"};
     if (w.map_with_keys(l, lb, {"level", "access"})) {
       w.choice_field(l, "level", lb, kLogLevels, c.log.level);
