@@ -116,7 +116,8 @@ class ClientSession {
   WorkerContext& ctx_;
   const ListenerSettings& listener_;
   Buffer buf_;
-  std::size_t used_ = 0;  // bytes of buf_ holding unprocessed input
+  std::size_t used_ = 0;           // bytes of buf_ holding unprocessed input
+  bool earlier_requests_ = false;  // this connection has carried a request already
 };
 
 // Reads and answers requests while bytes are buffered; returns `idle` once
@@ -230,6 +231,7 @@ Task<Next> ClientSession::serve_buffered() {
     // Decided after the body: a stop may have begun while it arrived.
     const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
     // The head's views point into buf_: answer before the buffer moves.
+    earlier_requests_ = true;
     if (co_await respond(*route, head, keep_alive) == Next::close || !keep_alive) {
       co_await linger_and_close();
       co_return Next::close;
@@ -353,9 +355,10 @@ Task<Next> ClientSession::forward(const route::Route& route, const http::Request
                                   std::optional<SocketAddress>& peer) {
   if (!peer) peer = SocketAddress::peer_of(sock_.fd());
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
-  ClientConnection client{scope_, sock_, buf_, used_, listener_, *peer};
+  ClientConnection client{scope_, sock_, buf_, used_, listener_, *peer, earlier_requests_};
   const ForwardResult r = co_await forward_request(ctx_, snapshot_, route, head, head_bytes, target,
                                                    client, keep_alive);
+  earlier_requests_ = true;
   if (r.error_status != 0) {
     co_await send_error(r.error_status, r.error_reason, false);
     co_return Next::close;

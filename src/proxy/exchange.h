@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "core/buffer_pool.h"
@@ -29,6 +30,9 @@ class Exchange {
  public:
   Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Route& route,
            const http::RequestHead& head, ClientConnection& client, bool keep_alive);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
   Task<ForwardResult> run(const http::RequestHead& head, std::size_t head_bytes,
                           std::string_view target);
 
@@ -45,7 +49,11 @@ class Exchange {
   Task<Step> send_chunked_body();
   Task<bool> read_client_body();
   void drop_client_bytes(std::size_t n);
-  bool may_resend_on_fresh_connection() const;
+  bool resendable() const;
+  bool within_retry_budget();
+  void note_retry(const char* why);
+  ForwardResult unanswered();
+  void hold_body(std::string_view bytes);
   Step reject(int status, const char* reason);
   std::string_view server_address_for_host() const;
   std::string_view client_ip(char* out, std::size_t size) const;
@@ -55,6 +63,7 @@ class Exchange {
 
   // ---- response side (response_relay.cpp)
   Task<Step> read_response_head(http::ResponseParser& parser);
+  void note_keep_alive_hint(const http::ResponseHead& head);
   Task<bool> relay_interim(const http::ResponseHead& head, std::size_t head_bytes);
   Task<ForwardResult> relay_response(const http::ResponseHead& head, std::size_t head_bytes);
   Task<ForwardResult> relay_upgrade(const http::ResponseHead& head, std::size_t head_bytes);
@@ -81,6 +90,7 @@ class Exchange {
 
   // Facts of the request, copied: its head's bytes are reused for the body.
   http::Method method_;
+  std::string method_text_;  // for logs (short: no allocation)
   int client_minor_;
   bool client_keep_alive_;
   bool upgrade_;
@@ -91,6 +101,11 @@ class Exchange {
   const UpstreamServer* server_ = nullptr;
   std::unique_ptr<UpstreamConnection> conn_;
   bool conn_reused_ = false;
+  bool idempotent_ = false;  // by method, or Idempotency-Key where the backend opts in
+  int retries_left_ = 0;
+  bool counted_retry_ = false;
+  std::string held_body_;  // the body as sent, kept for a resend up to retries.max_body
+  bool body_held_ = true;
   Buffer scratch_;  // the outgoing request head, then the outgoing response head
   std::size_t request_head_len_ = 0;
   Buffer ubuf_;  // bytes from the backend

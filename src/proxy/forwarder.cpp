@@ -31,6 +31,9 @@ namespace {
 // connection before it opens one itself: a cross-thread round trip.
 constexpr std::uint64_t kBorrowWaitMs = 20;
 constexpr std::size_t kMaxResponseFields = 160;
+// pool.reuse: safe lets a request that cannot be resent use a pooled
+// connection only if it finished an exchange this recently.
+constexpr std::uint64_t kProvenAliveMs = 1'000;
 
 }  // namespace
 
@@ -51,12 +54,28 @@ Exchange::Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Ro
       client_(client),
       loop_(client.scope.worker().loop()),
       method_(head.method),
+      method_text_(head.method_text),
       client_minor_(head.version_minor),
       client_keep_alive_(keep_alive),
       upgrade_(head.upgrade),
       expect_continue_(head.expect_continue),
       request_framing_(head.framing),
-      request_length_(head.content_length) {}
+      request_length_(head.content_length) {
+  // RFC 9110 §9.2.2; a backend may also opt in to Idempotency-Key.
+  idempotent_ = http::is_idempotent(method_) && !upgrade_;
+  if (!idempotent_ && upstream_.retries.idempotency_key) {
+    for (const auto& f : head.fields) {
+      if (http::iequals(f.name, "idempotency-key") && !f.value.empty()) idempotent_ = true;
+    }
+  }
+  retries_left_ = upstream_.retries.attempts;
+  upstream_.load->active.fetch_add(1, std::memory_order_relaxed);
+}
+
+Exchange::~Exchange() {
+  upstream_.load->active.fetch_sub(1, std::memory_order_relaxed);
+  if (counted_retry_) upstream_.load->retrying.fetch_sub(1, std::memory_order_relaxed);
+}
 
 Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t head_bytes,
                                   std::string_view target) {
@@ -72,11 +91,21 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
   bool allow_pooled = true;
   std::array<http::HeaderField, kMaxResponseFields> fields;
   while (true) {
+    // Connecting failed: nothing was sent, so any request may go again,
+    // to the next server.
     Step s = co_await acquire_connection(allow_pooled);
-    if (s == Step::refused) co_return fail(502, "connection refused by the server");
-    if (s == Step::timeout) co_return fail(504, "connecting to the server timed out");
     if (s == Step::client_failed) co_return ForwardResult{};
-    if (s != Step::ok) co_return fail(502, "cannot connect to the server");
+    if (s != Step::ok) {
+      const char* why = s == Step::refused   ? "connection refused by the server"
+                        : s == Step::timeout ? "connecting to the server timed out"
+                                             : "cannot connect to the server";
+      if (retries_left_ > 0 && within_retry_budget()) {
+        note_retry(why);
+        pick_server();
+        continue;
+      }
+      co_return fail(s == Step::timeout ? 504 : 502, why);
+    }
     ++ctx_.counters.requests;
     if (conn_reused_) ++ctx_.counters.reused;
     s = co_await send_request();
@@ -94,25 +123,75 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
       co_return co_await relay_response(rh, parser.head_bytes());
     }
     if (r == Step::client_failed) co_return ForwardResult{};
-    if (r == Step::timeout) co_return fail(504, "the server did not answer in time");
     if (r == Step::rejected) co_return fail(502, reject_reason_);
-    // A pooled connection the server had closed: resend what it cannot have
-    // started processing (RFC 9112 §9.3.1), once, on a fresh connection.
-    if (may_resend_on_fresh_connection()) {
-      spdlog::debug("route '{}' backend '{}' server {}: pooled connection was closed; resending",
-                    route_.name, upstream_.name, server_->address);
-      ++ctx_.counters.stale_retries;
+    const char* why = r == Step::timeout ? "the server did not answer in time"
+                                         : "the server closed the connection without answering";
+    // Sent, and no answer: resend only what the server cannot have acted
+    // on twice (RFC 9110 §9.2.2, RFC 9112 §9.3.1), to the next server.
+    if (resendable() && retries_left_ > 0 && within_retry_budget()) {
+      note_retry(why);
       retire_backend();
-      allow_pooled = false;
+      allow_pooled = false;  // the pooled connection was the likely culprit
+      pick_server();
       continue;
     }
-    co_return fail(502, "the server closed the connection without answering");
+    if (r == Step::timeout) co_return fail(504, why);
+    co_return unanswered();
   }
 }
 
-bool Exchange::may_resend_on_fresh_connection() const {
-  return conn_reused_ && uused_ == 0 && !interim_relayed_ &&
-         request_framing_ == http::Framing::none && http::is_idempotent(method_) && !upgrade_;
+bool Exchange::resendable() const {
+  return idempotent_ && body_held_ && client_body_read_ && uused_ == 0 && !interim_relayed_;
+}
+
+// Retries in flight stay below budget_percent of the backend's requests in
+// flight (at least 3 may always run), so failures cannot multiply load.
+bool Exchange::within_retry_budget() {
+  if (counted_retry_) return true;  // this request already holds its share
+  const int active = upstream_.load->active.load(std::memory_order_relaxed);
+  const int allowed = std::max(3, active * upstream_.retries.budget_percent / 100);
+  if (upstream_.load->retrying.load(std::memory_order_relaxed) >= allowed) return false;
+  upstream_.load->retrying.fetch_add(1, std::memory_order_relaxed);
+  counted_retry_ = true;
+  return true;
+}
+
+void Exchange::note_retry(const char* why) {
+  --retries_left_;
+  ++ctx_.counters.retries;
+  spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {}; retrying {} ({} {} left)",
+               client_.listener.name, route_.name, upstream_.name, server_->address, why,
+               method_text_, retries_left_, retries_left_ == 1 ? "retry" : "retries");
+  retire_backend();
+}
+
+// The request was sent and cannot be resent. RFC 9112 §9.3.1: a client
+// whose connection carried earlier requests can tell this case from a
+// response and apply its own retry rules, so it gets the same close we
+// got; a first request gets 502.
+ForwardResult Exchange::unanswered() {
+  ++ctx_.counters.unanswered;
+  if (!client_.earlier_requests) {
+    return fail(502, "the server closed the connection without answering");
+  }
+  spdlog::warn(
+      "listener '{}' route '{}' backend '{}' server {}: the server closed the connection "
+      "without answering a {} it cannot be sent again; closing the client connection",
+      client_.listener.name, route_.name, upstream_.name, server_->address, method_text_);
+  retire_backend();
+  ForwardResult r;
+  r.next = ForwardResult::Next::abort;
+  return r;
+}
+
+void Exchange::hold_body(std::string_view bytes) {
+  if (!body_held_) return;
+  if (held_body_.size() + bytes.size() > upstream_.retries.max_body) {
+    body_held_ = false;
+    std::string().swap(held_body_);
+    return;
+  }
+  held_body_.append(bytes);
 }
 
 // RFC 9110 §7.6.1: connection-specific fields stay on their hop. Framing is
@@ -226,10 +305,15 @@ bool Exchange::pick_server() {
 
 Task<Exchange::Step> Exchange::acquire_connection(bool allow_pooled) {
   conn_reused_ = false;
-  if (allow_pooled) {
+  const ReuseMode reuse = upstream_.pool.reuse;
+  // pool.reuse: safe. A request we could not resend risks being lost on a
+  // connection the server is closing; it takes one only if that connection
+  // finished an exchange a moment ago, else a fresh one.
+  const bool cautious = reuse == ReuseMode::safe && !(idempotent_ && body_held_);
+  if (allow_pooled && reuse != ReuseMode::never) {
     const DestinationId d = server_->destination;
-    conn_ = ctx_.pool.take(d);
-    if (!conn_ && ctx_.group != nullptr) {
+    conn_ = ctx_.pool.take(d, cautious ? kProvenAliveMs : UINT64_MAX);
+    if (!conn_ && !cautious && ctx_.group != nullptr) {
       if (auto donor = ctx_.group->donor_for(ctx_.index, d)) {
         co_await ctx_.group->borrow(ctx_.index, *donor, d, kBorrowWaitMs,
                                     &client_.scope.cancel_token());
@@ -273,8 +357,9 @@ Task<Exchange::Step> Exchange::send_request() {
   const std::string_view head(scratch_.data(), request_head_len_);
   Socket& up = conn_->socket();
   if (request_body_started_) {
-    // A resend: only bodiless requests are resent.
-    auto w = co_await up.write(head, upstream_.idle_timeout_ms);
+    // A resend: the head and the body we kept.
+    auto w = co_await up.write(head, held_body_, upstream_.idle_timeout_ms);
+    request_body_sent_ = static_cast<bool>(w);
     co_return w ? Step::ok : Step::backend_failed;
   }
   switch (request_framing_) {
@@ -317,6 +402,7 @@ Task<Exchange::Step> Exchange::send_length_body(std::uint64_t length) {
     const std::size_t take =
         static_cast<std::size_t>(std::min<std::uint64_t>(remaining, client_.used));
     if (take > 0 || !head.empty()) {
+      hold_body(std::string_view(client_.buf.data(), take));
       auto w = co_await up.write(head, std::string_view(client_.buf.data(), take),
                                  upstream_.idle_timeout_ms);
       if (!w) co_return Step::backend_failed;
@@ -359,6 +445,7 @@ Task<Exchange::Step> Exchange::send_chunked_body() {
       co_return reject(413, "request body larger than the listener allows");
     }
     if (checked > 0 || !head.empty()) {
+      hold_body(std::string_view(client_.buf.data(), checked));
       auto w = co_await up.write(head, std::string_view(client_.buf.data(), checked),
                                  upstream_.idle_timeout_ms);
       if (!w) co_return Step::backend_failed;
@@ -402,7 +489,7 @@ void Exchange::retire_backend() {
 // of any client on this worker can use it.
 void Exchange::finish_backend() {
   if (!conn_) return;
-  if (backend_clean_ && request_body_sent_) {
+  if (backend_clean_ && request_body_sent_ && upstream_.pool.reuse != ReuseMode::never) {
     conn_->count_exchange();
     conn_->socket().bind_cancel(nullptr);
     ctx_.pool.put(std::move(conn_), upstream_.pool);

@@ -35,6 +35,9 @@ struct ClientConnection {
   std::size_t& used;  // bytes held in buf
   const ListenerSettings& listener;
   const SocketAddress& peer;
+  // The connection carried requests before this one: a request that failed
+  // in a way the client may retry itself is then answered by a close.
+  bool earlier_requests = false;
 };
 
 struct ForwardResult {

@@ -3,6 +3,7 @@
 // framing the client's connection needs (RFC 9112 §6.3, §7).
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -47,7 +48,9 @@ void copy_fields(http::HeadWriter& w, const http::ResponseHead& head, bool pass_
 }  // namespace
 
 Task<Exchange::Step> Exchange::read_response_head(http::ResponseParser& parser) {
-  const std::uint64_t deadline = loop_.now_ms() + upstream_.response_timeout_ms;
+  const std::uint64_t per_try = upstream_.retries.per_try_timeout_ms;
+  const std::uint64_t deadline =
+      loop_.now_ms() + (per_try > 0 ? per_try : upstream_.response_timeout_ms);
   while (true) {
     http::ParseState state;
     while ((state = parser.parse(std::string_view(ubuf_.data(), uused_), method_)) ==
@@ -104,11 +107,32 @@ std::size_t Exchange::build_response_head(const http::ResponseHead& head, std::s
   return w.overflow() ? 0 : w.size();
 }
 
+// A server's "Keep-Alive: timeout=N" (RFC 2068 §19.7.1, still widely sent)
+// says when it will close an idle connection; the pool retires it earlier.
+void Exchange::note_keep_alive_hint(const http::ResponseHead& head) {
+  if (!conn_) return;
+  for (const auto& f : head.fields) {
+    if (!http::iequals(f.name, "keep-alive")) continue;
+    http::ListTokens params(f.value);
+    std::string_view p;
+    while (params.next(p)) {
+      if (p.size() > 8 && http::iequals(p.substr(0, 8), "timeout=")) {
+        std::uint64_t seconds = 0;
+        auto [end, ec] = std::from_chars(p.data() + 8, p.data() + p.size(), seconds);
+        if (ec == std::errc() && end == p.data() + p.size() && seconds < 86'400) {
+          conn_->set_server_idle_timeout(seconds == 0 ? 1 : seconds * 1000);
+        }
+      }
+    }
+  }
+}
+
 Task<ForwardResult> Exchange::relay_response(const http::ResponseHead& head,
                                              std::size_t head_bytes) {
   // RFC 9112 §9.3: an HTTP/1.0 server, or one that said close, or a message
   // whose framing was doubtful, does not get another request.
   if (!head.keep_alive || head.must_close || head.version_minor == 0) backend_clean_ = false;
+  note_keep_alive_hint(head);
   const bool client_11 = client_minor_ == 1;
   const bool stopping = client_.scope.worker().stopping();
   bool keep_alive = client_keep_alive_ && client_body_read_ && !stopping;

@@ -121,8 +121,8 @@ void Server::join() {
     if (c.requests > 0) {
       spdlog::info(
           "worker {}: {} request(s) forwarded, {} on reused connections, {} connection(s) "
-          "opened, {} borrowed, {} resent after a stale pooled connection",
-          i, c.requests, c.reused, c.connections, c.borrowed, c.stale_retries);
+          "opened, {} borrowed, {} retried, {} failed unanswered",
+          i, c.requests, c.reused, c.connections, c.borrowed, c.retries, c.unanswered);
       c = ForwardCounters{};  // join() may run twice (stop, then destruction)
     }
     contexts_[i]->pool.clear();

@@ -25,7 +25,6 @@ void warn_not_yet_honoured(const config::Backend& bc) {
   if (bc.hash) unused.push_back("hash");
   if (bc.sticky) unused.push_back("sticky");
   if (bc.health_check) unused.push_back("health_check");
-  if (bc.pool.reuse != config::PoolReuse::safe) unused.push_back("pool.reuse");
   for (const auto& sc : bc.servers) {
     if (sc.weight != 1) unused.push_back("servers[].weight");
     if (sc.max_connections) unused.push_back("servers[].max_connections");
@@ -50,6 +49,14 @@ Upstream build_upstream(const config::Backend& bc, DestinationTable& destination
   up.pool.max_idle_per_server = static_cast<std::size_t>(std::max(0, bc.pool.max_idle_per_server));
   up.pool.idle_timeout_ms = ms(bc.pool.idle_timeout);
   up.tcp_keepalive = bc.tcp_keepalive;
+  up.pool.reuse = bc.pool.reuse == config::PoolReuse::never    ? ReuseMode::never
+                  : bc.pool.reuse == config::PoolReuse::always ? ReuseMode::always
+                                                               : ReuseMode::safe;
+  up.retries.attempts = bc.retries.attempts;
+  up.retries.per_try_timeout_ms = bc.retries.per_try_timeout ? ms(*bc.retries.per_try_timeout) : 0;
+  up.retries.max_body = static_cast<std::size_t>(bc.retries.max_body);
+  up.retries.budget_percent = bc.retries.budget;
+  up.retries.idempotency_key = bc.retries.idempotency_key;
   for (const auto& sc : bc.servers) {
     UpstreamServer s;
     s.address = sc.address;

@@ -4,8 +4,10 @@
 // destination, not by backend or route).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,9 +27,31 @@ struct UpstreamServer {
   DestinationId destination = 0;
 };
 
+// pool.reuse: which requests may take an idle pooled connection.
+enum class ReuseMode : std::uint8_t {
+  never,   // a new connection per request, closed after it
+  safe,    // a request we could not resend takes one only if it proved alive very recently
+  always,  // any request takes any idle connection
+};
+
 struct PoolSettings {
   std::size_t max_idle_per_server = 64;
   std::uint64_t idle_timeout_ms = 60'000;
+  ReuseMode reuse = ReuseMode::safe;
+};
+
+struct RetryPolicy {
+  int attempts = 2;                      // extra tries after the first
+  std::uint64_t per_try_timeout_ms = 0;  // 0: the response timeout
+  std::size_t max_body = 64 * 1024;      // request bodies kept for a resend
+  int budget_percent = 20;               // retries in flight vs. requests in flight
+  bool idempotency_key = false;          // Idempotency-Key makes a request resendable
+};
+
+// Requests in flight to one backend, over all workers: the retry budget.
+struct UpstreamLoad {
+  std::atomic<int> active{0};
+  std::atomic<int> retrying{0};
 };
 
 struct Upstream {
@@ -37,7 +61,9 @@ struct Upstream {
   std::uint64_t response_timeout_ms = 30'000;  // request sent -> first response byte
   std::uint64_t idle_timeout_ms = 60'000;      // between bytes while exchanging
   PoolSettings pool;
+  RetryPolicy retries;
   bool tcp_keepalive = false;  // SO_KEEPALIVE: TCP probes, unrelated to HTTP keep-alive
+  std::shared_ptr<UpstreamLoad> load = std::make_shared<UpstreamLoad>();
 };
 
 }  // namespace sluice::proxy

@@ -25,6 +25,10 @@ class UpstreamConnection final : public IoHandler {
   std::uint64_t exchanges() const { return exchanges_; }
   void count_exchange() { ++exchanges_; }
   void set_exchanges(std::uint64_t n) { exchanges_ = n; }
+  // The server's own idle limit, from its "Keep-Alive: timeout=N" (0: none).
+  void set_server_idle_timeout(std::uint64_t ms) { server_idle_timeout_ms_ = ms; }
+  // When the connection last finished an exchange (loop clock).
+  std::uint64_t idle_since_ms() const { return idle_since_ms_; }
 
  private:
   friend class UpstreamPool;
@@ -34,6 +38,8 @@ class UpstreamConnection final : public IoHandler {
   Socket sock_;
   DestinationId destination_;
   std::uint64_t exchanges_ = 0;
+  std::uint64_t server_idle_timeout_ms_ = 0;
+  std::uint64_t idle_since_ms_ = 0;
   // While idle in a pool:
   UpstreamPool* pool_ = nullptr;
   std::uint64_t expires_ms_ = 0;

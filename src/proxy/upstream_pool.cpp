@@ -86,11 +86,14 @@ void UpstreamPool::drop(UpstreamConnection* c) {
   delete c;
 }
 
-std::unique_ptr<UpstreamConnection> UpstreamPool::take(DestinationId d) {
+std::unique_ptr<UpstreamConnection> UpstreamPool::take(DestinationId d, std::uint64_t max_idle_ms) {
   if (d >= slots_.size()) return nullptr;
   Slot& s = slots_[d];
   while (s.newest != nullptr) {
     UpstreamConnection* c = s.newest;
+    // The newest is the freshest: if it is too old, so are the others.
+    const std::uint64_t now = loop_.now_ms();
+    if (now > c->idle_since_ms_ && now - c->idle_since_ms_ > max_idle_ms) return nullptr;
     unlink(c);
     // A close that arrived in this very loop turn has not been handled yet.
     if (c->sock_.peer_half_closed() || c->expires_ms_ <= loop_.now_ms()) {
@@ -108,7 +111,15 @@ void UpstreamPool::put(std::unique_ptr<UpstreamConnection> conn, const PoolSetti
   while (s.count >= settings.max_idle_per_server && s.oldest != nullptr)
     drop(s.oldest);
   UpstreamConnection* c = conn.release();
-  c->expires_ms_ = loop_.now_ms() + settings.idle_timeout_ms;
+  const std::uint64_t now = loop_.now_ms();
+  c->idle_since_ms_ = now;
+  c->expires_ms_ = now + settings.idle_timeout_ms;
+  if (c->server_idle_timeout_ms_ > 0) {
+    // Retire it before the server's own "Keep-Alive: timeout" would close
+    // it under a request: a quarter early, at most a second.
+    const std::uint64_t margin = std::min<std::uint64_t>(c->server_idle_timeout_ms_ / 4, 1'000);
+    c->expires_ms_ = std::min(c->expires_ms_, now + c->server_idle_timeout_ms_ - margin);
+  }
   link_newest(c);
 }
 
@@ -117,6 +128,7 @@ UpstreamPool::Handover UpstreamPool::give_away(DestinationId d) {
   if (!c) return {};
   Handover h;
   h.expires_ms = c->expires_ms_;
+  h.idle_since_ms = c->idle_since_ms_;
   h.exchanges = c->exchanges_;
   h.fd = c->sock_.release();
   return h;
@@ -129,6 +141,7 @@ void UpstreamPool::adopt(DestinationId d, Handover h) {
   // The two loops' clocks are the same monotonic clock read at different
   // moments: close enough for an idle deadline.
   c->expires_ms_ = h.expires_ms;
+  c->idle_since_ms_ = h.idle_since_ms;
   link_newest(c);
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,8 +25,10 @@ class UpstreamPool {
 
   EventLoop& loop() { return loop_; }
 
-  // The most recently used idle connection to `destination`, or null.
-  std::unique_ptr<UpstreamConnection> take(DestinationId destination);
+  // The most recently used idle connection to `destination`, or null;
+  // with `max_idle_ms`, only one idle for at most that long.
+  std::unique_ptr<UpstreamConnection> take(DestinationId destination,
+                                           std::uint64_t max_idle_ms = UINT64_MAX);
   // Keeps a connection that ended an exchange cleanly; closes the least
   // recently used one beyond `settings.max_idle_per_server`.
   void put(std::unique_ptr<UpstreamConnection> conn, const PoolSettings& settings);
@@ -41,6 +44,7 @@ class UpstreamPool {
   struct Handover {
     int fd = -1;
     std::uint64_t expires_ms = 0;
+    std::uint64_t idle_since_ms = 0;
     std::uint64_t exchanges = 0;
   };
   Handover give_away(DestinationId destination);

@@ -14,11 +14,12 @@ namespace sluice::proxy {
 class PoolGroup;
 
 struct ForwardCounters {
-  std::uint64_t requests = 0;       // requests sent to a backend
-  std::uint64_t reused = 0;         // ... on a connection that carried one before
-  std::uint64_t connections = 0;    // backend connections opened
-  std::uint64_t borrowed = 0;       // idle connections taken from another worker
-  std::uint64_t stale_retries = 0;  // resent after a pooled connection turned out closed
+  std::uint64_t requests = 0;     // requests sent to a backend
+  std::uint64_t reused = 0;       // ... on a connection that carried one before
+  std::uint64_t connections = 0;  // backend connections opened
+  std::uint64_t borrowed = 0;     // idle connections taken from another worker
+  std::uint64_t retries = 0;      // requests sent again (each logged)
+  std::uint64_t unanswered = 0;   // sent, unanswered, and not resendable
 };
 
 struct WorkerContext {
