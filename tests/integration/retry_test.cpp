@@ -1,0 +1,204 @@
+// Pooled connections that fail safely: what is resent and what is not when
+// a server closes a pooled connection under a request, connect failures
+// moving to the next server, the server's Keep-Alive hint, pool.reuse.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "sluice_instance.h"
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/test_backend.h"
+
+namespace sluice::test {
+namespace {
+
+std::string config(const std::string& servers, const std::string& backend_extra = "") {
+  return R"(workers: 1
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+routes:
+  - name: app
+    backend: app
+backends:
+  app:
+    servers: [)" +
+         servers + "]\n" + backend_extra;
+}
+
+// The first backend connection answers one request, then reads the next
+// and closes without answering, as a server closing an idle connection at
+// the moment a request arrives does. Every later connection answers all.
+TestBackend::Script drops_second_request_on_first_connection() {
+  return [](BackendConnection& c) {
+    ReceivedRequest r;
+    int served = 0;
+    while (c.read_request(r)) {
+      if (c.index() == 1 && served == 1) return;  // read, then close unanswered
+      c.send(make_response(200, r.method + " " + r.target + " " + std::to_string(r.body.size())));
+      ++served;
+    }
+  };
+}
+
+int count_requests(const TestBackend& b, const std::string& method) {
+  int n = 0;
+  for (const auto& r : b.requests())
+    n += r.method == method ? 1 : 0;
+  return n;
+}
+
+std::string get(const std::string& path) {
+  return "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n";
+}
+
+TEST(Retries, GetOnAPooledConnectionClosedUnderItIsResentAndSucceeds) {
+  TestBackend backend(drops_second_request_on_first_connection());
+  SluiceInstance sluice(config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send(get("/warm")));
+  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.send(get("/again")));
+  auto r = client.read_response();
+  ASSERT_TRUE(r) << sluice.process().output();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "GET /again 0");
+  EXPECT_EQ(backend.accepted(), 2);
+  EXPECT_TRUE(sluice.process().wait_for_line("retrying GET", std::chrono::seconds(5)));
+}
+
+TEST(Retries, PostOnAClientConnectionsFirstRequestGets502AndIsSentOnce) {
+  TestBackend backend(drops_second_request_on_first_connection());
+  SluiceInstance sluice(config(backend.address(), "    pool: {reuse: always}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  {
+    RawConnection warm(sluice.port("web"));
+    ASSERT_TRUE(warm.send(get("/warm")));
+    ASSERT_TRUE(warm.read_response());
+  }
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send("POST /pay HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nmoney"));
+  auto r = client.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 502);
+  EXPECT_EQ(count_requests(backend, "POST"), 1);
+}
+
+TEST(Retries, PostAsALaterRequestGetsTheCloseTheServerGaveAndIsSentOnce) {
+  TestBackend backend(drops_second_request_on_first_connection());
+  SluiceInstance sluice(config(backend.address(), "    pool: {reuse: always}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send(get("/warm")));
+  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.send("POST /pay HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nmoney"));
+  auto unexpected = client.read_response(false, 5000);
+  EXPECT_FALSE(unexpected) << unexpected->raw_head << unexpected->body << sluice.process().output();
+  EXPECT_TRUE(client.wait_closed(5000));
+  EXPECT_EQ(count_requests(backend, "POST"), 1);
+  EXPECT_TRUE(
+      sluice.process().wait_for_line("closing the client connection", std::chrono::seconds(5)));
+}
+
+TEST(Retries, PutWithAKilobyteBodyIsResentWithTheSameBody) {
+  TestBackend backend(drops_second_request_on_first_connection());
+  SluiceInstance sluice(config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  std::string body(1024, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send(get("/warm")));
+  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.send("PUT /doc HTTP/1.1\r\nHost: t\r\nContent-Length: 1024\r\n\r\n" + body));
+  auto r = client.read_response();
+  ASSERT_TRUE(r) << sluice.process().output();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "PUT /doc 1024");
+  int puts = 0;
+  for (const auto& seen : backend.requests()) {
+    if (seen.method != "PUT") continue;
+    ++puts;
+    EXPECT_EQ(seen.body, body);
+  }
+  EXPECT_EQ(puts, 2);  // the dropped one and the resent one
+}
+
+TEST(Retries, ConnectFailureMovesToTheNextServer) {
+  TestBackend backend(TestBackend::echo());
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);  // nothing listens there
+  const std::string dead = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  SluiceInstance sluice(config(dead + ", " + backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  for (int i = 0; i < 6; ++i) {
+    RawConnection client(sluice.port("web"));
+    ASSERT_TRUE(client.send("POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi"));
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200) << i;
+  }
+  EXPECT_EQ(count_requests(backend, "POST"), 6);
+  EXPECT_TRUE(sluice.process().wait_for_line("connection refused by the server; retrying POST",
+                                             std::chrono::seconds(5)))
+      << sluice.process().output();
+}
+
+TEST(Retries, ReuseNeverOpensAConnectionPerRequest) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(config(backend.address(), "    pool: {reuse: never}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(client.send(get("/n")));
+    ASSERT_TRUE(client.read_response());
+  }
+  EXPECT_EQ(backend.accepted(), 5);
+  EXPECT_TRUE(backend.wait_for_closed_connections(5));
+}
+
+TEST(Retries, ServerKeepAliveTimeoutIsHonouredSoPacedRequestsNeverHitAClose) {
+  // The server announces "Keep-Alive: timeout=1" and closes connections
+  // idle for a second. Requests every 0.9-1.1 s for 20 s: no error, and no
+  // request sent twice, because the pool retires connections early.
+  TestBackend backend([](BackendConnection& c) {
+    ReceivedRequest r;
+    while (c.read_request(r, 1000)) {
+      c.send(make_response(200, "ok " + r.target, {"Keep-Alive: timeout=1"}));
+    }
+  });
+  SluiceInstance sluice(config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> pause_ms(900, 1100);
+  const int requests = 20;
+  for (int i = 0; i < requests; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));  // pacing
+    ASSERT_TRUE(client.send(get("/k" + std::to_string(i))));
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200) << i;
+  }
+  EXPECT_EQ(static_cast<int>(backend.requests().size()), requests);
+  EXPECT_EQ(sluice.process().stop(SIGTERM), 0);
+  EXPECT_EQ(sluice.process().output().find("retrying"), std::string::npos)
+      << sluice.process().output();
+}
+
+}  // namespace
+}  // namespace sluice::test
