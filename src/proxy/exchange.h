@@ -42,6 +42,9 @@ class Exchange {
   // ---- request side (forwarder.cpp)
   bool build_request_head(const http::RequestHead& head, std::string_view target);
   bool pick_server();
+  void release_server();
+  Task<bool> admit();
+  std::uint64_t request_hash(const http::RequestHead& head) const;
   Task<Step> acquire_connection(bool allow_pooled);
   Task<Step> connect_fresh();
   Task<Step> send_request();
@@ -99,6 +102,9 @@ class Exchange {
   std::uint64_t request_length_;
 
   const UpstreamServer* server_ = nullptr;
+  int server_index_ = -1;       // in the balancer; counted in its in_flight
+  bool holding_slot_ = false;   // one of the server's max_connections
+  std::uint64_t hash_key_ = 0;  // balance: hash
   std::unique_ptr<UpstreamConnection> conn_;
   bool conn_reused_ = false;
   bool idempotent_ = false;  // by method, or Idempotency-Key where the backend opts in

@@ -73,6 +73,7 @@ Exchange::Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Ro
 }
 
 Exchange::~Exchange() {
+  release_server();
   upstream_.load->active.fetch_sub(1, std::memory_order_relaxed);
   if (counted_retry_) upstream_.load->retrying.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -84,6 +85,7 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
   if (!build_request_head(head, target)) {
     co_return fail(431, "request head too large to forward");
   }
+  if (upstream_.balancer->algorithm() == balance::Algorithm::hash) hash_key_ = request_hash(head);
   // The head now lives in scratch_; from here `head` is not read again.
   drop_client_bytes(head_bytes);
   if (!pick_server()) co_return fail(503, "no server available");
@@ -91,11 +93,15 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
   bool allow_pooled = true;
   std::array<http::HeaderField, kMaxResponseFields> fields;
   while (true) {
+    if (!co_await admit()) {
+      co_return fail(503, "the server is at max_connections and the queue is full or timed out");
+    }
     // Connecting failed: nothing was sent, so any request may go again,
     // to the next server.
     Step s = co_await acquire_connection(allow_pooled);
     if (s == Step::client_failed) co_return ForwardResult{};
     if (s != Step::ok) {
+      upstream_.balancer->record_failure(server_index_, loop_.now_ms());
       const char* why = s == Step::refused   ? "connection refused by the server"
                         : s == Step::timeout ? "connecting to the server timed out"
                                              : "cannot connect to the server";
@@ -116,14 +122,19 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
     http::ResponseParser parser(
         http::ParserLimits{ubuf_.capacity(), ubuf_.capacity(), fields.size()},
         std::span<http::HeaderField>(fields.data(), fields.size()));
+    const std::uint64_t sent_ms = loop_.now_ms();
     const Step r = co_await read_response_head(parser);
     if (r == Step::ok) {
+      upstream_.balancer->record_success(server_index_);
+      upstream_.balancer->state(server_index_)
+          .record_latency(static_cast<std::uint32_t>((loop_.refresh_now() - sent_ms) * 1000));
       const http::ResponseHead& rh = parser.head();
       if (rh.status == 101) co_return co_await relay_upgrade(rh, parser.head_bytes());
       co_return co_await relay_response(rh, parser.head_bytes());
     }
     if (r == Step::client_failed) co_return ForwardResult{};
     if (r == Step::rejected) co_return fail(502, reject_reason_);
+    upstream_.balancer->record_failure(server_index_, loop_.now_ms());
     const char* why = r == Step::timeout ? "the server did not answer in time"
                                          : "the server closed the connection without answering";
     // Sent, and no answer: resend only what the server cannot have acted
@@ -289,18 +300,74 @@ void Exchange::drop_client_bytes(std::size_t n) {
 }
 
 bool Exchange::pick_server() {
-  const auto& servers = upstream_.servers;
-  if (servers.empty()) return false;
-  auto& cursor = ctx_.round_robin[route_.backend_index];
-  for (std::size_t tried = 0; tried < servers.size(); ++tried) {
-    const UpstreamServer& s = servers[cursor % servers.size()];
-    cursor = static_cast<std::uint32_t>((cursor + 1) % servers.size());
-    if (s.resolved) {
-      server_ = &s;
-      return true;
-    }
+  const balance::Balancer& b = *upstream_.balancer;
+  // A retry goes elsewhere when another server is usable.
+  const int avoid = server_index_;
+  release_server();
+  const int s = b.pick(ctx_.balance[route_.backend_index], loop_.now_ms(), hash_key_, avoid);
+  if (s < 0) return false;
+  server_index_ = s;
+  server_ = &upstream_.servers[static_cast<std::size_t>(s)];
+  b.state(s).in_flight.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// max_connections: a slot on the chosen server, waiting in its queue if
+// need be. False: answer 503.
+Task<bool> Exchange::admit() {
+  balance::ConnectionLimit* limit = upstream_.balancer->limit(server_index_);
+  if (limit == nullptr || holding_slot_) co_return true;
+  holding_slot_ =
+      co_await limit->acquire(loop_, upstream_.queue_timeout_ms, &client_.scope.cancel_token());
+  co_return holding_slot_;
+}
+
+void Exchange::release_server() {
+  if (server_index_ < 0) return;
+  if (holding_slot_) {
+    upstream_.balancer->limit(server_index_)->release();
+    holding_slot_ = false;
   }
-  return false;
+  upstream_.balancer->state(server_index_).in_flight.fetch_sub(1, std::memory_order_relaxed);
+  server_index_ = -1;
+}
+
+// The key `balance: hash` places on its ring, from the request as received.
+std::uint64_t Exchange::request_hash(const http::RequestHead& head) const {
+  switch (upstream_.hash_source) {
+    case HashSource::header:
+      for (const auto& f : head.fields) {
+        if (http::iequals(f.name, upstream_.hash_name)) return balance::hash_key(f.value);
+      }
+      return 0;
+    case HashSource::cookie:
+      for (const auto& f : head.fields) {
+        if (!http::iequals(f.name, "cookie")) continue;
+        // "a=1; b=2": RFC 6265 §4.2.1.
+        std::string_view rest = f.value;
+        while (!rest.empty()) {
+          const auto semi = rest.find(';');
+          std::string_view pair = rest.substr(0, semi);
+          while (!pair.empty() && pair.front() == ' ')
+            pair.remove_prefix(1);
+          const auto eq = pair.find('=');
+          if (eq != std::string_view::npos && pair.substr(0, eq) == upstream_.hash_name) {
+            return balance::hash_key(pair.substr(eq + 1));
+          }
+          if (semi == std::string_view::npos) break;
+          rest.remove_prefix(semi + 1);
+        }
+      }
+      return 0;
+    case HashSource::path: {
+      const auto q = head.target.find('?');
+      return balance::hash_key(head.target.substr(0, q));
+    }
+    case HashSource::source_ip:
+      break;
+  }
+  char ip[INET6_ADDRSTRLEN + 1] = {};
+  return balance::hash_key(client_ip(ip, sizeof ip));
 }
 
 Task<Exchange::Step> Exchange::acquire_connection(bool allow_pooled) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "balance/health_checker.h"
 #include "config/model.h"
 #include "core/address.h"
 #include "core/listener.h"
@@ -62,7 +63,8 @@ bool Server::start(std::string& error) {
   for (unsigned i = 0; i < snap->workers; ++i) {
     auto worker = std::make_unique<Worker>(i, nullptr, buffer_bytes);
     auto ctx = std::make_unique<WorkerContext>(i, worker->loop(), destinations);
-    ctx->round_robin.assign(snap->upstreams.size(), 0);
+    for (const auto& up : snap->upstreams)
+      ctx->balance.push_back(up.balancer->make_worker_state(i));
     pools.push_back(&ctx->pool);
     WorkerContext* c = ctx.get();
     worker->set_handler(
@@ -102,8 +104,19 @@ bool Server::start(std::string& error) {
     spdlog::info("listener '{}' listening on {} ({} worker{})", ls.name, bound.to_string(),
                  workers_.size(), workers_.size() == 1 ? "" : "s");
   }
+  std::vector<balance::HealthTarget> targets;
+  for (const auto& up : snap->upstreams) {
+    if (!up.health) continue;
+    for (std::size_t i = 0; i < up.servers.size(); ++i) {
+      if (!up.servers[i].resolved) continue;
+      targets.push_back(
+          {up.name, up.balancer, static_cast<int>(i), up.servers[i].addr, *up.health});
+    }
+  }
+  health_ = std::make_unique<balance::HealthChecker>(std::move(targets));
   for (auto& worker : workers_)
     worker->start();
+  health_->start();
   return true;
 }
 
@@ -115,6 +128,7 @@ void Server::request_stop(std::uint64_t grace_ms) {
 void Server::join() {
   for (auto& worker : workers_)
     worker->join();
+  if (health_) health_->stop();
   // The loops have stopped: their idle backend connections close here.
   for (std::size_t i = 0; i < contexts_.size(); ++i) {
     auto& c = contexts_[i]->counters;

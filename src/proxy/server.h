@@ -11,6 +11,9 @@
 
 namespace sluice {
 class Worker;
+namespace balance {
+class HealthChecker;
+}
 namespace config {
 struct Config;
 }
@@ -49,6 +52,7 @@ class Server {
   // Destroyed before the workers: their pools cancel timers on the loops.
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
   std::unique_ptr<PoolGroup> pools_;
+  std::unique_ptr<balance::HealthChecker> health_;  // one probe per checked server
 };
 
 }  // namespace sluice::proxy

@@ -21,21 +21,66 @@ std::uint64_t ms(config::Duration d) {
 // act on yet: say so instead of silently ignoring them.
 void warn_not_yet_honoured(const config::Backend& bc) {
   std::vector<std::string> unused;
-  if (bc.balance != config::Balance::round_robin) unused.push_back("balance");
-  if (bc.hash) unused.push_back("hash");
   if (bc.sticky) unused.push_back("sticky");
-  if (bc.health_check) unused.push_back("health_check");
   for (const auto& sc : bc.servers) {
-    if (sc.weight != 1) unused.push_back("servers[].weight");
-    if (sc.max_connections) unused.push_back("servers[].max_connections");
     if (sc.send_proxy != config::SendProxy::none) unused.push_back("servers[].send_proxy");
-    if (sc.backup) unused.push_back("servers[].backup");
   }
   std::sort(unused.begin(), unused.end());
   unused.erase(std::unique(unused.begin(), unused.end()), unused.end());
   for (const auto& key : unused) {
-    spdlog::warn("backend '{}': '{}' is not acted on by this build yet (round robin, no limits)",
-                 bc.name, key);
+    spdlog::warn("backend '{}': '{}' is not acted on by this build yet", bc.name, key);
+  }
+}
+
+balance::Algorithm algorithm_of(config::Balance b) {
+  switch (b) {
+    case config::Balance::least_conn:
+      return balance::Algorithm::least_conn;
+    case config::Balance::random:
+      return balance::Algorithm::random;
+    case config::Balance::p2c:
+      return balance::Algorithm::p2c;
+    case config::Balance::hash:
+      return balance::Algorithm::hash;
+    case config::Balance::round_robin:
+      break;
+  }
+  return balance::Algorithm::round_robin;
+}
+
+void build_balancing(const config::Backend& bc, Upstream& up) {
+  std::vector<balance::ServerSpec> specs;
+  for (std::size_t i = 0; i < bc.servers.size(); ++i) {
+    specs.push_back({up.servers[i].address, bc.servers[i].weight, bc.servers[i].backup,
+                     bc.servers[i].max_connections.value_or(0)});
+  }
+  auto balancer =
+      std::make_shared<balance::Balancer>(algorithm_of(bc.balance), std::move(specs),
+                                          static_cast<std::size_t>(bc.queue.max_size.value_or(0)));
+  up.queue_timeout_ms = ms(bc.queue.timeout);
+  for (std::size_t i = 0; i < up.servers.size(); ++i) {
+    // A server whose name did not resolve never gets a request.
+    if (!up.servers[i].resolved) balancer->state(static_cast<int>(i)).healthy = false;
+  }
+  up.balancer = std::move(balancer);
+  if (bc.hash) {
+    up.hash_source = bc.hash->key == config::HashKey::header   ? HashSource::header
+                     : bc.hash->key == config::HashKey::cookie ? HashSource::cookie
+                     : bc.hash->key == config::HashKey::path   ? HashSource::path
+                                                               : HashSource::source_ip;
+    up.hash_name = bc.hash->name;
+  }
+  if (bc.health_check) {
+    const auto& hc = *bc.health_check;
+    balance::HealthSpec h;
+    h.http = hc.type == config::HealthCheckType::http;
+    h.path = hc.path.empty() ? "/" : hc.path;
+    h.expect_status = hc.expect_status;
+    h.interval_ms = ms(hc.interval);
+    h.timeout_ms = ms(hc.timeout);
+    h.rise = hc.rise;
+    h.fall = hc.fall;
+    up.health = h;
   }
 }
 
@@ -71,6 +116,7 @@ Upstream build_upstream(const config::Backend& bc, DestinationTable& destination
     }
     up.servers.push_back(std::move(s));
   }
+  build_balancing(bc, up);
   return up;
 }
 

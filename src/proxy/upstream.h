@@ -8,9 +8,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "balance/balancer.h"
+#include "balance/health_checker.h"
 #include "core/address.h"
 
 namespace sluice::proxy {
@@ -54,9 +57,17 @@ struct UpstreamLoad {
   std::atomic<int> retrying{0};
 };
 
+// What `balance: hash` hashes.
+enum class HashSource : std::uint8_t { source_ip, header, cookie, path };
+
 struct Upstream {
   std::string name;
-  std::vector<UpstreamServer> servers;
+  std::vector<UpstreamServer> servers;  // same order as the balancer's
+  std::shared_ptr<const balance::Balancer> balancer;
+  HashSource hash_source = HashSource::source_ip;
+  std::string hash_name;  // header or cookie name
+  std::optional<balance::HealthSpec> health;
+  std::uint64_t queue_timeout_ms = 5'000;  // waiting for a server at max_connections
   std::uint64_t connect_timeout_ms = 3'000;
   std::uint64_t response_timeout_ms = 30'000;  // request sent -> first response byte
   std::uint64_t idle_timeout_ms = 60'000;      // between bytes while exchanging

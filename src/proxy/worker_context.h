@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "balance/balancer.h"
 #include "proxy/upstream_pool.h"
 
 namespace sluice::proxy {
@@ -29,7 +30,7 @@ struct WorkerContext {
   std::size_t index;
   UpstreamPool pool;
   PoolGroup* group = nullptr;
-  std::vector<std::uint32_t> round_robin;  // next server, per upstream index
+  std::vector<balance::Balancer::WorkerState> balance;  // per upstream index
   ForwardCounters counters;
 };
 

@@ -1,0 +1,151 @@
+#include "balance/balancer.h"
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+
+namespace sluice::balance {
+namespace {
+
+std::uint64_t next_random(std::uint64_t& state) {
+  // xorshift64*: fast, per worker, good enough to spread load.
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  return state * 2685821657736338717ull;
+}
+
+}  // namespace
+
+Balancer::Balancer(Algorithm algorithm, std::vector<ServerSpec> servers, std::size_t max_queue)
+    : algorithm_(algorithm),
+      specs_(std::move(servers)),
+      states_(new ServerState[std::max<std::size_t>(1, specs_.size())]) {
+  for (const auto& s : specs_) {
+    limits_.push_back(s.max_connections > 0
+                          ? std::make_unique<ConnectionLimit>(s.max_connections, max_queue)
+                          : nullptr);
+  }
+  if (algorithm_ == Algorithm::hash) {
+    std::vector<std::pair<std::string, int>> points;
+    for (const auto& s : specs_)
+      points.emplace_back(s.address, s.weight);
+    ring_.emplace(points);
+  }
+}
+
+Balancer::WorkerState Balancer::make_worker_state(unsigned worker) const {
+  WorkerState ws;
+  ws.current.assign(specs_.size(), 0);
+  ws.rng ^= (static_cast<std::uint64_t>(worker) + 1) * 0xbf58476d1ce4e5b9ull;
+  return ws;
+}
+
+bool Balancer::candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const {
+  return s != avoid && spec(s).backup == backups && state(s).usable(now_ms);
+}
+
+int Balancer::pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int avoid) const {
+  for (const int skip : {avoid, -1}) {
+    for (const bool backups : {false, true}) {
+      const int s = pick_among(ws, backups, now_ms, key, skip);
+      if (s >= 0) return s;
+    }
+    if (avoid < 0) break;
+  }
+  return -1;
+}
+
+int Balancer::pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, std::uint64_t key,
+                         int avoid) const {
+  const int n = static_cast<int>(specs_.size());
+  switch (algorithm_) {
+    case Algorithm::round_robin: {
+      // Smooth weighted round robin: every candidate gains its weight, the
+      // richest is chosen and pays the total; weights 5,1,1 give
+      // a a b a c a a, not a a a a a b c.
+      int best = -1;
+      std::int64_t total = 0;
+      for (int s = 0; s < n; ++s) {
+        if (!candidate(s, backups, now_ms, avoid)) continue;
+        ws.current[static_cast<std::size_t>(s)] += spec(s).weight;
+        total += spec(s).weight;
+        if (best < 0 ||
+            ws.current[static_cast<std::size_t>(s)] > ws.current[static_cast<std::size_t>(best)]) {
+          best = s;
+        }
+      }
+      if (best >= 0) ws.current[static_cast<std::size_t>(best)] -= total;
+      return best;
+    }
+    case Algorithm::least_conn: {
+      // Fewest in flight per unit of weight; ties go round the servers
+      // from a random start, so equal servers share the load.
+      int best = -1;
+      const int start = static_cast<int>(next_random(ws.rng) % static_cast<std::uint64_t>(n));
+      for (int i = 0; i < n; ++i) {
+        const int s = (start + i) % n;
+        if (!candidate(s, backups, now_ms, avoid)) continue;
+        if (best < 0) {
+          best = s;
+          continue;
+        }
+        const std::int64_t mine = state(s).in_flight.load(std::memory_order_relaxed);
+        const std::int64_t theirs = state(best).in_flight.load(std::memory_order_relaxed);
+        if (mine * spec(best).weight < theirs * spec(s).weight) best = s;
+      }
+      return best;
+    }
+    case Algorithm::random:
+    case Algorithm::p2c: {
+      std::int64_t total = 0;
+      for (int s = 0; s < n; ++s)
+        total += candidate(s, backups, now_ms, avoid) ? spec(s).weight : 0;
+      if (total == 0) return -1;
+      auto draw = [&] {
+        std::int64_t r =
+            static_cast<std::int64_t>(next_random(ws.rng) % static_cast<std::uint64_t>(total));
+        for (int s = 0; s < n; ++s) {
+          if (!candidate(s, backups, now_ms, avoid)) continue;
+          r -= spec(s).weight;
+          if (r < 0) return s;
+        }
+        return -1;
+      };
+      const int a = draw();
+      if (algorithm_ == Algorithm::random) return a;
+      // Power of two choices: the better of two random picks, by requests
+      // in flight weighted by recent latency.
+      const int b = draw();
+      auto score = [&](int s) {
+        return (static_cast<std::uint64_t>(state(s).in_flight.load(std::memory_order_relaxed)) +
+                1) *
+               (static_cast<std::uint64_t>(state(s).latency_us.load(std::memory_order_relaxed)) +
+                1);
+      };
+      return score(b) < score(a) ? b : a;
+    }
+    case Algorithm::hash:
+      return ring_->pick(key, [&](int s) { return candidate(s, backups, now_ms, avoid); });
+  }
+  return -1;
+}
+
+void Balancer::record_failure(int server, std::uint64_t now_ms) const {
+  ServerState& st = state(server);
+  if (st.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1 < kFailuresToEject)
+    return;
+  st.consecutive_failures.store(0, std::memory_order_relaxed);
+  const int n = std::min(st.ejections.fetch_add(1, std::memory_order_relaxed), 5);
+  const std::uint64_t backoff_ms = std::min<std::uint64_t>(1'000ull << n, 30'000);
+  st.ejected_until_ms.store(now_ms + backoff_ms, std::memory_order_relaxed);
+  spdlog::warn("server {}: {} failures in a row; ejected for {} ms", spec(server).address,
+               kFailuresToEject, backoff_ms);
+}
+
+void Balancer::record_success(int server) const {
+  ServerState& st = state(server);
+  st.consecutive_failures.store(0, std::memory_order_relaxed);
+  st.ejections.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace sluice::balance

@@ -1,0 +1,75 @@
+// Chooses the server for a request: round robin (smooth weighted), least
+// connections, random, power of two choices, or consistent hash, among the
+// servers that are healthy and not ejected (backups only when no primary
+// is). Immutable after construction and shared by all workers; the only
+// per-worker part (round-robin positions, a random generator) lives in
+// WorkerState, and the shared per-server counters in ServerState.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "balance/connection_limit.h"
+#include "balance/consistent_hash.h"
+#include "balance/server_state.h"
+
+namespace sluice::balance {
+
+enum class Algorithm : std::uint8_t { round_robin, least_conn, random, p2c, hash };
+
+struct ServerSpec {
+  std::string address;
+  int weight = 1;
+  bool backup = false;
+  int max_connections = 0;  // requests in flight, all workers; 0: no limit
+};
+
+class Balancer {
+ public:
+  // `max_queue`: requests that may wait for a server at max_connections
+  // (0: no limit).
+  Balancer(Algorithm algorithm, std::vector<ServerSpec> servers, std::size_t max_queue = 0);
+
+  struct WorkerState {
+    std::vector<std::int64_t> current;  // smooth weighted round robin
+    std::uint64_t rng = 0x9e3779b97f4a7c15ull;
+  };
+  WorkerState make_worker_state(unsigned worker) const;
+
+  // A server index, or -1 when none is usable. `key` is used by `hash`;
+  // `avoid` (a server a retry just failed on) is skipped when another
+  // server is usable.
+  int pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int avoid = -1) const;
+
+  ServerState& state(int server) const { return states_[static_cast<std::size_t>(server)]; }
+  const ServerSpec& spec(int server) const { return specs_[static_cast<std::size_t>(server)]; }
+  // The server's max_connections gate, or null.
+  ConnectionLimit* limit(int server) const {
+    return limits_[static_cast<std::size_t>(server)].get();
+  }
+  std::size_t size() const { return specs_.size(); }
+  Algorithm algorithm() const { return algorithm_; }
+
+  // Passive health: a failure to connect or to get an answer. After
+  // kFailuresToEject in a row the server is ejected for a back-off that
+  // doubles with each ejection in a row (1 s, 2 s, ... 30 s).
+  void record_failure(int server, std::uint64_t now_ms) const;
+  void record_success(int server) const;
+  static constexpr int kFailuresToEject = 3;
+
+ private:
+  bool candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const;
+  int pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, std::uint64_t key,
+                 int avoid) const;
+
+  Algorithm algorithm_;
+  std::vector<ServerSpec> specs_;
+  std::unique_ptr<ServerState[]> states_;
+  std::vector<std::unique_ptr<ConnectionLimit>> limits_;
+  std::optional<ConsistentHash> ring_;
+};
+
+}  // namespace sluice::balance

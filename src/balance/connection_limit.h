@@ -1,0 +1,56 @@
+// A server's `max_connections`: at most that many requests in flight to it,
+// over all workers. A request over the limit waits in a FIFO queue (up to
+// `queue.timeout`, at most `queue.max_size` waiting); a finishing request
+// hands its slot straight to the first in line, on that request's own
+// worker thread (through its event loop).
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+
+#include "core/event_loop.h"
+#include "core/waiter.h"
+
+namespace sluice::balance {
+
+class ConnectionLimit {
+ public:
+  ConnectionLimit(int max, std::size_t max_queue) : max_(max), max_queue_(max_queue) {}
+
+  struct Ticket;
+  // co_await limit.acquire(...): true with a slot (release() it later),
+  // false when the queue is full or the wait timed out or was cancelled.
+  struct Acquire {
+    ConnectionLimit& limit;
+    EventLoop& loop;
+    std::uint64_t timeout_ms;
+    CancelToken* cancel;
+    std::shared_ptr<Ticket> ticket = nullptr;
+    bool immediate = false;
+    bool await_ready();
+    bool await_suspend(std::coroutine_handle<> h);
+    bool await_resume();
+  };
+  Acquire acquire(EventLoop& loop, std::uint64_t timeout_ms, CancelToken* cancel) {
+    return Acquire{*this, loop, timeout_ms, cancel};
+  }
+  void release();
+
+  int in_use() const { return busy_.load(std::memory_order_relaxed); }
+  int max() const { return max_; }
+
+ private:
+  bool try_take();
+
+  const int max_;
+  const std::size_t max_queue_;  // 0: no limit
+  std::atomic<int> busy_{0};
+  std::mutex mutex_;
+  std::deque<std::shared_ptr<Ticket>> queue_;
+};
+
+}  // namespace sluice::balance

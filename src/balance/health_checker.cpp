@@ -1,0 +1,108 @@
+#include "balance/health_checker.h"
+
+#include <spdlog/spdlog.h>
+#include <cstdio>
+#include <cstring>
+
+#include "core/socket.h"
+
+namespace sluice::balance {
+
+HealthChecker::HealthChecker(std::vector<HealthTarget> targets) : targets_(std::move(targets)) {}
+
+HealthChecker::~HealthChecker() {
+  stop();
+}
+
+void HealthChecker::start() {
+  if (targets_.empty()) return;
+  thread_ = std::thread([this] {
+    running_ = targets_.size();
+    for (auto& t : targets_)
+      spawn(probe_loop(t));
+    loop_.run();
+  });
+}
+
+void HealthChecker::stop() {
+  if (!thread_.joinable()) return;
+  loop_.post([this] { cancel_.cancel(); });
+  thread_.join();
+}
+
+void HealthChecker::probe_ended() {
+  if (--running_ == 0) loop_.stop();
+}
+
+Task<void> HealthChecker::probe_loop(HealthTarget& t) {
+  ServerState& state = t.balancer->state(t.server);
+  const std::string& address = t.balancer->spec(t.server).address;
+  int good = 0;
+  int bad = 0;
+  while (co_await sleep_for(loop_, t.spec.interval_ms, &cancel_) == Errc::ok) {
+    std::string why;
+    const bool ok = co_await probe(t, why);
+    if (cancel_.cancelled()) break;
+    const bool healthy = state.healthy.load(std::memory_order_relaxed);
+    if (ok) {
+      bad = 0;
+      if (!healthy && ++good >= t.spec.rise) {
+        state.healthy.store(true, std::memory_order_relaxed);
+        spdlog::warn("backend '{}' server {}: up ({} good check{} in a row)", t.backend, address,
+                     good, good == 1 ? "" : "s");
+      }
+    } else {
+      good = 0;
+      if (healthy && ++bad >= t.spec.fall) {
+        state.healthy.store(false, std::memory_order_relaxed);
+        spdlog::warn("backend '{}' server {}: down ({} failed check{} in a row, last: {})",
+                     t.backend, address, bad, bad == 1 ? "" : "s", why);
+      }
+    }
+  }
+  probe_ended();
+}
+
+Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why) {
+  const std::uint64_t deadline = loop_.now_ms() + t.spec.timeout_ms;
+  auto fd = co_await connect_to(loop_, t.addr, t.spec.timeout_ms, &cancel_);
+  if (!fd) {
+    why = fd.code() == Errc::timeout ? "connect timed out" : "connect failed";
+    co_return false;
+  }
+  Socket sock(loop_, *fd);
+  sock.bind_cancel(&cancel_);
+  if (!t.spec.http) co_return true;
+  const std::string request = "GET " + t.spec.path +
+                              " HTTP/1.1\r\nHost: " + t.balancer->spec(t.server).address +
+                              "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
+  if (!co_await sock.write(request, t.spec.timeout_ms)) {
+    why = "request not sent";
+    co_return false;
+  }
+  char buf[512];
+  std::size_t used = 0;
+  while (std::memchr(buf, '\n', used) == nullptr && used < sizeof buf - 1) {
+    const std::uint64_t now = loop_.now_ms();
+    auto r = co_await sock.read(std::span<char>(buf + used, sizeof buf - 1 - used),
+                                deadline > now ? deadline - now : 1);
+    if (!r) {
+      why = r.code() == Errc::timeout ? "no answer in time" : "closed without an answer";
+      co_return false;
+    }
+    used += *r;
+  }
+  buf[used] = '\0';
+  int status = 0;
+  if (std::sscanf(buf, "HTTP/1.%*d %d", &status) != 1) {
+    why = "not an HTTP response";
+    co_return false;
+  }
+  if (status != t.spec.expect_status) {
+    why = "status " + std::to_string(status);
+    co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace sluice::balance

@@ -1,0 +1,61 @@
+// Active health checks: one probe loop per checked server, run once per
+// server (not per worker) on the checker's own thread and event loop. A
+// server goes down after `fall` failed probes in a row and up again after
+// `rise` good ones; workers see the result through ServerState::healthy.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "balance/balancer.h"
+#include "core/address.h"
+#include "core/event_loop.h"
+#include "core/task.h"
+#include "core/waiter.h"
+
+namespace sluice::balance {
+
+struct HealthSpec {
+  bool http = true;  // false: a TCP connect is the probe
+  std::string path = "/";
+  int expect_status = 200;
+  std::uint64_t interval_ms = 2'000;
+  std::uint64_t timeout_ms = 1'000;
+  int rise = 2;
+  int fall = 3;
+};
+
+struct HealthTarget {
+  std::string backend;
+  std::shared_ptr<const Balancer> balancer;
+  int server = 0;
+  SocketAddress addr;
+  HealthSpec spec;
+};
+
+class HealthChecker {
+ public:
+  explicit HealthChecker(std::vector<HealthTarget> targets);
+  ~HealthChecker();
+  HealthChecker(const HealthChecker&) = delete;
+  HealthChecker& operator=(const HealthChecker&) = delete;
+
+  void start();
+  void stop();  // any thread; waits for the checker's thread
+
+ private:
+  Task<void> probe_loop(HealthTarget& t);
+  Task<bool> probe(HealthTarget& t, std::string& why);
+  void probe_ended();
+
+  std::vector<HealthTarget> targets_;
+  EventLoop loop_;
+  CancelToken cancel_;
+  std::thread thread_;
+  std::size_t running_ = 0;
+};
+
+}  // namespace sluice::balance
