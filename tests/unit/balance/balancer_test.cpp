@@ -1,0 +1,134 @@
+// Server choice: the algorithms operators pick, health and ejection, and the
+// consistent hash's promise that removing one of N servers moves ~1/N keys.
+#include "balance/balancer.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sluice::balance {
+namespace {
+
+std::vector<ServerSpec> servers(std::vector<int> weights) {
+  std::vector<ServerSpec> out;
+  for (std::size_t i = 0; i < weights.size(); ++i)
+    out.push_back({"10.0.0." + std::to_string(i + 1) + ":80", weights[i], false});
+  return out;
+}
+
+TEST(Balancer, SmoothWeightedRoundRobinInterleaves) {
+  Balancer b(Algorithm::round_robin, servers({5, 1, 1}));
+  auto ws = b.make_worker_state(0);
+  std::string seq;
+  for (int i = 0; i < 7; ++i)
+    seq += static_cast<char>('a' + b.pick(ws, 0, 0));
+  EXPECT_EQ(seq, "aabacaa");  // 5:1:1, never five a in a row
+}
+
+TEST(Balancer, LeastConnPrefersFewestInFlightPerWeight) {
+  Balancer b(Algorithm::least_conn, servers({1, 1, 2}));
+  b.state(0).in_flight = 3;
+  b.state(1).in_flight = 1;
+  b.state(2).in_flight = 3;  // 1.5 per unit of weight
+  auto ws = b.make_worker_state(0);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(b.pick(ws, 0, 0), 1);
+  b.state(1).in_flight = 2;  // 2 > 1.5
+  EXPECT_EQ(b.pick(ws, 0, 0), 2);
+}
+
+TEST(Balancer, RandomFollowsWeights) {
+  Balancer b(Algorithm::random, servers({3, 1}));
+  auto ws = b.make_worker_state(0);
+  int first = 0;
+  for (int i = 0; i < 10000; ++i)
+    first += b.pick(ws, 0, 0) == 0 ? 1 : 0;
+  EXPECT_NEAR(first / 10000.0, 0.75, 0.03);
+}
+
+TEST(Balancer, PowerOfTwoChoicesAvoidsTheBusyServer) {
+  Balancer b(Algorithm::p2c, servers({1, 1}));
+  b.state(0).in_flight = 50;
+  auto ws = b.make_worker_state(0);
+  int busy = 0;
+  for (int i = 0; i < 1000; ++i)
+    busy += b.pick(ws, 0, 0) == 0 ? 1 : 0;
+  EXPECT_LT(busy, 300);  // only when both draws land on it (~1/4)
+}
+
+TEST(Balancer, UnhealthyAndEjectedServersAreSkippedBackupsLast) {
+  auto specs = servers({1, 1, 1});
+  specs[2].backup = true;
+  Balancer b(Algorithm::round_robin, specs);
+  auto ws = b.make_worker_state(0);
+  b.state(0).healthy = false;
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(b.pick(ws, 1000, 0), 1);
+  for (int i = 0; i < Balancer::kFailuresToEject; ++i)
+    b.record_failure(1, 1000);
+  EXPECT_EQ(b.pick(ws, 1000, 0), 2);  // only the backup is left
+  EXPECT_EQ(b.pick(ws, 2001, 0), 1);  // the 1 s ejection is over
+  b.state(2).healthy = false;
+  b.state(1).healthy = false;
+  EXPECT_EQ(b.pick(ws, 5000, 0), -1);  // nothing usable: the caller answers 503
+}
+
+TEST(Balancer, RetryAvoidsTheServerThatJustFailedWhenItCan) {
+  Balancer b(Algorithm::hash, servers({1, 1}));
+  auto ws = b.make_worker_state(0);
+  const std::uint64_t key = hash_key("client");
+  const int first = b.pick(ws, 0, key);
+  EXPECT_NE(b.pick(ws, 0, key, first), first);
+  Balancer single(Algorithm::hash, servers({1}));
+  EXPECT_EQ(single.pick(ws, 0, key, 0), 0);  // no other: the same one again
+}
+
+TEST(ConsistentHash, RemovingOneOfFiveServersMovesAboutAFifthOfTheKeys) {
+  Balancer five(Algorithm::hash, servers({1, 1, 1, 1, 1}));
+  auto four_specs = servers({1, 1, 1, 1, 1});
+  four_specs.erase(four_specs.begin() + 2);
+  Balancer four(Algorithm::hash, four_specs);
+  auto ws = five.make_worker_state(0);
+  auto ws4 = four.make_worker_state(0);
+  int moved = 0;
+  std::map<int, int> per_server;
+  for (int k = 0; k < 10000; ++k) {
+    const std::uint64_t key = hash_key("user-" + std::to_string(k));
+    const int before = five.pick(ws, 0, key);
+    const std::string after = four.spec(four.pick(ws4, 0, key)).address;
+    moved += five.spec(before).address != after ? 1 : 0;
+    ++per_server[before];
+  }
+  EXPECT_GE(moved, 1500);
+  EXPECT_LE(moved, 2500);
+  for (const auto& [server, keys] : per_server)
+    EXPECT_NEAR(keys, 2000, 400) << "server " << server;  // an even spread
+}
+
+TEST(ConsistentHash, ADownServersKeysGoElsewhereAndComeBack) {
+  Balancer b(Algorithm::hash, servers({1, 1, 1}));
+  auto ws = b.make_worker_state(0);
+  std::vector<int> owner;
+  for (int k = 0; k < 3000; ++k)
+    owner.push_back(b.pick(ws, 0, hash_key(std::to_string(k))));
+  b.state(1).healthy = false;
+  int changed = 0;
+  for (int k = 0; k < 3000; ++k) {
+    const int now = b.pick(ws, 0, hash_key(std::to_string(k)));
+    const int was = owner[static_cast<std::size_t>(k)];
+    EXPECT_NE(now, 1);
+    changed += now != was ? 1 : 0;
+    if (was != 1) {
+      EXPECT_EQ(now, was);  // only the down server's keys move
+    }
+  }
+  EXPECT_GT(changed, 0);
+  b.state(1).healthy = true;
+  for (int k = 0; k < 3000; ++k)
+    EXPECT_EQ(b.pick(ws, 0, hash_key(std::to_string(k))), owner[static_cast<std::size_t>(k)]);
+}
+
+}  // namespace
+}  // namespace sluice::balance
