@@ -41,7 +41,7 @@ Balancer::WorkerState Balancer::make_worker_state(unsigned worker) const {
 }
 
 bool Balancer::candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const {
-  return s != avoid && spec(s).backup == backups && state(s).usable(now_ms);
+  return s != avoid && spec(s).backup == backups && state(s).takes_new(now_ms);
 }
 
 int Balancer::pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int avoid) const {

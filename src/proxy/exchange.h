@@ -45,6 +45,7 @@ class Exchange {
   void release_server();
   Task<bool> admit();
   std::uint64_t request_hash(const http::RequestHead& head) const;
+  int sticky_server(const http::RequestHead& head) const;
   Task<Step> acquire_connection(bool allow_pooled);
   Task<Step> connect_fresh();
   Task<Step> send_request();
@@ -105,6 +106,8 @@ class Exchange {
   int server_index_ = -1;       // in the balancer; counted in its in_flight
   bool holding_slot_ = false;   // one of the server's max_connections
   std::uint64_t hash_key_ = 0;  // balance: hash
+  int sticky_server_ = -1;      // the server the sticky cookie names
+  bool set_sticky_cookie_ = false;
   std::unique_ptr<UpstreamConnection> conn_;
   bool conn_reused_ = false;
   bool idempotent_ = false;  // by method, or Idempotency-Key where the backend opts in

@@ -27,6 +27,28 @@
 namespace sluice::proxy {
 namespace {
 
+// The value of cookie `name` ("a=1; b=2": RFC 6265 §4.2.1).
+bool find_cookie(const http::RequestHead& head, std::string_view name, std::string_view& value) {
+  for (const auto& f : head.fields) {
+    if (!http::iequals(f.name, "cookie")) continue;
+    std::string_view rest = f.value;
+    while (!rest.empty()) {
+      const auto semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      while (!pair.empty() && pair.front() == ' ')
+        pair.remove_prefix(1);
+      const auto eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        value = pair.substr(eq + 1);
+        return true;
+      }
+      if (semi == std::string_view::npos) break;
+      rest.remove_prefix(semi + 1);
+    }
+  }
+  return false;
+}
+
 // How long a worker waits for another worker to hand over an idle
 // connection before it opens one itself: a cross-thread round trip.
 constexpr std::uint64_t kBorrowWaitMs = 20;
@@ -86,6 +108,7 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
     co_return fail(431, "request head too large to forward");
   }
   if (upstream_.balancer->algorithm() == balance::Algorithm::hash) hash_key_ = request_hash(head);
+  sticky_server_ = sticky_server(head);
   // The head now lives in scratch_; from here `head` is not read again.
   drop_client_bytes(head_bytes);
   if (!pick_server()) co_return fail(503, "no server available");
@@ -304,8 +327,17 @@ bool Exchange::pick_server() {
   // A retry goes elsewhere when another server is usable.
   const int avoid = server_index_;
   release_server();
-  const int s = b.pick(ctx_.balance[route_.backend_index], loop_.now_ms(), hash_key_, avoid);
+  int s = -1;
+  // sticky: the cookie's server while it is usable; otherwise the balancer
+  // chooses and the response sets the cookie anew.
+  if (sticky_server_ >= 0 && sticky_server_ != avoid &&
+      b.state(sticky_server_).takes_sticky(loop_.now_ms())) {
+    s = sticky_server_;
+  } else {
+    s = b.pick(ctx_.balance[route_.backend_index], loop_.now_ms(), hash_key_, avoid);
+  }
   if (s < 0) return false;
+  set_sticky_cookie_ = !upstream_.sticky_cookie.empty() && s != sticky_server_;
   server_index_ = s;
   server_ = &upstream_.servers[static_cast<std::size_t>(s)];
   b.state(s).in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -332,6 +364,16 @@ void Exchange::release_server() {
   server_index_ = -1;
 }
 
+// sticky: the server the request's cookie names, if it is one of ours.
+int Exchange::sticky_server(const http::RequestHead& head) const {
+  std::string_view id;
+  if (upstream_.sticky_cookie.empty() || !find_cookie(head, upstream_.sticky_cookie, id)) return -1;
+  for (std::size_t i = 0; i < upstream_.servers.size(); ++i) {
+    if (upstream_.servers[i].sticky_id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 // The key `balance: hash` places on its ring, from the request as received.
 std::uint64_t Exchange::request_hash(const http::RequestHead& head) const {
   switch (upstream_.hash_source) {
@@ -340,25 +382,10 @@ std::uint64_t Exchange::request_hash(const http::RequestHead& head) const {
         if (http::iequals(f.name, upstream_.hash_name)) return balance::hash_key(f.value);
       }
       return 0;
-    case HashSource::cookie:
-      for (const auto& f : head.fields) {
-        if (!http::iequals(f.name, "cookie")) continue;
-        // "a=1; b=2": RFC 6265 §4.2.1.
-        std::string_view rest = f.value;
-        while (!rest.empty()) {
-          const auto semi = rest.find(';');
-          std::string_view pair = rest.substr(0, semi);
-          while (!pair.empty() && pair.front() == ' ')
-            pair.remove_prefix(1);
-          const auto eq = pair.find('=');
-          if (eq != std::string_view::npos && pair.substr(0, eq) == upstream_.hash_name) {
-            return balance::hash_key(pair.substr(eq + 1));
-          }
-          if (semi == std::string_view::npos) break;
-          rest.remove_prefix(semi + 1);
-        }
-      }
-      return 0;
+    case HashSource::cookie: {
+      std::string_view value;
+      return find_cookie(head, upstream_.hash_name, value) ? balance::hash_key(value) : 0;
+    }
     case HashSource::path: {
       const auto q = head.target.find('?');
       return balance::hash_key(head.target.substr(0, q));

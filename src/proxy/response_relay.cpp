@@ -101,6 +101,14 @@ std::size_t Exchange::build_response_head(const http::ResponseHead& head, std::s
   http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
   write_status_line(w, head);
   copy_fields(w, head, pass_content_length, false);
+  if (set_sticky_cookie_) {
+    // sticky: later requests carrying this cookie go to the same server.
+    w.put("Set-Cookie: ");
+    w.put(upstream_.sticky_cookie);
+    w.put("=");
+    w.put(server_->sticky_id);
+    w.put("; Path=/; HttpOnly\r\n");
+  }
   w.put(framing);
   write_connection_fields(w, client_.listener, keep_alive, client_minor_);
   w.put("\r\n");

@@ -1,6 +1,7 @@
 #include "proxy/snapshot.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -21,7 +22,6 @@ std::uint64_t ms(config::Duration d) {
 // act on yet: say so instead of silently ignoring them.
 void warn_not_yet_honoured(const config::Backend& bc) {
   std::vector<std::string> unused;
-  if (bc.sticky) unused.push_back("sticky");
   for (const auto& sc : bc.servers) {
     if (sc.send_proxy != config::SendProxy::none) unused.push_back("servers[].send_proxy");
   }
@@ -58,6 +58,15 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
       std::make_shared<balance::Balancer>(algorithm_of(bc.balance), std::move(specs),
                                           static_cast<std::size_t>(bc.queue.max_size.value_or(0)));
   up.queue_timeout_ms = ms(bc.queue.timeout);
+  if (bc.sticky) {
+    up.sticky_cookie = bc.sticky->cookie;
+    for (auto& server : up.servers) {
+      char id[17];
+      std::snprintf(id, sizeof id, "%016llx",
+                    static_cast<unsigned long long>(balance::hash_key(server.address)));
+      server.sticky_id = id;
+    }
+  }
   for (std::size_t i = 0; i < up.servers.size(); ++i) {
     // A server whose name did not resolve never gets a request.
     if (!up.servers[i].resolved) balancer->state(static_cast<int>(i)).healthy = false;

@@ -28,6 +28,7 @@ struct UpstreamServer {
   SocketAddress addr;   // resolved when the configuration was loaded
   bool resolved = false;
   DestinationId destination = 0;
+  std::string sticky_id;  // the sticky cookie's value for this server (no address in it)
 };
 
 // pool.reuse: which requests may take an idle pooled connection.
@@ -68,6 +69,7 @@ struct Upstream {
   std::string hash_name;  // header or cookie name
   std::optional<balance::HealthSpec> health;
   std::uint64_t queue_timeout_ms = 5'000;  // waiting for a server at max_connections
+  std::string sticky_cookie;               // empty: no sticky sessions
   std::uint64_t connect_timeout_ms = 3'000;
   std::uint64_t response_timeout_ms = 30'000;  // request sent -> first response byte
   std::uint64_t idle_timeout_ms = 60'000;      // between bytes while exchanging

@@ -140,5 +140,43 @@ TEST(Health, NoHealthyServerAnswers503AtOnce) {
   EXPECT_GE(static_cast<int>(a.requests().size()), served_before);
 }
 
+TEST(Sticky, CookieKeepsAClientOnItsServerAndFallsBackWhenItIsDown) {
+  std::atomic<bool> a_healthy{true}, b_healthy{true};
+  TestBackend a(named_server("A", a_healthy));
+  TestBackend b(named_server("B", b_healthy));
+  std::string yaml = health_config(a.address() + ", " + b.address());
+  yaml += "    sticky: {cookie: srv}\n";
+  SluiceInstance sluice(yaml);
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto first = client.read_response();
+  ASSERT_TRUE(first);
+  const std::string set_cookie = first->header("set-cookie").value_or("");
+  ASSERT_EQ(set_cookie.rfind("srv=", 0), 0u) << first->raw_head;
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  EXPECT_EQ(cookie.find(a.address()), std::string::npos) << "no address in the cookie";
+  const std::string home = first->body;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\nCookie: x=1; " + cookie + "\r\n\r\n"));
+    auto r = client.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, home) << i;
+    EXPECT_EQ(r->count("set-cookie"), 0u) << i;  // already where it belongs
+  }
+  // Its server goes down: the request goes to the other, with a new cookie.
+  (home == "A" ? a_healthy : b_healthy) = false;
+  const std::string home_address = home == "A" ? a.address() : b.address();
+  ASSERT_TRUE(
+      sluice.process().wait_for_line("server " + home_address + ": down", std::chrono::seconds(5)));
+  ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\nCookie: " + cookie + "\r\n\r\n"));
+  auto moved = client.read_response();
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->status, 200);
+  EXPECT_NE(moved->body, home);
+  EXPECT_EQ(moved->header("set-cookie").value_or("").rfind("srv=", 0), 0u);
+  EXPECT_NE(moved->header("set-cookie").value_or(""), set_cookie);
+}
+
 }  // namespace
 }  // namespace sluice::test

@@ -75,6 +75,22 @@ TEST(Balancer, UnhealthyAndEjectedServersAreSkippedBackupsLast) {
   EXPECT_EQ(b.pick(ws, 5000, 0), -1);  // nothing usable: the caller answers 503
 }
 
+TEST(Balancer, DrainingAndDisabledServersTakeNoNewRequests) {
+  Balancer b(Algorithm::round_robin, servers({1, 1}));
+  auto ws = b.make_worker_state(0);
+  b.state(0).admin = AdminState::draining;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(b.pick(ws, 0, 0), 1);
+  EXPECT_TRUE(b.state(0).takes_sticky(0));  // its sticky clients stay
+  b.state(0).admin = AdminState::disabled;
+  EXPECT_FALSE(b.state(0).takes_sticky(0));
+  b.state(0).admin = AdminState::enabled;
+  int first = 0;
+  for (int i = 0; i < 4; ++i)
+    first += b.pick(ws, 0, 0) == 0 ? 1 : 0;
+  EXPECT_EQ(first, 2);
+}
+
 TEST(Balancer, RetryAvoidsTheServerThatJustFailedWhenItCan) {
   Balancer b(Algorithm::hash, servers({1, 1}));
   auto ws = b.make_worker_state(0);
