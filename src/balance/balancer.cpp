@@ -40,6 +40,15 @@ Balancer::WorkerState Balancer::make_worker_state(unsigned worker) const {
   return ws;
 }
 
+std::int64_t Balancer::weight(int s, std::uint64_t now_ms) const {
+  const std::int64_t full = static_cast<std::int64_t>(spec(s).weight) * 1000;
+  const std::uint64_t ramp = spec(s).slow_start_ms;
+  const std::uint64_t since = state(s).up_since_ms.load(std::memory_order_relaxed);
+  if (ramp == 0 || since == 0 || now_ms >= since + ramp) return full;
+  const auto elapsed = static_cast<std::int64_t>(now_ms > since ? now_ms - since : 0);
+  return std::max<std::int64_t>(1, full * elapsed / static_cast<std::int64_t>(ramp));
+}
+
 bool Balancer::candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const {
   return s != avoid && spec(s).backup == backups && state(s).takes_new(now_ms);
 }
@@ -67,8 +76,8 @@ int Balancer::pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, st
       std::int64_t total = 0;
       for (int s = 0; s < n; ++s) {
         if (!candidate(s, backups, now_ms, avoid)) continue;
-        ws.current[static_cast<std::size_t>(s)] += spec(s).weight;
-        total += spec(s).weight;
+        ws.current[static_cast<std::size_t>(s)] += weight(s, now_ms);
+        total += weight(s, now_ms);
         if (best < 0 ||
             ws.current[static_cast<std::size_t>(s)] > ws.current[static_cast<std::size_t>(best)]) {
           best = s;
@@ -91,7 +100,7 @@ int Balancer::pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, st
         }
         const std::int64_t mine = state(s).in_flight.load(std::memory_order_relaxed);
         const std::int64_t theirs = state(best).in_flight.load(std::memory_order_relaxed);
-        if (mine * spec(best).weight < theirs * spec(s).weight) best = s;
+        if (mine * weight(best, now_ms) < theirs * weight(s, now_ms)) best = s;
       }
       return best;
     }
@@ -99,14 +108,14 @@ int Balancer::pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, st
     case Algorithm::p2c: {
       std::int64_t total = 0;
       for (int s = 0; s < n; ++s)
-        total += candidate(s, backups, now_ms, avoid) ? spec(s).weight : 0;
+        total += candidate(s, backups, now_ms, avoid) ? weight(s, now_ms) : 0;
       if (total == 0) return -1;
       auto draw = [&] {
         std::int64_t r =
             static_cast<std::int64_t>(next_random(ws.rng) % static_cast<std::uint64_t>(total));
         for (int s = 0; s < n; ++s) {
           if (!candidate(s, backups, now_ms, avoid)) continue;
-          r -= spec(s).weight;
+          r -= weight(s, now_ms);
           if (r < 0) return s;
         }
         return -1;

@@ -24,7 +24,8 @@ struct ServerSpec {
   std::string address;
   int weight = 1;
   bool backup = false;
-  int max_connections = 0;  // requests in flight, all workers; 0: no limit
+  int max_connections = 0;          // requests in flight, all workers; 0: no limit
+  std::uint64_t slow_start_ms = 0;  // ramp to full weight after coming back up
 };
 
 class Balancer {
@@ -62,6 +63,8 @@ class Balancer {
 
  private:
   bool candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const;
+  // The weight in thousandths, reduced while the server is slow-starting.
+  std::int64_t weight(int s, std::uint64_t now_ms) const;
   int pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, std::uint64_t key,
                  int avoid) const;
 

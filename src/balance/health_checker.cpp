@@ -47,6 +47,7 @@ Task<void> HealthChecker::probe_loop(HealthTarget& t) {
     if (ok) {
       bad = 0;
       if (!healthy && ++good >= t.spec.rise) {
+        state.up_since_ms.store(loop_.now_ms(), std::memory_order_relaxed);
         state.healthy.store(true, std::memory_order_relaxed);
         spdlog::warn("backend '{}' server {}: up ({} good check{} in a row)", t.backend, address,
                      good, good == 1 ? "" : "s");

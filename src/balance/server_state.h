@@ -19,8 +19,9 @@ struct ServerState {
   std::atomic<bool> healthy{true};                 // active checks (true without checks)
   std::atomic<std::uint64_t> ejected_until_ms{0};  // passive ejection (loop clock)
   std::atomic<int> consecutive_failures{0};
-  std::atomic<int> ejections{0};             // in a row: the back-off doubles
-  std::atomic<std::uint32_t> latency_us{0};  // moving average of time to response head
+  std::atomic<int> ejections{0};              // in a row: the back-off doubles
+  std::atomic<std::uint32_t> latency_us{0};   // moving average of time to response head
+  std::atomic<std::uint64_t> up_since_ms{0};  // when checks last brought it back up
 
   // Healthy and not ejected at `now_ms`.
   bool usable(std::uint64_t now_ms) const {

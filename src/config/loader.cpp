@@ -932,8 +932,9 @@ void load_server(Walker& w, const YAML::Node& n, const Block& sb, Server& s) {
 }
 
 void load_health_check(Walker& w, const YAML::Node& h, const Block& hb, HealthCheck& hc) {
-  if (!w.map_with_keys(h, hb,
-                       {"type", "path", "expect_status", "interval", "timeout", "rise", "fall"})) {
+  if (!w.map_with_keys(
+          h, hb,
+          {"type", "path", "expect_status", "interval", "timeout", "rise", "fall", "slow_start"})) {
     return;
   }
   w.choice_field(h, "type", hb, kCheckTypes, hc.type);
@@ -954,6 +955,7 @@ void load_health_check(Walker& w, const YAML::Node& h, const Block& hb, HealthCh
   w.duration_field(h, "timeout", hb, hc.timeout);
   w.int_field(h, "rise", hb, 1, 100, hc.rise);
   w.int_field(h, "fall", hb, 1, 100, hc.fall);
+  w.duration_field(h, "slow_start", hb, hc.slow_start);
   if (hc.timeout > hc.interval) {
     w.warning(h, hb.label() + ": timeout is longer than interval, so probes overlap");
   }

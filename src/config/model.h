@@ -187,6 +187,7 @@ struct HealthCheck {
   Duration timeout{1'000};   // ms a probe may take
   int rise = 2;              // consecutive successes to mark a server up
   int fall = 3;              // consecutive failures to mark it down
+  Duration slow_start{0};    // ms over which a server back up ramps to its full weight
 };
 
 struct Backend {

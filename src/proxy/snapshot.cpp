@@ -52,7 +52,8 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
   std::vector<balance::ServerSpec> specs;
   for (std::size_t i = 0; i < bc.servers.size(); ++i) {
     specs.push_back({up.servers[i].address, bc.servers[i].weight, bc.servers[i].backup,
-                     bc.servers[i].max_connections.value_or(0)});
+                     bc.servers[i].max_connections.value_or(0),
+                     bc.health_check ? ms(bc.health_check->slow_start) : 0});
   }
   auto balancer =
       std::make_shared<balance::Balancer>(algorithm_of(bc.balance), std::move(specs),

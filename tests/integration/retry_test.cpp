@@ -132,6 +132,24 @@ TEST(Retries, PutWithAKilobyteBodyIsResentWithTheSameBody) {
   EXPECT_EQ(puts, 2);  // the dropped one and the resent one
 }
 
+TEST(Retries, PostWithAnIdempotencyKeyIsResentWhenTheBackendOptsIn) {
+  TestBackend backend(drops_second_request_on_first_connection());
+  SluiceInstance sluice(config(
+      backend.address(), "    pool: {reuse: always}\n    retries: {idempotency_key: true}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send(get("/warm")));
+  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(
+      client.send("POST /pay HTTP/1.1\r\nHost: t\r\nIdempotency-Key: 8e03978e\r\n"
+                  "Content-Length: 5\r\n\r\nmoney"));
+  auto r = client.read_response();
+  ASSERT_TRUE(r) << sluice.process().output();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "POST /pay 5");
+  EXPECT_EQ(count_requests(backend, "POST"), 2);
+}
+
 TEST(Retries, ConnectFailureMovesToTheNextServer) {
   TestBackend backend(TestBackend::echo());
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -91,6 +91,23 @@ TEST(Balancer, DrainingAndDisabledServersTakeNoNewRequests) {
   EXPECT_EQ(first, 2);
 }
 
+TEST(Balancer, AServerBackUpRampsToItsWeightOverSlowStart) {
+  auto specs = servers({1, 1});
+  specs[0].slow_start_ms = 10'000;
+  Balancer b(Algorithm::round_robin, specs);
+  auto ws = b.make_worker_state(0);
+  b.state(0).up_since_ms = 100'000;
+  auto share = [&](std::uint64_t now) {
+    int first = 0;
+    for (int i = 0; i < 1100; ++i)
+      first += b.pick(ws, now, 0) == 0 ? 1 : 0;
+    return first / 1100.0;
+  };
+  EXPECT_NEAR(share(101'000), 0.1 / 1.1, 0.01);  // 10% of its weight after 1 s
+  EXPECT_NEAR(share(105'000), 0.5 / 1.5, 0.01);
+  EXPECT_NEAR(share(110'000), 0.5, 0.01);  // full weight
+}
+
 TEST(Balancer, RetryAvoidsTheServerThatJustFailedWhenItCan) {
   Balancer b(Algorithm::hash, servers({1, 1}));
   auto ws = b.make_worker_state(0);
