@@ -41,6 +41,7 @@ Balancer::WorkerState Balancer::make_worker_state(unsigned worker) const {
 }
 
 std::int64_t Balancer::weight(int s, std::uint64_t now_ms) const {
+  if (now_ms == kIgnoreEjections) return static_cast<std::int64_t>(spec(s).weight) * 1000;
   const std::int64_t full = static_cast<std::int64_t>(spec(s).weight) * 1000;
   const std::uint64_t ramp = spec(s).slow_start_ms;
   const std::uint64_t since = state(s).up_since_ms.load(std::memory_order_relaxed);
@@ -50,6 +51,7 @@ std::int64_t Balancer::weight(int s, std::uint64_t now_ms) const {
 }
 
 bool Balancer::candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const {
+  // kIgnoreEjections, as a time, is after every ejection's end.
   return s != avoid && spec(s).backup == backups && state(s).takes_new(now_ms);
 }
 
@@ -60,6 +62,13 @@ int Balancer::pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int
       if (s >= 0) return s;
     }
     if (avoid < 0) break;
+  }
+  // Passive ejection never empties a backend: when every healthy server is
+  // ejected, they all take requests again (as Envoy's panic mode does);
+  // only failed health checks and operators take a backend out entirely.
+  for (const bool backups : {false, true}) {
+    const int s = pick_among(ws, backups, kIgnoreEjections, key, -1);
+    if (s >= 0) return s;
   }
   return -1;
 }

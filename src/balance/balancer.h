@@ -6,6 +6,7 @@
 // WorkerState, and the shared per-server counters in ServerState.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -60,6 +61,8 @@ class Balancer {
   void record_failure(int server, std::uint64_t now_ms) const;
   void record_success(int server) const;
   static constexpr int kFailuresToEject = 3;
+  // A time later than any ejection ends: picking "at" it ignores ejections.
+  static constexpr std::uint64_t kIgnoreEjections = UINT64_MAX;
 
  private:
   bool candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const;

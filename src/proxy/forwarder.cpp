@@ -157,12 +157,17 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
     }
     if (r == Step::client_failed) co_return ForwardResult{};
     if (r == Step::rejected) co_return fail(502, reject_reason_);
-    upstream_.balancer->record_failure(server_index_, loop_.now_ms());
+    // A pooled connection closed under a request is the server's keep-alive
+    // timeout at work, not ill health; silence on a fresh one is.
+    if (!conn_reused_) upstream_.balancer->record_failure(server_index_, loop_.now_ms());
     const char* why = r == Step::timeout ? "the server did not answer in time"
                                          : "the server closed the connection without answering";
     // Sent, and no answer: resend only what the server cannot have acted
     // on twice (RFC 9110 §9.2.2, RFC 9112 §9.3.1), to the next server.
-    if (resendable() && retries_left_ > 0 && within_retry_budget()) {
+    // A pooled connection the server closed under us is its keep-alive
+    // timeout at work, not a failing server: resending on a fresh connection
+    // is not what the budget guards against (retry storms on failures).
+    if (resendable() && retries_left_ > 0 && (conn_reused_ || within_retry_budget())) {
       note_retry(why);
       retire_backend();
       allow_pooled = false;  // the pooled connection was the likely culprit

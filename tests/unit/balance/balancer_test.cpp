@@ -71,8 +71,12 @@ TEST(Balancer, UnhealthyAndEjectedServersAreSkippedBackupsLast) {
   EXPECT_EQ(b.pick(ws, 1000, 0), 2);  // only the backup is left
   EXPECT_EQ(b.pick(ws, 2001, 0), 1);  // the 1 s ejection is over
   b.state(2).healthy = false;
+  for (int i = 0; i < Balancer::kFailuresToEject; ++i)
+    b.record_failure(1, 3000);
+  // Ejection never empties a backend: the ejected server still serves.
+  EXPECT_EQ(b.pick(ws, 3000, 0), 1);
   b.state(1).healthy = false;
-  EXPECT_EQ(b.pick(ws, 5000, 0), -1);  // nothing usable: the caller answers 503
+  EXPECT_EQ(b.pick(ws, 5000, 0), -1);  // nothing healthy: the caller answers 503
 }
 
 TEST(Balancer, DrainingAndDisabledServersTakeNoNewRequests) {
