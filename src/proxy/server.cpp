@@ -15,15 +15,11 @@
 #include "proxy/destination_table.h"
 #include "proxy/pool_group.h"
 #include "proxy/snapshot.h"
+#include "proxy/tcp_session.h"
 #include "proxy/worker_context.h"
 
 namespace sluice::proxy {
 namespace {
-
-Task<void> refuse(int fd) {
-  ::close(fd);
-  co_return;
-}
 
 // Serves one accepted connection according to its listener's protocol. Not
 // a coroutine itself: the session's task is returned directly, one frame
@@ -32,8 +28,7 @@ Task<void> serve_connection(const Snapshot* snapshot, WorkerContext* ctx, Connec
                             int fd) {
   const ListenerSettings& listener = snapshot->listeners[scope.listener_index()];
   if (listener.http) return serve_http_client(scope, fd, *snapshot, *ctx);
-  // TCP (layer 4) forwarding is not built yet: refuse rather than hang.
-  return refuse(fd);
+  return serve_tcp_client(scope, fd, *snapshot, *ctx);
 }
 
 }  // namespace
@@ -82,10 +77,6 @@ bool Server::start(std::string& error) {
       error = "listener '" + ls.name + "': cannot resolve address " + ls.listen;
       workers_.clear();
       return false;
-    }
-    if (!ls.http) {
-      spdlog::warn("listener '{}': TCP listeners are not served yet; connections are closed",
-                   ls.name);
     }
     // The first socket binds (port 0: the kernel picks); every other worker
     // binds the port it got, sharing it through SO_REUSEPORT.

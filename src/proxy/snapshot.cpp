@@ -18,20 +18,6 @@ std::uint64_t ms(config::Duration d) {
   return static_cast<std::uint64_t>(d.count());
 }
 
-// Settings the configuration accepts and validates but this build does not
-// act on yet: say so instead of silently ignoring them.
-void warn_not_yet_honoured(const config::Backend& bc) {
-  std::vector<std::string> unused;
-  for (const auto& sc : bc.servers) {
-    if (sc.send_proxy != config::SendProxy::none) unused.push_back("servers[].send_proxy");
-  }
-  std::sort(unused.begin(), unused.end());
-  unused.erase(std::unique(unused.begin(), unused.end()), unused.end());
-  for (const auto& key : unused) {
-    spdlog::warn("backend '{}': '{}' is not acted on by this build yet", bc.name, key);
-  }
-}
-
 balance::Algorithm algorithm_of(config::Balance b) {
   switch (b) {
     case config::Balance::least_conn:
@@ -95,7 +81,6 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
 }
 
 Upstream build_upstream(const config::Backend& bc, DestinationTable& destinations) {
-  warn_not_yet_honoured(bc);
   Upstream up;
   up.name = bc.name;
   up.connect_timeout_ms = ms(bc.timeouts.connect);
@@ -124,6 +109,9 @@ Upstream build_upstream(const config::Backend& bc, DestinationTable& destination
       spdlog::error("backend '{}': cannot resolve server {}; it gets no requests", bc.name,
                     sc.address);
     }
+    s.send_proxy = sc.send_proxy == config::SendProxy::v1   ? ProxyHeaderVersion::v1
+                   : sc.send_proxy == config::SendProxy::v2 ? ProxyHeaderVersion::v2
+                                                            : ProxyHeaderVersion::none;
     up.servers.push_back(std::move(s));
   }
   build_balancing(bc, up);
@@ -162,6 +150,10 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls.max_fields = lc.max_header_count;
     ls.max_body_bytes = lc.max_body_size;
     ls.keep_alive_header = lc.keep_alive_header;
+    ls.proxy_protocol = lc.proxy_protocol;
+    for (std::size_t i = 0; i < config.backends.size(); ++i) {
+      if (lc.backend && config.backends[i].name == *lc.backend) ls.backend_index = i;
+    }
     ls.keep_alive_fields = "Connection: keep-alive\r\nKeep-Alive: timeout=" +
                            std::to_string(ls.idle_timeout_ms / 1000) + "\r\n";
     snap->listeners.push_back(std::move(ls));

@@ -30,6 +30,8 @@ struct ListenerSettings {
   std::size_t max_head_bytes = 16 * 1024;
   std::size_t max_fields = 100;
   std::optional<std::uint64_t> max_body_bytes;  // 413 above this
+  bool proxy_protocol = false;     // a PROXY v1/v2 header comes first on every connection
+  std::size_t backend_index = 0;   // tcp listeners: the backend they forward to
   bool keep_alive_header = false;  // announce Connection: keep-alive + Keep-Alive: timeout=N
   std::string keep_alive_fields;   // the two lines above, prepared
 };

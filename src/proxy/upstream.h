@@ -23,12 +23,15 @@ namespace sluice::proxy {
 // connections.
 using DestinationId = std::uint32_t;
 
+enum class ProxyHeaderVersion : std::uint8_t { none, v1, v2 };
+
 struct UpstreamServer {
   std::string address;  // as configured, for logs
   SocketAddress addr;   // resolved when the configuration was loaded
   bool resolved = false;
   DestinationId destination = 0;
   std::string sticky_id;  // the sticky cookie's value for this server (no address in it)
+  ProxyHeaderVersion send_proxy = ProxyHeaderVersion::none;  // sent first on each connection
 };
 
 // pool.reuse: which requests may take an idle pooled connection.

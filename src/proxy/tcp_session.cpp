@@ -1,0 +1,126 @@
+#include "proxy/tcp_session.h"
+
+#include <sys/socket.h>
+
+#include <spdlog/spdlog.h>
+
+#include "core/buffer_pool.h"
+#include "core/socket.h"
+#include "core/worker.h"
+#include "http/proxy_protocol.h"
+#include "proxy/proxy_header_reader.h"
+#include "proxy/snapshot.h"
+#include "proxy/tunnel.h"
+#include "proxy/worker_context.h"
+
+namespace sluice::proxy {
+namespace {
+
+// The chosen server while the connection lasts: counted in its in-flight
+// requests, holding one of its max_connections.
+class ServerLease {
+ public:
+  explicit ServerLease(const balance::Balancer& b) : balancer_(b) {}
+  ~ServerLease() { release(); }
+  ServerLease(const ServerLease&) = delete;
+  ServerLease& operator=(const ServerLease&) = delete;
+
+  void take(int server) {
+    release();
+    server_ = server;
+    balancer_.state(server).in_flight.fetch_add(1, std::memory_order_relaxed);
+  }
+  void set_slot() { slot_ = true; }
+  void release() {
+    if (server_ < 0) return;
+    if (slot_) balancer_.limit(server_)->release();
+    balancer_.state(server_).in_flight.fetch_sub(1, std::memory_order_relaxed);
+    server_ = -1;
+    slot_ = false;
+  }
+  int server() const { return server_; }
+
+ private:
+  const balance::Balancer& balancer_;
+  int server_ = -1;
+  bool slot_ = false;
+};
+
+// Connects to a server of `up`, the next one after each failed connect.
+// Returns the descriptor, or -1 when every usable server failed.
+Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up, WorkerContext& ctx,
+                              std::size_t backend, ServerLease& lease, CancelToken* cancel,
+                              const char* listener) {
+  const balance::Balancer& b = *up.balancer;
+  int avoid = -1;
+  for (std::size_t tries = 0; tries < up.servers.size(); ++tries) {
+    const int s = b.pick(ctx.balance[backend], loop.now_ms(), 0, avoid);
+    if (s < 0) break;
+    lease.take(s);
+    if (balance::ConnectionLimit* limit = b.limit(s)) {
+      if (!co_await limit->acquire(loop, up.queue_timeout_ms, cancel)) co_return -1;
+      lease.set_slot();
+    }
+    auto fd = co_await connect_to(loop, up.servers[static_cast<std::size_t>(s)].addr,
+                                  up.connect_timeout_ms, cancel);
+    if (fd) {
+      b.record_success(s);
+      if (up.tcp_keepalive) {
+        int one = 1;
+        setsockopt(*fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+      }
+      co_return *fd;
+    }
+    if (fd.code() == Errc::cancelled) co_return -1;
+    b.record_failure(s, loop.now_ms());
+    spdlog::warn("listener '{}' backend '{}' server {}: connect failed; trying the next server",
+                 listener, up.name, up.servers[static_cast<std::size_t>(s)].address);
+    avoid = s;
+  }
+  co_return -1;
+}
+
+}  // namespace
+
+Task<void> serve_tcp_client(ConnectionScope& scope, int fd, const Snapshot& snapshot,
+                            WorkerContext& ctx) {
+  EventLoop& loop = scope.worker().loop();
+  const ListenerSettings& ls = snapshot.listeners[scope.listener_index()];
+  Socket client(loop, fd);
+  client.bind_cancel(&scope.cancel_token());
+  Buffer up_buf = scope.worker().buffers().acquire();  // client -> server
+  std::size_t pending = 0;
+  SocketAddress source = SocketAddress::peer_of(fd);
+  SocketAddress destination = SocketAddress::local_of(fd);
+  if (ls.proxy_protocol && !co_await read_proxy_header(client, up_buf, pending, source, destination,
+                                                       ls.header_timeout_ms, ls.name.c_str())) {
+    co_return;
+  }
+  const Upstream& up = snapshot.upstreams[ls.backend_index];
+  ServerLease lease(*up.balancer);
+  const int server_fd = co_await connect_to_a_server(loop, up, ctx, ls.backend_index, lease,
+                                                     &scope.cancel_token(), ls.name.c_str());
+  if (server_fd < 0) {
+    spdlog::warn("listener '{}' client {}: no server of backend '{}' could be reached; closing",
+                 ls.name, source.to_string(), up.name);
+    co_return;
+  }
+  Socket server(loop, server_fd);
+  server.bind_cancel(&scope.cancel_token());
+  const UpstreamServer& chosen = up.servers[static_cast<std::size_t>(lease.server())];
+  if (chosen.send_proxy != ProxyHeaderVersion::none) {
+    const std::string header = chosen.send_proxy == ProxyHeaderVersion::v1
+                                   ? http::make_proxy_header_v1(source, destination)
+                                   : http::make_proxy_header_v2(source, destination);
+    if (!co_await server.write(header, up.connect_timeout_ms)) co_return;
+  }
+  if (pending > 0 &&
+      !co_await server.write(std::string_view(up_buf.data(), pending), ls.idle_timeout_ms)) {
+    co_return;
+  }
+  Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
+  co_await run_tunnel(client, server, std::span<char>(up_buf.data(), up_buf.capacity()),
+                      std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms);
+}
+
+}  // namespace sluice::proxy

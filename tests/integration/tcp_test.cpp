@@ -1,0 +1,381 @@
+// TCP (layer 4) listeners and the PROXY protocol, end to end: bytes pass
+// untouched (a backend's own Connection header reaches the client), large
+// transfers keep every byte, half-close is passed on, real servers (nginx,
+// Redis, HAProxy) work through it.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "sluice_instance.h"
+#include "support/http_client.h"
+#include "support/process.h"
+#include "support/test_backend.h"
+
+namespace sluice::test {
+namespace {
+
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::string tcp_config(const std::string& servers, const std::string& server_extra = "",
+                       const std::string& listener_extra = "") {
+  return R"(workers: 2
+listeners:
+  - name: tcp
+    listen: 127.0.0.1:0
+    protocol: tcp
+    backend: app
+)" + listener_extra +
+         R"(backends:
+  app:
+    servers: [)" +
+         servers + server_extra + "]\n";
+}
+
+// A deterministic stream of bytes: chunk i of a transfer.
+void fill(std::string& chunk, std::uint64_t& state) {
+  for (auto& c : chunk) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    c = static_cast<char>(state >> 56);
+  }
+}
+
+// SHA-256 through OpenSSL's EVP interface.
+class Sha256 {
+ public:
+  Sha256() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(ctx_); }
+  void update(const char* p, std::size_t n) { EVP_DigestUpdate(ctx_, p, n); }
+  std::string hex_digest();
+
+ private:
+  EVP_MD_CTX* ctx_;
+};
+
+std::string hex(const unsigned char* d, std::size_t n) {
+  static const char* k = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += k[d[i] >> 4];
+    out += k[d[i] & 15];
+  }
+  return out;
+}
+
+std::string Sha256::hex_digest() {
+  unsigned char d[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_DigestFinal_ex(ctx_, d, &n);
+  return hex(d, n);
+}
+
+// Sends `total` bytes of the seeded stream on fd; returns their SHA-256.
+std::string send_stream(int fd, std::uint64_t total, std::uint64_t seed) {
+  Sha256 sha;
+  std::string chunk(1 << 16, '\0');
+  for (std::uint64_t sent = 0; sent < total; sent += chunk.size()) {
+    fill(chunk, seed);
+    sha.update(chunk.data(), chunk.size());
+    std::size_t off = 0;
+    while (off < chunk.size()) {
+      const ssize_t n = ::send(fd, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return "send failed";
+      off += static_cast<std::size_t>(n);
+    }
+  }
+  return sha.hex_digest();
+}
+
+// Reads until EOF; returns the SHA-256 and the byte count.
+std::string receive_stream(int fd, std::uint64_t& bytes) {
+  Sha256 sha;
+  std::string buf(1 << 16, '\0');
+  bytes = 0;
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 20000) <= 0) return "timed out";
+    const ssize_t n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0) return "reset";
+    if (n == 0) break;
+    sha.update(buf.data(), static_cast<std::size_t>(n));
+    bytes += static_cast<std::uint64_t>(n);
+  }
+  return sha.hex_digest();
+}
+
+TEST(TcpMode, QuarterGibibyteEachWayArrivesIntactAndHalfCloseIsPassedOn) {
+  constexpr std::uint64_t kTotal = 256ull << 20;
+  std::string backend_got, backend_sent;
+  std::uint64_t backend_bytes = 0;
+  TestBackend backend([&](BackendConnection& c) {
+    // Everything the client sends, until its FIN arrives through sluice...
+    backend_got = receive_stream(c.fd_for_tests(), backend_bytes);
+    // ...then the whole answer, on the half-closed connection.
+    backend_sent = send_stream(c.fd_for_tests(), kTotal, 2);
+    c.shutdown_write();
+    c.wait_closed(20000);
+  });
+  SluiceInstance sluice(tcp_config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("tcp"));
+  const std::string client_sent = send_stream(client.fd(), kTotal, 1);
+  client.shutdown_write();  // sends, then shuts its write side
+  std::uint64_t client_bytes = 0;
+  const std::string client_got = receive_stream(client.fd(), client_bytes);
+  EXPECT_EQ(client_bytes, kTotal);
+  EXPECT_EQ(client_got, backend_sent);
+  EXPECT_TRUE(backend.wait_for_closed_connections(1, 20000));
+  EXPECT_EQ(backend_bytes, kTotal);
+  EXPECT_EQ(backend_got, client_sent);
+}
+
+TEST(TcpMode, ConnectFailureTriesTheNextServer) {
+  TestBackend backend(TestBackend::echo());
+  const std::string dead = "127.0.0.1:" + std::to_string(free_port());
+  SluiceInstance sluice(tcp_config(dead + ", " + backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  for (int i = 0; i < 4; ++i) {
+    RawConnection client(sluice.port("tcp"));
+    ASSERT_TRUE(client.send("GET /t HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto r = client.read_response();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200);
+  }
+}
+
+TEST(TcpMode, SilentPairsAreClosedAfterTheIdleTimeout) {
+  TestBackend backend([](BackendConnection& c) { c.wait_closed(20000); });
+  SluiceInstance sluice(tcp_config(backend.address(), "", "    timeouts: {idle: 300ms}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("tcp"));
+  EXPECT_TRUE(client.wait_closed(5000));
+  EXPECT_TRUE(backend.wait_for_closed_connections(1, 5000));
+}
+
+TEST(TcpMode, NginxThroughATcpListenerKeepsItsOwnHeadersAndConnections) {
+  TempDir dir;
+  const std::uint16_t port = free_port();
+  const std::string conf = dir.write("nginx.conf", R"(daemon off;
+worker_processes 1;
+pid )" + (dir.path() / "nginx.pid").string() + R"(;
+error_log stderr;
+events { worker_connections 256; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:)" + std::to_string(port) + R"(;
+    location / { return 200 "from nginx\n"; }
+    location = /status { stub_status; }
+  }
+}
+)");
+  Process nginx({"nginx", "-c", conf, "-p", dir.path().string()});
+  // nginx is up when it accepts a connection.
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    RawConnection probe(port);
+    up = probe.connected();
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll, bounded
+  }
+  ASSERT_TRUE(up) << nginx.output();
+  SluiceInstance sluice(tcp_config("127.0.0.1:" + std::to_string(port)));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::string url = "http://127.0.0.1:" + std::to_string(sluice.port("tcp")) + "/";
+  auto head = run_command({"curl", "-sI", "-m", "5", url});
+  ASSERT_EQ(head.exit_code, 0) << head.output;
+  EXPECT_TRUE(
+      std::regex_search(head.output, std::regex("Connection: keep-alive", std::regex::icase)))
+      << head.output;
+  EXPECT_TRUE(std::regex_search(head.output, std::regex("Server: nginx"))) << head.output;
+  auto before = run_command(
+      {"curl", "-s", "-m", "5", "http://127.0.0.1:" + std::to_string(port) + "/status"});
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(before.output, m, std::regex(R"(\n\s*(\d+) (\d+) (\d+))")));
+  const long accepts_before = std::stol(m[1]);
+  auto ab = run_command({"ab", "-k", "-n", "500", "-c", "5", "-s", "10", url});
+  ASSERT_EQ(ab.exit_code, 0) << ab.output;
+  EXPECT_TRUE(std::regex_search(ab.output, std::regex(R"(Keep-Alive requests:\s+500\b)")))
+      << ab.output;
+  auto after = run_command(
+      {"curl", "-s", "-m", "5", "http://127.0.0.1:" + std::to_string(port) + "/status"});
+  ASSERT_TRUE(std::regex_search(after.output, m, std::regex(R"(\n\s*(\d+) (\d+) (\d+))")));
+  // One nginx connection per ab connection (5), plus the status request.
+  EXPECT_EQ(std::stol(m[1]) - accepts_before, 5 + 1);
+  nginx.stop(SIGTERM);
+}
+
+TEST(TcpMode, RedisBenchmarkThroughSluiceCompletesWithoutErrors) {
+  TempDir dir;
+  const std::uint16_t port = free_port();
+  Process redis({"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--save",
+                 "", "--appendonly", "no", "--dir", dir.path().string()});
+  ASSERT_TRUE(redis.wait_for_line("Ready to accept connections", std::chrono::seconds(20)))
+      << redis.output();
+  SluiceInstance sluice(tcp_config("127.0.0.1:" + std::to_string(port)));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  auto r = run_command({"redis-benchmark", "-q", "-n", "20000", "-p",
+                        std::to_string(sluice.port("tcp")), "-t", "set,get,incr,lpush,lpop"},
+                       std::chrono::seconds(120));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("SET: .*requests per second"))) << r.output;
+  EXPECT_TRUE(std::regex_search(r.output, std::regex("GET: .*requests per second"))) << r.output;
+  EXPECT_EQ(r.output.find("rror"), std::string::npos) << r.output;
+  redis.stop(SIGTERM);
+}
+
+// ------------------------------------------------------------ PROXY protocol
+
+TEST(ProxyProtocol, HttpListenerTakesTheClientFromV1AndV2Headers) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(R"(workers: 1
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    proxy_protocol: true
+routes:
+  - backend: app
+backends:
+  app:
+    servers: [)" + backend.address() +
+                        "]\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  {
+    RawConnection client(sluice.port("web"));
+    ASSERT_TRUE(
+        client.send("PROXY TCP4 203.0.113.7 127.0.0.1 5555 80\r\n"
+                    "GET /v1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(client.read_response());
+  }
+  {
+    RawConnection client(sluice.port("web"));
+    std::string v2("\r\n\r\n\0\r\nQUIT\n", 12);
+    v2 += std::string("\x21\x11\x00\x0c", 4);  // PROXY, TCP4, 12 bytes
+    v2 += std::string("\xc6\x33\x64\x09", 4);  // 198.51.100.9
+    v2 += std::string("\x7f\x00\x00\x01", 4);  // 127.0.0.1
+    v2 += std::string("\x15\xb3\x00\x50", 4);  // ports 5555, 80
+    ASSERT_TRUE(client.send(v2 + "GET /v2 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_TRUE(client.read_response());
+  }
+  {
+    RawConnection client(sluice.port("web"));  // no header: refused
+    ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    EXPECT_TRUE(client.wait_closed(5000));
+  }
+  const auto seen = backend.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].header("x-forwarded-for"), "203.0.113.7");
+  EXPECT_EQ(seen[1].header("x-forwarded-for"), "198.51.100.9");
+}
+
+std::string haproxy_config(const std::string& body) {
+  return "global\n  nbthread 1\ndefaults\n  mode http\n  timeout connect 5s\n"
+         "  timeout client 30s\n  timeout server 30s\n" +
+         body;
+}
+
+TEST(ProxyProtocol, HaproxyInFrontSendsV1AndV2ThatSluiceAccepts) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(R"(workers: 1
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    proxy_protocol: true
+routes:
+  - backend: app
+backends:
+  app:
+    servers: [)" + backend.address() +
+                        "]\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  TempDir dir;
+  const std::uint16_t p1 = free_port(), p2 = free_port();
+  const std::string web = "127.0.0.1:" + std::to_string(sluice.port("web"));
+  const std::string cfg = dir.write(
+      "haproxy.cfg",
+      haproxy_config("frontend v1\n  bind 127.0.0.1:" + std::to_string(p1) +
+                     "\n  default_backend s1\nbackend s1\n  server s " + web +
+                     " send-proxy\nfrontend v2\n  bind 127.0.0.1:" + std::to_string(p2) +
+                     "\n  default_backend s2\nbackend s2\n  server s " + web + " send-proxy-v2\n"));
+  Process haproxy({"haproxy", "-db", "-f", cfg});
+  for (std::uint16_t port : {p1, p2}) {
+    bool ok = false;
+    for (int i = 0; i < 200 && !ok; ++i) {
+      auto r = run_command({"curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
+                            "http://127.0.0.1:" + std::to_string(port) + "/via-haproxy"});
+      ok = r.output == "200";
+      if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll
+    }
+    EXPECT_TRUE(ok) << "port " << port << "\n" << haproxy.output() << sluice.process().output();
+  }
+  for (const auto& seen : backend.requests())
+    EXPECT_EQ(seen.header("x-forwarded-for"), "127.0.0.1");
+  haproxy.stop(SIGTERM);
+}
+
+TEST(ProxyProtocol, SluiceSendsV1AndV2ThatHaproxyAccepts) {
+  TestBackend backend(TestBackend::echo());
+  TempDir dir;
+  const std::uint16_t p1 = free_port(), p2 = free_port();
+  const std::string cfg = dir.write(
+      "haproxy.cfg", haproxy_config("frontend v1\n  bind 127.0.0.1:" + std::to_string(p1) +
+                                    " accept-proxy\n  option forwardfor\n  default_backend b\n"
+                                    "frontend v2\n  bind 127.0.0.1:" +
+                                    std::to_string(p2) +
+                                    " accept-proxy\n  option forwardfor\n  default_backend b\n"
+                                    "backend b\n  server s " +
+                                    backend.address() + "\n"));
+  Process haproxy({"haproxy", "-db", "-f", cfg});
+  SluiceInstance sluice(R"(workers: 1
+listeners:
+  - name: v1
+    listen: 127.0.0.1:0
+    protocol: tcp
+    backend: one
+  - name: v2
+    listen: 127.0.0.1:0
+    protocol: tcp
+    backend: two
+backends:
+  one:
+    servers: [{address: 127.0.0.1:)" +
+                        std::to_string(p1) + R"(, send_proxy: v1}]
+  two:
+    servers: [{address: 127.0.0.1:)" +
+                        std::to_string(p2) + ", send_proxy: v2}]\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  for (const char* listener : {"v1", "v2"}) {
+    bool ok = false;
+    for (int i = 0; i < 200 && !ok; ++i) {
+      RawConnection client(sluice.port(listener));
+      client.send("GET /via-sluice HTTP/1.1\r\nHost: t\r\n\r\n");
+      auto r = client.read_response(false, 2000);
+      ok = r && r->status == 200;
+      if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll
+    }
+    EXPECT_TRUE(ok) << listener << "\n" << haproxy.output();
+  }
+  const auto seen = backend.requests();
+  ASSERT_GE(seen.size(), 2u);
+  for (const auto& s : seen)
+    EXPECT_EQ(s.header("x-forwarded-for"), "127.0.0.1");  // HAProxy read it from our header
+  haproxy.stop(SIGTERM);
+}
+
+}  // namespace
+}  // namespace sluice::test
