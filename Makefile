@@ -7,7 +7,7 @@ CONFIG ?= examples/quickstart.yaml
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-chaos fuzz format tidy clean
+.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-chaos bench-tcp fuzz format tidy clean
 
 all: build
 
@@ -39,7 +39,7 @@ test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-bench: bench-micro bench-load bench-chaos
+bench: bench-micro bench-load bench-chaos bench-tcp
 
 bench-micro: build
 	@for b in $(BUILD)/bench/micro/*_bench; do [ -x "$$b" ] && "$$b"; done
@@ -47,6 +47,11 @@ bench-micro: build
 bench-load: build
 	@scripts/install-deps.sh bench
 	python3 bench/load/run.py --sluice $(BUILD)/sluice
+
+# TCP mode throughput and CPU per GiB against HAProxy in mode tcp.
+bench-tcp: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/tcp_bench.py --sluice $(BUILD)/sluice
 
 # 60 s of GET/POST while the backend drops pooled connections: no failed
 # GET, no POST delivered twice.

@@ -136,7 +136,12 @@ Socket::WriteOp Socket::write(std::span<const char> a, std::span<const char> b,
   return WriteOp(this, timeout_ms, a, b, more ? MSG_MORE : 0);
 }
 
+Socket::WriteOp Socket::wait_writable(std::uint64_t timeout_ms) {
+  return WriteOp(this, timeout_ms, WriteOp::WaitOnly{});
+}
+
 bool Socket::try_write(WriteOp& op) {
+  if (op.wait_only) return true;
   while (op.written < op.total) {
     msghdr msg{};
     msg.msg_iov = op.iov;
@@ -178,6 +183,7 @@ bool Socket::WriteOp::await_ready() {
     error = Error{Errc::closed, 0};
     return done = true;
   }
+  if (wait_only) return done = sock->write_ready_;
   if (total == 0) return done = true;
   if (sock->write_ready_) done = sock->try_write(*this);
   return done;

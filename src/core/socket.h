@@ -64,6 +64,8 @@ class Socket final : public IoHandler {
       add(a);
       add(b);
     }
+    struct WaitOnly {};
+    WriteOp(Socket* s, std::uint64_t t, WaitOnly) : sock(s), wait_only(true), timeout_ms(t) {}
     void add(std::span<const char> piece);
     Socket* sock;
     iovec iov[4];
@@ -73,6 +75,7 @@ class Socket final : public IoHandler {
     int flags = 0;
     Error error{};
     bool done = false;
+    bool wait_only = false;  // wait for writability, write nothing
     std::uint64_t timeout_ms;
     bool await_ready();
     bool await_suspend(std::coroutine_handle<> h);
@@ -88,6 +91,12 @@ class Socket final : public IoHandler {
                 bool more = false);
   // Waits until the socket is readable (or closed), without consuming bytes.
   ReadOp wait_readable(std::uint64_t timeout_ms = 0);
+  // Waits until the socket may take more bytes.
+  WriteOp wait_writable(std::uint64_t timeout_ms = 0);
+  // For I/O done on fd() directly (splice): an EAGAIN clears readiness, so
+  // the next wait suspends until epoll reports more.
+  void note_read_drained() { read_ready_ = false; }
+  void note_write_full() { write_ready_ = false; }
 
   // Ends any pending read and write with Errc::cancelled.
   void cancel();

@@ -120,7 +120,8 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, const Snapshot& snap
   }
   Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
   co_await run_tunnel(client, server, std::span<char>(up_buf.data(), up_buf.capacity()),
-                      std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms);
+                      std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms,
+                      /*use_splice=*/true);
 }
 
 }  // namespace sluice::proxy

@@ -16,7 +16,10 @@ class Socket;
 
 namespace sluice::proxy {
 
+// With `use_splice`, bytes move socket -> pipe -> socket inside the kernel
+// (splice(2)), never copied through our buffers; if a pipe cannot be made,
+// the buffers are used.
 Task<void> run_tunnel(Socket& a, Socket& b, std::span<char> a_to_b, std::span<char> b_to_a,
-                      std::uint64_t idle_timeout_ms);
+                      std::uint64_t idle_timeout_ms, bool use_splice = false);
 
 }  // namespace sluice::proxy
