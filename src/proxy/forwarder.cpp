@@ -17,6 +17,7 @@
 #include "http/head_writer.h"
 #include "http/hop_by_hop.h"
 #include "http/parser.h"
+#include "http/proxy_protocol.h"
 #include "http/serializer.h"
 #include "http/token.h"
 #include "proxy/exchange.h"
@@ -449,6 +450,17 @@ Task<Exchange::Step> Exchange::connect_fresh() {
   }
   conn_ = std::make_unique<UpstreamConnection>(loop_, *fd, server_->destination);
   ++ctx_.counters.connections;
+  if (server_->send_proxy != ProxyHeaderVersion::none) {
+    // The header names this request's client, so the connection belongs to
+    // that client alone: it is not pooled (finish_backend).
+    const SocketAddress local = SocketAddress::local_of(client_.sock.fd());
+    const std::string header = server_->send_proxy == ProxyHeaderVersion::v1
+                                   ? http::make_proxy_header_v1(client_.peer, local)
+                                   : http::make_proxy_header_v2(client_.peer, local);
+    if (!co_await conn_->socket().write(header, upstream_.connect_timeout_ms)) {
+      co_return Step::backend_failed;
+    }
+  }
   co_return Step::ok;
 }
 
@@ -588,7 +600,8 @@ void Exchange::retire_backend() {
 // of any client on this worker can use it.
 void Exchange::finish_backend() {
   if (!conn_) return;
-  if (backend_clean_ && request_body_sent_ && upstream_.pool.reuse != ReuseMode::never) {
+  if (backend_clean_ && request_body_sent_ && upstream_.pool.reuse != ReuseMode::never &&
+      server_->send_proxy == ProxyHeaderVersion::none) {
     conn_->count_exchange();
     conn_->socket().bind_cancel(nullptr);
     ctx_.pool.put(std::move(conn_), upstream_.pool);

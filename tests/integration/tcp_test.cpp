@@ -377,5 +377,53 @@ backends:
   haproxy.stop(SIGTERM);
 }
 
+TEST(ProxyProtocol, HttpBackendThatAsksGetsTheHeaderOnEachOfItsConnections) {
+  // Behind sluice (HTTP), HAProxy accepts PROXY v2 and adds X-Forwarded-For
+  // from it. The client here is sluice's client, as HAProxy reports.
+  TestBackend backend(TestBackend::echo());
+  TempDir dir;
+  const std::uint16_t hp = free_port();
+  const std::string cfg = dir.write(
+      "haproxy.cfg", haproxy_config("frontend f\n  bind 127.0.0.1:" + std::to_string(hp) +
+                                    " accept-proxy\n  option forwardfor\n  default_backend b\n"
+                                    "backend b\n  server s " +
+                                    backend.address() + "\n"));
+  Process haproxy({"haproxy", "-db", "-f", cfg});
+  SluiceInstance sluice(R"(workers: 1
+listeners:
+  - name: web
+    listen: 127.0.0.1:0
+    proxy_protocol: true
+routes:
+  - backend: app
+backends:
+  app:
+    servers: [{address: 127.0.0.1:)" +
+                        std::to_string(hp) + ", send_proxy: v2}]\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  bool ok = false;
+  for (int i = 0; i < 200 && !ok; ++i) {
+    RawConnection client(sluice.port("web"));
+    // Our client claims to be 192.0.2.44 (PROXY v1 to sluice); sluice
+    // passes that on in its own v2 header to HAProxy.
+    client.send(
+        "PROXY TCP4 192.0.2.44 127.0.0.1 4000 80\r\nGET /chain HTTP/1.1\r\nHost: t\r\n\r\n");
+    auto r = client.read_response(false, 2000);
+    ok = r && r->status == 200;
+    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll
+  }
+  ASSERT_TRUE(ok) << haproxy.output() << sluice.process().output();
+  const auto seen = backend.requests();
+  ASSERT_FALSE(seen.empty());
+  // Two fields: sluice's own, and the one HAProxy adds from the address in
+  // our PROXY v2 header: the client, not sluice.
+  const auto range = seen.back().headers.equal_range("x-forwarded-for");
+  int fields = 0;
+  for (auto it = range.first; it != range.second; ++it, ++fields)
+    EXPECT_EQ(it->second, "192.0.2.44") << seen.back().raw_head;
+  EXPECT_EQ(fields, 2) << seen.back().raw_head;
+  haproxy.stop(SIGTERM);
+}
+
 }  // namespace
 }  // namespace sluice::test
