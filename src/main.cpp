@@ -110,7 +110,34 @@ int command_check(std::string path) {
 
 // Waits for SIGINT/SIGTERM (graceful stop) while the workers run. A second
 // SIGINT or SIGTERM during the grace period stops at once.
-int serve_until_signalled(sluice::proxy::Server& server, std::uint64_t grace_ms) {
+// SIGHUP: load and check the file again; apply it if it is valid, else
+// keep serving the configuration in force. Either way, say so in the log.
+void reload(sluice::proxy::Server& server, const std::string& path) {
+  auto result = sluice::config::load_file(path);
+  for (const auto& d : result.diagnostics)
+    spdlog::warn("reload: {}", d.to_string());
+  if (!result.ok()) {
+    spdlog::error("reload: {} has errors; the running configuration is unchanged", path);
+    return;
+  }
+  std::vector<sluice::route::RouteFinding> errors;
+  sluice::route::RouteTable::build(*result.config, &errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors)
+      spdlog::error("reload: {}", e.message);
+    spdlog::error("reload: {} has errors; the running configuration is unchanged", path);
+    return;
+  }
+  std::string why;
+  if (!server.reload(result.config, why)) {
+    spdlog::error("reload: {}; the running configuration is unchanged", why);
+    return;
+  }
+  spdlog::info("reload: applied {} ({})", path, sluice::config::summary(*result.config));
+}
+
+int serve_until_signalled(sluice::proxy::Server& server, std::uint64_t grace_ms,
+                          const std::string& path) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -125,7 +152,7 @@ int serve_until_signalled(sluice::proxy::Server& server, std::uint64_t grace_ms)
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGUSR1 && stopping) break;
     if (sig == SIGHUP) {
-      spdlog::warn("SIGHUP: live reload is not available yet; configuration unchanged");
+      if (!stopping) reload(server, path);
       continue;
     }
     if (sig == SIGINT || sig == SIGTERM) {
@@ -184,7 +211,7 @@ int command_run(std::string path, const std::string& log_level) {
   spdlog::info("sluice ready: {} ({} worker{}), config {}", sluice::config::summary(*config),
                server.worker_count(), server.worker_count() == 1 ? "" : "s", path);
   const auto grace = static_cast<std::uint64_t>(config->shutdown.grace.count());
-  return serve_until_signalled(server, grace);
+  return serve_until_signalled(server, grace, path);
 }
 
 }  // namespace

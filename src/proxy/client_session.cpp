@@ -73,18 +73,16 @@ bool has_body_bytes(const http::RequestHead& head) {
 // Kept small on purpose: it is what an idle keep-alive connection costs.
 class ClientSession {
  public:
-  ClientSession(ConnectionScope& scope, int fd, const Snapshot& snapshot, WorkerContext& ctx)
-      : scope_(scope),
-        sock_(scope.worker().loop(), fd),
-        snapshot_(snapshot),
-        ctx_(ctx),
-        listener_(snapshot.listeners[scope.listener_index()]) {
+  ClientSession(ConnectionScope& scope, int fd, WorkerContext& ctx)
+      : scope_(scope), sock_(scope.worker().loop(), fd), ctx_(ctx) {
     sock_.bind_cancel(&scope.cancel_token());
   }
 
   // Waits for the next request without holding a buffer. False: close.
   Socket::ReadOp wait_for_request(bool first) {
-    return sock_.wait_readable(first ? listener_.header_timeout_ms : listener_.idle_timeout_ms);
+    // Idle, the connection pins no configuration: the current one decides.
+    const ListenerSettings& ls = ctx_.snapshot->listeners[scope_.listener_index()];
+    return sock_.wait_readable(first ? ls.header_timeout_ms : ls.idle_timeout_ms);
   }
   void release_buffer_if_empty() {
     if (used_ == 0) buf_.reset();
@@ -92,14 +90,16 @@ class ClientSession {
   bool has_buffered_bytes() const { return used_ > 0; }
   // proxy_protocol: the header before the first request names the client.
   Task<bool> accept_proxy_header() {
+    pin();
     buf_ = scope_.worker().buffers().acquire();
     SocketAddress source = SocketAddress::peer_of(sock_.fd());
     SocketAddress destination;
     if (!co_await read_proxy_header(sock_, buf_, used_, source, destination,
-                                    listener_.header_timeout_ms, listener_.name.c_str())) {
+                                    listener_->header_timeout_ms, listener_->name.c_str())) {
       co_return false;
     }
     client_address_ = std::make_unique<SocketAddress>(source);
+    unpin();
     co_return true;
   }
   // The client: from the PROXY header when there was one.
@@ -108,6 +108,7 @@ class ClientSession {
   }
   ConnectionScope& scope() { return scope_; }
   Task<Next> serve_buffered();
+  Task<Next> serve_pinned();
 
  private:
   const route::Route* find_route(const http::RequestHead& head, route::RequestView& view,
@@ -128,11 +129,22 @@ class ClientSession {
 
   EventLoop& loop() { return scope_.worker().loop(); }
 
+  // While requests are served: the configuration they use, held so that a
+  // reload cannot free it under them; released when the connection idles.
+  void pin() {
+    pinned_ = ctx_.snapshot;
+    listener_ = &pinned_->listeners[scope_.listener_index()];
+  }
+  void unpin() {
+    pinned_.reset();
+    listener_ = nullptr;
+  }
+
   ConnectionScope& scope_;
   Socket sock_;
-  const Snapshot& snapshot_;
   WorkerContext& ctx_;
-  const ListenerSettings& listener_;
+  std::shared_ptr<const Snapshot> pinned_;
+  const ListenerSettings* listener_ = nullptr;
   Buffer buf_;
   std::size_t used_ = 0;           // bytes of buf_ holding unprocessed input
   bool earlier_requests_ = false;  // this connection has carried a request already
@@ -143,18 +155,25 @@ class ClientSession {
 // Reads and answers requests while bytes are buffered; returns `idle` once
 // the buffer is empty and the connection stays open.
 Task<Next> ClientSession::serve_buffered() {
+  pin();
+  const Next next = co_await serve_pinned();
+  unpin();
+  co_return next;
+}
+
+Task<Next> ClientSession::serve_pinned() {
   std::array<http::HeaderField, kMaxFieldsCap> fields;
-  const http::ParserLimits limits{listener_.max_request_line, listener_.max_head_bytes,
-                                  std::min(listener_.max_fields, kMaxFieldsCap)};
+  const http::ParserLimits limits{listener_->max_request_line, listener_->max_head_bytes,
+                                  std::min(listener_->max_fields, kMaxFieldsCap)};
   if (!buf_) buf_ = scope_.worker().buffers().acquire();
-  const std::size_t capacity = std::min(buf_.capacity(), listener_.max_head_bytes + 1);
+  const std::size_t capacity = std::min(buf_.capacity(), listener_->max_head_bytes + 1);
   std::optional<SocketAddress> peer;  // looked up once per burst of requests
   std::string normalized;             // the request's path in normal form
   std::string rewritten;              // the target sent to the backend, when changed
   while (true) {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
-    const std::uint64_t deadline = loop().now_ms() + listener_.header_timeout_ms;
+    const std::uint64_t deadline = loop().now_ms() + listener_->header_timeout_ms;
     http::ParseState state;
     while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
            http::ParseState::need_more) {
@@ -180,8 +199,8 @@ Task<Next> ClientSession::serve_buffered() {
     }
     const http::RequestHead& head = parser.head();
     std::size_t consumed = parser.head_bytes();
-    if (head.framing == http::Framing::content_length && listener_.max_body_bytes &&
-        head.content_length > *listener_.max_body_bytes) {
+    if (head.framing == http::Framing::content_length && listener_->max_body_bytes &&
+        head.content_length > *listener_->max_body_bytes) {
       co_await send_error(413, "request body larger than the listener allows");
       co_return Next::close;
     }
@@ -291,13 +310,13 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
     do {
       step = decoder.decode(std::string_view(buf_.data() + body_start, used_ - body_start));
       if (step.error) {
-        spdlog::debug("listener '{}': chunked body: {}", listener_.name, step.reason);
+        spdlog::debug("listener '{}': chunked body: {}", listener_->name, step.reason);
         co_await send_error(400, "malformed chunked request body");
         co_return false;
       }
       body_start += step.consumed;
     } while (!step.done && step.consumed > 0 && body_start < used_);
-    if (listener_.max_body_bytes && decoder.body_bytes() > *listener_.max_body_bytes) {
+    if (listener_->max_body_bytes && decoder.body_bytes() > *listener_->max_body_bytes) {
       co_await send_error(413, "request body larger than the listener allows");
       co_return false;
     }
@@ -315,7 +334,7 @@ Task<bool> ClientSession::read_more_body(std::size_t head_end) {
   // at least 4 KiB stay free behind the largest allowed head.
   used_ = head_end;
   auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
-                               listener_.body_timeout_ms);
+                               listener_->body_timeout_ms);
   if (!r) co_return false;
   used_ += *r;
   co_return true;
@@ -343,7 +362,7 @@ const route::Route* ClientSession::find_route(const http::RequestHead& head,
   view.host = host;
   view.method = head.method_text;
   view.fields = head.fields;
-  const route::Route* r = snapshot_.routes->match(view, &captures);
+  const route::Route* r = pinned_->routes->match(view, &captures);
   view.host = {};  // pointed into this frame
   return r;
 }
@@ -362,7 +381,7 @@ Task<Next> ClientSession::redirect(const route::Route& route, const http::Reques
   w.put(std::string_view(status, static_cast<std::size_t>(n)));
   w.put("Content-Length: 0\r\n");
   w.commit(http::write_date_field(w.reserve(http::kDateFieldBytes)));
-  write_connection_fields(w, listener_, keep_alive, head.version_minor);
+  write_connection_fields(w, *listener_, keep_alive, head.version_minor);
   const std::string location_field = "Location: " + location + "\r\n";
   auto write = sock_.write(w.text(), location_field);
   write.add(std::string_view("\r\n"));  // a literal would bring its NUL
@@ -375,9 +394,9 @@ Task<Next> ClientSession::forward(const route::Route& route, const http::Request
                                   std::optional<SocketAddress>& peer) {
   if (!peer) peer = client_address();
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
-  ClientConnection client{scope_, sock_, buf_, used_, listener_, *peer, earlier_requests_};
-  const ForwardResult r = co_await forward_request(ctx_, snapshot_, route, head, head_bytes, target,
-                                                   client, keep_alive);
+  ClientConnection client{scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_};
+  const ForwardResult r =
+      co_await forward_request(ctx_, *pinned_, route, head, head_bytes, target, client, keep_alive);
   earlier_requests_ = true;
   if (r.error_status != 0) {
     co_await send_error(r.error_status, r.error_reason, false);
@@ -405,7 +424,7 @@ Task<Next> ClientSession::respond(const route::Route& route, const http::Request
   std::array<char, 1024> extra;
   http::HeadWriter w(extra);
   w.commit(http::write_date_field(w.reserve(http::kDateFieldBytes)));
-  write_connection_fields(w, listener_, keep_alive, head.version_minor);
+  write_connection_fields(w, *listener_, keep_alive, head.version_minor);
   w.put("\r\n");
   // RFC 9110 §9.3.2: HEAD gets the same fields, Content-Length included, and
   // no content.
@@ -419,7 +438,7 @@ Task<Next> ClientSession::respond(const route::Route& route, const http::Request
 
 Task<void> ClientSession::send_error(int status, const char* reason, bool log) {
   if (log)
-    spdlog::warn("listener '{}' client {}: {} {} ({})", listener_.name,
+    spdlog::warn("listener '{}' client {}: {} {} ({})", listener_->name,
                  client_address().to_string(), status, http::reason_phrase(status), reason);
   std::array<char, 512> head;
   const std::size_t body_len = std::strlen(reason) + 1;
@@ -458,11 +477,10 @@ Task<void> ClientSession::linger_and_close() {
 
 // The connection's own coroutine: its frame holds the session for the whole
 // connection, so everything in it counts for every idle connection.
-Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot,
-                             WorkerContext& ctx) {
-  ClientSession session(scope, fd, snapshot, ctx);
+Task<void> serve_http_client(ConnectionScope& scope, int fd, WorkerContext& ctx) {
+  ClientSession session(scope, fd, ctx);
   bool first = true;
-  if (snapshot.listeners[scope.listener_index()].proxy_protocol &&
+  if (ctx.snapshot->listeners[scope.listener_index()].proxy_protocol &&
       !co_await session.accept_proxy_header()) {
     co_return;
   }

@@ -18,7 +18,6 @@ struct WorkerContext;
 // Serves the client connection `fd` until it closes. `snapshot` must outlive
 // the task (the Server keeps it alive while workers run).
 // `ctx` is the worker's forwarding state (its upstream pool).
-Task<void> serve_http_client(ConnectionScope& scope, int fd, const Snapshot& snapshot,
-                             WorkerContext& ctx);
+Task<void> serve_http_client(ConnectionScope& scope, int fd, WorkerContext& ctx);
 
 }  // namespace sluice::proxy

@@ -340,7 +340,8 @@ bool Exchange::pick_server() {
       b.state(sticky_server_).takes_sticky(loop_.now_ms())) {
     s = sticky_server_;
   } else {
-    s = b.pick(ctx_.balance[route_.backend_index], loop_.now_ms(), hash_key_, avoid);
+    s = b.pick(snapshot_.balance_state(ctx_.index, route_.backend_index), loop_.now_ms(), hash_key_,
+               avoid);
   }
   if (s < 0) return false;
   set_sticky_cookie_ = !upstream_.sticky_cookie.empty() && s != sticky_server_;

@@ -4,7 +4,10 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <latch>
+#include <thread>
 
 #include "balance/health_checker.h"
 #include "config/model.h"
@@ -24,11 +27,10 @@ namespace {
 // Serves one accepted connection according to its listener's protocol. Not
 // a coroutine itself: the session's task is returned directly, one frame
 // fewer per connection.
-Task<void> serve_connection(const Snapshot* snapshot, WorkerContext* ctx, ConnectionScope& scope,
-                            int fd) {
-  const ListenerSettings& listener = snapshot->listeners[scope.listener_index()];
-  if (listener.http) return serve_http_client(scope, fd, *snapshot, *ctx);
-  return serve_tcp_client(scope, fd, *snapshot, *ctx);
+Task<void> serve_connection(WorkerContext* ctx, ConnectionScope& scope, int fd) {
+  const ListenerSettings& listener = ctx->snapshot->listeners[scope.listener_index()];
+  if (listener.http) return serve_http_client(scope, fd, *ctx);
+  return serve_tcp_client(scope, fd, *ctx);
 }
 
 }  // namespace
@@ -58,12 +60,11 @@ bool Server::start(std::string& error) {
   for (unsigned i = 0; i < snap->workers; ++i) {
     auto worker = std::make_unique<Worker>(i, nullptr, buffer_bytes);
     auto ctx = std::make_unique<WorkerContext>(i, worker->loop(), destinations);
-    for (const auto& up : snap->upstreams)
-      ctx->balance.push_back(up.balancer->make_worker_state(i));
+    ctx->snapshot = snapshot_;
     pools.push_back(&ctx->pool);
     WorkerContext* c = ctx.get();
     worker->set_handler(
-        [snap, c](ConnectionScope& scope, int fd) { return serve_connection(snap, c, scope, fd); });
+        [c](ConnectionScope& scope, int fd) { return serve_connection(c, scope, fd); });
     workers_.push_back(std::move(worker));
     contexts_.push_back(std::move(ctx));
   }
@@ -95,8 +96,17 @@ bool Server::start(std::string& error) {
     spdlog::info("listener '{}' listening on {} ({} worker{})", ls.name, bound.to_string(),
                  workers_.size(), workers_.size() == 1 ? "" : "s");
   }
+  buffer_bytes_ = buffer_bytes;
+  health_ = std::make_unique<balance::HealthChecker>(health_targets(*snap));
+  for (auto& worker : workers_)
+    worker->start();
+  health_->start();
+  return true;
+}
+
+std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) {
   std::vector<balance::HealthTarget> targets;
-  for (const auto& up : snap->upstreams) {
+  for (const auto& up : snap.upstreams) {
     if (!up.health) continue;
     for (std::size_t i = 0; i < up.servers.size(); ++i) {
       if (!up.servers[i].resolved) continue;
@@ -104,10 +114,50 @@ bool Server::start(std::string& error) {
           {up.name, up.balancer, static_cast<int>(i), up.servers[i].addr, *up.health});
     }
   }
-  health_ = std::make_unique<balance::HealthChecker>(std::move(targets));
-  for (auto& worker : workers_)
-    worker->start();
+  return targets;
+}
+
+bool Server::reload(std::shared_ptr<const config::Config> config, std::string& error) {
+  auto next = Snapshot::build(*config, *destinations_);
+  // Listeners keep their sockets: this version reloads routes, backends and
+  // listener settings, not the set of listeners.
+  const auto& old = snapshot_->listeners;
+  const auto& now = next->listeners;
+  if (now.size() != old.size() || next->workers != snapshot_->workers) {
+    error = "adding or removing listeners, or changing workers, needs a restart";
+    return false;
+  }
+  for (std::size_t i = 0; i < now.size(); ++i) {
+    if (now[i].name != old[i].name || now[i].listen != old[i].listen ||
+        now[i].http != old[i].http) {
+      error = "listener '" + now[i].name +
+              "' changed its name, address or protocol; that needs a restart";
+      return false;
+    }
+    if (now[i].max_head_bytes + 4 * 1024 > buffer_bytes_) {
+      error = "listener '" + now[i].name + "': a larger max_header_size needs a restart";
+      return false;
+    }
+  }
+  // Publish: each worker swaps its pointer on its own thread. Requests in
+  // flight keep the snapshot they pinned; it is freed with the last of them.
+  // Returns once every worker has it, so "applied" in the log means applied.
+  auto published = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    WorkerContext* ctx = contexts_[i].get();
+    workers_[i]->loop().post([ctx, next, published] {
+      ctx->snapshot = next;
+      published->count_down();
+    });
+  }
+  for (int i = 0; i < 2'000 && !published->try_wait(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Health checks restart on the new servers (their state starts fresh).
+  if (health_) health_->stop();
+  health_ = std::make_unique<balance::HealthChecker>(health_targets(*next));
   health_->start();
+  config_ = std::move(config);
+  snapshot_ = std::move(next);
   return true;
 }
 

@@ -13,7 +13,8 @@ namespace sluice {
 class Worker;
 namespace balance {
 class HealthChecker;
-}
+struct HealthTarget;
+}  // namespace balance
 namespace config {
 struct Config;
 }
@@ -37,6 +38,11 @@ class Server {
   // that port), logs "listener 'NAME' listening on ADDR", starts the workers.
   // False with `error` set if any listener cannot be opened; nothing runs then.
   bool start(std::string& error);
+  // Main thread, after start(): applies a new configuration (routes,
+  // backends, listener settings) to every worker without closing any
+  // connection; backend pools of servers that remain are kept. False with
+  // `error` when the change needs a restart; nothing changes then.
+  bool reload(std::shared_ptr<const config::Config> config, std::string& error);
   // Any thread: stop accepting, finish open work within grace_ms.
   void request_stop(std::uint64_t grace_ms);
   // Waits until every worker has stopped, then closes idle backend
@@ -53,6 +59,9 @@ class Server {
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
   std::unique_ptr<PoolGroup> pools_;
   std::unique_ptr<balance::HealthChecker> health_;  // one probe per checked server
+  std::size_t buffer_bytes_ = 0;
+
+  static std::vector<balance::HealthTarget> health_targets(const Snapshot& snap);
 };
 
 }  // namespace sluice::proxy

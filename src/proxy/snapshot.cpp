@@ -162,6 +162,11 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
   for (const auto& bc : config.backends)
     snap->upstreams.push_back(build_upstream(bc, destinations));
   snap->forwarded = build_forwarded(config.forwarded);
+  snap->balance_states.resize(snap->workers);
+  for (unsigned w = 0; w < snap->workers; ++w) {
+    for (const auto& up : snap->upstreams)
+      snap->balance_states[w].push_back(up.balancer->make_worker_state(w));
+  }
   return snap;
 }
 

@@ -44,6 +44,12 @@ struct Snapshot {
   std::shared_ptr<const route::RouteTable> routes;
   std::vector<Upstream> upstreams;  // same order as the configuration's backends
   ForwardedPolicy forwarded;
+  // Round-robin positions and random state, [worker][upstream]: each worker
+  // touches only its own row, so the snapshot stays shareable.
+  mutable std::vector<std::vector<balance::Balancer::WorkerState>> balance_states;
+  balance::Balancer::WorkerState& balance_state(std::size_t worker, std::size_t upstream) const {
+    return balance_states[worker][upstream];
+  }
 
   // Resolves server host names (blocking: start-up and reloads only) and
   // gives each server address its pool key from `destinations`.

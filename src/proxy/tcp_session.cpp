@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <spdlog/spdlog.h>
+#include <memory>
 
 #include "core/buffer_pool.h"
 #include "core/socket.h"
@@ -48,13 +49,13 @@ class ServerLease {
 
 // Connects to a server of `up`, the next one after each failed connect.
 // Returns the descriptor, or -1 when every usable server failed.
-Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up, WorkerContext& ctx,
-                              std::size_t backend, ServerLease& lease, CancelToken* cancel,
-                              const char* listener) {
+Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
+                              balance::Balancer::WorkerState& ws, ServerLease& lease,
+                              CancelToken* cancel, const char* listener) {
   const balance::Balancer& b = *up.balancer;
   int avoid = -1;
   for (std::size_t tries = 0; tries < up.servers.size(); ++tries) {
-    const int s = b.pick(ctx.balance[backend], loop.now_ms(), 0, avoid);
+    const int s = b.pick(ws, loop.now_ms(), 0, avoid);
     if (s < 0) break;
     lease.take(s);
     if (balance::ConnectionLimit* limit = b.limit(s)) {
@@ -82,8 +83,11 @@ Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up, WorkerContext
 
 }  // namespace
 
-Task<void> serve_tcp_client(ConnectionScope& scope, int fd, const Snapshot& snapshot,
-                            WorkerContext& ctx) {
+Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) {
+  // A tunnel keeps the configuration it started under (its backend and
+  // balancer) until it ends.
+  const std::shared_ptr<const Snapshot> pinned = ctx.snapshot;
+  const Snapshot& snapshot = *pinned;
   EventLoop& loop = scope.worker().loop();
   const ListenerSettings& ls = snapshot.listeners[scope.listener_index()];
   Socket client(loop, fd);
@@ -98,8 +102,9 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, const Snapshot& snap
   }
   const Upstream& up = snapshot.upstreams[ls.backend_index];
   ServerLease lease(*up.balancer);
-  const int server_fd = co_await connect_to_a_server(loop, up, ctx, ls.backend_index, lease,
-                                                     &scope.cancel_token(), ls.name.c_str());
+  const int server_fd =
+      co_await connect_to_a_server(loop, up, snapshot.balance_state(ctx.index, ls.backend_index),
+                                   lease, &scope.cancel_token(), ls.name.c_str());
   if (server_fd < 0) {
     spdlog::warn("listener '{}' client {}: no server of backend '{}' could be reached; closing",
                  ls.name, source.to_string(), up.name);

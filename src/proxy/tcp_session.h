@@ -15,7 +15,6 @@ namespace sluice::proxy {
 struct Snapshot;
 struct WorkerContext;
 
-Task<void> serve_tcp_client(ConnectionScope& scope, int fd, const Snapshot& snapshot,
-                            WorkerContext& ctx);
+Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx);
 
 }  // namespace sluice::proxy

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "balance/balancer.h"
@@ -13,6 +14,7 @@
 namespace sluice::proxy {
 
 class PoolGroup;
+struct Snapshot;
 
 struct ForwardCounters {
   std::uint64_t requests = 0;     // requests sent to a backend
@@ -30,7 +32,9 @@ struct WorkerContext {
   std::size_t index;
   UpstreamPool pool;
   PoolGroup* group = nullptr;
-  std::vector<balance::Balancer::WorkerState> balance;  // per upstream index
+  // The configuration new requests see; replaced on this worker's thread
+  // when a reload is published. Requests pin it while they run.
+  std::shared_ptr<const Snapshot> snapshot;
   ForwardCounters counters;
 };
 
