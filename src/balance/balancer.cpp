@@ -148,6 +148,26 @@ int Balancer::pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, st
   return -1;
 }
 
+void Balancer::inherit(const Balancer& old) const {
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    for (std::size_t j = 0; j < old.specs_.size(); ++j) {
+      if (old.specs_[j].address != specs_[i].address) continue;
+      const ServerState& from = old.states_[j];
+      ServerState& to = states_[i];
+      to.healthy.store(from.healthy.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      to.ejected_until_ms.store(from.ejected_until_ms.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
+      to.ejections.store(from.ejections.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      to.latency_us.store(from.latency_us.load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
+      to.up_since_ms.store(from.up_since_ms.load(std::memory_order_relaxed),
+                           std::memory_order_relaxed);
+      to.admin.store(from.admin.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      break;
+    }
+  }
+}
+
 void Balancer::record_failure(int server, std::uint64_t now_ms) const {
   ServerState& st = state(server);
   if (st.consecutive_failures.fetch_add(1, std::memory_order_relaxed) + 1 < kFailuresToEject)

@@ -55,6 +55,11 @@ class Balancer {
   std::size_t size() const { return specs_.size(); }
   Algorithm algorithm() const { return algorithm_; }
 
+  // After a reload: servers of `old` with the same address keep what was
+  // learnt about them (health, ejection, latency), so a server known to be
+  // down does not get traffic again until its checks say it is up.
+  void inherit(const Balancer& old) const;
+
   // Passive health: a failure to connect or to get an answer. After
   // kFailuresToEject in a row the server is ejected for a back-off that
   // doubles with each ejection in a row (1 s, 2 s, ... 30 s).

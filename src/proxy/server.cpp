@@ -139,6 +139,12 @@ bool Server::reload(std::shared_ptr<const config::Config> config, std::string& e
       return false;
     }
   }
+  // What was learnt about servers that remain carries over.
+  for (auto& up : next->upstreams) {
+    for (const auto& before : snapshot_->upstreams) {
+      if (before.name == up.name) up.balancer->inherit(*before.balancer);
+    }
+  }
   // Publish: each worker swaps its pointer on its own thread. Requests in
   // flight keep the snapshot they pinned; it is freed with the last of them.
   // Returns once every worker has it, so "applied" in the log means applied.

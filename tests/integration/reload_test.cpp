@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
 
@@ -86,6 +87,41 @@ TEST(Reload, AnInvalidFileOrAListenerChangeLeavesTheRunningConfiguration) {
   ::kill(sluice.process().pid(), SIGHUP);
   ASSERT_TRUE(sluice.process().wait_for_line("needs a restart", std::chrono::seconds(10)));
   EXPECT_EQ(body_of(client, "/"), "v1");
+}
+
+TEST(Reload, AServerKnownToBeDownStaysOutAcrossAReload) {
+  std::atomic<bool> a_healthy{false};
+  auto named = [](std::string name, std::atomic<bool>* healthy) {
+    return [name, healthy](BackendConnection& c) {
+      ReceivedRequest r;
+      while (c.read_request(r)) {
+        if (r.target == "/health") {
+          c.send(
+              make_response(healthy == nullptr || *healthy ? 200 : 503, "", {"Connection: close"}));
+          return;
+        }
+        if (!c.send(make_response(200, name))) return;
+      }
+    };
+  };
+  TestBackend a(named("A", &a_healthy));
+  TestBackend b(named("B", nullptr));
+  auto yaml = [&](const std::string& greeting) {
+    return reload_config(a.address() + ", " + b.address(), greeting) +
+           "    health_check: {path: /health, interval: 200ms, timeout: 200ms, rise: 2, fall: 1}\n";
+  };
+  SluiceInstance sluice(yaml("v1"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  ASSERT_TRUE(
+      sluice.process().wait_for_line("server " + a.address() + ": down", std::chrono::seconds(10)));
+  rewrite(sluice, yaml("v2"));
+  ::kill(sluice.process().pid(), SIGHUP);
+  ASSERT_TRUE(sluice.process().wait_for_line("reload: applied", std::chrono::seconds(10)));
+  // At once after the reload, before any new check has run: B only.
+  RawConnection client(sluice.port("web"));
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(body_of(client, "/api/x"), "B") << i;
+  EXPECT_EQ(body_of(client, "/"), "v2");
 }
 
 }  // namespace
