@@ -10,23 +10,12 @@
 #include <string>
 
 #include "sluice_instance.h"
+#include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/process.h"
 
 namespace sluice::test {
 namespace {
-
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 TEST(Examples, EveryExampleConfigPassesCheck) {
   int checked = 0;
@@ -57,7 +46,7 @@ TEST(Examples, QuickstartServesItsRoutes) {
     }
     return n;
   };
-  const std::string app = "127.0.0.1:" + std::to_string(free_port());
+  const std::string app = "127.0.0.1:" + std::to_string(free_loopback_port());
   ASSERT_EQ(replace_all("listen: 127.0.0.1:8080", "listen: 127.0.0.1:0"), 1);
   ASSERT_EQ(replace_all("listen: 127.0.0.1:8081", "listen: " + app), 1);
   ASSERT_EQ(replace_all("address: 127.0.0.1:8081", "address: " + app), 1);

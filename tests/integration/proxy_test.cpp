@@ -14,6 +14,7 @@
 #include <string>
 
 #include "sluice_instance.h"
+#include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/test_backend.h"
@@ -44,19 +45,6 @@ backends:
 
 std::string get(const std::string& path, const std::string& extra = "") {
   return "GET " + path + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n";
-}
-
-// A port on which nothing listens: bound, then released.
-std::uint16_t closed_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
 }
 
 // Reads exactly n raw bytes from a connected socket.
@@ -676,7 +664,7 @@ TEST(ProxyHeaders, Http10ClientWithoutHostStillSendsAValidHttp11Request) {
 // ------------------------------------------------------------ failures
 
 TEST(ProxyFailures, RefusedConnectionGets502NamingTheCauseAndIsLogged) {
-  const std::string server = "127.0.0.1:" + std::to_string(closed_port());
+  const std::string server = "127.0.0.1:" + std::to_string(free_loopback_port());
   SluiceInstance sluice(proxy_config(server));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   RawConnection client(sluice.port("web"));

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "sluice_instance.h"
+#include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/test_backend.h"
@@ -152,15 +153,7 @@ TEST(Retries, PostWithAnIdempotencyKeyIsResentWhenTheBackendOptsIn) {
 
 TEST(Retries, ConnectFailureMovesToTheNextServer) {
   TestBackend backend(TestBackend::echo());
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);  // nothing listens there
-  const std::string dead = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  const std::string dead = "127.0.0.1:" + std::to_string(free_loopback_port());  // nothing listens
   SluiceInstance sluice(config(dead + ", " + backend.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   for (int i = 0; i < 6; ++i) {

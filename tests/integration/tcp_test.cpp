@@ -14,24 +14,13 @@
 #include <thread>
 
 #include "sluice_instance.h"
+#include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/test_backend.h"
 
 namespace sluice::test {
 namespace {
-
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 std::string tcp_config(const std::string& servers, const std::string& server_extra = "",
                        const std::string& listener_extra = "") {
@@ -147,7 +136,7 @@ TEST(TcpMode, QuarterGibibyteEachWayArrivesIntactAndHalfCloseIsPassedOn) {
 
 TEST(TcpMode, ConnectFailureTriesTheNextServer) {
   TestBackend backend(TestBackend::echo());
-  const std::string dead = "127.0.0.1:" + std::to_string(free_port());
+  const std::string dead = "127.0.0.1:" + std::to_string(free_loopback_port());
   SluiceInstance sluice(tcp_config(dead + ", " + backend.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   for (int i = 0; i < 4; ++i) {
@@ -170,7 +159,7 @@ TEST(TcpMode, SilentPairsAreClosedAfterTheIdleTimeout) {
 
 TEST(TcpMode, NginxThroughATcpListenerKeepsItsOwnHeadersAndConnections) {
   TempDir dir;
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   const std::string conf = dir.write("nginx.conf", R"(daemon off;
 worker_processes 1;
 pid )" + (dir.path() / "nginx.pid").string() + R"(;
@@ -222,7 +211,7 @@ http {
 
 TEST(TcpMode, RedisBenchmarkThroughSluiceCompletesWithoutErrors) {
   TempDir dir;
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = free_loopback_port();
   Process redis({"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1", "--save",
                  "", "--appendonly", "no", "--dir", dir.path().string()});
   ASSERT_TRUE(redis.wait_for_line("Ready to accept connections", std::chrono::seconds(20)))
@@ -304,7 +293,7 @@ backends:
                         "]\n");
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   TempDir dir;
-  const std::uint16_t p1 = free_port(), p2 = free_port();
+  const std::uint16_t p1 = free_loopback_port(), p2 = free_loopback_port();
   const std::string web = "127.0.0.1:" + std::to_string(sluice.port("web"));
   const std::string cfg = dir.write(
       "haproxy.cfg",
@@ -331,7 +320,7 @@ backends:
 TEST(ProxyProtocol, SluiceSendsV1AndV2ThatHaproxyAccepts) {
   TestBackend backend(TestBackend::echo());
   TempDir dir;
-  const std::uint16_t p1 = free_port(), p2 = free_port();
+  const std::uint16_t p1 = free_loopback_port(), p2 = free_loopback_port();
   const std::string cfg = dir.write(
       "haproxy.cfg", haproxy_config("frontend v1\n  bind 127.0.0.1:" + std::to_string(p1) +
                                     " accept-proxy\n  option forwardfor\n  default_backend b\n"
@@ -382,7 +371,7 @@ TEST(ProxyProtocol, HttpBackendThatAsksGetsTheHeaderOnEachOfItsConnections) {
   // from it. The client here is sluice's client, as HAProxy reports.
   TestBackend backend(TestBackend::echo());
   TempDir dir;
-  const std::uint16_t hp = free_port();
+  const std::uint16_t hp = free_loopback_port();
   const std::string cfg = dir.write(
       "haproxy.cfg", haproxy_config("frontend f\n  bind 127.0.0.1:" + std::to_string(hp) +
                                     " accept-proxy\n  option forwardfor\n  default_backend b\n"
