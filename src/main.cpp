@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "core/file_watcher.h"
 #include "core/log.h"
 #include "proxy/server.h"
 #include "route/route_table.h"
@@ -203,6 +205,16 @@ int command_run(std::string path, const std::string& log_level) {
   }
 
   sluice::proxy::Server server(config);
+  // watch: true: a change of the file reloads it, through the same path as
+  // SIGHUP (the watcher signals us; the main thread does the work).
+  std::unique_ptr<sluice::FileWatcher> watcher;
+  if (config->watch) {
+    watcher = std::make_unique<sluice::FileWatcher>(path, [] { ::kill(::getpid(), SIGHUP); });
+    if (!watcher->start()) {
+      spdlog::warn("watch: cannot watch {}: {}; reload with SIGHUP", path, std::strerror(errno));
+      watcher.reset();
+    }
+  }
   std::string error;
   if (!server.start(error)) {
     spdlog::error("{}", error);

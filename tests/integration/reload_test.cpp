@@ -89,6 +89,18 @@ TEST(Reload, AnInvalidFileOrAListenerChangeLeavesTheRunningConfiguration) {
   EXPECT_EQ(body_of(client, "/"), "v1");
 }
 
+TEST(Reload, WatchReloadsWhenTheFileIsSaved) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice("watch: true\n" + reload_config(backend.address(), "v1"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  EXPECT_EQ(body_of(client, "/"), "v1");
+  rewrite(sluice, "watch: true\n" + reload_config(backend.address(), "v2"));  // no signal
+  ASSERT_TRUE(sluice.process().wait_for_line("reload: applied", std::chrono::seconds(10)))
+      << sluice.process().output();
+  EXPECT_EQ(body_of(client, "/"), "v2");
+}
+
 TEST(Reload, AServerKnownToBeDownStaysOutAcrossAReload) {
   std::atomic<bool> a_healthy{false};
   auto named = [](std::string name, std::atomic<bool>* healthy) {

@@ -1,0 +1,36 @@
+// Calls back when a file is written or replaced (inotify on its directory,
+// so editors that save by renaming a new file into place are seen too).
+// Events within `debounce_ms` of each other make one call. The callback
+// runs on the watcher's own thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace sluice {
+
+class FileWatcher {
+ public:
+  FileWatcher(std::string path, std::function<void()> on_change, std::uint64_t debounce_ms = 200);
+  ~FileWatcher();
+  FileWatcher(const FileWatcher&) = delete;
+  FileWatcher& operator=(const FileWatcher&) = delete;
+
+  // False (with errno set) if the directory cannot be watched.
+  bool start();
+
+ private:
+  void run();
+
+  std::string dir_;
+  std::string name_;
+  std::function<void()> on_change_;
+  std::uint64_t debounce_ms_;
+  int inotify_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd: wakes the thread to end
+  std::thread thread_;
+};
+
+}  // namespace sluice
