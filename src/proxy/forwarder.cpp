@@ -226,6 +226,11 @@ ForwardResult Exchange::unanswered() {
 
 void Exchange::hold_body(std::string_view bytes) {
   if (!body_held_) return;
+  // Nothing is ever resent when retries are off: no copy on the hot path.
+  if (upstream_.retries.attempts == 0) {
+    body_held_ = false;
+    return;
+  }
   if (held_body_.size() + bytes.size() > upstream_.retries.max_body) {
     body_held_ = false;
     std::string().swap(held_body_);

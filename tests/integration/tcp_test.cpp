@@ -37,6 +37,17 @@ listeners:
          servers + server_extra + "]\n";
 }
 
+// Tries `attempt` until it succeeds, for a server just started (nginx,
+// HAProxy) that gives no ready signal of its own: bounded, 5 s at most.
+template <typename Attempt>
+bool until_up(Attempt attempt) {
+  for (int i = 0; i < 200; ++i) {
+    if (attempt()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll
+  }
+  return false;
+}
+
 // A deterministic stream of bytes: chunk i of a transfer.
 void fill(std::string& chunk, std::uint64_t& state) {
   for (auto& c : chunk) {
@@ -176,13 +187,7 @@ http {
 )");
   Process nginx({"nginx", "-c", conf, "-p", dir.path().string()});
   // nginx is up when it accepts a connection.
-  bool up = false;
-  for (int i = 0; i < 200 && !up; ++i) {
-    RawConnection probe(port);
-    up = probe.connected();
-    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll, bounded
-  }
-  ASSERT_TRUE(up) << nginx.output();
+  ASSERT_TRUE(until_up([&] { return RawConnection(port).connected(); })) << nginx.output();
   SluiceInstance sluice(tcp_config("127.0.0.1:" + std::to_string(port)));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   const std::string url = "http://127.0.0.1:" + std::to_string(sluice.port("tcp")) + "/";
@@ -303,13 +308,11 @@ backends:
                      "\n  default_backend s2\nbackend s2\n  server s " + web + " send-proxy-v2\n"));
   Process haproxy({"haproxy", "-db", "-f", cfg});
   for (std::uint16_t port : {p1, p2}) {
-    bool ok = false;
-    for (int i = 0; i < 200 && !ok; ++i) {
-      auto r = run_command({"curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
-                            "http://127.0.0.1:" + std::to_string(port) + "/via-haproxy"});
-      ok = r.output == "200";
-      if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll
-    }
+    const bool ok = until_up([&] {
+      return run_command({"curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
+                          "http://127.0.0.1:" + std::to_string(port) + "/via-haproxy"})
+                 .output == "200";
+    });
     EXPECT_TRUE(ok) << "port " << port << "\n" << haproxy.output() << sluice.process().output();
   }
   for (const auto& seen : backend.requests())
@@ -349,14 +352,12 @@ backends:
                         std::to_string(p2) + ", send_proxy: v2}]\n");
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   for (const char* listener : {"v1", "v2"}) {
-    bool ok = false;
-    for (int i = 0; i < 200 && !ok; ++i) {
+    const bool ok = until_up([&] {
       RawConnection client(sluice.port(listener));
       client.send("GET /via-sluice HTTP/1.1\r\nHost: t\r\n\r\n");
       auto r = client.read_response(false, 2000);
-      ok = r && r->status == 200;
-      if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll
-    }
+      return r && r->status == 200;
+    });
     EXPECT_TRUE(ok) << listener << "\n" << haproxy.output();
   }
   const auto seen = backend.requests();
@@ -390,17 +391,15 @@ backends:
     servers: [{address: 127.0.0.1:)" +
                         std::to_string(hp) + ", send_proxy: v2}]\n");
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
-  bool ok = false;
-  for (int i = 0; i < 200 && !ok; ++i) {
+  const bool ok = until_up([&] {
     RawConnection client(sluice.port("web"));
     // Our client claims to be 192.0.2.44 (PROXY v1 to sluice); sluice
     // passes that on in its own v2 header to HAProxy.
     client.send(
         "PROXY TCP4 192.0.2.44 127.0.0.1 4000 80\r\nGET /chain HTTP/1.1\r\nHost: t\r\n\r\n");
     auto r = client.read_response(false, 2000);
-    ok = r && r->status == 200;
-    if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(25));  // start-up poll
-  }
+    return r && r->status == 200;
+  });
   ASSERT_TRUE(ok) << haproxy.output() << sluice.process().output();
   const auto seen = backend.requests();
   ASSERT_FALSE(seen.empty());
