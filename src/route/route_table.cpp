@@ -4,6 +4,7 @@
 #include <re2/set.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <limits>
 #include <unordered_map>
@@ -96,18 +97,27 @@ Template compile_template(const std::string& text, const re2::RE2* regex) {
   return t;
 }
 
+}  // namespace
+
 // Compiling is most of the cost of building a large table, and operators
-// repeat patterns across hosts: each distinct pattern is compiled once per
-// build and shared (RE2 objects are immutable and thread-safe).
+// repeat patterns across hosts: each distinct pattern is compiled once and
+// shared, within a build and, through a RegexCache, across reloads.
+struct RegexCache::Entries {
+  TextMap<std::shared_ptr<const re2::RE2>> regexes;    // null: the pattern is invalid
+  TextMap<std::shared_ptr<const re2::RE2::Set>> sets;  // key: patterns joined by '\n'
+};
+
+namespace {
+
 struct BuildContext {
   std::vector<RouteFinding>* errors = nullptr;
-  TextMap<std::shared_ptr<const re2::RE2>> regexes;
-  TextMap<std::shared_ptr<const re2::RE2::Set>> sets;  // key: patterns joined by '\n'
+  RegexCache::Entries& cache;
 };
 
 std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, const std::string& what,
                                               std::size_t route, BuildContext& ctx) {
-  if (auto it = ctx.regexes.find(pattern); it != ctx.regexes.end()) {
+  auto& regexes = ctx.cache.regexes;
+  if (auto it = regexes.find(pattern); it != regexes.end()) {
     if (!it->second && ctx.errors != nullptr) ctx.errors->push_back({route, what + ": invalid"});
     return it->second;
   }
@@ -116,10 +126,10 @@ std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, const 
   auto re = std::make_shared<re2::RE2>(pattern, options);
   if (!re->ok()) {
     if (ctx.errors != nullptr) ctx.errors->push_back({route, what + ": " + re->error()});
-    ctx.regexes.emplace(pattern, nullptr);
+    regexes.emplace(pattern, nullptr);
     return nullptr;
   }
-  ctx.regexes.emplace(pattern, re);
+  regexes.emplace(pattern, re);
   return re;
 }
 
@@ -230,25 +240,26 @@ bool find_query(std::string_view query, std::string_view name, std::string_view&
 
 // One RE2::Set over the path regexes of `ranks`, in that order; buckets
 // with the same patterns share it.
-std::shared_ptr<const re2::RE2::Set> compile_set(const std::vector<Route>& routes,
+std::shared_ptr<const re2::RE2::Set> compile_set(const std::vector<std::shared_ptr<Route>>& routes,
                                                  const std::vector<std::uint32_t>& ranks,
                                                  BuildContext& ctx) {
   std::string key;
   for (std::uint32_t rank : ranks) {
-    key += routes[rank].path;
+    key += routes[rank]->path;
     key += '\n';
   }
-  if (auto it = ctx.sets.find(key); it != ctx.sets.end()) return it->second;
+  auto& sets = ctx.cache.sets;
+  if (auto it = sets.find(key); it != sets.end()) return it->second;
   re2::RE2::Options options;
   options.set_log_errors(false);
   auto set = std::make_shared<re2::RE2::Set>(options, re2::RE2::UNANCHORED);
   for (std::uint32_t rank : ranks)
-    set->Add(routes[rank].path, nullptr);
+    set->Add(routes[rank]->path, nullptr);
   if (!set->Compile() && ctx.errors != nullptr) {
     ctx.errors->push_back(
-        {routes[ranks[0]].file_index, "path regexes could not be compiled together (RE2 limit)"});
+        {routes[ranks[0]]->file_index, "path regexes could not be compiled together (RE2 limit)"});
   }
-  ctx.sets.emplace(std::move(key), set);
+  sets.emplace(std::move(key), set);
   return set;
 }
 
@@ -271,23 +282,54 @@ struct RouteTable::ListenerIndex {
   std::size_t longest_wildcard = 0;  // characters of the longest suffix
 };
 
-RouteTable::RouteTable() = default;
-RouteTable::~RouteTable() = default;
+namespace {
+std::atomic<std::size_t> tables_alive{0};
+}
+
+RouteTable::RouteTable() {
+  tables_alive.fetch_add(1, std::memory_order_relaxed);
+}
+RouteTable::~RouteTable() {
+  tables_alive.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::size_t RouteTable::alive() {
+  return tables_alive.load(std::memory_order_relaxed);
+}
+
+RegexCache::RegexCache() : entries_(std::make_unique<Entries>()) {}
+RegexCache::~RegexCache() = default;
+
+void RegexCache::forget_unused() {
+  // In use = held by a route or a table besides this cache.
+  std::erase_if(entries_->regexes, [](const auto& kv) { return kv.second.use_count() <= 1; });
+  std::erase_if(entries_->sets, [](const auto& kv) { return kv.second.use_count() <= 1; });
+}
+
+std::size_t RegexCache::compiled() const {
+  return entries_->regexes.size() + entries_->sets.size();
+}
 
 std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config,
-                                                    std::vector<RouteFinding>* errors) {
+                                                    std::vector<RouteFinding>* errors,
+                                                    RegexCache* cache) {
   auto table = std::make_shared<RouteTable>();
-  BuildContext ctx;
-  ctx.errors = errors;
+  RegexCache local;
+  BuildContext ctx{errors, cache != nullptr ? *cache->entries_ : *local.entries_};
+  std::vector<std::shared_ptr<Route>> routes;
+  routes.reserve(config.routes.size());
   for (std::size_t i = 0; i < config.routes.size(); ++i)
-    table->routes_.push_back(build_route(config.routes[i], i, config, ctx));
-  std::stable_sort(table->routes_.begin(), table->routes_.end(), outranks);
+    routes.push_back(std::make_shared<Route>(build_route(config.routes[i], i, config, ctx)));
+  std::stable_sort(routes.begin(), routes.end(),
+                   [](const auto& a, const auto& b) { return outranks(*a, *b); });
+  for (std::size_t rank = 0; rank < routes.size(); ++rank)
+    routes[rank]->rank = static_cast<std::uint32_t>(rank);
 
   for (std::size_t li = 0; li < config.listeners.size(); ++li) {
     auto index = std::make_unique<ListenerIndex>();
     std::vector<HostBucket*> with_regexes;
-    for (std::uint32_t rank = 0; rank < table->routes_.size(); ++rank) {
-      const Route& r = table->routes_[rank];
+    for (std::uint32_t rank = 0; rank < routes.size(); ++rank) {
+      const Route& r = *routes[rank];
       if (!r.on_listener[li]) continue;
       if (r.path_kind == Route::PathKind::any && !r.path.empty()) continue;  // broken regex
       HostBucket* b = &index->any_host;
@@ -315,10 +357,11 @@ std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config
       }
     }
     for (HostBucket* b : with_regexes) {
-      b->regexes = compile_set(table->routes_, b->regex_routes, ctx);
+      b->regexes = compile_set(routes, b->regex_routes, ctx);
     }
     table->listeners_.push_back(std::move(index));
   }
+  table->routes_.assign(routes.begin(), routes.end());
   return table;
 }
 
@@ -356,7 +399,7 @@ std::uint32_t RouteTable::best_in(const HostBucket& b, const RequestView& req,
   auto consider = [&](const std::vector<std::uint32_t>& ranks) {
     for (std::uint32_t rank : ranks) {
       if (rank >= best) return;  // sorted: the rest rank lower still
-      if (conditions_hold(routes_[rank], req)) {
+      if (conditions_hold(*routes_[rank], req)) {
         best = rank;
         return;
       }
@@ -374,7 +417,7 @@ std::uint32_t RouteTable::best_in(const HostBucket& b, const RequestView& req,
     if (b.regexes->Match(re2::StringPiece(req.path.data(), req.path.size()), &hits)) {
       for (int i : hits) {
         const std::uint32_t rank = b.regex_routes[static_cast<std::size_t>(i)];
-        if (rank < best && conditions_hold(routes_[rank], req)) best = rank;
+        if (rank < best && conditions_hold(*routes_[rank], req)) best = rank;
       }
     }
   }
@@ -402,7 +445,7 @@ const Route* RouteTable::match(const RequestView& req, Captures* captures) const
   }
   best = best_in(index.any_host, req, best);
   if (best == kNone) return nullptr;
-  const Route& winner = routes_[best];
+  const Route& winner = *routes_[best];
   if (captures != nullptr && winner.path_regex) {
     // Captures for the winner only: one more RE2 pass, on one regex.
     const re2::RE2& re = *winner.path_regex;
@@ -468,10 +511,10 @@ std::vector<RouteFinding> RouteTable::shadowed() const {
   // Candidates for A by host: the same host, its wildcards, any host.
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_host;
   for (std::uint32_t rank = 0; rank < routes_.size(); ++rank)
-    by_host[routes_[rank].host].push_back(rank);
+    by_host[routes_[rank]->host].push_back(rank);
   std::vector<std::pair<std::size_t, std::string>> found_in_file_order;
   for (std::uint32_t b = 0; b < routes_.size(); ++b) {
-    const Route& rb = routes_[b];
+    const Route& rb = *routes_[b];
     std::vector<const std::vector<std::uint32_t>*> groups;
     for (const auto& [host, ranks] : by_host) {
       if (host.empty() || host == rb.host || is_wildcard(host)) groups.push_back(&ranks);
@@ -480,7 +523,7 @@ std::vector<RouteFinding> RouteTable::shadowed() const {
       bool found = false;
       for (std::uint32_t a : *ranks) {
         if (a >= b) break;
-        const Route& ra = routes_[a];
+        const Route& ra = *routes_[a];
         if (covers_host(ra, rb) && covers_path(ra, rb) && covers_conditions(ra, rb) &&
             covers_listeners(ra, rb)) {
           found_in_file_order.emplace_back(

@@ -111,6 +111,7 @@ struct Route {
   bool has_rewrite = false;
   Redirect redirect;
   std::size_t file_index = 0;  // position in the configuration
+  std::uint32_t rank = 0;      // position in its table (0 = first to win)
 };
 
 // What the router looks at. `host` is lower-case without port; `path` is
@@ -137,6 +138,27 @@ struct RouteFinding {
   std::string message;
 };
 
+// Compiled regexes and regex sets by pattern, kept from one build to the
+// next so that a reload compiles only the patterns that changed (RE2
+// objects are immutable and thread-safe, so tables can share them).
+// Used by one thread at a time (the one that builds).
+class RegexCache {
+ public:
+  RegexCache();
+  ~RegexCache();
+  RegexCache(const RegexCache&) = delete;
+  RegexCache& operator=(const RegexCache&) = delete;
+  // Drops what no live table uses any more.
+  void forget_unused();
+  std::size_t compiled() const;  // regexes and sets held
+
+  struct Entries;  // route_table.cpp
+
+ private:
+  friend class RouteTable;
+  std::unique_ptr<Entries> entries_;
+};
+
 class RouteTable {
  public:
   RouteTable();
@@ -146,12 +168,19 @@ class RouteTable {
 
   // Builds the table from a validated configuration. Regexes that RE2
   // rejects make `errors` non-empty ("route 'x': match.path_regex: ...").
+  // With a `cache`, patterns compiled by an earlier build are reused.
   static std::shared_ptr<const RouteTable> build(const config::Config& config,
-                                                 std::vector<RouteFinding>* errors = nullptr);
+                                                 std::vector<RouteFinding>* errors = nullptr,
+                                                 RegexCache* cache = nullptr);
 
   // The best route for the request, or null; fills `captures` for a
   // path_regex route.
   const Route* match(const RequestView& request, Captures* captures = nullptr) const;
+  // A reference to one of this table's routes that keeps the route (not
+  // the table) alive: what a request in flight holds.
+  std::shared_ptr<const Route> pin(const Route& route) const { return routes_[route.rank]; }
+  // Tables in memory, in this process: what /debug/memory reports.
+  static std::size_t alive();
 
   // Routes that can never match because a route of higher rank matches
   // every request they would ("route 'b' is shadowed by route 'a'").
@@ -165,7 +194,7 @@ class RouteTable {
   bool conditions_hold(const Route& r, const RequestView& request) const;
   std::uint32_t best_in(const HostBucket& b, const RequestView& request, std::uint32_t best) const;
 
-  std::vector<Route> routes_;  // sorted by rank: index = rank
+  std::vector<std::shared_ptr<const Route>> routes_;  // sorted by rank: index = rank
   std::vector<std::unique_ptr<ListenerIndex>> listeners_;
 };
 
