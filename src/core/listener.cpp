@@ -35,6 +35,9 @@ Listener::~Listener() {
 void Listener::close() {
   if (acceptor_ != nullptr) acceptor_->finish(Errc::cancelled);
   if (fd_ >= 0) {
+    // Another process may hold the same socket (a binary upgrade): leave
+    // the epoll set explicitly, as closing our descriptor would not.
+    loop_->unwatch(fd_);
     ::close(fd_);
     fd_ = -1;
   }

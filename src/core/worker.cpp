@@ -22,7 +22,7 @@ ConnectionScope::~ConnectionScope() {
 
 void ConnectionScope::set_idle(bool idle) {
   idle_ = idle;
-  if (idle && worker_.stopping_) token_.cancel();
+  if (idle && worker_.closing_idle_) token_.cancel();
 }
 
 // ---- Worker ----
@@ -36,6 +36,9 @@ Worker::Worker(unsigned index, ConnectionHandler handler, std::size_t buffer_byt
                  w->connections_);
     w->cancel_all();
   });
+  idle_timer_.worker = this;
+  idle_timer_.set_callback(
+      [](Timer* t) { static_cast<GraceTimer*>(t)->worker->close_idle_connections(); });
 }
 
 Worker::~Worker() {
@@ -49,6 +52,33 @@ void Worker::add_listener(std::size_t listener_index, int fd) {
   listeners_.push_back(ListenerSlot{listener_index, fd, nullptr});
 }
 
+void Worker::open_listener(std::size_t listener_index, int fd) {
+  listeners_.push_back(ListenerSlot{listener_index, fd, std::make_unique<Listener>(loop_, fd)});
+  if (stopping_) {
+    listeners_.back().listener->close();
+    return;
+  }
+  ++accept_loops_;
+  spawn(accept_loop(listeners_.size() - 1));
+}
+
+void Worker::close_listener(std::size_t listener_index) {
+  for (auto& slot : listeners_) {
+    if (slot.listener_index == listener_index && slot.listener) slot.listener->close();
+  }
+  for (auto* c = head_; c != nullptr;) {
+    auto* next = c->next_;
+    if (c->idle_ && c->listener_index_ == listener_index) c->token_.cancel();
+    c = next;
+  }
+}
+
+void Worker::stop_accepting() {
+  for (auto& slot : listeners_) {
+    if (slot.listener) slot.listener->close();
+  }
+}
+
 void Worker::start() {
   thread_ = std::thread([this] { run(); });
 }
@@ -57,8 +87,8 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::request_stop(std::uint64_t grace_ms) {
-  loop_.post([this, grace_ms] { begin_stop(grace_ms); });
+void Worker::request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms) {
+  loop_.post([this, grace_ms, idle_close_after_ms] { begin_stop(grace_ms, idle_close_after_ms); });
 }
 
 std::size_t Worker::idle_connection_count() const {
@@ -101,18 +131,28 @@ Detached Worker::serve(std::size_t listener_index, int fd) {
   co_await handler_(scope, fd);
 }
 
-void Worker::begin_stop(std::uint64_t grace_ms) {
+void Worker::close_idle_connections() {
+  closing_idle_ = true;
+  // Idle keep-alive connections have nothing in flight: close them now.
+  for (auto* c = head_; c != nullptr;) {
+    auto* next = c->next_;
+    if (c->idle_) c->token_.cancel();
+    c = next;
+  }
+}
+
+void Worker::begin_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms) {
   if (!stopping_) {
     stopping_ = true;
     for (auto& slot : listeners_) {
       if (slot.listener) slot.listener->close();
     }
-    // Idle keep-alive connections have nothing in flight: close them now.
-    for (auto* c = head_; c != nullptr;) {
-      auto* next = c->next_;
-      if (c->idle_) c->token_.cancel();
-      c = next;
-    }
+  }
+  if (idle_close_after_ms == 0 || grace_ms == 0) {
+    loop_.timers().cancel(idle_timer_);
+    close_idle_connections();
+  } else if (!closing_idle_) {
+    loop_.timers().schedule(idle_timer_, loop_.now_ms() + idle_close_after_ms);
   }
   if (grace_ms == 0) {
     cancel_all();
@@ -130,6 +170,7 @@ void Worker::cancel_all() {
 void Worker::finish_if_drained() {
   if (stopping_ && connections_ == 0 && accept_loops_ == 0) {
     loop_.timers().cancel(grace_timer_);
+    loop_.timers().cancel(idle_timer_);
     loop_.stop();
   }
 }

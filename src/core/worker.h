@@ -73,9 +73,24 @@ class Worker {
   void set_handler(ConnectionHandler handler) { handler_ = std::move(handler); }
   // Before start(): adopt a listening socket for listener `listener_index`.
   void add_listener(std::size_t listener_index, int fd);
+  // Loop thread, while running: adopt a listening socket and start
+  // accepting on it (a listener added by a reload).
+  void open_listener(std::size_t listener_index, int fd);
+  // Loop thread: stop accepting for `listener_index` and close its idle
+  // connections; busy ones finish (their session sees the listener gone
+  // and closes after the response).
+  void close_listener(std::size_t listener_index);
+  // Loop thread: stop accepting on every listener without closing any
+  // connection (a successor process has taken the sockets over).
+  void stop_accepting();
   void start();
   // Any thread. Idempotent; a second call may shorten the grace period.
-  void request_stop(std::uint64_t grace_ms);
+  // Idle keep-alive connections close at once, or, with
+  // `idle_close_after_ms`, only once idle that long: a client busy on one
+  // gets its next response with Connection: close instead, and never
+  // races our close with its next request (a successor process takes
+  // over the listening sockets, so the client just reconnects).
+  void request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms = 0);
   void join();
 
   unsigned index() const { return index_; }
@@ -93,7 +108,8 @@ class Worker {
   void run();
   Task<void> accept_loop(std::size_t slot);
   Detached serve(std::size_t listener_index, int fd);
-  void begin_stop(std::uint64_t grace_ms);
+  void begin_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms);
+  void close_idle_connections();
   void cancel_all();
   void finish_if_drained();
   void link(ConnectionScope& c);
@@ -115,9 +131,10 @@ class Worker {
   std::size_t connections_ = 0;
   std::size_t accept_loops_ = 0;
   bool stopping_ = false;
+  bool closing_idle_ = false;  // stopping, and idle connections close at once
   struct GraceTimer : Timer {
     Worker* worker = nullptr;
-  } grace_timer_;
+  } grace_timer_, idle_timer_;
 };
 
 }  // namespace sluice
