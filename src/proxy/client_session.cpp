@@ -78,10 +78,9 @@ class ClientSession {
     sock_.bind_cancel(&scope.cancel_token());
   }
 
-  // Waits for the next request without holding a buffer. False: close.
-  Socket::ReadOp wait_for_request(bool first) {
-    // Idle, the connection pins no configuration: the current one decides.
-    const ListenerSettings& ls = ctx_.snapshot->listeners[scope_.listener_index()];
+  // Waits for the next request without holding a buffer. Idle, the
+  // connection pins no configuration: the current one decides.
+  Socket::ReadOp wait_for_request(bool first, const ListenerSettings& ls) {
     return sock_.wait_readable(first ? ls.header_timeout_ms : ls.idle_timeout_ms);
   }
   void release_buffer_if_empty() {
@@ -90,7 +89,7 @@ class ClientSession {
   bool has_buffered_bytes() const { return used_ > 0; }
   // proxy_protocol: the header before the first request names the client.
   Task<bool> accept_proxy_header() {
-    pin();
+    if (!pin()) co_return false;
     buf_ = scope_.worker().buffers().acquire();
     SocketAddress source = SocketAddress::peer_of(sock_.fd());
     SocketAddress destination;
@@ -111,9 +110,12 @@ class ClientSession {
   Task<Next> serve_pinned();
 
  private:
-  const route::Route* find_route(const http::RequestHead& head, route::RequestView& view,
-                                 route::Captures& captures) const;
-  Task<Next> forward(const route::Route& route, const http::RequestHead& head,
+  std::shared_ptr<const route::Route> find_route(const http::RequestHead& head,
+                                                 route::RequestView& view,
+                                                 route::Captures& captures,
+                                                 std::shared_ptr<const Upstream>& upstream) const;
+  Task<Next> forward(std::shared_ptr<const route::Route> route,
+                     std::shared_ptr<const Upstream> upstream, const http::RequestHead& head,
                      std::size_t head_bytes, std::string_view target,
                      std::optional<SocketAddress>& peer);
   Task<Next> redirect(const route::Route& route, const http::RequestHead& head,
@@ -129,21 +131,23 @@ class ClientSession {
 
   EventLoop& loop() { return scope_.worker().loop(); }
 
-  // While requests are served: the configuration they use, held so that a
-  // reload cannot free it under them; released when the connection idles.
-  void pin() {
-    pinned_ = ctx_.snapshot;
-    listener_ = &pinned_->listeners[scope_.listener_index()];
+  // While requests are served: the listener's settings they use, held so
+  // that a reload cannot free them under them; released when the
+  // connection idles. False: the listener was removed by a reload.
+  bool pin() {
+    listener_pin_ = ctx_.snapshot->in_slot(scope_.listener_index());
+    listener_ = listener_pin_.get();
+    return listener_ != nullptr;
   }
   void unpin() {
-    pinned_.reset();
+    listener_pin_.reset();
     listener_ = nullptr;
   }
 
   ConnectionScope& scope_;
   Socket sock_;
   WorkerContext& ctx_;
-  std::shared_ptr<const Snapshot> pinned_;
+  std::shared_ptr<const ListenerSettings> listener_pin_;
   const ListenerSettings* listener_ = nullptr;
   Buffer buf_;
   std::size_t used_ = 0;           // bytes of buf_ holding unprocessed input
@@ -155,7 +159,7 @@ class ClientSession {
 // Reads and answers requests while bytes are buffered; returns `idle` once
 // the buffer is empty and the connection stays open.
 Task<Next> ClientSession::serve_buffered() {
-  pin();
+  if (!pin()) co_return Next::close;  // its listener was removed: drain
   const Next next = co_await serve_pinned();
   unpin();
   co_return next;
@@ -215,7 +219,8 @@ Task<Next> ClientSession::serve_pinned() {
       view.path = normalized;
     }
     route::Captures captures;
-    const route::Route* route = find_route(head, view, captures);
+    std::shared_ptr<const Upstream> upstream;
+    std::shared_ptr<const route::Route> route = find_route(head, view, captures, upstream);
     if (route == nullptr) {
       co_await send_error(404, "no route matches this request");
       co_return Next::close;
@@ -236,7 +241,8 @@ Task<Next> ClientSession::serve_pinned() {
         if (!view.query.empty()) rewritten.append("?").append(view.query);
         target = rewritten;
       }
-      if (co_await forward(*route, head, consumed, target, peer) == Next::close) {
+      if (co_await forward(std::move(route), std::move(upstream), head, consumed, target, peer) ==
+          Next::close) {
         co_return Next::close;
       }
       if (used_ == 0) co_return Next::idle;
@@ -346,9 +352,11 @@ void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) 
   used_ -= body_end - head_end;
 }
 
-const route::Route* ClientSession::find_route(const http::RequestHead& head,
-                                              route::RequestView& view,
-                                              route::Captures& captures) const {
+// Routing uses the configuration in force now, without holding it: the
+// request keeps only its route and backend (reference-counted).
+std::shared_ptr<const route::Route> ClientSession::find_route(
+    const http::RequestHead& head, route::RequestView& view, route::Captures& captures,
+    std::shared_ptr<const Upstream>& upstream) const {
   std::string_view host = strip_port(head.host);
   std::array<char, 256> host_lower;
   if (host.size() <= host_lower.size()) {
@@ -358,13 +366,18 @@ const route::Route* ClientSession::find_route(const http::RequestHead& head,
     }
     host = std::string_view(host_lower.data(), host.size());
   }
-  view.listener = scope_.listener_index();
+  const Snapshot& now = *ctx_.snapshot;
+  const ListenerSettings* listener = now.in_slot(scope_.listener_index()).get();
+  if (listener == nullptr) return nullptr;
+  view.listener = listener->index;
   view.host = host;
   view.method = head.method_text;
   view.fields = head.fields;
-  const route::Route* r = pinned_->routes->match(view, &captures);
+  const route::Route* r = now.routes->match(view, &captures);
   view.host = {};  // pointed into this frame
-  return r;
+  if (r == nullptr) return nullptr;
+  if (r->action == route::ActionKind::backend) upstream = now.upstreams[r->backend_index];
+  return now.routes->pin(*r);
 }
 
 Task<Next> ClientSession::redirect(const route::Route& route, const http::RequestHead& head,
@@ -389,14 +402,15 @@ Task<Next> ClientSession::redirect(const route::Route& route, const http::Reques
   co_return result&& keep_alive ? Next::idle : Next::close;
 }
 
-Task<Next> ClientSession::forward(const route::Route& route, const http::RequestHead& head,
-                                  std::size_t head_bytes, std::string_view target,
-                                  std::optional<SocketAddress>& peer) {
+Task<Next> ClientSession::forward(std::shared_ptr<const route::Route> route,
+                                  std::shared_ptr<const Upstream> upstream,
+                                  const http::RequestHead& head, std::size_t head_bytes,
+                                  std::string_view target, std::optional<SocketAddress>& peer) {
   if (!peer) peer = client_address();
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
   ClientConnection client{scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_};
-  const ForwardResult r =
-      co_await forward_request(ctx_, *pinned_, route, head, head_bytes, target, client, keep_alive);
+  const ForwardResult r = co_await forward_request(ctx_, std::move(route), std::move(upstream),
+                                                   head, head_bytes, target, client, keep_alive);
   earlier_requests_ = true;
   if (r.error_status != 0) {
     co_await send_error(r.error_status, r.error_reason, false);
@@ -480,15 +494,18 @@ Task<void> ClientSession::linger_and_close() {
 Task<void> serve_http_client(ConnectionScope& scope, int fd, WorkerContext& ctx) {
   ClientSession session(scope, fd, ctx);
   bool first = true;
-  if (ctx.snapshot->listeners[scope.listener_index()].proxy_protocol &&
-      !co_await session.accept_proxy_header()) {
-    co_return;
-  }
+  const ListenerSettings* listener = ctx.snapshot->in_slot(scope.listener_index()).get();
+  if (listener == nullptr) co_return;  // removed by a reload just after the accept
+  if (listener->proxy_protocol && !co_await session.accept_proxy_header()) co_return;
   while (true) {
     if (!session.has_buffered_bytes()) {
       session.release_buffer_if_empty();
+      // A listener removed by a reload drains: its connections close when
+      // they go idle.
+      listener = ctx.snapshot->in_slot(scope.listener_index()).get();
+      if (listener == nullptr) co_return;
       scope.set_idle(!first);
-      auto ready = co_await session.wait_for_request(first);
+      auto ready = co_await session.wait_for_request(first, *listener);
       scope.set_idle(false);
       if (!ready) co_return;  // idle timeout, stop, or the client left: close quietly
     }

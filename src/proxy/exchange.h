@@ -28,8 +28,9 @@ struct UpstreamServer;
 
 class Exchange {
  public:
-  Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Route& route,
-           const http::RequestHead& head, ClientConnection& client, bool keep_alive);
+  Exchange(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
+           std::shared_ptr<const Upstream> upstream, const http::RequestHead& head,
+           ClientConnection& client, bool keep_alive);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -86,7 +87,9 @@ class Exchange {
   ForwardResult done(bool keep_alive) const;
 
   WorkerContext& ctx_;
-  const Snapshot& snapshot_;
+  // What the exchange pins of the configuration: its route and backend.
+  std::shared_ptr<const route::Route> route_pin_;
+  std::shared_ptr<const Upstream> upstream_pin_;
   const route::Route& route_;
   const Upstream& upstream_;
   ClientConnection& client_;

@@ -60,20 +60,23 @@ constexpr std::uint64_t kProvenAliveMs = 1'000;
 
 }  // namespace
 
-Task<ForwardResult> forward_request(WorkerContext& ctx, const Snapshot& snapshot,
-                                    const route::Route& route, const http::RequestHead& head,
-                                    std::size_t head_bytes, std::string_view target,
-                                    ClientConnection& client, bool keep_alive) {
-  Exchange exchange(ctx, snapshot, route, head, client, keep_alive);
+Task<ForwardResult> forward_request(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
+                                    std::shared_ptr<const Upstream> upstream,
+                                    const http::RequestHead& head, std::size_t head_bytes,
+                                    std::string_view target, ClientConnection& client,
+                                    bool keep_alive) {
+  Exchange exchange(ctx, std::move(route), std::move(upstream), head, client, keep_alive);
   co_return co_await exchange.run(head, head_bytes, target);
 }
 
-Exchange::Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Route& route,
-                   const http::RequestHead& head, ClientConnection& client, bool keep_alive)
+Exchange::Exchange(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
+                   std::shared_ptr<const Upstream> upstream, const http::RequestHead& head,
+                   ClientConnection& client, bool keep_alive)
     : ctx_(ctx),
-      snapshot_(snapshot),
-      route_(route),
-      upstream_(snapshot.upstreams[route.backend_index]),
+      route_pin_(std::move(route)),
+      upstream_pin_(std::move(upstream)),
+      route_(*route_pin_),
+      upstream_(*upstream_pin_),
       client_(client),
       loop_(client.scope.worker().loop()),
       method_(head.method),
@@ -93,9 +96,11 @@ Exchange::Exchange(WorkerContext& ctx, const Snapshot& snapshot, const route::Ro
   }
   retries_left_ = upstream_.retries.attempts;
   upstream_.load->active.fetch_add(1, std::memory_order_relaxed);
+  ++ctx_.backend_in_use;
 }
 
 Exchange::~Exchange() {
+  --ctx_.backend_in_use;
   release_server();
   upstream_.load->active.fetch_sub(1, std::memory_order_relaxed);
   if (counted_retry_) upstream_.load->retrying.fetch_sub(1, std::memory_order_relaxed);
@@ -249,7 +254,7 @@ bool Exchange::build_request_head(const http::RequestHead& head, std::string_vie
   w.put(target);
   w.put(" HTTP/1.1\r\n");
   const http::HopByHopFields hop(head.fields);
-  const ForwardedPolicy& fwd = snapshot_.forwarded;
+  const ForwardedPolicy& fwd = *client_.listener.forwarded;
   const bool add_forwarded = fwd.applies_to(client_.peer);
   const bool add_for = add_forwarded && fwd.x_forwarded_for;
   bool have_host = false;
@@ -345,8 +350,7 @@ bool Exchange::pick_server() {
       b.state(sticky_server_).takes_sticky(loop_.now_ms())) {
     s = sticky_server_;
   } else {
-    s = b.pick(snapshot_.balance_state(ctx_.index, route_.backend_index), loop_.now_ms(), hash_key_,
-               avoid);
+    s = b.pick(upstream_.balance_state(ctx_.index), loop_.now_ms(), hash_key_, avoid);
   }
   if (s < 0) return false;
   set_sticky_cookie_ = !upstream_.sticky_cookie.empty() && s != sticky_server_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #include "core/task.h"
@@ -24,7 +25,7 @@ struct Route;
 namespace sluice::proxy {
 
 struct ListenerSettings;
-struct Snapshot;
+struct Upstream;
 struct WorkerContext;
 
 // The client side of an exchange, owned by the client session.
@@ -57,9 +58,12 @@ struct ForwardResult {
 // route's backend, with `target` as its request target (normalised or
 // rewritten), and relays the response. On return client.buf holds only the
 // bytes that followed the request (pipelined requests) in [0, used).
-Task<ForwardResult> forward_request(WorkerContext& ctx, const Snapshot& snapshot,
-                                    const route::Route& route, const http::RequestHead& head,
-                                    std::size_t head_bytes, std::string_view target,
-                                    ClientConnection& client, bool keep_alive);
+// The exchange holds `route` and `upstream` (reference-counted) until it
+// ends, a tunnel included, and nothing else of the configuration.
+Task<ForwardResult> forward_request(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
+                                    std::shared_ptr<const Upstream> upstream,
+                                    const http::RequestHead& head, std::size_t head_bytes,
+                                    std::string_view target, ClientConnection& client,
+                                    bool keep_alive);
 
 }  // namespace sluice::proxy

@@ -1,5 +1,6 @@
 #include "proxy/server.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -20,6 +21,7 @@
 #include "proxy/snapshot.h"
 #include "proxy/tcp_session.h"
 #include "proxy/worker_context.h"
+#include "route/route_table.h"
 
 namespace sluice::proxy {
 namespace {
@@ -28,16 +30,31 @@ namespace {
 // a coroutine itself: the session's task is returned directly, one frame
 // fewer per connection.
 Task<void> serve_connection(WorkerContext* ctx, ConnectionScope& scope, int fd) {
-  const ListenerSettings& listener = ctx->snapshot->listeners[scope.listener_index()];
-  if (listener.http) return serve_http_client(scope, fd, *ctx);
+  const ListenerSettings* listener = ctx->snapshot->in_slot(scope.listener_index()).get();
+  if (listener == nullptr || listener->http) return serve_http_client(scope, fd, *ctx);
   return serve_tcp_client(scope, fd, *ctx);
+}
+
+// Waits for `done` up to `limit_ms`. The work it waits for runs on the
+// workers' loops; a stopped loop never counts down, hence the limit.
+void wait_for(std::latch& done, int limit_ms) {
+  for (int i = 0; i < limit_ms && !done.try_wait(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 }  // namespace
 
-Server::Server(std::shared_ptr<const config::Config> config)
-    : config_(std::move(config)), destinations_(std::make_unique<DestinationTable>()) {
-  snapshot_ = Snapshot::build(*config_, *destinations_);
+Server::Server(const config::Config& config)
+    : destinations_(std::make_unique<DestinationTable>()),
+      regexes_(std::make_unique<route::RegexCache>()) {
+  Snapshot::BuildInputs inputs;
+  inputs.regexes = regexes_.get();
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    inputs.slot_of.push_back(i);
+    slots_.push_back(
+        {config.listeners[i].listen, config.listeners[i].protocol == config::Protocol::http, {}});
+  }
+  snapshot_ = Snapshot::build(config, *destinations_, inputs);
 }
 
 Server::~Server() {
@@ -46,12 +63,49 @@ Server::~Server() {
   contexts_.clear();
 }
 
-bool Server::start(std::string& error) {
+bool Server::open_sockets(const std::string& name, const std::string& listen, std::vector<int>& fds,
+                          InheritedSockets& inherited, std::string& error) const {
+  // Sockets handed over by a predecessor first: the same sockets, so not
+  // one connection waiting in an accept queue is lost.
+  if (auto it = inherited.find(listen); it != inherited.end()) {
+    fds = std::move(it->second);
+    inherited.erase(it);
+    spdlog::info("listener '{}' took over {} socket(s) on {}", name, fds.size(),
+                 SocketAddress::local_of(fds.front()).to_string());
+    return true;
+  }
+  auto addr = SocketAddress::resolve(listen);
+  if (!addr) {
+    error = "listener '" + name + "': cannot resolve address " + listen;
+    return false;
+  }
+  // The first socket binds (port 0: the kernel picks); every other worker
+  // binds the port it got, sharing it through SO_REUSEPORT.
+  SocketAddress bound = *addr;
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    auto fd = open_listening_socket(bound);
+    if (!fd) {
+      error = "listener '" + name + "': cannot listen on " + bound.to_string() + ": " +
+              std::strerror(fd.error().sys_errno);
+      for (int f : fds)
+        ::close(f);
+      fds.clear();
+      return false;
+    }
+    if (bound.port() == 0) bound = SocketAddress::local_of(*fd);
+    fds.push_back(*fd);
+  }
+  spdlog::info("listener '{}' listening on {} ({} worker{})", name, bound.to_string(),
+               workers_.size(), workers_.size() == 1 ? "" : "s");
+  return true;
+}
+
+bool Server::start(std::string& error, InheritedSockets inherited) {
   const Snapshot* snap = snapshot_.get();
   // One buffer holds a whole request head plus at least 4 KiB of body.
   std::size_t buffer_bytes = 16 * 1024;
   for (const auto& ls : snap->listeners) {
-    buffer_bytes = std::max(buffer_bytes, ls.max_head_bytes + 4 * 1024);
+    buffer_bytes = std::max(buffer_bytes, ls->max_head_bytes + 4 * 1024);
   }
   // Room for destinations added by later reloads, so other workers can
   // always read a pool's counts without a lock.
@@ -71,30 +125,23 @@ bool Server::start(std::string& error) {
   pools_ = std::make_unique<PoolGroup>(std::move(pools));
   for (auto& ctx : contexts_)
     ctx->group = pools_.get();
-  for (std::size_t li = 0; li < snap->listeners.size(); ++li) {
-    const ListenerSettings& ls = snap->listeners[li];
-    auto addr = SocketAddress::resolve(ls.listen);
-    if (!addr) {
-      error = "listener '" + ls.name + "': cannot resolve address " + ls.listen;
+  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+    const ListenerSettings& ls = *snap->in_slot(slot);
+    if (!open_sockets(ls.name, ls.listen, slots_[slot].fds, inherited, error)) {
+      for (auto& opened : slots_)
+        for (int fd : opened.fds)
+          ::close(fd);
       workers_.clear();
       return false;
     }
-    // The first socket binds (port 0: the kernel picks); every other worker
-    // binds the port it got, sharing it through SO_REUSEPORT.
-    SocketAddress bound = *addr;
-    for (auto& worker : workers_) {
-      auto fd = open_listening_socket(bound);
-      if (!fd) {
-        error = "listener '" + ls.name + "': cannot listen on " + bound.to_string() + ": " +
-                std::strerror(fd.error().sys_errno);
-        workers_.clear();
-        return false;
-      }
-      if (bound.port() == 0) bound = SocketAddress::local_of(*fd);
-      worker->add_listener(li, *fd);
-    }
-    spdlog::info("listener '{}' listening on {} ({} worker{})", ls.name, bound.to_string(),
-                 workers_.size(), workers_.size() == 1 ? "" : "s");
+    // Handed-over sockets may outnumber our workers: each is served.
+    for (std::size_t i = 0; i < slots_[slot].fds.size(); ++i)
+      workers_[i % workers_.size()]->add_listener(slot, slots_[slot].fds[i]);
+  }
+  for (auto& [listen, fds] : inherited) {
+    spdlog::info("a listener on {} is no longer configured: closing its inherited sockets", listen);
+    for (int fd : fds)
+      ::close(fd);
   }
   buffer_bytes_ = buffer_bytes;
   health_ = std::make_unique<balance::HealthChecker>(health_targets(*snap));
@@ -107,69 +154,185 @@ bool Server::start(std::string& error) {
 std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) {
   std::vector<balance::HealthTarget> targets;
   for (const auto& up : snap.upstreams) {
-    if (!up.health) continue;
-    for (std::size_t i = 0; i < up.servers.size(); ++i) {
-      if (!up.servers[i].resolved) continue;
+    if (!up->health) continue;
+    for (std::size_t i = 0; i < up->servers.size(); ++i) {
+      if (!up->servers[i].resolved) continue;
       targets.push_back(
-          {up.name, up.balancer, static_cast<int>(i), up.servers[i].addr, *up.health});
+          {up->name, up->balancer, static_cast<int>(i), up->servers[i].addr, *up->health});
     }
   }
   return targets;
 }
 
-bool Server::reload(std::shared_ptr<const config::Config> config, std::string& error) {
-  auto next = Snapshot::build(*config, *destinations_);
-  // Listeners keep their sockets: this version reloads routes, backends and
-  // listener settings, not the set of listeners.
-  const auto& old = snapshot_->listeners;
-  const auto& now = next->listeners;
-  if (now.size() != old.size() || next->workers != snapshot_->workers) {
-    error = "adding or removing listeners, or changing workers, needs a restart";
+// A listener keeps its slot (and so its sockets) when a listener with the
+// same address and protocol is still configured, whatever its name.
+std::vector<std::size_t> Server::assign_slots(const config::Config& config,
+                                              std::vector<Slot>& added) const {
+  std::vector<bool> claimed(slots_.size(), false);
+  std::vector<std::size_t> slot_of;
+  for (const auto& lc : config.listeners) {
+    const bool http = lc.protocol == config::Protocol::http;
+    std::size_t found = SIZE_MAX;
+    for (std::size_t s = 0; s < slots_.size() && found == SIZE_MAX; ++s) {
+      if (!claimed[s] && !slots_[s].listen.empty() && slots_[s].listen == lc.listen &&
+          slots_[s].http == http) {
+        found = s;
+      }
+    }
+    if (found == SIZE_MAX) {
+      found = slots_.size() + added.size();
+      added.push_back({lc.listen, http, {}});
+    } else {
+      claimed[found] = true;
+    }
+    slot_of.push_back(found);
+  }
+  return slot_of;
+}
+
+bool Server::reload(const config::Config& config, std::string& error) {
+  std::lock_guard lock(control_);
+  std::vector<Slot> added;
+  Snapshot::BuildInputs inputs;
+  inputs.slot_of = assign_slots(config, added);
+  inputs.generation = snapshot_->generation + 1;
+  inputs.regexes = regexes_.get();
+  std::vector<route::RouteFinding> route_errors;
+  inputs.route_errors = &route_errors;
+  auto next = Snapshot::build(config, *destinations_, inputs);
+  if (!route_errors.empty()) {
+    next.reset();
+    regexes_->forget_unused();
+    for (const auto& f : route_errors) {
+      const auto& where = config.routes.at(f.route).where;
+      error += (error.empty() ? "" : "\n") + config.file + ":" + std::to_string(where.line) + ":" +
+               std::to_string(where.column) + ": error: " + f.message;
+    }
     return false;
   }
-  for (std::size_t i = 0; i < now.size(); ++i) {
-    if (now[i].name != old[i].name || now[i].listen != old[i].listen ||
-        now[i].http != old[i].http) {
-      error = "listener '" + now[i].name +
-              "' changed its name, address or protocol; that needs a restart";
+  if (next->workers != snapshot_->workers) {
+    error = "changing workers needs a restart";
+    return false;
+  }
+  for (const auto& ls : next->listeners) {
+    if (ls->max_head_bytes + 4 * 1024 > buffer_bytes_) {
+      error = "listener '" + ls->name + "': a larger max_header_size needs a restart";
       return false;
     }
-    if (now[i].max_head_bytes + 4 * 1024 > buffer_bytes_) {
-      error = "listener '" + now[i].name + "': a larger max_header_size needs a restart";
+  }
+  // New listeners open before anything changes: a port in use refuses
+  // the whole reload.
+  InheritedSockets none;
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    const ListenerSettings& ls = *next->in_slot(slots_.size() + i);
+    if (!open_sockets(ls.name, ls.listen, added[i].fds, none, error)) {
+      for (std::size_t j = 0; j < i; ++j)
+        for (int fd : added[j].fds)
+          ::close(fd);
       return false;
     }
+  }
+  std::vector<std::size_t> removed;
+  for (std::size_t s = 0; s < slots_.size(); ++s) {
+    if (!slots_[s].listen.empty() && !next->in_slot(s)) removed.push_back(s);
   }
   // What was learnt about servers that remain carries over.
   for (auto& up : next->upstreams) {
     for (const auto& before : snapshot_->upstreams) {
-      if (before.name == up.name) up.balancer->inherit(*before.balancer);
+      if (before->name == up->name) up->balancer->inherit(*before->balancer);
     }
   }
-  // Publish: each worker swaps its pointer on its own thread. Requests in
-  // flight keep the snapshot they pinned; it is freed with the last of them.
-  // Returns once every worker has it, so "applied" in the log means applied.
+  // Publish: each worker swaps its pointer on its own thread, then opens
+  // and closes listeners. Requests in flight keep what they pinned (their
+  // listener settings, route and backend), not the snapshot. Returns once
+  // every worker has it, so "applied" in the log means applied.
+  const std::size_t first_added = slots_.size();
+  for (auto& slot : added)
+    slots_.push_back(std::move(slot));
   auto published = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     WorkerContext* ctx = contexts_[i].get();
-    workers_[i]->loop().post([ctx, next, published] {
+    Worker* worker = workers_[i].get();
+    std::vector<std::pair<std::size_t, int>> opens;
+    for (std::size_t s = first_added; s < slots_.size(); ++s)
+      opens.emplace_back(s, slots_[s].fds[i]);
+    worker->loop().post([ctx, worker, next, published, opens, removed] {
       ctx->snapshot = next;
+      for (const auto& [slot, fd] : opens)
+        worker->open_listener(slot, fd);
+      for (std::size_t slot : removed)
+        worker->close_listener(slot);
       published->count_down();
     });
   }
-  for (int i = 0; i < 2'000 && !published->try_wait(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  // Health checks restart on the new servers (their state starts fresh).
+  wait_for(*published, 2'000);
+  for (std::size_t s : removed) {
+    spdlog::info("listener on {} removed: it stops accepting; its connections finish",
+                 slots_[s].listen);
+    slots_[s] = Slot{};
+  }
+  // Health checks restart on the new servers (their state carried over).
   if (health_) health_->stop();
   health_ = std::make_unique<balance::HealthChecker>(health_targets(*next));
   health_->start();
-  config_ = std::move(config);
-  snapshot_ = std::move(next);
+  snapshot_ = std::move(next);  // the previous snapshot is freed here, or by its last worker
+  regexes_->forget_unused();
+  // A large table leaves large holes in the heap; hand their pages back
+  // so resident memory tracks what is alive, reload after reload.
+  ::malloc_trim(0);
   return true;
 }
 
-void Server::request_stop(std::uint64_t grace_ms) {
+void Server::stop_accepting() {
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    w->loop().post([w] { w->stop_accepting(); });
+  }
+}
+
+Server::InheritedSockets Server::listening_sockets() const {
+  std::lock_guard lock(control_);
+  InheritedSockets sockets;
+  for (const auto& slot : slots_) {
+    if (!slot.listen.empty()) sockets[slot.listen] = slot.fds;
+  }
+  return sockets;
+}
+
+Server::MemoryReport Server::memory_report() const {
+  std::lock_guard lock(control_);
+  MemoryReport report;
+  report.generation = snapshot_->generation;
+  report.routes = snapshot_->routes->size();
+  report.regexes_cached = regexes_->compiled();
+  report.buffer_bytes = buffer_bytes_;
+  auto rows = std::make_shared<std::vector<WorkerMemory>>(workers_.size());
+  auto counted = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    Worker* worker = workers_[i].get();
+    const WorkerContext* ctx = contexts_[i].get();
+    worker->loop().post([worker, ctx, rows, counted, i] {
+      WorkerMemory& row = (*rows)[i];
+      row.client_idle = worker->idle_connection_count();
+      row.client_active = worker->connection_count() - row.client_idle;
+      row.backend_in_use = ctx->backend_in_use;
+      row.backend_idle = ctx->pool.idle_total();
+      row.buffers_in_use = worker->buffers().in_use();
+      row.buffers_cached = worker->buffers().cached();
+      counted->count_down();
+    });
+  }
+  wait_for(*counted, 1'000);
+  // Counted after the workers: a snapshot a worker just let go is gone.
+  report.snapshots_alive = Snapshot::alive();
+  report.route_tables_alive = route::RouteTable::alive();
+  if (counted->try_wait()) report.workers = *rows;
+  return report;
+}
+
+void Server::request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms) {
   for (auto& worker : workers_)
-    worker->request_stop(grace_ms);
+    worker->request_stop(grace_ms, idle_close_after_ms);
 }
 
 void Server::join() {

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,9 @@ struct HealthTarget;
 namespace config {
 struct Config;
 }
+namespace route {
+class RegexCache;
+}
 }  // namespace sluice
 
 namespace sluice::proxy {
@@ -29,29 +34,69 @@ class PoolGroup;
 
 class Server {
  public:
-  explicit Server(std::shared_ptr<const config::Config> config);
+  // Builds the first snapshot; the configuration model is not kept (a
+  // reload's model is freed as soon as its snapshot is built).
+  explicit Server(const config::Config& config);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // Listening sockets a predecessor process handed over (binary upgrade),
+  // by listen address as configured. start() uses them instead of binding
+  // and closes those no listener claims.
+  using InheritedSockets = std::map<std::string, std::vector<int>>;
+
   // Binds every listener (port 0: the kernel picks, and every worker shares
   // that port), logs "listener 'NAME' listening on ADDR", starts the workers.
   // False with `error` set if any listener cannot be opened; nothing runs then.
-  bool start(std::string& error);
-  // Main thread, after start(): applies a new configuration (routes,
-  // backends, listener settings) to every worker without closing any
-  // connection; backend pools of servers that remain are kept. False with
-  // `error` when the change needs a restart; nothing changes then.
-  bool reload(std::shared_ptr<const config::Config> config, std::string& error);
-  // Any thread: stop accepting, finish open work within grace_ms.
-  void request_stop(std::uint64_t grace_ms);
+  bool start(std::string& error, InheritedSockets inherited = {});
+  // After start(), from any thread but a worker's (it waits for every
+  // worker): applies a new configuration to every worker
+  // without closing any connection. Listeners whose address and protocol
+  // stay keep their sockets; added ones open, removed ones stop accepting
+  // and drain; backend pools and health of servers that remain are kept.
+  // False with `error` (one problem per line) when the configuration has
+  // route errors or a change that needs a restart; nothing changes then.
+  bool reload(const config::Config& config, std::string& error);
+  // Any thread: stop accepting, keep serving open connections (a successor
+  // process accepts on the same sockets now).
+  void stop_accepting();
+  // The listening sockets by listen address, for a successor process.
+  InheritedSockets listening_sockets() const;
+
+  // Any thread: stop accepting, finish open work within grace_ms. Idle
+  // connections close at once, or after idle_close_after_ms (see Worker).
+  void request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms = 0);
   // Waits until every worker has stopped, then closes idle backend
   // connections.
   void join();
   std::size_t worker_count() const { return workers_.size(); }
 
+  // What /debug/memory shows. Waits (at most a second) for every worker
+  // to count its own connections; never call it from a worker thread.
+  struct WorkerMemory {
+    std::size_t client_active = 0;   // client connections with a request in progress
+    std::size_t client_idle = 0;     // keep-alive client connections between requests
+    std::size_t backend_in_use = 0;  // exchanges and TCP tunnels holding a backend connection
+    std::size_t backend_idle = 0;    // pooled backend connections
+    std::size_t buffers_in_use = 0;
+    std::size_t buffers_cached = 0;
+  };
+  struct MemoryReport {
+    std::uint64_t generation = 0;  // of the configuration in force
+    std::size_t snapshots_alive = 0;
+    std::size_t route_tables_alive = 0;
+    std::size_t routes = 0;          // in the table in force
+    std::size_t regexes_cached = 0;  // compiled patterns kept for the next reload
+    std::size_t buffer_bytes = 0;    // size of one pooled buffer
+    std::vector<WorkerMemory> workers;
+  };
+  MemoryReport memory_report() const;
+
  private:
-  std::shared_ptr<const config::Config> config_;
+  // Held by reload() and the reports: they may come from the main thread
+  // (signals) and the admin thread at once.
+  mutable std::mutex control_;
   std::unique_ptr<DestinationTable> destinations_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -60,8 +105,21 @@ class Server {
   std::unique_ptr<PoolGroup> pools_;
   std::unique_ptr<balance::HealthChecker> health_;  // one probe per checked server
   std::size_t buffer_bytes_ = 0;
+  std::unique_ptr<route::RegexCache> regexes_;
+  // Listener slots: the listen address and protocol each slot's sockets
+  // serve ("" once removed), and those sockets (one per worker).
+  struct Slot {
+    std::string listen;
+    bool http = true;
+    std::vector<int> fds;
+  };
+  std::vector<Slot> slots_;
 
   static std::vector<balance::HealthTarget> health_targets(const Snapshot& snap);
+  std::vector<std::size_t> assign_slots(const config::Config& config,
+                                        std::vector<Slot>& added) const;
+  bool open_sockets(const std::string& name, const std::string& listen, std::vector<int>& fds,
+                    InheritedSockets& inherited, std::string& error) const;
 };
 
 }  // namespace sluice::proxy

@@ -1,6 +1,7 @@
 #include "proxy/snapshot.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <thread>
 
@@ -132,40 +133,67 @@ ForwardedPolicy build_forwarded(const config::Forwarded& fc) {
 
 }  // namespace
 
+namespace {
+std::atomic<std::size_t> snapshots_alive{0};
+}
+
+Snapshot::Snapshot() {
+  snapshots_alive.fetch_add(1, std::memory_order_relaxed);
+}
+Snapshot::~Snapshot() {
+  snapshots_alive.fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::size_t Snapshot::alive() {
+  return snapshots_alive.load(std::memory_order_relaxed);
+}
+
+const std::shared_ptr<const ListenerSettings>& Snapshot::in_slot(std::size_t slot) const {
+  static const std::shared_ptr<const ListenerSettings> none;
+  return slot < slots.size() ? slots[slot] : none;
+}
+
 std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
-                                                DestinationTable& destinations) {
+                                                DestinationTable& destinations,
+                                                const BuildInputs& inputs) {
   auto snap = std::make_shared<Snapshot>();
+  snap->generation = inputs.generation;
   snap->workers = config.workers > 0 ? static_cast<unsigned>(config.workers)
                                      : std::max(1u, std::thread::hardware_concurrency());
-  for (const auto& lc : config.listeners) {
-    ListenerSettings ls;
-    ls.name = lc.name;
-    ls.listen = lc.listen;
-    ls.http = lc.protocol == config::Protocol::http;
-    ls.header_timeout_ms = static_cast<std::uint64_t>(lc.timeouts.header.count());
-    ls.idle_timeout_ms = static_cast<std::uint64_t>(lc.timeouts.idle.count());
-    ls.body_timeout_ms = ls.idle_timeout_ms;
-    ls.max_request_line = lc.max_request_line;
-    ls.max_head_bytes = lc.max_header_size;
-    ls.max_fields = lc.max_header_count;
-    ls.max_body_bytes = lc.max_body_size;
-    ls.keep_alive_header = lc.keep_alive_header;
-    ls.proxy_protocol = lc.proxy_protocol;
-    for (std::size_t i = 0; i < config.backends.size(); ++i) {
-      if (lc.backend && config.backends[i].name == *lc.backend) ls.backend_index = i;
+  const auto forwarded = std::make_shared<const ForwardedPolicy>(build_forwarded(config.forwarded));
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    const auto& lc = config.listeners[i];
+    auto ls = std::make_shared<ListenerSettings>();
+    ls->name = lc.name;
+    ls->listen = lc.listen;
+    ls->http = lc.protocol == config::Protocol::http;
+    ls->header_timeout_ms = static_cast<std::uint64_t>(lc.timeouts.header.count());
+    ls->idle_timeout_ms = static_cast<std::uint64_t>(lc.timeouts.idle.count());
+    ls->body_timeout_ms = ls->idle_timeout_ms;
+    ls->max_request_line = lc.max_request_line;
+    ls->max_head_bytes = lc.max_header_size;
+    ls->max_fields = lc.max_header_count;
+    ls->max_body_bytes = lc.max_body_size;
+    ls->keep_alive_header = lc.keep_alive_header;
+    ls->proxy_protocol = lc.proxy_protocol;
+    for (std::size_t b = 0; b < config.backends.size(); ++b) {
+      if (lc.backend && config.backends[b].name == *lc.backend) ls->backend_index = b;
     }
-    ls.keep_alive_fields = "Connection: keep-alive\r\nKeep-Alive: timeout=" +
-                           std::to_string(ls.idle_timeout_ms / 1000) + "\r\n";
+    ls->keep_alive_fields = "Connection: keep-alive\r\nKeep-Alive: timeout=" +
+                            std::to_string(ls->idle_timeout_ms / 1000) + "\r\n";
+    ls->index = i;
+    ls->slot = i < inputs.slot_of.size() ? inputs.slot_of[i] : i;
+    ls->forwarded = forwarded;
+    if (snap->slots.size() <= ls->slot) snap->slots.resize(ls->slot + 1);
+    snap->slots[ls->slot] = ls;
     snap->listeners.push_back(std::move(ls));
   }
-  snap->routes = route::RouteTable::build(config);
-  for (const auto& bc : config.backends)
-    snap->upstreams.push_back(build_upstream(bc, destinations));
-  snap->forwarded = build_forwarded(config.forwarded);
-  snap->balance_states.resize(snap->workers);
-  for (unsigned w = 0; w < snap->workers; ++w) {
-    for (const auto& up : snap->upstreams)
-      snap->balance_states[w].push_back(up.balancer->make_worker_state(w));
+  snap->routes = route::RouteTable::build(config, inputs.route_errors, inputs.regexes);
+  for (const auto& bc : config.backends) {
+    auto up = std::make_shared<Upstream>(build_upstream(bc, destinations));
+    for (unsigned w = 0; w < snap->workers; ++w)
+      up->per_worker.push_back({up->balancer->make_worker_state(w)});
+    snap->upstreams.push_back(std::move(up));
   }
   return snap;
 }

@@ -34,27 +34,50 @@ struct ListenerSettings {
   std::size_t backend_index = 0;   // tcp listeners: the backend they forward to
   bool keep_alive_header = false;  // announce Connection: keep-alive + Keep-Alive: timeout=N
   std::string keep_alive_fields;   // the two lines above, prepared
+  std::size_t index = 0;  // position among the configuration's listeners (the route table's)
+  std::size_t slot = 0;   // which listening sockets serve it; stable across reloads
+  std::shared_ptr<const ForwardedPolicy> forwarded;  // shared by every listener
 };
 
 class DestinationTable;
 
+// Everything a reload replaces. Workers hold the current snapshot; a
+// request holds only the pieces it uses (its listener's settings, its
+// route, its backend), each reference-counted, so an old snapshot and its
+// route table are freed as soon as the last worker lets go of them, even
+// while connections that started under them go on.
 struct Snapshot {
-  unsigned workers = 1;                     // resolved: never 0
-  std::vector<ListenerSettings> listeners;  // same order as the configuration
+  Snapshot();
+  ~Snapshot();
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+  std::uint64_t generation = 0;  // 1 for the configuration loaded at start
+  unsigned workers = 1;          // resolved: never 0
+  std::vector<std::shared_ptr<const ListenerSettings>> listeners;  // configuration order
+  std::vector<std::shared_ptr<const ListenerSettings>> slots;      // by slot; null: no listener
   std::shared_ptr<const route::RouteTable> routes;
-  std::vector<Upstream> upstreams;  // same order as the configuration's backends
-  ForwardedPolicy forwarded;
-  // Round-robin positions and random state, [worker][upstream]: each worker
-  // touches only its own row, so the snapshot stays shareable.
-  mutable std::vector<std::vector<balance::Balancer::WorkerState>> balance_states;
-  balance::Balancer::WorkerState& balance_state(std::size_t worker, std::size_t upstream) const {
-    return balance_states[worker][upstream];
-  }
+  std::vector<std::shared_ptr<const Upstream>> upstreams;  // configuration order
+
+  // The settings of the listener served by `slot`'s sockets, or null.
+  const std::shared_ptr<const ListenerSettings>& in_slot(std::size_t slot) const;
+  // Snapshots in memory, in this process: what /debug/memory reports.
+  static std::size_t alive();
 
   // Resolves server host names (blocking: start-up and reloads only) and
   // gives each server address its pool key from `destinations`.
+  // `slot_of[i]` is the slot of the configuration's listener i; `regexes`
+  // carries compiled patterns over from the previous build. Route errors
+  // (regexes RE2 rejects) go to `route_errors`.
+  struct BuildInputs {
+    std::vector<std::size_t> slot_of;
+    std::uint64_t generation = 1;
+    route::RegexCache* regexes = nullptr;
+    std::vector<route::RouteFinding>* route_errors = nullptr;
+  };
   static std::shared_ptr<const Snapshot> build(const config::Config& config,
-                                               DestinationTable& destinations);
+                                               DestinationTable& destinations,
+                                               const BuildInputs& inputs);
 };
 
 }  // namespace sluice::proxy

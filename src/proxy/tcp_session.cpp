@@ -1,6 +1,7 @@
 #include "proxy/tcp_session.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <memory>
@@ -84,12 +85,17 @@ Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
 }  // namespace
 
 Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) {
-  // A tunnel keeps the configuration it started under (its backend and
-  // balancer) until it ends.
-  const std::shared_ptr<const Snapshot> pinned = ctx.snapshot;
-  const Snapshot& snapshot = *pinned;
+  // A tunnel keeps what it started under, its listener's settings and its
+  // backend (with its balancer), until it ends: not the whole snapshot.
+  const std::shared_ptr<const ListenerSettings> listener =
+      ctx.snapshot->in_slot(scope.listener_index());
+  if (!listener) {  // removed by a reload just after the accept
+    ::close(fd);
+    co_return;
+  }
+  const std::shared_ptr<const Upstream> backend = ctx.snapshot->upstreams[listener->backend_index];
   EventLoop& loop = scope.worker().loop();
-  const ListenerSettings& ls = snapshot.listeners[scope.listener_index()];
+  const ListenerSettings& ls = *listener;
   Socket client(loop, fd);
   client.bind_cancel(&scope.cancel_token());
   Buffer up_buf = scope.worker().buffers().acquire();  // client -> server
@@ -100,11 +106,10 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
                                                        ls.header_timeout_ms, ls.name.c_str())) {
     co_return;
   }
-  const Upstream& up = snapshot.upstreams[ls.backend_index];
+  const Upstream& up = *backend;
   ServerLease lease(*up.balancer);
-  const int server_fd =
-      co_await connect_to_a_server(loop, up, snapshot.balance_state(ctx.index, ls.backend_index),
-                                   lease, &scope.cancel_token(), ls.name.c_str());
+  const int server_fd = co_await connect_to_a_server(loop, up, up.balance_state(ctx.index), lease,
+                                                     &scope.cancel_token(), ls.name.c_str());
   if (server_fd < 0) {
     spdlog::warn("listener '{}' client {}: no server of backend '{}' could be reached; closing",
                  ls.name, source.to_string(), up.name);
@@ -124,6 +129,7 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
     co_return;
   }
   Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
+  const BackendInUse in_use(ctx);
   co_await run_tunnel(client, server, std::span<char>(up_buf.data(), up_buf.capacity()),
                       std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms,
                       /*use_splice=*/true);

@@ -80,6 +80,17 @@ struct Upstream {
   RetryPolicy retries;
   bool tcp_keepalive = false;  // SO_KEEPALIVE: TCP probes, unrelated to HTTP keep-alive
   std::shared_ptr<UpstreamLoad> load = std::make_shared<UpstreamLoad>();
+
+  // Round-robin positions and random state, one per worker: each worker
+  // touches only its own (a cache line apart), so the backend stays
+  // shareable.
+  struct alignas(64) WorkerBalance {
+    balance::Balancer::WorkerState state;
+  };
+  mutable std::vector<WorkerBalance> per_worker;
+  balance::Balancer::WorkerState& balance_state(std::size_t worker) const {
+    return per_worker[worker].state;
+  }
 };
 
 }  // namespace sluice::proxy

@@ -36,6 +36,19 @@ struct WorkerContext {
   // when a reload is published. Requests pin it while they run.
   std::shared_ptr<const Snapshot> snapshot;
   ForwardCounters counters;
+  std::size_t backend_in_use = 0;  // exchanges and TCP tunnels in progress
+};
+
+// Counts one use of a backend connection for as long as it lives.
+class BackendInUse {
+ public:
+  explicit BackendInUse(WorkerContext& ctx) : ctx_(ctx) { ++ctx_.backend_in_use; }
+  ~BackendInUse() { --ctx_.backend_in_use; }
+  BackendInUse(const BackendInUse&) = delete;
+  BackendInUse& operator=(const BackendInUse&) = delete;
+
+ private:
+  WorkerContext& ctx_;
 };
 
 }  // namespace sluice::proxy

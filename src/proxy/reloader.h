@@ -1,0 +1,77 @@
+// Applying a new configuration to a running Server, from any trigger
+// (SIGHUP, a change of the file, POST /config): load, validate, compile,
+// publish. One reload at a time; a configuration with any error changes
+// nothing, and every outcome is logged.
+#pragma once
+
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+namespace sluice::config {
+struct Config;
+}
+
+namespace sluice::proxy {
+
+class Server;
+
+class Reloader {
+ public:
+  // `path`: the configuration file the server was started with;
+  // `admin_listen`: its admin listener's address ("" for none), which a
+  // reload cannot change.
+  // A thread that stays, idle, for as long as the configuration it built
+  // is in force (reloader.cpp says why).
+  struct GenerationThread {
+    std::thread thread;
+    std::promise<void> release;
+  };
+  // Runs `build` (the first configuration's) on a generation thread.
+  static GenerationThread first_generation(const std::function<void()>& build);
+
+  // `first`: the thread that built the server's first configuration.
+  Reloader(Server& server, std::string path, std::string admin_listen, GenerationThread first)
+      : server_(server),
+        path_(std::move(path)),
+        admin_listen_(std::move(admin_listen)),
+        keeper_(std::move(first)) {}
+  ~Reloader();
+  Reloader(const Reloader&) = delete;
+  Reloader& operator=(const Reloader&) = delete;
+
+  struct Outcome {
+    bool applied = false;
+    // Errors and warnings as `sluice check` prints them (FILE:LINE:COL:
+    // error: ...), or why the change needs a restart.
+    std::vector<std::string> messages;
+    std::string summary;  // "2 listeners, 5 routes, ..." when applied
+  };
+
+  // Loads the file again.
+  Outcome reload_file();
+  // Loads `yaml` (JSON too: YAML reads it), naming it `origin` in messages.
+  // The file on disk is not changed: a later reload of it wins.
+  Outcome apply_text(std::string_view yaml, const std::string& origin);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Outcome apply(const config::Config* config, Outcome outcome, const std::string& origin);
+  template <typename Work>
+  Outcome on_generation_thread(Work work);
+  void retire_keeper();
+
+  Server& server_;
+  std::string path_;
+  std::string admin_listen_;
+  std::mutex mutex_;         // one reload at a time
+  GenerationThread keeper_;  // the one of the configuration in force
+};
+
+}  // namespace sluice::proxy
