@@ -1,5 +1,6 @@
 // sluice: command line, composition, signals. Everything else lives in the
 // layers below (see docs/architecture.md).
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -13,11 +14,15 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "admin/admin_server.h"
 #include "config/loader.h"
 #include "config/model.h"
 #include "core/file_watcher.h"
 #include "core/log.h"
+#include "core/process_handover.h"
+#include "proxy/reloader.h"
 #include "proxy/server.h"
 #include "route/route_table.h"
 
@@ -110,66 +115,89 @@ int command_check(std::string path) {
   return 0;
 }
 
-// Waits for SIGINT/SIGTERM (graceful stop) while the workers run. A second
-// SIGINT or SIGTERM during the grace period stops at once.
-// SIGHUP: load and check the file again; apply it if it is valid, else
-// keep serving the configuration in force. Either way, say so in the log.
-void reload(sluice::proxy::Server& server, const std::string& path) {
-  auto result = sluice::config::load_file(path);
-  for (const auto& d : result.diagnostics)
-    spdlog::warn("reload: {}", d.to_string());
-  if (!result.ok()) {
-    spdlog::error("reload: {} has errors; the running configuration is unchanged", path);
-    return;
+// What the signal loop works with.
+struct Running {
+  sluice::proxy::Server& server;
+  sluice::proxy::Reloader& reloader;
+  sluice::admin::AdminServer* admin = nullptr;  // null without an admin listener
+  std::vector<std::string> argv;                // how to start a successor
+  std::uint64_t grace_ms = 10'000;
+};
+
+// How long a connection must stay idle before a draining predecessor
+// closes it. Busy clients get Connection: close on their next response
+// first, so no close races a request in flight.
+constexpr std::uint64_t kHandoverIdleCloseMs = 1'000;
+// How long a successor may take to start serving.
+constexpr std::uint64_t kSuccessorReadyMs = 30'000;
+
+// SIGUSR2: start the binary at our own path on the same command line,
+// handing it every listening socket; once it serves, stop accepting and
+// drain. False (and we keep serving) when it did not take over.
+bool hand_over(Running& r) {
+  sluice::HandedSockets sockets = r.server.listening_sockets();
+  if (r.admin != nullptr) sockets["admin"] = {r.admin->socket()};
+  spdlog::info("SIGUSR2: starting {} to take over {} listening address(es)", r.argv.front(),
+               sockets.size());
+  std::string error;
+  const pid_t pid = sluice::start_successor(r.argv, sockets, kSuccessorReadyMs, error);
+  if (pid < 0) {
+    spdlog::error("upgrade: the new process did not take over: {}; this one keeps serving", error);
+    return false;
   }
-  std::vector<sluice::route::RouteFinding> errors;
-  sluice::route::RouteTable::build(*result.config, &errors);
-  if (!errors.empty()) {
-    for (const auto& e : errors)
-      spdlog::error("reload: {}", e.message);
-    spdlog::error("reload: {} has errors; the running configuration is unchanged", path);
-    return;
-  }
-  std::string why;
-  if (!server.reload(result.config, why)) {
-    spdlog::error("reload: {}; the running configuration is unchanged", why);
-    return;
-  }
-  spdlog::info("reload: applied {} ({})", path, sluice::config::summary(*result.config));
+  spdlog::info("upgrade: process {} is serving; this one stops accepting and drains ({} ms)", pid,
+               r.grace_ms);
+  if (r.admin != nullptr) r.admin->stop();
+  r.server.request_stop(r.grace_ms, kHandoverIdleCloseMs);
+  return true;
 }
 
-int serve_until_signalled(sluice::proxy::Server& server, std::uint64_t grace_ms,
-                          const std::string& path) {
+// Waits for signals while the workers run:
+// - SIGINT/SIGTERM: graceful stop; a second one stops at once.
+// - SIGHUP: load and check the file again; apply it if it is valid, else
+//   keep serving the configuration in force. Either way, say so in the log.
+// - SIGUSR2: binary upgrade (hand_over).
+int serve_until_signalled(Running& r) {
   sigset_t set;
   sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  sigaddset(&set, SIGUSR1);  // the joiner thread: every worker has ended
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2})
+    sigaddset(&set, s);  // SIGUSR1: the joiner thread says every worker has ended
   bool stopping = false;
   std::thread joiner;
   const pthread_t main_thread = pthread_self();
+  auto join_in_background = [&] {
+    joiner = std::thread([&r, main_thread] {
+      r.server.join();
+      pthread_kill(main_thread, SIGUSR1);
+    });
+  };
   while (true) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
     if (sig == SIGUSR1 && stopping) break;
     if (sig == SIGHUP) {
-      if (!stopping) reload(server, path);
+      if (!stopping) r.reloader.reload_file();
+      continue;
+    }
+    if (sig == SIGUSR2) {
+      if (!stopping && hand_over(r)) {
+        stopping = true;
+        join_in_background();
+      }
       continue;
     }
     if (sig == SIGINT || sig == SIGTERM) {
       if (stopping) {
-        spdlog::warn("second stop signal: closing every connection now");
-        server.request_stop(0);
+        spdlog::warn("stop signal while stopping: closing every connection now");
+        r.server.request_stop(0);
         continue;
       }
       stopping = true;
-      spdlog::info("{}: stopping; open connections have {} ms to finish", strsignal(sig), grace_ms);
-      server.request_stop(grace_ms);
-      joiner = std::thread([&server, main_thread] {
-        server.join();
-        pthread_kill(main_thread, SIGUSR1);
-      });
+      spdlog::info("{}: stopping; open connections have {} ms to finish", strsignal(sig),
+                   r.grace_ms);
+      if (r.admin != nullptr) r.admin->stop();
+      r.server.request_stop(r.grace_ms);
+      join_in_background();
     }
   }
   joiner.join();
@@ -177,7 +205,7 @@ int serve_until_signalled(sluice::proxy::Server& server, std::uint64_t grace_ms,
   return 0;
 }
 
-int command_run(std::string path, const std::string& log_level) {
+int command_run(std::string path, const std::string& log_level, std::vector<std::string> argv) {
   if (!resolve_config_path(path)) return 1;
   auto config = load(path);
   if (!config) return 1;
@@ -192,7 +220,7 @@ int command_run(std::string path, const std::string& log_level) {
   // (threads inherit the mask) and take them with sigwait.
   sigset_t set;
   sigemptyset(&set);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1})
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2})
     sigaddset(&set, s);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
@@ -204,7 +232,27 @@ int command_run(std::string path, const std::string& log_level) {
     setrlimit(RLIMIT_NOFILE, &files);
   }
 
-  sluice::proxy::Server server(config);
+  // Fixed malloc thresholds (glibc adapts them upwards otherwise, after
+  // the first large free, and then keeps tens of megabytes of freed
+  // configuration resident): memory freed by a reload goes back to the
+  // system, so resident memory says what is alive.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+
+  // A predecessor (binary upgrade) may have handed us its sockets.
+  sluice::HandedSockets handed = sluice::take_handed_sockets();
+  int admin_fd = -1;
+  if (auto it = handed.find("admin"); it != handed.end()) {
+    admin_fd = it->second.empty() ? -1 : it->second.front();
+    handed.erase(it);
+  }
+  // The first snapshot is built on its generation thread, as reloads are.
+  std::unique_ptr<sluice::proxy::Server> owned;
+  auto first = sluice::proxy::Reloader::first_generation(
+      [&] { owned = std::make_unique<sluice::proxy::Server>(*config); });
+  sluice::proxy::Server& server = *owned;
+  sluice::proxy::Reloader reloader(server, path, config->admin ? config->admin->listen : "",
+                                   std::move(first));
   // watch: true: a change of the file reloads it, through the same path as
   // SIGHUP (the watcher signals us; the main thread does the work).
   std::unique_ptr<sluice::FileWatcher> watcher;
@@ -216,14 +264,30 @@ int command_run(std::string path, const std::string& log_level) {
     }
   }
   std::string error;
-  if (!server.start(error)) {
+  if (!server.start(error, std::move(handed))) {
     spdlog::error("{}", error);
     return 1;
   }
-  spdlog::info("sluice ready: {} ({} worker{}), config {}", sluice::config::summary(*config),
-               server.worker_count(), server.worker_count() == 1 ? "" : "s", path);
-  const auto grace = static_cast<std::uint64_t>(config->shutdown.grace.count());
-  return serve_until_signalled(server, grace, path);
+  std::unique_ptr<sluice::admin::AdminServer> admin;
+  if (config->admin) {
+    admin = std::make_unique<sluice::admin::AdminServer>(server, reloader);
+    if (!admin->start(config->admin->listen, admin_fd, error)) {
+      spdlog::error("{}", error);
+      server.request_stop(0);
+      return 1;
+    }
+  } else if (admin_fd >= 0) {
+    ::close(admin_fd);
+  }
+  spdlog::info("sluice ready (pid {}): {} ({} worker{}), config {}", ::getpid(),
+               sluice::config::summary(*config), server.worker_count(),
+               server.worker_count() == 1 ? "" : "s", path);
+  sluice::tell_predecessor_ready();
+  Running running{server, reloader, admin.get(), std::move(argv),
+                  static_cast<std::uint64_t>(config->shutdown.grace.count())};
+  const int status = serve_until_signalled(running);
+  if (admin) admin.reset();
+  return status;
 }
 
 }  // namespace
@@ -262,5 +326,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*check) return command_check(config_path);
-  return command_run(config_path, log_level);
+  // A successor (SIGUSR2) runs the binary now at our path, as we were run.
+  std::vector<std::string> args{sluice::own_binary_path()};
+  if (args.front().empty()) args.front() = argv[0];
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(argv[i]);
+  return command_run(config_path, log_level, std::move(args));
 }

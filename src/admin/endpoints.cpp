@@ -1,0 +1,98 @@
+#include "admin/endpoints.h"
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <cstdio>
+
+#include "proxy/reloader.h"
+#include "proxy/server.h"
+
+namespace sluice::admin {
+namespace {
+
+// Resident set size from /proc/self/statm (its second field, in pages).
+std::size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long size = 0;
+  unsigned long resident = 0;
+  const int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+AdminResponse apply_config(std::string_view body, proxy::Reloader& reloader) {
+  const proxy::Reloader::Outcome outcome = reloader.apply_text(body, "POST /config");
+  AdminResponse r;
+  for (const auto& m : outcome.messages)
+    r.body += m + "\n";
+  if (outcome.applied) {
+    r.body += "applied: " + outcome.summary + "\n";
+  } else {
+    r.status = 400;
+    r.body += "not applied: the running configuration is unchanged\n";
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string memory_json(proxy::Server& server) {
+  const proxy::Server::MemoryReport m = server.memory_report();
+  // The allocator's view: bytes handed out, and bytes it holds free
+  // (fragmentation, or pages it keeps for reuse).
+  const struct mallinfo2 heap = ::mallinfo2();
+  proxy::Server::WorkerMemory total;
+  std::string workers;
+  for (const auto& w : m.workers) {
+    total.client_active += w.client_active;
+    total.client_idle += w.client_idle;
+    total.backend_in_use += w.backend_in_use;
+    total.backend_idle += w.backend_idle;
+    total.buffers_in_use += w.buffers_in_use;
+    total.buffers_cached += w.buffers_cached;
+    workers += fmt::format(
+        "{}{{\"client_active\": {}, \"client_idle\": {}, \"backend_in_use\": {}, "
+        "\"backend_idle\": {}, \"buffers_in_use\": {}, \"buffers_cached\": {}}}",
+        workers.empty() ? "" : ", ", w.client_active, w.client_idle, w.backend_in_use,
+        w.backend_idle, w.buffers_in_use, w.buffers_cached);
+  }
+  return fmt::format(
+      "{{\n"
+      "  \"resident_bytes\": {},\n"
+      "  \"heap\": {{\"in_use_bytes\": {}, \"free_bytes\": {}, \"mapped_bytes\": {}}},\n"
+      "  \"configuration\": {{\"generation\": {}, \"snapshots_alive\": {}, "
+      "\"route_tables_alive\": {}, \"routes\": {}, \"regexes_cached\": {}}},\n"
+      "  \"client_connections\": {{\"active\": {}, \"idle\": {}}},\n"
+      "  \"backend_connections\": {{\"in_use\": {}, \"idle\": {}}},\n"
+      "  \"buffers\": {{\"in_use\": {}, \"cached\": {}, \"bytes_each\": {}, \"bytes_in_use\": "
+      "{}}},\n"
+      "  \"workers\": [{}],\n"
+      "  \"complete\": {}\n"
+      "}}\n",
+      resident_bytes(), heap.uordblks + heap.hblkhd, heap.fordblks, heap.hblkhd, m.generation,
+      m.snapshots_alive, m.route_tables_alive, m.routes, m.regexes_cached, total.client_active,
+      total.client_idle, total.backend_in_use, total.backend_idle, total.buffers_in_use,
+      total.buffers_cached, m.buffer_bytes, total.buffers_in_use * m.buffer_bytes, workers,
+      m.workers.empty() ? "false" : "true");
+}
+
+AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,
+                             proxy::Server& server, proxy::Reloader& reloader) {
+  path = path.substr(0, path.find('?'));
+  if (path == "/debug/memory") {
+    if (method != "GET") return {405, "text/plain", "use GET\n"};
+    return {200, "application/json", memory_json(server)};
+  }
+  if (path == "/config") {
+    if (method != "POST") return {405, "text/plain", "use POST with a configuration as the body\n"};
+    return apply_config(body, reloader);
+  }
+  return {404, "text/plain",
+          "not found; try GET /debug/memory or POST /config (docs/operations.md)\n"};
+}
+
+}  // namespace sluice::admin

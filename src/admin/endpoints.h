@@ -1,0 +1,26 @@
+// What the admin listener answers, apart from how bytes move (admin_server.cpp).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace sluice::proxy {
+class Reloader;
+class Server;
+}  // namespace sluice::proxy
+
+namespace sluice::admin {
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "text/plain";
+  std::string body;
+};
+
+AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,
+                             proxy::Server& server, proxy::Reloader& reloader);
+
+// /debug/memory as JSON (exposed for tests of its shape).
+std::string memory_json(proxy::Server& server);
+
+}  // namespace sluice::admin
