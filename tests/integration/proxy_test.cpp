@@ -559,21 +559,7 @@ TEST(ProxyFraming, ExpectContinueGetsTheInterimResponseAndTheBodyIsForwarded) {
 }
 
 TEST(ProxyFraming, WebSocketEchoWorksThroughTheTunnel) {
-  TestBackend backend([](BackendConnection& c) {
-    ReceivedRequest r;
-    if (!c.read_request(r)) return;
-    if (r.header("upgrade") != "websocket") return;
-    c.send(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
-    // Echo raw frames until the proxy passes on the client's FIN.
-    while (c.readable(5000)) {
-      char buf[4096];
-      const ssize_t n = ::recv(c.fd_for_tests(), buf, sizeof buf, 0);
-      if (n <= 0) break;
-      if (!c.send(std::string(buf, static_cast<std::size_t>(n)))) break;
-    }
-  });
+  TestBackend backend(TestBackend::websocket_echo());
   SluiceInstance sluice(proxy_config(backend.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   RawConnection client(sluice.port("web"));

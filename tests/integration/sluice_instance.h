@@ -26,15 +26,19 @@ class SluiceInstance {
  public:
   // Writes `yaml` to sluice.yaml in a fresh directory and starts
   // `sluice run -c` on it; waits for its "sluice ready" line.
-  explicit SluiceInstance(const std::string& yaml, std::vector<std::string> extra_args = {})
+  // `binary`: another copy of sluice to run (default: the one built).
+  explicit SluiceInstance(const std::string& yaml, std::vector<std::string> extra_args = {},
+                          const std::string& binary = sluice_binary())
       : config_path_(dir_.write("sluice.yaml", yaml)) {
-    std::vector<std::string> argv{sluice_binary(), "run", "-c", config_path_};
+    std::vector<std::string> argv{binary, "run", "-c", config_path_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     process_ = std::make_unique<Process>(argv, dir_.path().string());
     if (process_->wait_for_line("sluice ready", std::chrono::seconds(20))) record();
   }
 
   bool ready() const { return !ports_.empty(); }
+  // Learns the ports of listeners opened since (a reload adds listeners).
+  void refresh_ports() { record(); }
   std::uint16_t port(const std::string& listener) const {
     auto it = ports_.find(listener);
     return it == ports_.end() ? 0 : it->second;
@@ -44,7 +48,7 @@ class SluiceInstance {
   const TempDir& dir() const { return dir_; }
 
  private:
-  // Lines: ... listener 'NAME' listening on HOST:PORT ...
+  // Lines: ... listener 'NAME' listening on HOST:PORT ... (later lines win)
   void record() {
     const std::string& out = process_->output();
     std::size_t pos = 0;
@@ -61,6 +65,13 @@ class SluiceInstance {
       ports_[out.substr(name_begin, name_end - name_begin)] =
           static_cast<std::uint16_t>(std::stoi(out.substr(colon + 1)));
       pos = eol;
+    }
+    // ... admin listening on HOST:PORT
+    if (const auto at = out.rfind("admin listening on "); at != std::string::npos) {
+      const std::size_t eol = out.find('\n', at);
+      const std::size_t colon = out.rfind(':', eol);
+      if (eol != std::string::npos && colon > at)
+        ports_["admin"] = static_cast<std::uint16_t>(std::stoi(out.substr(colon + 1)));
     }
   }
 

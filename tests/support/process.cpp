@@ -100,6 +100,26 @@ std::optional<std::string> Process::wait_for_line(const std::string& needle,
   }
 }
 
+std::size_t Process::count(const std::string& needle) {
+  output();
+  std::size_t n = 0;
+  for (std::size_t pos = output_.find(needle); pos != std::string::npos;
+       pos = output_.find(needle, pos + needle.size()))
+    ++n;
+  return n;
+}
+
+bool Process::wait_for_count(const std::string& needle, std::size_t n,
+                             std::chrono::milliseconds timeout) {
+  const auto deadline = now_ms() + timeout.count();
+  while (count(needle) < n) {
+    const auto left = deadline - now_ms();
+    if (left <= 0) return false;
+    if (!pump(static_cast<int>(left))) return count(needle) >= n;
+  }
+  return true;
+}
+
 bool Process::running() {
   if (exited_ || pid_ <= 0) return false;
   int st;

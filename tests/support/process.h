@@ -25,6 +25,11 @@ class Process {
   // nullopt if the process exits or `timeout` passes first.
   std::optional<std::string> wait_for_line(
       const std::string& needle, std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  // Waits until `needle` has been printed `n` times (in complete lines or
+  // not). False if the process exits or `timeout` passes first.
+  bool wait_for_count(const std::string& needle, std::size_t n,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(20));
+  std::size_t count(const std::string& needle);
   // Everything printed so far (stdout and stderr interleaved).
   const std::string& output();
   // Sends `sig` and waits for the exit; returns the exit status as from

@@ -236,9 +236,18 @@ bool TestBackend::wait_for_closed_connections(int n, int timeout_ms) {
                              [&] { return closed_ >= n; });
 }
 
+bool TestBackend::wait_for_requests(std::size_t n, int timeout_ms) {
+  std::unique_lock lock(mutex_);
+  return closed_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                             [&] { return requests_.size() >= n; });
+}
+
 void TestBackend::record(const ReceivedRequest& r) {
-  std::lock_guard lock(mutex_);
-  requests_.push_back(r);
+  {
+    std::lock_guard lock(mutex_);
+    requests_.push_back(r);
+  }
+  closed_cv_.notify_all();
 }
 
 std::vector<ReceivedRequest> TestBackend::requests() const {
@@ -264,6 +273,24 @@ TestBackend::Script TestBackend::echo(bool chunked_response) {
         out = make_response(200, r.body, headers);
       }
       if (!c.send(out)) return;
+    }
+  };
+}
+
+TestBackend::Script TestBackend::websocket_echo(int idle_ms) {
+  return [idle_ms](BackendConnection& c) {
+    ReceivedRequest r;
+    if (!c.read_request(r)) return;
+    if (r.header("upgrade") != "websocket") return;
+    c.send(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+    // Echo raw frames until the proxy passes on the client's FIN.
+    while (c.readable(idle_ms)) {
+      char buf[4096];
+      const ssize_t n = ::recv(c.fd_for_tests(), buf, sizeof buf, 0);
+      if (n <= 0) break;
+      if (!c.send(std::string(buf, static_cast<std::size_t>(n)))) break;
     }
   };
 }

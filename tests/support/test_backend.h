@@ -79,11 +79,16 @@ class TestBackend {
   void record(const ReceivedRequest& r);
   // Waits until `n` connections have been accepted and closed again.
   bool wait_for_closed_connections(int n, int timeout_ms = 10000);
+  // Waits until `n` requests have been received (over all connections).
+  bool wait_for_requests(std::size_t n, int timeout_ms = 10000);
 
   // Scripts for common cases.
   // Answers every request 200 with its body echoed and X-Method, X-Target,
   // X-Body-Length, X-Chunked headers; `chunked_response`: in chunks.
   static Script echo(bool chunked_response = false);
+  // Accepts a WebSocket upgrade (101) and echoes raw bytes until the peer
+  // closes or is silent for `idle_ms`.
+  static Script websocket_echo(int idle_ms = 5000);
 
  private:
   void accept_loop();
