@@ -50,6 +50,7 @@ TEST(Examples, QuickstartServesItsRoutes) {
   ASSERT_EQ(replace_all("listen: 127.0.0.1:8080", "listen: 127.0.0.1:0"), 1);
   ASSERT_EQ(replace_all("listen: 127.0.0.1:8081", "listen: " + app), 1);
   ASSERT_EQ(replace_all("address: 127.0.0.1:8081", "address: " + app), 1);
+  ASSERT_EQ(replace_all("listen: 127.0.0.1:9901", "listen: 127.0.0.1:0"), 1);
   SluiceInstance s(yaml);
   ASSERT_TRUE(s.ready()) << s.process().output();
   RawConnection c(s.port("web"));
@@ -59,6 +60,11 @@ TEST(Examples, QuickstartServesItsRoutes) {
   ASSERT_TRUE(hello && health) << s.process().output();
   EXPECT_EQ(hello->body, "hello from sluice's app listener\n");
   EXPECT_EQ(health->body, "ok\n");
+  RawConnection admin(s.port("admin"));
+  ASSERT_TRUE(admin.send("GET /debug/memory HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto memory = admin.read_response();
+  ASSERT_TRUE(memory);
+  EXPECT_NE(memory->body.find("\"route_tables_alive\": 1"), std::string::npos) << memory->body;
 }
 
 }  // namespace
