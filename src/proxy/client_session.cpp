@@ -218,6 +218,10 @@ Task<Next> ClientSession::serve_pinned() {
       }
       view.path = normalized;
     }
+    if (!ctx_.snapshot->in_slot(scope_.listener_index())) {
+      co_await send_error(503, "this listener was removed by a reload");
+      co_return Next::close;
+    }
     route::Captures captures;
     std::shared_ptr<const Upstream> upstream;
     std::shared_ptr<const route::Route> route = find_route(head, view, captures, upstream);
@@ -367,9 +371,7 @@ std::shared_ptr<const route::Route> ClientSession::find_route(
     host = std::string_view(host_lower.data(), host.size());
   }
   const Snapshot& now = *ctx_.snapshot;
-  const ListenerSettings* listener = now.in_slot(scope_.listener_index()).get();
-  if (listener == nullptr) return nullptr;
-  view.listener = listener->index;
+  view.listener = now.in_slot(scope_.listener_index())->index;  // present: checked by the caller
   view.host = host;
   view.method = head.method_text;
   view.fields = head.fields;
