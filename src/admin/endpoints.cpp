@@ -65,7 +65,8 @@ std::string memory_json(proxy::Server& server) {
       "  \"resident_bytes\": {},\n"
       "  \"heap\": {{\"in_use_bytes\": {}, \"free_bytes\": {}, \"mapped_bytes\": {}}},\n"
       "  \"configuration\": {{\"generation\": {}, \"snapshots_alive\": {}, "
-      "\"route_tables_alive\": {}, \"routes\": {}, \"regexes_cached\": {}}},\n"
+      "\"route_tables_alive\": {}, \"routes\": {}, \"routes_alive\": {}, \"backends\": {}, "
+      "\"backends_alive\": {}, \"regexes_cached\": {}}},\n"
       "  \"client_connections\": {{\"active\": {}, \"idle\": {}}},\n"
       "  \"backend_connections\": {{\"in_use\": {}, \"idle\": {}}},\n"
       "  \"buffers\": {{\"in_use\": {}, \"cached\": {}, \"bytes_each\": {}, \"bytes_in_use\": "
@@ -74,9 +75,10 @@ std::string memory_json(proxy::Server& server) {
       "  \"complete\": {}\n"
       "}}\n",
       resident_bytes(), heap.uordblks + heap.hblkhd, heap.fordblks, heap.hblkhd, m.generation,
-      m.snapshots_alive, m.route_tables_alive, m.routes, m.regexes_cached, total.client_active,
-      total.client_idle, total.backend_in_use, total.backend_idle, total.buffers_in_use,
-      total.buffers_cached, m.buffer_bytes, total.buffers_in_use * m.buffer_bytes, workers,
+      m.snapshots_alive, m.route_tables_alive, m.routes, m.routes_alive, m.backends,
+      m.backends_alive, m.regexes_cached, total.client_active, total.client_idle,
+      total.backend_in_use, total.backend_idle, total.buffers_in_use, total.buffers_cached,
+      m.buffer_bytes, total.buffers_in_use * m.buffer_bytes, workers,
       m.workers.empty() ? "false" : "true");
 }
 

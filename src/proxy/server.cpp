@@ -304,6 +304,7 @@ Server::MemoryReport Server::memory_report() const {
   MemoryReport report;
   report.generation = snapshot_->generation;
   report.routes = snapshot_->routes->size();
+  report.backends = snapshot_->upstreams.size();
   report.regexes_cached = regexes_->compiled();
   report.buffer_bytes = buffer_bytes_;
   auto rows = std::make_shared<std::vector<WorkerMemory>>(workers_.size());
@@ -326,6 +327,8 @@ Server::MemoryReport Server::memory_report() const {
   // Counted after the workers: a snapshot a worker just let go is gone.
   report.snapshots_alive = Snapshot::alive();
   report.route_tables_alive = route::RouteTable::alive();
+  report.routes_alive = LiveCount<route::Route>::alive();
+  report.backends_alive = LiveCount<Upstream>::alive();
   if (counted->try_wait()) report.workers = *rows;
   return report;
 }

@@ -87,6 +87,9 @@ class Server {
     std::size_t snapshots_alive = 0;
     std::size_t route_tables_alive = 0;
     std::size_t routes = 0;          // in the table in force
+    std::size_t routes_alive = 0;    // ... plus those requests and tunnels still hold
+    std::size_t backends = 0;        // in the snapshot in force
+    std::size_t backends_alive = 0;  // ... plus those requests and tunnels still hold
     std::size_t regexes_cached = 0;  // compiled patterns kept for the next reload
     std::size_t buffer_bytes = 0;    // size of one pooled buffer
     std::vector<WorkerMemory> workers;

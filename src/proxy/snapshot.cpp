@@ -133,21 +133,6 @@ ForwardedPolicy build_forwarded(const config::Forwarded& fc) {
 
 }  // namespace
 
-namespace {
-std::atomic<std::size_t> snapshots_alive{0};
-}
-
-Snapshot::Snapshot() {
-  snapshots_alive.fetch_add(1, std::memory_order_relaxed);
-}
-Snapshot::~Snapshot() {
-  snapshots_alive.fetch_sub(1, std::memory_order_relaxed);
-}
-
-std::size_t Snapshot::alive() {
-  return snapshots_alive.load(std::memory_order_relaxed);
-}
-
 const std::shared_ptr<const ListenerSettings>& Snapshot::in_slot(std::size_t slot) const {
   static const std::shared_ptr<const ListenerSettings> none;
   return slot < slots.size() ? slots[slot] : none;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/live_count.h"
 #include "proxy/forwarded_headers.h"
 #include "proxy/upstream.h"
 #include "route/route_table.h"
@@ -47,8 +48,7 @@ class DestinationTable;
 // route table are freed as soon as the last worker lets go of them, even
 // while connections that started under them go on.
 struct Snapshot {
-  Snapshot();
-  ~Snapshot();
+  Snapshot() = default;
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
 
@@ -62,7 +62,8 @@ struct Snapshot {
   // The settings of the listener served by `slot`'s sockets, or null.
   const std::shared_ptr<const ListenerSettings>& in_slot(std::size_t slot) const;
   // Snapshots in memory, in this process: what /debug/memory reports.
-  static std::size_t alive();
+  static std::size_t alive() { return LiveCount<Snapshot>::alive(); }
+  LiveCount<Snapshot> live;
 
   // Resolves server host names (blocking: start-up and reloads only) and
   // gives each server address its pool key from `destinations`.

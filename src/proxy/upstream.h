@@ -15,6 +15,7 @@
 #include "balance/balancer.h"
 #include "balance/health_checker.h"
 #include "core/address.h"
+#include "core/live_count.h"
 
 namespace sluice::proxy {
 
@@ -88,6 +89,7 @@ struct Upstream {
     balance::Balancer::WorkerState state;
   };
   mutable std::vector<WorkerBalance> per_worker;
+  LiveCount<Upstream> live;  // backends in memory: the current snapshot's, and pinned ones
   balance::Balancer::WorkerState& balance_state(std::size_t worker) const {
     return per_worker[worker].state;
   }

@@ -282,20 +282,8 @@ struct RouteTable::ListenerIndex {
   std::size_t longest_wildcard = 0;  // characters of the longest suffix
 };
 
-namespace {
-std::atomic<std::size_t> tables_alive{0};
-}
-
-RouteTable::RouteTable() {
-  tables_alive.fetch_add(1, std::memory_order_relaxed);
-}
-RouteTable::~RouteTable() {
-  tables_alive.fetch_sub(1, std::memory_order_relaxed);
-}
-
-std::size_t RouteTable::alive() {
-  return tables_alive.load(std::memory_order_relaxed);
-}
+RouteTable::RouteTable() = default;
+RouteTable::~RouteTable() = default;
 
 RegexCache::RegexCache() : entries_(std::make_unique<Entries>()) {}
 RegexCache::~RegexCache() = default;

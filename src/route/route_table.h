@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/live_count.h"
 #include "http/message.h"
 
 namespace re2 {
@@ -112,6 +113,7 @@ struct Route {
   Redirect redirect;
   std::size_t file_index = 0;  // position in the configuration
   std::uint32_t rank = 0;      // position in its table (0 = first to win)
+  LiveCount<Route> live;       // routes in memory: the current table's, and pinned ones
 };
 
 // What the router looks at. `host` is lower-case without port; `path` is
@@ -180,7 +182,7 @@ class RouteTable {
   // the table) alive: what a request in flight holds.
   std::shared_ptr<const Route> pin(const Route& route) const { return routes_[route.rank]; }
   // Tables in memory, in this process: what /debug/memory reports.
-  static std::size_t alive();
+  static std::size_t alive() { return LiveCount<RouteTable>::alive(); }
 
   // Routes that can never match because a route of higher rank matches
   // every request they would ("route 'b' is shadowed by route 'a'").
@@ -196,6 +198,7 @@ class RouteTable {
 
   std::vector<std::shared_ptr<const Route>> routes_;  // sorted by rank: index = rank
   std::vector<std::unique_ptr<ListenerIndex>> listeners_;
+  LiveCount<RouteTable> live_;
 };
 
 // Prepares a response: status line, fields, Content-Length.

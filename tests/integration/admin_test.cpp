@@ -142,6 +142,8 @@ TEST(Admin, DebugMemoryCountsConnectionsBuffersAndLiveConfigurations) {
   EXPECT_EQ(json_number(memory, "configuration", "generation"), 1) << memory;
   EXPECT_EQ(json_number(memory, "configuration", "snapshots_alive"), 1) << memory;
   EXPECT_EQ(json_number(memory, "configuration", "route_tables_alive"), 1) << memory;
+  EXPECT_EQ(json_number(memory, "configuration", "routes_alive"), 2) << memory;
+  EXPECT_EQ(json_number(memory, "configuration", "backends_alive"), 1) << memory;
   EXPECT_GT(resident_bytes(memory), 1'000'000) << memory;
 }
 
@@ -240,6 +242,10 @@ TEST(Admin, FiveThousandRoutesReloadedFiftyTimesKeepOneRouteTableAndFlatMemory) 
   EXPECT_EQ(json_number(memory, "configuration", "generation"), kReloads + 1) << memory;
   EXPECT_EQ(json_number(memory, "configuration", "route_tables_alive"), 1) << memory;
   EXPECT_EQ(json_number(memory, "configuration", "snapshots_alive"), 1) << memory;
+  // What the tunnels hold of generation 0: its 'ws' route and 'wsb'
+  // backend, one of each, shared by all 100.
+  EXPECT_EQ(json_number(memory, "configuration", "routes_alive"), 5'000 + 1) << memory;
+  EXPECT_EQ(json_number(memory, "configuration", "backends_alive"), 801 + 1) << memory;
   EXPECT_EQ(json_number(memory, "client_connections", "idle"), 1'000) << memory;
   EXPECT_EQ(json_number(memory, "backend_connections", "in_use"), 100) << memory;
   for (int i = 0; i < 100; ++i)
