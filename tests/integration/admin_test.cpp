@@ -68,12 +68,6 @@ long resident_bytes(const std::string& json) {
              : -1;
 }
 
-std::string get_body(RawConnection& c, const std::string& path) {
-  if (!c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")) return "<send failed>";
-  auto r = c.read_response();
-  return r ? r->body : "<no response>";
-}
-
 TEST(Admin, PostConfigAppliesAValidConfigurationAndRefusesABadOneWithLineAndColumn) {
   SluiceInstance sluice(web_config("v1"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();

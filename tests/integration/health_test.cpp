@@ -8,6 +8,7 @@
 #include <string>
 #include <thread>
 
+#include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/http_client.h"
 #include "support/process.h"
@@ -32,18 +33,9 @@ TestBackend::Script named_server(std::string name, std::atomic<bool>& healthy) {
 }
 
 std::string health_config(const std::string& servers) {
-  return R"(workers: 2
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-routes:
-  - backend: app
-backends:
-  app:
-    servers: [)" +
-         servers + R"(]
-    health_check: {path: /health, interval: 100ms, timeout: 300ms, rise: 2, fall: 2}
-)";
+  return one_backend_config(
+      servers,
+      "    health_check: {path: /health, interval: 100ms, timeout: 300ms, rise: 2, fall: 2}\n", 2);
 }
 
 // Sends requests one after another until stopped; counts who answered and

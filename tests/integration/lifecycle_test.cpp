@@ -13,6 +13,7 @@
 #include <regex>
 #include <string>
 
+#include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/http_client.h"
 #include "support/test_backend.h"
@@ -22,21 +23,8 @@ namespace sluice::test {
 namespace {
 
 std::string proxy_config(const std::string& backend, const std::string& grace) {
-  return R"(workers: 2
-admin: {listen: 127.0.0.1:0}
-shutdown: {grace: )" +
-         grace + R"(}
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-routes:
-  - name: api
-    match: {path: /}
-    backend: app
-backends:
-  app:
-    servers: [)" +
-         backend + "]\n";
+  return one_backend_config(backend, "", 2,
+                            "admin: {listen: 127.0.0.1:0}\nshutdown: {grace: " + grace + "}\n");
 }
 
 TEST(Lifecycle, SigtermLetsASlowDownloadFinishAndClosesIdleClients) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/http_client.h"
 #include "support/test_backend.h"
@@ -36,18 +37,8 @@ struct SlowServer {
 };
 
 std::string limited_config(const std::string& server, const std::string& queue) {
-  return R"(workers: 2
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-routes:
-  - backend: app
-backends:
-  app:
-    servers: [{address: )" +
-         server + R"(, max_connections: 2}]
-    queue: )" +
-         queue + "\n";
+  return one_backend_config("{address: " + server + ", max_connections: 2}",
+                            "    queue: " + queue + "\n", 2);
 }
 
 std::vector<int> fire(std::uint16_t port, int n) {

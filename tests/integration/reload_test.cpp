@@ -38,18 +38,12 @@ void rewrite(const SluiceInstance& s, const std::string& yaml) {
   std::ofstream(s.config_path(), std::ios::trunc) << yaml;
 }
 
-std::string body_of(RawConnection& c, const std::string& path) {
-  if (!c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")) return "<send failed>";
-  auto r = c.read_response();
-  return r ? r->body : "<no response>";
-}
-
 TEST(Reload, SighupAppliesNewRoutesToOpenConnectionsAndKeepsWarmBackendConnections) {
   TestBackend backend(TestBackend::echo());
   SluiceInstance sluice(reload_config(backend.address(), "v1"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   RawConnection client(sluice.port("web"));
-  EXPECT_EQ(body_of(client, "/"), "v1");
+  EXPECT_EQ(get_body(client, "/"), "v1");
   ASSERT_TRUE(client.send("GET /api/x HTTP/1.1\r\nHost: t\r\n\r\n"));
   ASSERT_TRUE(client.read_response());
   EXPECT_EQ(backend.accepted(), 1);
@@ -59,7 +53,7 @@ TEST(Reload, SighupAppliesNewRoutesToOpenConnectionsAndKeepsWarmBackendConnectio
   ASSERT_TRUE(sluice.process().wait_for_line("reload: applied", std::chrono::seconds(10)))
       << sluice.process().output();
   // The same client connection, idle during the reload, sees the new table.
-  EXPECT_EQ(body_of(client, "/"), "v2");
+  EXPECT_EQ(get_body(client, "/"), "v2");
   ASSERT_TRUE(client.send("GET /api/y HTTP/1.1\r\nHost: t\r\n\r\n"));
   auto r = client.read_response();
   ASSERT_TRUE(r);
@@ -79,7 +73,7 @@ TEST(Reload, AnInvalidFileLeavesTheRunningConfiguration) {
       << "the error names file, line and column\n"
       << sluice.process().output();
   RawConnection client(sluice.port("web"));
-  EXPECT_EQ(body_of(client, "/"), "v1");
+  EXPECT_EQ(get_body(client, "/"), "v1");
 
   // A regex RE2 rejects is found when the routes compile: refused too.
   std::string bad_regex = reload_config(backend.address(), "v2");
@@ -90,13 +84,13 @@ TEST(Reload, AnInvalidFileLeavesTheRunningConfiguration) {
                                               std::chrono::seconds(10)));
   EXPECT_TRUE(sluice.process().output().find("sluice.yaml:6:") != std::string::npos)
       << sluice.process().output();
-  EXPECT_EQ(body_of(client, "/"), "v1");
+  EXPECT_EQ(get_body(client, "/"), "v1");
 
   rewrite(sluice, "workers: 1\n" + reload_config(backend.address(), "v3").substr(11));
   ::kill(sluice.process().pid(), SIGHUP);
   ASSERT_TRUE(
       sluice.process().wait_for_line("changing workers needs a restart", std::chrono::seconds(10)));
-  EXPECT_EQ(body_of(client, "/"), "v1");
+  EXPECT_EQ(get_body(client, "/"), "v1");
 }
 
 std::string with_listener(std::string yaml, const std::string& name) {
@@ -109,7 +103,7 @@ TEST(Reload, AddedListenersOpenAndRemovedOnesStopAcceptingAndDrain) {
   SluiceInstance sluice(reload_config(backend.address(), "v1"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   RawConnection web(sluice.port("web"));
-  EXPECT_EQ(body_of(web, "/"), "v1");
+  EXPECT_EQ(get_body(web, "/"), "v1");
 
   rewrite(sluice, with_listener(reload_config(backend.address(), "v2"), "more"));
   ::kill(sluice.process().pid(), SIGHUP);
@@ -119,8 +113,8 @@ TEST(Reload, AddedListenersOpenAndRemovedOnesStopAcceptingAndDrain) {
   const std::uint16_t more_port = sluice.port("more");
   ASSERT_NE(more_port, 0) << sluice.process().output();
   RawConnection more(more_port);
-  EXPECT_EQ(body_of(more, "/"), "v2");
-  EXPECT_EQ(body_of(web, "/"), "v2") << "the kept listener's connection carries on";
+  EXPECT_EQ(get_body(more, "/"), "v2");
+  EXPECT_EQ(get_body(web, "/"), "v2") << "the kept listener's connection carries on";
 
   // Removed again: its idle connection is closed, new ones are refused,
   // and the kept listener still serves the same connection.
@@ -132,7 +126,7 @@ TEST(Reload, AddedListenersOpenAndRemovedOnesStopAcceptingAndDrain) {
   EXPECT_FALSE(refused.connected() && refused.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n") &&
                refused.read_response(false, 2000))
       << "nothing accepts on a removed listener";
-  EXPECT_EQ(body_of(web, "/"), "v3");
+  EXPECT_EQ(get_body(web, "/"), "v3");
   EXPECT_EQ(sluice.process().count("listener 'web' listening on"), 1u)
       << "the kept listener never re-opened its sockets";
 }
@@ -142,11 +136,11 @@ TEST(Reload, WatchReloadsWhenTheFileIsSaved) {
   SluiceInstance sluice("watch: true\n" + reload_config(backend.address(), "v1"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   RawConnection client(sluice.port("web"));
-  EXPECT_EQ(body_of(client, "/"), "v1");
+  EXPECT_EQ(get_body(client, "/"), "v1");
   rewrite(sluice, "watch: true\n" + reload_config(backend.address(), "v2"));  // no signal
   ASSERT_TRUE(sluice.process().wait_for_line("reload: applied", std::chrono::seconds(10)))
       << sluice.process().output();
-  EXPECT_EQ(body_of(client, "/"), "v2");
+  EXPECT_EQ(get_body(client, "/"), "v2");
 }
 
 TEST(Reload, AServerKnownToBeDownStaysOutAcrossAReload) {
@@ -180,8 +174,8 @@ TEST(Reload, AServerKnownToBeDownStaysOutAcrossAReload) {
   // At once after the reload, before any new check has run: B only.
   RawConnection client(sluice.port("web"));
   for (int i = 0; i < 10; ++i)
-    EXPECT_EQ(body_of(client, "/api/x"), "B") << i;
-  EXPECT_EQ(body_of(client, "/"), "v2");
+    EXPECT_EQ(get_body(client, "/api/x"), "B") << i;
+  EXPECT_EQ(get_body(client, "/"), "v2");
 }
 
 TEST(Reload, AHundredReloadsUnderLoadLoseNoRequestAndKeepPooledConnections) {
@@ -212,7 +206,7 @@ TEST(Reload, AHundredReloadsUnderLoadLoseNoRequestAndKeepPooledConnections) {
     if (i % 10 == 4) {  // the extra listener is open: it serves
       sluice.refresh_ports();
       RawConnection extra(sluice.port("extra"));
-      extra_served += body_of(extra, "/") == "v" + std::to_string(i / 2) ? 1 : 0;
+      extra_served += get_body(extra, "/") == "v" + std::to_string(i / 2) ? 1 : 0;
     }
   }
   const WrkSummary summary = load.finish();

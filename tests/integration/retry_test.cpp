@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
@@ -21,17 +22,7 @@ namespace sluice::test {
 namespace {
 
 std::string config(const std::string& servers, const std::string& backend_extra = "") {
-  return R"(workers: 1
-listeners:
-  - name: web
-    listen: 127.0.0.1:0
-routes:
-  - name: app
-    backend: app
-backends:
-  app:
-    servers: [)" +
-         servers + "]\n" + backend_extra;
+  return one_backend_config(servers, backend_extra);
 }
 
 // The first backend connection answers one request, then reads the next

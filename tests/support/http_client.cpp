@@ -173,4 +173,10 @@ bool RawConnection::wait_closed(int timeout_ms) {
   return true;
 }
 
+std::string get_body(RawConnection& c, const std::string& path) {
+  if (!c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")) return "<send failed>";
+  auto r = c.read_response();
+  return r ? r->body : "<no response>";
+}
+
 }  // namespace sluice::test

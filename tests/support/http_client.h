@@ -49,4 +49,8 @@ class RawConnection {
   bool eof_ = false;
 };
 
+// Sends `GET path` on `c` and returns the response body, or a marker
+// ("<send failed>", "<no response>") that no test expects as a body.
+std::string get_body(RawConnection& c, const std::string& path);
+
 }  // namespace sluice::test
