@@ -38,11 +38,20 @@ class Exchange {
                           std::string_view target);
 
  private:
-  enum class Step { ok, backend_failed, client_failed, timeout, refused, rejected };
+  enum class Step {
+    ok,
+    backend_failed,  // the server closed, reset or broke the exchange
+    client_failed,   // the client left or was cancelled
+    timeout,         // the server did not answer in time
+    refused,         // the server refused the connection
+    rejected,        // the request is refused with reject_status_
+    local_shortage,  // no descriptor or local port: not the server's fault
+  };
 
   // ---- request side (forwarder.cpp)
   bool build_request_head(const http::RequestHead& head, std::string_view target);
   bool pick_server();
+  bool retry_elsewhere(const char* why);
   void release_server();
   Task<bool> admit();
   std::uint64_t request_hash(const http::RequestHead& head) const;
@@ -62,7 +71,7 @@ class Exchange {
   Step reject(int status, const char* reason);
   std::string_view server_address_for_host() const;
   std::string_view client_ip(char* out, std::size_t size) const;
-  ForwardResult fail(int status, const char* reason);
+  ForwardResult fail(int status, const char* reason, const char* detail = nullptr);
   void retire_backend();
   void finish_backend();
 

@@ -57,6 +57,8 @@ constexpr std::size_t kMaxResponseFields = 160;
 // pool.reuse: safe lets a request that cannot be resent use a pooled
 // connection only if it finished an exchange this recently.
 constexpr std::uint64_t kProvenAliveMs = 1'000;
+// The log's addition when a retry found every other server unusable.
+constexpr const char* kNoServerLeft = "no other server is usable";
 
 }  // namespace
 
@@ -129,17 +131,22 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
     // to the next server.
     Step s = co_await acquire_connection(allow_pooled);
     if (s == Step::client_failed) co_return ForwardResult{};
+    if (s == Step::local_shortage) {
+      // Our shortage (descriptors, ports), not the server's: no failure is
+      // recorded against it, and another server would fare no better.
+      co_return fail(503, "cannot open a connection: this host is out of descriptors or ports");
+    }
     if (s != Step::ok) {
       upstream_.balancer->record_failure(server_index_, loop_.now_ms());
       const char* why = s == Step::refused   ? "connection refused by the server"
                         : s == Step::timeout ? "connecting to the server timed out"
                                              : "cannot connect to the server";
+      const int status = s == Step::timeout ? 504 : 502;
       if (retries_left_ > 0 && within_retry_budget()) {
-        note_retry(why);
-        pick_server();
+        if (!retry_elsewhere(why)) co_return fail(status, why, kNoServerLeft);
         continue;
       }
-      co_return fail(s == Step::timeout ? 504 : 502, why);
+      co_return fail(status, why);
     }
     ++ctx_.counters.requests;
     if (conn_reused_) ++ctx_.counters.reused;
@@ -163,26 +170,34 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
     }
     if (r == Step::client_failed) co_return ForwardResult{};
     if (r == Step::rejected) co_return fail(502, reject_reason_);
-    // A pooled connection closed under a request is the server's keep-alive
-    // timeout at work, not ill health; silence on a fresh one is.
-    if (!conn_reused_) upstream_.balancer->record_failure(server_index_, loop_.now_ms());
+    // The benign keep-alive race: a pooled connection the server closed or
+    // reset before any byte of an answer (its idle timeout at work). Only
+    // that is not ill health and not a retry the budget guards; silence
+    // (a timeout) on any connection is the server's fault.
+    const bool keep_alive_race = conn_reused_ && r == Step::backend_failed && uused_ == 0;
+    if (!keep_alive_race) upstream_.balancer->record_failure(server_index_, loop_.now_ms());
     const char* why = r == Step::timeout ? "the server did not answer in time"
                                          : "the server closed the connection without answering";
     // Sent, and no answer: resend only what the server cannot have acted
     // on twice (RFC 9110 §9.2.2, RFC 9112 §9.3.1), to the next server.
-    // A pooled connection the server closed under us is its keep-alive
-    // timeout at work, not a failing server: resending on a fresh connection
-    // is not what the budget guards against (retry storms on failures).
-    if (resendable() && retries_left_ > 0 && (conn_reused_ || within_retry_budget())) {
-      note_retry(why);
-      retire_backend();
+    if (resendable() && retries_left_ > 0 && (keep_alive_race || within_retry_budget())) {
       allow_pooled = false;  // the pooled connection was the likely culprit
-      pick_server();
+      if (!retry_elsewhere(why)) {
+        co_return r == Step::timeout ? fail(504, why, kNoServerLeft)
+                                     : fail(502, why, kNoServerLeft);
+      }
       continue;
     }
     if (r == Step::timeout) co_return fail(504, why);
     co_return unanswered();
   }
+}
+
+// Moves a retry to the next usable server. False when none is usable (all
+// down, ejected, drained or the one just tried): the request ends there.
+bool Exchange::retry_elsewhere(const char* why) {
+  note_retry(why);
+  return pick_server();
 }
 
 bool Exchange::resendable() const {
@@ -448,6 +463,7 @@ Task<Exchange::Step> Exchange::connect_fresh() {
   if (!fd) {
     const Errc e = fd.code();
     if (e == Errc::cancelled) co_return Step::client_failed;
+    if (fd.error().is_local_shortage()) co_return Step::local_shortage;
     if (e == Errc::timeout) co_return Step::timeout;
     if (e == Errc::refused) co_return Step::refused;
     co_return Step::backend_failed;
@@ -587,11 +603,12 @@ Exchange::Step Exchange::reject(int status, const char* reason) {
   return Step::rejected;
 }
 
-ForwardResult Exchange::fail(int status, const char* reason) {
-  spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {} {} ({})", client_.listener.name,
-               route_.name, upstream_.name,
+ForwardResult Exchange::fail(int status, const char* reason, const char* detail) {
+  spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {} {} ({}{}{})",
+               client_.listener.name, route_.name, upstream_.name,
                server_ != nullptr ? server_->address : std::string("-"), status,
-               http::reason_phrase(status), reason);
+               http::reason_phrase(status), reason, detail != nullptr ? "; " : "",
+               detail != nullptr ? detail : "");
   retire_backend();
   ForwardResult r;
   r.next = ForwardResult::Next::close;
