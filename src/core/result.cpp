@@ -42,4 +42,18 @@ Error Error::from_errno(int e) {
   }
 }
 
+bool Error::is_local_shortage() const {
+  switch (sys_errno) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EADDRNOTAVAIL:  // no local port left for the destination
+    case EAGAIN:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace sluice

@@ -29,6 +29,9 @@ struct Error {
   int sys_errno = 0;  // errno for Errc::system and friends, else 0
 
   static Error from_errno(int e);
+  // The failure is this host's (out of descriptors, local ports, buffers or
+  // memory), not the peer's: it says nothing about the peer's health.
+  bool is_local_shortage() const;
   friend bool operator==(const Error& a, const Error& b) = default;
 };
 

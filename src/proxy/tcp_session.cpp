@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <cstring>
 #include <memory>
 
 #include "core/buffer_pool.h"
@@ -74,6 +75,13 @@ Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
       co_return *fd;
     }
     if (fd.code() == Errc::cancelled) co_return -1;
+    if (fd.error().is_local_shortage()) {
+      // Ours, not the server's: nothing is recorded against it.
+      spdlog::warn("listener '{}' backend '{}': cannot open a connection to {}: {}", listener,
+                   up.name, up.servers[static_cast<std::size_t>(s)].address,
+                   std::strerror(fd.error().sys_errno));
+      co_return -1;
+    }
     b.record_failure(s, loop.now_ms());
     spdlog::warn("listener '{}' backend '{}' server {}: connect failed; trying the next server",
                  listener, up.name, up.servers[static_cast<std::size_t>(s)].address);
