@@ -788,7 +788,7 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
   if (!(n.IsMap() && field(n, "name").IsDefined())) b.owner = "route " + quote(r.name);
   if (!w.map_with_keys(n, b,
                        {"name", "listeners", "priority", "match", "rewrite", "backend", "respond",
-                        "redirect"})) {
+                        "redirect", "allow_connect"})) {
     return;
   }
   if (w.string_field(n, "name", b, r.name)) {
@@ -815,6 +815,11 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
   }
   w.opt_string(n, "backend", b, r.backend);
   r.backend_where = where(field(n, "backend"));
+  w.bool_field(n, "allow_connect", b, r.allow_connect);
+  if (r.allow_connect && !field(n, "backend").IsDefined()) {
+    w.error(field(n, "allow_connect"),
+            b.at("allow_connect") + ": only routes with a 'backend' can tunnel CONNECT requests");
+  }
 
   if (const YAML::Node rw = field(n, "rewrite"); rw.IsDefined()) {
     const Block wb = b.child("rewrite");

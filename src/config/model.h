@@ -120,6 +120,7 @@ struct Route {
   std::optional<std::string> backend;  // forward to this backend
   std::optional<Respond> respond;      // answer directly
   std::optional<Redirect> redirect;    // answer with a redirect
+  bool allow_connect = false;          // with `backend`: CONNECT requests open a tunnel
 
   SourceLocation where;                         // the route's block
   SourceLocation name_where;                    // its 'name' value, else the block

@@ -39,6 +39,10 @@ constexpr std::size_t kLingerBytes = 256 * 1024;
 
 enum class Next { idle, close };
 
+// RFC 9110 §15.5.6: a 405 lists the methods the target supports.
+constexpr std::string_view kAllowWithoutConnect =
+    "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n";
+
 std::string_view strip_port(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
     const auto close = host.find(']');
@@ -125,7 +129,8 @@ class ClientSession {
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
   Task<bool> read_more_body(std::size_t head_end);
   void splice_out_body(std::size_t head_end, std::size_t body_end);
-  Task<void> send_error(int status, const char* reason, bool log = true);
+  Task<void> send_error(int status, const char* reason, bool log = true,
+                        std::string_view extra_fields = {});
   Task<void> linger_and_close();
   void keep_leftover(std::size_t consumed);
 
@@ -225,6 +230,15 @@ Task<Next> ClientSession::serve_pinned() {
     route::Captures captures;
     std::shared_ptr<const Upstream> upstream;
     std::shared_ptr<const route::Route> route = find_route(head, view, captures, upstream);
+    // RFC 9110 §9.3.6: CONNECT turns the backend connection into a tunnel.
+    // Only a route that says so may do that; anything else would answer it
+    // as an ordinary request (a client then tunnels into our reply).
+    if (head.method == http::Method::CONNECT &&
+        (route == nullptr || route->action != route::ActionKind::backend ||
+         !route->allow_connect)) {
+      co_await send_error(405, "CONNECT is not allowed here", true, kAllowWithoutConnect);
+      co_return Next::close;
+    }
     if (route == nullptr) {
       co_await send_error(404, "no route matches this request");
       co_return Next::close;
@@ -452,7 +466,8 @@ Task<Next> ClientSession::respond(const route::Route& route, const http::Request
   co_return result ? Next::idle : Next::close;
 }
 
-Task<void> ClientSession::send_error(int status, const char* reason, bool log) {
+Task<void> ClientSession::send_error(int status, const char* reason, bool log,
+                                     std::string_view extra_fields) {
   if (log)
     spdlog::warn("listener '{}' client {}: {} {} ({})", listener_->name,
                  client_address().to_string(), status, http::reason_phrase(status), reason);
@@ -463,6 +478,8 @@ Task<void> ClientSession::send_error(int status, const char* reason, bool log) {
                         "Connection: close\r\n",
                         status, http::reason_phrase(status), body_len);
   std::size_t len = static_cast<std::size_t>(n);
+  std::memcpy(head.data() + len, extra_fields.data(), extra_fields.size());
+  len += extra_fields.size();
   len += http::write_date_field(head.data() + len);
   head[len++] = '\r';
   head[len++] = '\n';

@@ -81,6 +81,8 @@ class Exchange {
   Task<bool> relay_interim(const http::ResponseHead& head, std::size_t head_bytes);
   Task<ForwardResult> relay_response(const http::ResponseHead& head, std::size_t head_bytes);
   Task<ForwardResult> relay_upgrade(const http::ResponseHead& head, std::size_t head_bytes);
+  Task<ForwardResult> relay_tunnel(const http::ResponseHead& head, std::size_t head_bytes);
+  Task<ForwardResult> run_tunnel_after(std::string_view response_head, std::size_t head_bytes);
   std::size_t build_response_head(const http::ResponseHead& head, std::string_view framing,
                                   bool pass_content_length, bool keep_alive);
   Task<ForwardResult> relay_length_body(std::size_t head_len, std::size_t body_start,

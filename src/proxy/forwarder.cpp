@@ -166,6 +166,13 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
           .record_latency(static_cast<std::uint32_t>((loop_.refresh_now() - sent_ms) * 1000));
       const http::ResponseHead& rh = parser.head();
       if (rh.status == 101) co_return co_await relay_upgrade(rh, parser.head_bytes());
+      // RFC 9110 §9.3.6: a 2xx to CONNECT makes the connection a tunnel.
+      if (method_ == http::Method::CONNECT && rh.status / 100 == 2) {
+        co_return co_await relay_tunnel(rh, parser.head_bytes());
+      }
+      // Whatever else a server says to CONNECT, its connection may already
+      // be half a tunnel: it is never pooled.
+      if (method_ == http::Method::CONNECT) backend_clean_ = false;
       co_return co_await relay_response(rh, parser.head_bytes());
     }
     if (r == Step::client_failed) co_return ForwardResult{};

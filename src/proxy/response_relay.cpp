@@ -292,7 +292,26 @@ Task<ForwardResult> Exchange::relay_upgrade(const http::ResponseHead& head,
   copy_fields(w, head, false, true);
   w.put("Connection: upgrade\r\n\r\n");
   if (w.overflow()) co_return fail(502, "response head too large to forward");
-  if (!co_await write_to_client(w.text(),
+  co_return co_await run_tunnel_after(w.text(), head_bytes);
+}
+
+// RFC 9110 §9.3.6: after a 2xx to CONNECT both connections are a tunnel.
+// Such a response has no content and no framing fields; none are copied.
+Task<ForwardResult> Exchange::relay_tunnel(const http::ResponseHead& head, std::size_t head_bytes) {
+  http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
+  write_status_line(w, head);
+  copy_fields(w, head, false, false);
+  w.put("\r\n");
+  if (w.overflow()) co_return fail(502, "response head too large to forward");
+  co_return co_await run_tunnel_after(w.text(), head_bytes);
+}
+
+// Sends the response head and copies bytes both ways until both sides are
+// done. The backend connection is retired at the end, never pooled.
+Task<ForwardResult> Exchange::run_tunnel_after(std::string_view response_head,
+                                               std::size_t head_bytes) {
+  backend_clean_ = false;
+  if (!co_await write_to_client(response_head,
                                 std::string_view(ubuf_.data() + head_bytes, uused_ - head_bytes))) {
     co_return ForwardResult{};
   }

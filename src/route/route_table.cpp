@@ -187,6 +187,7 @@ void set_action(Route& r, const config::Route& rc, const config::Config& config)
   } else {
     r.action = ActionKind::backend;
     r.backend = rc.backend.value_or("");
+    r.allow_connect = rc.allow_connect;
     for (std::size_t i = 0; i < config.backends.size(); ++i) {
       if (config.backends[i].name == r.backend) r.backend_index = i;
     }

@@ -111,6 +111,7 @@ struct Route {
   Rewrite rewrite;
   bool has_rewrite = false;
   Redirect redirect;
+  bool allow_connect = false;  // CONNECT opens a tunnel through the backend
   std::size_t file_index = 0;  // position in the configuration
   std::uint32_t rank = 0;      // position in its table (0 = first to win)
   LiveCount<Route> live;       // routes in memory: the current table's, and pinned ones
