@@ -544,7 +544,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (!w.map_with_keys(n, b,
                        {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
                         "max_request_line", "max_header_count", "max_body_size",
-                        "keep_alive_header", "proxy_protocol", "tls"})) {
+                        "keep_alive_header", "proxy_protocol", "tls", "min_body_rate"})) {
     return;
   }
   if (w.string_field(n, "name", b, l.name, true) && !valid_name(l.name)) {
@@ -570,9 +570,10 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   }
   if (const YAML::Node t = field(n, "timeouts"); t.IsDefined()) {
     const Block tb = b.child("timeouts");
-    if (w.map_with_keys(t, tb, {"header", "idle"})) {
+    if (w.map_with_keys(t, tb, {"header", "idle", "request"})) {
       w.duration_field(t, "header", tb, l.timeouts.header);
       w.duration_field(t, "idle", tb, l.timeouts.idle);
+      w.duration_field(t, "request", tb, l.timeouts.request, true);
       if (tcp && field(t, "header").IsDefined()) {
         w.warning(field(t, "header"), tb.at("header") + ": ignored on a tcp listener");
       }
@@ -595,9 +596,16 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (w.size_field(n, "max_body_size", b, body)) l.max_body_size = body;
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
+  if (const YAML::Node r = field(n, "min_body_rate"); r.IsDefined()) {
+    const Block rb = b.child("min_body_rate");
+    if (w.map_with_keys(r, rb, {"bytes", "per"})) {
+      w.size_field(r, "bytes", rb, l.min_body_rate.bytes);
+      w.duration_field(r, "per", rb, l.min_body_rate.per);
+    }
+  }
   if (tcp) {
     for (const char* key : {"max_header_size", "max_request_line", "max_header_count",
-                            "max_body_size", "keep_alive_header"}) {
+                            "max_body_size", "keep_alive_header", "min_body_rate"}) {
       if (field(n, key).IsDefined())
         w.warning(field(n, key), b.at(key) + ": ignored on a tcp listener");
     }

@@ -31,6 +31,14 @@ enum class Protocol { http, tcp };
 struct ListenerTimeouts {
   Duration header{10'000};  // ms, first byte of a request to the end of its head
   Duration idle{60'000};    // ms, a keep-alive connection waiting for its next request
+  Duration request{0};      // ms, first byte of a request to the end of its body; 0 = none
+};
+
+// A request body must bring at least `bytes` in every `per` spent waiting
+// for it (time the backend makes us wait does not count); else 408.
+struct MinBodyRate {
+  std::uint64_t bytes = 8 * 1024;  // 0 = no minimum
+  Duration per{30'000};
 };
 
 struct TlsCertificate {
@@ -52,6 +60,7 @@ struct Listener {
   std::uint64_t max_request_line = 8 * 1024;   // bytes, request line; above: 414
   std::uint64_t max_header_count = 100;        // header fields per request; above: 431
   std::optional<std::uint64_t> max_body_size;  // bytes of request body; above: 413; none = no limit
+  MinBodyRate min_body_rate;                   // slower request bodies: 408
   bool keep_alive_header = false;  // add "Connection: keep-alive" + "Keep-Alive: timeout=N" to 1.1
   bool proxy_protocol = false;     // expect a PROXY protocol v1/v2 header before any byte
   std::optional<Tls> tls;          // absent: plain text

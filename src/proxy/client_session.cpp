@@ -17,6 +17,7 @@
 #include "http/head_writer.h"
 #include "http/parser.h"
 #include "http/serializer.h"
+#include "proxy/body_pace.h"
 #include "proxy/connection_fields.h"
 #include "proxy/forwarder.h"
 #include "proxy/proxy_header_reader.h"
@@ -127,7 +128,7 @@ class ClientSession {
   Task<Next> respond(const route::Route& route, const http::RequestHead& head, bool keep_alive);
   // Reads and drops the request body. False if the connection must close.
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
-  Task<bool> read_more_body(std::size_t head_end);
+  Task<bool> read_more_body(std::size_t head_end, BodyPace& pace);
   void splice_out_body(std::size_t head_end, std::size_t body_end);
   Task<void> send_error(int status, const char* reason, bool log = true,
                         std::string_view extra_fields = {});
@@ -155,8 +156,9 @@ class ClientSession {
   std::shared_ptr<const ListenerSettings> listener_pin_;
   const ListenerSettings* listener_ = nullptr;
   Buffer buf_;
-  std::size_t used_ = 0;           // bytes of buf_ holding unprocessed input
-  bool earlier_requests_ = false;  // this connection has carried a request already
+  std::size_t used_ = 0;                  // bytes of buf_ holding unprocessed input
+  bool earlier_requests_ = false;         // this connection has carried a request already
+  std::uint64_t request_started_ms_ = 0;  // the current request's first byte
   // Only with proxy_protocol (a pointer, so other connections pay 8 bytes).
   std::unique_ptr<SocketAddress> client_address_;
 };
@@ -182,7 +184,11 @@ Task<Next> ClientSession::serve_pinned() {
   while (true) {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
-    const std::uint64_t deadline = loop().now_ms() + listener_->header_timeout_ms;
+    request_started_ms_ = loop().now_ms();
+    std::uint64_t deadline = request_started_ms_ + listener_->header_timeout_ms;
+    if (listener_->request_timeout_ms > 0) {
+      deadline = std::min(deadline, request_started_ms_ + listener_->request_timeout_ms);
+    }
     http::ParseState state;
     while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
            http::ParseState::need_more) {
@@ -314,6 +320,7 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
   // The head's views must stay valid until the response is written, so the
   // body is read into the free part of the buffer behind the head.
   std::size_t body_start = consumed;
+  BodyPace pace(*listener_, request_started_ms_);
   if (head.framing == http::Framing::content_length) {
     std::uint64_t remaining = head.content_length;
     while (true) {
@@ -322,7 +329,7 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
       remaining -= take;
       if (remaining == 0) break;
       body_start = consumed;
-      if (!co_await read_more_body(consumed)) co_return false;
+      if (!co_await read_more_body(consumed, pace)) co_return false;
     }
     splice_out_body(consumed, body_start);
     co_return true;
@@ -347,21 +354,29 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
     if (step.done) break;
     // Everything buffered was decoded: read more behind the head.
     body_start = consumed;
-    if (!co_await read_more_body(consumed)) co_return false;
+    if (!co_await read_more_body(consumed, pace)) co_return false;
   }
   splice_out_body(consumed, body_start);
   co_return true;
 }
 
-Task<bool> ClientSession::read_more_body(std::size_t head_end) {
+Task<bool> ClientSession::read_more_body(std::size_t head_end, BodyPace& pace) {
   // Body bytes already handled are dropped; the buffer is sized so that
   // at least 4 KiB stay free behind the largest allowed head.
   used_ = head_end;
-  auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
-                               listener_->body_timeout_ms);
-  if (!r) co_return false;
-  used_ += *r;
-  co_return true;
+  while (true) {
+    const std::uint64_t started = loop().now_ms();
+    auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
+                                 pace.read_timeout(started));
+    if (!r && r.code() != Errc::timeout) co_return false;
+    const std::size_t n = r ? *r : 0;
+    if (const char* slow = pace.after_read(started, loop().refresh_now(), n)) {
+      co_await send_error(408, slow);
+      co_return false;
+    }
+    used_ += n;
+    if (n > 0) co_return true;
+  }
 }
 
 void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) {
@@ -424,7 +439,8 @@ Task<Next> ClientSession::forward(std::shared_ptr<const route::Route> route,
                                   std::string_view target, std::optional<SocketAddress>& peer) {
   if (!peer) peer = client_address();
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
-  ClientConnection client{scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_};
+  ClientConnection client{
+      scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_, request_started_ms_};
   const ForwardResult r = co_await forward_request(ctx_, std::move(route), std::move(upstream),
                                                    head, head_bytes, target, client, keep_alive);
   earlier_requests_ = true;

@@ -14,6 +14,7 @@
 #include "core/task.h"
 #include "http/chunked_decoder.h"
 #include "http/message.h"
+#include "proxy/body_pace.h"
 #include "proxy/forwarder.h"
 #include "proxy/upstream_connection.h"
 
@@ -61,7 +62,7 @@ class Exchange {
   Task<Step> send_request();
   Task<Step> send_length_body(std::uint64_t length);
   Task<Step> send_chunked_body();
-  Task<bool> read_client_body();
+  Task<Step> read_client_body();
   void drop_client_bytes(std::size_t n);
   bool resendable() const;
   bool within_retry_budget();
@@ -138,6 +139,7 @@ class Exchange {
   bool client_body_read_ = false;      // the whole request body was read from the client
   bool backend_clean_ = true;          // the backend connection may be pooled at the end
   bool interim_relayed_ = false;       // a 1xx reached the client: the server answered
+  BodyPace body_pace_;                 // the request body's deadline and minimum rate
   int reject_status_ = 0;              // why the client's request body was refused
   const char* reject_reason_ = "";
 };

@@ -88,7 +88,8 @@ Exchange::Exchange(WorkerContext& ctx, std::shared_ptr<const route::Route> route
       upgrade_(head.upgrade),
       expect_continue_(head.expect_continue),
       request_framing_(head.framing),
-      request_length_(head.content_length) {
+      request_length_(head.content_length),
+      body_pace_(client.listener, client.request_started_ms) {
   // RFC 9110 §9.2.2; a backend may also opt in to Idempotency-Key.
   idempotent_ = http::is_idempotent(method_) && !upgrade_;
   if (!idempotent_ && upstream_.retries.idempotency_key) {
@@ -523,18 +524,27 @@ Task<Exchange::Step> Exchange::send_request() {
 // RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" holds its body
 // back until told to go on; we tell it ourselves (the backend does not see
 // the expectation) just before we wait for the body.
-Task<bool> Exchange::read_client_body() {
+Task<Exchange::Step> Exchange::read_client_body() {
   if (expect_continue_ && client_minor_ == 1) {
     expect_continue_ = false;
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    if (!co_await client_.sock.write(kContinue, client_.listener.body_timeout_ms)) co_return false;
+    if (!co_await client_.sock.write(kContinue, client_.listener.body_timeout_ms)) {
+      co_return Step::client_failed;
+    }
   }
-  auto r = co_await client_.sock.read(
-      std::span<char>(client_.buf.data() + client_.used, client_.buf.capacity() - client_.used),
-      client_.listener.body_timeout_ms);
-  if (!r) co_return false;
-  client_.used += *r;
-  co_return true;
+  while (true) {
+    const std::uint64_t started = loop_.now_ms();
+    auto r = co_await client_.sock.read(
+        std::span<char>(client_.buf.data() + client_.used, client_.buf.capacity() - client_.used),
+        body_pace_.read_timeout(started));
+    if (!r && r.code() != Errc::timeout) co_return Step::client_failed;
+    const std::size_t n = r ? *r : 0;
+    if (const char* slow = body_pace_.after_read(started, loop_.refresh_now(), n)) {
+      co_return reject(408, slow);
+    }
+    client_.used += n;
+    if (n > 0) co_return Step::ok;
+  }
 }
 
 Task<Exchange::Step> Exchange::send_length_body(std::uint64_t length) {
@@ -555,7 +565,7 @@ Task<Exchange::Step> Exchange::send_length_body(std::uint64_t length) {
       remaining -= take;
     }
     if (remaining == 0) break;
-    if (!co_await read_client_body()) co_return Step::client_failed;
+    if (const Step s = co_await read_client_body(); s != Step::ok) co_return s;
   }
   client_body_read_ = true;
   request_body_sent_ = true;
@@ -597,7 +607,7 @@ Task<Exchange::Step> Exchange::send_chunked_body() {
       drop_client_bytes(checked);
     }
     if (done) break;
-    if (!co_await read_client_body()) co_return Step::client_failed;
+    if (const Step s = co_await read_client_body(); s != Step::ok) co_return s;
   }
   client_body_read_ = true;
   request_body_sent_ = true;

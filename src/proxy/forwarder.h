@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -39,6 +40,7 @@ struct ClientConnection {
   // The connection carried requests before this one: a request that failed
   // in a way the client may retry itself is then answered by a close.
   bool earlier_requests = false;
+  std::uint64_t request_started_ms = 0;  // the request's first byte (loop clock)
 };
 
 struct ForwardResult {

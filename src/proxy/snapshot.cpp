@@ -155,6 +155,9 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls->header_timeout_ms = static_cast<std::uint64_t>(lc.timeouts.header.count());
     ls->idle_timeout_ms = static_cast<std::uint64_t>(lc.timeouts.idle.count());
     ls->body_timeout_ms = ls->idle_timeout_ms;
+    ls->request_timeout_ms = static_cast<std::uint64_t>(lc.timeouts.request.count());
+    ls->min_body_bytes = lc.min_body_rate.bytes;
+    ls->min_body_per_ms = static_cast<std::uint64_t>(lc.min_body_rate.per.count());
     ls->max_request_line = lc.max_request_line;
     ls->max_head_bytes = lc.max_header_size;
     ls->max_fields = lc.max_header_count;

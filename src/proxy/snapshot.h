@@ -27,6 +27,9 @@ struct ListenerSettings {
   std::uint64_t header_timeout_ms = 10'000;  // first byte to end of the request head
   std::uint64_t idle_timeout_ms = 60'000;    // between requests on a keep-alive connection
   std::uint64_t body_timeout_ms = 60'000;    // between bytes of a request body
+  std::uint64_t request_timeout_ms = 0;      // first byte to the end of the body; 0 = none
+  std::uint64_t min_body_bytes = 0;          // a body brings at least this much...
+  std::uint64_t min_body_per_ms = 30'000;    // ...in every this long spent waiting for it
   std::size_t max_request_line = 8 * 1024;
   std::size_t max_head_bytes = 16 * 1024;
   std::size_t max_fields = 100;
