@@ -544,7 +544,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (!w.map_with_keys(n, b,
                        {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
                         "max_request_line", "max_header_count", "max_body_size",
-                        "keep_alive_header", "proxy_protocol", "tls"})) {
+                        "keep_alive_header", "proxy_protocol", "keep_underscore_fields", "tls"})) {
     return;
   }
   if (w.string_field(n, "name", b, l.name, true) && !valid_name(l.name)) {
@@ -595,9 +595,10 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (w.size_field(n, "max_body_size", b, body)) l.max_body_size = body;
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
+  w.bool_field(n, "keep_underscore_fields", b, l.keep_underscore_fields);
   if (tcp) {
     for (const char* key : {"max_header_size", "max_request_line", "max_header_count",
-                            "max_body_size", "keep_alive_header"}) {
+                            "max_body_size", "keep_alive_header", "keep_underscore_fields"}) {
       if (field(n, key).IsDefined())
         w.warning(field(n, key), b.at(key) + ": ignored on a tcp listener");
     }
