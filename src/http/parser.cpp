@@ -203,6 +203,10 @@ bool is_port(std::string_view s, bool required) {
   return true;
 }
 
+// A DNS name has at most 255 octets (RFC 1035 §2.3.4); routing compares
+// host names in a buffer of that size.
+constexpr std::size_t kMaxHostBytes = 255;
+
 // RFC 9110 §7.2 / RFC 9112 §3.2.3: uri-host [ ":" port ] (authority
 // without userinfo, RFC 9110 §4.2.4). So no '/', '?', '#', '@', '\', white
 // space or control character can reach a route, a Location or a backend.
@@ -220,7 +224,8 @@ bool is_authority(std::string_view a, bool port_required) {
     }
   } else {
     const std::size_t colon = a.find(':');
-    if (!is_reg_name(a.substr(0, colon))) return false;
+    const std::string_view host = a.substr(0, colon);
+    if (host.size() > kMaxHostBytes || !is_reg_name(host)) return false;
     if (colon != std::string_view::npos) {
       has_port = true;
       port = a.substr(colon + 1);
