@@ -541,10 +541,11 @@ constexpr std::array<Choice<LogLevel>, 5> kLogLevels{{{"trace", LogLevel::trace}
 void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& l) {
   l.where = where(n);
   Block b{owner_name(n, "listener", index), ""};
-  if (!w.map_with_keys(n, b,
-                       {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
-                        "max_request_line", "max_header_count", "max_body_size",
-                        "keep_alive_header", "proxy_protocol", "tls", "min_body_rate"})) {
+  if (!w.map_with_keys(
+          n, b,
+          {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
+           "max_request_line", "max_header_count", "max_body_size", "keep_alive_header",
+           "proxy_protocol", "tls", "min_body_rate", "keep_underscore_fields"})) {
     return;
   }
   if (w.string_field(n, "name", b, l.name, true) && !valid_name(l.name)) {
@@ -596,6 +597,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (w.size_field(n, "max_body_size", b, body)) l.max_body_size = body;
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
+  w.bool_field(n, "keep_underscore_fields", b, l.keep_underscore_fields);
   if (const YAML::Node r = field(n, "min_body_rate"); r.IsDefined()) {
     const Block rb = b.child("min_body_rate");
     if (w.map_with_keys(r, rb, {"bytes", "per"})) {
@@ -604,8 +606,9 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
     }
   }
   if (tcp) {
-    for (const char* key : {"max_header_size", "max_request_line", "max_header_count",
-                            "max_body_size", "keep_alive_header", "min_body_rate"}) {
+    for (const char* key :
+         {"max_header_size", "max_request_line", "max_header_count", "max_body_size",
+          "keep_alive_header", "min_body_rate", "keep_underscore_fields"}) {
       if (field(n, key).IsDefined())
         w.warning(field(n, key), b.at(key) + ": ignored on a tcp listener");
     }

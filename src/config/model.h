@@ -64,6 +64,9 @@ struct Listener {
   bool keep_alive_header = false;  // add "Connection: keep-alive" + "Keep-Alive: timeout=N" to 1.1
   bool proxy_protocol = false;     // expect a PROXY protocol v1/v2 header before any byte
   std::optional<Tls> tls;          // absent: plain text
+  // Forward request header fields whose names hold '_' (dropped by default:
+  // CGI/WSGI backends read X_Forwarded_For as X-Forwarded-For).
+  bool keep_underscore_fields = false;
 
   SourceLocation where;          // the listener's block
   SourceLocation name_where;     // its 'name' value

@@ -7,6 +7,10 @@
 namespace sluice::http {
 namespace {
 
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
+
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -15,6 +19,30 @@ int hex_value(char c) {
 }
 
 }  // namespace
+
+bool ChunkedDecoder::enter_extension_after_size(char c) {
+  if (c == ';') {
+    state_ = State::ext_name_start;
+  } else if (is_space(c)) {
+    state_ = State::ext_bws;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool ChunkedDecoder::after_extension_item(char c, State on_space) {
+  if (c == ';') {
+    state_ = State::ext_name_start;
+  } else if (c == '\r') {
+    state_ = State::size_lf;
+  } else if (is_space(c)) {
+    state_ = on_space;
+  } else {
+    return false;
+  }
+  return true;
+}
 
 ChunkedDecoder::Step ChunkedDecoder::fail(Step s, const char* reason) {
   state_ = State::failed;
@@ -28,45 +56,116 @@ ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view in) {
   std::size_t i = 0;
   while (i < in.size()) {
     const char c = in[i];
+    // The size line's states come first in State.
+    if (state_ < State::size_lf && ++size_line_bytes_ > kMaxSizeLineBytes) {
+      return fail(s, "chunk size line too long");
+    }
     switch (state_) {
       case State::size: {
         const int h = hex_value(c);
         if (h >= 0) {
-          // RFC 9112 §7.1: sizes that overflow are rejected, not wrapped.
-          if (++digits_ > kMaxSizeDigits) return fail(s, "chunk size too large");
-          size_ = (size_ << 4) | static_cast<std::uint64_t>(h);
-          ++i;
-        } else if (digits_ == 0) {
+          // RFC 9112 §7.1: chunk-size = 1*HEXDIG, so leading zeros are
+          // valid and do not count; sizes that overflow are rejected, not
+          // wrapped.
+          size_seen_ = true;
+          if (size_ != 0 || h != 0) {
+            if (++significant_digits_ > kMaxSizeDigits) return fail(s, "chunk size too large");
+            size_ = (size_ << 4) | static_cast<std::uint64_t>(h);
+          }
+        } else if (!size_seen_) {
           return fail(s, "chunk size missing");
-        } else if (c == ';' || c == ' ' || c == '\t') {
-          // chunk-ext (RFC 9112 §7.1.1): BWS ; name [= value]; ignored,
-          // but bounded and free of control characters.
-          state_ = State::extension;
-          extension_quoted_ = false;
-          ++i;
         } else if (c == '\r') {
           state_ = State::size_lf;
-          ++i;
-        } else {
-          return fail(s, "invalid character in chunk size");
+        } else if (!enter_extension_after_size(c)) {
+          return fail(s, "invalid character after the chunk size");
         }
+        ++i;
         break;
       }
-      case State::extension:
-        if (++extension_bytes_ > kMaxExtensionBytes) return fail(s, "chunk extension too long");
-        if (c == '"') extension_quoted_ = !extension_quoted_;
-        if (c == '\r' && !extension_quoted_) {
-          state_ = State::size_lf;
-        } else if (c == '\n' || (!is_field_value_char(static_cast<unsigned char>(c)))) {
-          return fail(s, "invalid character in chunk extension");
+      case State::ext_bws:
+        // RFC 9112 §7.1.1: BWS is allowed only before ';' ("5 junk" and
+        // "5 " are not chunk size lines).
+        if (c == ';') {
+          state_ = State::ext_name_start;
+        } else if (!is_space(c)) {
+          return fail(s, "white space in a chunk size line not followed by ';'");
+        }
+        ++i;
+        break;
+      case State::ext_name_start:
+        if (is_token_char(static_cast<unsigned char>(c))) {
+          state_ = State::ext_name;
+        } else if (!is_space(c)) {
+          return fail(s, "chunk extension without a name");
+        }
+        ++i;
+        break;
+      case State::ext_name:
+        if (c == '=') {
+          state_ = State::ext_value_start;
+        } else if (!after_extension_item(c, State::ext_name_bws) &&
+                   !is_token_char(static_cast<unsigned char>(c))) {
+          return fail(s, "invalid character in a chunk extension name");
+        }
+        ++i;
+        break;
+      case State::ext_name_bws:
+        if (c == '=') {
+          state_ = State::ext_value_start;
+        } else if (c == ';') {
+          state_ = State::ext_name_start;
+        } else if (!is_space(c)) {
+          return fail(s, "invalid character after a chunk extension name");
+        }
+        ++i;
+        break;
+      case State::ext_value_start:
+        if (c == '"') {
+          state_ = State::ext_quoted;
+        } else if (is_token_char(static_cast<unsigned char>(c))) {
+          state_ = State::ext_token_value;
+        } else if (!is_space(c)) {
+          return fail(s, "chunk extension without a value after '='");
+        }
+        ++i;
+        break;
+      case State::ext_token_value:
+        if (!after_extension_item(c, State::ext_bws) &&
+            !is_token_char(static_cast<unsigned char>(c))) {
+          return fail(s, "invalid character in a chunk extension value");
+        }
+        ++i;
+        break;
+      case State::ext_quoted:
+        // RFC 9110 §5.6.4: qdtext, or a backslash and the character it quotes.
+        if (c == '"') {
+          state_ = State::ext_value_end;
+        } else if (c == '\\') {
+          state_ = State::ext_quoted_pair;
+        } else if (!is_field_value_char(static_cast<unsigned char>(c))) {
+          return fail(s, "invalid character in a quoted chunk extension");
+        }
+        ++i;
+        break;
+      case State::ext_quoted_pair:
+        if (!is_field_value_char(static_cast<unsigned char>(c))) {
+          return fail(s, "invalid character in a quoted chunk extension");
+        }
+        state_ = State::ext_quoted;
+        ++i;
+        break;
+      case State::ext_value_end:
+        if (!after_extension_item(c, State::ext_bws)) {
+          return fail(s, "invalid character after a quoted chunk extension");
         }
         ++i;
         break;
       case State::size_lf:
         if (c != '\n') return fail(s, "chunk size line not ended by CRLF");
         ++i;
-        digits_ = 0;
-        extension_bytes_ = 0;
+        size_seen_ = false;
+        significant_digits_ = 0;
+        size_line_bytes_ = 0;
         state_ = size_ == 0 ? State::trailer_start : State::data;
         break;
       case State::data: {

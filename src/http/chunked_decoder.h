@@ -27,36 +27,54 @@ class ChunkedDecoder {
   bool done() const { return state_ == State::done; }
   std::uint64_t body_bytes() const { return body_bytes_; }
 
-  static constexpr std::size_t kMaxSizeDigits = 16;        // 2^64 - 1 at most
-  static constexpr std::size_t kMaxExtensionBytes = 4096;  // per chunk line
+  // Significant digits (after leading zeros): 2^64 - 1 at most.
+  static constexpr std::size_t kMaxSizeDigits = 16;
+  // A whole chunk size line (zeros, size, extensions): zeros cost nothing
+  // to send, so they are bounded with the rest.
+  static constexpr std::size_t kMaxSizeLineBytes = 4096;
   static constexpr std::size_t kMaxTrailerBytes = 16 * 1024;
 
  private:
+  // The size line is chunk-size *( BWS ";" BWS name [ BWS "=" BWS value ] )
+  // CRLF (RFC 9112 §7.1.1), one state per place in that grammar.
   enum class State : std::uint8_t {
-    size,           // hex digits of the chunk size
-    extension,      // after ';' up to CR
-    size_lf,        // CR seen after the size line
-    data,           // chunk data
-    data_cr,        // expecting CR after data
-    data_lf,        // expecting LF after data
-    trailer_start,  // at the start of a trailer line (or the final CRLF)
-    trailer_line,   // inside a trailer field line
-    trailer_lf,     // CR seen after a trailer line
-    final_lf,       // CR seen on the empty line ending the trailers
+    size,             // hex digits of the chunk size
+    ext_bws,          // white space after the size or a value: only ';' may follow
+    ext_name_start,   // after ';': white space, then a name
+    ext_name,         // token characters of an extension name
+    ext_name_bws,     // white space after a name: '=' or ';' may follow
+    ext_value_start,  // after '=': white space, then a token or a quoted string
+    ext_token_value,  // token characters of a value
+    ext_quoted,       // inside a quoted-string value
+    ext_quoted_pair,  // after a backslash inside a quoted string
+    ext_value_end,    // after a quoted string's closing quote
+    size_lf,          // CR seen after the size line
+    data,             // chunk data
+    data_cr,          // expecting CR after data
+    data_lf,          // expecting LF after data
+    trailer_start,    // at the start of a trailer line (or the final CRLF)
+    trailer_line,     // inside a trailer field line
+    trailer_lf,       // CR seen after a trailer line
+    final_lf,         // CR seen on the empty line ending the trailers
     done,
     failed,
   };
 
   Step fail(Step s, const char* reason);
+  // After the size's digits: ';' or white space starts the extensions.
+  bool enter_extension_after_size(char c);
+  // After a name or a value: ';' starts another, CR ends the line, white
+  // space moves to `on_space`; false for anything else.
+  bool after_extension_item(char c, State on_space);
 
   State state_ = State::size;
   std::uint64_t size_ = 0;
-  std::size_t digits_ = 0;
-  std::size_t extension_bytes_ = 0;
+  bool size_seen_ = false;              // at least one hex digit, zeros included
+  std::size_t significant_digits_ = 0;  // hex digits after the leading zeros
+  std::size_t size_line_bytes_ = 0;
   std::size_t trailer_bytes_ = 0;
   std::size_t trailer_line_bytes_ = 0;
   bool trailer_colon_ = false;
-  bool extension_quoted_ = false;
   std::uint64_t body_bytes_ = 0;
 };
 

@@ -38,6 +38,10 @@ enum class Framing : std::uint8_t {
 struct RequestHead {
   std::string_view method_text;
   Method method = Method::other;
+  // Origin-form ("/p?q"), asterisk-form or authority-form (CONNECT). An
+  // absolute-form target arrives here as origin-form, its authority in
+  // `host`; when its path was empty before a query this is "?q", and a
+  // writer puts "/" in front (RFC 9112 §3.2.1).
   std::string_view target;
   int version_minor = 1;  // HTTP/1.<minor>
   std::span<const HeaderField> fields;
@@ -46,7 +50,9 @@ struct RequestHead {
   bool keep_alive = true;        // RFC 9112 §9.3
   bool expect_continue = false;  // Expect: 100-continue
   bool upgrade = false;          // Connection: upgrade and an Upgrade field
-  std::string_view host;         // the Host field value (may be empty in 1.0)
+  // A valid uri-host [":" port] (RFC 9110 §7.2): the authority of an
+  // absolute-form target, else the Host field; empty only in HTTP/1.0.
+  std::string_view host;
 };
 
 struct ResponseHead {

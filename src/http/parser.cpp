@@ -1,5 +1,7 @@
 #include "http/parser.h"
 
+#include <arpa/inet.h>
+
 #include <cstring>
 
 #include "http/token.h"
@@ -30,31 +32,47 @@ bool is_space(char c) {
   return c == ' ' || c == '\t';
 }
 
-// RFC 9110 §8.6: Content-Length = 1*DIGIT; a list of identical values is
-// the same length sent twice, anything else is an error.
+std::size_t skip_spaces(std::string_view s, std::size_t pos) {
+  while (pos < s.size() && is_space(s[pos]))
+    ++pos;
+  return pos;
+}
+
+// RFC 9110 §8.6: Content-Length = 1*DIGIT. A list of identical values is
+// the same length sent twice; anything looser ("0,", "5,,5", "5 5") is how
+// two parsers are made to disagree on a length, so it is an error.
 void add_content_length(std::string_view value, FieldFacts& f) {
-  ListTokens items(value);
-  std::string_view item;
-  bool any = false;
-  while (items.next(item)) {
-    any = true;
-    if (item.size() > 19) {
-      f.content_length_invalid = true;
-      return;
-    }
+  std::size_t pos = 0;
+  while (true) {
+    pos = skip_spaces(value, pos);
+    const std::size_t start = pos;
+    while (pos < value.size() && value[pos] == '0')
+      ++pos;
     std::uint64_t n = 0;
-    for (char c : item) {
-      if (c < '0' || c > '9') {
+    std::size_t significant = 0;
+    for (; pos < value.size() && value[pos] >= '0' && value[pos] <= '9'; ++pos) {
+      // 19 digits always fit in 64 bits; leading zeros do not count.
+      if (++significant > 19) {
         f.content_length_invalid = true;
         return;
       }
-      n = n * 10 + static_cast<std::uint64_t>(c - '0');
+      n = n * 10 + static_cast<std::uint64_t>(value[pos] - '0');
+    }
+    if (pos == start) {  // an empty member, or not a digit
+      f.content_length_invalid = true;
+      return;
     }
     if (f.content_length_fields > 0 && n != f.content_length) f.content_length_invalid = true;
     f.content_length = n;
     ++f.content_length_fields;
+    pos = skip_spaces(value, pos);
+    if (pos == value.size()) return;
+    if (value[pos] != ',') {
+      f.content_length_invalid = true;
+      return;
+    }
+    ++pos;
   }
-  if (!any) f.content_length_invalid = true;
 }
 
 // RFC 9112 §6.1: the codings apply in order; chunked must be the last one.
@@ -104,6 +122,117 @@ void note_field(const HeaderField& h, FieldFacts& f) {
     default:
       break;
   }
+}
+
+// RFC 3986 §2.3, §2.2: unreserved and sub-delims, the characters of a
+// reg-name besides pct-encoded triplets.
+bool is_reg_name_char(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_hex_digit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ),
+// here non-empty (RFC 9110 §4.2.1: an http URI's host is never empty).
+bool is_reg_name(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      if (i + 2 >= s.size() || !is_hex_digit(s[i + 1]) || !is_hex_digit(s[i + 2])) return false;
+      i += 2;
+    } else if (!is_reg_name_char(static_cast<unsigned char>(s[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// RFC 3986 §3.2.2: IP-literal = "[" ( IPv6address / IPvFuture ) "]", given
+// without its brackets. No zone identifier: RFC 6874 is not for Host.
+bool is_ip_literal(std::string_view s) {
+  if (!s.empty() && (s.front() == 'v' || s.front() == 'V')) {
+    // IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+    std::size_t i = 1;
+    while (i < s.size() && is_hex_digit(s[i]))
+      ++i;
+    if (i == 1 || i + 1 >= s.size() || s[i] != '.') return false;
+    for (++i; i < s.size(); ++i) {
+      if (s[i] != ':' && !is_reg_name_char(static_cast<unsigned char>(s[i]))) return false;
+    }
+    return true;
+  }
+  char text[INET6_ADDRSTRLEN];
+  if (s.empty() || s.size() >= sizeof text) return false;
+  std::memcpy(text, s.data(), s.size());
+  text[s.size()] = '\0';
+  unsigned char address[16];
+  return inet_pton(AF_INET6, text, address) == 1;
+}
+
+// RFC 3986 §3.2.3: port = *DIGIT; a TCP port is at most 65535.
+bool is_port(std::string_view s, bool required) {
+  if (s.empty()) return !required;
+  unsigned value = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    value = value * 10 + static_cast<unsigned>(c - '0');
+    if (value > 65535) return false;
+  }
+  return true;
+}
+
+// A DNS name has at most 255 octets (RFC 1035 §2.3.4); routing compares
+// host names in a buffer of that size.
+constexpr std::size_t kMaxHostBytes = 255;
+
+// RFC 9110 §7.2 / RFC 9112 §3.2.3: uri-host [ ":" port ] (authority
+// without userinfo, RFC 9110 §4.2.4). So no '/', '?', '#', '@', '\', white
+// space or control character can reach a route, a Location or a backend.
+bool is_authority(std::string_view a, bool port_required) {
+  std::string_view port;
+  bool has_port = false;
+  if (!a.empty() && a.front() == '[') {
+    const std::size_t close = a.find(']');
+    if (close == std::string_view::npos || !is_ip_literal(a.substr(1, close - 1))) return false;
+    const std::string_view rest = a.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return false;
+      has_port = true;
+      port = rest.substr(1);
+    }
+  } else {
+    const std::size_t colon = a.find(':');
+    const std::string_view host = a.substr(0, colon);
+    if (host.size() > kMaxHostBytes || !is_reg_name(host)) return false;
+    if (colon != std::string_view::npos) {
+      has_port = true;
+      port = a.substr(colon + 1);
+    }
+  }
+  if (!has_port) return !port_required;
+  return is_port(port, port_required);
 }
 
 struct FieldsResult {
@@ -315,20 +444,19 @@ ParseState RequestParser::parse_head(std::string_view head) {
   if (t.empty()) return fail(400, "empty request target");
   for (unsigned char c : t) {
     if (!is_visible_ascii(c)) return fail(400, "invalid character in request target");
+    // RFC 9112 §3.2: a request-target has no fragment; a server that cut
+    // the target at '#' would see another path than the one routed.
+    if (c == '#') return fail(400, "fragment in request target");
   }
+  std::string_view target_authority;
   if (head_.method == Method::CONNECT) {
-    if (t.find('/') != std::string_view::npos || t.find(':') == std::string_view::npos) {
-      return fail(400, "CONNECT needs an authority-form target");
-    }
+    if (!is_authority(t, true)) return fail(400, "CONNECT needs an authority-form target");
   } else if (t == "*") {
     if (head_.method != Method::OPTIONS) return fail(400, "asterisk target is for OPTIONS only");
   } else if (t.front() != '/') {
-    const std::size_t scheme_end = t.find("://");
-    if (scheme_end == std::string_view::npos || scheme_end == 0) {
-      return fail(400, "malformed request target");
-    }
+    const ParseState s = take_absolute_form(target_authority);
+    if (s != ParseState::complete) return s;
   }
-
   FieldFacts f;
   const std::string_view lines =
       eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
@@ -336,10 +464,20 @@ ParseState RequestParser::parse_head(std::string_view head) {
   if (fields.status != 0) return fail(fields.status, fields.reason);
   head_.fields = std::span<const HeaderField>(storage_.data(), fields.count);
 
-  // RFC 9112 §3.2 / RFC 9110 §7.2: HTTP/1.1 requests carry exactly one Host.
+  // RFC 9112 §3.2 / RFC 9110 §7.2: HTTP/1.1 requests carry exactly one
+  // Host, and a Host with an invalid value is an error in any version.
   if (f.host_fields > 1) return fail(400, "more than one Host header");
   if (head_.version_minor == 1 && f.host_fields == 0) return fail(400, "missing Host header");
-  head_.host = f.host;
+  if (!f.host.empty() && !is_authority(f.host, false)) return fail(400, "invalid Host header");
+  if (!target_authority.empty()) {
+    // RFC 9112 §3.2.2: the target's authority replaces Host, empty or not.
+    head_.host = target_authority;
+  } else {
+    // RFC 9112 §3.2: an empty Host is for targets without an authority,
+    // which an HTTP/1.1 request to us never has.
+    if (head_.version_minor == 1 && f.host.empty()) return fail(400, "empty Host header");
+    head_.host = f.host;
+  }
 
   // RFC 9112 §6.1: Transfer-Encoding beside Content-Length is how requests
   // are smuggled; refuse it rather than pick one.
@@ -363,6 +501,34 @@ ParseState RequestParser::parse_head(std::string_view head) {
                                               : (f.connection_keep_alive && !f.connection_close);
   head_.expect_continue = f.expect_continue;
   head_.upgrade = f.connection_upgrade && f.has_upgrade;
+  return ParseState::complete;
+}
+
+// RFC 9112 §3.2.2: absolute-form = absolute-URI, of the http or https
+// scheme here (we are an origin to our clients, not a forward proxy). The
+// authority becomes the request's host and the target goes on in
+// origin-form: its path and query, "/" when both are empty, "*" for an
+// OPTIONS to the server itself (RFC 9112 §3.2.4). A path that is empty
+// before a query is left as "?query": writers put the "/" in front.
+ParseState RequestParser::take_absolute_form(std::string_view& authority) {
+  const std::string_view t = head_.target;
+  const std::size_t scheme_end = t.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0) {
+    return fail(400, "malformed request target");
+  }
+  const std::string_view scheme = t.substr(0, scheme_end);
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) {
+    return fail(400, "absolute-form target is not an http or https URI");
+  }
+  const std::string_view rest = t.substr(scheme_end + 3);
+  const std::size_t authority_end = rest.find_first_of("/?");
+  authority = rest.substr(0, authority_end);
+  if (!is_authority(authority, false)) return fail(400, "invalid authority in the request target");
+  if (authority_end != std::string_view::npos) {
+    head_.target = rest.substr(authority_end);
+  } else {
+    head_.target = head_.method == Method::OPTIONS ? "*" : "/";
+  }
   return ParseState::complete;
 }
 
@@ -405,7 +571,8 @@ ParseState ResponseParser::parse_head(std::string_view head, Method request_meth
     if (line[i] < '0' || line[i] > '9') return fail("malformed status code");
     status = status * 10 + (line[i] - '0');
   }
-  if (status < 100) return fail("malformed status code");
+  // RFC 9110 §15: status codes run from 100 to 599; others are not HTTP.
+  if (status < 100 || status > 599) return fail("malformed status code");
   head_.status = status;
   if (line.size() > 12) {
     if (line[12] != ' ') return fail("malformed status line");

@@ -67,6 +67,7 @@ class RequestParser {
  private:
   ParseState fail(int status, const char* reason);
   ParseState parse_head(std::string_view head);
+  ParseState take_absolute_form(std::string_view& authority);
 
   HeadScanner scanner_;
   std::span<HeaderField> storage_;

@@ -23,12 +23,40 @@ bool parse_port(std::string_view s, std::uint16_t& port) {
   return true;
 }
 
+void set_v4(SocketAddress& a, const unsigned char* ip, const unsigned char* port) {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  std::memcpy(&sin.sin_addr, ip, 4);
+  std::memcpy(&sin.sin_port, port, 2);
+  std::memcpy(a.sa(), &sin, sizeof sin);
+  a.set_length(sizeof sin);
+}
+
+void set_v6(SocketAddress& a, const unsigned char* ip, const unsigned char* port) {
+  sockaddr_in6 sin{};
+  sin.sin6_family = AF_INET6;
+  std::memcpy(&sin.sin6_addr, ip, 16);
+  std::memcpy(&sin.sin6_port, port, 2);
+  std::memcpy(a.sa(), &sin, sizeof sin);
+  a.set_length(sizeof sin);
+}
+
+// An address of exactly `family` in its textual form. Not a configuration
+// address: "*" or an empty field is no client, not 0.0.0.0.
 bool make_address(int family, std::string_view ip, std::uint16_t port, SocketAddress& out) {
-  std::string text(ip);
-  if (family == AF_INET6) text = "[" + text + "]";
-  auto r = SocketAddress::parse_numeric(text + ":" + std::to_string(port));
-  if (!r || r->family() != family) return false;
-  out = *r;
+  char text[INET6_ADDRSTRLEN];
+  if (ip.empty() || ip.size() >= sizeof text) return false;
+  std::memcpy(text, ip.data(), ip.size());
+  text[ip.size()] = '\0';
+  unsigned char bytes[16];
+  if (inet_pton(family, text, bytes) != 1) return false;
+  const unsigned char port_bytes[2] = {static_cast<unsigned char>(port >> 8),
+                                       static_cast<unsigned char>(port & 0xFF)};
+  if (family == AF_INET) {
+    set_v4(out, bytes, port_bytes);
+  } else {
+    set_v6(out, bytes, port_bytes);
+  }
   return true;
 }
 
@@ -46,20 +74,25 @@ ProxyParse parse_v1(std::string_view in, ProxyHeader& out, std::size_t& consumed
     error = "PROXY v1 line too long";
     return ProxyParse::error;
   }
+  // "PROXY" SP proto SP src SP dst SP sport SP dport CRLF: single spaces,
+  // no empty field, nothing after the destination port; after UNKNOWN the
+  // receiver ignores the rest of the line.
   std::string_view line = in.substr(kV1.size(), eol - kV1.size());
   std::string_view parts[5];
   int n = 0;
-  while (!line.empty() && n < 5) {
+  bool more = !line.empty();
+  while (more && n < 5) {
     const auto sp = line.find(' ');
     parts[n++] = line.substr(0, sp);
-    line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
+    more = sp != std::string_view::npos;
+    line = more ? line.substr(sp + 1) : std::string_view();
   }
   consumed = eol + 2;
   if (n >= 1 && parts[0] == "UNKNOWN") {
     out.local = true;
     return ProxyParse::complete;
   }
-  if (n != 5 || !line.empty()) {
+  if (n != 5 || more) {
     error = "malformed PROXY v1 line";
     return ProxyParse::error;
   }
@@ -72,24 +105,6 @@ ProxyParse parse_v1(std::string_view in, ProxyHeader& out, std::size_t& consumed
     return ProxyParse::error;
   }
   return ProxyParse::complete;
-}
-
-void set_v4(SocketAddress& a, const unsigned char* ip, const unsigned char* port) {
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  std::memcpy(&sin.sin_addr, ip, 4);
-  std::memcpy(&sin.sin_port, port, 2);
-  std::memcpy(a.sa(), &sin, sizeof sin);
-  a.set_length(sizeof sin);
-}
-
-void set_v6(SocketAddress& a, const unsigned char* ip, const unsigned char* port) {
-  sockaddr_in6 sin{};
-  sin.sin6_family = AF_INET6;
-  std::memcpy(&sin.sin6_addr, ip, 16);
-  std::memcpy(&sin.sin6_port, port, 2);
-  std::memcpy(a.sa(), &sin, sizeof sin);
-  a.set_length(sizeof sin);
 }
 
 ProxyParse parse_v2(std::string_view in, ProxyHeader& out, std::size_t& consumed,

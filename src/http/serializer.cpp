@@ -137,9 +137,12 @@ std::size_t write_date_field(char* out) {
 
 std::size_t write_response_head(std::span<char> out, int status,
                                 std::span<const HeaderField> fields, bool end) {
+  // RFC 9110 §15: three digits from 100 to 599; anything else would put
+  // a status line on the wire that no client parses the same way.
+  if (status < 100 || status > 599) return 0;
   Writer w(out);
   char code[8];
-  std::snprintf(code, sizeof code, "%03d ", status % 1000);
+  std::snprintf(code, sizeof code, "%03d ", status);
   w.put("HTTP/1.1 ");
   w.put(code);
   w.put(reason_phrase(status));
@@ -162,8 +165,18 @@ std::size_t write_request_head(std::span<char> out, std::string_view method,
 }
 
 std::size_t write_chunk_size(char* out, std::uint64_t size) {
-  const int n = std::snprintf(out, 19, "%llx\r\n", static_cast<unsigned long long>(size));
-  return static_cast<std::size_t>(n);
+  // Written by hand: snprintf's terminating NUL would be a 19th byte.
+  char digits[16];
+  std::size_t n = 0;
+  do {
+    digits[n++] = "0123456789abcdef"[size & 0xF];
+    size >>= 4;
+  } while (size != 0);
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = digits[n - 1 - i];
+  out[n] = '\r';
+  out[n + 1] = '\n';
+  return n + 2;
 }
 
 }  // namespace sluice::http

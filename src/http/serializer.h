@@ -21,13 +21,15 @@ inline constexpr std::size_t kDateFieldBytes = 37;
 std::size_t write_date_field(char* out);
 
 // Writes "HTTP/1.1 <status> <reason>\r\n" + fields (+ "\r\n" when `end`)
-// into out; returns bytes written, or 0 if it would not fit.
+// into out; returns bytes written, or 0 if it would not fit or `status` is
+// not from 100 to 599.
 std::size_t write_response_head(std::span<char> out, int status,
                                 std::span<const HeaderField> fields, bool end = true);
 // Writes "<method> <target> HTTP/1.1\r\n" + fields + "\r\n"; 0 if it would not fit.
 std::size_t write_request_head(std::span<char> out, std::string_view method,
                                std::string_view target, std::span<const HeaderField> fields);
-// "<hex size>\r\n" for a chunk of `size` bytes; out must hold 18 bytes.
+// "<hex size>\r\n" for a chunk of `size` bytes; out must hold 18 bytes (no
+// NUL is written).
 std::size_t write_chunk_size(char* out, std::uint64_t size);
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 

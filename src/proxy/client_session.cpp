@@ -53,18 +53,13 @@ std::string_view strip_port(std::string_view host) {
   return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
-// Path and query of an origin-form or absolute-form target (RFC 9112
-// §3.2); false for the asterisk and authority forms.
+// Path and query of an origin-form target (RFC 9112 §3.2; the parser turns
+// absolute-form into it, "?q" when the path was empty: path "/"); false
+// for the asterisk and authority forms.
 bool split_target(std::string_view target, std::string_view& path, std::string_view& query) {
-  if (target.empty()) return false;
-  if (target.front() != '/') {
-    const auto scheme_end = target.find("://");
-    if (scheme_end == std::string_view::npos) return false;
-    const auto slash = target.find('/', scheme_end + 3);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
+  if (target.empty() || (target.front() != '/' && target.front() != '?')) return false;
   const auto q = target.find('?');
-  path = target.substr(0, q);
+  path = q == 0 ? std::string_view("/") : target.substr(0, q);
   query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
   return true;
 }
@@ -391,6 +386,9 @@ std::shared_ptr<const route::Route> ClientSession::find_route(
     const http::RequestHead& head, route::RequestView& view, route::Captures& captures,
     std::shared_ptr<const Upstream>& upstream) const {
   std::string_view host = strip_port(head.host);
+  // RFC 3986 §6.2.2.1 and DNS: host names compare case-insensitively, and
+  // "a.example." is the fully qualified "a.example".
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   std::array<char, 256> host_lower;
   if (host.size() <= host_lower.size()) {
     for (std::size_t i = 0; i < host.size(); ++i) {

@@ -274,36 +274,52 @@ bool Exchange::build_request_head(const http::RequestHead& head, std::string_vie
   http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
   w.put(head.method_text);
   w.put(" ");
+  // RFC 9112 §3.2.1: origin-form starts with "/", also when the path of
+  // an absolute-form target was empty before its query.
+  if (!target.empty() && target.front() == '?') w.put("/");
   w.put(target);
   w.put(" HTTP/1.1\r\n");
   const http::HopByHopFields hop(head.fields);
   const ForwardedPolicy& fwd = *client_.listener.forwarded;
   const bool add_forwarded = fwd.applies_to(client_.peer);
   const bool add_for = add_forwarded && fwd.x_forwarded_for;
+  // RFC 9112 §3.2: an HTTP/1.1 request carries Host. The parser's host is
+  // the absolute-form target's authority when there was one (RFC 9112
+  // §3.2.2), so the client's Host field is never copied as is; a 1.0
+  // client may have sent none.
+  const std::string_view host = !route_.rewrite.host.empty() ? route_.rewrite.host
+                                : !head.host.empty()         ? head.host
+                                                             : server_address_for_host();
   bool have_host = false;
+  bool had_length = false;
   for (const auto& f : head.fields) {
     if (http::iequals(f.name, "host")) {
+      w.field("Host", host);  // where the client put it (first, usually)
       have_host = true;
-      if (!route_.rewrite.host.empty()) continue;  // replaced below
+      continue;
     } else if (hop.contains(f.name)) {
       if (!(upgrade_ && http::iequals(f.name, "upgrade"))) continue;
-    } else if (http::iequals(f.name, "content-length") || http::iequals(f.name, "expect")) {
-      continue;  // framing is rewritten below; 100-continue is answered by us
+    } else if (http::iequals(f.name, "content-length")) {
+      had_length = true;
+      continue;  // framing is rewritten below
+    } else if (http::iequals(f.name, "expect")) {
+      continue;  // 100-continue is answered by us
     } else if (add_forwarded &&
                ((add_for && http::iequals(f.name, "x-forwarded-for")) ||
                 (fwd.x_forwarded_proto && http::iequals(f.name, "x-forwarded-proto")) ||
                 (fwd.x_forwarded_host && http::iequals(f.name, "x-forwarded-host")))) {
       continue;
+    } else if (f.name.find('_') != std::string_view::npos &&
+               !client_.listener.keep_underscore_fields) {
+      // CGI and WSGI turn '-' into '_', so X_Forwarded_For would reach
+      // them as the HTTP_X_FORWARDED_FOR we set (nginx drops these too).
+      spdlog::debug("listener '{}': dropped header field '{}' (underscore in its name)",
+                    client_.listener.name, f.name);
+      continue;
     }
     w.field(f.name, f.value);
   }
-  // RFC 9112 §3.2: an HTTP/1.1 request carries Host; a 1.0 client may not
-  // have sent one.
-  if (!route_.rewrite.host.empty()) {
-    w.field("Host", route_.rewrite.host);
-  } else if (!have_host) {
-    w.field("Host", server_address_for_host());
-  }
+  if (!have_host) w.field("Host", host);
   char number[24];
   if (request_framing_ == http::Framing::content_length) {
     const int n = std::snprintf(number, sizeof number, "%llu",
@@ -311,6 +327,12 @@ bool Exchange::build_request_head(const http::RequestHead& head, std::string_vie
     w.field("Content-Length", std::string_view(number, static_cast<std::size_t>(n)));
   } else if (request_framing_ == http::Framing::chunked) {
     w.put("Transfer-Encoding: chunked\r\n");
+  } else if (had_length || method_ == http::Method::POST || method_ == http::Method::PUT ||
+             method_ == http::Method::PATCH) {
+    // RFC 9110 §8.6: a request whose method gives content a meaning says
+    // its length even when it is 0; without it some servers answer 411,
+    // and some read the next pipelined request as this one's body.
+    w.put("Content-Length: 0\r\n");
   }
   if (upgrade_) w.put("Connection: upgrade\r\n");
   if (add_for) {

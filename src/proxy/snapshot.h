@@ -38,6 +38,8 @@ struct ListenerSettings {
   std::size_t backend_index = 0;   // tcp listeners: the backend they forward to
   bool keep_alive_header = false;  // announce Connection: keep-alive + Keep-Alive: timeout=N
   std::string keep_alive_fields;   // the two lines above, prepared
+  // Forward request header fields with '_' in their names (else dropped).
+  bool keep_underscore_fields = false;
   std::size_t index = 0;  // position among the configuration's listeners (the route table's)
   std::size_t slot = 0;   // which listening sockets serve it; stable across reloads
   std::shared_ptr<const ForwardedPolicy> forwarded;  // shared by every listener

@@ -183,6 +183,7 @@ backends:
   EXPECT_FALSE(l.max_body_size);
   EXPECT_FALSE(l.keep_alive_header);
   EXPECT_FALSE(l.proxy_protocol);
+  EXPECT_FALSE(l.keep_underscore_fields);
   EXPECT_FALSE(l.tls);
 
   ASSERT_EQ(c.routes.size(), 3u);
@@ -250,6 +251,7 @@ listeners:
     max_body_size: 1MiB
     keep_alive_header: true
     proxy_protocol: true
+    keep_underscore_fields: true
     tls: {certificates: [{cert: a.pem, key: a.key}, {cert: b.pem, key: b.key}]}
 routes:
   - name: r
@@ -306,6 +308,7 @@ watch: true
   EXPECT_EQ(l.max_body_size, 1024u * 1024);
   EXPECT_TRUE(l.keep_alive_header);
   EXPECT_TRUE(l.proxy_protocol);
+  EXPECT_TRUE(l.keep_underscore_fields);
   ASSERT_TRUE(l.tls);
   ASSERT_EQ(l.tls->certificates.size(), 2u);
   EXPECT_EQ(l.tls->certificates[1].key, "b.key");
@@ -670,6 +673,8 @@ TEST(ConfigLoader, ListenerRules) {
       {"listeners: [{name: a, listen: '127.0.0.1:0', max_request_line: 32KiB}]", 3, 64,
        "listener 'a': max_request_line: must be at least 64 bytes and at most max_header_size "
        "(16384 bytes)"},
+      {"listeners: [{name: a, listen: '127.0.0.1:0', keep_underscore_fields: sometimes}]", 3, 70,
+       "listener 'a': keep_underscore_fields: expected true or false, got 'sometimes'"},
       {"listeners: [{name: a, listen: '127.0.0.1:0', timeouts: {header: 10}}]", 3, 65,
        "listener 'a': timeouts.header: expected a duration such as 250ms, 3s or 5m, got '10'"},
       {"listeners: [{name: a, listen: '127.0.0.1:0', tls: {certificates: [{cert: a.pem}]}}]", 3, 67,

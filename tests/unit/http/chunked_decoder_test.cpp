@@ -72,6 +72,36 @@ const std::vector<Row>& rows() {
       {"RFC 9112 §5.2: folded trailer", "0\r\nX: a\r\n b\r\n\r\n", false, ""},
       {"RFC 9112 §7.1.1: control character in extension", "5;a\x01\r\nhello\r\n0\r\n\r\n", false,
        ""},
+      // Issue 13 item 13: after the size only BWS ";" extension, or CRLF.
+      {"RFC 9112 §7.1.1: size followed by junk", "5 junk\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: size followed by a space", "5 \r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: size followed by a tab and junk", "5\tx\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: BWS before ';'", "5 \t ;a=b\r\nhello\r\n0 ;x\r\n\r\n", true, "hello"},
+      {"RFC 9112 §7.1.1: BWS around '=' and after ';'", "5; a = b ;c\r\nhello\r\n0\r\n\r\n", true,
+       "hello"},
+      {"RFC 9112 §7.1.1: escaped quote in a quoted value", "5;a=\"x\\\";y\"\r\nhello\r\n0\r\n\r\n",
+       true, "hello"},
+      {"RFC 9112 §7.1.1: empty extension name", "5;\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: empty extension value", "5;a=\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: space inside an extension value", "5;a=b c\r\nhello\r\n0\r\n\r\n", false,
+       ""},
+      {"RFC 9112 §7.1.1: two names without ';'", "5;a b\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: unterminated quoted value", "5;a=\"b\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: text after a quoted value", "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.1: non-token extension name", "5;a@b\r\nhello\r\n0\r\n\r\n", false, ""},
+      // Issue 13 item 16: chunk-size = 1*HEXDIG; zeros in front do not count.
+      {"RFC 9112 §7.1: 33 leading zeros", std::string(33, '0') + "5\r\nhello\r\n0\r\n\r\n", true,
+       "hello"},
+      {"RFC 9112 §7.1: last chunk written with many zeros",
+       "5\r\nhello\r\n" + std::string(40, '0') + "\r\n\r\n", true, "hello"},
+      {"RFC 9112 §7.1: 16 significant digits after zeros",
+       "00000000" + std::string(16, '0') + "5\r\nhello\r\n0\r\n\r\n", true, "hello"},
+      {"RFC 9112 §7.1: 17 significant digits after zeros", "0001" + std::string(16, '0') + "\r\n",
+       false, ""},
+      {"RFC 9112 §7.1: endless zeros are bounded", std::string(5000, '0') + "5\r\nhello\r\n", false,
+       ""},
+      {"RFC 9112 §7.1.2: trailer name with a space", "0\r\nX Y: 1\r\n\r\n", false, ""},
+      {"RFC 9112 §7.1.2: trailer with an empty value", "0\r\nX:\r\n\r\n", true, ""},
   };
   return r;
 }
@@ -96,6 +126,7 @@ TEST(ChunkedDecoder, RowsDecodeTheSameInEverySplit) {
       every.push_back(i);
     const Decoded bytewise = decode_in_pieces(row.body, every);
     EXPECT_EQ(bytewise.done, whole.done);
+    EXPECT_EQ(bytewise.error, whole.error);
     EXPECT_EQ(bytewise.data, whole.data);
   }
 }
@@ -105,6 +136,15 @@ TEST(ChunkedDecoder, StopsAtTheEndOfTheBody) {
   const Decoded d = decode_in_pieces(body, {});
   EXPECT_TRUE(d.done);
   EXPECT_EQ(body.substr(d.consumed), "GET / HTTP/1.1\r\n");
+}
+
+TEST(ChunkedDecoder, LargestSizeBehindLeadingZerosIsAccepted) {
+  // 2^64 - 1 written with 20 zeros in front: not an overflow, just big.
+  const std::string line = std::string(20, '0') + std::string(16, 'f') + "\r\nabc";
+  ChunkedDecoder d;
+  const auto step = d.decode(line);
+  EXPECT_FALSE(step.error) << step.reason;
+  EXPECT_EQ(step.data, "abc");
 }
 
 TEST(ChunkedDecoder, LongExtensionIsRejected) {

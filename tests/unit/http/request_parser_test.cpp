@@ -21,6 +21,8 @@ struct Row {
   Framing framing = Framing::none;
   std::uint64_t length = 0;
   bool keep_alive = true;
+  const char* host = nullptr;    // when set: the request's host (Host or the target's authority)
+  const char* target = nullptr;  // when set: the target as forwarded (origin-form)
 };
 
 struct Outcome {
@@ -31,6 +33,7 @@ struct Outcome {
   bool keep_alive = false;
   std::size_t head_bytes = 0;
   std::string target;
+  std::string host;
   std::size_t fields = 0;
 };
 
@@ -54,6 +57,7 @@ Outcome parse_in_pieces(const std::string& bytes, const std::vector<std::size_t>
     o.keep_alive = p.head().keep_alive;
     o.head_bytes = p.head_bytes();
     o.target = std::string(p.head().target);
+    o.host = std::string(p.head().host);
     o.fields = p.head().fields.size();
   }
   return o;
@@ -66,6 +70,12 @@ void expect_row(const Row& row) {
     EXPECT_EQ(whole.framing, row.framing) << row.rule;
     EXPECT_EQ(whole.length, row.length) << row.rule;
     EXPECT_EQ(whole.keep_alive, row.keep_alive) << row.rule;
+    if (row.host != nullptr) {
+      EXPECT_EQ(whole.host, row.host) << row.rule;
+    }
+    if (row.target != nullptr) {
+      EXPECT_EQ(whole.target, row.target) << row.rule;
+    }
   } else {
     ASSERT_EQ(whole.state, ParseState::error) << row.rule;
     EXPECT_EQ(whole.status, row.status) << row.rule;
@@ -77,6 +87,8 @@ void expect_row(const Row& row) {
     ASSERT_EQ(split.status, whole.status) << row.rule << " split at " << cut;
     ASSERT_EQ(split.head_bytes, whole.head_bytes) << row.rule << " split at " << cut;
     ASSERT_EQ(split.framing, whole.framing) << row.rule << " split at " << cut;
+    ASSERT_EQ(split.host, whole.host) << row.rule << " split at " << cut;
+    ASSERT_EQ(split.target, whole.target) << row.rule << " split at " << cut;
   }
   std::vector<std::size_t> every;
   for (std::size_t i = 1; i < row.bytes.size(); ++i)
@@ -85,6 +97,8 @@ void expect_row(const Row& row) {
   EXPECT_EQ(bytewise.state, whole.state) << row.rule << " byte by byte";
   EXPECT_EQ(bytewise.status, whole.status) << row.rule << " byte by byte";
   EXPECT_EQ(bytewise.target, whole.target) << row.rule << " byte by byte";
+  EXPECT_EQ(bytewise.host, whole.host) << row.rule << " byte by byte";
+  EXPECT_EQ(bytewise.length, whole.length) << row.rule << " byte by byte";
 }
 
 const std::vector<Row>& rows() {
@@ -199,6 +213,98 @@ const std::vector<Row>& rows() {
       {"RFC 9112 §3.2.4: asterisk only for OPTIONS", "GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400},
       {"RFC 9112 §3.2.3: CONNECT needs authority-form", "CONNECT /x HTTP/1.1\r\nHost: a\r\n\r\n",
        400},
+      // Issue 13 item 15: Content-Length is one run of digits, or a list of
+      // identical runs; leading zeros are not significant.
+      {"RFC 9110 §8.6: list with white space around the comma",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 ,\t5\r\n\r\n", 0, Framing::content_length,
+       5},
+      {"RFC 9110 §8.6: leading zeros beyond 19 digits",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 000000000000000000000000000012\r\n\r\n", 0,
+       Framing::content_length, 12},
+      {"RFC 9110 §8.6: the largest 19-digit length",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9999999999999999999\r\n\r\n", 0,
+       Framing::content_length, 9999999999999999999ull},
+      {"RFC 9110 §8.6: list with a trailing empty member",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0,\r\n\r\n", 400},
+      {"RFC 9110 §8.6: list with a leading empty member",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,5\r\n\r\n", 400},
+      {"RFC 9110 §8.6: list with an empty member inside",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,,5\r\n\r\n", 400},
+      {"RFC 9110 §8.6: two numbers without a comma",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\n", 400},
+      {"RFC 9110 §8.6: only a comma", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ,\r\n\r\n",
+       400},
+      {"RFC 9110 §8.6: empty second Content-Length field",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length:\r\n\r\n", 400},
+      {"RFC 9110 §8.6: 2^64 overflows",
+       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n\r\n", 400},
+      // Issue 13 item 9: Host is an authority (RFC 9110 §7.2, RFC 3986 §3.2).
+      {"RFC 3986 §3.2.2: reg-name with port", "GET / HTTP/1.1\r\nHost: Ex-1.example:8080\r\n\r\n",
+       0, Framing::none, 0, true, "Ex-1.example:8080", "/"},
+      {"RFC 3986 §3.2.2: IPv6 literal", "GET / HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n", 0,
+       Framing::none, 0, true, "[2001:db8::1]:443"},
+      {"RFC 3986 §3.2.2: IPvFuture literal", "GET / HTTP/1.1\r\nHost: [v7.a:b]\r\n\r\n", 0},
+      {"RFC 3986 §3.2.2: sub-delims and escapes in a reg-name",
+       "GET / HTTP/1.1\r\nHost: a_b~c!$&'()*+,;=%41\r\n\r\n", 0},
+      {"RFC 3986 §3.2.3: empty port", "GET / HTTP/1.1\r\nHost: a:\r\n\r\n", 0},
+      {"RFC 1035 §2.3.4: a 255-byte host name",
+       "GET / HTTP/1.1\r\nHost: " + std::string(251, 'a') + ".com:80\r\n\r\n", 0},
+      {"RFC 1035 §2.3.4: a 256-byte host name",
+       "GET / HTTP/1.1\r\nHost: " + std::string(252, 'A') + ".com\r\n\r\n", 400},
+      {"RFC 9112 §3.2: 1.0 with an empty Host", "GET / HTTP/1.0\r\nHost:\r\n\r\n", 0, Framing::none,
+       0, false, ""},
+      {"RFC 9110 §7.2: Host with a path", "GET / HTTP/1.1\r\nHost: a/x\r\n\r\n", 400},
+      {"RFC 9110 §7.2: Host with a query", "GET / HTTP/1.1\r\nHost: a?x\r\n\r\n", 400},
+      {"RFC 9110 §7.2: Host with a fragment", "GET / HTTP/1.1\r\nHost: a#x\r\n\r\n", 400},
+      {"RFC 9110 §4.2.4: Host with userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400},
+      {"RFC 3986 §3.2.3: port not digits", "GET / HTTP/1.1\r\nHost: a:8o\r\n\r\n", 400},
+      {"RFC 3986 §3.2.3: port above 65535", "GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", 400},
+      {"RFC 3986 §3.2.3: two ports", "GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", 400},
+      {"RFC 3986 §3.2.2: empty host before a port", "GET / HTTP/1.1\r\nHost: :80\r\n\r\n", 400},
+      {"RFC 3986 §3.2.2: space in a host", "GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400},
+      {"RFC 3986 §3.2.2: backslash in a host", "GET / HTTP/1.1\r\nHost: a\\b\r\n\r\n", 400},
+      {"RFC 3986 §2.1: malformed escape in a host", "GET / HTTP/1.1\r\nHost: a%4g\r\n\r\n", 400},
+      {"RFC 3986 §3.2.2: unclosed IP literal", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400},
+      {"RFC 3986 §3.2.2: bad IPv6 literal", "GET / HTTP/1.1\r\nHost: [::g]\r\n\r\n", 400},
+      {"RFC 6874 is not for Host: zone in an IPv6 literal",
+       "GET / HTTP/1.1\r\nHost: [fe80::1%25eth0]\r\n\r\n", 400},
+      {"RFC 3986 §3.2.2: junk after an IP literal", "GET / HTTP/1.1\r\nHost: [::1]x\r\n\r\n", 400},
+      {"RFC 3986 §3.2.2: IPv6 without brackets", "GET / HTTP/1.1\r\nHost: ::1\r\n\r\n", 400},
+      {"RFC 9112 §3.2: empty Host with an origin-form target", "GET / HTTP/1.1\r\nHost:\r\n\r\n",
+       400},
+      {"RFC 9110 §7.2: invalid Host in 1.0", "GET / HTTP/1.0\r\nHost: a/b\r\n\r\n", 400},
+      {"RFC 9110 §7.2: invalid Host beside an absolute-form target",
+       "GET http://a/ HTTP/1.1\r\nHost: a/b\r\n\r\n", 400},
+      // RFC 9112 §3.2.2: the authority of an absolute-form target is the host;
+      // the target goes on in origin-form.
+      {"RFC 9112 §3.2.2: authority replaces an empty Host",
+       "GET http://Example.com:8080/x?y=1 HTTP/1.1\r\nHost:\r\n\r\n", 0, Framing::none, 0, true,
+       "Example.com:8080", "/x?y=1"},
+      {"RFC 9112 §3.2.2: authority replaces a different Host",
+       "GET https://a.example/p HTTP/1.1\r\nHost: b.example\r\n\r\n", 0, Framing::none, 0, true,
+       "a.example", "/p"},
+      {"RFC 9112 §3.2.2: scheme is case-insensitive", "GET HTTP://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+       0, Framing::none, 0, true, "a", "/"},
+      {"RFC 9112 §3.2.2: absolute-form without Host in 1.1", "GET http://a/p HTTP/1.1\r\n\r\n",
+       400},
+      {"RFC 9112 §3.2.1: empty path becomes /", "GET http://a HTTP/1.1\r\nHost: a\r\n\r\n", 0,
+       Framing::none, 0, true, "a", "/"},
+      {"RFC 9112 §3.2.1: empty path before a query keeps the query",
+       "GET http://a?q=/x HTTP/1.1\r\nHost: a\r\n\r\n", 0, Framing::none, 0, true, "a", "?q=/x"},
+      {"RFC 9112 §3.2.4: OPTIONS to an absolute-form authority is OPTIONS *",
+       "OPTIONS http://a:81 HTTP/1.1\r\nHost: a\r\n\r\n", 0, Framing::none, 0, true, "a:81", "*"},
+      {"RFC 9110 §4.2.4: userinfo in the target", "GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+       400},
+      {"RFC 9110 §4.2.1: empty authority in the target",
+       "GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9110 §4.2: bad port in the target", "GET http://a:x/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §3.2.2: not an http(s) URI", "GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §3.2.2: scheme with a bad character", "GET h_p://a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+       400},
+      {"RFC 9112 §3.2: fragment in the target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400},
+      {"RFC 9112 §3.2.3: CONNECT with userinfo", "CONNECT u@a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
+       400},
+      {"RFC 9112 §3.2.3: CONNECT without a port", "CONNECT a: HTTP/1.1\r\nHost: a\r\n\r\n", 400},
   };
   return r;
 }

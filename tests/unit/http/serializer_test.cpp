@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdint>
 #include <regex>
 #include <string>
 
@@ -55,6 +56,23 @@ TEST(Serializer, ChunkSizeIsHex) {
   char out[20];
   EXPECT_EQ(std::string(out, write_chunk_size(out, 255)), "ff\r\n");
   EXPECT_EQ(std::string(out, write_chunk_size(out, 0)), "0\r\n");
+}
+
+TEST(Serializer, ChunkSizeLineOfTheLargestSizeFitsEighteenBytes) {
+  // The contract is 18 bytes: a terminating NUL past them would overrun.
+  char out[19];
+  out[18] = '#';
+  EXPECT_EQ(std::string(out, write_chunk_size(out, UINT64_MAX)), "ffffffffffffffff\r\n");
+  EXPECT_EQ(out[18], '#');
+}
+
+TEST(Serializer, StatusOutsideTheHttpRangeWritesNothing) {
+  // RFC 9110 §15: three digits, 100 to 599; anything else is no response.
+  std::array<char, 256> out;
+  EXPECT_EQ(write_response_head(out, 1200, {}), 0u);
+  EXPECT_EQ(write_response_head(out, 99, {}), 0u);
+  EXPECT_EQ(write_response_head(out, -200, {}), 0u);
+  EXPECT_GT(write_response_head(out, 599, {}), 0u);
 }
 
 TEST(Serializer, ReasonPhrases) {
