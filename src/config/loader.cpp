@@ -515,6 +515,8 @@ std::string owner_name(const YAML::Node& n, const std::string& kind, std::size_t
 
 constexpr std::array<Choice<Protocol>, 2> kProtocols{
     {{"http", Protocol::http}, {"tcp", Protocol::tcp}}};
+constexpr std::array<Choice<EscapedSlashes>, 2> kEscapedSlashes{
+    {{"reject", EscapedSlashes::reject}, {"keep", EscapedSlashes::keep}}};
 constexpr std::array<Choice<Balance>, 5> kBalances{{{"round_robin", Balance::round_robin},
                                                     {"least_conn", Balance::least_conn},
                                                     {"random", Balance::random},
@@ -544,7 +546,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (!w.map_with_keys(n, b,
                        {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
                         "max_request_line", "max_header_count", "max_body_size",
-                        "keep_alive_header", "proxy_protocol", "tls"})) {
+                        "keep_alive_header", "proxy_protocol", "escaped_slashes", "tls"})) {
     return;
   }
   if (w.string_field(n, "name", b, l.name, true) && !valid_name(l.name)) {
@@ -595,9 +597,10 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (w.size_field(n, "max_body_size", b, body)) l.max_body_size = body;
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
+  w.choice_field(n, "escaped_slashes", b, kEscapedSlashes, l.escaped_slashes);
   if (tcp) {
     for (const char* key : {"max_header_size", "max_request_line", "max_header_count",
-                            "max_body_size", "keep_alive_header"}) {
+                            "max_body_size", "keep_alive_header", "escaped_slashes"}) {
       if (field(n, key).IsDefined())
         w.warning(field(n, key), b.at(key) + ": ignored on a tcp listener");
     }

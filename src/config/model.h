@@ -27,6 +27,11 @@ struct SourceLocation {
 // ---------------------------------------------------------------- listeners
 
 enum class Protocol { http, tcp };
+// What an http listener does with %2F and %5C in a request path.
+enum class EscapedSlashes {
+  reject,  // 400: a backend that decodes before routing would see a separator
+  keep,    // forwarded encoded, never a separator for routing
+};
 
 struct ListenerTimeouts {
   Duration header{10'000};  // ms, first byte of a request to the end of its head
@@ -55,6 +60,8 @@ struct Listener {
   bool keep_alive_header = false;  // add "Connection: keep-alive" + "Keep-Alive: timeout=N" to 1.1
   bool proxy_protocol = false;     // expect a PROXY protocol v1/v2 header before any byte
   std::optional<Tls> tls;          // absent: plain text
+
+  EscapedSlashes escaped_slashes = EscapedSlashes::reject;  // %2F, %5C in a path
 
   SourceLocation where;          // the listener's block
   SourceLocation name_where;     // its 'name' value
