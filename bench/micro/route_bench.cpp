@@ -97,7 +97,7 @@ void BM_RouteLookup(benchmark::State& state) {
   std::size_t found = 0;
   for (auto _ : state) {
     const Probe& p = probes[i++ % probes.size()];
-    route::normalize_path(p.path, normalized);
+    (void)route::normalize_path(p.path, normalized);
     route::RequestView v;
     v.host = p.host;
     v.path = normalized;

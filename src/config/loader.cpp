@@ -515,6 +515,8 @@ std::string owner_name(const YAML::Node& n, const std::string& kind, std::size_t
 
 constexpr std::array<Choice<Protocol>, 2> kProtocols{
     {{"http", Protocol::http}, {"tcp", Protocol::tcp}}};
+constexpr std::array<Choice<EscapedSlashes>, 2> kEscapedSlashes{
+    {{"reject", EscapedSlashes::reject}, {"keep", EscapedSlashes::keep}}};
 constexpr std::array<Choice<Balance>, 5> kBalances{{{"round_robin", Balance::round_robin},
                                                     {"least_conn", Balance::least_conn},
                                                     {"random", Balance::random},
@@ -541,11 +543,11 @@ constexpr std::array<Choice<LogLevel>, 5> kLogLevels{{{"trace", LogLevel::trace}
 void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& l) {
   l.where = where(n);
   Block b{owner_name(n, "listener", index), ""};
-  if (!w.map_with_keys(
-          n, b,
-          {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
-           "max_request_line", "max_header_count", "max_body_size", "keep_alive_header",
-           "proxy_protocol", "tls", "min_body_rate", "keep_underscore_fields"})) {
+  if (!w.map_with_keys(n, b,
+                       {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
+                        "max_request_line", "max_header_count", "max_body_size",
+                        "keep_alive_header", "proxy_protocol", "tls", "min_body_rate",
+                        "keep_underscore_fields", "escaped_slashes"})) {
     return;
   }
   if (w.string_field(n, "name", b, l.name, true) && !valid_name(l.name)) {
@@ -598,6 +600,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
   w.bool_field(n, "keep_underscore_fields", b, l.keep_underscore_fields);
+  w.choice_field(n, "escaped_slashes", b, kEscapedSlashes, l.escaped_slashes);
   if (const YAML::Node r = field(n, "min_body_rate"); r.IsDefined()) {
     const Block rb = b.child("min_body_rate");
     if (w.map_with_keys(r, rb, {"bytes", "per"})) {
@@ -608,7 +611,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (tcp) {
     for (const char* key :
          {"max_header_size", "max_request_line", "max_header_count", "max_body_size",
-          "keep_alive_header", "min_body_rate", "keep_underscore_fields"}) {
+          "keep_alive_header", "min_body_rate", "keep_underscore_fields", "escaped_slashes"}) {
       if (field(n, key).IsDefined())
         w.warning(field(n, key), b.at(key) + ": ignored on a tcp listener");
     }

@@ -27,6 +27,11 @@ struct SourceLocation {
 // ---------------------------------------------------------------- listeners
 
 enum class Protocol { http, tcp };
+// What an http listener does with %2F and %5C in a request path.
+enum class EscapedSlashes {
+  reject,  // 400: a backend that decodes before routing would see a separator
+  keep,    // forwarded encoded, never a separator for routing
+};
 
 struct ListenerTimeouts {
   Duration header{10'000};  // ms, first byte of a request to the end of its head
@@ -67,6 +72,8 @@ struct Listener {
   // Forward request header fields whose names hold '_' (dropped by default:
   // CGI/WSGI backends read X_Forwarded_For as X-Forwarded-For).
   bool keep_underscore_fields = false;
+
+  EscapedSlashes escaped_slashes = EscapedSlashes::reject;  // %2F, %5C in a path
 
   SourceLocation where;          // the listener's block
   SourceLocation name_where;     // its 'name' value

@@ -53,14 +53,31 @@ std::string_view strip_port(std::string_view host) {
   return colon == std::string_view::npos ? host : host.substr(0, colon);
 }
 
-// Path and query of an origin-form target (RFC 9112 §3.2; the parser turns
-// absolute-form into it, "?q" when the path was empty: path "/"); false
-// for the asterisk and authority forms.
-bool split_target(std::string_view target, std::string_view& path, std::string_view& query) {
-  if (target.empty() || (target.front() != '/' && target.front() != '?')) return false;
+// Path and query of an origin-form or absolute-form target (RFC 9112
+// §3.2); false for the asterisk and authority forms. `rest` is the target
+// from its '?' on (empty without one), as received.
+bool split_target(std::string_view target, std::string_view& path, std::string_view& rest) {
+  if (target.empty()) return false;
+  if (target.front() == '?') {  // the parser's origin form of "http://h?q"
+    path = "/";
+    rest = target;
+    return true;
+  }
+  if (target.front() != '/') {
+    const auto scheme_end = target.find("://");
+    if (scheme_end == std::string_view::npos) return false;
+    // RFC 3986 §3.2: the authority ends at '/', '?' or the end.
+    const auto end = target.find_first_of("/?", scheme_end + 3);
+    if (end == std::string_view::npos || target[end] == '?') {
+      path = "/";
+      rest = end == std::string_view::npos ? std::string_view() : target.substr(end);
+      return true;
+    }
+    target = target.substr(end);
+  }
   const auto q = target.find('?');
-  path = q == 0 ? std::string_view("/") : target.substr(0, q);
-  query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  path = target.substr(0, q);
+  rest = q == std::string_view::npos ? std::string_view() : target.substr(q);
   return true;
 }
 
@@ -175,7 +192,7 @@ Task<Next> ClientSession::serve_pinned() {
   const std::size_t capacity = std::min(buf_.capacity(), listener_->max_head_bytes + 1);
   std::optional<SocketAddress> peer;  // looked up once per burst of requests
   std::string normalized;             // the request's path in normal form
-  std::string rewritten;              // the target sent to the backend, when changed
+  std::string forwarded;              // the target sent to the backend, when not head.target
   while (true) {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
@@ -216,11 +233,23 @@ Task<Next> ClientSession::serve_pinned() {
     }
     // RFC 3986 §6: the path is matched, and forwarded, in its normal form.
     route::RequestView view;
-    if (!split_target(head.target, view.path, view.query)) view.path = head.target;
+    std::string_view rest;                  // '?' and query, as received
+    std::string_view target = head.target;  // what the backend receives
+    if (!split_target(head.target, view.path, rest)) view.path = head.target;
+    view.query = rest.empty() ? rest : rest.substr(1);
+    const route::PathOptions path_options{.keep_escaped_slashes = listener_->keep_escaped_slashes};
     if (!view.path.empty() && view.path.front() == '/') {
-      if (!route::normalize_path(view.path, normalized)) {
-        co_await send_error(400, "malformed percent-encoding in the path");
+      if (const route::PathError e = route::normalize_path(view.path, normalized, path_options);
+          e != route::PathError::none) {
+        co_await send_error(400, route::describe(e));
         co_return Next::close;
+      }
+      // Issue 13: the backend gets exactly the path that was routed. A
+      // target that differs from it in any byte (an absolute-form target
+      // always does) is rebuilt from it; the query goes on unchanged.
+      if (view.path.data() != head.target.data() || view.path != normalized) {
+        forwarded.assign(normalized).append(rest);
+        target = forwarded;
       }
       view.path = normalized;
     }
@@ -245,20 +274,16 @@ Task<Next> ClientSession::serve_pinned() {
       co_return Next::close;
     }
     if (route->action == route::ActionKind::backend) {
-      std::string_view target = head.target;
       if (route->has_rewrite &&
           (!route->rewrite.path.empty() || !route->rewrite.strip_prefix.empty() ||
            !route->rewrite.add_prefix.empty())) {
-        if (!route::rewrite_target(route->rewrite, view.path, view.query, captures, rewritten)) {
+        // Reads `normalized` and the query in head.target, writes `forwarded`.
+        if (!route::rewrite_target(route->rewrite, view.path, view.query, captures, path_options,
+                                   forwarded)) {
           co_await send_error(400, "the route's rewrite gives an invalid request target");
           co_return Next::close;
         }
-        target = rewritten;
-      } else if (view.path.data() == normalized.data() &&
-                 view.path != head.target.substr(0, view.path.size())) {
-        rewritten.assign(view.path);
-        if (!view.query.empty()) rewritten.append("?").append(view.query);
-        target = rewritten;
+        target = forwarded;
       }
       if (co_await forward(std::move(route), std::move(upstream), head, consumed, target, peer) ==
           Next::close) {

@@ -165,6 +165,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls->keep_alive_header = lc.keep_alive_header;
     ls->proxy_protocol = lc.proxy_protocol;
     ls->keep_underscore_fields = lc.keep_underscore_fields;
+    ls->keep_escaped_slashes = lc.escaped_slashes == config::EscapedSlashes::keep;
     for (std::size_t b = 0; b < config.backends.size(); ++b) {
       if (lc.backend && config.backends[b].name == *lc.backend) ls->backend_index = b;
     }

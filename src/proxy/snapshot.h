@@ -43,6 +43,8 @@ struct ListenerSettings {
   std::size_t index = 0;  // position among the configuration's listeners (the route table's)
   std::size_t slot = 0;   // which listening sockets serve it; stable across reloads
   std::shared_ptr<const ForwardedPolicy> forwarded;  // shared by every listener
+
+  bool keep_escaped_slashes = false;  // %2F, %5C in paths: forwarded encoded instead of 400
 };
 
 class DestinationTable;

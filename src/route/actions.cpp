@@ -53,7 +53,7 @@ void expand(const Template& t, const Captures& captures, std::string& out) {
 }
 
 bool rewrite_target(const Rewrite& rw, std::string_view path, std::string_view query,
-                    const Captures& captures, std::string& out) {
+                    const Captures& captures, PathOptions options, std::string& out) {
   out.clear();
   if (!rw.path.empty()) {
     expand(rw.path, captures, out);
@@ -71,9 +71,20 @@ bool rewrite_target(const Rewrite& rw, std::string_view path, std::string_view q
   }
   // A rewritten path may bring its own query ("/items?id=$1"): the
   // request's query follows it.
-  const auto q = out.find('?');
+  auto q = out.find('?');
   if (!valid_origin_path(std::string_view(out).substr(0, q))) return false;
   if (q != std::string::npos && !valid_query(std::string_view(out).substr(q + 1))) return false;
+  // What is forwarded is in normal form too. A capture or a stripped prefix
+  // can end mid-segment ("/api" off "/api../admin" leaves "/../admin"), so a
+  // dot segment in the result is refused: resolving it would leave the tree
+  // the route sends to.
+  PathOptions strict = options;
+  strict.reject_dot_segments = true;
+  std::string normal;
+  if (normalize_path(std::string_view(out).substr(0, q), normal, strict) != PathError::none) {
+    return false;
+  }
+  out.replace(0, q == std::string::npos ? out.size() : q, normal);
   if (!query.empty()) {
     out += q == std::string::npos ? '?' : '&';
     out += query;

@@ -1,7 +1,5 @@
 #include "route/path_normalizer.h"
 
-#include <algorithm>
-
 namespace sluice::route {
 namespace {
 
@@ -18,67 +16,112 @@ bool is_unreserved(unsigned char c) {
          c == '.' || c == '_' || c == '~';
 }
 
-// Step 1: decode unreserved escapes, upper-case the others.
-bool decode_unreserved(std::string_view in, std::string& out) {
-  out.clear();
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c != '%') {
-      out.push_back(c);
-      continue;
-    }
-    if (i + 2 >= in.size()) return false;
-    const int hi = hex_value(in[i + 1]);
-    const int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0) return false;
-    const auto decoded = static_cast<unsigned char>(hi * 16 + lo);
-    if (is_unreserved(decoded)) {
-      out.push_back(static_cast<char>(decoded));
-    } else {
-      static constexpr char kHex[] = "0123456789ABCDEF";
-      out.push_back('%');
-      out.push_back(kHex[hi]);
-      out.push_back(kHex[lo]);
-    }
-    i += 2;
+bool is_control(unsigned char c) {
+  return c <= 0x20 || c == 0x7f;
+}
+
+// Step 1 for one escape at path[i] ('%'): decoded when unreserved, else
+// kept with upper-case hex.
+PathError append_escape(std::string_view path, std::size_t i, PathOptions options,
+                        std::string& out) {
+  if (i + 2 >= path.size()) return PathError::bad_escape;
+  const int hi = hex_value(path[i + 1]);
+  const int lo = hex_value(path[i + 2]);
+  if (hi < 0 || lo < 0) return PathError::bad_escape;
+  const auto decoded = static_cast<unsigned char>(hi * 16 + lo);
+  // A space is encoded as %20 on purpose; other controls have no business
+  // in a path and end C strings (%00) in some backends.
+  if (decoded != ' ' && is_control(decoded)) return PathError::control;
+  if ((decoded == '/' || decoded == '\\') && !options.keep_escaped_slashes) {
+    return PathError::escaped_slash;
   }
-  return true;
+  if (is_unreserved(decoded)) {
+    out.push_back(static_cast<char>(decoded));
+    return PathError::none;
+  }
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  out.push_back('%');
+  out.push_back(kHex[hi]);
+  out.push_back(kHex[lo]);
+  return PathError::none;
 }
 
 }  // namespace
 
-bool normalize_path(std::string_view path, std::string& out) {
-  std::string decoded;
-  if (!decode_unreserved(path, decoded)) return false;
-  // Steps 2 and 3 in one pass over the segments; `out` is the output
-  // buffer of RFC 3986 §5.2.4.
+PathError normalize_path(std::string_view path, std::string& out, PathOptions options) {
   out.clear();
-  out.reserve(decoded.size());
-  std::size_t pos = 0;
-  const std::size_t n = decoded.size();
-  while (pos < n) {
-    while (pos < n && decoded[pos] == '/')
-      ++pos;
-    if (pos == n) break;
-    const std::size_t end = std::min(decoded.find('/', pos), n);
-    const std::string_view seg(decoded.data() + pos, end - pos);
-    if (seg == "..") {
-      const auto last = out.rfind('/');
-      out.erase(last == std::string::npos ? 0 : last);
-    } else if (seg != ".") {
-      out.push_back('/');
-      out.append(seg);
+  out.reserve(path.size() + 1);
+  // `out` is the output buffer of RFC 3986 §5.2.4. Each segment is decoded
+  // into it behind a '/', then looked at: a dot segment is taken out again.
+  bool directory = false;  // the last segment seen was "." or ".."
+  std::size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {  // runs of '/' merge: empty segments are skipped
+      ++i;
+      continue;
     }
-    pos = end;
+    const std::size_t mark = out.size();
+    out.push_back('/');
+    for (; i < path.size() && path[i] != '/'; ++i) {
+      const char c = path[i];
+      if (c == '%') {
+        if (const PathError e = append_escape(path, i, options, out); e != PathError::none) {
+          return e;
+        }
+        i += 2;
+        continue;
+      }
+      if (is_control(static_cast<unsigned char>(c))) return PathError::control;
+      if (c == '\\') return PathError::backslash;
+      if (c == '#') return PathError::fragment;
+      out.push_back(c);
+    }
+    const std::string_view segment = std::string_view(out).substr(mark + 1);
+    directory = segment == "." || segment == "..";
+    if (!directory) {
+      // Tomcat (and Spring on it) strips ";params" from each segment before
+      // resolving dots, so "/x/..;/admin" reaches "/admin" there.
+      if (segment.starts_with(".;") || segment.starts_with("..;")) return PathError::dot_parameter;
+      continue;
+    }
+    if (options.reject_dot_segments) return PathError::dot_segment;
+    const bool up = segment == "..";
+    out.resize(mark);
+    if (up) {
+      // nginx answers 400 too; RFC 3986 would clamp at the root, but a
+      // client that climbs out of the root is probing, not browsing.
+      if (out.empty()) return PathError::above_root;
+      out.resize(out.rfind('/'));
+    }
   }
-  // A path naming a directory keeps its final slash: "/a/", "/a/.", "/a/b/.."
-  // all end in '/'.
-  const std::string_view last_segment =
-      std::string_view(decoded).substr(std::min(decoded.rfind('/') + 1, n));
-  const bool directory = last_segment.empty() || last_segment == "." || last_segment == "..";
-  if (out.empty() || directory) out.push_back('/');
-  return true;
+  // A path naming a directory keeps its final slash: "/a/", "/a/.",
+  // "/a/b/.." all end in '/'.
+  if (out.empty() || directory || path.ends_with('/')) out.push_back('/');
+  return PathError::none;
+}
+
+const char* describe(PathError error) {
+  switch (error) {
+    case PathError::none:
+      return "normal path";
+    case PathError::bad_escape:
+      return "malformed percent-encoding in the path";
+    case PathError::control:
+      return "control character in the path";
+    case PathError::backslash:
+      return "backslash in the path";
+    case PathError::fragment:
+      return "'#' in the path";
+    case PathError::escaped_slash:
+      return "encoded slash or backslash (%2F, %5C) in the path";
+    case PathError::dot_parameter:
+      return "dot segment with parameters ('..;', '.;') in the path";
+    case PathError::above_root:
+      return "the path climbs above the root";
+    case PathError::dot_segment:
+      return "dot segment in the path";
+  }
+  return "invalid path";
 }
 
 }  // namespace sluice::route

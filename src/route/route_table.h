@@ -24,6 +24,7 @@
 
 #include "core/live_count.h"
 #include "http/message.h"
+#include "route/path_normalizer.h"
 
 namespace re2 {
 class RE2;
@@ -212,10 +213,12 @@ PreparedResponse prepare_response(int status,
 void expand(const Template& t, const Captures& captures, std::string& out);
 
 // The request target a `rewrite` produces from the normalised path and the
-// query. False when the result is not a valid origin-form target (RFC 9112
-// §3.2.1): the request is refused with 400.
+// query, its path in normal form (path_normalizer.h, with the listener's
+// `options`). False when the result is not a valid origin-form target (RFC
+// 9112 §3.2.1), holds a "." or ".." segment, or is refused by the
+// normaliser: the request is refused with 400.
 bool rewrite_target(const Rewrite& rw, std::string_view path, std::string_view query,
-                    const Captures& captures, std::string& out);
+                    const Captures& captures, PathOptions options, std::string& out);
 
 // The Location of a redirect for this request.
 std::string redirect_location(const Redirect& rd, std::string_view request_host,
