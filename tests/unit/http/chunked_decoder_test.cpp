@@ -96,7 +96,9 @@ TEST(ChunkedDecoder, RowsDecodeTheSameInEverySplit) {
       every.push_back(i);
     const Decoded bytewise = decode_in_pieces(row.body, every);
     EXPECT_EQ(bytewise.done, whole.done);
+    EXPECT_EQ(bytewise.error, whole.error);
     EXPECT_EQ(bytewise.data, whole.data);
+    EXPECT_EQ(bytewise.consumed, whole.consumed);
   }
 }
 
