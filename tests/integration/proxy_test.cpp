@@ -772,7 +772,8 @@ TEST(ProxyFailures, BackendDyingMidResponseAbortsTheClientConnectionAndIsLogged)
   auto r = run_command({"curl", "-sS", "-m", "5", "-o", "/dev/null",
                         "http://127.0.0.1:" + std::to_string(sluice.port("web")) + "/"});
   EXPECT_EQ(r.exit_code, 18) << r.output;  // curl: transfer closed with data remaining
-  EXPECT_TRUE(sluice.process().wait_for_line("response cut off", std::chrono::seconds(5)))
+  EXPECT_TRUE(sluice.process().wait_for_line("listener 'web' route 'app' backend 'app' server " +
+                                             backend.address() + ": response cut off ("))
       << sluice.process().output();
 }
 

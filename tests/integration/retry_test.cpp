@@ -63,7 +63,10 @@ TEST(Retries, GetOnAPooledConnectionClosedUnderItIsResentAndSucceeds) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "GET /again 0");
   EXPECT_EQ(backend.accepted(), 2);
-  EXPECT_TRUE(sluice.process().wait_for_line("retrying GET", std::chrono::seconds(5)));
+  EXPECT_TRUE(sluice.process().wait_for_line(
+      "listener 'web' route 'app' backend 'app' server " + backend.address() +
+      ": the server closed the connection without answering; retrying GET (1 retry left)"))
+      << sluice.process().output();
 }
 
 TEST(Retries, PostOnAClientConnectionsFirstRequestGets502AndIsSentOnce) {
@@ -95,8 +98,11 @@ TEST(Retries, PostAsALaterRequestGetsTheCloseTheServerGaveAndIsSentOnce) {
   EXPECT_FALSE(unexpected) << unexpected->raw_head << unexpected->body << sluice.process().output();
   EXPECT_TRUE(client.wait_closed(5000));
   EXPECT_EQ(count_requests(backend, "POST"), 1);
-  EXPECT_TRUE(
-      sluice.process().wait_for_line("closing the client connection", std::chrono::seconds(5)));
+  EXPECT_TRUE(sluice.process().wait_for_line(
+      "listener 'web' route 'app' backend 'app' server " + backend.address() +
+      ": the server closed the connection without answering a POST it cannot be sent again; "
+      "closing the client connection"))
+      << sluice.process().output();
 }
 
 TEST(Retries, PutWithAKilobyteBodyIsResentWithTheSameBody) {
