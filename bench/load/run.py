@@ -150,11 +150,16 @@ def run_responder(args, tmp):
             os.makedirs(d)
             try:
                 r = measure(Peer(name, d, args.sluice), args)
-            except Exception:  # keep the other peers going
+            except Exception as e:  # keep the other peers going, but report the round
                 print(f"{name} round {rnd} failed:\n{traceback.format_exc()}", file=sys.stderr)
-                continue
+                # errors=None: not a count; the exit status says the run failed.
+                r = {"failed_run": True, "errors": None,
+                     "note": (str(e).strip().splitlines() or [type(e).__name__])[0][:120]}
             r.update(scenario="responder", peer=name, round=rnd)
             results.append(r)
+            if r.get("failed_run"):
+                print(f"{name} round {rnd}: FAILED ({r['note']})", file=sys.stderr)
+                continue
             print(f"{name} round {rnd}: {r['rps']:.0f} req/s, p99 {r['p99_ms']:.2f} ms, "
                   f"{r['cpu_us_per_req']:.1f} CPU-us/req, {r['idle_bytes']:.0f} B/idle conn, "
                   f"{r['errors']} errors", file=sys.stderr)
@@ -164,6 +169,9 @@ def run_responder(args, tmp):
     print("| peer | round | req/s | p50 ms | p99 ms | CPU-µs/req | idle B/conn | errors |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
+        if r.get("failed_run"):
+            print(f"| {r['peer']} | {r['round']} | FAILED: {r['note']} | | | | | |")
+            continue
         print(f"| {r['peer']} | {r['round']} | {r['rps']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} "
               f"| {r['cpu_us_per_req']:.2f} | {r['idle_bytes']:.0f} ({r['idle_conns']}) | {r['errors']} |")
     by = {p: [r for r in results if r["peer"] == p] for p in peers}
@@ -174,6 +182,12 @@ def run_responder(args, tmp):
             if other == "sluice" or not by.get(other):
                 continue
             s, o = by["sluice"], by[other]
+            failed = [n for n, rows in (("sluice", s), (other, o))
+                      if any(r.get("failed_run") for r in rows)]
+            if failed:  # a mean over fewer rounds than the other side's is no comparison
+                print(f"| sluice / {other} | failed rounds from {' and '.join(failed)}: "
+                      "not comparable | | | |")
+                continue
             print(f"| sluice / {other} | {mean(s, 'cpu_us_per_req') / mean(o, 'cpu_us_per_req'):.2f} "
                   f"| {mean(s, 'rps') / mean(o, 'rps'):.2f} | {mean(s, 'p99_ms') / mean(o, 'p99_ms'):.2f} "
                   f"| {mean(s, 'idle_bytes') / max(1, mean(o, 'idle_bytes')):.2f} |")
@@ -235,6 +249,10 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+    failed = [r for r in results if r.get("failed_run")]
+    for r in failed:
+        print(f"FAILED: {r.get('peer') or r.get('proxy')} {r['scenario']} round {r['round']}: "
+              f"{r['note']}", file=sys.stderr)
     return 0 if all(r.get("errors") == 0 for r in results) else 1
 
 

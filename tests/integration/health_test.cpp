@@ -5,6 +5,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -18,16 +22,19 @@ namespace sluice::test {
 namespace {
 
 // Answers /health with 200 while `healthy`, else 503; anything else with
-// its own name.
-TestBackend::Script named_server(std::string name, std::atomic<bool>& healthy) {
-  return [name, &healthy](BackendConnection& c) {
+// its own name while `serving`, else with 500 (a server that is gone
+// fails the requests that still reach it).
+TestBackend::Script named_server(std::string name, std::atomic<bool>& healthy,
+                                 std::atomic<bool>* serving = nullptr) {
+  return [name, &healthy, serving](BackendConnection& c) {
     ReceivedRequest r;
     while (c.read_request(r)) {
       if (r.target == "/health") {
         c.send(make_response(healthy ? 200 : 503, "", {"Connection: close"}));
         return;
       }
-      if (!c.send(make_response(200, name))) return;
+      const bool up = serving == nullptr || *serving;
+      if (!c.send(up ? make_response(200, name) : make_response(500, name + " is gone"))) return;
     }
   };
 }
@@ -38,79 +45,107 @@ std::string health_config(const std::string& servers) {
       "    health_check: {path: /health, interval: 100ms, timeout: 300ms, rise: 2, fall: 2}\n", 2);
 }
 
+// The log lines of a server leaving and returning, as written with fall
+// and rise 2: the numbers prove how many checks it took.
+std::string down_line(const TestBackend& server) {
+  return "backend 'app' server " + server.address() +
+         ": down (2 failed checks in a row, last: status 503)";
+}
+std::string up_line(const TestBackend& server) {
+  return "backend 'app' server " + server.address() + ": up (2 good checks in a row)";
+}
+
+// Generous: under ctest -j2 and the sanitizers a 100 ms check can be late.
+constexpr auto kEventTimeout = std::chrono::seconds(20);
+
 // Sends requests one after another until stopped; counts who answered and
-// anything that failed.
-struct Load {
+// anything that failed. Tests wait on its counts (each response is an
+// event), never on a clock.
+class Load {
+ public:
   explicit Load(std::uint16_t port) : port_(port), thread_([this] { run(); }) {}
   ~Load() { stop(); }
   void stop() {
     done_ = true;
     if (thread_.joinable()) thread_.join();
   }
+  int a() const { return read(a_); }
+  int b() const { return read(b_); }
+  int failed() const { return read(failed_); }
+  // Waits until `cond(a, b)` holds, up to kEventTimeout.
+  template <typename Cond>
+  bool wait_until(Cond cond) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, kEventTimeout, [&] { return cond(a_, b_); });
+  }
+
+ private:
+  int read(const int& n) const {
+    std::lock_guard lock(mutex_);
+    return n;
+  }
+  void count(int& n) {
+    {
+      std::lock_guard lock(mutex_);
+      ++n;
+    }
+    changed_.notify_all();
+  }
   void run() {
     auto client = std::make_unique<RawConnection>(port_);
     while (!done_) {
-      if (!client->send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")) {
-        ++failed_;
-        client = std::make_unique<RawConnection>(port_);
-        continue;
-      }
-      auto r = client->read_response(false, 5000);
+      std::optional<HttpResponse> r;
+      if (client->send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"))
+        r = client->read_response(false, 10000);
       if (!r || r->status != 200) {
-        ++failed_;
+        count(failed_);
         client = std::make_unique<RawConnection>(port_);
         continue;
       }
-      (r->body == "A" ? a_ : b_)++;
+      count(r->body == "A" ? a_ : b_);
     }
   }
   std::uint16_t port_;
   std::atomic<bool> done_{false};
-  std::atomic<int> a_{0}, b_{0}, failed_{0};
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  int a_ = 0, b_ = 0, failed_ = 0;
   std::thread thread_;
 };
 
-// Waits (bounded) until `cond` holds; the load thread is what makes it so.
-template <typename Cond>
-bool eventually(Cond cond, int timeout_ms = 5000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::yield();
-  }
-  return cond();
-}
-
 TEST(Health, FailingServerLeavesAndReturnsWithoutAFailedRequest) {
-  std::atomic<bool> a_healthy{true}, b_healthy{true};
-  TestBackend a(named_server("A", a_healthy));
+  // A drains: its checks fail first, then, once sluice has taken it out,
+  // it fails every request that still reaches it. It comes back serving
+  // before its checks pass again. A request that reaches A while it is
+  // out fails the load, so "without a failed request" can fail.
+  std::atomic<bool> a_healthy{true}, a_serving{true}, b_healthy{true};
+  TestBackend a(named_server("A", a_healthy, &a_serving));
   TestBackend b(named_server("B", b_healthy));
   SluiceInstance sluice(health_config(a.address() + ", " + b.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   Load load(sluice.port("web"));
-  ASSERT_TRUE(eventually([&] { return load.a_ > 20 && load.b_ > 20; }));
+  ASSERT_TRUE(load.wait_until([](int from_a, int from_b) { return from_a > 20 && from_b > 20; }));
 
   a_healthy = false;
-  const auto failed_at = std::chrono::steady_clock::now();
-  ASSERT_TRUE(
-      sluice.process().wait_for_line("server " + a.address() + ": down", std::chrono::seconds(5)))
+  ASSERT_TRUE(sluice.process().wait_for_line(down_line(a), kEventTimeout))
       << sluice.process().output();
-  // fall = 2 checks at 100 ms: out well within a second.
-  EXPECT_LT(std::chrono::steady_clock::now() - failed_at, std::chrono::milliseconds(1500));
-  // A request already on its way to A when it went down may still finish.
-  const int b_when_down = load.b_;
-  ASSERT_TRUE(eventually([&] { return load.b_ > b_when_down + 5; }));
-  const int a_when_down = load.a_;
-  ASSERT_TRUE(eventually([&] { return load.b_ > b_when_down + 60; }));
-  EXPECT_EQ(load.a_, a_when_down) << "traffic must shift to B only";
+  // The load is sequential: once B has answered two more, the request
+  // that may have been on its way to A when it went down has ended.
+  const int b_when_down = load.b();
+  ASSERT_TRUE(load.wait_until([&](int, int from_b) { return from_b >= b_when_down + 2; }));
+  const int a_when_down = load.a();
+  a_serving = false;
+  ASSERT_TRUE(load.wait_until([&](int, int from_b) { return from_b > b_when_down + 60; }));
+  EXPECT_EQ(load.a(), a_when_down) << "traffic must shift to B only";
+  EXPECT_EQ(load.failed(), 0) << "a request reached A while it was out";
 
+  a_serving = true;
   a_healthy = true;
-  ASSERT_TRUE(
-      sluice.process().wait_for_line("server " + a.address() + ": up", std::chrono::seconds(5)))
+  ASSERT_TRUE(sluice.process().wait_for_line(up_line(a), kEventTimeout))
       << sluice.process().output();
-  ASSERT_TRUE(eventually([&] { return load.a_ > a_when_down + 20; }));
+  ASSERT_TRUE(load.wait_until([&](int from_a, int) { return from_a > a_when_down + 20; }));
   load.stop();
-  EXPECT_EQ(load.failed_, 0);
+  EXPECT_EQ(load.failed(), 0);
 }
 
 TEST(Health, NoHealthyServerAnswers503AtOnce) {
@@ -118,18 +153,22 @@ TEST(Health, NoHealthyServerAnswers503AtOnce) {
   TestBackend a(named_server("A", healthy));
   SluiceInstance sluice(health_config(a.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
-  ASSERT_TRUE(sluice.process().wait_for_line("down", std::chrono::seconds(5)));
-  const int served_before = static_cast<int>(a.requests().size());
+  ASSERT_TRUE(sluice.process().wait_for_line(down_line(a), kEventTimeout))
+      << sluice.process().output();
   RawConnection client(sluice.port("web"));
+  const auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
-  auto r = client.read_response(false, 1000);
+  auto r = client.read_response(false, 10000);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(r->body, "no server available\n");
+  // At once: not after the queue timeout (5 s) nor a connect attempt.
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, std::chrono::seconds(2));
   // Only health checks reached the server, never the request.
+  int others = 0;
   for (const auto& seen : a.requests())
-    EXPECT_EQ(seen.target, "/health");
-  EXPECT_GE(static_cast<int>(a.requests().size()), served_before);
+    others += seen.target == "/health" ? 0 : 1;
+  EXPECT_EQ(others, 0);
 }
 
 TEST(Sticky, CookieKeepsAClientOnItsServerAndFallsBackWhenItIsDown) {
@@ -160,7 +199,10 @@ TEST(Sticky, CookieKeepsAClientOnItsServerAndFallsBackWhenItIsDown) {
   (home == "A" ? a_healthy : b_healthy) = false;
   const std::string home_address = home == "A" ? a.address() : b.address();
   ASSERT_TRUE(
-      sluice.process().wait_for_line("server " + home_address + ": down", std::chrono::seconds(5)));
+      sluice.process().wait_for_line("backend 'app' server " + home_address +
+                                         ": down (2 failed checks in a row, last: status 503)",
+                                     kEventTimeout))
+      << sluice.process().output();
   ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\nCookie: " + cookie + "\r\n\r\n"));
   auto moved = client.read_response();
   ASSERT_TRUE(moved);

@@ -2,12 +2,14 @@
 // real loopback sockets with real clients (curl, ab) and raw bytes.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <regex>
 #include <string>
 
 #include "sluice_instance.h"
 #include "support/http_client.h"
 #include "support/process.h"
+#include "support/timing.h"
 
 namespace sluice::test {
 namespace {
@@ -16,7 +18,6 @@ const char* kConfig = R"(workers: 2
 listeners:
   - name: web
     listen: 127.0.0.1:0
-    timeouts: {header: 300ms, idle: 400ms}
     max_body_size: 1KiB
   - name: announcing
     listen: 127.0.0.1:0
@@ -204,23 +205,6 @@ TEST_F(Responder, UnmatchedPathGets404) {
   EXPECT_EQ(r->status, 404);
 }
 
-TEST_F(Responder, SlowClientGets408AndIsClosed) {
-  RawConnection c(port());
-  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n"));  // never finishes the head
-  auto r = c.read_response(false, 5000);
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 408);
-  EXPECT_TRUE(c.wait_closed());
-}
-
-TEST_F(Responder, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
-  RawConnection c(port());
-  ASSERT_TRUE(c.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_TRUE(c.read_response());
-  EXPECT_TRUE(c.wait_closed(5000));   // idle: 400ms
-  EXPECT_TRUE(c.leftover().empty());  // closed quietly, no 408 on an idle connection
-}
-
 TEST_F(Responder, ListenerOptionAnnouncesKeepAlive) {
   RawConnection c(instance_->port("announcing"));
   ASSERT_TRUE(c.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -228,6 +212,49 @@ TEST_F(Responder, ListenerOptionAnnouncesKeepAlive) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header("connection"), "keep-alive");
   EXPECT_EQ(r->header("keep-alive"), "timeout=60");
+}
+
+// Short timeouts get an instance of their own: on the shared one, 20 tests
+// under ctest -j2 and the sanitizers could trip them by being slow.
+std::string short_timeouts_config() {
+  return "workers: 1\nlisteners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+         "    timeouts: {header: 300ms, idle: 400ms}\n"
+         "routes:\n  - match: {path: /}\n    respond: {status: 200, body: \"ok\\n\"}\n";
+}
+
+// What "after the timeout" may mean: not before it, and well before a
+// default (10 s for a head, 60 s idle) or a second timer would.
+constexpr auto kTimeoutSlack = std::chrono::milliseconds(1700);
+
+TEST(ResponderTimeouts, SlowClientGets408AfterTheHeaderTimeoutAndIsClosed) {
+  SluiceInstance s(short_timeouts_config());
+  ASSERT_TRUE(s.ready()) << s.process().output();
+  // Before the connect: the timer cannot have started earlier.
+  const auto sent = std::chrono::steady_clock::now();
+  RawConnection c(s.port("web"));
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n"));  // never finishes the head
+  auto r = c.read_response(false, 5000);
+  const auto waited = std::chrono::steady_clock::now() - sent;
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 408);
+  EXPECT_GE(waited, std::chrono::milliseconds(300) - kTimerEarliness);
+  EXPECT_LT(waited, std::chrono::milliseconds(300) + kTimeoutSlack);
+  EXPECT_TRUE(c.wait_closed());
+}
+
+TEST(ResponderTimeouts, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+  SluiceInstance s(short_timeouts_config());
+  ASSERT_TRUE(s.ready()) << s.process().output();
+  RawConnection c(s.port("web"));
+  // The idle time starts after the response is written, so after this.
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(c.read_response());
+  EXPECT_TRUE(c.wait_closed(5000));
+  const auto open_for = std::chrono::steady_clock::now() - sent;
+  EXPECT_GE(open_for, std::chrono::milliseconds(400) - kTimerEarliness);
+  EXPECT_LT(open_for, std::chrono::milliseconds(400) + kTimeoutSlack);
+  EXPECT_TRUE(c.leftover().empty());  // closed quietly, no 408 on an idle connection
 }
 
 struct MalformedCase {

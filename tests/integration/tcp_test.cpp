@@ -2,6 +2,7 @@
 // untouched (a backend's own Connection header reaches the client), large
 // transfers keep every byte, half-close is passed on, real servers (nginx,
 // Redis, HAProxy) work through it.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
@@ -9,15 +10,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "sluice_instance.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/test_backend.h"
+#include "support/timing.h"
 
 namespace sluice::test {
 namespace {
@@ -146,9 +150,12 @@ TEST(TcpMode, QuarterGibibyteEachWayArrivesIntactAndHalfCloseIsPassedOn) {
 }
 
 TEST(TcpMode, ConnectFailureTriesTheNextServer) {
+  // The dead server comes first in the list, and smooth round robin starts
+  // with the first: each worker's first client is refused there and must
+  // be carried to the next server, which the log line shows.
   TestBackend backend(TestBackend::echo());
-  const std::string dead = "127.0.0.1:" + std::to_string(free_loopback_port());
-  SluiceInstance sluice(tcp_config(dead + ", " + backend.address()));
+  const RefusingPort dead;
+  SluiceInstance sluice(tcp_config(dead.address() + ", " + backend.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   for (int i = 0; i < 4; ++i) {
     RawConnection client(sluice.port("tcp"));
@@ -157,14 +164,25 @@ TEST(TcpMode, ConnectFailureTriesTheNextServer) {
     ASSERT_TRUE(r) << i;
     EXPECT_EQ(r->status, 200);
   }
+  EXPECT_EQ(backend.accepted(), 4);
+  EXPECT_TRUE(sluice.process().wait_for_line("listener 'tcp' backend 'app' server " +
+                                             dead.address() +
+                                             ": connect failed; trying the next server"))
+      << sluice.process().output();
+  EXPECT_EQ(sluice.process().count("could be reached"), 0u) << sluice.process().output();
 }
 
 TEST(TcpMode, SilentPairsAreClosedAfterTheIdleTimeout) {
   TestBackend backend([](BackendConnection& c) { c.wait_closed(20000); });
   SluiceInstance sluice(tcp_config(backend.address(), "", "    timeouts: {idle: 300ms}\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const auto opened = std::chrono::steady_clock::now();
   RawConnection client(sluice.port("tcp"));
   EXPECT_TRUE(client.wait_closed(5000));
+  const auto silent_for = std::chrono::steady_clock::now() - opened;
+  EXPECT_GE(silent_for, std::chrono::milliseconds(300) - kTimerEarliness);
+  // The idle timer, not the 60 s default or anything near it.
+  EXPECT_LT(silent_for, std::chrono::milliseconds(300 + 1700));
   EXPECT_TRUE(backend.wait_for_closed_connections(1, 5000));
 }
 
@@ -308,15 +326,20 @@ backends:
                      "\n  default_backend s2\nbackend s2\n  server s " + web + " send-proxy-v2\n"));
   Process haproxy({"haproxy", "-db", "-f", cfg});
   for (std::uint16_t port : {p1, p2}) {
+    // From 127.0.0.2: HAProxy's PROXY header names that address, while
+    // sluice's socket peer (HAProxy) is 127.0.0.1.
     const bool ok = until_up([&] {
-      return run_command({"curl", "-s", "-m", "2", "-o", "/dev/null", "-w", "%{http_code}",
+      return run_command({"curl", "-s", "-m", "2", "--interface", "127.0.0.2", "-o", "/dev/null",
+                          "-w", "%{http_code}",
                           "http://127.0.0.1:" + std::to_string(port) + "/via-haproxy"})
                  .output == "200";
     });
     EXPECT_TRUE(ok) << "port " << port << "\n" << haproxy.output() << sluice.process().output();
   }
-  for (const auto& seen : backend.requests())
-    EXPECT_EQ(seen.header("x-forwarded-for"), "127.0.0.1");
+  const auto seen = backend.requests();
+  EXPECT_GE(seen.size(), 2u);
+  for (const auto& s : seen)
+    EXPECT_EQ(s.header("x-forwarded-for"), "127.0.0.2") << s.raw_head;
   haproxy.stop(SIGTERM);
 }
 
@@ -353,7 +376,9 @@ backends:
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   for (const char* listener : {"v1", "v2"}) {
     const bool ok = until_up([&] {
-      RawConnection client(sluice.port(listener));
+      // From 127.0.0.2: HAProxy's socket peer is sluice (127.0.0.1), so
+      // only our header can tell it 127.0.0.2.
+      RawConnection client(sluice.port(listener), "127.0.0.1", "127.0.0.2");
       client.send("GET /via-sluice HTTP/1.1\r\nHost: t\r\n\r\n");
       auto r = client.read_response(false, 2000);
       return r && r->status == 200;
@@ -363,7 +388,7 @@ backends:
   const auto seen = backend.requests();
   ASSERT_GE(seen.size(), 2u);
   for (const auto& s : seen)
-    EXPECT_EQ(s.header("x-forwarded-for"), "127.0.0.1");  // HAProxy read it from our header
+    EXPECT_EQ(s.header("x-forwarded-for"), "127.0.0.2");  // HAProxy read it from our header
   haproxy.stop(SIGTERM);
 }
 
@@ -411,6 +436,99 @@ backends:
     EXPECT_EQ(it->second, "192.0.2.44") << seen.back().raw_head;
   EXPECT_EQ(fields, 2) << seen.back().raw_head;
   haproxy.stop(SIGTERM);
+}
+
+// Reads from `fd` until `needle` has arrived, the peer closes, or 10 s pass.
+std::string read_until(int fd, std::string got, const std::string& needle) {
+  char buf[4096];
+  while (got.find(needle) == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+std::string v2_header(std::uint8_t command, std::uint8_t family, const std::string& addresses) {
+  std::string h("\r\n\r\n\0\r\nQUIT\n", 12);
+  h += static_cast<char>(0x20 | command);
+  h += static_cast<char>(family);
+  h += static_cast<char>(addresses.size() >> 8);
+  h += static_cast<char>(addresses.size() & 0xff);
+  return h + addresses;
+}
+
+TEST(ProxyProtocol, TcpListenerTakesTheClientFromTheHeaderAndPassesItOn) {
+  // Behind a TCP listener with proxy_protocol, the server asks for a v1
+  // header: what it receives names the client the incoming header named
+  // (or, for LOCAL and UNKNOWN, the connection's own addresses), then the
+  // client's bytes, without the incoming header. Clients connect from
+  // 127.0.0.2, so a header naming the socket peer shows as such.
+  std::mutex m;
+  std::vector<std::string> received;
+  TestBackend backend([&](BackendConnection& c) {
+    const std::string got = read_until(c.fd_for_tests(), c.take_buffered(), "hello");
+    {
+      std::lock_guard lock(m);
+      received.push_back(got);
+    }
+    c.send("ok");
+    c.wait_closed(10000);
+  });
+  SluiceInstance sluice(tcp_config("{address: " + backend.address() + ", send_proxy: v1}", "",
+                                   "    proxy_protocol: true\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::uint16_t port = sluice.port("tcp");
+  // Sends `first`, then `rest`; returns what the server received, and
+  // in `own` the connection's "127.0.0.2 127.0.0.1 PORT PORT" part.
+  auto through = [&](const std::string& first, const std::string& rest, std::string& own) {
+    RawConnection client(port, "127.0.0.1", "127.0.0.2");
+    EXPECT_TRUE(client.connected());
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    ::getsockname(client.fd(), reinterpret_cast<sockaddr*>(&local), &len);
+    own =
+        "127.0.0.2 127.0.0.1 " + std::to_string(ntohs(local.sin_port)) + " " + std::to_string(port);
+    EXPECT_TRUE(client.send(first));
+    EXPECT_TRUE(client.send(rest));
+    EXPECT_EQ(read_until(client.fd(), "", "ok"), "ok");
+    std::lock_guard lock(m);
+    return received.empty() ? std::string() : received.back();
+  };
+  std::string own;
+  // v2, TCP over IPv6: 2001:db8::1 port 4242 to 2001:db8::2 port 443,
+  // delivered in two pieces.
+  std::string six(16, '\0');
+  six[0] = '\x20', six[1] = '\x01', six[2] = '\x0d', six[3] = '\xb8', six[15] = '\x01';
+  std::string six_dst = six;
+  six_dst[15] = '\x02';
+  const std::string v2_tcp6 =
+      v2_header(1, 0x21, six + six_dst + std::string("\x10\x92\x01\xbb", 4));
+  EXPECT_EQ(through(v2_tcp6.substr(0, 10), v2_tcp6.substr(10) + "hello", own),
+            "PROXY TCP6 2001:db8::1 2001:db8::2 4242 443\r\nhello");
+  EXPECT_EQ(through("PROXY TCP4 192.0.2.10 192.0.2.20 4000 8080\r\n", "hello", own),
+            "PROXY TCP4 192.0.2.10 192.0.2.20 4000 8080\r\nhello");
+  // LOCAL and UNKNOWN: the connection's own addresses.
+  const std::string local = through(v2_header(0, 0x00, ""), "hello", own);
+  EXPECT_EQ(local, "PROXY TCP4 " + own + "\r\nhello");
+  const std::string unknown = through("PROXY UNKNOWN\r\n", "hello", own);
+  EXPECT_EQ(unknown, "PROXY TCP4 " + own + "\r\nhello");
+  EXPECT_EQ(backend.accepted(), 4);
+
+  // No header, or a malformed one: closed, and no server is contacted.
+  for (const std::string& bad :
+       {std::string("hello"), std::string("PROXY TCP4 192.0.2.10 192.0.2.20 4000\r\nhello"),
+        v2_header(2, 0x11, std::string(12, '\0')) + "hello"}) {
+    RawConnection client(port, "127.0.0.1", "127.0.0.2");
+    ASSERT_TRUE(client.send(bad));
+    EXPECT_TRUE(client.wait_closed(5000)) << bad;
+    EXPECT_TRUE(client.leftover().empty()) << bad;
+  }
+  EXPECT_EQ(backend.accepted(), 4);
+  EXPECT_EQ(sluice.process().count("listener 'tcp' client 127.0.0.2:"), 3u)
+      << sluice.process().output();
 }
 
 }  // namespace

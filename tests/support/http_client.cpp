@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,8 +35,22 @@ std::optional<std::string> HttpResponse::header(const std::string& lower_name) c
   return it->second;
 }
 
-RawConnection::RawConnection(std::uint16_t port, const char* host) {
+RawConnection::RawConnection(std::uint16_t port, const char* host, const char* source) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Bounds a blocked connect or send, so that a proxy that stops reading
+  // fails the test with a message instead of hanging it until CTest's timeout.
+  const timeval send_timeout{10, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
+  if (source != nullptr) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &local.sin_addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      return;
+    }
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

@@ -22,12 +22,16 @@ struct HttpResponse {
 
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port, const char* host = "127.0.0.1");
+  // `source`: the local address to connect from (another loopback address,
+  // such as 127.0.0.2, tells the client apart from sluice's own address).
+  explicit RawConnection(std::uint16_t port, const char* host = "127.0.0.1",
+                         const char* source = nullptr);
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  // False on error, or when the peer has not taken a byte for 10 s.
   bool send(const std::string& bytes);
   // Reads one response. `head_request`: the request was HEAD (no body).
   // nullopt on timeout, EOF before a full response, or a malformed response.

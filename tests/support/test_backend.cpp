@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -201,6 +202,10 @@ void TestBackend::accept_loop() {
     if (fd < 0) continue;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // A script blocked on a proxy that stops reading fails after 10 s
+    // instead of hanging the test.
+    const timeval send_timeout{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     const int index = ++accepted_;
     const int now_open = ++open_;
     int seen = max_open_.load();

@@ -40,6 +40,7 @@ class BackendConnection {
   ~BackendConnection();
   // Reads one request (head and body). False on EOF, error or timeout.
   bool read_request(ReceivedRequest& out, int timeout_ms = 10000);
+  // False on error, or when the peer has not taken a byte for 10 s.
   bool send(const std::string& bytes);
   void shutdown_write();
   void close();

@@ -784,11 +784,30 @@ TEST(ConfigLoader, LoadFileMissing) {
 }
 
 TEST(ConfigLoader, ConfigIsAnImmutableSnapshot) {
-  const auto r = load_string(kSketch, "a.yaml");
-  ASSERT_TRUE(r.ok());
   static_assert(std::is_same_v<decltype(LoadResult::config), std::shared_ptr<const Config>>);
-  const auto again = load_string(kSketch, "a.yaml");
-  EXPECT_NE(r.config.get(), again.config.get());  // each load is its own snapshot
+  const auto r = load_string(kSketch, "a.yaml");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  // A later load of another text (what a reload does) gives a new
+  // snapshot and leaves the first one as it was.
+  std::string changed = kSketch;
+  changed.replace(changed.find("workers: auto"), 13, "workers: 3");
+  changed.replace(changed.find("10.0.0.1:8080"), 13, "10.0.0.9:9090");
+  const auto again = load_string(changed, "b.yaml");
+  ASSERT_TRUE(again.ok()) << dump(again);
+  EXPECT_EQ(again.config->workers, 3);
+  EXPECT_EQ(again.config->file, "b.yaml");
+  EXPECT_EQ(again.config->backends.at(0).servers.at(0).address, "10.0.0.9:9090");
+  EXPECT_EQ(r.config->workers, 0);
+  EXPECT_EQ(r.config->file, "a.yaml");
+  EXPECT_EQ(r.config->backends.at(0).servers.at(0).address, "10.0.0.1:8080");
+  // The same text loads to the same values.
+  const auto same = load_string(kSketch, "a.yaml");
+  ASSERT_TRUE(same.ok()) << dump(same);
+  EXPECT_EQ(same.config->workers, r.config->workers);
+  EXPECT_EQ(same.config->listeners.size(), r.config->listeners.size());
+  EXPECT_EQ(same.config->routes.size(), r.config->routes.size());
+  EXPECT_EQ(same.config->backends.at(0).servers.at(0).address,
+            r.config->backends.at(0).servers.at(0).address);
 }
 
 }  // namespace

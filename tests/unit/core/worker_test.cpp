@@ -4,14 +4,17 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "core/socket.h"
+#include "support/timing.h"
 
 namespace sluice {
 namespace {
@@ -21,12 +24,16 @@ class Client {
  public:
   explicit Client(const SocketAddress& addr) {
     fd_ = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+    // Reads give up after 10 s: a worker that never answers fails the
+    // test with a message instead of hanging it until CTest's timeout.
+    const timeval timeout{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     connected_ = ::connect(fd_, addr.sa(), addr.length()) == 0;
   }
   ~Client() { ::close(fd_); }
   bool connected() const { return connected_; }
   void send(std::string_view s) { ASSERT_EQ(::write(fd_, s.data(), s.size()), (ssize_t)s.size()); }
-  // Reads until `n` bytes or EOF; returns what arrived.
+  // Reads until `n` bytes, EOF or 10 s of silence; returns what arrived.
   std::string read_exactly(std::size_t n) {
     std::string out;
     char buf[256];
@@ -37,6 +44,7 @@ class Client {
     }
     return out;
   }
+  // True when the peer closes within 10 s.
   bool at_eof() {
     char c;
     return ::read(fd_, &c, 1) == 0;
@@ -135,8 +143,13 @@ TEST(Worker, GracePeriodEndsAStuckConnection) {
   w.start();
   Client c(addr);
   ASSERT_EQ(c.read_exactly(5), "ready");
+  const auto stopped = std::chrono::steady_clock::now();
   w.request_stop(50);  // the client never sends: cancelled after 50 ms
   EXPECT_TRUE(c.at_eof());
+  const auto lasted = std::chrono::steady_clock::now() - stopped;
+  EXPECT_GE(lasted, std::chrono::milliseconds(50) - test::kTimerEarliness)
+      << "cut before the grace period ended";
+  EXPECT_LT(lasted, std::chrono::milliseconds(50 + 1950)) << "kept far past the grace period";
   w.join();
 }
 

@@ -128,6 +128,7 @@ TEST(ChunkedDecoder, RowsDecodeTheSameInEverySplit) {
     EXPECT_EQ(bytewise.done, whole.done);
     EXPECT_EQ(bytewise.error, whole.error);
     EXPECT_EQ(bytewise.data, whole.data);
+    EXPECT_EQ(bytewise.consumed, whole.consumed);
   }
 }
 
