@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -118,6 +119,17 @@ TEST(ListenerLimits, ReloadRaisingMaxConnectionsServesTheClientWaitingAtTheCap) 
   auto r = third.read_response(false, 5'000);
   ASSERT_TRUE(r) << "still waiting with room under the new cap\n" << sluice.process().output();
   EXPECT_EQ(r->status, 200);
+}
+
+TEST(ListenerLimits, StopWhileWorkersWaitAtTheCapExitsCleanly) {
+  SluiceInstance sluice(capped_config(cap_of(1), 2, "ok"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  auto first = served_idle_clients(sluice.port("web"), 1);
+  RawConnection second(sluice.port("web"));
+  ASSERT_TRUE(second.send(kGet));
+  ASSERT_TRUE(sluice.process().wait_for_line("reached max_connections", seconds(5)));
+  const int status = sluice.process().stop(SIGTERM, seconds(10));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << sluice.process().output();
 }
 
 bool wait_for_accepted(const TestBackend& backend, int n, milliseconds limit) {
