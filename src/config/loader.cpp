@@ -545,7 +545,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   Block b{owner_name(n, "listener", index), ""};
   if (!w.map_with_keys(n, b,
                        {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
-                        "max_request_line", "max_header_count", "max_body_size",
+                        "max_request_line", "max_header_count", "max_body_size", "max_connections",
                         "keep_alive_header", "proxy_protocol", "tls", "min_body_rate",
                         "keep_underscore_fields", "escaped_slashes"})) {
     return;
@@ -597,6 +597,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   w.int_field(n, "max_header_count", b, 1, 1000, l.max_header_count);
   std::uint64_t body = 0;
   if (w.size_field(n, "max_body_size", b, body)) l.max_body_size = body;
+  w.opt_int(n, "max_connections", b, 1, 10'000'000, l.max_connections);
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
   w.bool_field(n, "keep_underscore_fields", b, l.keep_underscore_fields);

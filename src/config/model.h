@@ -66,6 +66,9 @@ struct Listener {
   std::uint64_t max_header_count = 100;        // header fields per request; above: 431
   std::optional<std::uint64_t> max_body_size;  // bytes of request body; above: 413; none = no limit
   MinBodyRate min_body_rate;                   // slower request bodies: 408
+  // Open client connections across all workers; at the cap new ones wait
+  // in the kernel's accept queue. None = no cap (descriptors are the limit).
+  std::optional<std::uint64_t> max_connections;
   bool keep_alive_header = false;  // add "Connection: keep-alive" + "Keep-Alive: timeout=N" to 1.1
   bool proxy_protocol = false;     // expect a PROXY protocol v1/v2 header before any byte
   std::optional<Tls> tls;          // absent: plain text

@@ -24,7 +24,8 @@ Result<int> open_listening_socket(const SocketAddress& addr, int backlog) {
   return fd;
 }
 
-Listener::Listener(EventLoop& loop, int fd) : loop_(&loop), fd_(fd) {
+Listener::Listener(EventLoop& loop, int fd, std::shared_ptr<ListenerCap> cap)
+    : loop_(&loop), fd_(fd), cap_(std::move(cap)) {
   if (fd_ >= 0 && !loop_->watch(fd_, this)) close();
 }
 
@@ -34,6 +35,10 @@ Listener::~Listener() {
 
 void Listener::close() {
   if (acceptor_ != nullptr) acceptor_->finish(Errc::cancelled);
+  if (parked_) {
+    cap_->unpark(*this);
+    parked_ = false;
+  }
   if (fd_ >= 0) {
     // Another process may hold the same socket (a binary upgrade): leave
     // the epoll set explicitly, as closing our descriptor would not.
@@ -43,8 +48,43 @@ void Listener::close() {
   }
 }
 
+namespace {
+
+// Errors accept(2) reports for the pending connection it was about to
+// return, not for the listening socket: the next accept may well succeed
+// (accept(2), "Error handling": treat them like EAGAIN by retrying).
+bool connection_error(int e) {
+  switch (e) {
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case EPERM:  // a firewall rule refused this one connection
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case ENONET:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 bool Listener::try_accept(AcceptOp& op) {
   while (true) {
+    // The place is taken before accept(2), not after: workers accepting
+    // at once can never pass the cap between them.
+    if (cap_ && !cap_->try_take()) {
+      if (cap_->park(*loop_, *this)) {
+        parked_ = true;
+        return false;
+      }
+      continue;  // a place freed while parking
+    }
     Accepted a;
     a.peer.set_length(sizeof(sockaddr_storage));
     socklen_t len = a.peer.length();
@@ -55,13 +95,18 @@ bool Listener::try_accept(AcceptOp& op) {
       op.result = a;
       return true;
     }
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    const int e = errno;
+    if (cap_) cap_->give_back();
+    // Each of these consumed one pending connection: the loop ends when
+    // the queue is empty (EAGAIN), so it cannot spin.
+    if (connection_error(e)) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK) {
       ready_ = false;
       return false;
     }
-    // EMFILE and friends: report, the accept loop decides to back off.
-    op.result = Error::from_errno(errno);
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM: the connection stays queued and
+    // accepting again at once would fail again; the accept loop backs off.
+    op.result = Error::from_errno(e);
     return true;
   }
 }
@@ -71,7 +116,7 @@ bool Listener::AcceptOp::await_ready() {
     result = Errc::cancelled;
     return done = true;
   }
-  if (listener->ready_) done = listener->try_accept(*this);
+  if (listener->ready_ && !listener->parked_) done = listener->try_accept(*this);
   return done;
 }
 
@@ -89,10 +134,20 @@ Result<Accepted> Listener::AcceptOp::await_resume() {
 
 void Listener::on_io(std::uint32_t) {
   ready_ = true;
-  if (acceptor_ != nullptr) {
+  // Parked: the new connection waits in the kernel's queue; resume()
+  // accepts it. (This wake-up costs one loop turn per arriving
+  // connection, never a spin: the socket is edge-triggered.)
+  if (acceptor_ != nullptr && !parked_) {
     auto* op = static_cast<AcceptOp*>(acceptor_);
     if (try_accept(*op)) op->finish(Errc::ok);
   }
+}
+
+void Listener::resume() {
+  parked_ = false;
+  if (fd_ < 0 || !ready_ || acceptor_ == nullptr) return;
+  auto* op = static_cast<AcceptOp*>(acceptor_);
+  if (try_accept(*op)) op->finish(Errc::ok);
 }
 
 }  // namespace sluice

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/address.h"
 #include "core/event_loop.h"
+#include "core/listener_cap.h"
 #include "core/result.h"
 #include "core/waiter.h"
 
@@ -22,8 +24,11 @@ struct Accepted {
 
 class Listener final : public IoHandler {
  public:
-  // Takes ownership of listening `fd` and registers it with `loop`.
-  Listener(EventLoop& loop, int fd);
+  // Takes ownership of listening `fd` and registers it with `loop`. With a
+  // `cap`, every accepted connection holds a place in it, which the
+  // connection's owner gives back when it closes; at the cap accept()
+  // waits without calling accept(2) until a place frees.
+  Listener(EventLoop& loop, int fd, std::shared_ptr<ListenerCap> cap = nullptr);
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -38,11 +43,18 @@ class Listener final : public IoHandler {
     Result<Accepted> await_resume();
   };
 
-  // Resumes with the next connection, or cancelled after close().
+  // Resumes with the next connection, or cancelled after close(), or an
+  // error accept(2) gave that another try would not fix at once (EMFILE,
+  // ENFILE, ENOBUFS, ENOMEM): the caller backs off before the next accept.
   AcceptOp accept() { return AcceptOp(this); }
   // Stops accepting: closes the socket and ends a pending accept.
   void close();
   bool is_open() const { return fd_ >= 0; }
+  // Waiting for a place under the cap.
+  bool parked() const { return parked_; }
+  // Loop thread: a place under the cap may have freed (ListenerCap posts
+  // it); accepts again if a connection is waiting.
+  void resume();
   SocketAddress local_address() const { return SocketAddress::local_of(fd_); }
 
   // IoHandler
@@ -53,8 +65,10 @@ class Listener final : public IoHandler {
 
   EventLoop* loop_;
   int fd_;
+  std::shared_ptr<ListenerCap> cap_;
   Waiter* acceptor_ = nullptr;
-  bool ready_ = true;
+  bool ready_ = true;    // edge-triggered: a connection may be waiting
+  bool parked_ = false;  // at the cap: accept(2) is not called until resume()
 };
 
 }  // namespace sluice

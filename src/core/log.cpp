@@ -22,4 +22,12 @@ bool init_logging(std::string_view level) {
   return true;
 }
 
+std::uint64_t LogThrottle::note(std::uint64_t now_ms) {
+  events_.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t due = next_ms_.load(std::memory_order_relaxed);
+  // One thread wins the slot; the others count and stay quiet.
+  if (now_ms < due || !next_ms_.compare_exchange_strong(due, now_ms + 1000)) return 0;
+  return events_.exchange(0, std::memory_order_relaxed);
+}
+
 }  // namespace sluice

@@ -6,16 +6,20 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/log.h"
+
 namespace sluice {
 
 // ---- ConnectionScope ----
 
-ConnectionScope::ConnectionScope(Worker& worker, std::size_t listener_index)
-    : worker_(worker), listener_index_(listener_index) {
+ConnectionScope::ConnectionScope(Worker& worker, std::size_t listener_index, ListenerCap* cap)
+    : worker_(worker), listener_index_(listener_index), cap_(cap) {
   worker_.link(*this);
 }
 
 ConnectionScope::~ConnectionScope() {
+  // The connection's descriptor is closed by now: its place is free.
+  if (cap_ != nullptr) cap_->give_back();
   worker_.unlink(*this);
   worker_.finish_if_drained();
 }
@@ -48,12 +52,13 @@ Worker::~Worker() {
   }
 }
 
-void Worker::add_listener(std::size_t listener_index, int fd) {
-  listeners_.push_back(ListenerSlot{listener_index, fd, nullptr});
+void Worker::add_listener(std::size_t listener_index, int fd, std::shared_ptr<ListenerCap> cap) {
+  listeners_.push_back(ListenerSlot{listener_index, fd, std::move(cap), nullptr});
 }
 
-void Worker::open_listener(std::size_t listener_index, int fd) {
-  listeners_.push_back(ListenerSlot{listener_index, fd, std::make_unique<Listener>(loop_, fd)});
+void Worker::open_listener(std::size_t listener_index, int fd, std::shared_ptr<ListenerCap> cap) {
+  auto listener = std::make_unique<Listener>(loop_, fd, cap);
+  listeners_.push_back(ListenerSlot{listener_index, fd, std::move(cap), std::move(listener)});
   if (stopping_) {
     listeners_.back().listener->close();
     return;
@@ -100,34 +105,53 @@ std::size_t Worker::idle_connection_count() const {
 
 void Worker::run() {
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
-    listeners_[i].listener = std::make_unique<Listener>(loop_, listeners_[i].fd);
+    listeners_[i].listener = std::make_unique<Listener>(loop_, listeners_[i].fd, listeners_[i].cap);
     ++accept_loops_;
     spawn(accept_loop(i));
   }
   loop_.run();
 }
 
+namespace {
+
+// How long a worker stops accepting on a listener after accept(2) ran out
+// of descriptors or memory. The connection waits in the kernel's queue; a
+// close elsewhere frees what the next try needs.
+constexpr std::uint64_t kAcceptBackoffMs = 100;
+
+// Shared by every worker and listener: when descriptors run out, they all
+// fail together, and one line a second says so.
+LogThrottle accept_failure_log;
+
+}  // namespace
+
 Task<void> Worker::accept_loop(std::size_t slot) {
   Listener& listener = *listeners_[slot].listener;
   const std::size_t listener_index = listeners_[slot].listener_index;
+  ListenerCap* cap = listeners_[slot].cap.get();
   while (!stopping_) {
     auto accepted = co_await listener.accept();
     if (!accepted) {
       if (accepted.code() == Errc::cancelled) break;
-      // Out of descriptors or memory: wait a little rather than spin.
-      spdlog::error("worker {}: accept failed: {}", index_,
-                    std::strerror(accepted.error().sys_errno));
-      co_await sleep_for(loop_, 100);
+      // Out of descriptors or memory: pause this listener, never spin.
+      if (const std::uint64_t times = accept_failure_log.note(loop_.now_ms())) {
+        spdlog::error(
+            "worker {}: cannot accept on {}: {}; accepting paused for {} ms ({} pause(s) since "
+            "the last message)",
+            index_, listener.local_address().to_string(), std::strerror(accepted.error().sys_errno),
+            kAcceptBackoffMs, times);
+      }
+      co_await sleep_for(loop_, kAcceptBackoffMs);
       continue;
     }
-    serve(listener_index, accepted->fd);
+    serve(listener_index, cap, accepted->fd);
   }
   --accept_loops_;
   finish_if_drained();
 }
 
-Detached Worker::serve(std::size_t listener_index, int fd) {
-  ConnectionScope scope(*this, listener_index);
+Detached Worker::serve(std::size_t listener_index, ListenerCap* cap, int fd) {
+  ConnectionScope scope(*this, listener_index, cap);
   co_await handler_(scope, fd);
 }
 

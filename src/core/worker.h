@@ -29,7 +29,9 @@ class Worker;
 // Lives in the connection task's frame.
 class ConnectionScope {
  public:
-  ConnectionScope(Worker& worker, std::size_t listener_index);
+  // `cap`: the listener's, whose place this connection holds until it
+  // ends; null for a listener without one.
+  ConnectionScope(Worker& worker, std::size_t listener_index, ListenerCap* cap = nullptr);
   ~ConnectionScope();
   ConnectionScope(const ConnectionScope&) = delete;
   ConnectionScope& operator=(const ConnectionScope&) = delete;
@@ -47,6 +49,7 @@ class ConnectionScope {
   friend class Worker;
   Worker& worker_;
   std::size_t listener_index_;
+  ListenerCap* cap_;
   CancelToken token_;
   bool idle_ = false;
   ConnectionScope* prev_ = nullptr;
@@ -72,10 +75,12 @@ class Worker {
   // worker's loop is made after the worker).
   void set_handler(ConnectionHandler handler) { handler_ = std::move(handler); }
   // Before start(): adopt a listening socket for listener `listener_index`.
-  void add_listener(std::size_t listener_index, int fd);
+  // `cap`: shared by every worker serving that listener (see ListenerCap).
+  void add_listener(std::size_t listener_index, int fd, std::shared_ptr<ListenerCap> cap = nullptr);
   // Loop thread, while running: adopt a listening socket and start
   // accepting on it (a listener added by a reload).
-  void open_listener(std::size_t listener_index, int fd);
+  void open_listener(std::size_t listener_index, int fd,
+                     std::shared_ptr<ListenerCap> cap = nullptr);
   // Loop thread: stop accepting for `listener_index` and close its idle
   // connections; busy ones finish (their session sees the listener gone
   // and closes after the response).
@@ -107,7 +112,7 @@ class Worker {
   friend class ConnectionScope;
   void run();
   Task<void> accept_loop(std::size_t slot);
-  Detached serve(std::size_t listener_index, int fd);
+  Detached serve(std::size_t listener_index, ListenerCap* cap, int fd);
   void begin_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms);
   void close_idle_connections();
   void cancel_all();
@@ -115,9 +120,12 @@ class Worker {
   void link(ConnectionScope& c);
   void unlink(ConnectionScope& c);
 
+  // A slot outlives its Listener's close (a reload that removes the
+  // listener): the connections still open give their places back to `cap`.
   struct ListenerSlot {
     std::size_t listener_index;
     int fd;
+    std::shared_ptr<ListenerCap> cap;
     std::unique_ptr<Listener> listener;
   };
 

@@ -14,6 +14,7 @@
 #include "config/model.h"
 #include "core/address.h"
 #include "core/listener.h"
+#include "core/listener_cap.h"
 #include "core/worker.h"
 #include "proxy/client_session.h"
 #include "proxy/destination_table.h"
@@ -51,10 +52,18 @@ Server::Server(const config::Config& config)
   inputs.regexes = regexes_.get();
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     inputs.slot_of.push_back(i);
-    slots_.push_back(
-        {config.listeners[i].listen, config.listeners[i].protocol == config::Protocol::http, {}});
+    slots_.push_back({config.listeners[i].listen,
+                      config.listeners[i].protocol == config::Protocol::http,
+                      {},
+                      std::make_shared<ListenerCap>(config.listeners[i].name)});
   }
   snapshot_ = Snapshot::build(config, *destinations_, inputs);
+  apply_caps(*snapshot_);
+}
+
+void Server::apply_caps(const Snapshot& snap) {
+  for (const auto& ls : snap.listeners)
+    slots_[ls->slot].cap->configure(ls->name, ls->max_connections);
 }
 
 Server::~Server() {
@@ -136,7 +145,7 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
     }
     // Handed-over sockets may outnumber our workers: each is served.
     for (std::size_t i = 0; i < slots_[slot].fds.size(); ++i)
-      workers_[i % workers_.size()]->add_listener(slot, slots_[slot].fds[i]);
+      workers_[i % workers_.size()]->add_listener(slot, slots_[slot].fds[i], slots_[slot].cap);
   }
   for (auto& [listen, fds] : inherited) {
     spdlog::info("a listener on {} is no longer configured: closing its inherited sockets", listen);
@@ -181,7 +190,7 @@ std::vector<std::size_t> Server::assign_slots(const config::Config& config,
     }
     if (found == SIZE_MAX) {
       found = slots_.size() + added.size();
-      added.push_back({lc.listen, http, {}});
+      added.push_back({lc.listen, http, {}, std::make_shared<ListenerCap>(lc.name)});
     } else {
       claimed[found] = true;
     }
@@ -249,17 +258,25 @@ bool Server::reload(const config::Config& config, std::string& error) {
   const std::size_t first_added = slots_.size();
   for (auto& slot : added)
     slots_.push_back(std::move(slot));
+  // Before the workers accept on an added listener; a kept listener's
+  // count carries over, only its cap changes.
+  apply_caps(*next);
   auto published = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     WorkerContext* ctx = contexts_[i].get();
     Worker* worker = workers_[i].get();
-    std::vector<std::pair<std::size_t, int>> opens;
+    struct Open {
+      std::size_t slot;
+      int fd;
+      std::shared_ptr<ListenerCap> cap;
+    };
+    std::vector<Open> opens;
     for (std::size_t s = first_added; s < slots_.size(); ++s)
-      opens.emplace_back(s, slots_[s].fds[i]);
+      opens.push_back({s, slots_[s].fds[i], slots_[s].cap});
     worker->loop().post([ctx, worker, next, published, opens, removed] {
       ctx->snapshot = next;
-      for (const auto& [slot, fd] : opens)
-        worker->open_listener(slot, fd);
+      for (const auto& open : opens)
+        worker->open_listener(open.slot, open.fd, open.cap);
       for (std::size_t slot : removed)
         worker->close_listener(slot);
       published->count_down();

@@ -12,6 +12,7 @@
 #include <vector>
 
 namespace sluice {
+class ListenerCap;
 class Worker;
 namespace balance {
 class HealthChecker;
@@ -110,15 +111,20 @@ class Server {
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
   // Listener slots: the listen address and protocol each slot's sockets
-  // serve ("" once removed), and those sockets (one per worker).
+  // serve ("" once removed), those sockets (one per worker), and the open
+  // connections they count against max_connections (kept by a reload that
+  // keeps the slot).
   struct Slot {
     std::string listen;
     bool http = true;
     std::vector<int> fds;
+    std::shared_ptr<ListenerCap> cap;
   };
   std::vector<Slot> slots_;
 
   static std::vector<balance::HealthTarget> health_targets(const Snapshot& snap);
+  // Gives each listener's cap its max_connections and name.
+  void apply_caps(const Snapshot& snap);
   std::vector<std::size_t> assign_slots(const config::Config& config,
                                         std::vector<Slot>& added) const;
   bool open_sockets(const std::string& name, const std::string& listen, std::vector<int>& fds,

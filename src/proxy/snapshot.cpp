@@ -162,6 +162,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls->max_head_bytes = lc.max_header_size;
     ls->max_fields = lc.max_header_count;
     ls->max_body_bytes = lc.max_body_size;
+    if (lc.max_connections) ls->max_connections = static_cast<std::size_t>(*lc.max_connections);
     ls->keep_alive_header = lc.keep_alive_header;
     ls->proxy_protocol = lc.proxy_protocol;
     ls->keep_underscore_fields = lc.keep_underscore_fields;

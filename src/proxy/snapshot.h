@@ -34,6 +34,7 @@ struct ListenerSettings {
   std::size_t max_head_bytes = 16 * 1024;
   std::size_t max_fields = 100;
   std::optional<std::uint64_t> max_body_bytes;  // 413 above this
+  std::size_t max_connections = SIZE_MAX;       // open client connections; SIZE_MAX: no cap
   bool proxy_protocol = false;     // a PROXY v1/v2 header comes first on every connection
   std::size_t backend_index = 0;   // tcp listeners: the backend they forward to
   bool keep_alive_header = false;  // announce Connection: keep-alive + Keep-Alive: timeout=N
