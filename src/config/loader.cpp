@@ -1023,7 +1023,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
     const Block qb = b.child("queue");
     if (w.map_with_keys(q, qb, {"timeout", "max_size"})) {
       w.duration_field(q, "timeout", qb, be.queue.timeout, true);
-      w.opt_int(q, "max_size", qb, 0, 1'000'000'000, be.queue.max_size);
+      w.int_field(q, "max_size", qb, 0, 1'000'000'000, be.queue.max_size);
     }
   }
   if (const YAML::Node p = field(n, "pool"); p.IsDefined()) {

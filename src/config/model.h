@@ -155,8 +155,8 @@ struct Sticky {
 };
 
 struct Queue {
-  Duration timeout{5'000};                // ms a request may wait for a free connection slot
-  std::optional<std::uint64_t> max_size;  // requests waiting; above: 503; none = no limit
+  Duration timeout{5'000};        // ms a request may wait for a free connection slot; 0: no wait
+  std::uint64_t max_size = 1024;  // requests waiting per server; above: 503; 0: none wait
 };
 
 struct Pool {

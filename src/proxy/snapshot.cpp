@@ -42,9 +42,8 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
                      bc.servers[i].max_connections.value_or(0),
                      bc.health_check ? ms(bc.health_check->slow_start) : 0});
   }
-  auto balancer =
-      std::make_shared<balance::Balancer>(algorithm_of(bc.balance), std::move(specs),
-                                          static_cast<std::size_t>(bc.queue.max_size.value_or(0)));
+  auto balancer = std::make_shared<balance::Balancer>(algorithm_of(bc.balance), std::move(specs),
+                                                      static_cast<std::size_t>(bc.queue.max_size));
   up.queue_timeout_ms = ms(bc.queue.timeout);
   if (bc.sticky) {
     up.sticky_cookie = bc.sticky->cookie;

@@ -215,7 +215,7 @@ backends:
   EXPECT_EQ(b.servers[0].send_proxy, SendProxy::none);
   EXPECT_FALSE(b.servers[0].backup);
   EXPECT_EQ(b.queue.timeout, milliseconds(5'000));
-  EXPECT_FALSE(b.queue.max_size);
+  EXPECT_EQ(b.queue.max_size, 1024u);
   EXPECT_EQ(b.pool.max_idle_per_server, 64);
   EXPECT_EQ(b.pool.idle_timeout, milliseconds(60'000));
   EXPECT_EQ(b.pool.reuse, PoolReuse::safe);
