@@ -39,6 +39,12 @@ void UpstreamPool::clear() {
   }
 }
 
+void UpstreamPool::retire(DestinationId d) {
+  if (d >= slots_.size()) return;
+  while (slots_[d].oldest != nullptr)
+    drop(slots_[d].oldest);
+}
+
 UpstreamPool::Slot& UpstreamPool::slot(DestinationId d) {
   if (d >= slots_.size()) slots_.resize(d + 1);
   return slots_[d];
