@@ -21,9 +21,9 @@ Balancer::Balancer(Algorithm algorithm, std::vector<ServerSpec> servers, std::si
       specs_(std::move(servers)),
       states_(new ServerState[std::max<std::size_t>(1, specs_.size())]) {
   for (const auto& s : specs_) {
-    limits_.push_back(s.max_connections > 0
-                          ? std::make_unique<ConnectionLimit>(s.max_connections, max_queue)
-                          : nullptr);
+    limits_.push_back(s.max_connections > 0 ? std::make_unique<ConnectionLimit>(
+                                                  s.max_connections, max_queue, s.address)
+                                            : nullptr);
   }
   if (algorithm_ == Algorithm::hash) {
     std::vector<std::pair<std::string, int>> points;

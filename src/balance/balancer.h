@@ -31,9 +31,11 @@ struct ServerSpec {
 
 class Balancer {
  public:
-  // `max_queue`: requests that may wait for a server at max_connections
-  // (0: no limit).
-  Balancer(Algorithm algorithm, std::vector<ServerSpec> servers, std::size_t max_queue = 0);
+  // `max_queue`: requests that may wait for a server at max_connections,
+  // per server (0: none wait).
+  static constexpr std::size_t kDefaultMaxQueue = 1024;
+  Balancer(Algorithm algorithm, std::vector<ServerSpec> servers,
+           std::size_t max_queue = kDefaultMaxQueue);
 
   struct WorkerState {
     std::vector<std::int64_t> current;  // smooth weighted round robin

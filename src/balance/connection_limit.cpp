@@ -1,15 +1,18 @@
 #include "balance/connection_limit.h"
 
+#include <spdlog/spdlog.h>
+#include <algorithm>
+
 namespace sluice::balance {
 
-// One waiting request. `granted` and `abandoned` change under the limit's
-// mutex; `waiter` only on the waiting request's own thread.
+// One waiting request. `granted` changes under the limit's mutex; `waiter`
+// only on the waiting request's own thread. A ticket is in the queue until
+// it is granted a slot or its request stops waiting, never after.
 struct ConnectionLimit::Ticket {
   EventLoop* loop = nullptr;
   Waiter waiter;
   Waiter* pending = nullptr;  // cleared when the wait ends
   bool granted = false;
-  bool abandoned = false;
 };
 
 bool ConnectionLimit::try_take() {
@@ -35,11 +38,15 @@ bool ConnectionLimit::Acquire::await_suspend(std::coroutine_handle<> h) {
       immediate = true;
       return false;
     }
-    if (limit.max_queue_ > 0 && limit.queue_.size() >= limit.max_queue_) return false;
+    // A zero timeout would arm no timer and wait for ever: it means "do
+    // not wait".
+    if (timeout_ms == 0 || limit.queue_.size() >= limit.max_queue_) return false;
     if (!ticket->waiter.begin(loop, h, timeout_ms, cancel)) return false;
     ticket->pending = &ticket->waiter;
     ticket->waiter.owner_slot = &ticket->pending;
     limit.queue_.push_back(ticket);
+    spdlog::debug("server {}: at max_connections ({}); request queued, {} waiting", limit.server_,
+                  limit.max_, limit.queue_.size());
   }
   return true;
 }
@@ -49,23 +56,31 @@ bool ConnectionLimit::Acquire::await_resume() {
   if (!ticket) return false;
   std::lock_guard lock(limit.mutex_);
   if (ticket->granted) return true;  // a slot came with the timeout: keep it
-  ticket->abandoned = true;
+  // Timed out or cancelled: a ghost left in line would count against
+  // max_size and turn later requests away.
+  limit.leave_queue(ticket);
   return false;
+}
+
+void ConnectionLimit::leave_queue(const std::shared_ptr<Ticket>& ticket) {
+  const auto it = std::find(queue_.begin(), queue_.end(), ticket);
+  if (it != queue_.end()) queue_.erase(it);
+}
+
+std::size_t ConnectionLimit::waiting() {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
 }
 
 void ConnectionLimit::release() {
   std::shared_ptr<Ticket> next;
   {
     std::lock_guard lock(mutex_);
-    while (!queue_.empty()) {
-      auto t = std::move(queue_.front());
+    if (!queue_.empty()) {
+      next = std::move(queue_.front());
       queue_.pop_front();
-      if (t->abandoned) continue;
-      t->granted = true;  // the slot moves to it: busy_ stays
-      next = std::move(t);
-      break;
-    }
-    if (!next) {
+      next->granted = true;  // the slot moves to it: busy_ stays
+    } else {
       busy_.fetch_sub(1, std::memory_order_acq_rel);
       return;
     }

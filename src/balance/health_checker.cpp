@@ -64,9 +64,26 @@ Task<void> HealthChecker::probe_loop(HealthTarget& t) {
   probe_ended();
 }
 
+namespace {
+
+bool expected(const HealthSpec& spec, int status) {
+  for (const auto& [first, last] : spec.expect_status) {
+    if (status >= first && status <= last) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why) {
   const std::uint64_t deadline = loop_.now_ms() + t.spec.timeout_ms;
-  auto fd = co_await connect_to(loop_, t.addr, t.spec.timeout_ms, &cancel_);
+  const ServerState& state = t.balancer->state(t.server);
+  const Endpoint* endpoint = state.endpoint.load(std::memory_order_acquire);
+  if (endpoint == nullptr || !state.resolved.load(std::memory_order_acquire)) {
+    why = "its name does not resolve";
+    co_return false;
+  }
+  auto fd = co_await connect_to(loop_, endpoint->addr, t.spec.timeout_ms, &cancel_);
   if (!fd) {
     why = fd.code() == Errc::timeout ? "connect timed out" : "connect failed";
     co_return false;
@@ -74,8 +91,11 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why) {
   Socket sock(loop_, *fd);
   sock.bind_cancel(&cancel_);
   if (!t.spec.http) co_return true;
-  const std::string request = "GET " + t.spec.path +
-                              " HTTP/1.1\r\nHost: " + t.balancer->spec(t.server).address +
+  // A server with name-based virtual hosts answers a Host it does not know
+  // with 404 or 421 (RFC 9110 §15.5.20): health_check.host names the one it
+  // serves.
+  const std::string& host = t.spec.host.empty() ? t.balancer->spec(t.server).address : t.spec.host;
+  const std::string request = "GET " + t.spec.path + " HTTP/1.1\r\nHost: " + host +
                               "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
   if (!co_await sock.write(request, t.spec.timeout_ms)) {
     why = "request not sent";
@@ -99,7 +119,7 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why) {
     why = "not an HTTP response";
     co_return false;
   }
-  if (status != t.spec.expect_status) {
+  if (!expected(t.spec, status)) {
     why = "status " + std::to_string(status);
     co_return false;
   }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "balance/balancer.h"
@@ -21,7 +22,10 @@ namespace sluice::balance {
 struct HealthSpec {
   bool http = true;  // false: a TCP connect is the probe
   std::string path = "/";
-  int expect_status = 200;
+  std::string host;  // the Host field sent; "": the server's address as configured
+  // Statuses that count as healthy: runs, both ends included. By default
+  // any success or redirect, so a server answering "/" with 302 is up.
+  std::vector<std::pair<int, int>> expect_status{{200, 399}};
   std::uint64_t interval_ms = 2'000;
   std::uint64_t timeout_ms = 1'000;
   int rise = 2;
@@ -31,8 +35,7 @@ struct HealthSpec {
 struct HealthTarget {
   std::string backend;
   std::shared_ptr<const Balancer> balancer;
-  int server = 0;
-  SocketAddress addr;
+  int server = 0;  // its address: the server's state (the resolver may move it)
   HealthSpec spec;
 };
 

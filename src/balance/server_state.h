@@ -6,7 +6,18 @@
 #include <atomic>
 #include <cstdint>
 
+#include "core/address.h"
+
 namespace sluice::balance {
+
+// Where a server's name resolves: the address new connections go to and
+// the key its idle connections are pooled under. Made once per distinct
+// address and kept for the life of the process (proxy::DestinationTable
+// owns them), so a pointer to one never dangles.
+struct Endpoint {
+  SocketAddress addr;
+  std::uint32_t pool_key = 0;
+};
 
 // Set at run time by an operator (the admin API drives it): a draining
 // server takes no new clients but keeps the sticky ones it has; a disabled
@@ -22,10 +33,15 @@ struct ServerState {
   std::atomic<int> ejections{0};              // in a row: the back-off doubles
   std::atomic<std::uint32_t> latency_us{0};   // moving average of time to response head
   std::atomic<std::uint64_t> up_since_ms{0};  // when checks last brought it back up
+  // Where it resolves now (null: it never has). Replaced, never cleared,
+  // when a lookup finds another address; `resolved` says whether the name
+  // still resolves at all. Published by the snapshot build and the resolver.
+  std::atomic<const Endpoint*> endpoint{nullptr};
+  std::atomic<bool> resolved{true};  // false: its name does not resolve, so it is down
 
-  // Healthy and not ejected at `now_ms`.
+  // Resolved, healthy and not ejected at `now_ms`.
   bool usable(std::uint64_t now_ms) const {
-    return healthy.load(std::memory_order_relaxed) &&
+    return resolved.load(std::memory_order_relaxed) && healthy.load(std::memory_order_relaxed) &&
            ejected_until_ms.load(std::memory_order_relaxed) <= now_ms;
   }
   // May the balancer choose it for a request that names no server?

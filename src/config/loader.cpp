@@ -951,10 +951,64 @@ void load_server(Walker& w, const YAML::Node& n, const Block& sb, Server& s) {
   w.bool_field(n, "backup", sb, s.backup);
 }
 
+// "204", "200-399": one status or a range, each 100..599.
+bool parse_status_range(std::string_view text, StatusRange& out) {
+  auto number = [](std::string_view t, int& n) {
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+    return !t.empty() && ec == std::errc{} && end == t.data() + t.size() && n >= 100 && n <= 599;
+  };
+  const auto dash = text.find('-');
+  if (dash == std::string_view::npos) {
+    if (!number(text, out.first)) return false;
+    out.last = out.first;
+    return true;
+  }
+  return number(text.substr(0, dash), out.first) && number(text.substr(dash + 1), out.last) &&
+         out.first <= out.last;
+}
+
+// expect_status: 200, "200-399", or a list of those.
+void load_expect_status(Walker& w, const YAML::Node& n, const std::string& what,
+                        std::vector<StatusRange>& out) {
+  std::vector<YAML::Node> items;
+  if (n.IsSequence()) {
+    if (n.size() == 0) w.error(n, what + ": expected at least one status");
+    for (const auto& item : n)
+      items.push_back(item);
+  } else {
+    items.push_back(n);
+  }
+  std::vector<StatusRange> ranges;
+  for (const auto& item : items) {
+    std::string text;
+    if (!w.scalar(item, what, text)) return;
+    StatusRange r;
+    if (!parse_status_range(text, r)) {
+      w.error(item, what + ": expected a status from 100 to 599 or a range such as 200-399, got " +
+                        quote(text));
+      return;
+    }
+    ranges.push_back(r);
+  }
+  if (!ranges.empty()) out = std::move(ranges);
+}
+
+// health_check.host: what a name-based server expects in Host, with an
+// optional port ("app.example", "app.example:8080", "[::1]:8080").
+bool valid_authority(const std::string& text) {
+  HostPort hp;
+  std::string why;
+  if (valid_host_name(text)) return true;
+  if (text.front() == '[' && text.back() == ']') {
+    return parse_address(text + ":1", AddressUse::server, hp, why);
+  }
+  return parse_address(text, AddressUse::server, hp, why);
+}
+
 void load_health_check(Walker& w, const YAML::Node& h, const Block& hb, HealthCheck& hc) {
-  if (!w.map_with_keys(
-          h, hb,
-          {"type", "path", "expect_status", "interval", "timeout", "rise", "fall", "slow_start"})) {
+  if (!w.map_with_keys(h, hb,
+                       {"type", "path", "host", "expect_status", "interval", "timeout", "rise",
+                        "fall", "slow_start"})) {
     return;
   }
   w.choice_field(h, "type", hb, kCheckTypes, hc.type);
@@ -965,9 +1019,16 @@ void load_health_check(Walker& w, const YAML::Node& h, const Block& hb, HealthCh
     }
     load_path(w, h, "path", hb, path);
     if (path) hc.path = *path;
-    w.int_field(h, "expect_status", hb, 100, 599, hc.expect_status);
+    if (w.opt_string(h, "host", hb, hc.host) && !valid_authority(*hc.host)) {
+      w.error(
+          field(h, "host"),
+          hb.at("host") + ": expected a host name, optionally with :port, got " + quote(*hc.host));
+    }
+    if (const YAML::Node e = field(h, "expect_status"); e.IsDefined()) {
+      load_expect_status(w, e, hb.at("expect_status"), hc.expect_status);
+    }
   } else {
-    for (const char* key : {"path", "expect_status"}) {
+    for (const char* key : {"path", "host", "expect_status"}) {
       if (h[key].IsDefined()) w.error(h[key], hb.at(key) + ": not used by a tcp health check");
     }
   }
@@ -987,7 +1048,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
   const Block b{"backend " + quote(be.name), ""};
   if (!w.map_with_keys(n, b,
                        {"balance", "hash", "sticky", "servers", "queue", "pool", "tcp_keepalive",
-                        "timeouts", "retries", "health_check"})) {
+                        "timeouts", "retries", "health_check", "resolve_interval"})) {
     return;
   }
   w.choice_field(n, "balance", b, kBalances, be.balance);
@@ -1043,7 +1104,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
     const Block qb = b.child("queue");
     if (w.map_with_keys(q, qb, {"timeout", "max_size"})) {
       w.duration_field(q, "timeout", qb, be.queue.timeout, true);
-      w.opt_int(q, "max_size", qb, 0, 1'000'000'000, be.queue.max_size);
+      w.int_field(q, "max_size", qb, 0, 1'000'000'000, be.queue.max_size);
     }
   }
   if (const YAML::Node p = field(n, "pool"); p.IsDefined()) {
@@ -1084,6 +1145,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
     load_health_check(w, h, b.child("health_check"), hc);
     be.health_check = std::move(hc);
   }
+  w.duration_field(n, "resolve_interval", b, be.resolve_interval, true);
 }
 
 // --------------------------------------------------------------- top level

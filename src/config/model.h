@@ -178,8 +178,8 @@ struct Sticky {
 };
 
 struct Queue {
-  Duration timeout{5'000};                // ms a request may wait for a free connection slot
-  std::optional<std::uint64_t> max_size;  // requests waiting; above: 503; none = no limit
+  Duration timeout{5'000};        // ms a request may wait for a free connection slot; 0: no wait
+  std::uint64_t max_size = 1024;  // requests waiting per server; above: 503; 0: none wait
 };
 
 struct Pool {
@@ -202,15 +202,23 @@ struct Retries {
   bool idempotency_key = false;             // treat requests with Idempotency-Key as retryable
 };
 
+// A run of status codes, both ends included ("200-399"; 204 is 204-204).
+struct StatusRange {
+  int first = 200;
+  int last = 399;
+  friend bool operator==(const StatusRange&, const StatusRange&) = default;
+};
+
 struct HealthCheck {
   HealthCheckType type = HealthCheckType::http;
-  std::string path;          // http: request path (starts with '/')
-  int expect_status = 200;   // http: 100..599
-  Duration interval{2'000};  // ms between probes
-  Duration timeout{1'000};   // ms a probe may take
-  int rise = 2;              // consecutive successes to mark a server up
-  int fall = 3;              // consecutive failures to mark it down
-  Duration slow_start{0};    // ms over which a server back up ramps to its full weight
+  std::string path;                            // http: request path (starts with '/')
+  std::optional<std::string> host;             // http: Host sent; absent: the server's address
+  std::vector<StatusRange> expect_status{{}};  // http: statuses that count as healthy
+  Duration interval{2'000};                    // ms between probes
+  Duration timeout{1'000};                     // ms a probe may take
+  int rise = 2;                                // consecutive successes to mark a server up
+  int fall = 3;                                // consecutive failures to mark it down
+  Duration slow_start{0};  // ms over which a server back up ramps to its full weight
 };
 
 struct Backend {
@@ -225,6 +233,7 @@ struct Backend {
   BackendTimeouts timeouts;
   Retries retries;
   std::optional<HealthCheck> health_check;  // absent: servers are assumed up
+  Duration resolve_interval{30'000};        // ms between lookups of server host names; 0: never
 
   SourceLocation where;  // its name under `backends`
 };

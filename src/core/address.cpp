@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -75,6 +76,47 @@ Result<SocketAddress> SocketAddress::resolve(std::string_view text) {
   freeaddrinfo(res);
   a.set_port(port);
   return a;
+}
+
+SocketAddress::Lookup SocketAddress::look_up(std::string_view text) {
+  Lookup found;
+  if (auto numeric = parse_numeric(text)) {
+    found.outcome = Lookup::Outcome::found;
+    found.addresses.push_back(*numeric);
+    return found;
+  }
+  std::string_view host;
+  std::uint16_t port = 0;
+  if (!split_host_port(text, host, port)) {
+    found.outcome = Lookup::Outcome::no_such_name;
+    found.error = "not host:port";
+    return found;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_family = AF_UNSPEC;
+  addrinfo* res = nullptr;
+  const std::string h(host);
+  const int rc = getaddrinfo(h.c_str(), nullptr, &hints, &res);
+  if (rc != 0) {
+    found.outcome = rc == EAI_NONAME || rc == EAI_NODATA ? Lookup::Outcome::no_such_name
+                                                         : Lookup::Outcome::failed;
+    found.error = gai_strerror(rc);
+    return found;
+  }
+  for (const addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
+    if (ai->ai_addrlen > sizeof(sockaddr_storage)) continue;
+    SocketAddress a;
+    std::memcpy(&a.storage_, ai->ai_addr, ai->ai_addrlen);
+    a.length_ = ai->ai_addrlen;
+    a.set_port(port);
+    if (std::find(found.addresses.begin(), found.addresses.end(), a) == found.addresses.end()) {
+      found.addresses.push_back(a);
+    }
+  }
+  freeaddrinfo(res);
+  found.outcome = found.addresses.empty() ? Lookup::Outcome::no_such_name : Lookup::Outcome::found;
+  return found;
 }
 
 SocketAddress SocketAddress::local_of(int fd) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -21,6 +22,10 @@ class SocketAddress {
   // Numeric forms, or a host name resolved now (blocking; for start-up and
   // reloads, never the data path). Prefers the first address returned.
   static Result<SocketAddress> resolve(std::string_view text);
+  // Every address a host name has now, in getaddrinfo's order (blocking:
+  // never on a worker's loop). See Lookup.
+  struct Lookup;
+  static Lookup look_up(std::string_view text);
   // The local or peer address of a connected or bound socket.
   static SocketAddress local_of(int fd);
   static SocketAddress peer_of(int fd);
@@ -41,6 +46,16 @@ class SocketAddress {
  private:
   sockaddr_storage storage_{};
   socklen_t length_ = 0;
+};
+
+// What a name lookup found. `no_such_name` is the name system's answer
+// (the name or its addresses do not exist); `failed` is no answer at all
+// (no resolver reachable, a timeout), which says nothing about the name.
+struct SocketAddress::Lookup {
+  enum class Outcome : std::uint8_t { found, no_such_name, failed };
+  Outcome outcome = Outcome::failed;
+  std::vector<SocketAddress> addresses;  // with the port; when found
+  std::string error;                     // why not, for a log line
 };
 
 // Splits "host:port" / "[v6]:port" into its parts; false if malformed.

@@ -95,6 +95,18 @@ bool Socket::try_read(ReadOp& op) {
   }
 }
 
+bool Socket::nothing_to_read() {
+  if (fd_ < 0 || rdhup_) return false;
+  if (!read_ready_) return true;
+  char byte;
+  const ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    read_ready_ = false;
+    return true;
+  }
+  return false;  // a byte, the end of the stream, or an error
+}
+
 bool Socket::ReadOp::await_ready() {
   if (sock->fd_ < 0) {
     result = Errc::closed;

@@ -35,6 +35,11 @@ class Socket final : public IoHandler {
   bool peer_half_closed() const { return rdhup_; }
   // Some bytes may be readable without blocking.
   bool maybe_readable() const { return read_ready_; }
+  // True when nothing is waiting to be read: no byte, no end of stream. Asks
+  // the kernel (a peek) only when readiness says bytes may be there: a read
+  // that filled its buffer exactly drained nothing for sure, and
+  // edge-triggered epoll will not report bytes that were already queued.
+  bool nothing_to_read();
   // While no read or write is pending, readiness events go to `handler`
   // (null: nobody). A pooled idle connection uses this to learn at once that
   // its server closed it or sent stray bytes. The handler may destroy this

@@ -118,7 +118,10 @@ class Exchange {
   std::uint64_t request_length_;
 
   const UpstreamServer* server_ = nullptr;
-  int server_index_ = -1;       // in the balancer; counted in its in_flight
+  int server_index_ = -1;  // in the balancer; counted in its in_flight
+  // Where this try's connection goes: read once per try from the server's
+  // state (the resolver may move it meanwhile), so pool and connect agree.
+  const balance::Endpoint* endpoint_ = nullptr;
   bool holding_slot_ = false;   // one of the server's max_connections
   std::uint64_t hash_key_ = 0;  // balance: hash
   int sticky_server_ = -1;      // the server the sticky cookie names

@@ -460,13 +460,16 @@ std::uint64_t Exchange::request_hash(const http::RequestHead& head) const {
 
 Task<Exchange::Step> Exchange::acquire_connection(bool allow_pooled) {
   conn_reused_ = false;
+  endpoint_ = upstream_.balancer->state(server_index_).endpoint.load(std::memory_order_acquire);
+  // Never resolved: it cannot be picked, but nothing is sent anywhere if it was.
+  if (endpoint_ == nullptr) co_return Step::backend_failed;
   const ReuseMode reuse = upstream_.pool.reuse;
   // pool.reuse: safe. A request we could not resend risks being lost on a
   // connection the server is closing; it takes one only if that connection
   // finished an exchange a moment ago, else a fresh one.
   const bool cautious = reuse == ReuseMode::safe && !(idempotent_ && body_held_);
   if (allow_pooled && reuse != ReuseMode::never) {
-    const DestinationId d = server_->destination;
+    const DestinationId d = endpoint_->pool_key;
     conn_ = ctx_.pool.take(d, cautious ? kProvenAliveMs : UINT64_MAX);
     if (!conn_ && !cautious && ctx_.group != nullptr) {
       if (auto donor = ctx_.group->donor_for(ctx_.index, d)) {
@@ -488,7 +491,7 @@ Task<Exchange::Step> Exchange::acquire_connection(bool allow_pooled) {
 }
 
 Task<Exchange::Step> Exchange::connect_fresh() {
-  auto fd = co_await connect_to(loop_, server_->addr, upstream_.connect_timeout_ms,
+  auto fd = co_await connect_to(loop_, endpoint_->addr, upstream_.connect_timeout_ms,
                                 &client_.scope.cancel_token());
   if (!fd) {
     const Errc e = fd.code();
@@ -504,7 +507,7 @@ Task<Exchange::Step> Exchange::connect_fresh() {
     int one = 1;
     setsockopt(*fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   }
-  conn_ = std::make_unique<UpstreamConnection>(loop_, *fd, server_->destination);
+  conn_ = std::make_unique<UpstreamConnection>(loop_, *fd, endpoint_->pool_key);
   ++ctx_.counters.connections;
   if (server_->send_proxy != ProxyHeaderVersion::none) {
     // The header names this request's client, so the connection belongs to

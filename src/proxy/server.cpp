@@ -19,6 +19,7 @@
 #include "proxy/client_session.h"
 #include "proxy/destination_table.h"
 #include "proxy/pool_group.h"
+#include "proxy/resolver.h"
 #include "proxy/snapshot.h"
 #include "proxy/tcp_session.h"
 #include "proxy/worker_context.h"
@@ -154,21 +155,33 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
   }
   buffer_bytes_ = buffer_bytes;
   health_ = std::make_unique<balance::HealthChecker>(health_targets(*snap));
+  resolver_ = make_resolver(*snap);
   for (auto& worker : workers_)
     worker->start();
   health_->start();
+  resolver_->start();
   return true;
+}
+
+std::unique_ptr<Resolver> Server::make_resolver(const Snapshot& snap) {
+  // Posted to every worker: each closes its own idle connections there.
+  auto retire = [this](DestinationId key) {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      WorkerContext* ctx = contexts_[i].get();
+      workers_[i]->loop().post([ctx, key] { ctx->pool.retire(key); });
+    }
+  };
+  return std::make_unique<Resolver>(Resolver::targets_of(snap.upstreams), *destinations_, retire);
 }
 
 std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) {
   std::vector<balance::HealthTarget> targets;
   for (const auto& up : snap.upstreams) {
     if (!up->health) continue;
-    for (std::size_t i = 0; i < up->servers.size(); ++i) {
-      if (!up->servers[i].resolved) continue;
-      targets.push_back(
-          {up->name, up->balancer, static_cast<int>(i), up->servers[i].addr, *up->health});
-    }
+    // Servers whose names do not resolve too: their probes fail until
+    // the names resolve, and then they must pass `rise` probes.
+    for (std::size_t i = 0; i < up->servers.size(); ++i)
+      targets.push_back({up->name, up->balancer, static_cast<int>(i), *up->health});
   }
   return targets;
 }
@@ -288,10 +301,14 @@ bool Server::reload(const config::Config& config, std::string& error) {
                  slots_[s].listen);
     slots_[s] = Slot{};
   }
-  // Health checks restart on the new servers (their state carried over).
+  // Health checks and lookups restart on the new servers (their state
+  // carried over; the build has just looked every name up).
   if (health_) health_->stop();
   health_ = std::make_unique<balance::HealthChecker>(health_targets(*next));
   health_->start();
+  if (resolver_) resolver_->stop();
+  resolver_ = make_resolver(*next);
+  resolver_->start();
   snapshot_ = std::move(next);  // the previous snapshot is freed here, or by its last worker
   regexes_->forget_unused();
   // A large table leaves large holes in the heap; hand their pages back
@@ -359,6 +376,7 @@ void Server::join() {
   for (auto& worker : workers_)
     worker->join();
   if (health_) health_->stop();
+  if (resolver_) resolver_->stop();
   // The loops have stopped: their idle backend connections close here.
   for (std::size_t i = 0; i < contexts_.size(); ++i) {
     auto& c = contexts_[i]->counters;

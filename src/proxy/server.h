@@ -32,6 +32,7 @@ struct Snapshot;
 struct WorkerContext;
 class DestinationTable;
 class PoolGroup;
+class Resolver;
 
 class Server {
  public:
@@ -108,6 +109,7 @@ class Server {
   std::vector<std::unique_ptr<WorkerContext>> contexts_;
   std::unique_ptr<PoolGroup> pools_;
   std::unique_ptr<balance::HealthChecker> health_;  // one probe per checked server
+  std::unique_ptr<Resolver> resolver_;              // looks server names up again
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
   // Listener slots: the listen address and protocol each slot's sockets
@@ -125,6 +127,8 @@ class Server {
   static std::vector<balance::HealthTarget> health_targets(const Snapshot& snap);
   // Gives each listener's cap its max_connections and name.
   void apply_caps(const Snapshot& snap);
+  // A resolver for `snap`'s named servers, not started.
+  std::unique_ptr<Resolver> make_resolver(const Snapshot& snap);
   std::vector<std::size_t> assign_slots(const config::Config& config,
                                         std::vector<Slot>& added) const;
   bool open_sockets(const std::string& name, const std::string& listen, std::vector<int>& fds,

@@ -42,9 +42,8 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
                      bc.servers[i].max_connections.value_or(0),
                      bc.health_check ? ms(bc.health_check->slow_start) : 0});
   }
-  auto balancer =
-      std::make_shared<balance::Balancer>(algorithm_of(bc.balance), std::move(specs),
-                                          static_cast<std::size_t>(bc.queue.max_size.value_or(0)));
+  auto balancer = std::make_shared<balance::Balancer>(algorithm_of(bc.balance), std::move(specs),
+                                                      static_cast<std::size_t>(bc.queue.max_size));
   up.queue_timeout_ms = ms(bc.queue.timeout);
   if (bc.sticky) {
     up.sticky_cookie = bc.sticky->cookie;
@@ -54,10 +53,6 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
                     static_cast<unsigned long long>(balance::hash_key(server.address)));
       server.sticky_id = id;
     }
-  }
-  for (std::size_t i = 0; i < up.servers.size(); ++i) {
-    // A server whose name did not resolve never gets a request.
-    if (!up.servers[i].resolved) balancer->state(static_cast<int>(i)).healthy = false;
   }
   up.balancer = std::move(balancer);
   if (bc.hash) {
@@ -72,12 +67,36 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
     balance::HealthSpec h;
     h.http = hc.type == config::HealthCheckType::http;
     h.path = hc.path.empty() ? "/" : hc.path;
-    h.expect_status = hc.expect_status;
+    h.host = hc.host.value_or("");
+    h.expect_status.clear();
+    for (const auto& r : hc.expect_status)
+      h.expect_status.emplace_back(r.first, r.last);
     h.interval_ms = ms(hc.interval);
     h.timeout_ms = ms(hc.timeout);
     h.rise = hc.rise;
     h.fall = hc.fall;
     up.health = h;
+  }
+}
+
+// Looks every server's name up now (blocking: start-up and reloads run on
+// a thread of their own). A server whose name does not resolve is down: it
+// has no address and no pool key, so it is never picked and can never
+// borrow another server's connections; the resolver brings it in when its
+// name resolves.
+void resolve_servers(Upstream& up, DestinationTable& destinations) {
+  for (std::size_t i = 0; i < up.servers.size(); ++i) {
+    balance::ServerState& state = up.balancer->state(static_cast<int>(i));
+    const auto found = SocketAddress::look_up(up.servers[i].address);
+    if (found.outcome == SocketAddress::Lookup::Outcome::found) {
+      state.endpoint.store(destinations.endpoint_of(found.addresses.front()),
+                           std::memory_order_release);
+      state.resolved.store(true, std::memory_order_release);
+      continue;
+    }
+    state.resolved.store(false, std::memory_order_release);
+    spdlog::error("backend '{}': cannot resolve server {} ({}); it is down and gets no requests",
+                  up.name, up.servers[i].address, found.error);
   }
 }
 
@@ -98,24 +117,17 @@ Upstream build_upstream(const config::Backend& bc, DestinationTable& destination
   up.retries.max_body = static_cast<std::size_t>(bc.retries.max_body);
   up.retries.budget_percent = bc.retries.budget;
   up.retries.idempotency_key = bc.retries.idempotency_key;
+  up.resolve_interval_ms = ms(bc.resolve_interval);
   for (const auto& sc : bc.servers) {
     UpstreamServer s;
     s.address = sc.address;
-    auto addr = SocketAddress::resolve(sc.address);
-    if (addr) {
-      s.addr = *addr;
-      s.resolved = true;
-      s.destination = destinations.id_of(addr->to_string());
-    } else {
-      spdlog::error("backend '{}': cannot resolve server {}; it gets no requests", bc.name,
-                    sc.address);
-    }
     s.send_proxy = sc.send_proxy == config::SendProxy::v1   ? ProxyHeaderVersion::v1
                    : sc.send_proxy == config::SendProxy::v2 ? ProxyHeaderVersion::v2
                                                             : ProxyHeaderVersion::none;
     up.servers.push_back(std::move(s));
   }
   build_balancing(bc, up);
+  resolve_servers(up, destinations);
   return up;
 }
 

@@ -64,8 +64,12 @@ Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
       if (!co_await limit->acquire(loop, up.queue_timeout_ms, cancel)) co_return -1;
       lease.set_slot();
     }
-    auto fd = co_await connect_to(loop, up.servers[static_cast<std::size_t>(s)].addr,
-                                  up.connect_timeout_ms, cancel);
+    const balance::Endpoint* endpoint = b.state(s).endpoint.load(std::memory_order_acquire);
+    if (endpoint == nullptr) {  // never resolved, so never picked; guard all the same
+      avoid = s;
+      continue;
+    }
+    auto fd = co_await connect_to(loop, endpoint->addr, up.connect_timeout_ms, cancel);
     if (fd) {
       b.record_success(s);
       if (up.tcp_keepalive) {

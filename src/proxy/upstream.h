@@ -26,11 +26,11 @@ using DestinationId = std::uint32_t;
 
 enum class ProxyHeaderVersion : std::uint8_t { none, v1, v2 };
 
+// Where a server's connections go (its address and pool key) is not here
+// but in its balance::ServerState, since the resolver may change it while
+// the snapshot lives.
 struct UpstreamServer {
-  std::string address;  // as configured, for logs
-  SocketAddress addr;   // resolved when the configuration was loaded
-  bool resolved = false;
-  DestinationId destination = 0;
+  std::string address;    // as configured, for logs
   std::string sticky_id;  // the sticky cookie's value for this server (no address in it)
   ProxyHeaderVersion send_proxy = ProxyHeaderVersion::none;  // sent first on each connection
 };
@@ -80,6 +80,7 @@ struct Upstream {
   PoolSettings pool;
   RetryPolicy retries;
   bool tcp_keepalive = false;  // SO_KEEPALIVE: TCP probes, unrelated to HTTP keep-alive
+  std::uint64_t resolve_interval_ms = 30'000;  // server host names looked up again; 0: never
   std::shared_ptr<UpstreamLoad> load = std::make_shared<UpstreamLoad>();
 
   // Round-robin positions and random state, one per worker: each worker

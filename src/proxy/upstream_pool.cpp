@@ -39,6 +39,12 @@ void UpstreamPool::clear() {
   }
 }
 
+void UpstreamPool::retire(DestinationId d) {
+  if (d >= slots_.size()) return;
+  while (slots_[d].oldest != nullptr)
+    drop(slots_[d].oldest);
+}
+
 UpstreamPool::Slot& UpstreamPool::slot(DestinationId d) {
   if (d >= slots_.size()) slots_.resize(d + 1);
   return slots_[d];
@@ -95,8 +101,10 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(DestinationId d, std::uin
     const std::uint64_t now = loop_.now_ms();
     if (now > c->idle_since_ms_ && now - c->idle_since_ms_ > max_idle_ms) return nullptr;
     unlink(c);
-    // A close that arrived in this very loop turn has not been handled yet.
-    if (c->sock_.peer_half_closed() || c->expires_ms_ <= loop_.now_ms()) {
+    // Bytes or a close the idle watch could not see (an adopted connection
+    // starts with unknown readiness) make it useless: a new request would
+    // read them as its response.
+    if (!c->sock_.nothing_to_read() || c->expires_ms_ <= loop_.now_ms()) {
       delete c;
       continue;
     }
@@ -107,6 +115,11 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(DestinationId d, std::uin
 
 void UpstreamPool::put(std::unique_ptr<UpstreamConnection> conn, const PoolSettings& settings) {
   if (settings.max_idle_per_server == 0 || settings.idle_timeout_ms == 0) return;  // closes
+  // Bytes after the response, already queued when it was read (a read that
+  // filled the buffer exactly leaves them unseen), would answer the next
+  // request: such a connection is closed, not pooled. The idle watch
+  // below only sees what arrives from now on.
+  if (!conn->sock_.nothing_to_read()) return;
   Slot& s = slot(conn->destination_);
   while (s.count >= settings.max_idle_per_server && s.oldest != nullptr)
     drop(s.oldest);

@@ -37,6 +37,9 @@ class UpstreamPool {
   std::size_t idle_total() const { return idle_total_; }
   // Closes every idle connection (worker stopping).
   void clear();
+  // Closes the idle connections to `destination` (its server now resolves
+  // to another address).
+  void retire(DestinationId destination);
 
   // Cross-worker hand-over (see PoolGroup). give_away runs on this pool's
   // thread and returns a descriptor no longer watched here (-1: none);

@@ -157,14 +157,17 @@ bool BackendConnection::read_request(ReceivedRequest& out, int timeout_ms) {
 
 // ---- TestBackend ----
 
-TestBackend::TestBackend(Script script) : script_(std::move(script)) {
+TestBackend::TestBackend(Script script) : TestBackend(std::move(script), "127.0.0.1", 0) {}
+
+TestBackend::TestBackend(Script script, const std::string& ipv4, std::uint16_t port)
+    : script_(std::move(script)), host_(ipv4) {
   listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
+  ::inet_pton(AF_INET, ipv4.c_str(), &a.sin_addr);
+  a.sin_port = htons(port);
   ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
   ::listen(listen_fd_, 512);
   socklen_t len = sizeof a;

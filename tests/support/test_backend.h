@@ -66,12 +66,15 @@ class TestBackend {
  public:
   using Script = std::function<void(BackendConnection&)>;
   explicit TestBackend(Script script);
+  // Listens on `ipv4`:`port` instead (another loopback address such as
+  // 127.0.0.2; port 0: the kernel picks).
+  TestBackend(Script script, const std::string& ipv4, std::uint16_t port);
   ~TestBackend();
   TestBackend(const TestBackend&) = delete;
   TestBackend& operator=(const TestBackend&) = delete;
 
   std::uint16_t port() const { return port_; }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::string address() const { return host_ + ":" + std::to_string(port_); }
   int accepted() const { return accepted_.load(); }
   int open_connections() const { return open_.load(); }
   int max_open_connections() const { return max_open_.load(); }
@@ -97,6 +100,7 @@ class TestBackend {
   void connection_closed();
 
   Script script_;
+  std::string host_ = "127.0.0.1";
   int listen_fd_ = -1;
   int wake_fd_[2] = {-1, -1};
   std::uint16_t port_ = 0;

@@ -216,7 +216,7 @@ backends:
   EXPECT_EQ(b.servers[0].send_proxy, SendProxy::none);
   EXPECT_FALSE(b.servers[0].backup);
   EXPECT_EQ(b.queue.timeout, milliseconds(5'000));
-  EXPECT_FALSE(b.queue.max_size);
+  EXPECT_EQ(b.queue.max_size, 1024u);
   EXPECT_EQ(b.pool.max_idle_per_server, 64);
   EXPECT_EQ(b.pool.idle_timeout, milliseconds(60'000));
   EXPECT_EQ(b.pool.reuse, PoolReuse::safe);
@@ -231,7 +231,7 @@ backends:
   EXPECT_FALSE(b.retries.idempotency_key);
   ASSERT_TRUE(b.health_check);
   EXPECT_EQ(b.health_check->type, HealthCheckType::http);
-  EXPECT_EQ(b.health_check->expect_status, 200);
+  EXPECT_EQ(b.health_check->expect_status, (std::vector<StatusRange>{{200, 399}}));
   EXPECT_EQ(b.health_check->interval, milliseconds(2'000));
   EXPECT_EQ(b.health_check->timeout, milliseconds(1'000));
   EXPECT_EQ(b.health_check->rise, 2);
@@ -808,6 +808,95 @@ TEST(ConfigLoader, ConfigIsAnImmutableSnapshot) {
   EXPECT_EQ(same.config->routes.size(), r.config->routes.size());
   EXPECT_EQ(same.config->backends.at(0).servers.at(0).address,
             r.config->backends.at(0).servers.at(0).address);
+}
+
+// Issue 13 items 5, 6 and 12: resolve_interval, queue.max_size's finite
+// default, health_check.host and expect_status.
+const Backend& only_backend(const LoadResult& r) {
+  static const Backend none;
+  return r.ok() && !r.config->backends.empty() ? r.config->backends.front() : none;
+}
+
+TEST(ConfigLoader, NewBackendKeysHaveFiniteDefaults) {
+  const auto r = load_string(
+      with_listener("backends: {a: {servers: [h:1], health_check: {path: /h}}}\n"), "f.yaml");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const Backend& b = only_backend(r);
+  EXPECT_EQ(b.resolve_interval, milliseconds(30'000));
+  EXPECT_EQ(b.queue.max_size, 1024u);
+  EXPECT_FALSE(b.health_check->host);
+  EXPECT_EQ(b.health_check->expect_status, (std::vector<StatusRange>{{200, 399}}));
+}
+
+TEST(ConfigLoader, NewBackendKeysAcceptedValues) {
+  struct Row {
+    const char* backend;  // inside the backend's flow map
+    std::vector<StatusRange> expect;
+  };
+  const Row rows[] = {
+      {"health_check: {path: /h, expect_status: 204}", {{204, 204}}},
+      {"health_check: {path: /h, expect_status: 200-299}", {{200, 299}}},
+      {"health_check: {path: /h, expect_status: '301-302'}", {{301, 302}}},
+      {"health_check: {path: /h, expect_status: [200, 204, 300-399]}",
+       {{200, 200}, {204, 204}, {300, 399}}},
+  };
+  for (const auto& row : rows) {
+    const auto r = load_string(
+        with_listener(std::string("backends: {a: {servers: [h:1], ") + row.backend + "}}\n"),
+        "f.yaml");
+    ASSERT_TRUE(r.ok()) << row.backend << "\n" << dump(r);
+    EXPECT_EQ(only_backend(r).health_check->expect_status, row.expect) << row.backend;
+  }
+  const auto r = load_string(
+      with_listener("backends: {a: {servers: [h:1], resolve_interval: 0s, queue: {max_size: 0}, "
+                    "health_check: {path: /h, host: app.example.com:8080}}}\n"),
+      "f.yaml");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  EXPECT_EQ(only_backend(r).resolve_interval, milliseconds(0));
+  EXPECT_EQ(only_backend(r).queue.max_size, 0u);
+  EXPECT_EQ(only_backend(r).health_check->host, "app.example.com:8080");
+  for (const char* host : {"app.example", "10.0.0.1", "[::1]", "[::1]:8080"}) {
+    const auto h = load_string(
+        with_listener(std::string("backends: {a: {servers: [h:1], health_check: {path: /h, "
+                                  "host: '") +
+                      host + "'}}}\n"),
+        "f.yaml");
+    EXPECT_TRUE(h.ok()) << host << "\n" << dump(h);
+  }
+}
+
+TEST(ConfigLoader, NewBackendKeysRejectedValues) {
+  const BadRow rows[] = {
+      {"backends: {a: {servers: [h:1], resolve_interval: soon}}", 3, 50,
+       "backend 'a': resolve_interval: expected a duration such as 250ms, 3s or 5m, got 'soon'"},
+      {"backends: {a: {servers: [h:1], queue: {max_size: -1}}}", 3, 50,
+       "backend 'a': queue.max_size: expected a whole number from 0 to 1000000000, got '-1'"},
+      {"backends: {a: {servers: [h:1], health_check: {path: /h, expect_status: 600}}}", 3, 72,
+       "backend 'a': health_check.expect_status: expected a status from 100 to 599 or a range "
+       "such as 200-399, got '600'"},
+      {"backends: {a: {servers: [h:1], health_check: {path: /h, expect_status: 399-200}}}", 3, 72,
+       "backend 'a': health_check.expect_status: expected a status from 100 to 599 or a range "
+       "such as 200-399, got '399-200'"},
+      {"backends: {a: {servers: [h:1], health_check: {path: /h, expect_status: [200, x]}}}", 3, 78,
+       "backend 'a': health_check.expect_status: expected a status from 100 to 599 or a range "
+       "such as 200-399, got 'x'"},
+      {"backends: {a: {servers: [h:1], health_check: {path: /h, expect_status: []}}}", 3, 72,
+       "backend 'a': health_check.expect_status: expected at least one status"},
+      {"backends: {a: {servers: [h:1], health_check: {path: /h, host: 'a b'}}}", 3, 63,
+       "backend 'a': health_check.host: expected a host name, optionally with :port, got 'a b'"},
+      {"backends: {a: {servers: [h:1], health_check: {type: tcp, host: a}}}", 3, 64,
+       "backend 'a': health_check.host: not used by a tcp health check"},
+  };
+  for (const auto& row : rows) {
+    const auto r = load_string(with_listener(row.yaml), "f.yaml");
+    EXPECT_FALSE(r.ok()) << row.yaml;
+    ASSERT_FALSE(r.diagnostics.empty()) << row.yaml;
+    const Diagnostic& d = r.diagnostics.front();
+    EXPECT_EQ(d.message, row.message) << row.yaml << "\n" << dump(r);
+    EXPECT_EQ(d.line, row.line) << row.yaml << "\n" << dump(r);
+    EXPECT_EQ(d.column, row.column) << row.yaml << "\n" << dump(r);
+    EXPECT_EQ(count_errors(r), 1u) << row.yaml << "\n" << dump(r);
+  }
 }
 
 }  // namespace
