@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target for a bounded time: fuzz/run.sh BUILD_FUZZ_DIR SECONDS
+# Each target gets its seed corpus fuzz/corpus/NAME/ and, when there is one,
+# the dictionary fuzz/NAME.dict (tokens of its syntax: methods, field names,
+# CRLF, chunk extensions, PROXY signatures), which libFuzzer splices in.
 set -euo pipefail
 dir=$1; seconds=${2:-60}
 root=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +14,7 @@ for corpus in "$root"/corpus/*/; do
   work=$(mktemp -d)
   dict=()
   [ -f "$root/$name.dict" ] && dict=(-dict="$root/$name.dict")
-  echo "== $name for ${seconds}s"
+  echo "== $name for ${seconds}s${dict:+ with $(basename "${dict[0]#-dict=}")}"
   mkdir -p "$root/artifacts"
   if ! "$bin" "$work" "$corpus" "${dict[@]}" -max_total_time="$seconds" -print_final_stats=1 \
        -artifact_prefix="$root/artifacts/$name-" 2>"$work.log"; then

@@ -370,6 +370,17 @@ ParseState HeadScanner::scan(std::string_view buf, bool is_request, ParseError& 
       return ParseState::need_more;
     }
     const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
+    // The limits first: had the bytes before this LF come without it, they
+    // would have hit them above, and how bytes arrive must not change the
+    // answer.
+    if (first_line_end_ == 0 && is_request && i - start_ > limits_.max_request_line + 2) {
+      error = {414, "request line too long"};
+      return ParseState::error;
+    }
+    if (i - start_ > limits_.max_head_bytes) {
+      error = {431, "request header section too large"};
+      return ParseState::error;
+    }
     // RFC 9112 §2.2: lines end in CRLF; a bare LF is rejected, not guessed.
     if (i == 0 || base[i - 1] != '\r') {
       error = {400, "line ending without CR"};

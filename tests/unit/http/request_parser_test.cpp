@@ -326,6 +326,27 @@ TEST(RequestParser, LongRequestLineIs414BeforeTheHeadEnds) {
   EXPECT_EQ(o.status, 414);
 }
 
+TEST(RequestParser, LimitsGiveTheSameStatusHoweverTheBytesArrive) {
+  // Found by fuzzing: a line over a limit that ends in a bare LF was 414 or
+  // 431 when it arrived in pieces (the limit hit before the LF came) but
+  // 400 when it arrived whole (the LF seen first).
+  ParserLimits limits;
+  limits.max_request_line = 100;
+  limits.max_head_bytes = 1024;
+  const std::string long_line = "GET /" + std::string(200, 'a') + " HTTP/1.1\nHost: a\r\n\r\n";
+  const std::string long_field =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Big: " + std::string(2000, 'v') + "\n\r\n";
+  for (const auto& [bytes, status] : {std::pair{long_line, 414}, std::pair{long_field, 431}}) {
+    EXPECT_EQ(parse_in_pieces(bytes, {}, limits).status, status);
+    std::vector<std::size_t> every;
+    for (std::size_t i = 1; i < bytes.size(); ++i)
+      every.push_back(i);
+    EXPECT_EQ(parse_in_pieces(bytes, every, limits).status, status);
+    for (std::size_t cut = 1; cut < bytes.size(); ++cut)
+      ASSERT_EQ(parse_in_pieces(bytes, {cut}, limits).status, status) << "split at " << cut;
+  }
+}
+
 TEST(RequestParser, OversizedHeadIs431) {
   ParserLimits limits;
   limits.max_head_bytes = 1024;
