@@ -21,7 +21,7 @@ Balancer::Balancer(Algorithm algorithm, std::vector<ServerSpec> servers, std::si
       specs_(std::move(servers)),
       states_(new ServerState[std::max<std::size_t>(1, specs_.size())]) {
   for (const auto& s : specs_) {
-    limits_.push_back(s.max_connections > 0 ? std::make_unique<ConnectionLimit>(
+    limits_.push_back(s.max_connections > 0 ? std::make_shared<ConnectionLimit>(
                                                   s.max_connections, max_queue, s.address)
                                             : nullptr);
   }
@@ -163,6 +163,10 @@ void Balancer::inherit(const Balancer& old) const {
       to.up_since_ms.store(from.up_since_ms.load(std::memory_order_relaxed),
                            std::memory_order_relaxed);
       to.admin.store(from.admin.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      if (limits_[i] && old.limits_[j]) {
+        old.limits_[j]->resize(limits_[i]->max(), limits_[i]->max_queue());
+        limits_[i] = old.limits_[j];
+      }
       break;
     }
   }

@@ -59,7 +59,9 @@ class Balancer {
 
   // After a reload: servers of `old` with the same address keep what was
   // learnt about them (health, ejection, latency), so a server known to be
-  // down does not get traffic again until its checks say it is up.
+  // down does not get traffic again until its checks say it is up, and
+  // their max_connections slots, so the limit holds across the reload.
+  // Called before this balancer is published.
   void inherit(const Balancer& old) const;
 
   // Passive health: a failure to connect or to get an answer. After
@@ -81,7 +83,9 @@ class Balancer {
   Algorithm algorithm_;
   std::vector<ServerSpec> specs_;
   std::unique_ptr<ServerState[]> states_;
-  std::vector<std::unique_ptr<ConnectionLimit>> limits_;
+  // Shared with the balancer a reload builds next, for servers that remain,
+  // so requests started before the reload still count against the limit.
+  mutable std::vector<std::shared_ptr<ConnectionLimit>> limits_;
   std::optional<ConsistentHash> ring_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
+#include <vector>
 
 namespace sluice::balance {
 
@@ -17,7 +18,7 @@ struct ConnectionLimit::Ticket {
 
 bool ConnectionLimit::try_take() {
   int busy = busy_.load(std::memory_order_relaxed);
-  while (busy < max_) {
+  while (busy < max_.load(std::memory_order_relaxed)) {
     if (busy_.compare_exchange_weak(busy, busy + 1, std::memory_order_acq_rel)) return true;
   }
   return false;
@@ -40,13 +41,13 @@ bool ConnectionLimit::Acquire::await_suspend(std::coroutine_handle<> h) {
     }
     // A zero timeout would arm no timer and wait for ever: it means "do
     // not wait".
-    if (timeout_ms == 0 || limit.queue_.size() >= limit.max_queue_) return false;
+    if (timeout_ms == 0 || limit.queue_.size() >= limit.max_queue()) return false;
     if (!ticket->waiter.begin(loop, h, timeout_ms, cancel)) return false;
     ticket->pending = &ticket->waiter;
     ticket->waiter.owner_slot = &ticket->pending;
     limit.queue_.push_back(ticket);
     spdlog::debug("server {}: at max_connections ({}); request queued, {} waiting", limit.server_,
-                  limit.max_, limit.queue_.size());
+                  limit.max(), limit.queue_.size());
   }
   return true;
 }
@@ -85,9 +86,31 @@ void ConnectionLimit::release() {
       return;
     }
   }
-  next->loop->post([next] {
+  grant(std::move(next));
+}
+
+// Wakes a granted waiter on its own worker's loop.
+void ConnectionLimit::grant(std::shared_ptr<Ticket> next) {
+  EventLoop* loop = next->loop;
+  loop->post([next = std::move(next)] {
     if (next->pending != nullptr) next->pending->finish(Errc::ok);
   });
+}
+
+void ConnectionLimit::resize(int max, std::size_t max_queue) {
+  std::vector<std::shared_ptr<Ticket>> granted;
+  {
+    std::lock_guard lock(mutex_);
+    max_.store(max, std::memory_order_relaxed);
+    max_queue_.store(max_queue, std::memory_order_relaxed);
+    while (!queue_.empty() && try_take()) {
+      queue_.front()->granted = true;
+      granted.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+  }
+  for (auto& t : granted)
+    grant(std::move(t));
 }
 
 }  // namespace sluice::balance

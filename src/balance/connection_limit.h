@@ -48,7 +48,12 @@ class ConnectionLimit {
   void release();
 
   int in_use() const { return busy_.load(std::memory_order_relaxed); }
-  int max() const { return max_; }
+  int max() const { return max_.load(std::memory_order_relaxed); }
+  std::size_t max_queue() const { return max_queue_.load(std::memory_order_relaxed); }
+  // A reload changed the server's limits. The slots in use stay counted (the
+  // requests holding them release them here); a raised limit lets waiting
+  // requests in at once.
+  void resize(int max, std::size_t max_queue);
   // Requests waiting now (any thread; takes the lock).
   std::size_t waiting();
 
@@ -56,8 +61,10 @@ class ConnectionLimit {
   bool try_take();
   void leave_queue(const std::shared_ptr<Ticket>& ticket);  // under mutex_
 
-  const int max_;
-  const std::size_t max_queue_;  // 0: nobody waits
+  void grant(std::shared_ptr<Ticket> next);
+
+  std::atomic<int> max_;
+  std::atomic<std::size_t> max_queue_;  // 0: nobody waits
   const std::string server_;
   std::atomic<int> busy_{0};
   std::mutex mutex_;
