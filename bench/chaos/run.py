@@ -20,7 +20,19 @@ answered, one dropped last on a pooled connection, one that never reached
 it) is unexplained, and must not happen. A POST that the backend dropped may
 fail (502 or a closed connection): that is the correct answer.
 
+With --servers N (default 3) the backend is N such servers, and the other
+features run at the same time as in production (issue 13, "combinations"):
+active health checks, max_connections with a queue on every server, a
+reload (SIGHUP, weights changed) every --reload-every seconds, and one
+server killed (listener closed, its connections cut) and restarted on the
+same port every --kill-every seconds. Besides the failures above, a GET may
+then fail as documented with 503 (its server's queue was full or timed out,
+or no server was usable at that moment); every such answer must be in
+sluice's log. Everything else stays unexplained. sluice must still be
+running at the end.
+
 Usage: python3 bench/chaos/run.py [--sluice build/sluice] [--duration 60]
+       [--servers 3] [--reload-every 3] [--kill-every 5]
 """
 import argparse
 import collections
@@ -41,12 +53,10 @@ DROP_UNANSWERED = 0.05  # of requests after a connection's first
 CLOSE_AFTER = 0.10      # of responses: close the connection soon after
 
 
-class Backend(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class Record:
+    """What every server read, shared by all of them (and their restarts)."""
 
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
         self.lock = threading.Lock()
         self.posts = collections.Counter()
         # X-Request-Id -> [(fresh connection?, answered?)], in the order read
@@ -55,11 +65,51 @@ class Backend(socketserver.ThreadingTCPServer):
         self.dropped_first = 0
         self.closed_idle = 0
         self.connections = 0
+        self.kills = 0
+
+
+class Backend(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, record, port=0):
+        self.record = record
+        self.lock = record.lock
+        self.open_sockets = set()
+        super().__init__(("127.0.0.1", port), Handler)
+
+    def kill(self):
+        """Stops listening and cuts every open connection, as a crash does."""
+        self.shutdown()
+        self.server_close()
+        with self.lock:
+            socks = list(self.open_sockets)
+            self.record.kills += 1
+        for sock in socks:
+            try:
+                sock.shutdown(2)
+            except OSError:
+                pass
+
+
+def start_backend(record, port=0):
+    b = Backend(record, port)
+    threading.Thread(target=b.serve_forever, daemon=True).start()
+    return b
 
 
 class Handler(socketserver.StreamRequestHandler):
     def handle(self):
-        srv = self.server
+        with self.server.lock:
+            self.server.open_sockets.add(self.connection)
+        try:
+            self.serve()
+        finally:
+            with self.server.lock:
+                self.server.open_sockets.discard(self.connection)
+
+    def serve(self):
+        srv = self.server.record
         with srv.lock:
             srv.connections += 1
         rng = random.Random()
@@ -78,6 +128,10 @@ class Handler(socketserver.StreamRequestHandler):
                 headers[k.strip().lower()] = v.strip()
             body = self.rfile.read(int(headers.get("content-length", "0") or 0))
             rid = headers.get("x-request-id", "?")
+            if rid == "?":  # a health check
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                self.wfile.flush()
+                continue
             fresh = served == 0
             drop = rng.random() < (DROP_FIRST if fresh else DROP_UNANSWERED)
             with srv.lock:
@@ -127,28 +181,33 @@ def client(port, deadline, seed, stats, failed, lock):
                 failed.append((rid, key))
 
 
-def classify_failed_gets(failed, tries):
+def classify_failed_gets(failed, tries, logged_503s):
     """Splits failed GETs into reported (documented) and unexplained ones."""
     reported, unexplained = [], []
     for rid, outcome in failed:
         seen = tries.get(rid, [])
         documented = seen and not any(answered for _, answered in seen) and seen[-1][0]
+        # No server could take it (queue full or timed out, none usable):
+        # a 503 that sluice logged.
+        documented = documented or (outcome == "GET 503" and logged_503s > 0
+                                    and not any(answered for _, answered in seen))
         (reported if documented else unexplained).append((rid, outcome, seen))
     return reported, unexplained
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--sluice", default="build/sluice")
-    ap.add_argument("--duration", type=int, default=60)
-    ap.add_argument("--clients", type=int, default=8)
-    args = ap.parse_args()
-
-    backend = Backend()
-    threading.Thread(target=backend.serve_forever, daemon=True).start()
-    tmp = tempfile.mkdtemp(prefix="sluice-chaos-")
-    cfg = os.path.join(tmp, "sluice.yaml")
-    with open(cfg, "w") as f:
+def write_config(path, ports, combined, generation):
+    if not combined:
+        servers = f"[127.0.0.1:{ports[0]}]"
+        extra = ""
+    else:
+        # Weights change with each reload, so each reload builds new balancers.
+        servers = "[" + ", ".join(
+            f"{{address: 127.0.0.1:{p}, weight: {1 + (i + generation) % 3}, max_connections: 16}}"
+            for i, p in enumerate(ports)) + "]"
+        extra = """    queue: {timeout: 2s, max_size: 64}
+    health_check: {path: /health, interval: 300ms, timeout: 300ms, rise: 1, fall: 2}
+"""
+    with open(path + ".new", "w") as f:
         f.write(f"""workers: 2
 listeners:
   - name: web
@@ -157,9 +216,52 @@ routes:
   - backend: app
 backends:
   app:
-    servers: [127.0.0.1:{backend.server_address[1]}]
+    servers: {servers}
     retries: {{attempts: 2}}
-""")
+{extra}""")
+    os.replace(path + ".new", path)
+
+
+def disturb(proc, cfg, backends, record, ports, end, reload_every, kill_every):
+    """Reloads and kills/restarts servers until `end`, on their schedules."""
+    rng = random.Random(7)
+    next_reload = time.time() + reload_every
+    next_kill = time.time() + kill_every
+    generation = 0
+    while time.time() < end - 2:
+        now = time.time()
+        if reload_every and now >= next_reload:
+            generation += 1
+            write_config(cfg, ports, True, generation)
+            os.kill(proc.pid, signal.SIGHUP)
+            next_reload = now + reload_every
+        if kill_every and now >= next_kill:
+            i = rng.randrange(len(backends))
+            backends[i].kill()
+            time.sleep(1.0)  # the server stays down for a second
+            backends[i] = start_backend(record, ports[i])
+            next_kill = time.time() + kill_every
+        time.sleep(0.1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--sluice", default="build/sluice")
+    ap.add_argument("--duration", type=int, default=60)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--servers", type=int, default=3,
+                    help="1: the plain run; more: health checks, limits, reloads and kills too")
+    ap.add_argument("--reload-every", type=float, default=3.0)
+    ap.add_argument("--kill-every", type=float, default=5.0)
+    args = ap.parse_args()
+    combined = args.servers > 1
+
+    backend = Record()
+    backends = [start_backend(backend) for _ in range(args.servers)]
+    ports = [b.server_address[1] for b in backends]
+    tmp = tempfile.mkdtemp(prefix="sluice-chaos-")
+    cfg = os.path.join(tmp, "sluice.yaml")
+    write_config(cfg, ports, combined, 0)
     log = open(os.path.join(tmp, "sluice.log"), "w+")
     proc = subprocess.Popen([args.sluice, "run", "-c", cfg], stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
@@ -184,27 +286,38 @@ backends:
         end = time.time() + args.duration
         threads = [threading.Thread(target=client, args=(port, end, i + 1, stats, failed, lock))
                    for i in range(args.clients)]
+        if combined:
+            threads.append(threading.Thread(
+                target=disturb, args=(proc, cfg, backends, backend, ports, end,
+                                      args.reload_every, args.kill_every)))
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        alive = proc.poll() is None
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-        backend.shutdown()
+        for b in backends:
+            b.shutdown()
 
     log.seek(0)
     text = log.read()
     retries = text.count("retrying")
+    reloads = text.count("reload: applied")
+    logged_503s = text.count(" 503 Service Unavailable")
     twice = sum(1 for c in backend.posts.values() if c > 1)
-    reported, unexplained = classify_failed_gets(failed, backend.tries)
+    reported, unexplained = classify_failed_gets(failed, backend.tries, logged_503s)
     tries_of_reported = collections.Counter(len(seen) for _, _, seen in reported)
     print(f"## Chaos: {args.duration} s, {args.clients} clients, 40% POST; backend drops "
           f"{DROP_FIRST:.0%} of first requests and {DROP_UNANSWERED:.0%} of later ones "
-          f"unanswered and closes {CLOSE_AFTER:.0%} of connections after a response\n")
+          f"unanswered and closes {CLOSE_AFTER:.0%} of connections after a response"
+          + (f"; {args.servers} servers with health checks and max_connections 16 + queue, "
+             f"a reload every {args.reload_every:g} s, a server killed for 1 s every "
+             f"{args.kill_every:g} s" if combined else "") + "\n")
     print("| outcome | count |\n|---|---|")
     for k in sorted(stats):
         print(f"| {k} | {stats[k]} |")
@@ -213,6 +326,11 @@ backends:
     print(f"| backend: of which first on their connection | {backend.dropped_first} |")
     print(f"| backend: connections closed after a response | {backend.closed_idle} |")
     print(f"| sluice: retries logged | {retries} |")
+    if combined:
+        print(f"| sluice: reloads applied | {reloads} |")
+        print(f"| backend: servers killed and restarted | {backend.kills} |")
+        print(f"| sluice: 503s logged | {logged_503s} |")
+    print(f"| **sluice still running at the end** | **{'yes' if alive else 'NO'}** |")
     print(f"| GETs failed as documented (last try dropped on a fresh connection) "
           f"| {len(reported)} |")
     for n in sorted(tries_of_reported):
@@ -224,7 +342,7 @@ backends:
                                                                 " dropped")
                           for fresh, answered in seen) or "never reached the backend"
         print(f"unexplained: GET {rid}: client saw {outcome}; backend: {tries}")
-    ok = not unexplained and twice == 0
+    ok = not unexplained and twice == 0 and alive
     print("\nPASS" if ok else "\nFAIL (sluice log: " + log.name + ")")
     sys.exit(0 if ok else 1)
 
