@@ -10,10 +10,7 @@
 //   - no POST reaches the servers twice;
 //   - with retries on and no limits, every GET succeeds.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -26,6 +23,7 @@
 #include <vector>
 
 #include "sluice_instance.h"
+#include "support/free_port.h"
 #include "support/http_client.h"
 #include "support/test_backend.h"
 
@@ -55,28 +53,6 @@ const char* name_of(Misbehaviour m) {
   }
   return "?";
 }
-
-// A loopback port bound without listen(): connects to it are refused, and
-// no other test can take it while this object lives.
-class RefusingPort {
- public:
-  RefusingPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~RefusingPort() { ::close(fd_); }
-  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-};
 
 std::string response_for(const ReceivedRequest& r) {
   return make_response(200, "ok " + r.header("x-id"));
