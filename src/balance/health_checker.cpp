@@ -41,8 +41,14 @@ Task<void> HealthChecker::probe_loop(HealthTarget& t) {
   int bad = 0;
   while (co_await sleep_for(loop_, t.spec.interval_ms, &cancel_) == Errc::ok) {
     std::string why;
-    const bool ok = co_await probe(t, why);
+    bool ours = false;  // the probe failed for want of a descriptor or port here
+    const bool ok = co_await probe(t, why, ours);
     if (cancel_.cancelled()) break;
+    if (ours) {
+      // Says nothing about the server: neither up nor down.
+      spdlog::warn("backend '{}' server {}: health check not sent: {}", t.backend, address, why);
+      continue;
+    }
     const bool healthy = state.healthy.load(std::memory_order_relaxed);
     if (ok) {
       bad = 0;
@@ -75,7 +81,7 @@ bool expected(const HealthSpec& spec, int status) {
 
 }  // namespace
 
-Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why) {
+Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why, bool& ours) {
   const std::uint64_t deadline = loop_.now_ms() + t.spec.timeout_ms;
   const ServerState& state = t.balancer->state(t.server);
   const Endpoint* endpoint = state.endpoint.load(std::memory_order_acquire);
@@ -85,7 +91,10 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why) {
   }
   auto fd = co_await connect_to(loop_, endpoint->addr, t.spec.timeout_ms, &cancel_);
   if (!fd) {
-    why = fd.code() == Errc::timeout ? "connect timed out" : "connect failed";
+    ours = fd.error().is_local_shortage();
+    why = ours                         ? std::strerror(fd.error().sys_errno)
+          : fd.code() == Errc::timeout ? "connect timed out"
+                                       : "connect failed";
     co_return false;
   }
   Socket sock(loop_, *fd);

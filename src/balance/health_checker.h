@@ -51,7 +51,7 @@ class HealthChecker {
 
  private:
   Task<void> probe_loop(HealthTarget& t);
-  Task<bool> probe(HealthTarget& t, std::string& why);
+  Task<bool> probe(HealthTarget& t, std::string& why, bool& ours);
   void probe_ended();
 
   std::vector<HealthTarget> targets_;
