@@ -270,8 +270,14 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   }
   std::unique_ptr<sluice::admin::AdminServer> admin;
   if (config->admin) {
-    admin = std::make_unique<sluice::admin::AdminServer>(server, reloader);
-    if (!admin->start(config->admin->listen, admin_fd, error)) {
+    admin = std::make_unique<sluice::admin::AdminServer>(server, reloader, *config->admin);
+    // Before any reload can run (signals are taken below, requests once
+    // it starts): a reload may change the token, names and limits.
+    sluice::admin::AdminServer* listener = admin.get();
+    reloader.set_on_applied([listener](const sluice::config::Config& next) {
+      if (next.admin) listener->configure(*next.admin);
+    });
+    if (!admin->start(admin_fd, error)) {
       spdlog::error("{}", error);
       server.request_stop(0);
       return 1;
@@ -286,6 +292,7 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   Running running{server, reloader, admin.get(), std::move(argv),
                   static_cast<std::uint64_t>(config->shutdown.grace.count())};
   const int status = serve_until_signalled(running);
+  reloader.set_on_applied(nullptr);
   if (admin) admin.reset();
   return status;
 }
