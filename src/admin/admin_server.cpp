@@ -79,7 +79,9 @@ class AdminConnection {
   };
 
   Task<Got> read_more();
+  Task<bool> read_head(http::RequestParser& parser);
   Task<Got> read_body(const Request& req, std::string& body);
+  Task<bool> read_request_body(const Request& req, std::string& body);
   Task<void> refuse(const AdminResponse& r, const std::string& what, const std::string& why);
   Task<bool> send(const AdminResponse& r, bool keep_alive);
   void start_clock() { deadline_ = loop().now_ms() + policy_->request_timeout_ms; }
@@ -173,6 +175,58 @@ Task<void> AdminConnection::refuse(const AdminResponse& r, const std::string& wh
   }
 }
 
+// Reads until `parser` has a whole head. False when the connection is to
+// close: the client left, or was refused (431, 408, or the parser's 4xx).
+Task<bool> AdminConnection::read_head(http::RequestParser& parser) {
+  http::ParseState state;
+  while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
+         http::ParseState::need_more) {
+    if (used_ == buf_.capacity()) {
+      co_await refuse({431, "text/plain", "request head too large\n"}, "request",
+                      "head over " + std::to_string(buf_.capacity()) + " bytes");
+      co_return false;
+    }
+    const Got got = co_await read_more();
+    if (got == Got::timed_out) {
+      co_await refuse({408, "text/plain", "the request took too long to arrive\n"}, "request",
+                      "head incomplete after admin.request_timeout");
+    }
+    if (got != Got::ok) co_return false;
+  }
+  if (state == http::ParseState::error) {
+    co_await refuse(
+        {parser.error().status, "text/plain", std::string(parser.error().reason) + "\n"}, "request",
+        parser.error().reason);
+    co_return false;
+  }
+  co_return true;
+}
+
+// read_body(), answering what goes wrong. False when the connection is to close.
+Task<bool> AdminConnection::read_request_body(const Request& req, std::string& body) {
+  // Awaited apart from the switch: with `switch (co_await ...)` GCC 12 built
+  // a coroutine that never went on after read_body() returned (seen here).
+  const Got got = co_await read_body(req, body);
+  switch (got) {
+    case Got::ok:
+      co_return true;
+    case Got::closed:
+      break;
+    case Got::timed_out:
+      co_await refuse({408, "text/plain", "the request took too long to arrive\n"}, req.line(),
+                      "body incomplete after admin.request_timeout");
+      break;
+    case Got::too_large:
+      co_await refuse({413, "text/plain", "body too large (admin.max_body)\n"}, req.line(),
+                      "chunked body over admin.max_body " + std::to_string(policy_->max_body));
+      break;
+    case Got::malformed:
+      co_await refuse({400, "text/plain", std::string(reason_) + "\n"}, req.line(), reason_);
+      break;
+  }
+  co_return false;
+}
+
 Task<void> AdminConnection::serve() {
   if (scope_.worker().connection_count() > policy_->max_connections) {
     // Counted with this one. A client holding connections open cannot
@@ -197,27 +251,7 @@ Task<void> AdminConnection::serve() {
       start_clock();  // the request's time runs from its first byte
     }
     http::RequestParser parser({8 * 1024, buf_.capacity(), fields.size()}, fields);
-    http::ParseState state;
-    while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
-           http::ParseState::need_more) {
-      if (used_ == buf_.capacity()) {
-        co_await refuse({431, "text/plain", "request head too large\n"}, "request",
-                        "head over " + std::to_string(buf_.capacity()) + " bytes");
-        co_return;
-      }
-      const Got got = co_await read_more();
-      if (got == Got::timed_out) {
-        co_await refuse({408, "text/plain", "the request took too long to arrive\n"}, "request",
-                        "head incomplete after admin.request_timeout");
-      }
-      if (got != Got::ok) co_return;
-    }
-    if (state == http::ParseState::error) {
-      co_await refuse(
-          {parser.error().status, "text/plain", std::string(parser.error().reason) + "\n"},
-          "request", parser.error().reason);
-      co_return;
-    }
+    if (!co_await read_head(parser)) co_return;
     const http::RequestHead& head = parser.head();
     Request req{std::string(head.method_text), std::string(head.target), head.framing,
                 head.content_length,           head.keep_alive,          head.expect_continue};
@@ -239,23 +273,7 @@ Task<void> AdminConnection::serve() {
       if (!co_await sock_.write(kContinue, left_ms())) co_return;
     }
     std::string body;
-    switch (co_await read_body(req, body)) {
-      case Got::ok:
-        break;
-      case Got::closed:
-        co_return;
-      case Got::timed_out:
-        co_await refuse({408, "text/plain", "the request took too long to arrive\n"}, req.line(),
-                        "body incomplete after admin.request_timeout");
-        co_return;
-      case Got::too_large:
-        co_await refuse({413, "text/plain", "body too large (admin.max_body)\n"}, req.line(),
-                        "chunked body over admin.max_body " + std::to_string(policy_->max_body));
-        co_return;
-      case Got::malformed:
-        co_await refuse({400, "text/plain", std::string(reason_) + "\n"}, req.line(), reason_);
-        co_return;
-    }
+    if (!co_await read_request_body(req, body)) co_return;
     const AdminResponse response =
         handle_request(req.method, req.target, body, admin_.server(), admin_.reloader());
     spdlog::info("admin: {} -> {} (from {})", req.line(), response.status, peer_);
