@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -211,6 +212,7 @@ int serve_until_signalled(Running& r) {
 struct FirstConfiguration {
   std::unique_ptr<sluice::proxy::Server> server;  // null when it did not load
   std::string admin_listen;                       // "" without an admin listener
+  std::optional<sluice::config::Admin> admin;     // its settings (a few strings)
   bool watch = false;
   std::string summary;
   std::uint64_t grace_ms = 0;
@@ -228,6 +230,7 @@ void build_first(const std::string& path, const std::string& log_level, FirstCon
     return;
   }
   first.admin_listen = config->admin ? config->admin->listen : "";
+  first.admin = config->admin;
   first.watch = config->watch;
   first.summary = sluice::config::summary(*config);
   first.grace_ms = static_cast<std::uint64_t>(config->shutdown.grace.count());
@@ -299,9 +302,15 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
     return 1;
   }
   std::unique_ptr<sluice::admin::AdminServer> admin;
-  if (!first.admin_listen.empty()) {
-    admin = std::make_unique<sluice::admin::AdminServer>(server, reloader);
-    if (!admin->start(first.admin_listen, admin_fd, error)) {
+  if (first.admin) {
+    admin = std::make_unique<sluice::admin::AdminServer>(server, reloader, *first.admin);
+    // Before any reload can run (signals are taken below, requests once
+    // it starts): a reload may change the token, names and limits.
+    sluice::admin::AdminServer* listener = admin.get();
+    reloader.set_on_applied([listener](const sluice::config::Config& next) {
+      if (next.admin) listener->configure(*next.admin);
+    });
+    if (!admin->start(admin_fd, error)) {
       spdlog::error("{}", error);
       server.request_stop(0);
       return 1;
@@ -314,6 +323,7 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   sluice::tell_predecessor_ready();
   Running running{server, reloader, admin.get(), std::move(argv), first.grace_ms};
   const int status = serve_until_signalled(running);
+  reloader.set_on_applied(nullptr);
   if (admin) admin.reset();
   return status;
 }

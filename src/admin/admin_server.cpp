@@ -3,99 +3,298 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
 
 #include "admin/endpoints.h"
+#include "config/model.h"
 #include "core/address.h"
 #include "core/buffer_pool.h"
 #include "core/listener.h"
 #include "core/socket.h"
 #include "core/worker.h"
+#include "http/chunked_decoder.h"
 #include "http/parser.h"
 #include "http/serializer.h"
 
 namespace sluice::admin {
 namespace {
 
-constexpr std::uint64_t kReadTimeoutMs = 10'000;
-constexpr std::uint64_t kMaxBody = 64 * 1024 * 1024;  // a very large configuration
+// After refusing a request, the connection is kept this long to read and
+// drop what the client is still sending: closing with unread bytes would
+// reset the connection, and the client could lose the answer with it
+// (RFC 9112 §9.6).
+constexpr std::uint64_t kLingerMs = 2'000;
+constexpr std::size_t kLingerMaxBytes = 64 * 1024 * 1024;
 
-Task<bool> send(Socket& sock, const AdminResponse& r, bool keep_alive) {
-  const std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " +
-                           http::reason_phrase(r.status) + "\r\nContent-Type: " + r.content_type +
-                           "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n" +
-                           (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
-  co_return static_cast<bool>(co_await sock.write(head, r.body, kReadTimeoutMs));
+std::string head_of(const AdminResponse& r, bool keep_alive) {
+  std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + http::reason_phrase(r.status) +
+                     "\r\nContent-Type: " + r.content_type +
+                     "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
+  for (const auto& [name, value] : r.headers)
+    head += name + ": " + value + "\r\n";
+  return head + (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
 }
 
-// One admin connection: requests one after another, each with its whole
-// body read before it is handled (a configuration is small).
-Task<void> serve_admin(ConnectionScope& scope, int fd, proxy::Server& server,
-                       proxy::Reloader& reloader) {
-  Socket sock(scope.worker().loop(), fd);
-  sock.bind_cancel(&scope.cancel_token());
-  Buffer buf = scope.worker().buffers().acquire();
-  std::size_t used = 0;
+// What handling a request needs once the bytes of its head are gone.
+struct Request {
+  std::string method;
+  std::string target;
+  http::Framing framing = http::Framing::none;
+  std::uint64_t content_length = 0;
+  bool keep_alive = true;
+  bool expect_continue = false;
+
+  std::string line() const { return method + " " + target; }
+};
+
+// One admin connection: requests one after another, each read whole (head
+// and body) within admin.request_timeout before it is handled.
+//
+// Lifetime: the object lives in serve_admin's frame, which awaits every
+// coroutine of it, so `this` outlives them all.
+class AdminConnection {
+ public:
+  AdminConnection(ConnectionScope& scope, int fd, AdminServer& admin)
+      : scope_(scope),
+        admin_(admin),
+        sock_(scope.worker().loop(), fd),
+        peer_(SocketAddress::peer_of(fd).to_string()),
+        local_(SocketAddress::local_of(fd)),
+        policy_(admin.policy()) {
+    sock_.bind_cancel(&scope.cancel_token());
+  }
+
+  Task<void> serve();
+
+ private:
+  enum class Got : std::uint8_t {
+    ok,
+    closed,     // the peer closed, reset, or we are stopping
+    timed_out,  // the deadline passed
+    too_large,  // the body is over admin.max_body
+    malformed,  // the chunked framing is broken; see reason_
+  };
+
+  Task<Got> read_more();
+  Task<bool> read_head(http::RequestParser& parser);
+  Task<Got> read_body(const Request& req, std::string& body);
+  Task<bool> read_request_body(const Request& req, std::string& body);
+  Task<void> refuse(const AdminResponse& r, const std::string& what, const std::string& why);
+  Task<bool> send(const AdminResponse& r, bool keep_alive);
+  void start_clock() { deadline_ = loop().now_ms() + policy_->request_timeout_ms; }
+  // Milliseconds until the deadline; at least 1 (0 means "no timeout").
+  std::uint64_t left_ms() const {
+    const std::uint64_t now = scope_.worker().loop().now_ms();
+    return deadline_ > now ? deadline_ - now : 1;
+  }
+  bool past_deadline() const { return scope_.worker().loop().now_ms() >= deadline_; }
+  EventLoop& loop() { return scope_.worker().loop(); }
+  void drop(std::size_t n) {
+    std::memmove(buf_.data(), buf_.data() + n, used_ - n);
+    used_ -= n;
+  }
+
+  ConnectionScope& scope_;
+  AdminServer& admin_;
+  Socket sock_;
+  std::string peer_;
+  SocketAddress local_;
+  std::shared_ptr<const AdminPolicy> policy_;  // for the request being read
+  Buffer buf_;
+  std::size_t used_ = 0;
+  std::uint64_t deadline_ = 0;  // loop time by which the request must have arrived
+  const char* reason_ = "";
+};
+
+Task<AdminConnection::Got> AdminConnection::read_more() {
+  if (past_deadline()) co_return Got::timed_out;
+  auto r =
+      co_await sock_.read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_), left_ms());
+  if (!r) co_return r.code() == Errc::timeout ? Got::timed_out : Got::closed;
+  used_ += *r;
+  co_return Got::ok;
+}
+
+// The body, de-chunked, after the head's bytes were dropped from buf_.
+// Bytes after it (a pipelined request) stay in buf_.
+Task<AdminConnection::Got> AdminConnection::read_body(const Request& req, std::string& body) {
+  if (req.framing == http::Framing::content_length) {
+    body.reserve(req.content_length);
+    while (true) {
+      const std::size_t take = std::min<std::size_t>(used_, req.content_length - body.size());
+      body.append(buf_.data(), take);
+      drop(take);
+      if (body.size() == req.content_length) co_return Got::ok;
+      if (const Got got = co_await read_more(); got != Got::ok) co_return got;
+    }
+  }
+  if (req.framing != http::Framing::chunked) co_return Got::ok;
+  http::ChunkedDecoder decoder;
+  while (true) {
+    const auto step = decoder.decode(std::string_view(buf_.data(), used_));
+    if (step.error) {
+      reason_ = step.reason;
+      co_return Got::malformed;
+    }
+    body.append(step.data);  // before drop(): it points into buf_
+    drop(step.consumed);
+    if (body.size() > policy_->max_body) co_return Got::too_large;
+    if (step.done) co_return Got::ok;
+    if (step.consumed > 0) continue;
+    if (used_ == buf_.capacity()) {
+      reason_ = "chunk line or trailer section too long";
+      co_return Got::malformed;
+    }
+    if (const Got got = co_await read_more(); got != Got::ok) co_return got;
+  }
+}
+
+Task<bool> AdminConnection::send(const AdminResponse& r, bool keep_alive) {
+  start_clock();  // a client that does not read its answers is cut off too
+  const std::string head = head_of(r, keep_alive);
+  co_return static_cast<bool>(co_await sock_.write(head, r.body, left_ms()));
+}
+
+// Answers and closes. The connection lingers, dropping what the client
+// still sends, so that it reads the answer instead of a reset.
+Task<void> AdminConnection::refuse(const AdminResponse& r, const std::string& what,
+                                   const std::string& why) {
+  spdlog::warn("admin: {} from {}: {} {} ({})", what, peer_, r.status,
+               http::reason_phrase(r.status), why);
+  if (!co_await send(r, false)) co_return;
+  sock_.shutdown_write();
+  deadline_ = loop().now_ms() + kLingerMs;
+  std::size_t dropped = 0;
+  while (dropped < kLingerMaxBytes && !past_deadline()) {
+    auto n = co_await sock_.read(std::span<char>(buf_.data(), buf_.capacity()), left_ms());
+    if (!n) break;
+    dropped += *n;
+  }
+}
+
+// Reads until `parser` has a whole head. False when the connection is to
+// close: the client left, or was refused (431, 408, or the parser's 4xx).
+Task<bool> AdminConnection::read_head(http::RequestParser& parser) {
+  http::ParseState state;
+  while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
+         http::ParseState::need_more) {
+    if (used_ == buf_.capacity()) {
+      co_await refuse({431, "text/plain", "request head too large\n"}, "request",
+                      "head over " + std::to_string(buf_.capacity()) + " bytes");
+      co_return false;
+    }
+    const Got got = co_await read_more();
+    if (got == Got::timed_out) {
+      co_await refuse({408, "text/plain", "the request took too long to arrive\n"}, "request",
+                      "head incomplete after admin.request_timeout");
+    }
+    if (got != Got::ok) co_return false;
+  }
+  if (state == http::ParseState::error) {
+    co_await refuse(
+        {parser.error().status, "text/plain", std::string(parser.error().reason) + "\n"}, "request",
+        parser.error().reason);
+    co_return false;
+  }
+  co_return true;
+}
+
+// read_body(), answering what goes wrong. False when the connection is to close.
+Task<bool> AdminConnection::read_request_body(const Request& req, std::string& body) {
+  // Awaited apart from the switch: with `switch (co_await ...)` GCC 12 built
+  // a coroutine that never went on after read_body() returned (seen here).
+  const Got got = co_await read_body(req, body);
+  switch (got) {
+    case Got::ok:
+      co_return true;
+    case Got::closed:
+      break;
+    case Got::timed_out:
+      co_await refuse({408, "text/plain", "the request took too long to arrive\n"}, req.line(),
+                      "body incomplete after admin.request_timeout");
+      break;
+    case Got::too_large:
+      co_await refuse({413, "text/plain", "body too large (admin.max_body)\n"}, req.line(),
+                      "chunked body over admin.max_body " + std::to_string(policy_->max_body));
+      break;
+    case Got::malformed:
+      co_await refuse({400, "text/plain", std::string(reason_) + "\n"}, req.line(), reason_);
+      break;
+  }
+  co_return false;
+}
+
+Task<void> AdminConnection::serve() {
+  if (scope_.worker().connection_count() > policy_->max_connections) {
+    // Counted with this one. A client holding connections open cannot
+    // lock the operator out for longer than admin.request_timeout.
+    spdlog::warn("admin: refusing a connection from {}: {} open, admin.max_connections is {}",
+                 peer_, scope_.worker().connection_count() - 1, policy_->max_connections);
+    static_cast<void>(
+        co_await send({503, "text/plain", "too many admin connections; try again\n"}, false));
+    co_return;
+  }
+  buf_ = scope_.worker().buffers().acquire();
   std::array<http::HeaderField, 64> fields;
   while (true) {
-    http::RequestParser parser({8 * 1024, buf.capacity(), fields.size()}, fields);
-    http::ParseState state;
-    while ((state = parser.parse(std::string_view(buf.data(), used))) ==
-           http::ParseState::need_more) {
-      if (used == buf.capacity()) {
-        co_await send(sock, {431, "text/plain", "request head too large\n"}, false);
-        co_return;
-      }
-      scope.set_idle(used == 0);
-      auto r = co_await sock.read(std::span<char>(buf.data() + used, buf.capacity() - used),
-                                  kReadTimeoutMs);
-      scope.set_idle(false);
-      if (!r) co_return;
-      used += *r;
+    policy_ = admin_.policy();  // a reload's settings apply from the next request
+    start_clock();
+    if (used_ == 0) {
+      // Between requests: an idle connection closes quietly.
+      scope_.set_idle(true);
+      const Got got = co_await read_more();
+      scope_.set_idle(false);
+      if (got != Got::ok) co_return;
+      start_clock();  // the request's time runs from its first byte
     }
-    if (state == http::ParseState::error) {
-      co_await send(
-          sock, {parser.error().status, "text/plain", std::string(parser.error().reason) + "\n"},
-          false);
-      co_return;
-    }
+    http::RequestParser parser({8 * 1024, buf_.capacity(), fields.size()}, fields);
+    if (!co_await read_head(parser)) co_return;
     const http::RequestHead& head = parser.head();
-    if (head.framing == http::Framing::chunked) {
-      co_await send(sock, {411, "text/plain", "send the body with a Content-Length\n"}, false);
+    Request req{std::string(head.method_text), std::string(head.target), head.framing,
+                head.content_length,           head.keep_alive,          head.expect_continue};
+    if (auto refusal = check_access(*policy_, head, local_)) {
+      co_await refuse(refusal->response, req.line(), refusal->why);
       co_return;
     }
-    if (head.content_length > kMaxBody) {
-      co_await send(sock, {413, "text/plain", "body too large\n"}, false);
+    if (req.framing == http::Framing::content_length && req.content_length > policy_->max_body) {
+      co_await refuse({413, "text/plain", "body too large (admin.max_body)\n"}, req.line(),
+                      "Content-Length " + std::to_string(req.content_length) +
+                          " over admin.max_body " + std::to_string(policy_->max_body));
       co_return;
     }
-    std::size_t consumed = parser.head_bytes();
-    std::string body(buf.data() + consumed,
-                     std::min<std::size_t>(used - consumed, head.content_length));
-    consumed += body.size();
-    while (body.size() < head.content_length) {
-      char chunk[16 * 1024];
-      const std::size_t want =
-          std::min<std::size_t>(sizeof chunk, head.content_length - body.size());
-      auto r = co_await sock.read(std::span<char>(chunk, want), kReadTimeoutMs);
-      if (!r) co_return;
-      body.append(chunk, *r);
+    drop(parser.head_bytes());  // `head` is gone from here on
+    const bool has_body = req.framing == http::Framing::chunked || req.content_length > 0;
+    if (req.expect_continue && has_body && used_ == 0) {
+      // RFC 9110 §10.1.1: the checks passed; the client may send the body.
+      constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      if (!co_await sock_.write(kContinue, left_ms())) co_return;
     }
+    std::string body;
+    if (!co_await read_request_body(req, body)) co_return;
     const AdminResponse response =
-        handle_request(head.method_text, head.target, body, server, reloader);
-    spdlog::info("admin: {} {} -> {}", head.method_text, head.target, response.status);
-    const bool keep_alive = head.keep_alive && !scope.worker().stopping();
-    std::memmove(buf.data(), buf.data() + consumed, used - consumed);
-    used -= consumed;
-    if (!co_await send(sock, response, keep_alive) || !keep_alive) co_return;
+        handle_request(req.method, req.target, body, admin_.server(), admin_.reloader());
+    spdlog::info("admin: {} -> {} (from {})", req.line(), response.status, peer_);
+    const bool keep_alive = req.keep_alive && !scope_.worker().stopping();
+    if (!co_await send(response, keep_alive) || !keep_alive) co_return;
   }
+}
+
+Task<void> serve_admin(ConnectionScope& scope, int fd, AdminServer& admin) {
+  AdminConnection connection(scope, fd, admin);
+  co_await connection.serve();
 }
 
 }  // namespace
 
-AdminServer::AdminServer(proxy::Server& server, proxy::Reloader& reloader)
-    : server_(server), reloader_(reloader) {}
+AdminServer::AdminServer(proxy::Server& server, proxy::Reloader& reloader,
+                         const config::Admin& settings)
+    : server_(server),
+      reloader_(reloader),
+      listen_(settings.listen),
+      policy_(std::make_shared<const AdminPolicy>(AdminPolicy::from(settings))) {}
 
 AdminServer::~AdminServer() {
   if (worker_) {
@@ -104,26 +303,36 @@ AdminServer::~AdminServer() {
   }
 }
 
-bool AdminServer::start(const std::string& listen, int inherited_fd, std::string& error) {
+void AdminServer::configure(const config::Admin& settings) {
+  auto next = std::make_shared<const AdminPolicy>(AdminPolicy::from(settings));
+  std::lock_guard lock(mutex_);
+  policy_ = std::move(next);
+}
+
+std::shared_ptr<const AdminPolicy> AdminServer::policy() const {
+  std::lock_guard lock(mutex_);
+  return policy_;
+}
+
+bool AdminServer::start(int inherited_fd, std::string& error) {
   int fd = inherited_fd;
   if (fd < 0) {
-    auto addr = SocketAddress::resolve(listen);
+    auto addr = SocketAddress::resolve(listen_);
     if (!addr) {
-      error = "admin: cannot resolve address " + listen;
+      error = "admin: cannot resolve address " + listen_;
       return false;
     }
     auto opened = open_listening_socket(*addr, 128);
     if (!opened) {
-      error = "admin: cannot listen on " + listen + ": " + std::strerror(opened.error().sys_errno);
+      error = "admin: cannot listen on " + listen_ + ": " + std::strerror(opened.error().sys_errno);
       return false;
     }
     fd = *opened;
   }
   fd_ = fd;
   worker_ = std::make_unique<Worker>(0, nullptr);
-  worker_->set_handler([this](ConnectionScope& scope, int conn) {
-    return serve_admin(scope, conn, server_, reloader_);
-  });
+  worker_->set_handler(
+      [this](ConnectionScope& scope, int conn) { return serve_admin(scope, conn, *this); });
   worker_->add_listener(0, fd);
   worker_->start();
   spdlog::info("admin listening on {}", SocketAddress::local_of(fd).to_string());

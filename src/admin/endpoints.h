@@ -3,6 +3,8 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace sluice::proxy {
 class Reloader;
@@ -12,9 +14,14 @@ class Server;
 namespace sluice::admin {
 
 struct AdminResponse {
+  AdminResponse() = default;
+  AdminResponse(int status_code, std::string type, std::string text)
+      : status(status_code), content_type(std::move(type)), body(std::move(text)) {}
+
   int status = 200;
   std::string content_type = "text/plain";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // more fields, in order
 };
 
 AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,

@@ -35,6 +35,19 @@ bool valid_host_name(std::string_view host) {
   return true;  // a trailing dot (fully qualified) is fine
 }
 
+bool is_loopback_host(std::string_view host) {
+  std::string h(host);
+  for (char& c : h)
+    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  if (h == "localhost" || h == "localhost.") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, h.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, h.c_str(), &v6) != 1) return false;
+  if (IN6_IS_ADDR_LOOPBACK(&v6)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
 bool parse_address(std::string_view text, AddressUse use, HostPort& out, std::string& why) {
   const int min_port = use == AddressUse::listen ? 0 : 1;
   std::string_view host;

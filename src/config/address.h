@@ -30,4 +30,8 @@ bool valid_cidr(std::string_view text);
 // labels of at most 63 characters.
 bool valid_host_name(std::string_view host);
 
+// A host that only this machine can reach: 127.0.0.0/8, ::1, an IPv4-mapped
+// loopback address, or "localhost". "" (any address) is not.
+bool is_loopback_host(std::string_view host);
+
 }  // namespace sluice::config

@@ -8,8 +8,11 @@
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -1148,9 +1151,143 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
   w.duration_field(n, "resolve_interval", b, be.resolve_interval, true);
 }
 
+// -------------------------------------------------------------------- admin
+
+// A bearer token travels as an RFC 6750 §2.1 b64token: letters, digits,
+// "-._~+/", then any number of '='.
+bool valid_bearer_token(std::string_view t) {
+  const std::size_t end = t.find_last_not_of('=') + 1;
+  return end > 0 &&
+         std::all_of(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(end), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) ||
+                  std::string_view("-._~+/").find(c) != std::string_view::npos;
+         });
+}
+
+constexpr std::size_t kMaxTokenBytes = 1024;
+
+// Reads the token in `path`: one line, its line break (LF or CRLF) dropped.
+// False with `why` set when it cannot be read or used.
+bool read_token_file(const std::string& path, std::string& token, std::string& why) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    why = "cannot read " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::string text(kMaxTokenBytes + 3, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) {
+    why = "cannot read " + path;
+    return false;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text.pop_back();
+  if (text.empty()) {
+    why = path + " is empty: it must hold the token";
+    return false;
+  }
+  if (text.size() > kMaxTokenBytes) {
+    why = path + " holds more than " + std::to_string(kMaxTokenBytes) +
+          " bytes; a token that long does not fit in a request head";
+    return false;
+  }
+  if (!valid_bearer_token(text)) {
+    why = path +
+          " must hold one line of letters, digits and -._~+/ (then any '='), as a bearer "
+          "token is sent (RFC 6750); it holds something else (a space, a second line?)";
+    return false;
+  }
+  token = std::move(text);
+  return true;
+}
+
+// A Host value as a client writes it: "name", "name:port", "[v6]" or
+// "[v6]:port". Lower-cased, trailing dot dropped; false if malformed.
+bool normalise_admin_name(std::string& name) {
+  for (char& ch : name)
+    ch = (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+  std::string_view host = name;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    if (close + 1 < host.size()) {
+      if (host[close + 1] != ':') return false;
+      port = host.substr(close + 2);
+    }
+    const std::string v6(host.substr(1, close - 1));
+    in6_addr a{};
+    if (inet_pton(AF_INET6, v6.c_str(), &a) != 1) return false;
+    host = host.substr(0, close + 1);
+  } else {
+    if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+    if (!valid_host_name(host)) return false;
+  }
+  if (name.find(':') != std::string::npos && name.front() != '[' && port.empty()) return false;
+  if (!port.empty()) {
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc{} || end != port.data() + port.size() || p < 1 || p > 65535) return false;
+  }
+  name = std::string(host) + (port.empty() ? "" : ":" + std::string(port));
+  return true;
+}
+
+bool load_admin(Walker& w, const YAML::Node& a, std::string_view base_dir, Admin& admin) {
+  const Block ab{"", "admin"};
+  if (!w.map_with_keys(
+          a, ab,
+          {"listen", "token_file", "names", "max_body", "max_connections", "request_timeout"})) {
+    return false;
+  }
+  if (w.string_field(a, "listen", ab, admin.listen, true)) {
+    w.address_check(field(a, "listen"), ab.at("listen"), admin.listen, AddressUse::listen);
+    admin.listen_where = where(field(a, "listen"));
+  }
+  std::string token_file;
+  if (w.string_field(a, "token_file", ab, token_file)) {
+    const YAML::Node n = field(a, "token_file");
+    admin.token_file = token_file;
+    admin.token_file_where = where(n);
+    // Relative to the configuration file, wherever sluice was started.
+    std::string path = token_file;
+    if (path.front() != '/' && !base_dir.empty()) path = std::string(base_dir) + "/" + path;
+    std::string why;
+    if (!read_token_file(path, admin.token, why)) w.error(n, ab.at("token_file") + ": " + why);
+  }
+  std::vector<YAML::Node> nodes;
+  w.string_list(a, "names", ab, admin.names, nullptr, &nodes);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (!normalise_admin_name(admin.names[i])) {
+      w.error(nodes[i], ab.at("names") +
+                            ": expected a host name as clients send it in Host (admin.example "
+                            "or admin.example:9901), got " +
+                            quote(nodes[i].Scalar()));
+    }
+  }
+  if (const YAML::Node n = field(a, "max_body"); n.IsDefined()) {
+    std::uint64_t v = 0;
+    if (w.size_value(n, ab.at("max_body"), v)) {
+      if (v == 0) {
+        w.error(n, ab.at("max_body") + ": must be at least 1 byte");
+      } else {
+        admin.max_body = v;
+      }
+    }
+  }
+  w.int_field(a, "max_connections", ab, 1, 100'000, admin.max_connections);
+  w.duration_field(a, "request_timeout", ab, admin.request_timeout);
+  return true;
+}
+
 // --------------------------------------------------------------- top level
 
-void load_root(Walker& w, const YAML::Node& root, Config& c) {
+void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Config& c) {
   const Block top{"", ""};
   if (!w.map_with_keys(root, top,
                        {"workers", "admin", "listeners", "routes", "backends", "forwarded",
@@ -1172,15 +1309,8 @@ void load_root(Walker& w, const YAML::Node& root, Config& c) {
     }
   }
   if (const YAML::Node a = field(root, "admin"); a.IsDefined()) {
-    const Block ab{"", "admin"};
-    if (w.map_with_keys(a, ab, {"listen"})) {
-      Admin admin;
-      if (w.string_field(a, "listen", ab, admin.listen, true)) {
-        w.address_check(field(a, "listen"), ab.at("listen"), admin.listen, AddressUse::listen);
-        admin.listen_where = where(field(a, "listen"));
-      }
-      c.admin = std::move(admin);
-    }
+    Admin admin;
+    if (load_admin(w, a, base_dir, admin)) c.admin = std::move(admin);
   }
   const YAML::Node listeners = field(root, "listeners");
   if (!listeners.IsDefined()) {
@@ -1338,7 +1468,8 @@ bool may_hold_more_documents(const std::string& text) {
 
 }  // namespace
 
-LoadResult load_string(std::string_view yaml, std::string_view file_name) {
+LoadResult load_string(std::string_view yaml, std::string_view file_name,
+                       std::string_view base_dir) {
   LoadResult result;
   auto config = std::make_shared<Config>();
   config->file = std::string(file_name);
@@ -1374,7 +1505,7 @@ LoadResult load_string(std::string_view yaml, std::string_view file_name) {
         w.report({1, 1}, Severity::error, "the file is empty: expected at least 'listeners'");
       }
     } else {
-      load_root(w, root, *config);
+      load_root(w, root, base_dir, *config);
       validate(*config, result.diagnostics);
     }
   } catch (const std::exception& e) {
@@ -1407,7 +1538,13 @@ LoadResult load_file(const std::string& path) {
         Diagnostic{path, 0, 0, Severity::error, "cannot read the configuration file"});
     return r;
   }
-  return load_string(ss.str(), path);
+  return load_string(ss.str(), path, directory_of(path));
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
 }
 
 std::string summary(const Config& c) {

@@ -18,8 +18,16 @@ struct LoadResult {
   bool ok() const { return config != nullptr; }
 };
 
+// Relative paths in the file (admin.token_file) are relative to its directory.
 LoadResult load_file(const std::string& path);
-LoadResult load_string(std::string_view yaml, std::string_view file_name);
+// `file_name` names the text in messages; relative paths in it are relative
+// to `base_dir` ("" or absent: the working directory).
+LoadResult load_string(std::string_view yaml, std::string_view file_name,
+                       std::string_view base_dir = {});
+
+// The directory of a file's path: "conf" for "conf/sluice.yaml", "." for
+// "sluice.yaml".
+std::string directory_of(const std::string& path);
 
 // "2 listeners, 5 routes, 1 backend, 3 servers"
 std::string summary(const Config& config);

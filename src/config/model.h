@@ -242,7 +242,17 @@ struct Backend {
 
 struct Admin {
   std::string listen;  // "host:port"; port 0 = kernel picks
+  // Where the bearer token was read from, as written (relative paths are
+  // relative to the configuration file's directory); none = no token.
+  std::optional<std::string> token_file;
+  std::string token;               // read from token_file at load; empty = no token
+  std::vector<std::string> names;  // more Host values accepted: "name" or "name:port", lower case
+  std::uint64_t max_body = 4 * 1024 * 1024;  // bytes of request body; above: 413
+  int max_connections = 64;                  // admin connections open at once; above: 503
+  Duration request_timeout{10'000};  // ms for a whole request to arrive; idle connections too
+
   SourceLocation listen_where;
+  SourceLocation token_file_where;
 };
 
 struct Forwarded {

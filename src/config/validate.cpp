@@ -134,10 +134,26 @@ void validate_routes(const Config& c, Reporter& r) {
   }
 }
 
+// POST /config replaces the whole configuration, so an admin listener that
+// other machines can reach must ask for a token.
+void validate_admin(const Config& c, Reporter& r) {
+  if (!c.admin || c.admin->token_file) return;
+  HostPort hp;
+  std::string why;
+  if (!parse_address(c.admin->listen, AddressUse::listen, hp, why)) return;  // reported
+  if (!hp.any_host && is_loopback_host(hp.host)) return;
+  r.error(c.admin->listen_where,
+          "admin.listen: " + c.admin->listen +
+              " is not a loopback address, so admin.token_file is required: without a token "
+              "anyone who can reach it could replace the configuration (or listen on "
+              "127.0.0.1)");
+}
+
 }  // namespace
 
 void validate(const Config& c, std::vector<Diagnostic>& out) {
   Reporter r(c, out);
+  validate_admin(c, r);
   validate_listeners(c, r);
   validate_routes(c, r);
 }

@@ -101,7 +101,9 @@ Reloader::Outcome Reloader::reload_file() {
 Reloader::Outcome Reloader::apply_text(std::string_view yaml, const std::string& origin) {
   std::lock_guard lock(mutex_);
   return on_generation_thread([&] {
-    const auto result = config::load_string(yaml, origin);
+    // Relative paths in it are relative to the file's directory, as when
+    // the file is loaded.
+    const auto result = config::load_string(yaml, origin, config::directory_of(path_));
     return apply(result.config.get(), loaded(result), origin);
   });
 }
@@ -125,6 +127,7 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
     spdlog::error("reload: {}: the running configuration is unchanged", origin);
     return outcome;
   }
+  if (on_applied_) on_applied_(*config);
   outcome.applied = true;
   outcome.summary = config::summary(*config);
   spdlog::info("reload: applied {} ({})", origin, outcome.summary);

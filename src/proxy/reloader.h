@@ -61,6 +61,13 @@ class Reloader {
 
   const std::string& path() const { return path_; }
 
+  // Called with each configuration applied, on the thread that applied it,
+  // before the reload returns (one at a time). Set it before the first
+  // reload can happen; the admin listener learns its new settings here.
+  void set_on_applied(std::function<void(const config::Config&)> hook) {
+    on_applied_ = std::move(hook);
+  }
+
  private:
   Outcome apply(const config::Config* config, Outcome outcome, const std::string& origin);
   template <typename Work>
@@ -70,6 +77,7 @@ class Reloader {
   Server& server_;
   std::string path_;
   std::string admin_listen_;
+  std::function<void(const config::Config&)> on_applied_;
   std::mutex mutex_;         // one reload at a time
   GenerationThread keeper_;  // the one of the configuration in force
 };

@@ -61,7 +61,8 @@ TEST(Examples, QuickstartServesItsRoutes) {
   EXPECT_EQ(hello->body, "hello from sluice's app listener\n");
   EXPECT_EQ(health->body, "ok\n");
   RawConnection admin(s.port("admin"));
-  ASSERT_TRUE(admin.send("GET /debug/memory HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(admin.send("GET /debug/memory HTTP/1.1\r\nHost: 127.0.0.1:" +
+                         std::to_string(s.port("admin")) + "\r\n\r\n"));
   auto memory = admin.read_response();
   ASSERT_TRUE(memory);
   EXPECT_NE(memory->body.find("\"route_tables_alive\": 1"), std::string::npos) << memory->body;

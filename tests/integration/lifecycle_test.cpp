@@ -134,7 +134,8 @@ TEST(Lifecycle, SigusrTwoSwapsTheBinaryUnderLoadWithoutAFailedRequest) {
   ASSERT_EQ(::stat(("/proc/" + std::to_string(successor) + "/exe").c_str(), &running), 0);
   EXPECT_EQ(running.st_ino, replaced.st_ino);
   RawConnection admin(sluice.port("admin"));
-  ASSERT_TRUE(admin.send("GET /debug/memory HTTP/1.1\r\nHost: a\r\n\r\n"));
+  ASSERT_TRUE(admin.send("GET /debug/memory HTTP/1.1\r\nHost: 127.0.0.1:" +
+                         std::to_string(sluice.port("admin")) + "\r\n\r\n"));
   auto memory = admin.read_response();
   ASSERT_TRUE(memory);
   EXPECT_EQ(memory->status, 200);

@@ -899,5 +899,129 @@ TEST(ConfigLoader, NewBackendKeysRejectedValues) {
   }
 }
 
+// ------------------------------------------------ admin (issue 13 item 3)
+
+TEST(ConfigLoader, AdminDefaultsAreALoopbackListenerWithoutToken) {
+  const auto r = load_string(with_listener("admin: {listen: '127.0.0.1:9901'}\n"), "f.yaml");
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const Admin& a = *r.config->admin;
+  EXPECT_FALSE(a.token_file);
+  EXPECT_EQ(a.token, "");
+  EXPECT_TRUE(a.names.empty());
+  EXPECT_EQ(a.max_body, 4u * 1024 * 1024);
+  EXPECT_EQ(a.max_connections, 64);
+  EXPECT_EQ(a.request_timeout, milliseconds(10'000));
+}
+
+TEST(ConfigLoader, AdminEveryKeyWithATokenFileBesideTheConfiguration) {
+  const test::TempDir dir;
+  dir.write("admin.token", "tok3n-._~+/AZaz09==\r\n");
+  const std::string path = dir.write("sluice.yaml", with_listener(R"(admin:
+  listen: 0.0.0.0:9901
+  token_file: admin.token
+  names: [Admin.Example., "admin.example:9443", "[::1]:9901"]
+  max_body: 1MiB
+  max_connections: 8
+  request_timeout: 3s
+)"));
+  const auto r = load_file(path);
+  ASSERT_TRUE(r.ok()) << dump(r);
+  const Admin& a = *r.config->admin;
+  EXPECT_EQ(a.token_file, "admin.token");
+  EXPECT_EQ(a.token, "tok3n-._~+/AZaz09==") << "the line break is not part of it";
+  EXPECT_EQ(a.token_file_where.line, 5);
+  EXPECT_EQ(a.token_file_where.column, 15);
+  EXPECT_EQ(a.names,
+            (std::vector<std::string>{"admin.example", "admin.example:9443", "[::1]:9901"}));
+  EXPECT_EQ(a.max_body, 1024u * 1024);
+  EXPECT_EQ(a.max_connections, 8);
+  EXPECT_EQ(a.request_timeout, milliseconds(3'000));
+
+  // Text loaded with a base directory (POST /config) finds it there too.
+  const auto posted =
+      load_string(with_listener("admin: {listen: '[::]:9901', token_file: admin.token}\n"),
+                  "POST /config", dir.path().string());
+  ASSERT_TRUE(posted.ok()) << dump(posted);
+  EXPECT_EQ(posted.config->admin->token, "tok3n-._~+/AZaz09==");
+}
+
+TEST(ConfigLoader, AdminRules) {
+  const BadRow rows[] = {
+      {"admin: {listen: '0.0.0.0:9901'}", 3, 17,
+       "admin.listen: 0.0.0.0:9901 is not a loopback address, so admin.token_file is required: "
+       "without a token anyone who can reach it could replace the configuration (or listen on "
+       "127.0.0.1)"},
+      {"admin: {listen: '*:9901'}", 3, 17,
+       "admin.listen: *:9901 is not a loopback address, so admin.token_file is required: "
+       "without a token anyone who can reach it could replace the configuration (or listen on "
+       "127.0.0.1)"},
+      {"admin: {listen: '10.0.0.1:9901'}", 3, 17,
+       "admin.listen: 10.0.0.1:9901 is not a loopback address, so admin.token_file is required: "
+       "without a token anyone who can reach it could replace the configuration (or listen on "
+       "127.0.0.1)"},
+      {"admin: {listen: '127.0.0.1:9901', token_file: /nonexistent/admin.token}", 3, 47,
+       "admin.token_file: cannot read /nonexistent/admin.token: No such file or directory"},
+      {"admin: {listen: '127.0.0.1:9901', names: ['bad name']}", 3, 43,
+       "admin.names: expected a host name as clients send it in Host (admin.example or "
+       "admin.example:9901), got 'bad name'"},
+      {"admin: {listen: '127.0.0.1:9901', names: ['admin.example:99999']}", 3, 43,
+       "admin.names: expected a host name as clients send it in Host (admin.example or "
+       "admin.example:9901), got 'admin.example:99999'"},
+      {"admin: {listen: '127.0.0.1:9901', max_body: 0}", 3, 45,
+       "admin.max_body: must be at least 1 byte"},
+      {"admin: {listen: '127.0.0.1:9901', max_connections: 0}", 3, 52,
+       "admin.max_connections: expected a whole number from 1 to 100000, got '0'"},
+      {"admin: {listen: '127.0.0.1:9901', request_timeout: 0s}", 3, 52,
+       "admin.request_timeout: must be longer than 0"},
+  };
+  for (const auto& row : rows) {
+    const auto r = load_string(with_listener(row.yaml), "f.yaml");
+    EXPECT_FALSE(r.ok()) << row.yaml;
+    ASSERT_FALSE(r.diagnostics.empty()) << row.yaml;
+    const Diagnostic& d = r.diagnostics.front();
+    EXPECT_EQ(d.message, row.message) << row.yaml << "\n" << dump(r);
+    EXPECT_EQ(d.line, row.line) << row.yaml << "\n" << dump(r);
+    EXPECT_EQ(d.column, row.column) << row.yaml << "\n" << dump(r);
+    EXPECT_EQ(count_errors(r), 1u) << row.yaml << "\n" << dump(r);
+  }
+  for (const char* loopback :
+       {"127.0.0.1:9901", "127.8.9.10:0", "'[::1]:9901'", "localhost:9901"}) {
+    const auto r =
+        load_string(with_listener("admin: {listen: " + std::string(loopback) + "}\n"), "f.yaml");
+    EXPECT_TRUE(r.ok()) << loopback << "\n" << dump(r);
+  }
+}
+
+TEST(ConfigLoader, AdminTokenFileMustHoldOneUsableLine) {
+  const test::TempDir dir;
+  struct Row {
+    const char* content;
+    const char* message_part;
+  };
+  const Row rows[] = {
+      {"", "is empty"},
+      {"\n", "is empty"},
+      {"two words\n", "must hold one line"},
+      {"line\nline\n", "must hold one line"},
+      {"caf\xc3\xa9\n", "must hold one line"},
+  };
+  for (const auto& row : rows) {
+    const std::string token = dir.write("t.token", row.content);
+    const auto r = load_string(
+        with_listener("admin: {listen: '127.0.0.1:9901', token_file: " + token + "}\n"), "f.yaml");
+    EXPECT_FALSE(r.ok()) << row.content;
+    ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r);
+    EXPECT_EQ(r.diagnostics[0].line, 3);
+    EXPECT_EQ(r.diagnostics[0].column, 47);
+    EXPECT_NE(r.diagnostics[0].message.find(row.message_part), std::string::npos) << dump(r);
+    EXPECT_NE(r.diagnostics[0].message.find(token), std::string::npos) << dump(r);
+  }
+  const std::string huge = dir.write("huge.token", std::string(2000, 'a'));
+  const auto r = load_string(
+      with_listener("admin: {listen: '127.0.0.1:9901', token_file: " + huge + "}\n"), "f.yaml");
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(dump(r).find("more than 1024 bytes"), std::string::npos) << dump(r);
+}
+
 }  // namespace
 }  // namespace sluice::config
