@@ -19,9 +19,7 @@ namespace {
 
 // The size of one pooled buffer, as sluice reports it in /debug/memory.
 long buffer_bytes(const SluiceInstance& sluice) {
-  RawConnection admin(sluice.port("admin"));
-  admin.send("GET /debug/memory HTTP/1.1\r\nHost: admin\r\n\r\n");
-  auto r = admin.read_response();
+  auto r = sluice.admin_get("/debug/memory");
   std::smatch m;
   if (!r || !std::regex_search(r->body, m, std::regex(R"("bytes_each": (\d+))"))) return -1;
   return std::stol(m[1].str());

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -44,6 +46,15 @@ class SluiceInstance {
     return it == ports_.end() ? 0 : it->second;
   }
   Process& process() { return *process_; }
+  // GET `path` on the admin listener, with the Host it accepts (its own
+  // address). nullopt when it does not answer.
+  std::optional<HttpResponse> admin_get(const std::string& path, int timeout_ms = 60'000) const {
+    const std::uint16_t p = port("admin");
+    RawConnection c(p);
+    if (!c.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(p) + "\r\n\r\n"))
+      return std::nullopt;
+    return c.read_response(false, timeout_ms);
+  }
   const std::string& config_path() const { return config_path_; }
   const TempDir& dir() const { return dir_; }
 

@@ -50,9 +50,7 @@ std::string five_thousand_routes() {
 }
 
 long resident_bytes(const SluiceInstance& s) {
-  RawConnection c(s.port("admin"));
-  if (!c.send("GET /debug/memory HTTP/1.1\r\nHost: admin\r\n\r\n")) return -1;
-  auto r = c.read_response(false, 60'000);
+  auto r = s.admin_get("/debug/memory");
   std::smatch m;
   if (!r || !std::regex_search(r->body, m, std::regex(R"("resident_bytes": (\d+))"))) return -1;
   return std::stol(m[1].str());
