@@ -517,8 +517,10 @@ Task<void> ClientSession::send_error(int status, const char* reason, bool log,
                         "Connection: close\r\n",
                         status, http::reason_phrase(status), body_len);
   std::size_t len = static_cast<std::size_t>(n);
-  std::memcpy(head.data() + len, extra_fields.data(), extra_fields.size());
-  len += extra_fields.size();
+  if (!extra_fields.empty()) {
+    std::memcpy(head.data() + len, extra_fields.data(), extra_fields.size());
+    len += extra_fields.size();
+  }
   len += http::write_date_field(head.data() + len);
   head[len++] = '\r';
   head[len++] = '\n';
