@@ -11,6 +11,7 @@
 
 #include "core/address.h"
 #include "core/buffer_pool.h"
+#include "core/log.h"
 #include "core/socket.h"
 #include "core/worker.h"
 #include "http/chunked_decoder.h"
@@ -39,6 +40,8 @@ constexpr std::uint64_t kLingerMs = 2'000;
 constexpr std::size_t kLingerBytes = 256 * 1024;
 
 enum class Next { idle, close };
+
+LogThrottle header_timeout_log;  // all workers: a header timeout is rare, a crowd of them is not
 
 // RFC 9110 §15.5.6: a 405 lists the methods the target supports.
 constexpr std::string_view kAllowWithoutConnect =
@@ -213,7 +216,16 @@ Task<Next> ClientSession::serve_pinned() {
                                    deadline > now ? deadline - now : 1);
       if (!r) {
         if (r.code() == Errc::timeout) {
-          co_await send_error(408, "request header not received in time");
+          // Slow clients come in crowds (slowloris): one line a second.
+          const std::uint64_t n = header_timeout_log.note(loop().now_ms());
+          if (n > 0) {
+            spdlog::warn(
+                "listener '{}' client {}: 408 Request Timeout (request header not "
+                "received in time){}",
+                listener_->name, client_address().to_string(),
+                n > 1 ? fmt::format("; {} such in the last second", n) : std::string());
+          }
+          co_await send_error(408, "request header not received in time", false);
         }
         co_return Next::close;
       }
