@@ -39,7 +39,16 @@ constexpr std::size_t kMaxFieldsCap = 256;
 constexpr std::uint64_t kLingerMs = 2'000;
 constexpr std::size_t kLingerBytes = 256 * 1024;
 
-enum class Next { idle, close };
+enum class Next {
+  idle,       // the buffer is empty; wait for the next request
+  close,      // close the connection
+  slow_head,  // a head's first bytes came and the rest is late: wait without a buffer
+};
+
+// A head that arrives in pieces this small waits for the rest in a string
+// of its own, not in a pooled buffer: a crowd of slow clients (slowloris)
+// then holds a few hundred bytes each instead of a buffer and a frame.
+constexpr std::size_t kSlowHeadBytes = 512;
 
 LogThrottle header_timeout_log;  // all workers: a header timeout is rare, a crowd of them is not
 
@@ -127,6 +136,7 @@ class ClientSession {
   }
   ConnectionScope& scope() { return scope_; }
   Task<Next> serve_buffered();
+  Task<bool> wait_for_rest_of_head();
   Task<Next> serve_pinned();
 
  private:
@@ -145,6 +155,7 @@ class ClientSession {
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
   Task<bool> read_more_body(std::size_t head_end, BodyPace& pace);
   void splice_out_body(std::size_t head_end, std::size_t body_end);
+  Task<void> refuse_slow_head();
   Task<void> send_error(int status, const char* reason, bool log = true,
                         std::string_view extra_fields = {});
   Task<void> linger_and_close();
@@ -174,6 +185,12 @@ class ClientSession {
   std::size_t used_ = 0;                  // bytes of buf_ holding unprocessed input
   bool earlier_requests_ = false;         // this connection has carried a request already
   std::uint64_t request_started_ms_ = 0;  // the current request's first byte
+  // While a slow head waits for its rest: its first bytes and when they came.
+  struct PartialHead {
+    std::string bytes;
+    std::uint64_t started_ms = 0;
+  };
+  std::unique_ptr<PartialHead> partial_head_;
   // Only with proxy_protocol (a pointer, so other connections pay 8 bytes).
   std::unique_ptr<SocketAddress> client_address_;
 };
@@ -199,37 +216,37 @@ Task<Next> ClientSession::serve_pinned() {
   while (true) {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
-    request_started_ms_ = loop().now_ms();
+    // A head resumed after a slow start keeps its first byte's time.
+    request_started_ms_ = partial_head_ ? partial_head_->started_ms : loop().now_ms();
+    partial_head_.reset();
     std::uint64_t deadline = request_started_ms_ + listener_->header_timeout_ms;
     if (listener_->request_timeout_ms > 0) {
       deadline = std::min(deadline, request_started_ms_ + listener_->request_timeout_ms);
     }
     http::ParseState state;
+    bool read_some = false;  // a read of this head came back short of its end
     while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
            http::ParseState::need_more) {
       if (used_ >= capacity) {
         co_await send_error(431, "request header section too large");
         co_return Next::close;
       }
+      if (read_some && used_ < kSlowHeadBytes) {
+        // Its buffer and this frame go back while the rest is awaited.
+        partial_head_ = std::make_unique<PartialHead>(
+            PartialHead{std::string(buf_.data(), used_), request_started_ms_});
+        used_ = 0;
+        co_return Next::slow_head;
+      }
       const std::uint64_t now = loop().now_ms();
       auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, capacity - used_),
                                    deadline > now ? deadline - now : 1);
       if (!r) {
-        if (r.code() == Errc::timeout) {
-          // Slow clients come in crowds (slowloris): one line a second.
-          const std::uint64_t n = header_timeout_log.note(loop().now_ms());
-          if (n > 0) {
-            spdlog::warn(
-                "listener '{}' client {}: 408 Request Timeout (request header not "
-                "received in time){}",
-                listener_->name, client_address().to_string(),
-                n > 1 ? fmt::format("; {} such in the last second", n) : std::string());
-          }
-          co_await send_error(408, "request header not received in time", false);
-        }
+        if (r.code() == Errc::timeout) co_await refuse_slow_head();
         co_return Next::close;
       }
       used_ += *r;
+      read_some = true;
     }
     if (state == http::ParseState::error) {
       const auto e = parser.error();
@@ -340,6 +357,41 @@ Task<Next> ClientSession::serve_pinned() {
     keep_leftover(consumed);
     if (used_ == 0) co_return Next::idle;
   }
+}
+
+// After Next::slow_head: waits, holding only the head's first bytes, until
+// more arrive (true: they are in the buffer again, parse on) or the header
+// deadline passes (408) or the client leaves (false).
+Task<bool> ClientSession::wait_for_rest_of_head() {
+  buf_.reset();
+  if (!pin()) co_return false;
+  const std::uint64_t deadline = partial_head_->started_ms + listener_->header_timeout_ms;
+  const std::uint64_t now = loop().now_ms();
+  auto ready = co_await sock_.wait_readable(deadline > now ? deadline - now : 1);
+  if (!ready) {
+    if (ready.code() == Errc::timeout) co_await refuse_slow_head();
+    unpin();
+    co_return false;
+  }
+  unpin();
+  buf_ = scope_.worker().buffers().acquire();
+  std::memcpy(buf_.data(), partial_head_->bytes.data(), partial_head_->bytes.size());
+  used_ = partial_head_->bytes.size();
+  co_return true;
+}
+
+// 408 for a head that did not arrive within timeouts.header. Slow clients
+// come in crowds (slowloris): logged once a second, with a count.
+Task<void> ClientSession::refuse_slow_head() {
+  const std::uint64_t n = header_timeout_log.note(loop().now_ms());
+  if (n > 0) {
+    spdlog::warn(
+        "listener '{}' client {}: 408 Request Timeout (request header not received in "
+        "time){}",
+        listener_->name, client_address().to_string(),
+        n > 1 ? fmt::format("; {} such in the last second", n) : std::string());
+  }
+  co_await send_error(408, "request header not received in time", false);
 }
 
 void ClientSession::keep_leftover(std::size_t consumed) {
@@ -582,7 +634,9 @@ Task<void> serve_http_client(ConnectionScope& scope, int fd, WorkerContext& ctx)
       if (!ready) co_return;  // idle timeout, stop, or the client left: close quietly
     }
     first = false;
-    if (co_await session.serve_buffered() == Next::close) co_return;
+    const Next next = co_await session.serve_buffered();
+    if (next == Next::close) co_return;
+    if (next == Next::slow_head && !co_await session.wait_for_rest_of_head()) co_return;
   }
 }
 

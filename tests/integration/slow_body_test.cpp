@@ -6,10 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <memory>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "sluice_instance.h"
 #include "support/http_client.h"
@@ -143,32 +141,6 @@ TEST(SlowBody, RespondRouteAlsoAnswers408ToATrickledBody) {
   auto r = c.read_response(false, 10'000);
   ASSERT_TRUE(r) << sluice.process().output();
   EXPECT_EQ(r->status, 408);
-}
-
-}  // namespace
-}  // namespace sluice::test
-
-namespace sluice::test {
-namespace {
-
-// Slowloris: a crowd of heads that never finish. Each gets 408, and the
-// log says so once a second, not once per connection.
-TEST(SlowHead, ACrowdOfHeaderTimeoutsIsLoggedOnceASecond) {
-  TestBackend backend(TestBackend::echo());
-  SluiceInstance sluice(config(backend.address(), "    timeouts: {header: 300ms}\n"));
-  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
-  std::vector<std::unique_ptr<RawConnection>> crowd;
-  for (int i = 0; i < 8; ++i) {
-    crowd.push_back(std::make_unique<RawConnection>(sluice.port("web")));
-    ASSERT_TRUE(crowd.back()->send("GET /slow HTTP/1.1\r\nHost: t\r\nX-Fi"));
-  }
-  for (auto& c : crowd) {
-    auto r = c->read_response(false, 5'000);
-    ASSERT_TRUE(r) << sluice.process().output();
-    EXPECT_EQ(r->status, 408);
-  }
-  EXPECT_EQ(sluice.process().count("408 Request Timeout (request header not received in time)"), 1u)
-      << sluice.process().output();
 }
 
 }  // namespace
