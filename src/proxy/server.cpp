@@ -158,6 +158,12 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
   resolver_ = make_resolver(*snap);
   for (auto& worker : workers_)
     worker->start();
+  // Ready means accepting: a task posted to each loop runs once that
+  // worker has registered its listeners and entered its loop.
+  std::latch running(static_cast<std::ptrdiff_t>(workers_.size()));
+  for (auto& worker : workers_)
+    worker->loop().post([&running] { running.count_down(); });
+  running.wait();
   health_->start();
   resolver_->start();
   return true;
