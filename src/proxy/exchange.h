@@ -55,7 +55,7 @@ class Exchange {
   bool retry_elsewhere(const char* why);
   void release_server();
   Task<bool> admit();
-  std::uint64_t request_hash(const http::RequestHead& head) const;
+  std::uint64_t request_hash(const http::RequestHead& head, std::string_view target) const;
   int sticky_server(const http::RequestHead& head) const;
   Task<Step> acquire_connection(bool allow_pooled);
   Task<Step> connect_fresh();

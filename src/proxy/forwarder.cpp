@@ -116,7 +116,9 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
   if (!build_request_head(head, target)) {
     co_return fail(431, "request head too large to forward");
   }
-  if (upstream_.balancer->algorithm() == balance::Algorithm::hash) hash_key_ = request_hash(head);
+  if (upstream_.balancer->algorithm() == balance::Algorithm::hash) {
+    hash_key_ = request_hash(head, target);
+  }
   sticky_server_ = sticky_server(head);
   // The head now lives in scratch_; from here `head` is not read again.
   drop_client_bytes(head_bytes);
@@ -435,8 +437,10 @@ int Exchange::sticky_server(const http::RequestHead& head) const {
   return -1;
 }
 
-// The key `balance: hash` places on its ring, from the request as received.
-std::uint64_t Exchange::request_hash(const http::RequestHead& head) const {
+// The key `balance: hash` places on its ring: from the request's fields as
+// received, and from its path as routed and forwarded (so every spelling
+// of one path lands on one server).
+std::uint64_t Exchange::request_hash(const http::RequestHead& head, std::string_view target) const {
   switch (upstream_.hash_source) {
     case HashSource::header:
       for (const auto& f : head.fields) {
@@ -448,8 +452,8 @@ std::uint64_t Exchange::request_hash(const http::RequestHead& head) const {
       return find_cookie(head, upstream_.hash_name, value) ? balance::hash_key(value) : 0;
     }
     case HashSource::path: {
-      const auto q = head.target.find('?');
-      return balance::hash_key(head.target.substr(0, q));
+      const auto q = target.find('?');
+      return balance::hash_key(target.substr(0, q));
     }
     case HashSource::source_ip:
       break;
