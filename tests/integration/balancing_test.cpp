@@ -25,62 +25,6 @@
 namespace sluice::test {
 namespace {
 
-// Sends `GET path` with `fields` (each "Name: value\r\n") on `c`; the body
-// (a server's name), or a marker no server is called.
-std::string get(RawConnection& c, const std::string& path, const std::string& fields = "") {
-  if (!c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n" + fields + "\r\n")) return "<send failed>";
-  auto r = c.read_response();
-  if (!r) return "<no response>";
-  if (r->status != 200) return "<status " + std::to_string(r->status) + ">";
-  return r->body;
-}
-
-// `n` servers named a, b, c... recording into one ledger.
-struct Fleet {
-  // `gate`: what held requests wait for; `held`: the one server that
-  // holds every request (else each server holds only /hold).
-  explicit Fleet(int n, std::shared_ptr<Gate> gate = nullptr, const std::string& held = "") {
-    for (int i = 0; i < n; ++i) {
-      const std::string name(1, static_cast<char>('a' + i));
-      health.push_back(std::make_shared<std::atomic<int>>(200));
-      FleetServer s{name, ledger, nullptr, false, health.back()};
-      if (held.empty()) {
-        s.gate = gate;  // each holds /hold
-      } else if (name == held) {
-        s.gate = gate;  // only this one holds, and everything
-        s.hold_all = true;
-      }
-      servers.push_back(std::make_unique<TestBackend>(fleet_server(s)));
-    }
-  }
-  std::string address(int i) const { return servers[static_cast<std::size_t>(i)]->address(); }
-  std::string list() const {
-    std::string out;
-    for (std::size_t i = 0; i < servers.size(); ++i)
-      out += (i ? ", " : "") + servers[i]->address();
-    return out;
-  }
-  std::shared_ptr<Ledger> ledger = std::make_shared<Ledger>();
-  std::vector<std::shared_ptr<std::atomic<int>>> health;
-  std::vector<std::unique_ptr<TestBackend>> servers;
-};
-
-// How many of `bodies` are `name`.
-std::size_t share(const std::vector<std::string>& bodies, const std::string& name) {
-  std::size_t n = 0;
-  for (const auto& b : bodies)
-    n += b == name ? 1 : 0;
-  return n;
-}
-
-std::vector<std::string> get_n(RawConnection& c, int n, const std::string& path = "/",
-                               const std::string& fields = "") {
-  std::vector<std::string> bodies;
-  for (int i = 0; i < n; ++i)
-    bodies.push_back(get(c, path, fields));
-  return bodies;
-}
-
 TEST(Balancing, LeastConnSendsNewRequestsAwayFromAServerHoldingALongRequest) {
   auto gate = std::make_shared<Gate>();
   Fleet fleet(2, gate);
