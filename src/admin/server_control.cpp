@@ -86,7 +86,6 @@ const char* admin_state_name(AdminState s) {
 const char* health_name(const balance::ServerState& st, std::uint64_t now_ms) {
   if (!st.resolved.load(std::memory_order_relaxed)) return "unresolved";
   if (!st.healthy.load(std::memory_order_relaxed)) return "down";
-  
   if (st.ejected_until_ms.load(std::memory_order_relaxed) > now_ms) return "ejected";
   return "up";
 }
