@@ -119,7 +119,8 @@ AdminResponse list_backends(proxy::Server& server) {
 }
 
 // %XX escapes decoded, so a name holding '/' can be given as %2F. False
-// for a malformed escape.
+// for a malformed escape or a control character (no configured name has
+// one, and it would be echoed into the answer).
 bool percent_decode(std::string_view in, std::string& out) {
   auto hex = [](char c) {
     if (c >= '0' && c <= '9') return c - '0';
@@ -136,6 +137,9 @@ bool percent_decode(std::string_view in, std::string& out) {
     if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) return false;
     out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
     i += 2;
+  }
+  for (const char c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
   }
   return true;
 }
@@ -162,15 +166,15 @@ AdminResponse set_server_state(std::string_view method, std::string_view rest,
       servers_at + kServers.size() + kState.size() > rest.size()) {
     return text(404, "not found; use POST /backends/NAME/servers/ADDRESS/state");
   }
-  std::string name;
-  std::string address;
   if (method != "POST" && method != "PUT") {
     return text(405, "use POST (or PUT) with drain, disable or enable as the body");
   }
+  std::string name;
+  std::string address;
   const std::string_view address_text = rest.substr(
       servers_at + kServers.size(), rest.size() - kState.size() - servers_at - kServers.size());
   if (!percent_decode(rest.substr(0, servers_at), name) || !percent_decode(address_text, address)) {
-    return text(400, "malformed %-escape in the path");
+    return text(400, "malformed %-escape or a control character in the path");
   }
   const std::optional<AdminState> wanted = requested_state(body);
   if (!wanted) return text(400, "the body must be one of: drain, disable, enable");

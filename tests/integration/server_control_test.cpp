@@ -242,6 +242,13 @@ TEST(ServerControl, UnknownBackendOrServerIs404AndABadStateIs400AndNothingChange
   EXPECT_EQ(admin_call(sluice, "DELETE", state_path("app", fleet.address(0))).status, 405);
   EXPECT_EQ(admin_call(sluice, "POST", "/backends", "drain").status, 405);
   EXPECT_EQ(admin_call(sluice, "POST", "/backends/app/servers", "drain").status, 404);
+  EXPECT_EQ(admin_call(sluice, "POST", state_path("a%zzp", fleet.address(0)), "drain").status, 400);
+  EXPECT_EQ(admin_call(sluice, "POST", state_path("app%0A", fleet.address(0)), "drain").status,
+            400);
+  // Escapes are decoded: %61 is 'a'.
+  r = admin_call(sluice, "POST", state_path("%61pp", fleet.address(0)), "enable");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, server_json(fleet.address(0), "enabled") + "\n");
 
   const HttpResponse listing = admin_call(sluice, "GET", "/backends");
   EXPECT_EQ(listing.status, 200);
