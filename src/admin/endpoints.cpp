@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <cstdio>
 
+#include "admin/server_control.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
 
@@ -85,6 +86,7 @@ std::string memory_json(proxy::Server& server) {
 AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,
                              proxy::Server& server, proxy::Reloader& reloader) {
   path = path.substr(0, path.find('?'));
+  if (auto control = handle_server_control(method, path, body, server)) return *control;
   if (path == "/debug/memory") {
     if (method != "GET") return {405, "text/plain", "use GET\n"};
     return {200, "application/json", memory_json(server)};

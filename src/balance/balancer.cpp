@@ -132,18 +132,27 @@ int Balancer::pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, st
       const int a = draw();
       if (algorithm_ == Algorithm::random) return a;
       // Power of two choices: the better of two random picks, by requests
-      // in flight weighted by recent latency.
+      // in flight weighted by recent latency. A server with no latency yet
+      // (it has answered nothing) counts as fast as the other: taken as 0,
+      // a server holding every request it gets would win until it held
+      // hundreds.
       const int b = draw();
-      auto score = [&](int s) {
+      const std::uint64_t latency_a = state(a).latency_us.load(std::memory_order_relaxed);
+      const std::uint64_t latency_b = state(b).latency_us.load(std::memory_order_relaxed);
+      auto score = [&](int s, std::uint64_t latency) {
         return (static_cast<std::uint64_t>(state(s).in_flight.load(std::memory_order_relaxed)) +
                 1) *
-               (static_cast<std::uint64_t>(state(s).latency_us.load(std::memory_order_relaxed)) +
-                1);
+               (latency + 1);
       };
-      return score(b) < score(a) ? b : a;
+      return score(b, latency_b != 0 ? latency_b : latency_a) <
+                     score(a, latency_a != 0 ? latency_a : latency_b)
+                 ? b
+                 : a;
     }
-    case Algorithm::hash:
-      return ring_->pick(key, [&](int s) { return candidate(s, backups, now_ms, avoid); });
+    case Algorithm::hash: {
+      const std::uint64_t point = key == kNoKey ? next_random(ws.rng) : key;
+      return ring_->pick(point, [&](int s) { return candidate(s, backups, now_ms, avoid); });
+    }
   }
   return -1;
 }

@@ -47,6 +47,11 @@ class Balancer {
   // `avoid` (a server a retry just failed on) is skipped when another
   // server is usable.
   int pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int avoid = -1) const;
+  // The `key` of a request that has none (its hash header or cookie is
+  // missing): `hash` sends it to a random server by weight, as HAProxy and
+  // Envoy spread keyless requests, instead of piling every one of them on
+  // the one server that owns a fixed key. hash_key() never returns it.
+  static constexpr std::uint64_t kNoKey = 0;
 
   ServerState& state(int server) const { return states_[static_cast<std::size_t>(server)]; }
   const ServerSpec& spec(int server) const { return specs_[static_cast<std::size_t>(server)]; }

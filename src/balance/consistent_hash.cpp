@@ -16,7 +16,8 @@ std::uint64_t hash_key(std::string_view text) {
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ull;
   h ^= h >> 33;
-  return h;
+  // 0 is Balancer::kNoKey, "this request has no key".
+  return h == 0 ? 1 : h;
 }
 
 ConsistentHash::ConsistentHash(const std::vector<std::pair<std::string, int>>& servers)

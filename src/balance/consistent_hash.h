@@ -13,7 +13,7 @@
 
 namespace sluice::balance {
 
-std::uint64_t hash_key(std::string_view text);  // 64-bit FNV-1a, then mixed
+std::uint64_t hash_key(std::string_view text);  // 64-bit FNV-1a, then mixed; never 0
 
 class ConsistentHash {
  public:

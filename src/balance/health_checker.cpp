@@ -117,7 +117,9 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why, bool& ours) {
     auto r = co_await sock.read(std::span<char>(buf + used, sizeof buf - 1 - used),
                                 deadline > now ? deadline - now : 1);
     if (!r) {
-      why = r.code() == Errc::timeout ? "no answer in time" : "closed without an answer";
+      why = r.code() == Errc::timeout
+                ? "timed out: no answer within " + std::to_string(t.spec.timeout_ms) + " ms"
+                : "closed without an answer";
       co_return false;
     }
     used += *r;

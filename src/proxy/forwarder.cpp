@@ -444,12 +444,17 @@ std::uint64_t Exchange::request_hash(const http::RequestHead& head, std::string_
   switch (upstream_.hash_source) {
     case HashSource::header:
       for (const auto& f : head.fields) {
-        if (http::iequals(f.name, upstream_.hash_name)) return balance::hash_key(f.value);
+        // An empty value is as good as none: hashing "" would send every
+        // such request to one server.
+        if (http::iequals(f.name, upstream_.hash_name) && !f.value.empty())
+          return balance::hash_key(f.value);
       }
-      return 0;
+      return balance::Balancer::kNoKey;
     case HashSource::cookie: {
       std::string_view value;
-      return find_cookie(head, upstream_.hash_name, value) ? balance::hash_key(value) : 0;
+      return find_cookie(head, upstream_.hash_name, value) && !value.empty()
+                 ? balance::hash_key(value)
+                 : balance::Balancer::kNoKey;
     }
     case HashSource::path: {
       const auto q = target.find('?');

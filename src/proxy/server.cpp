@@ -373,6 +373,11 @@ Server::MemoryReport Server::memory_report() const {
   return report;
 }
 
+void Server::visit_backends(const BackendVisitor& visit) const {
+  std::lock_guard lock(control_);
+  visit(snapshot_->upstreams);
+}
+
 void Server::request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms) {
   for (auto& worker : workers_)
     worker->request_stop(grace_ms, idle_close_after_ms);

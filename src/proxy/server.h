@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,7 @@ struct WorkerContext;
 class DestinationTable;
 class PoolGroup;
 class Resolver;
+struct Upstream;
 
 class Server {
  public:
@@ -97,6 +99,12 @@ class Server {
     std::vector<WorkerMemory> workers;
   };
   MemoryReport memory_report() const;
+
+  // Any thread but a worker's: calls `visit` with the backends in force
+  // while no reload can run, so a server state set there (drain, disable)
+  // is the one the next reload inherits, never one it has already copied.
+  using BackendVisitor = std::function<void(const std::vector<std::shared_ptr<const Upstream>>&)>;
+  void visit_backends(const BackendVisitor& visit) const;
 
  private:
   // Held by reload() and the reports: they may come from the main thread

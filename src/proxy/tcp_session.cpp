@@ -51,13 +51,14 @@ class ServerLease {
 
 // Connects to a server of `up`, the next one after each failed connect.
 // Returns the descriptor, or -1 when every usable server failed.
+// `key`: for `balance: hash`.
 Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
                               balance::Balancer::WorkerState& ws, ServerLease& lease,
-                              CancelToken* cancel, const char* listener) {
+                              std::uint64_t key, CancelToken* cancel, const char* listener) {
   const balance::Balancer& b = *up.balancer;
   int avoid = -1;
   for (std::size_t tries = 0; tries < up.servers.size(); ++tries) {
-    const int s = b.pick(ws, loop.now_ms(), 0, avoid);
+    const int s = b.pick(ws, loop.now_ms(), key, avoid);
     if (s < 0) break;
     lease.take(s);
     if (balance::ConnectionLimit* limit = b.limit(s)) {
@@ -94,6 +95,17 @@ Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
   co_return -1;
 }
 
+// The key `balance: hash` places on its ring. A tunnel has no header,
+// cookie or path, so only source_ip gives one: the client's address as
+// the PROXY header names it, if any, hashed as HTTP requests hash it.
+std::uint64_t tunnel_hash_key(const Upstream& up, const SocketAddress& source) {
+  if (up.balancer->algorithm() != balance::Algorithm::hash ||
+      up.hash_source != HashSource::source_ip) {
+    return balance::Balancer::kNoKey;
+  }
+  return balance::hash_key(source.host_string());
+}
+
 }  // namespace
 
 Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) {
@@ -121,6 +133,7 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   const Upstream& up = *backend;
   ServerLease lease(*up.balancer);
   const int server_fd = co_await connect_to_a_server(loop, up, up.balance_state(ctx.index), lease,
+                                                     tunnel_hash_key(up, source),
                                                      &scope.cancel_token(), ls.name.c_str());
   if (server_fd < 0) {
     spdlog::warn("listener '{}' client {}: no server of backend '{}' could be reached; closing",

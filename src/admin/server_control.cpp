@@ -1,0 +1,216 @@
+#include "admin/server_control.h"
+
+#include <time.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <string>
+
+#include "balance/balancer.h"
+#include "proxy/server.h"
+#include "proxy/upstream.h"
+
+namespace sluice::admin {
+namespace {
+
+using balance::AdminState;
+
+constexpr std::string_view kBackends = "/backends";
+
+AdminResponse reply(int status, std::string content_type, std::string body) {
+  AdminResponse r;
+  r.status = status;
+  r.content_type = std::move(content_type);
+  r.body = std::move(body);
+  return r;
+}
+
+AdminResponse text(int status, std::string body) {
+  return reply(status, "text/plain", std::move(body) + "\n");
+}
+
+// The clock of the workers' loops (CLOCK_MONOTONIC, in ms), which passive
+// ejections are timed on.
+std::uint64_t monotonic_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
+         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+const char* algorithm_name(balance::Algorithm a) {
+  switch (a) {
+    case balance::Algorithm::least_conn:
+      return "least_conn";
+    case balance::Algorithm::random:
+      return "random";
+    case balance::Algorithm::p2c:
+      return "p2c";
+    case balance::Algorithm::hash:
+      return "hash";
+    case balance::Algorithm::round_robin:
+      break;
+  }
+  return "round_robin";
+}
+
+const char* admin_state_name(AdminState s) {
+  switch (s) {
+    case AdminState::draining:
+      return "draining";
+    case AdminState::disabled:
+      return "disabled";
+    case AdminState::enabled:
+      break;
+  }
+  return "enabled";
+}
+
+// What the balancer makes of the server, the operator's state aside: its
+// name does not resolve, its checks fail, passive health ejected it, or up.
+const char* health_name(const balance::ServerState& st, std::uint64_t now_ms) {
+  if (!st.resolved.load(std::memory_order_relaxed)) return "unresolved";
+  if (!st.healthy.load(std::memory_order_relaxed)) return "down";
+  if (st.ejected_until_ms.load(std::memory_order_relaxed) > now_ms) return "ejected";
+  return "up";
+}
+
+std::string server_json(const proxy::Upstream& up, int s, std::uint64_t now_ms) {
+  const balance::Balancer& b = *up.balancer;
+  const balance::ServerState& st = b.state(s);
+  return fmt::format(
+      "{{\"address\": {}, \"weight\": {}, \"backup\": {}, \"health\": \"{}\", "
+      "\"admin_state\": \"{}\", \"in_flight\": {}}}",
+      json_string(b.spec(s).address), b.spec(s).weight, b.spec(s).backup ? "true" : "false",
+      health_name(st, now_ms), admin_state_name(st.admin.load(std::memory_order_relaxed)),
+      st.in_flight.load(std::memory_order_relaxed));
+}
+
+AdminResponse list_backends(proxy::Server& server) {
+  const std::uint64_t now_ms = monotonic_ms();
+  std::string body = "{\"backends\": [";
+  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Upstream>>& ups) {
+    for (std::size_t i = 0; i < ups.size(); ++i) {
+      const proxy::Upstream& up = *ups[i];
+      body += fmt::format("{}\n  {{\"name\": {}, \"balance\": \"{}\", \"servers\": [", i ? "," : "",
+                          json_string(up.name), algorithm_name(up.balancer->algorithm()));
+      for (std::size_t s = 0; s < up.balancer->size(); ++s) {
+        body += (s ? ",\n    " : "\n    ") + server_json(up, static_cast<int>(s), now_ms);
+      }
+      body += "\n  ]}";
+    }
+  });
+  return reply(200, "application/json", body + "\n]}\n");
+}
+
+// %XX escapes decoded, so a name holding '/' can be given as %2F. False
+// for a malformed escape or a control character (no configured name has
+// one, and it would be echoed into the answer).
+bool percent_decode(std::string_view in, std::string& out) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out += in[i];
+      continue;
+    }
+    if (i + 2 >= in.size() || hex(in[i + 1]) < 0 || hex(in[i + 2]) < 0) return false;
+    out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+    i += 2;
+  }
+  for (const char c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+std::optional<AdminState> requested_state(std::string_view body) {
+  const auto first = body.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return std::nullopt;
+  body = body.substr(first, body.find_last_not_of(" \t\r\n") - first + 1);
+  if (body == "drain") return AdminState::draining;
+  if (body == "disable") return AdminState::disabled;
+  if (body == "enable") return AdminState::enabled;
+  return std::nullopt;
+}
+
+// POST /backends/NAME/servers/ADDRESS/state, `rest` being what follows
+// "/backends/".
+AdminResponse set_server_state(std::string_view method, std::string_view rest,
+                               std::string_view body, proxy::Server& server) {
+  constexpr std::string_view kServers = "/servers/";
+  constexpr std::string_view kState = "/state";
+  const auto servers_at = rest.find(kServers);
+  if (servers_at == std::string_view::npos || rest.size() < kState.size() ||
+      rest.substr(rest.size() - kState.size()) != kState ||
+      servers_at + kServers.size() + kState.size() > rest.size()) {
+    return text(404, "not found; use POST /backends/NAME/servers/ADDRESS/state");
+  }
+  if (method != "POST" && method != "PUT") {
+    return text(405, "use POST (or PUT) with drain, disable or enable as the body");
+  }
+  std::string name;
+  std::string address;
+  const std::string_view address_text = rest.substr(
+      servers_at + kServers.size(), rest.size() - kState.size() - servers_at - kServers.size());
+  if (!percent_decode(rest.substr(0, servers_at), name) || !percent_decode(address_text, address)) {
+    return text(400, "malformed %-escape or a control character in the path");
+  }
+  const std::optional<AdminState> wanted = requested_state(body);
+  if (!wanted) return text(400, "the body must be one of: drain, disable, enable");
+
+  const std::uint64_t now_ms = monotonic_ms();
+  AdminResponse r = text(404, "no backend '" + name + "'");
+  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Upstream>>& ups) {
+    for (const auto& up : ups) {
+      if (up->name != name) continue;
+      r = text(404, "backend '" + name + "' has no server " + address);
+      const balance::Balancer& b = *up->balancer;
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        const int s = static_cast<int>(i);
+        if (b.spec(s).address != address) continue;
+        // Held under visit_backends: no reload copies the state meanwhile.
+        const AdminState was = b.state(s).admin.exchange(*wanted, std::memory_order_relaxed);
+        spdlog::warn("backend '{}' server {}: {} (was {}), by the admin API", name, address,
+                     admin_state_name(*wanted), admin_state_name(was));
+        r = reply(200, "application/json", server_json(*up, s, now_ms) + "\n");
+      }
+      return;
+    }
+  });
+  return r;
+}
+
+}  // namespace
+
+std::optional<AdminResponse> handle_server_control(std::string_view method, std::string_view path,
+                                                   std::string_view body, proxy::Server& server) {
+  if (path == kBackends) {
+    if (method != "GET") return text(405, "use GET");
+    return list_backends(server);
+  }
+  if (path.substr(0, kBackends.size() + 1) != "/backends/") return std::nullopt;
+  return set_server_state(method, path.substr(kBackends.size() + 1), body, server);
+}
+
+}  // namespace sluice::admin
