@@ -96,7 +96,7 @@ AdminResponse handle_request(std::string_view method, std::string_view path, std
     return apply_config(body, reloader);
   }
   return {404, "text/plain",
-          "not found; try GET /debug/memory or POST /config (docs/operations.md)\n"};
+          "not found; try GET /debug/memory, GET /backends or POST /config (docs/operations.md)\n"};
 }
 
 }  // namespace sluice::admin

@@ -495,3 +495,32 @@ TEST(AdminSecurity, ConcurrentPostConfigAndSighupLeaveOneWholeConfiguration) {
 
 }  // namespace
 }  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// Server control changes state: with a token it needs the token, and a
+// cross-site request cannot drain a server.
+TEST(AdminSecurity, DrainingAServerNeedsTheTokenAndAnOwnOrigin) {
+  TempDir secrets;
+  const std::string token_file = secrets.write("admin.token", kToken);
+  SluiceInstance sluice("workers: 1\nadmin: {listen: 127.0.0.1:0, token_file: " + token_file +
+                        "}\n"
+                        "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n"
+                        "routes:\n  - backend: app\n"
+                        "backends:\n  app:\n    servers: [127.0.0.1:9]\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::string path = "/backends/app/servers/127.0.0.1:9/state";
+  EXPECT_EQ(admin_call(sluice, "POST", path, "", "drain").status, 401);
+  EXPECT_EQ(
+      admin_call(sluice, "POST", path, bearer(kToken) + "Origin: http://evil.example\r\n", "drain")
+          .status,
+      403);
+  EXPECT_EQ(admin_call(sluice, "GET", "/backends").body.find("draining"), std::string::npos);
+  auto right = admin_call(sluice, "POST", path, bearer(kToken), "drain");
+  EXPECT_EQ(right.status, 200) << right.body;
+  EXPECT_NE(admin_call(sluice, "GET", "/backends").body.find("\"draining\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::test
