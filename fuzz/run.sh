@@ -6,6 +6,8 @@
 set -euo pipefail
 dir=$1; seconds=${2:-60}
 root=$(cd "$(dirname "$0")" && pwd)
+# Undefined behaviour is a finding like a crash: stop at the first report.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 status=0
 for corpus in "$root"/corpus/*/; do
   name=$(basename "$corpus")
