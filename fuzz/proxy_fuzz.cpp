@@ -474,8 +474,19 @@ class Iteration {
     std::vector<Method> methods;
     sent.feed(std::string(client_out_.substr(0, client_sent_)), events, &methods);
     received = client_in_;
+    if (verbose()) {
+      for (const auto& b : backends_)
+        std::fprintf(stderr, "-- the backend received:\n%s\n", b.in.c_str());
+      std::fprintf(stderr, "-- the client received:\n%s\n", client_in_.c_str());
+    }
     check_client_view(client_in_, methods);
     received = {};
+  }
+
+  // PROXY_FUZZ_VERBOSE=1: show both ends of each input (to read a finding).
+  static bool verbose() {
+    static const bool on = std::getenv("PROXY_FUZZ_VERBOSE") != nullptr;
+    return on;
   }
 
   std::uint8_t flags_;
