@@ -184,6 +184,7 @@ class ClientSession {
   Buffer buf_;
   std::size_t used_ = 0;                  // bytes of buf_ holding unprocessed input
   bool earlier_requests_ = false;         // this connection has carried a request already
+  bool answering_head_ = false;           // the request being answered is a HEAD
   std::uint64_t request_started_ms_ = 0;  // the current request's first byte
   // While a slow head waits for its rest: its first bytes and when they came.
   struct PartialHead {
@@ -219,6 +220,7 @@ Task<Next> ClientSession::serve_pinned() {
     // A head resumed after a slow start keeps its first byte's time.
     request_started_ms_ = partial_head_ ? partial_head_->started_ms : loop().now_ms();
     partial_head_.reset();
+    answering_head_ = false;
     std::uint64_t deadline = request_started_ms_ + listener_->header_timeout_ms;
     if (listener_->request_timeout_ms > 0) {
       deadline = std::min(deadline, request_started_ms_ + listener_->request_timeout_ms);
@@ -254,6 +256,7 @@ Task<Next> ClientSession::serve_pinned() {
       co_return Next::close;
     }
     const http::RequestHead& head = parser.head();
+    answering_head_ = head.method == http::Method::HEAD;
     std::size_t consumed = parser.head_bytes();
     if (head.framing == http::Framing::content_length && listener_->max_body_bytes &&
         head.content_length > *listener_->max_body_bytes) {
@@ -588,9 +591,14 @@ Task<void> ClientSession::send_error(int status, const char* reason, bool log,
   len += http::write_date_field(head.data() + len);
   head[len++] = '\r';
   head[len++] = '\n';
-  std::memcpy(head.data() + len, reason, body_len - 1);
-  len += body_len - 1;
-  head[len++] = '\n';
+  // RFC 9110 §9.3.2: an answer to HEAD has the fields of the answer to GET,
+  // Content-Length included, and no content: a client reads none, and
+  // would take the text for the start of the next response.
+  if (!answering_head_) {
+    std::memcpy(head.data() + len, reason, body_len - 1);
+    len += body_len - 1;
+    head[len++] = '\n';
+  }
   (void)co_await sock_.write(std::string_view(head.data(), len), 2'000);
   co_await linger_and_close();
 }
