@@ -7,7 +7,7 @@ CONFIG ?= examples/quickstart.yaml
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
+.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
 
 all: build
 
@@ -47,6 +47,14 @@ bench-micro: build
 bench-load: build
 	@scripts/install-deps.sh bench
 	python3 bench/load/run.py --sluice $(BUILD)/sluice
+
+# Idle memory after a burst (issue 13, item 18): 10,000 clients arriving 200
+# at a time, one GET each, then idle; RSS growth per connection once settled,
+# sluice beside nginx and HAProxy in the same run.
+bench-idle: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/run.py --scenario proxy --proxy-loads burst --proxies sluice,nginx,haproxy \
+	  --sluice $(BUILD)/sluice
 
 # TCP mode throughput and CPU per GiB against HAProxy in mode tcp.
 bench-tcp: build

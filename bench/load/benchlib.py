@@ -2,7 +2,8 @@
 
 Process accounting from /proc, a started-process wrapper that stops its whole
 process group, wrk and ab runners that return numbers (errors included rather
-than raised), and the idle-connection memory probe.
+than raised), and the idle-connection memory probes (connections opened a
+few at a time, or in bursts that must be given back).
 """
 import os
 import re
@@ -244,21 +245,9 @@ class _Answer:
         return self.need is not None and len(self.buf) >= self.need
 
 
-def idle_memory(pid, port, count, max_inflight=32, path="/", timeout=60.0):
-    """Bytes of RSS (pid and descendants) per idle keep-alive connection.
-
-    Opens `count` connections; each sends one GET and reads the whole answer,
-    then stays open. At most `max_inflight` requests are outstanding at once,
-    so a proxy never needs more than that many backend connections. Returns
-    idle_conns (open after an answer), idle_bytes, and errors (non-2xx
-    answers, connections closed or unanswered)."""
-    raise_nofile()
-    before = rss_bytes(pid)
-    sel = selectors.DefaultSelector()
-    socks = []
-    state = {"pending": 0, "non_2xx": 0, "closed": 0}
-    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
-
+def _answer_reader(sel, state):
+    """A selector callback that reads one answer per connection, then stops
+    watching it, counting it in state (pending, non_2xx, closed)."""
     def on_ready(key):
         s, ans = key.fileobj, key.data
         try:
@@ -275,6 +264,26 @@ def idle_memory(pid, port, count, max_inflight=32, path="/", timeout=60.0):
             state["closed"] += 1
         elif not 200 <= ans.status < 300:
             state["non_2xx"] += 1
+
+    return on_ready
+
+
+def idle_memory(pid, port, count, max_inflight=32, path="/", timeout=60.0):
+    """Bytes of RSS (pid and descendants) per idle keep-alive connection.
+
+    Opens `count` connections; each sends one GET and reads the whole answer,
+    then stays open. At most `max_inflight` requests are outstanding at once,
+    so a proxy never needs more than that many backend connections. Returns
+    idle_conns (open after an answer), idle_bytes, and errors (non-2xx
+    answers, connections closed or unanswered)."""
+    raise_nofile()
+    before = rss_bytes(pid)
+    sel = selectors.DefaultSelector()
+    socks = []
+    state = {"pending": 0, "non_2xx": 0, "closed": 0}
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+
+    on_ready = _answer_reader(sel, state)
 
     deadline = time.monotonic() + timeout
     try:
@@ -304,6 +313,88 @@ def idle_memory(pid, port, count, max_inflight=32, path="/", timeout=60.0):
         idle = len(socks) - state["pending"] - state["closed"]
         return {"idle_conns": idle,
                 "idle_bytes": (after - before) / max(1, idle),
+                "errors": state["non_2xx"] + state["closed"] + state["pending"] + (count - len(socks))}
+    finally:
+        sel.close()
+        for s in socks:
+            s.close()
+
+
+def _open_wave(port, n, request, sel, socks, state):
+    """Opens up to n connections and sends `request` on each; False once a
+    connect or send fails (out of ports or descriptors)."""
+    for _ in range(n):
+        s = socket.socket()
+        try:
+            s.connect(("127.0.0.1", port))
+            s.sendall(request)
+        except OSError:
+            s.close()
+            return False
+        s.setblocking(False)
+        socks.append(s)
+        sel.register(s, selectors.EVENT_READ, _Answer())
+        state["pending"] += 1
+    return True
+
+
+def _settled_rss(pid, settle_min, settle_max):
+    """(RSS, seconds waited): at least settle_min, then until RSS has not
+    moved for a second, at most settle_max."""
+    start = time.monotonic()
+    last, stable_since = rss_bytes(pid), start
+    while True:
+        time.sleep(0.25)  # a sampling period, not synchronisation: RSS has no event
+        now = time.monotonic()
+        rss = rss_bytes(pid)
+        if rss != last:
+            last, stable_since = rss, now
+        if now - start >= settle_max or (now - start >= settle_min and now - stable_since >= 1.0):
+            return last, now - start
+
+
+def idle_after_burst(pid, port, count, wave=200, path="/", timeout=120.0,
+                     settle_min=2.0, settle_max=15.0):
+    """Bytes of RSS (pid and descendants) per idle connection left by a burst.
+
+    Issue 13, item 18: `count` clients arrive `wave` at a time; each wave's
+    clients connect together, each sends one GET, and the next wave starts
+    once every answer of this one is in; then all of them stay open, idle.
+    RSS is read once settled before the first wave and again after the
+    burst: at least `settle_min` seconds after the last answer and then
+    until it has not moved for a second (at most `settle_max`), so memory a
+    proxy gives back when it goes quiet is counted as given back, and memory
+    it keeps (caches, freed-but-kept heap) is counted against it. Returns
+    idle_conns, idle_bytes (settled), peak_bytes (the largest RSS growth
+    seen between waves, per connection), settle_s and errors."""
+    raise_nofile()
+    # Settled before too: caches the warm-up left and the proxy would give
+    # back anyway must not count as given back by the burst.
+    before, _ = _settled_rss(pid, settle_min, settle_max)
+    peak = before
+    sel = selectors.DefaultSelector()
+    socks = []
+    state = {"pending": 0, "non_2xx": 0, "closed": 0}
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+
+    on_ready = _answer_reader(sel, state)
+
+    deadline = time.monotonic() + timeout
+    try:
+        while len(socks) < count and time.monotonic() < deadline:
+            if not _open_wave(port, min(wave, count - len(socks)), request, sel, socks, state):
+                break
+            while state["pending"] > 0 and time.monotonic() < deadline:
+                for key, _ in sel.select(timeout=1):
+                    on_ready(key)
+            peak = max(peak, rss_bytes(pid))
+        # Settle: memory given back when the proxy goes quiet counts as given.
+        after, settle_s = _settled_rss(pid, settle_min, settle_max)
+        idle = len(socks) - state["pending"] - state["closed"]
+        return {"idle_conns": idle,
+                "idle_bytes": (after - before) / max(1, idle),
+                "peak_bytes": (peak - before) / max(1, idle),
+                "settle_s": settle_s,
                 "errors": state["non_2xx"] + state["closed"] + state["pending"] + (count - len(socks))}
     finally:
         sel.close()

@@ -14,7 +14,9 @@ Method (../shared/benchmarking.md, docs/benchmarks.md):
   from the backend's own counters: 1 - new backend connections / requests
   the backend served during the load;
 - loads: wrk keep-alive `/` and `/64k`; ab without -k (new client
-  connection per request) `/`; N idle keep-alive client connections.
+  connection per request) `/`; N idle keep-alive client connections opened
+  32 requests at a time (`idle`), or arriving in waves of 200 and then left
+  idle, RSS read once the burst has settled (`burst`, issue 13 item 18).
 Loopback only; every load bounded; everything started is stopped by process
 group, also on error, Ctrl-C or SIGTERM.
 """
@@ -25,8 +27,8 @@ import shutil
 import sys
 import traceback
 
-from benchlib import (CLK_TCK, Service, cpu_pair, cpu_ticks, free_port, idle_memory, raise_nofile,
-                      run_ab, run_wrk)
+from benchlib import (CLK_TCK, Service, cpu_pair, cpu_ticks, free_port, idle_after_burst,
+                      idle_memory, raise_nofile, run_ab, run_wrk)
 
 PROXIES = ("sluice", "haproxy", "nginx", "direct")
 SMALL_SIZE = 612  # nginx's default index.html
@@ -35,6 +37,7 @@ SMALL_SIZE = 612  # nginx's default index.html
 # connections, the most HAProxy can hold.
 IDLE_CAP = 9900
 IDLE_INFLIGHT = 32  # requests outstanding at once while opening idle connections
+BURST_WAVE = 200  # clients arriving together in the burst load (issue 13, item 18)
 
 SCENARIOS = {
     # name: (label, kind, path)
@@ -42,7 +45,9 @@ SCENARIOS = {
     "ka64k": ("keep-alive /64k", "wrk", "/64k"),
     "newconn": ("new conn / (ab)", "ab", "/"),
     "idle": ("idle client conns", "idle", "/"),
+    "burst": ("idle after a burst", "burst", "/"),
 }
+IDLE_KINDS = ("idle", "burst")  # loads whose figure is bytes per idle connection
 
 
 def small_body():
@@ -129,9 +134,16 @@ http {{
         return int(nums[0]), int(nums[2])
 
 
-def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile):
+def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=0):
+    """`clients`: client connections the load will hold open at once. HAProxy's
+    maxconn is raised to fit them; past half the descriptor limit it needs
+    `no strict-limits` to start (it sizes for a backend connection per client,
+    which the burst never comes near: its backend connections stay under one
+    wave)."""
     d = workdir
     port = free_port()
+    maxconn = max((nofile - 20) // 2, clients + 100)
+    strict = "" if 2 * maxconn + 20 <= nofile else "\n  no strict-limits"
     if name == "sluice":
         path = os.path.join(d, "sluice.yaml")
         with open(path, "w") as f:
@@ -159,9 +171,9 @@ backends:
             f.write(f"""global
   nbthread 1
   # HAProxy sizes its descriptor table at 2 x maxconn + extra; state the
-  # limit and keep maxconn under half of it.
+  # limit and keep maxconn under half of it (except for the burst load).
   ulimit-n {nofile}
-  maxconn {(nofile - 20) // 2}
+  maxconn {maxconn}{strict}
 defaults
   mode http
   option http-keep-alive
@@ -231,7 +243,9 @@ def measure(scenario, name, backend, args, workdir, cpus):
     _, kind, path = SCENARIOS[scenario]
     proxy = None
     if name != "direct":
-        proxy = proxy_service(name, workdir, backend.port, proxy_cpu, args.sluice, args.nofile).start()
+        clients = args.burst_count if kind == "burst" else 0
+        proxy = proxy_service(name, workdir, backend.port, proxy_cpu, args.sluice, args.nofile,
+                              clients).start()
     port = proxy.port if proxy else backend.port
     try:
         run_wrk(port, 1, args.connections, path, load_cpu)  # warm-up: pools exist
@@ -242,9 +256,13 @@ def measure(scenario, name, backend, args, workdir, cpus):
             res = run_wrk(port, args.duration, args.connections, path, load_cpu)
         elif kind == "ab":
             res = run_ab(port, args.ab_requests, args.ab_concurrency, path, load_cpu)
-        else:
+        elif kind == "idle":
             res = idle_memory(proxy.pid if proxy else backend.pid, port, args.idle_count,
                               IDLE_INFLIGHT, path)
+            res["requests"] = res["idle_conns"]
+        else:
+            res = idle_after_burst(proxy.pid if proxy else backend.pid, port, args.burst_count,
+                                   args.burst_wave, path)
             res["requests"] = res["idle_conns"]
         p1 = cpu_ticks(proxy.pid) if proxy else None
         b1 = cpu_ticks(backend.pid)
@@ -310,6 +328,9 @@ def run(args, tmp):
         raise SystemExit(f"{args.sluice} not found: build it with `make build`")
     args.nofile = raise_nofile()
     args.idle_count = min(args.idle_connections, IDLE_CAP, args.nofile - 200)
+    # The burst holds exactly the issue's count: HAProxy's maxconn is raised for it.
+    args.burst_count = min(args.idle_connections, args.nofile - 200)
+    args.burst_wave = getattr(args, "burst_wave", BURST_WAVE)
     cpus = cpu_pair()
     old_affinity = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpus[1]})  # this script with the load, away from the proxy
@@ -345,6 +366,10 @@ def progress(r):
     if r["scenario"] == "idle":
         return (f"{r['proxy']} idle round {r['round']}: {r['idle_conns']} conns, "
                 f"{r['idle_bytes']:.0f} B/conn, reuse {fmt_reuse(r)}, {r['errors']} errors")
+    if r["scenario"] == "burst":
+        return (f"{r['proxy']} burst round {r['round']}: {r['idle_conns']} conns, "
+                f"{r['idle_bytes']:.0f} B/conn settled after {r['settle_s']:.1f} s "
+                f"(peak {r['peak_bytes']:.0f}), {r['errors']} errors")
     return (f"{r['proxy']} {r['scenario']} round {r['round']}: {r['rps']:.0f} req/s, "
             f"p99 {r['p99_ms']:.2f} ms, {fmt(r['cpu_us_per_req'], '.1f')} CPU-us/req, "
             f"reuse {fmt_reuse(r)}, {r['errors']} errors")
@@ -359,7 +384,9 @@ def print_table(results, proxies, scenarios, args):
     print(f"\n## Proxy: one nginx backend, one worker per proxy, proxy on CPU {cpu_pair()[0]}, "
           f"backend + load on CPU {cpu_pair()[1]}\n")
     print(f"wrk -t1 -c{args.connections} -d{args.duration}s; ab -n {args.ab_requests} "
-          f"-c {args.ab_concurrency} (no -k); {args.idle_count} idle keep-alive client connections. "
+          f"-c {args.ab_concurrency} (no -k); {args.idle_count} idle keep-alive client connections; "
+          f"burst: {args.burst_count} clients arriving {args.burst_wave} at a time, one GET each, "
+          "then idle, RSS read once settled. "
           "CPU-µs/req: the proxy's processes only; backend CPU-µs/req: the backend nginx; "
           "reuse: 1 - new backend connections / requests the backend served (for direct: "
           "the client's own).\n")
@@ -371,7 +398,7 @@ def print_table(results, proxies, scenarios, args):
         if r.get("failed_run"):
             print(f"| {label} | {r['proxy']} | {r['round']} | FAILED: {r['note']} | | | | | | | |")
             continue
-        idle = r["scenario"] == "idle"
+        idle = r["scenario"] in IDLE_KINDS
         err = str(r["errors"]) if not r["errors"] else f"**{r['errors']}**"
         if r.get("non_2xx"):
             err += f" ({r['non_2xx']} non-2xx)"
@@ -397,7 +424,7 @@ def print_table(results, proxies, scenarios, args):
         for scenario in scenarios:
             s = [r for r in results if r["proxy"] == "sluice" and r["scenario"] == scenario]
             o = [r for r in results if r["proxy"] == other and r["scenario"] == scenario]
-            idle = scenario == "idle"
+            idle = scenario in IDLE_KINDS
             cells = [ratio(mean(s, "cpu_us_per_req"), mean(o, "cpu_us_per_req"))]
             cells += [None, None, ratio(mean(s, "idle_bytes"), mean(o, "idle_bytes"))] if idle else \
                 [ratio(mean(s, "rps"), mean(o, "rps")), ratio(mean(s, "p99_ms"), mean(o, "p99_ms")), None]

@@ -208,7 +208,10 @@ def main():
     ap.add_argument("--peers", default="sluice,nginx,haproxy", help="responder peers")
     ap.add_argument("--proxies", default=",".join(proxy_bench.PROXIES), help="proxy scenario rows")
     ap.add_argument("--proxy-loads", default=",".join(proxy_bench.SCENARIOS),
-                    help="proxy loads: ka (keep-alive /), ka64k, newconn (ab), idle")
+                    help="proxy loads: ka (keep-alive /), ka64k, newconn (ab), idle, burst\n"
+                         "(burst: --idle-connections clients arriving --burst-wave at a time)")
+    ap.add_argument("--burst-wave", type=int, default=proxy_bench.BURST_WAVE,
+                    help="clients arriving together in the burst load (200)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk load")
     ap.add_argument("--connections", type=int, default=50, help="wrk connections")

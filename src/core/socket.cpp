@@ -63,15 +63,13 @@ Socket::ReadOp Socket::read(std::span<char> buf, std::uint64_t timeout_ms) {
   return ReadOp(this, buf, timeout_ms);
 }
 
-Socket::ReadOp Socket::wait_readable(std::uint64_t timeout_ms) {
-  return ReadOp(this, {}, timeout_ms, true);
+Socket::ReadinessOp Socket::wait_readable(std::uint64_t timeout_ms) {
+  return ReadinessOp(this, timeout_ms);
 }
 
-bool Socket::try_read(ReadOp& op) {
-  if (op.peek_only) {
-    op.result = std::size_t{0};
-    return read_ready_ || rdhup_;
-  }
+bool Socket::try_read(ReadinessOp& wait) {
+  if (wait.peek_only) return read_ready_ || rdhup_;
+  auto& op = static_cast<ReadOp&>(wait);
   while (true) {
     const ssize_t n = ::recv(fd_, op.buf.data(), op.buf.size(), 0);
     if (n > 0) {
@@ -107,6 +105,28 @@ bool Socket::nothing_to_read() {
   return false;  // a byte, the end of the stream, or an error
 }
 
+bool Socket::ReadinessOp::await_ready() {
+  if (sock->fd_ < 0) {
+    closed = true;
+    return done = true;
+  }
+  if (sock->read_ready_ || sock->rdhup_) done = sock->try_read(*this);
+  return done;
+}
+
+bool Socket::ReadinessOp::await_suspend(std::coroutine_handle<> h) {
+  if (!begin(*sock->loop_, h, timeout_ms, sock->token_)) return false;
+  sock->reader_ = this;
+  owner_slot = &sock->reader_;
+  return true;
+}
+
+Result<std::size_t> Socket::ReadinessOp::await_resume() {
+  if (closed) return Errc::closed;
+  if (!done && reason != Errc::ok) return reason;  // timeout or cancelled
+  return std::size_t{0};
+}
+
 bool Socket::ReadOp::await_ready() {
   if (sock->fd_ < 0) {
     result = Errc::closed;
@@ -114,13 +134,6 @@ bool Socket::ReadOp::await_ready() {
   }
   if (sock->read_ready_ || sock->rdhup_) done = sock->try_read(*this);
   return done;
-}
-
-bool Socket::ReadOp::await_suspend(std::coroutine_handle<> h) {
-  if (!begin(*sock->loop_, h, timeout_ms, sock->token_)) return false;
-  sock->reader_ = this;
-  owner_slot = &sock->reader_;
-  return true;
 }
 
 Result<std::size_t> Socket::ReadOp::await_resume() {
@@ -228,7 +241,7 @@ void Socket::on_io(std::uint32_t events) {
     read_ready_ = true;
     if (events & (EPOLLRDHUP | EPOLLHUP)) rdhup_ = true;
     if (reader_ != nullptr) {
-      auto* op = static_cast<ReadOp*>(reader_);
+      auto* op = static_cast<ReadinessOp*>(reader_);
       if (try_read(*op)) op->finish(Errc::ok);
     }
   }

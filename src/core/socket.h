@@ -49,18 +49,28 @@ class Socket final : public IoHandler {
   // the socket is closed afterwards, without closing the descriptor.
   int release();
 
-  struct ReadOp : Waiter {
-    ReadOp(Socket* s, std::span<char> b, std::uint64_t t, bool peek = false)
-        : sock(s), buf(b), timeout_ms(t), peek_only(peek) {}
-    Socket* sock;
-    std::span<char> buf;
-    Result<std::size_t> result{Errc::ok};
+  // Waits until the socket is readable (or closed) and reads nothing:
+  // resumes with 0, or closed / timeout / cancelled. Kept apart from ReadOp,
+  // and small, because every idle connection's frame holds one.
+  struct ReadinessOp : Waiter {
+    ReadinessOp(Socket* s, std::uint64_t t, bool peek = true)
+        : peek_only(peek), sock(s), timeout_ms(t) {}
+    // The flags first, in Waiter's tail padding.
     bool done = false;
+    bool peek_only;       // false in a ReadOp
+    bool closed = false;  // the socket was closed before the wait
+    Socket* sock;
+    std::uint64_t timeout_ms;
     bool await_ready();
     bool await_suspend(std::coroutine_handle<> h);
     Result<std::size_t> await_resume();
-    std::uint64_t timeout_ms;
-    bool peek_only = false;  // wait for readability, read nothing
+  };
+  struct ReadOp : ReadinessOp {
+    ReadOp(Socket* s, std::span<char> b, std::uint64_t t) : ReadinessOp(s, t, false), buf(b) {}
+    std::span<char> buf;
+    Result<std::size_t> result{Errc::ok};
+    bool await_ready();
+    Result<std::size_t> await_resume();
   };
   struct WriteOp : Waiter {
     WriteOp(Socket* s, std::uint64_t t, std::span<const char> a, std::span<const char> b = {},
@@ -95,7 +105,7 @@ class Socket final : public IoHandler {
   WriteOp write(std::span<const char> a, std::span<const char> b, std::uint64_t timeout_ms = 0,
                 bool more = false);
   // Waits until the socket is readable (or closed), without consuming bytes.
-  ReadOp wait_readable(std::uint64_t timeout_ms = 0);
+  ReadinessOp wait_readable(std::uint64_t timeout_ms = 0);
   // Waits until the socket may take more bytes.
   WriteOp wait_writable(std::uint64_t timeout_ms = 0);
   // For I/O done on fd() directly (splice): an EAGAIN clears readiness, so
@@ -113,18 +123,18 @@ class Socket final : public IoHandler {
   void on_io(std::uint32_t events) override;
 
  private:
-  bool try_read(ReadOp& op);
+  bool try_read(ReadinessOp& op);
   bool try_write(WriteOp& op);
 
   EventLoop* loop_;
-  int fd_;
   CancelToken* token_ = nullptr;
   Waiter* reader_ = nullptr;  // a ReadOp
   Waiter* writer_ = nullptr;  // a WriteOp
-  bool read_ready_ = true;    // optimistic: a fresh socket may hold bytes
+  IoHandler* idle_handler_ = nullptr;
+  int fd_;                  // beside the flags: no padding
+  bool read_ready_ = true;  // optimistic: a fresh socket may hold bytes
   bool write_ready_ = true;
   bool rdhup_ = false;
-  IoHandler* idle_handler_ = nullptr;
 };
 
 // Opens a non-blocking TCP connection. Resumes with the connected socket's fd

@@ -1,6 +1,8 @@
 // Task<T>: a lazily started coroutine that resumes its awaiter when done
 // (symmetric transfer, so chains of co_await do not grow the stack), and
-// spawn(), which runs a Task<void> detached: its frame frees itself at the end.
+// spawn(), which runs a Task<void> detached: its frame frees itself at the end
+// (a task nobody awaits ends with no continuation, and then destroys itself,
+// so a detached task costs no wrapper frame).
 //
 // Lifetime rule: a Task's frame lives until it completes; whoever co_awaits
 // it keeps its arguments alive. Coroutine lambdas with captures are not used
@@ -30,8 +32,9 @@ struct TaskPromiseBase : FramePooled {
     bool await_ready() noexcept { return false; }
     template <typename P>
     std::coroutine_handle<> await_suspend(std::coroutine_handle<P> h) noexcept {
-      auto next = h.promise().continuation;
-      return next ? next : std::noop_coroutine();
+      if (auto next = h.promise().continuation) return next;
+      h.destroy();  // started detached: nobody owns the frame
+      return std::noop_coroutine();
     }
     void await_resume() noexcept {}
   };
@@ -110,14 +113,17 @@ class [[nodiscard]] Task<void> {
   }
   void await_resume() noexcept {}
 
+  // Runs the task now, on the calling thread, and lets it finish on its
+  // own: its frame frees itself when it ends.
+  void start_detached() && { std::exchange(h_, {}).resume(); }
+
  private:
   explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
   std::coroutine_handle<promise_type> h_;
 };
 
 // The return type of a coroutine that starts at once and frees its own
-// frame when it ends: for the top of a task tree (one per connection), so
-// no separate wrapper frame is needed.
+// frame when it ends: for the top of a task tree that is not a Task.
 struct Detached {
   struct promise_type : FramePooled {
     Detached get_return_object() noexcept { return {}; }
@@ -128,18 +134,10 @@ struct Detached {
   };
 };
 
-namespace detail {
-
-inline Detached run_detached(Task<void> t) {
-  co_await t;
-}
-
-}  // namespace detail
-
 // Starts `t` now, on the calling thread, and lets it run to completion on
 // its own. Whatever it needs must be owned by its frame (its arguments).
 inline void spawn(Task<void> t) {
-  detail::run_detached(std::move(t));
+  std::move(t).start_detached();
 }
 
 }  // namespace sluice

@@ -18,11 +18,13 @@ class CancelToken;
 struct Waiter : Timer {
   EventLoop* loop = nullptr;
   std::coroutine_handle<> handle;
-  Errc reason = Errc::ok;
   Waiter** owner_slot = nullptr;  // the owner's pointer to us, cleared on finish
   CancelToken* token = nullptr;
   Waiter* token_prev = nullptr;
   Waiter* token_next = nullptr;
+  // Last: the small members of a derived awaitable fill the padding after
+  // it (an idle connection's frame holds one awaitable).
+  Errc reason = Errc::ok;
 
   Waiter() : Timer(&Waiter::on_timeout) {}
 

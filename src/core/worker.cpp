@@ -1,19 +1,35 @@
 #include "core/worker.h"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <cerrno>
 #include <cstring>
 
+#include "core/frame_allocator.h"
 #include "core/log.h"
 
 namespace sluice {
+namespace {
+
+// How often, while there is traffic, unused cached memory is looked for;
+// memory a burst took is given back one to two periods after it ends.
+constexpr std::uint64_t kReclaimPeriodMs = 500;
+// Frames of each size kept once traffic stops: a few requests' worth, so
+// the next one does not start with malloc.
+constexpr std::size_t kIdleFramesPerClass = 4;
+// The allocator is asked to return its free pages (malloc_trim) only after
+// this much was freed: below it, the walk over its free lists costs more
+// than the pages are worth.
+constexpr std::size_t kTrimAfterBytes = 256 * 1024;
+
+}  // namespace
 
 // ---- ConnectionScope ----
 
 ConnectionScope::ConnectionScope(Worker& worker, std::size_t listener_index, ListenerCap* cap)
-    : worker_(worker), listener_index_(listener_index), cap_(cap) {
+    : worker_(worker), cap_(cap), listener_index_(static_cast<std::uint32_t>(listener_index)) {
   worker_.link(*this);
 }
 
@@ -43,6 +59,9 @@ Worker::Worker(unsigned index, ConnectionHandler handler, std::size_t buffer_byt
   idle_timer_.worker = this;
   idle_timer_.set_callback(
       [](Timer* t) { static_cast<GraceTimer*>(t)->worker->close_idle_connections(); });
+  reclaim_timer_.worker = this;
+  reclaim_timer_.set_callback([](Timer* t) { static_cast<GraceTimer*>(t)->worker->reclaim(); });
+  buffers_.set_activity_hook([](void* w) { static_cast<Worker*>(w)->arm_reclaim(); }, this);
 }
 
 Worker::~Worker() {
@@ -150,7 +169,15 @@ Task<void> Worker::accept_loop(std::size_t slot) {
   finish_if_drained();
 }
 
-Detached Worker::serve(std::size_t listener_index, ListenerCap* cap, int fd) {
+void Worker::serve(std::size_t listener_index, ListenerCap* cap, int fd) {
+  if (scoping_handler_) {
+    spawn(scoping_handler_(*this, listener_index, cap, fd));
+  } else {
+    serve_in_scope(listener_index, cap, fd);
+  }
+}
+
+Detached Worker::serve_in_scope(std::size_t listener_index, ListenerCap* cap, int fd) {
   ConnectionScope scope(*this, listener_index, cap);
   co_await handler_(scope, fd);
 }
@@ -195,8 +222,35 @@ void Worker::finish_if_drained() {
   if (stopping_ && connections_ == 0 && accept_loops_ == 0) {
     loop_.timers().cancel(grace_timer_);
     loop_.timers().cancel(idle_timer_);
+    loop_.timers().cancel(reclaim_timer_);
     loop_.stop();
   }
+}
+
+void Worker::arm_reclaim() {
+  if (!reclaim_timer_.armed() && !stopping_) {
+    loop_.timers().schedule(reclaim_timer_, loop_.now_ms() + kReclaimPeriodMs);
+  }
+}
+
+// Loop thread, from the reclaim timer. Buffers and frames that stayed
+// cached through a whole period were not needed by that period's traffic:
+// they go (a few of each are kept). Buffers are unmapped at once; frames go
+// back to malloc, which keeps freed memory, so once traffic has dropped
+// (something was unused, or nothing is lent) and enough was freed,
+// malloc_trim hands its free pages to the system. During a burst nothing
+// is unused, so nothing is given back then. Runs again while there is
+// traffic or something was freed, then sleeps until the next buffer is lent.
+void Worker::reclaim() {
+  const bool lent = buffers_.active();
+  const std::size_t unused = buffers_.trim_unused() + trim_unused_frames(kIdleFramesPerClass);
+  heap_freed_bytes_ += unused + take_frame_overflow_bytes();
+  const bool traffic = buffers_.in_use() > 0;
+  if (heap_freed_bytes_ >= kTrimAfterBytes && (unused > 0 || !traffic)) {
+    ::malloc_trim(0);
+    heap_freed_bytes_ = 0;
+  }
+  if (lent || unused > 0 || traffic) arm_reclaim();
 }
 
 void Worker::link(ConnectionScope& c) {

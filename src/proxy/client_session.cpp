@@ -109,7 +109,7 @@ class ClientSession {
 
   // Waits for the next request without holding a buffer. Idle, the
   // connection pins no configuration: the current one decides.
-  Socket::ReadOp wait_for_request(bool first, const ListenerSettings& ls) {
+  Socket::ReadinessOp wait_for_request(bool first, const ListenerSettings& ls) {
     return sock_.wait_readable(first ? ls.header_timeout_ms : ls.idle_timeout_ms);
   }
   void release_buffer_if_empty() {
@@ -623,7 +623,9 @@ Task<void> ClientSession::linger_and_close() {
 
 // The connection's own coroutine: its frame holds the session for the whole
 // connection, so everything in it counts for every idle connection.
-Task<void> serve_http_client(ConnectionScope& scope, int fd, WorkerContext& ctx) {
+Task<void> serve_http_client(Worker& worker, std::size_t listener_index, ListenerCap* cap, int fd,
+                             WorkerContext& ctx) {
+  ConnectionScope scope(worker, listener_index, cap);
   ClientSession session(scope, fd, ctx);
   bool first = true;
   const ListenerSettings* listener = ctx.snapshot->in_slot(scope.listener_index()).get();
@@ -637,9 +639,10 @@ Task<void> serve_http_client(ConnectionScope& scope, int fd, WorkerContext& ctx)
       listener = ctx.snapshot->in_slot(scope.listener_index()).get();
       if (listener == nullptr) co_return;
       scope.set_idle(!first);
-      auto ready = co_await session.wait_for_request(first, *listener);
+      // A bool, not the Result: what lives across the wait costs every idle connection.
+      const bool readable = (co_await session.wait_for_request(first, *listener)).ok();
       scope.set_idle(false);
-      if (!ready) co_return;  // idle timeout, stop, or the client left: close quietly
+      if (!readable) co_return;  // idle timeout, stop, or the client left: close quietly
     }
     first = false;
     const Next next = co_await session.serve_buffered();

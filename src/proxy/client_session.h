@@ -6,18 +6,23 @@
 #include "core/listener.h"
 #include "core/task.h"
 
+#include <cstddef>
+
 namespace sluice {
-class ConnectionScope;
-}
+class ListenerCap;
+class Worker;
+}  // namespace sluice
 
 namespace sluice::proxy {
 
 struct Snapshot;
 struct WorkerContext;
 
-// Serves the client connection `fd` until it closes. `snapshot` must outlive
-// the task (the Server keeps it alive while workers run).
-// `ctx` is the worker's forwarding state (its upstream pool).
-Task<void> serve_http_client(ConnectionScope& scope, int fd, WorkerContext& ctx);
+// Serves the client connection `fd`, accepted by `worker` on listener slot
+// `listener_index`, until it closes; the task holds the connection's
+// ConnectionScope (Worker::set_scoping_handler). `ctx` is the worker's
+// forwarding state (its upstream pool and snapshot) and must outlive the task.
+Task<void> serve_http_client(Worker& worker, std::size_t listener_index, ListenerCap* cap, int fd,
+                             WorkerContext& ctx);
 
 }  // namespace sluice::proxy

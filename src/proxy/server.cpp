@@ -13,6 +13,7 @@
 #include "balance/health_checker.h"
 #include "config/model.h"
 #include "core/address.h"
+#include "core/frame_allocator.h"
 #include "core/listener.h"
 #include "core/listener_cap.h"
 #include "core/worker.h"
@@ -28,13 +29,24 @@
 namespace sluice::proxy {
 namespace {
 
+// A TCP tunnel's frame holds its scope here (a tunnel is never idle, and
+// costs two buffers anyway).
+Task<void> serve_tcp_connection(WorkerContext* ctx, Worker& worker, std::size_t listener_index,
+                                ListenerCap* cap, int fd) {
+  ConnectionScope scope(worker, listener_index, cap);
+  co_await serve_tcp_client(scope, fd, *ctx);
+}
+
 // Serves one accepted connection according to its listener's protocol. Not
-// a coroutine itself: the session's task is returned directly, one frame
-// fewer per connection.
-Task<void> serve_connection(WorkerContext* ctx, ConnectionScope& scope, int fd) {
-  const ListenerSettings* listener = ctx->snapshot->in_slot(scope.listener_index()).get();
-  if (listener == nullptr || listener->http) return serve_http_client(scope, fd, *ctx);
-  return serve_tcp_client(scope, fd, *ctx);
+// a coroutine itself: the session's task is returned directly, and an HTTP
+// session holds its own scope, so an idle connection is one frame.
+Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t listener_index,
+                            ListenerCap* cap, int fd) {
+  const ListenerSettings* listener = ctx->snapshot->in_slot(listener_index).get();
+  if (listener == nullptr || listener->http) {
+    return serve_http_client(worker, listener_index, cap, fd, *ctx);
+  }
+  return serve_tcp_connection(ctx, worker, listener_index, cap, fd);
 }
 
 // Waits for `done` up to `limit_ms`. The work it waits for runs on the
@@ -127,8 +139,10 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
     ctx->snapshot = snapshot_;
     pools.push_back(&ctx->pool);
     WorkerContext* c = ctx.get();
-    worker->set_handler(
-        [c](ConnectionScope& scope, int fd) { return serve_connection(c, scope, fd); });
+    worker->set_scoping_handler(
+        [c](Worker& w, std::size_t listener_index, ListenerCap* cap, int fd) {
+          return serve_connection(c, w, listener_index, cap, fd);
+        });
     workers_.push_back(std::move(worker));
     contexts_.push_back(std::move(ctx));
   }
@@ -360,6 +374,7 @@ Server::MemoryReport Server::memory_report() const {
       row.backend_idle = ctx->pool.idle_total();
       row.buffers_in_use = worker->buffers().in_use();
       row.buffers_cached = worker->buffers().cached();
+      row.frames_cached_bytes = cached_frame_bytes();  // this worker's thread's lists
       counted->count_down();
     });
   }

@@ -85,6 +85,7 @@ class Server {
     std::size_t backend_idle = 0;    // pooled backend connections
     std::size_t buffers_in_use = 0;
     std::size_t buffers_cached = 0;
+    std::size_t frames_cached_bytes = 0;  // coroutine frames kept for reuse
   };
   struct MemoryReport {
     std::uint64_t generation = 0;  // of the configuration in force
