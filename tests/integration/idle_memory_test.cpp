@@ -30,8 +30,11 @@ constexpr long kIdleBuffers = 4;
 constexpr long kIdleFrameBytes = 256 * 1024;
 
 // /debug/memory over one keep-alive admin connection ("" if it fails).
-std::string debug_memory(RawConnection& admin) {
-  if (!admin.send("GET /debug/memory HTTP/1.1\r\nHost: admin\r\n\r\n")) return {};
+std::string debug_memory(RawConnection& admin, std::uint16_t admin_port) {
+  if (!admin.send("GET /debug/memory HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(admin_port) +
+                  "\r\n\r\n")) {
+    return {};
+  }
   auto r = admin.read_response(false, 10'000);
   return r && r->status == 200 ? r->body : std::string();
 }
@@ -102,7 +105,8 @@ backends:
       ASSERT_TRUE(r) << "client " << i;
       ASSERT_EQ(r->status, 200) << "client " << i;
     }
-    peak_resident = std::max(peak_resident, resident_bytes(debug_memory(admin)));
+    peak_resident =
+        std::max(peak_resident, resident_bytes(debug_memory(admin, sluice.port("admin"))));
   }
 
   // Every client now idles. Wait, bounded, for the worker to give back the
@@ -111,7 +115,7 @@ backends:
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   do {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // pacing of the poll only
-    memory = debug_memory(admin);
+    memory = debug_memory(admin, sluice.port("admin"));
     if (json_number(memory, "client_connections", "idle") == kClients &&
         json_number(memory, "buffers", "cached") <= kIdleBuffers &&
         json_number(memory, "frames", "cached_bytes") <= kIdleFrameBytes &&
