@@ -126,13 +126,14 @@ class ClientSession {
                                     listener_->header_timeout_ms, listener_->name.c_str())) {
       co_return false;
     }
-    client_address_ = std::make_unique<SocketAddress>(source);
+    extras().client_address = source;
     unpin();
     co_return true;
   }
   // The client: from the PROXY header when there was one.
   SocketAddress client_address() const {
-    return client_address_ ? *client_address_ : SocketAddress::peer_of(sock_.fd());
+    return extras_ && extras_->client_address ? *extras_->client_address
+                                              : SocketAddress::peer_of(sock_.fd());
   }
   ConnectionScope& scope() { return scope_; }
   Task<Next> serve_buffered();
@@ -147,12 +148,13 @@ class ClientSession {
   Task<Next> forward(std::shared_ptr<const route::Route> route,
                      std::shared_ptr<const Upstream> upstream, const http::RequestHead& head,
                      std::size_t head_bytes, std::string_view target,
-                     std::optional<SocketAddress>& peer);
+                     std::optional<SocketAddress>& peer, std::uint64_t request_started_ms);
   Task<Next> redirect(const route::Route& route, const http::RequestHead& head,
                       const route::RequestView& view, const route::Captures& captures);
   Task<Next> respond(const route::Route& route, const http::RequestHead& head, bool keep_alive);
   // Reads and drops the request body. False if the connection must close.
-  Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed);
+  Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed,
+                          std::uint64_t request_started_ms);
   Task<bool> read_more_body(std::size_t head_end, BodyPace& pace);
   void splice_out_body(std::size_t head_end, std::size_t body_end);
   Task<void> refuse_slow_head();
@@ -167,33 +169,45 @@ class ClientSession {
   // that a reload cannot free them under them; released when the
   // connection idles. False: the listener was removed by a reload.
   bool pin() {
-    listener_pin_ = ctx_.snapshot->in_slot(scope_.listener_index());
-    listener_ = listener_pin_.get();
+    listener_ = ctx_.snapshot->in_slot(scope_.listener_index());
     return listener_ != nullptr;
   }
-  void unpin() {
-    listener_pin_.reset();
-    listener_ = nullptr;
-  }
+  void unpin() { listener_.reset(); }
 
   ConnectionScope& scope_;
   Socket sock_;
   WorkerContext& ctx_;
-  std::shared_ptr<const ListenerSettings> listener_pin_;
-  const ListenerSettings* listener_ = nullptr;
+  // Pinned while requests are served (see pin()); null while idle.
+  std::shared_ptr<const ListenerSettings> listener_;
   Buffer buf_;
-  std::size_t used_ = 0;                  // bytes of buf_ holding unprocessed input
-  bool earlier_requests_ = false;         // this connection has carried a request already
-  bool answering_head_ = false;           // the request being answered is a HEAD
-  std::uint64_t request_started_ms_ = 0;  // the current request's first byte
-  // While a slow head waits for its rest: its first bytes and when they came.
-  struct PartialHead {
-    std::string bytes;
-    std::uint64_t started_ms = 0;
+  std::size_t used_ = 0;           // bytes of buf_ holding unprocessed input
+  bool earlier_requests_ = false;  // this connection has carried a request already
+  bool answering_head_ = false;    // the request being answered is a HEAD
+  // What few connections need, behind one pointer, so the others pay 8
+  // bytes: the client address a PROXY header gave, and a slow head's first
+  // bytes while it waits for the rest.
+  struct Extras {
+    std::optional<SocketAddress> client_address;
+    std::string partial_head;
+    std::uint64_t partial_started_ms = 0;
+    bool has_partial_head = false;
   };
-  std::unique_ptr<PartialHead> partial_head_;
-  // Only with proxy_protocol (a pointer, so other connections pay 8 bytes).
-  std::unique_ptr<SocketAddress> client_address_;
+  std::unique_ptr<Extras> extras_;
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  bool has_partial_head() const { return extras_ && extras_->has_partial_head; }
+  // The partial head was taken back into the buffer: its memory goes.
+  void drop_partial_head() {
+    if (!extras_) return;
+    if (!extras_->client_address) {
+      extras_.reset();
+      return;
+    }
+    std::string().swap(extras_->partial_head);
+    extras_->has_partial_head = false;
+  }
 };
 
 // Reads and answers requests while bytes are buffered; returns `idle` once
@@ -218,12 +232,13 @@ Task<Next> ClientSession::serve_pinned() {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
     // A head resumed after a slow start keeps its first byte's time.
-    request_started_ms_ = partial_head_ ? partial_head_->started_ms : loop().now_ms();
-    partial_head_.reset();
+    const std::uint64_t request_started_ms =
+        has_partial_head() ? extras_->partial_started_ms : loop().now_ms();
+    drop_partial_head();
     answering_head_ = false;
-    std::uint64_t deadline = request_started_ms_ + listener_->header_timeout_ms;
+    std::uint64_t deadline = request_started_ms + listener_->header_timeout_ms;
     if (listener_->request_timeout_ms > 0) {
-      deadline = std::min(deadline, request_started_ms_ + listener_->request_timeout_ms);
+      deadline = std::min(deadline, request_started_ms + listener_->request_timeout_ms);
     }
     http::ParseState state;
     bool read_some = false;  // a read of this head came back short of its end
@@ -235,8 +250,10 @@ Task<Next> ClientSession::serve_pinned() {
       }
       if (read_some && used_ < kSlowHeadBytes) {
         // Its buffer and this frame go back while the rest is awaited.
-        partial_head_ = std::make_unique<PartialHead>(
-            PartialHead{std::string(buf_.data(), used_), request_started_ms_});
+        Extras& e = extras();
+        e.partial_head.assign(buf_.data(), used_);
+        e.partial_started_ms = request_started_ms;
+        e.has_partial_head = true;
         used_ = 0;
         co_return Next::slow_head;
       }
@@ -317,8 +334,8 @@ Task<Next> ClientSession::serve_pinned() {
         }
         target = forwarded;
       }
-      if (co_await forward(std::move(route), std::move(upstream), head, consumed, target, peer) ==
-          Next::close) {
+      if (co_await forward(std::move(route), std::move(upstream), head, consumed, target, peer,
+                           request_started_ms) == Next::close) {
         co_return Next::close;
       }
       if (used_ == 0) co_return Next::idle;
@@ -348,7 +365,9 @@ Task<Next> ClientSession::serve_pinned() {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       if (!co_await sock_.write(kContinue)) co_return Next::close;
     }
-    if (has_body && !co_await discard_body(head, consumed)) co_return Next::close;
+    if (has_body && !co_await discard_body(head, consumed, request_started_ms)) {
+      co_return Next::close;
+    }
     // Decided after the body: a stop may have begun while it arrived.
     const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
     // The head's views point into buf_: answer before the buffer moves.
@@ -368,7 +387,7 @@ Task<Next> ClientSession::serve_pinned() {
 Task<bool> ClientSession::wait_for_rest_of_head() {
   buf_.reset();
   if (!pin()) co_return false;
-  const std::uint64_t deadline = partial_head_->started_ms + listener_->header_timeout_ms;
+  const std::uint64_t deadline = extras_->partial_started_ms + listener_->header_timeout_ms;
   const std::uint64_t now = loop().now_ms();
   auto ready = co_await sock_.wait_readable(deadline > now ? deadline - now : 1);
   if (!ready) {
@@ -378,8 +397,8 @@ Task<bool> ClientSession::wait_for_rest_of_head() {
   }
   unpin();
   buf_ = scope_.worker().buffers().acquire();
-  std::memcpy(buf_.data(), partial_head_->bytes.data(), partial_head_->bytes.size());
-  used_ = partial_head_->bytes.size();
+  std::memcpy(buf_.data(), extras_->partial_head.data(), extras_->partial_head.size());
+  used_ = extras_->partial_head.size();
   co_return true;
 }
 
@@ -403,11 +422,12 @@ void ClientSession::keep_leftover(std::size_t consumed) {
   used_ -= consumed;
 }
 
-Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_t& consumed) {
+Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_t& consumed,
+                                       std::uint64_t request_started_ms) {
   // The head's views must stay valid until the response is written, so the
   // body is read into the free part of the buffer behind the head.
   std::size_t body_start = consumed;
-  BodyPace pace(*listener_, request_started_ms_);
+  BodyPace pace(*listener_, request_started_ms);
   if (head.framing == http::Framing::content_length) {
     std::uint64_t remaining = head.content_length;
     while (true) {
@@ -526,11 +546,12 @@ Task<Next> ClientSession::redirect(const route::Route& route, const http::Reques
 Task<Next> ClientSession::forward(std::shared_ptr<const route::Route> route,
                                   std::shared_ptr<const Upstream> upstream,
                                   const http::RequestHead& head, std::size_t head_bytes,
-                                  std::string_view target, std::optional<SocketAddress>& peer) {
+                                  std::string_view target, std::optional<SocketAddress>& peer,
+                                  std::uint64_t request_started_ms) {
   if (!peer) peer = client_address();
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
   ClientConnection client{
-      scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_, request_started_ms_};
+      scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_, request_started_ms};
   const ForwardResult r = co_await forward_request(ctx_, std::move(route), std::move(upstream),
                                                    head, head_bytes, target, client, keep_alive);
   earlier_requests_ = true;
