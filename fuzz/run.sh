@@ -26,7 +26,7 @@ for corpus in "$root"/corpus/*/; do
     tail -40 "$work.log"; status=1
   else
     # Runs, coverage (cov: edges, ft: features) and corpus at the end.
-    grep -E '^#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec' "$work.log"
+    grep -E '^#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::average_exec_per_sec' "$work.log"
   fi
   rm -rf "$work" "$work.log"
 done
