@@ -84,6 +84,7 @@ class AdminConnection {
   Task<bool> read_request_body(const Request& req, std::string& body);
   Task<void> refuse(const AdminResponse& r, const std::string& what, const std::string& why);
   Task<bool> send(const AdminResponse& r, bool keep_alive);
+  bool answering_head_ = false;  // the request being answered is a HEAD
   void start_clock() { deadline_ = loop().now_ms() + policy_->request_timeout_ms; }
   // Milliseconds until the deadline; at least 1 (0 means "no timeout").
   std::uint64_t left_ms() const {
@@ -155,7 +156,9 @@ Task<AdminConnection::Got> AdminConnection::read_body(const Request& req, std::s
 Task<bool> AdminConnection::send(const AdminResponse& r, bool keep_alive) {
   start_clock();  // a client that does not read its answers is cut off too
   const std::string head = head_of(r, keep_alive);
-  co_return static_cast<bool>(co_await sock_.write(head, r.body, left_ms()));
+  // RFC 9110 §9.3.2: a response to HEAD has no content (its length stays).
+  const std::string_view body = answering_head_ ? std::string_view() : std::string_view(r.body);
+  co_return static_cast<bool>(co_await sock_.write(head, body, left_ms()));
 }
 
 // Answers and closes. The connection lingers, dropping what the client
@@ -255,6 +258,7 @@ Task<void> AdminConnection::serve() {
     const http::RequestHead& head = parser.head();
     Request req{std::string(head.method_text), std::string(head.target), head.framing,
                 head.content_length,           head.keep_alive,          head.expect_continue};
+    answering_head_ = head.method == http::Method::HEAD;
     if (auto refusal = check_access(*policy_, head, local_)) {
       co_await refuse(refusal->response, req.line(), refusal->why);
       co_return;

@@ -86,16 +86,25 @@ std::string memory_json(proxy::Server& server) {
       m.workers.empty() ? "false" : "true");
 }
 
+AdminResponse method_not_allowed(std::string allow, std::string text) {
+  AdminResponse r(405, "text/plain", std::move(text));
+  r.headers.emplace_back("Allow", std::move(allow));
+  return r;
+}
+
 AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,
                              proxy::Server& server, proxy::Reloader& reloader) {
   path = path.substr(0, path.find('?'));
   if (auto control = handle_server_control(method, path, body, server)) return *control;
   if (path == "/debug/memory") {
-    if (method != "GET") return {405, "text/plain", "use GET\n"};
+    // HEAD gets GET's fields; the connection leaves the body out.
+    if (method != "GET" && method != "HEAD") return method_not_allowed("GET, HEAD", "use GET\n");
     return {200, "application/json", memory_json(server)};
   }
   if (path == "/config") {
-    if (method != "POST") return {405, "text/plain", "use POST with a configuration as the body\n"};
+    if (method != "POST") {
+      return method_not_allowed("POST", "use POST with a configuration as the body\n");
+    }
     return apply_config(body, reloader);
   }
   return {404, "text/plain",

@@ -24,6 +24,9 @@ struct AdminResponse {
   std::vector<std::pair<std::string, std::string>> headers;  // more fields, in order
 };
 
+// RFC 9110 §15.5.6: a 405 names the methods the resource supports.
+AdminResponse method_not_allowed(std::string allow, std::string text);
+
 AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,
                              proxy::Server& server, proxy::Reloader& reloader);
 

@@ -167,7 +167,8 @@ AdminResponse set_server_state(std::string_view method, std::string_view rest,
     return text(404, "not found; use POST /backends/NAME/servers/ADDRESS/state");
   }
   if (method != "POST" && method != "PUT") {
-    return text(405, "use POST (or PUT) with drain, disable or enable as the body");
+    return method_not_allowed("POST, PUT",
+                              "use POST (or PUT) with drain, disable or enable as the body\n");
   }
   std::string name;
   std::string address;
@@ -206,7 +207,7 @@ AdminResponse set_server_state(std::string_view method, std::string_view rest,
 std::optional<AdminResponse> handle_server_control(std::string_view method, std::string_view path,
                                                    std::string_view body, proxy::Server& server) {
   if (path == kBackends) {
-    if (method != "GET") return text(405, "use GET");
+    if (method != "GET" && method != "HEAD") return method_not_allowed("GET, HEAD", "use GET\n");
     return list_backends(server);
   }
   if (path.substr(0, kBackends.size() + 1) != "/backends/") return std::nullopt;

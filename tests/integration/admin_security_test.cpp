@@ -524,3 +524,31 @@ TEST(AdminSecurity, DrainingAServerNeedsTheTokenAndAnOwnOrigin) {
 
 }  // namespace
 }  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// Found beside the whole-proxy fuzzer's HEAD finding: the admin listener
+// answered HEAD with a body, so the next answer on the connection was read
+// from the middle of it; and its 405s named no allowed methods.
+TEST(AdminSecurity, HeadGetsNoBodyAnd405NamesTheAllowedMethods) {
+  SluiceInstance sluice(greeting_config("v1"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection c(sluice.port("admin"));
+  const std::string host = "Host: " + admin_host(sluice) + "\r\n";
+  ASSERT_TRUE(c.send("HEAD /debug/memory HTTP/1.1\r\n" + host + "\r\n"));
+  auto head = c.read_response(true, 10'000);
+  ASSERT_TRUE(head) << sluice.process().output();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_NE(head->header("content-length").value_or("0"), "0");
+  ASSERT_TRUE(c.send("GET /nowhere HTTP/1.1\r\n" + host + "\r\n"));
+  auto next = c.read_response(false, 10'000);
+  ASSERT_TRUE(next) << "the HEAD's body was sent after all";
+  EXPECT_EQ(next->status, 404);
+  EXPECT_EQ(admin_call(sluice, "DELETE", "/debug/memory").header("allow").value_or(""),
+            "GET, HEAD");
+  EXPECT_EQ(admin_call(sluice, "GET", "/config").header("allow").value_or(""), "POST");
+}
+
+}  // namespace
+}  // namespace sluice::test
