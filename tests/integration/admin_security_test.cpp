@@ -19,6 +19,7 @@
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "support/test_backend.h"
 
 namespace sluice::test {
 namespace {
@@ -74,18 +75,6 @@ HttpResponse post_config(const SluiceInstance& s, const std::string& yaml,
 
 std::string bearer(const std::string& token) {
   return "Authorization: Bearer " + token + "\r\n";
-}
-
-// The body sent as chunks of at most `chunk` bytes, and the last chunk.
-std::string chunked(const std::string& body, std::size_t chunk) {
-  std::string out;
-  char size[32];
-  for (std::size_t at = 0; at < body.size(); at += chunk) {
-    const std::size_t n = std::min(chunk, body.size() - at);
-    std::snprintf(size, sizeof size, "%zx\r\n", n);
-    out += size + body.substr(at, n) + "\r\n";
-  }
-  return out + "0\r\n\r\n";
 }
 
 TEST(AdminSecurity, CrossSitePostFromABrowserIsRefusedAndChangesNothing) {
@@ -322,7 +311,7 @@ TEST(AdminSecurity, AChunkedBodyIsAcceptedAndOneOverMaxBodyIsRefusedWith413) {
                            "Transfer-Encoding: chunked\r\n\r\n";
   {
     RawConnection c(sluice.port("admin"));
-    ASSERT_TRUE(c.send(head + chunked(greeting_config("chunked", ", max_body: 64KiB"), 50)));
+    ASSERT_TRUE(c.send(head + chunk_body(greeting_config("chunked", ", max_body: 64KiB"), 50)));
     auto r = c.read_response(false, 30'000);
     ASSERT_TRUE(r) << sluice.process().output();
     EXPECT_EQ(r->status, 200) << r->body;
@@ -332,7 +321,7 @@ TEST(AdminSecurity, AChunkedBodyIsAcceptedAndOneOverMaxBodyIsRefusedWith413) {
     const std::string big =
         greeting_config("big", ", max_body: 64KiB") + "# " + std::string(100'000, 'x') + "\n";
     RawConnection c(sluice.port("admin"));
-    c.send(head + chunked(big, 8192));
+    c.send(head + chunk_body(big, 8192));
     auto r = c.read_response(false, 30'000);
     ASSERT_TRUE(r) << sluice.process().output();
     EXPECT_EQ(r->status, 413) << r->body;
