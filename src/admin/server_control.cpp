@@ -7,8 +7,8 @@
 #include <string>
 
 #include "balance/balancer.h"
+#include "proxy/backend.h"
 #include "proxy/server.h"
-#include "proxy/upstream.h"
 
 namespace sluice::admin {
 namespace {
@@ -90,7 +90,7 @@ const char* health_name(const balance::ServerState& st, std::uint64_t now_ms) {
   return "up";
 }
 
-std::string server_json(const proxy::Upstream& up, int s, std::uint64_t now_ms) {
+std::string server_json(const proxy::Backend& up, int s, std::uint64_t now_ms) {
   const balance::Balancer& b = *up.balancer;
   const balance::ServerState& st = b.state(s);
   return fmt::format(
@@ -104,9 +104,9 @@ std::string server_json(const proxy::Upstream& up, int s, std::uint64_t now_ms) 
 AdminResponse list_backends(proxy::Server& server) {
   const std::uint64_t now_ms = monotonic_ms();
   std::string body = "{\"backends\": [";
-  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Upstream>>& ups) {
+  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Backend>>& ups) {
     for (std::size_t i = 0; i < ups.size(); ++i) {
-      const proxy::Upstream& up = *ups[i];
+      const proxy::Backend& up = *ups[i];
       body += fmt::format("{}\n  {{\"name\": {}, \"balance\": \"{}\", \"servers\": [", i ? "," : "",
                           json_string(up.name), algorithm_name(up.balancer->algorithm()));
       for (std::size_t s = 0; s < up.balancer->size(); ++s) {
@@ -182,7 +182,7 @@ AdminResponse set_server_state(std::string_view method, std::string_view rest,
 
   const std::uint64_t now_ms = monotonic_ms();
   AdminResponse r = text(404, "no backend '" + name + "'");
-  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Upstream>>& ups) {
+  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Backend>>& ups) {
     for (const auto& up : ups) {
       if (up->name != name) continue;
       r = text(404, "backend '" + name + "' has no server " + address);

@@ -144,9 +144,9 @@ class ClientSession {
   std::shared_ptr<const route::Route> find_route(const http::RequestHead& head,
                                                  route::RequestView& view,
                                                  route::Captures& captures,
-                                                 std::shared_ptr<const Upstream>& upstream) const;
+                                                 std::shared_ptr<const Backend>& backend) const;
   Task<Next> forward(std::shared_ptr<const route::Route> route,
-                     std::shared_ptr<const Upstream> upstream, const http::RequestHead& head,
+                     std::shared_ptr<const Backend> backend, const http::RequestHead& head,
                      std::size_t head_bytes, std::string_view target,
                      std::optional<SocketAddress>& peer, std::uint64_t request_started_ms);
   Task<Next> redirect(const route::Route& route, const http::RequestHead& head,
@@ -307,8 +307,8 @@ Task<Next> ClientSession::serve_pinned() {
       co_return Next::close;
     }
     route::Captures captures;
-    std::shared_ptr<const Upstream> upstream;
-    std::shared_ptr<const route::Route> route = find_route(head, view, captures, upstream);
+    std::shared_ptr<const Backend> backend;
+    std::shared_ptr<const route::Route> route = find_route(head, view, captures, backend);
     // RFC 9110 §9.3.6: CONNECT turns the backend connection into a tunnel.
     // Only a route that says so may do that; anything else would answer it
     // as an ordinary request (a client then tunnels into our reply).
@@ -334,7 +334,7 @@ Task<Next> ClientSession::serve_pinned() {
         }
         target = forwarded;
       }
-      if (co_await forward(std::move(route), std::move(upstream), head, consumed, target, peer,
+      if (co_await forward(std::move(route), std::move(backend), head, consumed, target, peer,
                            request_started_ms) == Next::close) {
         co_return Next::close;
       }
@@ -496,7 +496,7 @@ void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) 
 // request keeps only its route and backend (reference-counted).
 std::shared_ptr<const route::Route> ClientSession::find_route(
     const http::RequestHead& head, route::RequestView& view, route::Captures& captures,
-    std::shared_ptr<const Upstream>& upstream) const {
+    std::shared_ptr<const Backend>& backend) const {
   std::string_view host = strip_port(head.host);
   // RFC 3986 §6.2.2.1 and DNS: host names compare case-insensitively, and
   // "a.example." is the fully qualified "a.example".
@@ -517,7 +517,7 @@ std::shared_ptr<const route::Route> ClientSession::find_route(
   const route::Route* r = now.routes->match(view, &captures);
   view.host = {};  // pointed into this frame
   if (r == nullptr) return nullptr;
-  if (r->action == route::ActionKind::backend) upstream = now.upstreams[r->backend_index];
+  if (r->action == route::ActionKind::backend) backend = now.backends[r->backend_index];
   return now.routes->pin(*r);
 }
 
@@ -544,7 +544,7 @@ Task<Next> ClientSession::redirect(const route::Route& route, const http::Reques
 }
 
 Task<Next> ClientSession::forward(std::shared_ptr<const route::Route> route,
-                                  std::shared_ptr<const Upstream> upstream,
+                                  std::shared_ptr<const Backend> backend,
                                   const http::RequestHead& head, std::size_t head_bytes,
                                   std::string_view target, std::optional<SocketAddress>& peer,
                                   std::uint64_t request_started_ms) {
@@ -552,8 +552,8 @@ Task<Next> ClientSession::forward(std::shared_ptr<const route::Route> route,
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
   ClientConnection client{
       scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_, request_started_ms};
-  const ForwardResult r = co_await forward_request(ctx_, std::move(route), std::move(upstream),
-                                                   head, head_bytes, target, client, keep_alive);
+  const ForwardResult r = co_await forward_request(ctx_, std::move(route), std::move(backend), head,
+                                                   head_bytes, target, client, keep_alive);
   earlier_requests_ = true;
   if (r.error_status != 0) {
     co_await send_error(r.error_status, r.error_reason, false);

@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "balance/server_state.h"
-#include "proxy/upstream.h"
+#include "proxy/backend.h"
 
 namespace sluice::proxy {
 

@@ -24,13 +24,13 @@ class ResponseParser;
 
 namespace sluice::proxy {
 
-struct Upstream;
-struct UpstreamServer;
+struct Backend;
+struct BackendServer;
 
 class Exchange {
  public:
   Exchange(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
-           std::shared_ptr<const Upstream> upstream, const http::RequestHead& head,
+           std::shared_ptr<const Backend> backend, const http::RequestHead& head,
            ClientConnection& client, bool keep_alive);
   ~Exchange();
   Exchange(const Exchange&) = delete;
@@ -101,9 +101,9 @@ class Exchange {
   WorkerContext& ctx_;
   // What the exchange pins of the configuration: its route and backend.
   std::shared_ptr<const route::Route> route_pin_;
-  std::shared_ptr<const Upstream> upstream_pin_;
+  std::shared_ptr<const Backend> backend_pin_;
   const route::Route& route_;
-  const Upstream& upstream_;
+  const Backend& backend_;
   ClientConnection& client_;
   EventLoop& loop_;
 
@@ -117,7 +117,7 @@ class Exchange {
   http::Framing request_framing_;
   std::uint64_t request_length_;
 
-  const UpstreamServer* server_ = nullptr;
+  const BackendServer* server_ = nullptr;
   int server_index_ = -1;  // in the balancer; counted in its in_flight
   // Where this try's connection goes: read once per try from the server's
   // state (the resolver may move it meanwhile), so pool and connect agree.

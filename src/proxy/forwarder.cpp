@@ -63,22 +63,22 @@ constexpr const char* kNoServerLeft = "no other server is usable";
 }  // namespace
 
 Task<ForwardResult> forward_request(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
-                                    std::shared_ptr<const Upstream> upstream,
+                                    std::shared_ptr<const Backend> backend,
                                     const http::RequestHead& head, std::size_t head_bytes,
                                     std::string_view target, ClientConnection& client,
                                     bool keep_alive) {
-  Exchange exchange(ctx, std::move(route), std::move(upstream), head, client, keep_alive);
+  Exchange exchange(ctx, std::move(route), std::move(backend), head, client, keep_alive);
   co_return co_await exchange.run(head, head_bytes, target);
 }
 
 Exchange::Exchange(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
-                   std::shared_ptr<const Upstream> upstream, const http::RequestHead& head,
+                   std::shared_ptr<const Backend> backend, const http::RequestHead& head,
                    ClientConnection& client, bool keep_alive)
     : ctx_(ctx),
       route_pin_(std::move(route)),
-      upstream_pin_(std::move(upstream)),
+      backend_pin_(std::move(backend)),
       route_(*route_pin_),
-      upstream_(*upstream_pin_),
+      backend_(*backend_pin_),
       client_(client),
       loop_(client.scope.worker().loop()),
       method_(head.method),
@@ -92,21 +92,21 @@ Exchange::Exchange(WorkerContext& ctx, std::shared_ptr<const route::Route> route
       body_pace_(client.listener, client.request_started_ms) {
   // RFC 9110 §9.2.2; a backend may also opt in to Idempotency-Key.
   idempotent_ = http::is_idempotent(method_) && !upgrade_;
-  if (!idempotent_ && upstream_.retries.idempotency_key) {
+  if (!idempotent_ && backend_.retries.idempotency_key) {
     for (const auto& f : head.fields) {
       if (http::iequals(f.name, "idempotency-key") && !f.value.empty()) idempotent_ = true;
     }
   }
-  retries_left_ = upstream_.retries.attempts;
-  upstream_.load->active.fetch_add(1, std::memory_order_relaxed);
+  retries_left_ = backend_.retries.attempts;
+  backend_.load->active.fetch_add(1, std::memory_order_relaxed);
   ++ctx_.backend_in_use;
 }
 
 Exchange::~Exchange() {
   --ctx_.backend_in_use;
   release_server();
-  upstream_.load->active.fetch_sub(1, std::memory_order_relaxed);
-  if (counted_retry_) upstream_.load->retrying.fetch_sub(1, std::memory_order_relaxed);
+  backend_.load->active.fetch_sub(1, std::memory_order_relaxed);
+  if (counted_retry_) backend_.load->retrying.fetch_sub(1, std::memory_order_relaxed);
 }
 
 Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t head_bytes,
@@ -116,7 +116,7 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
   if (!build_request_head(head, target)) {
     co_return fail(431, "request head too large to forward");
   }
-  if (upstream_.balancer->algorithm() == balance::Algorithm::hash) {
+  if (backend_.balancer->algorithm() == balance::Algorithm::hash) {
     hash_key_ = request_hash(head, target);
   }
   sticky_server_ = sticky_server(head);
@@ -140,7 +140,7 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
       co_return fail(503, "cannot open a connection: this host is out of descriptors or ports");
     }
     if (s != Step::ok) {
-      upstream_.balancer->record_failure(server_index_, loop_.now_ms());
+      backend_.balancer->record_failure(server_index_, loop_.now_ms());
       const char* why = s == Step::refused   ? "connection refused by the server"
                         : s == Step::timeout ? "connecting to the server timed out"
                                              : "cannot connect to the server";
@@ -164,8 +164,8 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
     const std::uint64_t sent_ms = loop_.now_ms();
     const Step r = co_await read_response_head(parser);
     if (r == Step::ok) {
-      upstream_.balancer->record_success(server_index_);
-      upstream_.balancer->state(server_index_)
+      backend_.balancer->record_success(server_index_);
+      backend_.balancer->state(server_index_)
           .record_latency(static_cast<std::uint32_t>((loop_.refresh_now() - sent_ms) * 1000));
       const http::ResponseHead& rh = parser.head();
       if (rh.status == 101) co_return co_await relay_upgrade(rh, parser.head_bytes());
@@ -185,7 +185,7 @@ Task<ForwardResult> Exchange::run(const http::RequestHead& head, std::size_t hea
     // that is not ill health and not a retry the budget guards; silence
     // (a timeout) on any connection is the server's fault.
     const bool keep_alive_race = conn_reused_ && r == Step::backend_failed && uused_ == 0;
-    if (!keep_alive_race) upstream_.balancer->record_failure(server_index_, loop_.now_ms());
+    if (!keep_alive_race) backend_.balancer->record_failure(server_index_, loop_.now_ms());
     const char* why = r == Step::timeout ? "the server did not answer in time"
                                          : "the server closed the connection without answering";
     // Sent, and no answer: resend only what the server cannot have acted
@@ -218,10 +218,10 @@ bool Exchange::resendable() const {
 // flight (at least 3 may always run), so failures cannot multiply load.
 bool Exchange::within_retry_budget() {
   if (counted_retry_) return true;  // this request already holds its share
-  const int active = upstream_.load->active.load(std::memory_order_relaxed);
-  const int allowed = std::max(3, active * upstream_.retries.budget_percent / 100);
-  if (upstream_.load->retrying.load(std::memory_order_relaxed) >= allowed) return false;
-  upstream_.load->retrying.fetch_add(1, std::memory_order_relaxed);
+  const int active = backend_.load->active.load(std::memory_order_relaxed);
+  const int allowed = std::max(3, active * backend_.retries.budget_percent / 100);
+  if (backend_.load->retrying.load(std::memory_order_relaxed) >= allowed) return false;
+  backend_.load->retrying.fetch_add(1, std::memory_order_relaxed);
   counted_retry_ = true;
   return true;
 }
@@ -230,7 +230,7 @@ void Exchange::note_retry(const char* why) {
   --retries_left_;
   ++ctx_.counters.retries;
   spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {}; retrying {} ({} {} left)",
-               client_.listener.name, route_.name, upstream_.name, server_->address, why,
+               client_.listener.name, route_.name, backend_.name, server_->address, why,
                method_text_, retries_left_, retries_left_ == 1 ? "retry" : "retries");
   retire_backend();
 }
@@ -247,7 +247,7 @@ ForwardResult Exchange::unanswered() {
   spdlog::warn(
       "listener '{}' route '{}' backend '{}' server {}: the server closed the connection "
       "without answering a {} it cannot be sent again; closing the client connection",
-      client_.listener.name, route_.name, upstream_.name, server_->address, method_text_);
+      client_.listener.name, route_.name, backend_.name, server_->address, method_text_);
   retire_backend();
   ForwardResult r;
   r.next = ForwardResult::Next::abort;
@@ -257,11 +257,11 @@ ForwardResult Exchange::unanswered() {
 void Exchange::hold_body(std::string_view bytes) {
   if (!body_held_) return;
   // Nothing is ever resent when retries are off: no copy on the hot path.
-  if (upstream_.retries.attempts == 0) {
+  if (backend_.retries.attempts == 0) {
     body_held_ = false;
     return;
   }
-  if (held_body_.size() + bytes.size() > upstream_.retries.max_body) {
+  if (held_body_.size() + bytes.size() > backend_.retries.max_body) {
     body_held_ = false;
     std::string().swap(held_body_);
     return;
@@ -360,7 +360,7 @@ bool Exchange::build_request_head(const http::RequestHead& head, std::string_vie
 
 std::string_view Exchange::server_address_for_host() const {
   // Chosen later; until then the first server names the backend.
-  const UpstreamServer* s = server_ != nullptr ? server_ : &upstream_.servers.front();
+  const BackendServer* s = server_ != nullptr ? server_ : &backend_.servers.front();
   return s->address;
 }
 
@@ -386,7 +386,7 @@ void Exchange::drop_client_bytes(std::size_t n) {
 }
 
 bool Exchange::pick_server() {
-  const balance::Balancer& b = *upstream_.balancer;
+  const balance::Balancer& b = *backend_.balancer;
   // A retry goes elsewhere when another server is usable.
   const int avoid = server_index_;
   release_server();
@@ -397,12 +397,12 @@ bool Exchange::pick_server() {
       b.state(sticky_server_).takes_sticky(loop_.now_ms())) {
     s = sticky_server_;
   } else {
-    s = b.pick(upstream_.balance_state(ctx_.index), loop_.now_ms(), hash_key_, avoid);
+    s = b.pick(backend_.balance_state(ctx_.index), loop_.now_ms(), hash_key_, avoid);
   }
   if (s < 0) return false;
-  set_sticky_cookie_ = !upstream_.sticky_cookie.empty() && s != sticky_server_;
+  set_sticky_cookie_ = !backend_.sticky_cookie.empty() && s != sticky_server_;
   server_index_ = s;
-  server_ = &upstream_.servers[static_cast<std::size_t>(s)];
+  server_ = &backend_.servers[static_cast<std::size_t>(s)];
   b.state(s).in_flight.fetch_add(1, std::memory_order_relaxed);
   return true;
 }
@@ -410,29 +410,29 @@ bool Exchange::pick_server() {
 // max_connections: a slot on the chosen server, waiting in its queue if
 // need be. False: answer 503.
 Task<bool> Exchange::admit() {
-  balance::ConnectionLimit* limit = upstream_.balancer->limit(server_index_);
+  balance::ConnectionLimit* limit = backend_.balancer->limit(server_index_);
   if (limit == nullptr || holding_slot_) co_return true;
   holding_slot_ =
-      co_await limit->acquire(loop_, upstream_.queue_timeout_ms, &client_.scope.cancel_token());
+      co_await limit->acquire(loop_, backend_.queue_timeout_ms, &client_.scope.cancel_token());
   co_return holding_slot_;
 }
 
 void Exchange::release_server() {
   if (server_index_ < 0) return;
   if (holding_slot_) {
-    upstream_.balancer->limit(server_index_)->release();
+    backend_.balancer->limit(server_index_)->release();
     holding_slot_ = false;
   }
-  upstream_.balancer->state(server_index_).in_flight.fetch_sub(1, std::memory_order_relaxed);
+  backend_.balancer->state(server_index_).in_flight.fetch_sub(1, std::memory_order_relaxed);
   server_index_ = -1;
 }
 
 // sticky: the server the request's cookie names, if it is one of ours.
 int Exchange::sticky_server(const http::RequestHead& head) const {
   std::string_view id;
-  if (upstream_.sticky_cookie.empty() || !find_cookie(head, upstream_.sticky_cookie, id)) return -1;
-  for (std::size_t i = 0; i < upstream_.servers.size(); ++i) {
-    if (upstream_.servers[i].sticky_id == id) return static_cast<int>(i);
+  if (backend_.sticky_cookie.empty() || !find_cookie(head, backend_.sticky_cookie, id)) return -1;
+  for (std::size_t i = 0; i < backend_.servers.size(); ++i) {
+    if (backend_.servers[i].sticky_id == id) return static_cast<int>(i);
   }
   return -1;
 }
@@ -441,18 +441,18 @@ int Exchange::sticky_server(const http::RequestHead& head) const {
 // received, and from its path as routed and forwarded (so every spelling
 // of one path lands on one server).
 std::uint64_t Exchange::request_hash(const http::RequestHead& head, std::string_view target) const {
-  switch (upstream_.hash_source) {
+  switch (backend_.hash_source) {
     case HashSource::header:
       for (const auto& f : head.fields) {
         // An empty value is as good as none: hashing "" would send every
         // such request to one server.
-        if (http::iequals(f.name, upstream_.hash_name) && !f.value.empty())
+        if (http::iequals(f.name, backend_.hash_name) && !f.value.empty())
           return balance::hash_key(f.value);
       }
       return balance::Balancer::kNoKey;
     case HashSource::cookie: {
       std::string_view value;
-      return find_cookie(head, upstream_.hash_name, value) && !value.empty()
+      return find_cookie(head, backend_.hash_name, value) && !value.empty()
                  ? balance::hash_key(value)
                  : balance::Balancer::kNoKey;
     }
@@ -469,10 +469,10 @@ std::uint64_t Exchange::request_hash(const http::RequestHead& head, std::string_
 
 Task<Exchange::Step> Exchange::acquire_connection(bool allow_pooled) {
   conn_reused_ = false;
-  endpoint_ = upstream_.balancer->state(server_index_).endpoint.load(std::memory_order_acquire);
+  endpoint_ = backend_.balancer->state(server_index_).endpoint.load(std::memory_order_acquire);
   // Never resolved: it cannot be picked, but nothing is sent anywhere if it was.
   if (endpoint_ == nullptr) co_return Step::backend_failed;
-  const ReuseMode reuse = upstream_.pool.reuse;
+  const ReuseMode reuse = backend_.pool.reuse;
   // pool.reuse: safe. A request we could not resend risks being lost on a
   // connection the server is closing; it takes one only if that connection
   // finished an exchange a moment ago, else a fresh one.
@@ -500,7 +500,7 @@ Task<Exchange::Step> Exchange::acquire_connection(bool allow_pooled) {
 }
 
 Task<Exchange::Step> Exchange::connect_fresh() {
-  auto fd = co_await connect_to(loop_, endpoint_->addr, upstream_.connect_timeout_ms,
+  auto fd = co_await connect_to(loop_, endpoint_->addr, backend_.connect_timeout_ms,
                                 &client_.scope.cancel_token());
   if (!fd) {
     const Errc e = fd.code();
@@ -510,7 +510,7 @@ Task<Exchange::Step> Exchange::connect_fresh() {
     if (e == Errc::refused) co_return Step::refused;
     co_return Step::backend_failed;
   }
-  if (upstream_.tcp_keepalive) {
+  if (backend_.tcp_keepalive) {
     // TCP keepalive probes (SO_KEEPALIVE) find dead peers on long-idle
     // connections; HTTP keep-alive (reuse) does not depend on it.
     int one = 1;
@@ -525,7 +525,7 @@ Task<Exchange::Step> Exchange::connect_fresh() {
     const std::string header = server_->send_proxy == ProxyHeaderVersion::v1
                                    ? http::make_proxy_header_v1(client_.peer, local)
                                    : http::make_proxy_header_v2(client_.peer, local);
-    if (!co_await conn_->socket().write(header, upstream_.connect_timeout_ms)) {
+    if (!co_await conn_->socket().write(header, backend_.connect_timeout_ms)) {
       co_return Step::backend_failed;
     }
   }
@@ -537,7 +537,7 @@ Task<Exchange::Step> Exchange::send_request() {
   Socket& up = conn_->socket();
   if (request_body_started_) {
     // A resend: the head and the body we kept.
-    auto w = co_await up.write(head, held_body_, upstream_.idle_timeout_ms);
+    auto w = co_await up.write(head, held_body_, backend_.idle_timeout_ms);
     request_body_sent_ = static_cast<bool>(w);
     co_return w ? Step::ok : Step::backend_failed;
   }
@@ -548,7 +548,7 @@ Task<Exchange::Step> Exchange::send_request() {
       co_return co_await send_chunked_body();
     default: {
       client_body_read_ = true;
-      auto w = co_await up.write(head, upstream_.idle_timeout_ms);
+      auto w = co_await up.write(head, backend_.idle_timeout_ms);
       request_body_sent_ = static_cast<bool>(w);
       co_return w ? Step::ok : Step::backend_failed;
     }
@@ -592,7 +592,7 @@ Task<Exchange::Step> Exchange::send_length_body(std::uint64_t length) {
     if (take > 0 || !head.empty()) {
       hold_body(std::string_view(client_.buf.data(), take));
       auto w = co_await up.write(head, std::string_view(client_.buf.data(), take),
-                                 upstream_.idle_timeout_ms);
+                                 backend_.idle_timeout_ms);
       if (!w) co_return Step::backend_failed;
       head = {};
       drop_client_bytes(take);
@@ -635,7 +635,7 @@ Task<Exchange::Step> Exchange::send_chunked_body() {
     if (checked > 0 || !head.empty()) {
       hold_body(std::string_view(client_.buf.data(), checked));
       auto w = co_await up.write(head, std::string_view(client_.buf.data(), checked),
-                                 upstream_.idle_timeout_ms);
+                                 backend_.idle_timeout_ms);
       if (!w) co_return Step::backend_failed;
       head = {};
       drop_client_bytes(checked);
@@ -656,7 +656,7 @@ Exchange::Step Exchange::reject(int status, const char* reason) {
 
 ForwardResult Exchange::fail(int status, const char* reason, const char* detail) {
   spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {} {} ({}{}{})",
-               client_.listener.name, route_.name, upstream_.name,
+               client_.listener.name, route_.name, backend_.name,
                server_ != nullptr ? server_->address : std::string("-"), status,
                http::reason_phrase(status), reason, detail != nullptr ? "; " : "",
                detail != nullptr ? detail : "");
@@ -678,11 +678,11 @@ void Exchange::retire_backend() {
 // of any client on this worker can use it.
 void Exchange::finish_backend() {
   if (!conn_) return;
-  if (backend_clean_ && request_body_sent_ && upstream_.pool.reuse != ReuseMode::never &&
+  if (backend_clean_ && request_body_sent_ && backend_.pool.reuse != ReuseMode::never &&
       server_->send_proxy == ProxyHeaderVersion::none) {
     conn_->count_exchange();
     conn_->socket().bind_cancel(nullptr);
-    ctx_.pool.put(std::move(conn_), upstream_.pool);
+    ctx_.pool.put(std::move(conn_), backend_.pool);
   }
   conn_.reset();
 }

@@ -26,7 +26,7 @@ struct Route;
 namespace sluice::proxy {
 
 struct ListenerSettings;
-struct Upstream;
+struct Backend;
 struct WorkerContext;
 
 // The client side of an exchange, owned by the client session.
@@ -60,10 +60,10 @@ struct ForwardResult {
 // route's backend, with `target` as its request target (normalised or
 // rewritten), and relays the response. On return client.buf holds only the
 // bytes that followed the request (pipelined requests) in [0, used).
-// The exchange holds `route` and `upstream` (reference-counted) until it
+// The exchange holds `route` and `backend` (reference-counted) until it
 // ends, a tunnel included, and nothing else of the configuration.
 Task<ForwardResult> forward_request(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
-                                    std::shared_ptr<const Upstream> upstream,
+                                    std::shared_ptr<const Backend> backend,
                                     const http::RequestHead& head, std::size_t head_bytes,
                                     std::string_view target, ClientConnection& client,
                                     bool keep_alive);

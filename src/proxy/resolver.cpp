@@ -9,7 +9,7 @@
 namespace sluice::proxy {
 
 std::vector<Resolver::Target> Resolver::targets_of(
-    const std::vector<std::shared_ptr<const Upstream>>& ups) {
+    const std::vector<std::shared_ptr<const Backend>>& ups) {
   std::vector<Target> targets;
   for (const auto& up : ups) {
     if (up->resolve_interval_ms == 0) continue;

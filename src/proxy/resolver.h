@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "balance/balancer.h"
-#include "proxy/upstream.h"
+#include "proxy/backend.h"
 
 namespace sluice::proxy {
 
@@ -35,7 +35,7 @@ class Resolver {
   };
   // Servers with an address literal are left out; so are backends with
   // resolve_interval 0.
-  static std::vector<Target> targets_of(const std::vector<std::shared_ptr<const Upstream>>& ups);
+  static std::vector<Target> targets_of(const std::vector<std::shared_ptr<const Backend>>& ups);
 
   // `retire(key)`: close the idle pooled connections under `key`, an
   // address a server no longer resolves to (called on this thread).

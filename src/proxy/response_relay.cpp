@@ -48,9 +48,9 @@ void copy_fields(http::HeadWriter& w, const http::ResponseHead& head, bool pass_
 }  // namespace
 
 Task<Exchange::Step> Exchange::read_response_head(http::ResponseParser& parser) {
-  const std::uint64_t per_try = upstream_.retries.per_try_timeout_ms;
+  const std::uint64_t per_try = backend_.retries.per_try_timeout_ms;
   const std::uint64_t deadline =
-      loop_.now_ms() + (per_try > 0 ? per_try : upstream_.response_timeout_ms);
+      loop_.now_ms() + (per_try > 0 ? per_try : backend_.response_timeout_ms);
   while (true) {
     http::ParseState state;
     while ((state = parser.parse(std::string_view(ubuf_.data(), uused_), method_)) ==
@@ -104,7 +104,7 @@ std::size_t Exchange::build_response_head(const http::ResponseHead& head, std::s
   if (set_sticky_cookie_) {
     // sticky: later requests carrying this cookie go to the same server.
     w.put("Set-Cookie: ");
-    w.put(upstream_.sticky_cookie);
+    w.put(backend_.sticky_cookie);
     w.put("=");
     w.put(server_->sticky_id);
     w.put("; Path=/; HttpOnly\r\n");
@@ -318,7 +318,7 @@ Task<ForwardResult> Exchange::run_tunnel_after(std::string_view response_head,
   Socket& up = conn_->socket();
   if (client_.used > 0) {
     if (!co_await up.write(std::string_view(client_.buf.data(), client_.used),
-                           upstream_.idle_timeout_ms)) {
+                           backend_.idle_timeout_ms)) {
       co_return backend_broke("write failed");
     }
     client_.used = 0;
@@ -334,7 +334,7 @@ Task<ForwardResult> Exchange::run_tunnel_after(std::string_view response_head,
 
 Task<bool> Exchange::write_to_client(std::string_view head, std::string_view a, std::string_view b,
                                      std::string_view c) {
-  auto op = client_.sock.write(head, a, upstream_.idle_timeout_ms);
+  auto op = client_.sock.write(head, a, backend_.idle_timeout_ms);
   op.add(b);
   op.add(c);
   auto w = co_await op;
@@ -343,7 +343,7 @@ Task<bool> Exchange::write_to_client(std::string_view head, std::string_view a, 
 
 Task<Result<std::size_t>> Exchange::read_backend() {
   auto r = co_await conn_->socket().read(std::span<char>(ubuf_.data(), ubuf_.capacity()),
-                                         upstream_.idle_timeout_ms);
+                                         backend_.idle_timeout_ms);
   uused_ = r ? *r : 0;
   co_return r;
 }
@@ -352,7 +352,7 @@ ForwardResult Exchange::backend_broke(const char* what) {
   spdlog::warn(
       "listener '{}' route '{}' backend '{}' server {}: response cut off ({}); closing the client "
       "connection",
-      client_.listener.name, route_.name, upstream_.name, server_->address, what);
+      client_.listener.name, route_.name, backend_.name, server_->address, what);
   retire_backend();
   ForwardResult r;
   r.next = ForwardResult::Next::abort;

@@ -191,12 +191,12 @@ std::unique_ptr<Resolver> Server::make_resolver(const Snapshot& snap) {
       workers_[i]->loop().post([ctx, key] { ctx->pool.retire(key); });
     }
   };
-  return std::make_unique<Resolver>(Resolver::targets_of(snap.upstreams), *destinations_, retire);
+  return std::make_unique<Resolver>(Resolver::targets_of(snap.backends), *destinations_, retire);
 }
 
 std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) {
   std::vector<balance::HealthTarget> targets;
-  for (const auto& up : snap.upstreams) {
+  for (const auto& up : snap.backends) {
     if (!up->health) continue;
     // Servers whose names do not resolve too: their probes fail until
     // the names resolve, and then they must pass `rise` probes.
@@ -279,8 +279,8 @@ bool Server::reload(const config::Config& config, std::string& error) {
     if (!slots_[s].listen.empty() && !next->in_slot(s)) removed.push_back(s);
   }
   // What was learnt about servers that remain carries over.
-  for (auto& up : next->upstreams) {
-    for (const auto& before : snapshot_->upstreams) {
+  for (auto& up : next->backends) {
+    for (const auto& before : snapshot_->backends) {
       if (before->name == up->name) up->balancer->inherit(*before->balancer);
     }
   }
@@ -358,7 +358,7 @@ Server::MemoryReport Server::memory_report() const {
   MemoryReport report;
   report.generation = snapshot_->generation;
   report.routes = snapshot_->routes->size();
-  report.backends = snapshot_->upstreams.size();
+  report.backends = snapshot_->backends.size();
   report.regexes_cached = regexes_->compiled();
   report.buffer_bytes = buffer_bytes_;
   auto rows = std::make_shared<std::vector<WorkerMemory>>(workers_.size());
@@ -383,14 +383,14 @@ Server::MemoryReport Server::memory_report() const {
   report.snapshots_alive = Snapshot::alive();
   report.route_tables_alive = route::RouteTable::alive();
   report.routes_alive = LiveCount<route::Route>::alive();
-  report.backends_alive = LiveCount<Upstream>::alive();
+  report.backends_alive = LiveCount<Backend>::alive();
   if (counted->try_wait()) report.workers = *rows;
   return report;
 }
 
 void Server::visit_backends(const BackendVisitor& visit) const {
   std::lock_guard lock(control_);
-  visit(snapshot_->upstreams);
+  visit(snapshot_->backends);
 }
 
 void Server::request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms) {

@@ -34,7 +34,7 @@ struct WorkerContext;
 class DestinationTable;
 class PoolGroup;
 class Resolver;
-struct Upstream;
+struct Backend;
 
 class Server {
  public:
@@ -104,7 +104,7 @@ class Server {
   // Any thread but a worker's: calls `visit` with the backends in force
   // while no reload can run, so a server state set there (drain, disable)
   // is the one the next reload inherits, never one it has already copied.
-  using BackendVisitor = std::function<void(const std::vector<std::shared_ptr<const Upstream>>&)>;
+  using BackendVisitor = std::function<void(const std::vector<std::shared_ptr<const Backend>>&)>;
   void visit_backends(const BackendVisitor& visit) const;
 
  private:

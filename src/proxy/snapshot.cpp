@@ -35,7 +35,7 @@ balance::Algorithm algorithm_of(config::Balance b) {
   return balance::Algorithm::round_robin;
 }
 
-void build_balancing(const config::Backend& bc, Upstream& up) {
+void build_balancing(const config::Backend& bc, Backend& up) {
   std::vector<balance::ServerSpec> specs;
   for (std::size_t i = 0; i < bc.servers.size(); ++i) {
     specs.push_back({up.servers[i].address, bc.servers[i].weight, bc.servers[i].backup,
@@ -84,7 +84,7 @@ void build_balancing(const config::Backend& bc, Upstream& up) {
 // has no address and no pool key, so it is never picked and can never
 // borrow another server's connections; the resolver brings it in when its
 // name resolves.
-void resolve_servers(Upstream& up, DestinationTable& destinations) {
+void resolve_servers(Backend& up, DestinationTable& destinations) {
   for (std::size_t i = 0; i < up.servers.size(); ++i) {
     balance::ServerState& state = up.balancer->state(static_cast<int>(i));
     const auto found = SocketAddress::look_up(up.servers[i].address);
@@ -100,8 +100,8 @@ void resolve_servers(Upstream& up, DestinationTable& destinations) {
   }
 }
 
-Upstream build_upstream(const config::Backend& bc, DestinationTable& destinations) {
-  Upstream up;
+Backend build_backend(const config::Backend& bc, DestinationTable& destinations) {
+  Backend up;
   up.name = bc.name;
   up.connect_timeout_ms = ms(bc.timeouts.connect);
   up.response_timeout_ms = ms(bc.timeouts.response);
@@ -119,7 +119,7 @@ Upstream build_upstream(const config::Backend& bc, DestinationTable& destination
   up.retries.idempotency_key = bc.retries.idempotency_key;
   up.resolve_interval_ms = ms(bc.resolve_interval);
   for (const auto& sc : bc.servers) {
-    UpstreamServer s;
+    BackendServer s;
     s.address = sc.address;
     s.send_proxy = sc.send_proxy == config::SendProxy::v1   ? ProxyHeaderVersion::v1
                    : sc.send_proxy == config::SendProxy::v2 ? ProxyHeaderVersion::v2
@@ -193,10 +193,10 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
   }
   snap->routes = route::RouteTable::build(config, inputs.route_errors, inputs.regexes);
   for (const auto& bc : config.backends) {
-    auto up = std::make_shared<Upstream>(build_upstream(bc, destinations));
+    auto up = std::make_shared<Backend>(build_backend(bc, destinations));
     for (unsigned w = 0; w < snap->workers; ++w)
       up->per_worker.push_back({up->balancer->make_worker_state(w)});
-    snap->upstreams.push_back(std::move(up));
+    snap->backends.push_back(std::move(up));
   }
   return snap;
 }

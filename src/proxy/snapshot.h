@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "core/live_count.h"
+#include "proxy/backend.h"
 #include "proxy/forwarded_headers.h"
-#include "proxy/upstream.h"
 #include "route/route_table.h"
 
 namespace sluice::config {
@@ -65,7 +65,7 @@ struct Snapshot {
   std::vector<std::shared_ptr<const ListenerSettings>> listeners;  // configuration order
   std::vector<std::shared_ptr<const ListenerSettings>> slots;      // by slot; null: no listener
   std::shared_ptr<const route::RouteTable> routes;
-  std::vector<std::shared_ptr<const Upstream>> upstreams;  // configuration order
+  std::vector<std::shared_ptr<const Backend>> backends;  // configuration order
 
   // The settings of the listener served by `slot`'s sockets, or null.
   const std::shared_ptr<const ListenerSettings>& in_slot(std::size_t slot) const;

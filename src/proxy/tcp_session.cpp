@@ -52,7 +52,7 @@ class ServerLease {
 // Connects to a server of `up`, the next one after each failed connect.
 // Returns the descriptor, or -1 when every usable server failed.
 // `key`: for `balance: hash`.
-Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
+Task<int> connect_to_a_server(EventLoop& loop, const Backend& up,
                               balance::Balancer::WorkerState& ws, ServerLease& lease,
                               std::uint64_t key, CancelToken* cancel, const char* listener) {
   const balance::Balancer& b = *up.balancer;
@@ -98,7 +98,7 @@ Task<int> connect_to_a_server(EventLoop& loop, const Upstream& up,
 // The key `balance: hash` places on its ring. A tunnel has no header,
 // cookie or path, so only source_ip gives one: the client's address as
 // the PROXY header names it, if any, hashed as HTTP requests hash it.
-std::uint64_t tunnel_hash_key(const Upstream& up, const SocketAddress& source) {
+std::uint64_t tunnel_hash_key(const Backend& up, const SocketAddress& source) {
   if (up.balancer->algorithm() != balance::Algorithm::hash ||
       up.hash_source != HashSource::source_ip) {
     return balance::Balancer::kNoKey;
@@ -117,7 +117,7 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
     ::close(fd);
     co_return;
   }
-  const std::shared_ptr<const Upstream> backend = ctx.snapshot->upstreams[listener->backend_index];
+  const std::shared_ptr<const Backend> backend = ctx.snapshot->backends[listener->backend_index];
   EventLoop& loop = scope.worker().loop();
   const ListenerSettings& ls = *listener;
   Socket client(loop, fd);
@@ -130,7 +130,7 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
                                                        ls.header_timeout_ms, ls.name.c_str())) {
     co_return;
   }
-  const Upstream& up = *backend;
+  const Backend& up = *backend;
   ServerLease lease(*up.balancer);
   const int server_fd = co_await connect_to_a_server(loop, up, up.balance_state(ctx.index), lease,
                                                      tunnel_hash_key(up, source),
@@ -142,7 +142,7 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   }
   Socket server(loop, server_fd);
   server.bind_cancel(&scope.cancel_token());
-  const UpstreamServer& chosen = up.servers[static_cast<std::size_t>(lease.server())];
+  const BackendServer& chosen = up.servers[static_cast<std::size_t>(lease.server())];
   if (chosen.send_proxy != ProxyHeaderVersion::none) {
     const std::string header = chosen.send_proxy == ProxyHeaderVersion::v1
                                    ? http::make_proxy_header_v1(source, destination)

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "core/socket.h"
-#include "proxy/upstream.h"
+#include "proxy/backend.h"
 
 namespace sluice::proxy {
 

@@ -29,7 +29,7 @@ enum class ProxyHeaderVersion : std::uint8_t { none, v1, v2 };
 // Where a server's connections go (its address and pool key) is not here
 // but in its balance::ServerState, since the resolver may change it while
 // the snapshot lives.
-struct UpstreamServer {
+struct BackendServer {
   std::string address;    // as configured, for logs
   std::string sticky_id;  // the sticky cookie's value for this server (no address in it)
   ProxyHeaderVersion send_proxy = ProxyHeaderVersion::none;  // sent first on each connection
@@ -57,7 +57,7 @@ struct RetryPolicy {
 };
 
 // Requests in flight to one backend, over all workers: the retry budget.
-struct UpstreamLoad {
+struct BackendLoad {
   std::atomic<int> active{0};
   std::atomic<int> retrying{0};
 };
@@ -65,9 +65,9 @@ struct UpstreamLoad {
 // What `balance: hash` hashes.
 enum class HashSource : std::uint8_t { source_ip, header, cookie, path };
 
-struct Upstream {
+struct Backend {
   std::string name;
-  std::vector<UpstreamServer> servers;  // same order as the balancer's
+  std::vector<BackendServer> servers;  // same order as the balancer's
   std::shared_ptr<const balance::Balancer> balancer;
   HashSource hash_source = HashSource::source_ip;
   std::string hash_name;  // header or cookie name
@@ -81,7 +81,7 @@ struct Upstream {
   RetryPolicy retries;
   bool tcp_keepalive = false;  // SO_KEEPALIVE: TCP probes, unrelated to HTTP keep-alive
   std::uint64_t resolve_interval_ms = 30'000;  // server host names looked up again; 0: never
-  std::shared_ptr<UpstreamLoad> load = std::make_shared<UpstreamLoad>();
+  std::shared_ptr<BackendLoad> load = std::make_shared<BackendLoad>();
 
   // Round-robin positions and random state, one per worker: each worker
   // touches only its own (a cache line apart), so the backend stays
@@ -90,7 +90,7 @@ struct Upstream {
     balance::Balancer::WorkerState state;
   };
   mutable std::vector<WorkerBalance> per_worker;
-  LiveCount<Upstream> live;  // backends in memory: the current snapshot's, and pinned ones
+  LiveCount<Backend> live;  // backends in memory: the current snapshot's, and pinned ones
   balance::Balancer::WorkerState& balance_state(std::size_t worker) const {
     return per_worker[worker].state;
   }
