@@ -1,150 +1,151 @@
-// One forwarded request/response exchange. Internal to the proxy layer:
-// forwarder.cpp holds the request side (head rewrite, server choice,
-// pooled connection, request body), response_relay.cpp the response side
-// (interim responses, framing, response body, upgrade tunnel).
+// One request and its response, between a downstream (the client's side:
+// an HTTP/1 connection, later an HTTP/2 stream) and a server of the route's
+// backend, in named phases:
+//
+//   admit    a slot on the chosen server (max_connections, its queue)
+//   connect  a pooled or new upstream connection (upstream_connector.h)
+//   send     the request head and body (upstream_codec.h)
+//   await    the response head; 1xx go on to the client
+//   relay    the response head and body to the client, or a tunnel
+//
+// A failed try goes back to admit on another server when retry_policy.h
+// says so. However it ends, the exchange returns one ExchangeEnd, and an
+// error is mapped once (exchange_error.h) to a status, a log line and a
+// termination code.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
-#include "core/buffer_pool.h"
 #include "core/task.h"
-#include "http/chunked_decoder.h"
 #include "http/message.h"
-#include "proxy/body_pace.h"
-#include "proxy/forwarder.h"
-#include "proxy/upstream_connection.h"
+#include "proxy/exchange_error.h"
+#include "proxy/forwarded_request.h"
+#include "proxy/http1_upstream.h"
+#include "proxy/upstream_connector.h"
 
-namespace sluice::http {
-class ResponseParser;
+namespace sluice {
+class BufferPool;
+class CancelToken;
+class EventLoop;
+namespace route {
+struct Route;
 }
+}  // namespace sluice
 
 namespace sluice::proxy {
 
+class Downstream;
 struct Backend;
-struct BackendServer;
+struct ListenerSettings;
+struct WorkerContext;
+
+// How an exchange ended, for the client's session.
+struct ExchangeEnd {
+  enum class Then : std::uint8_t {
+    go_on,      // the response was sent: the downstream knows whether to keep the connection
+    close,      // close the client connection (after a lingering close)
+    close_now,  // close at once: a cut-off response, an unanswered request, a finished tunnel
+  };
+  Then then = Then::go_on;
+  // Nonzero: nothing reached the client; answer with this status and
+  // `reason` (already logged), then close.
+  int status = 0;
+  const char* reason = "";
+  std::string_view code = kCompleted;  // the termination code
+};
+
+struct ExchangeInputs {
+  WorkerContext* ctx = nullptr;
+  EventLoop* loop = nullptr;
+  BufferPool* buffers = nullptr;
+  CancelToken* cancel = nullptr;
+  const ListenerSettings* listener = nullptr;
+  // The route and backend the exchange pins until it ends (a tunnel
+  // included), and nothing else of the configuration.
+  std::shared_ptr<const route::Route> route;
+  std::shared_ptr<const Backend> backend;
+  // The address the client reached us on (a PROXY header's destination).
+  SocketAddress local_address;
+};
 
 class Exchange {
  public:
-  Exchange(WorkerContext& ctx, std::shared_ptr<const route::Route> route,
-           std::shared_ptr<const Backend> backend, const http::RequestHead& head,
-           ClientConnection& client, bool keep_alive);
+  Exchange(ExchangeInputs in, Downstream& downstream, const http::RequestHead& head,
+           std::string_view target);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
-  Task<ForwardResult> run(const http::RequestHead& head, std::size_t head_bytes,
-                          std::string_view target);
+
+  // `head` and `target` must stay valid until run() ends (the body may move
+  // the client's buffer: they are read only before the first body read).
+  Task<ExchangeEnd> run(const http::RequestHead& head, std::string_view target);
 
  private:
-  enum class Step {
-    ok,
-    backend_failed,  // the server closed, reset or broke the exchange
-    client_failed,   // the client left or was cancelled
-    timeout,         // the server did not answer in time
-    refused,         // the server refused the connection
-    rejected,        // the request is refused with reject_status_
-    local_shortage,  // no descriptor or local port: not the server's fault
-  };
-
-  // ---- request side (forwarder.cpp)
-  bool build_request_head(const http::RequestHead& head, std::string_view target);
-  bool pick_server();
-  bool retry_elsewhere(const char* why);
-  void release_server();
+  // The phases.
   Task<bool> admit();
-  std::uint64_t request_hash(const http::RequestHead& head, std::string_view target) const;
-  int sticky_server(const http::RequestHead& head) const;
-  Task<Step> acquire_connection(bool allow_pooled);
-  Task<Step> connect_fresh();
-  Task<Step> send_request();
-  Task<Step> send_length_body(std::uint64_t length);
-  Task<Step> send_chunked_body();
-  Task<Step> read_client_body();
-  void drop_client_bytes(std::size_t n);
-  bool resendable() const;
+  Task<bool> connect();
+  enum class Sent : std::uint8_t { ok, server_failed, client_failed };
+  Task<Sent> send();
+  Task<HeadRead> await_head();
+  Task<ExchangeEnd> relay(const http::ResponseHead& head);
+  Task<ExchangeEnd> relay_tunnel(const http::ResponseHead& head, bool switching);
+
+  // Failed tries.
+  bool retry_after(const ExchangeError& e);
+  bool retry_elsewhere(const char* why);
   bool within_retry_budget();
-  void note_retry(const char* why);
-  ForwardResult unanswered();
+  bool resendable_request() const;
   void hold_body(std::string_view bytes);
-  Step reject(int status, const char* reason);
-  std::string_view server_address_for_host() const;
-  std::string_view client_ip(char* out, std::size_t size) const;
-  ForwardResult fail(int status, const char* reason, const char* detail = nullptr);
-  void retire_backend();
-  void finish_backend();
 
-  // ---- response side (response_relay.cpp)
-  Task<Step> read_response_head(http::ResponseParser& parser);
-  void note_keep_alive_hint(const http::ResponseHead& head);
-  Task<bool> relay_interim(const http::ResponseHead& head, std::size_t head_bytes);
-  Task<ForwardResult> relay_response(const http::ResponseHead& head, std::size_t head_bytes);
-  Task<ForwardResult> relay_upgrade(const http::ResponseHead& head, std::size_t head_bytes);
-  Task<ForwardResult> relay_tunnel(const http::ResponseHead& head, std::size_t head_bytes);
-  Task<ForwardResult> run_tunnel_after(std::string_view response_head, std::size_t head_bytes);
-  std::size_t build_response_head(const http::ResponseHead& head, std::string_view framing,
-                                  bool pass_content_length, bool keep_alive);
-  Task<ForwardResult> relay_length_body(std::size_t head_len, std::size_t body_start,
-                                        std::uint64_t length, bool keep_alive);
-  Task<ForwardResult> relay_chunked_body(std::size_t head_len, std::size_t body_start,
-                                         bool chunked_to_client, bool keep_alive);
-  Task<ForwardResult> relay_until_close(std::size_t head_len, std::size_t body_start,
-                                        bool chunked_to_client, bool keep_alive);
-  Task<bool> write_to_client(std::string_view head, std::string_view a, std::string_view b = {},
-                             std::string_view c = {});
-  Task<Result<std::size_t>> read_backend();
-  ForwardResult backend_broke(const char* what);
-  ForwardResult done(bool keep_alive) const;
+  void finish_connection(bool reusable);
+  void retire_connection();
+  ExchangeEnd end(const ExchangeError& e);
+  void log_error(const ExchangeError& e, int status) const;
+  std::string_view server_name() const;
 
+  ExchangeInputs in_;
   WorkerContext& ctx_;
-  // What the exchange pins of the configuration: its route and backend.
-  std::shared_ptr<const route::Route> route_pin_;
-  std::shared_ptr<const Backend> backend_pin_;
+  EventLoop& loop_;
   const route::Route& route_;
   const Backend& backend_;
-  ClientConnection& client_;
-  EventLoop& loop_;
+  const ListenerSettings& listener_;
+  Downstream& down_;
 
   // Facts of the request, copied: its head's bytes are reused for the body.
   http::Method method_;
   std::string method_text_;  // for logs (short: no allocation)
-  int client_minor_;
-  bool client_keep_alive_;
   bool upgrade_;
-  bool expect_continue_;
-  http::Framing request_framing_;
-  std::uint64_t request_length_;
-
-  const BackendServer* server_ = nullptr;
-  int server_index_ = -1;  // in the balancer; counted in its in_flight
-  // Where this try's connection goes: read once per try from the server's
-  // state (the resolver may move it meanwhile), so pool and connect agree.
-  const balance::Endpoint* endpoint_ = nullptr;
-  bool holding_slot_ = false;   // one of the server's max_connections
-  std::uint64_t hash_key_ = 0;  // balance: hash
-  int sticky_server_ = -1;      // the server the sticky cookie names
-  bool set_sticky_cookie_ = false;
-  std::unique_ptr<UpstreamConnection> conn_;
-  bool conn_reused_ = false;
   bool idempotent_ = false;  // by method, or Idempotency-Key where the backend opts in
+  std::uint64_t hash_key_ = 0;
+  int sticky_server_ = -1;
+  std::optional<ForwardedRequest> request_;
+  bool head_fits_ = true;
+
+  UpstreamConnector connector_;
+  Http1Upstream upstream_;
+  std::unique_ptr<UpstreamConnection> conn_;
+  ClientAddresses client_addresses_;
+  bool allow_pooled_ = true;
   int retries_left_ = 0;
   bool counted_retry_ = false;
   std::string held_body_;  // the body as sent, kept for a resend up to retries.max_body
   bool body_held_ = true;
-  Buffer scratch_;  // the outgoing request head, then the outgoing response head
-  std::size_t request_head_len_ = 0;
-  Buffer ubuf_;  // bytes from the backend
-  std::size_t uused_ = 0;
-  bool request_body_started_ = false;  // body bytes were taken from the client
-  bool request_body_sent_ = false;     // the whole request reached the backend
-  bool client_body_read_ = false;      // the whole request body was read from the client
-  bool backend_clean_ = true;          // the backend connection may be pooled at the end
-  bool interim_relayed_ = false;       // a 1xx reached the client: the server answered
-  BodyPace body_pace_;                 // the request body's deadline and minimum rate
-  int reject_status_ = 0;              // why the client's request body was refused
-  const char* reject_reason_ = "";
+  bool body_started_ = false;     // body bytes were taken from the client
+  bool interim_relayed_ = false;  // a 1xx reached the client: the server answered
+  bool response_started_ = false;
+  bool no_server_left_ = false;  // a retry found no other usable server
+  ExchangeError send_error_;     // why sending failed on the client's side
+  std::string cookie_;           // Set-Cookie's value (sticky)
+  // Response fields as parsed, then filtered in place; one spare slot for
+  // the sticky cookie.
+  static constexpr std::size_t kMaxResponseFields = 160;
+  std::array<http::HeaderField, kMaxResponseFields + 1> response_fields_;
 };
 
 }  // namespace sluice::proxy

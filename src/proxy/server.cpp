@@ -17,37 +17,16 @@
 #include "core/listener.h"
 #include "core/listener_cap.h"
 #include "core/worker.h"
-#include "proxy/client_session.h"
+#include "proxy/accept_pipeline.h"
 #include "proxy/destination_table.h"
 #include "proxy/pool_group.h"
 #include "proxy/resolver.h"
 #include "proxy/snapshot.h"
-#include "proxy/tcp_session.h"
 #include "proxy/worker_context.h"
 #include "route/route_table.h"
 
 namespace sluice::proxy {
 namespace {
-
-// A TCP tunnel's frame holds its scope here (a tunnel is never idle, and
-// costs two buffers anyway).
-Task<void> serve_tcp_connection(WorkerContext* ctx, Worker& worker, std::size_t listener_index,
-                                ListenerCap* cap, int fd) {
-  ConnectionScope scope(worker, listener_index, cap);
-  co_await serve_tcp_client(scope, fd, *ctx);
-}
-
-// Serves one accepted connection according to its listener's protocol. Not
-// a coroutine itself: the session's task is returned directly, and an HTTP
-// session holds its own scope, so an idle connection is one frame.
-Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t listener_index,
-                            ListenerCap* cap, int fd) {
-  const ListenerSettings* listener = ctx->snapshot->in_slot(listener_index).get();
-  if (listener == nullptr || listener->http) {
-    return serve_http_client(worker, listener_index, cap, fd, *ctx);
-  }
-  return serve_tcp_connection(ctx, worker, listener_index, cap, fd);
-}
 
 // Waits for `done` up to `limit_ms`. The work it waits for runs on the
 // workers' loops; a stopped loop never counts down, hence the limit.

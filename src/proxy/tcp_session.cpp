@@ -1,6 +1,5 @@
 #include "proxy/tcp_session.h"
 
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -10,97 +9,56 @@
 #include "core/buffer_pool.h"
 #include "core/socket.h"
 #include "core/worker.h"
-#include "http/proxy_protocol.h"
-#include "proxy/proxy_header_reader.h"
+#include "proxy/accept_pipeline.h"
 #include "proxy/snapshot.h"
 #include "proxy/tunnel.h"
+#include "proxy/upstream_connector.h"
 #include "proxy/worker_context.h"
 
 namespace sluice::proxy {
 namespace {
 
-// The chosen server while the connection lasts: counted in its in-flight
-// requests, holding one of its max_connections.
-class ServerLease {
- public:
-  explicit ServerLease(const balance::Balancer& b) : balancer_(b) {}
-  ~ServerLease() { release(); }
-  ServerLease(const ServerLease&) = delete;
-  ServerLease& operator=(const ServerLease&) = delete;
-
-  void take(int server) {
-    release();
-    server_ = server;
-    balancer_.state(server).in_flight.fetch_add(1, std::memory_order_relaxed);
-  }
-  void set_slot() { slot_ = true; }
-  void release() {
-    if (server_ < 0) return;
-    if (slot_) balancer_.limit(server_)->release();
-    balancer_.state(server_).in_flight.fetch_sub(1, std::memory_order_relaxed);
-    server_ = -1;
-    slot_ = false;
-  }
-  int server() const { return server_; }
-
- private:
-  const balance::Balancer& balancer_;
-  int server_ = -1;
-  bool slot_ = false;
-};
-
-// Connects to a server of `up`, the next one after each failed connect.
-// Returns the descriptor, or -1 when every usable server failed.
-// `key`: for `balance: hash`.
-Task<int> connect_to_a_server(EventLoop& loop, const Backend& up,
-                              balance::Balancer::WorkerState& ws, ServerLease& lease,
-                              std::uint64_t key, CancelToken* cancel, const char* listener) {
-  const balance::Balancer& b = *up.balancer;
-  int avoid = -1;
-  for (std::size_t tries = 0; tries < up.servers.size(); ++tries) {
-    const int s = b.pick(ws, loop.now_ms(), key, avoid);
-    if (s < 0) break;
-    lease.take(s);
-    if (balance::ConnectionLimit* limit = b.limit(s)) {
-      if (!co_await limit->acquire(loop, up.queue_timeout_ms, cancel)) co_return -1;
-      lease.set_slot();
+// Connects to a server of the backend, the next one after each failed
+// connect. Null when every usable server failed (or the client left).
+Task<std::unique_ptr<UpstreamConnection>> connect_to_a_server(UpstreamConnector& connector,
+                                                              EventLoop& loop, std::uint64_t key,
+                                                              const ClientAddresses& client,
+                                                              const char* listener) {
+  const Backend& backend = connector.backend();
+  UpstreamConnector::ConnectOptions options;
+  // A tunnel's connection carries one client's bytes: never a pooled one.
+  options.allow_pooled = false;
+  options.may_borrow = false;
+  options.client = &client;
+  for (std::size_t tries = 0; tries < backend.servers.size(); ++tries) {
+    if (!connector.pick(key)) break;
+    if (!co_await connector.admit()) co_return nullptr;
+    auto conn = co_await connector.connect(options);
+    if (conn) {
+      backend.balancer->record_success(connector.server_index());
+      co_return conn;
     }
-    const balance::Endpoint* endpoint = b.state(s).endpoint.load(std::memory_order_acquire);
-    if (endpoint == nullptr) {  // never resolved, so never picked; guard all the same
-      avoid = s;
-      continue;
-    }
-    auto fd = co_await connect_to(loop, endpoint->addr, up.connect_timeout_ms, cancel);
-    if (fd) {
-      b.record_success(s);
-      if (up.tcp_keepalive) {
-        int one = 1;
-        setsockopt(*fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
-      }
-      co_return *fd;
-    }
-    if (fd.code() == Errc::cancelled) co_return -1;
-    if (fd.error().is_local_shortage()) {
+    const ExchangeError e = connector.connect_error();
+    if (e.side == Side::client) co_return nullptr;
+    if (e.side == Side::local) {
       // Ours, not the server's: nothing is recorded against it.
       spdlog::warn("listener '{}' backend '{}': cannot open a connection to {}: {}", listener,
-                   up.name, up.servers[static_cast<std::size_t>(s)].address,
-                   std::strerror(fd.error().sys_errno));
-      co_return -1;
+                   backend.name, connector.server()->address, e.reason);
+      co_return nullptr;
     }
-    b.record_failure(s, loop.now_ms());
+    backend.balancer->record_failure(connector.server_index(), loop.now_ms());
     spdlog::warn("listener '{}' backend '{}' server {}: connect failed; trying the next server",
-                 listener, up.name, up.servers[static_cast<std::size_t>(s)].address);
-    avoid = s;
+                 listener, backend.name, connector.server()->address);
   }
-  co_return -1;
+  co_return nullptr;
 }
 
 // The key `balance: hash` places on its ring. A tunnel has no header,
 // cookie or path, so only source_ip gives one: the client's address as
 // the PROXY header names it, if any, hashed as HTTP requests hash it.
-std::uint64_t tunnel_hash_key(const Backend& up, const SocketAddress& source) {
-  if (up.balancer->algorithm() != balance::Algorithm::hash ||
-      up.hash_source != HashSource::source_ip) {
+std::uint64_t tunnel_hash_key(const Backend& backend, const SocketAddress& source) {
+  if (backend.balancer->algorithm() != balance::Algorithm::hash ||
+      backend.hash_source != HashSource::source_ip) {
     return balance::Balancer::kNoKey;
   }
   return balance::hash_key(source.host_string());
@@ -124,38 +82,23 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   client.bind_cancel(&scope.cancel_token());
   Buffer up_buf = scope.worker().buffers().acquire();  // client -> server
   std::size_t pending = 0;
-  SocketAddress source = SocketAddress::peer_of(fd);
-  SocketAddress destination = SocketAddress::local_of(fd);
-  if (ls.proxy_protocol && !co_await read_proxy_header(client, up_buf, pending, source, destination,
-                                                       ls.header_timeout_ms, ls.name.c_str())) {
-    co_return;
-  }
-  const Backend& up = *backend;
-  ServerLease lease(*up.balancer);
-  const int server_fd = co_await connect_to_a_server(loop, up, up.balance_state(ctx.index), lease,
-                                                     tunnel_hash_key(up, source),
-                                                     &scope.cancel_token(), ls.name.c_str());
-  if (server_fd < 0) {
+  ClientAddresses addresses{SocketAddress::peer_of(fd), SocketAddress::local_of(fd)};
+  if (!co_await run_accept_stages(client, ls, up_buf, pending, addresses)) co_return;
+  UpstreamConnector connector(ctx, loop, *backend, &scope.cancel_token());
+  auto server = co_await connect_to_a_server(
+      connector, loop, tunnel_hash_key(*backend, addresses.source), addresses, ls.name.c_str());
+  if (!server) {
     spdlog::warn("listener '{}' client {}: no server of backend '{}' could be reached; closing",
-                 ls.name, source.to_string(), up.name);
+                 ls.name, addresses.source.to_string(), backend->name);
     co_return;
   }
-  Socket server(loop, server_fd);
-  server.bind_cancel(&scope.cancel_token());
-  const BackendServer& chosen = up.servers[static_cast<std::size_t>(lease.server())];
-  if (chosen.send_proxy != ProxyHeaderVersion::none) {
-    const std::string header = chosen.send_proxy == ProxyHeaderVersion::v1
-                                   ? http::make_proxy_header_v1(source, destination)
-                                   : http::make_proxy_header_v2(source, destination);
-    if (!co_await server.write(header, up.connect_timeout_ms)) co_return;
-  }
-  if (pending > 0 &&
-      !co_await server.write(std::string_view(up_buf.data(), pending), ls.idle_timeout_ms)) {
+  if (pending > 0 && !co_await server->socket().write(std::string_view(up_buf.data(), pending),
+                                                      ls.idle_timeout_ms)) {
     co_return;
   }
   Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
   const BackendInUse in_use(ctx);
-  co_await run_tunnel(client, server, std::span<char>(up_buf.data(), up_buf.capacity()),
+  co_await run_tunnel(client, server->socket(), std::span<char>(up_buf.data(), up_buf.capacity()),
                       std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms,
                       /*use_splice=*/true);
 }

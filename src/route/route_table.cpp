@@ -537,16 +537,11 @@ PreparedResponse prepare_response(int status,
                                   std::string body) {
   PreparedResponse r;
   r.status = status;
-  r.head = "HTTP/1.1 " + std::to_string(status) + " " + http::reason_phrase(status) + "\r\n";
-  for (const auto& [name, value] : fields)
-    r.head += name + ": " + value + "\r\n";
+  r.fields = fields;
   // RFC 9110 §8.6: no Content-Length in 1xx and 204 responses; a 304 would
   // describe the selected representation, which a fixed response has not.
-  if (status >= 200 && status != 204 && status != 304) {
-    r.head += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  } else {
-    body.clear();
-  }
+  r.has_content = status >= 200 && status != 204 && status != 304;
+  if (!r.has_content) body.clear();
   r.body = std::move(body);
   return r;
 }

@@ -12,6 +12,7 @@
 // then file order.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -46,10 +47,24 @@ enum class ActionKind : std::uint8_t {
 // A response prepared once at load time. `head` holds the status line, the
 // configured fields and Content-Length, each line ending in CRLF, without the
 // blank line: per request only Date and connection fields are added.
+// A `respond` action's answer, protocol-neutral: the client's codec writes
+// it (and adds Date and its connection fields).
 struct PreparedResponse {
+  static constexpr std::size_t kMaxFields = 32;  // kept on the stack; more go to the heap
   int status = 200;
-  std::string head;
+  std::vector<std::pair<std::string, std::string>> fields;  // in order
   std::string body;
+  // RFC 9110 §8.6, §15.3.5, §15.4.5: 1xx, 204 and 304 have no content (and
+  // no Content-Length).
+  bool has_content = true;
+
+  // Views of `fields` in `out` (at most kMaxFields); returns how many.
+  std::size_t fields_into(std::span<http::HeaderField> out) const {
+    const std::size_t n = std::min(fields.size(), out.size());
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = {fields[i].first, fields[i].second};
+    return n;
+  }
 };
 
 // "/users/$1" or "/u/${id}", split at load time: literal text and capture

@@ -255,17 +255,27 @@ TEST_F(RouteTableTest, CapturesComeFromTheWinningRegex) {
   EXPECT_EQ(target, "/users/0042?x=1");
 }
 
-TEST_F(RouteTableTest, PreparedResponseCarriesStatusLineAndLength) {
+TEST_F(RouteTableTest, PreparedResponseCarriesStatusAndBody) {
   Captures captures;
   const Route* r = lookup({0, "a", "GET", "/", ""}, captures);
   ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->respond.head, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n");
+  EXPECT_EQ(r->respond.status, 200);
+  EXPECT_TRUE(r->respond.has_content);
   EXPECT_EQ(r->respond.body, "root");
 }
 
-TEST(PrepareResponse, NoContentLengthOn204) {
+TEST(PrepareResponse, KeepsFieldsInOrder) {
+  auto r = prepare_response(200, {{"X-B", "2"}, {"X-A", "1"}}, "b");
+  std::array<http::HeaderField, 4> out;
+  ASSERT_EQ(r.fields_into(out), 2u);
+  EXPECT_EQ(out[0].name, "X-B");
+  EXPECT_EQ(out[0].value, "2");
+  EXPECT_EQ(out[1].name, "X-A");
+}
+
+TEST(PrepareResponse, NoContentOn204) {
   auto r = prepare_response(204, {}, "ignored");
-  EXPECT_EQ(r.head, "HTTP/1.1 204 No Content\r\n");
+  EXPECT_FALSE(r.has_content);
   EXPECT_TRUE(r.body.empty());
 }
 

@@ -1,4 +1,4 @@
-#include "proxy/client_session.h"
+#include "proxy/http1_session.h"
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
@@ -14,14 +14,15 @@
 #include "core/log.h"
 #include "core/socket.h"
 #include "core/worker.h"
-#include "http/chunked_decoder.h"
+#include "http/body_decoder.h"
+#include "http/h1_encoder.h"
 #include "http/head_writer.h"
 #include "http/parser.h"
 #include "http/serializer.h"
+#include "proxy/accept_pipeline.h"
 #include "proxy/body_pace.h"
-#include "proxy/connection_fields.h"
-#include "proxy/forwarder.h"
-#include "proxy/proxy_header_reader.h"
+#include "proxy/exchange.h"
+#include "proxy/http1_downstream.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
 #include "route/path_normalizer.h"
@@ -50,11 +51,14 @@ enum class Next {
 // then holds a few hundred bytes each instead of a buffer and a frame.
 constexpr std::size_t kSlowHeadBytes = 512;
 
+// The largest head of a response of our own (a `respond` with many fields).
+constexpr std::size_t kMaxLocalHeadBytes = 64 * 1024;
+
 LogThrottle header_timeout_log;  // all workers: a header timeout is rare, a crowd of them is not
 
 // RFC 9110 §15.5.6: a 405 lists the methods the target supports.
-constexpr std::string_view kAllowWithoutConnect =
-    "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH\r\n";
+constexpr http::HeaderField kAllowWithoutConnect{"Allow",
+                                                 "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"};
 
 std::string_view strip_port(std::string_view host) {
   if (!host.empty() && host.front() == '[') {
@@ -100,9 +104,9 @@ bool has_body_bytes(const http::RequestHead& head) {
 
 // The state of one client connection that must outlive a single request.
 // Kept small on purpose: it is what an idle keep-alive connection costs.
-class ClientSession {
+class Http1Session {
  public:
-  ClientSession(ConnectionScope& scope, int fd, WorkerContext& ctx)
+  Http1Session(ConnectionScope& scope, int fd, WorkerContext& ctx)
       : scope_(scope), sock_(scope.worker().loop(), fd), ctx_(ctx) {
     sock_.bind_cancel(&scope.cancel_token());
   }
@@ -117,16 +121,14 @@ class ClientSession {
   }
   bool has_buffered_bytes() const { return used_ > 0; }
   // proxy_protocol: the header before the first request names the client.
-  Task<bool> accept_proxy_header() {
+  // The accept stages before the first request (accept_pipeline.h).
+  Task<bool> accept() {
     if (!pin()) co_return false;
     buf_ = scope_.worker().buffers().acquire();
-    SocketAddress source = SocketAddress::peer_of(sock_.fd());
-    SocketAddress destination;
-    if (!co_await read_proxy_header(sock_, buf_, used_, source, destination,
-                                    listener_->header_timeout_ms, listener_->name.c_str())) {
-      co_return false;
-    }
-    extras().client_address = source;
+    ClientAddresses addresses{SocketAddress::peer_of(sock_.fd()), {}};
+    if (!co_await run_accept_stages(sock_, *listener_, buf_, used_, addresses)) co_return false;
+    // Kept only when a header named the client: the others pay nothing.
+    extras().client_address = addresses.source;
     unpin();
     co_return true;
   }
@@ -159,7 +161,11 @@ class ClientSession {
   void splice_out_body(std::size_t head_end, std::size_t body_end);
   Task<void> refuse_slow_head();
   Task<void> send_error(int status, const char* reason, bool log = true,
-                        std::string_view extra_fields = {});
+                        std::span<const http::HeaderField> extra_fields = {});
+  // A response of our own (respond, redirect, errors): its head with a
+  // Date field, and its body unless the request was a HEAD.
+  Task<bool> send_local(const http::OutgoingResponse& res, std::string_view body, bool keep_alive,
+                        int client_minor, std::uint64_t timeout_ms = 0);
   Task<void> linger_and_close();
   void keep_leftover(std::size_t consumed);
 
@@ -212,14 +218,14 @@ class ClientSession {
 
 // Reads and answers requests while bytes are buffered; returns `idle` once
 // the buffer is empty and the connection stays open.
-Task<Next> ClientSession::serve_buffered() {
+Task<Next> Http1Session::serve_buffered() {
   if (!pin()) co_return Next::close;  // its listener was removed: drain
   const Next next = co_await serve_pinned();
   unpin();
   co_return next;
 }
 
-Task<Next> ClientSession::serve_pinned() {
+Task<Next> Http1Session::serve_pinned() {
   std::array<http::HeaderField, kMaxFieldsCap> fields;
   const http::ParserLimits limits{listener_->max_request_line, listener_->max_head_bytes,
                                   std::min(listener_->max_fields, kMaxFieldsCap)};
@@ -315,7 +321,8 @@ Task<Next> ClientSession::serve_pinned() {
     if (head.method == http::Method::CONNECT &&
         (route == nullptr || route->action != route::ActionKind::backend ||
          !route->allow_connect)) {
-      co_await send_error(405, "CONNECT is not allowed here", true, kAllowWithoutConnect);
+      co_await send_error(405, "CONNECT is not allowed here", true,
+                          std::span<const http::HeaderField>(&kAllowWithoutConnect, 1));
       co_return Next::close;
     }
     if (route == nullptr) {
@@ -362,8 +369,7 @@ Task<Next> ClientSession::serve_pinned() {
         head.framing == http::Framing::chunked ||
         (head.framing == http::Framing::content_length && head.content_length > 0);
     if (head.expect_continue && head.version_minor == 1 && has_body && consumed == used_) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (!co_await sock_.write(kContinue)) co_return Next::close;
+      if (!co_await sock_.write(http::kContinue)) co_return Next::close;
     }
     if (has_body && !co_await discard_body(head, consumed, request_started_ms)) {
       co_return Next::close;
@@ -384,7 +390,7 @@ Task<Next> ClientSession::serve_pinned() {
 // After Next::slow_head: waits, holding only the head's first bytes, until
 // more arrive (true: they are in the buffer again, parse on) or the header
 // deadline passes (408) or the client leaves (false).
-Task<bool> ClientSession::wait_for_rest_of_head() {
+Task<bool> Http1Session::wait_for_rest_of_head() {
   buf_.reset();
   if (!pin()) co_return false;
   const std::uint64_t deadline = extras_->partial_started_ms + listener_->header_timeout_ms;
@@ -404,7 +410,7 @@ Task<bool> ClientSession::wait_for_rest_of_head() {
 
 // 408 for a head that did not arrive within timeouts.header. Slow clients
 // come in crowds (slowloris): logged once a second, with a count.
-Task<void> ClientSession::refuse_slow_head() {
+Task<void> Http1Session::refuse_slow_head() {
   const std::uint64_t n = header_timeout_log.note(loop().now_ms());
   if (n > 0) {
     spdlog::warn(
@@ -416,49 +422,33 @@ Task<void> ClientSession::refuse_slow_head() {
   co_await send_error(408, "request header not received in time", false);
 }
 
-void ClientSession::keep_leftover(std::size_t consumed) {
+void Http1Session::keep_leftover(std::size_t consumed) {
   // Pipelined bytes move to the front for the next parse.
   if (consumed < used_) std::memmove(buf_.data(), buf_.data() + consumed, used_ - consumed);
   used_ -= consumed;
 }
 
-Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_t& consumed,
-                                       std::uint64_t request_started_ms) {
+Task<bool> Http1Session::discard_body(const http::RequestHead& head, std::size_t& consumed,
+                                      std::uint64_t request_started_ms) {
   // The head's views must stay valid until the response is written, so the
   // body is read into the free part of the buffer behind the head.
   std::size_t body_start = consumed;
   BodyPace pace(*listener_, request_started_ms);
-  if (head.framing == http::Framing::content_length) {
-    std::uint64_t remaining = head.content_length;
-    while (true) {
-      const std::uint64_t take = std::min<std::uint64_t>(remaining, used_ - body_start);
-      body_start += take;
-      remaining -= take;
-      if (remaining == 0) break;
-      body_start = consumed;
-      if (!co_await read_more_body(consumed, pace)) co_return false;
-    }
-    splice_out_body(consumed, body_start);
-    co_return true;
-  }
-  http::ChunkedDecoder decoder;
+  http::BodyDecoder body(head.framing, head.content_length);
   while (true) {
-    // Decode what is buffered, one piece of data at a time.
-    http::ChunkedDecoder::Step step;
-    do {
-      step = decoder.decode(std::string_view(buf_.data() + body_start, used_ - body_start));
-      if (step.error) {
-        spdlog::debug("listener '{}': chunked body: {}", listener_->name, step.reason);
-        co_await send_error(400, "malformed chunked request body");
-        co_return false;
-      }
-      body_start += step.consumed;
-    } while (!step.done && step.consumed > 0 && body_start < used_);
-    if (listener_->max_body_bytes && decoder.body_bytes() > *listener_->max_body_bytes) {
+    const http::BodyDecoder::Result d =
+        body.decode(std::span<char>(buf_.data() + body_start, used_ - body_start));
+    if (d.error) {
+      spdlog::debug("listener '{}': chunked body: {}", listener_->name, d.reason);
+      co_await send_error(400, "malformed chunked request body");
+      co_return false;
+    }
+    if (listener_->max_body_bytes && body.body_bytes() > *listener_->max_body_bytes) {
       co_await send_error(413, "request body larger than the listener allows");
       co_return false;
     }
-    if (step.done) break;
+    body_start += d.consumed;
+    if (d.done) break;
     // Everything buffered was decoded: read more behind the head.
     body_start = consumed;
     if (!co_await read_more_body(consumed, pace)) co_return false;
@@ -467,7 +457,7 @@ Task<bool> ClientSession::discard_body(const http::RequestHead& head, std::size_
   co_return true;
 }
 
-Task<bool> ClientSession::read_more_body(std::size_t head_end, BodyPace& pace) {
+Task<bool> Http1Session::read_more_body(std::size_t head_end, BodyPace& pace) {
   // Body bytes already handled are dropped; the buffer is sized so that
   // at least 4 KiB stay free behind the largest allowed head.
   used_ = head_end;
@@ -486,7 +476,7 @@ Task<bool> ClientSession::read_more_body(std::size_t head_end, BodyPace& pace) {
   }
 }
 
-void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) {
+void Http1Session::splice_out_body(std::size_t head_end, std::size_t body_end) {
   // Bytes after the body (a pipelined request) move to follow the head.
   std::memmove(buf_.data() + head_end, buf_.data() + body_end, used_ - body_end);
   used_ -= body_end - head_end;
@@ -494,7 +484,7 @@ void ClientSession::splice_out_body(std::size_t head_end, std::size_t body_end) 
 
 // Routing uses the configuration in force now, without holding it: the
 // request keeps only its route and backend (reference-counted).
-std::shared_ptr<const route::Route> ClientSession::find_route(
+std::shared_ptr<const route::Route> Http1Session::find_route(
     const http::RequestHead& head, route::RequestView& view, route::Captures& captures,
     std::shared_ptr<const Backend>& backend) const {
   std::string_view host = strip_port(head.host);
@@ -521,110 +511,142 @@ std::shared_ptr<const route::Route> ClientSession::find_route(
   return now.routes->pin(*r);
 }
 
-Task<Next> ClientSession::redirect(const route::Route& route, const http::RequestHead& head,
-                                   const route::RequestView& view,
-                                   const route::Captures& captures) {
+Task<Next> Http1Session::redirect(const route::Route& route, const http::RequestHead& head,
+                                  const route::RequestView& view, const route::Captures& captures) {
   const std::string location =
       route::redirect_location(route.redirect, head.host, view.path, view.query, captures);
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);
-  std::array<char, 1024> fixed;
-  http::HeadWriter w(fixed);
-  char status[64];
-  const int n = std::snprintf(status, sizeof status, "HTTP/1.1 %d %s\r\n", route.redirect.status,
-                              http::reason_phrase(route.redirect.status));
-  w.put(std::string_view(status, static_cast<std::size_t>(n)));
-  w.put("Content-Length: 0\r\n");
-  w.commit(http::write_date_field(w.reserve(http::kDateFieldBytes)));
-  write_connection_fields(w, *listener_, keep_alive, head.version_minor);
-  const std::string location_field = "Location: " + location + "\r\n";
-  auto write = sock_.write(w.text(), location_field);
-  write.add(std::string_view("\r\n"));  // a literal would bring its NUL
-  auto result = co_await write;
-  co_return result&& keep_alive ? Next::idle : Next::close;
+  const http::HeaderField fields[] = {{"Location", location}};
+  http::OutgoingResponse res;
+  res.status = route.redirect.status;
+  res.fields = fields;
+  res.body = http::BodyKind::sized;
+  res.length = 0;
+  const bool sent = co_await send_local(res, {}, keep_alive, head.version_minor);
+  co_return sent&& keep_alive ? Next::idle : Next::close;
 }
 
-Task<Next> ClientSession::forward(std::shared_ptr<const route::Route> route,
-                                  std::shared_ptr<const Backend> backend,
-                                  const http::RequestHead& head, std::size_t head_bytes,
-                                  std::string_view target, std::optional<SocketAddress>& peer,
-                                  std::uint64_t request_started_ms) {
+Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
+                                 std::shared_ptr<const Backend> backend,
+                                 const http::RequestHead& head, std::size_t head_bytes,
+                                 std::string_view target, std::optional<SocketAddress>& peer,
+                                 std::uint64_t request_started_ms) {
   if (!peer) peer = client_address();
-  const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
-  ClientConnection client{
-      scope_, sock_, buf_, used_, *listener_, *peer, earlier_requests_, request_started_ms};
-  const ForwardResult r = co_await forward_request(ctx_, std::move(route), std::move(backend), head,
-                                                   head_bytes, target, client, keep_alive);
+  const std::uint64_t write_timeout_ms = backend->idle_timeout_ms;
+  Http1Downstream down(
+      Http1Downstream::Connection{scope_, sock_, buf_, used_, head_bytes, *listener_, *peer,
+                                  earlier_requests_, request_started_ms},
+      head, write_timeout_ms);
+  ExchangeInputs in;
+  in.ctx = &ctx_;
+  in.loop = &loop();
+  in.buffers = &scope_.worker().buffers();
+  in.cancel = &scope_.cancel_token();
+  in.listener = listener_.get();
+  in.route = std::move(route);
+  in.backend = std::move(backend);
+  in.local_address = SocketAddress::local_of(sock_.fd());
+  Exchange exchange(std::move(in), down, head, target);
+  const ExchangeEnd end = co_await exchange.run(head, target);
   earlier_requests_ = true;
-  if (r.error_status != 0) {
-    co_await send_error(r.error_status, r.error_reason, false);
+  if (end.status != 0) {
+    co_await send_error(end.status, end.reason, false);
     co_return Next::close;
   }
-  switch (r.next) {
-    case ForwardResult::Next::keep_alive:
-      co_return Next::idle;
-    case ForwardResult::Next::abort:
+  switch (end.then) {
+    case ExchangeEnd::Then::go_on:
+      if (down.keep_alive()) {
+        keep_leftover(down.consumed_end());
+        co_return Next::idle;
+      }
+      break;
+    case ExchangeEnd::Then::close_now:
       // The response was cut off: closing without a lingering read tells
       // the client at once.
-      sock_.close();
+      down.reset();
       co_return Next::close;
-    case ForwardResult::Next::close:
+    case ExchangeEnd::Then::close:
       break;
   }
   co_await linger_and_close();
   co_return Next::close;
 }
 
-Task<Next> ClientSession::respond(const route::Route& route, const http::RequestHead& head,
-                                  bool keep_alive) {
-  const route::PreparedResponse& res = route.respond;
-  // Head: prepared lines + Date + connection fields + blank line.
-  std::array<char, 1024> extra;
-  http::HeadWriter w(extra);
-  w.commit(http::write_date_field(w.reserve(http::kDateFieldBytes)));
-  write_connection_fields(w, *listener_, keep_alive, head.version_minor);
-  w.put("\r\n");
-  // RFC 9110 §9.3.2: HEAD gets the same fields, Content-Length included, and
-  // no content.
-  const bool send_body = head.method != http::Method::HEAD && !res.body.empty();
-  // Head, date and connection lines, body: one sendmsg.
-  auto write = sock_.write(res.head, w.text());
-  if (send_body) write.add(res.body);
-  auto result = co_await write;
-  co_return result ? Next::idle : Next::close;
+Task<Next> Http1Session::respond(const route::Route& route, const http::RequestHead& head,
+                                 bool keep_alive) {
+  const route::PreparedResponse& prepared = route.respond;
+  std::array<http::HeaderField, route::PreparedResponse::kMaxFields> few;
+  std::vector<http::HeaderField> many;  // only for a response with more fields
+  std::span<http::HeaderField> fields(few);
+  if (prepared.fields.size() > few.size()) {
+    many.resize(prepared.fields.size());
+    fields = many;
+  }
+  const std::size_t n = prepared.fields_into(fields);
+  http::OutgoingResponse res;
+  res.status = prepared.status;
+  res.fields = std::span<const http::HeaderField>(fields.data(), n);
+  if (prepared.has_content) {
+    res.body = http::BodyKind::sized;
+    res.length = prepared.body.size();
+  }
+  co_return co_await send_local(res, prepared.body, keep_alive, head.version_minor) ? Next::idle
+                                                                                    : Next::close;
 }
 
-Task<void> ClientSession::send_error(int status, const char* reason, bool log,
-                                     std::string_view extra_fields) {
+Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::string_view body,
+                                    bool keep_alive, int client_minor, std::uint64_t timeout_ms) {
+  char date[http::kDateFieldBytes];
+  const std::string_view date_field(date, http::write_date_field(date));
+  const http::H1Persistence persistence{client_minor, keep_alive,
+                                        listener_->keep_alive_header
+                                            ? std::string_view(listener_->keep_alive_fields)
+                                            : std::string_view()};
+  const http::H1Framing framing = http::choose_framing(res.body, client_minor);
+  std::array<char, 2048> fixed;
+  http::HeadWriter w(fixed);
+  std::string large;  // a configured response with many or long fields
+  if (!http::encode_response_head(w, res, framing, persistence, date_field)) {
+    large.resize(kMaxLocalHeadBytes);
+    w = http::HeadWriter(std::span<char>(large.data(), large.size()));
+    if (!http::encode_response_head(w, res, framing, persistence, date_field)) co_return false;
+  }
+  // RFC 9110 §9.3.2: an answer to HEAD has the fields of the answer to
+  // GET, Content-Length included, and no content: a client reads none, and
+  // would take the text for the start of the next response.
+  if (answering_head_ || res.body == http::BodyKind::none) body = {};
+  // Head and body: one sendmsg.
+  co_return static_cast<bool>(co_await sock_.write(w.text(), body, timeout_ms));
+}
+
+Task<void> Http1Session::send_error(int status, const char* reason, bool log,
+                                    std::span<const http::HeaderField> extra_fields) {
   if (log)
     spdlog::warn("listener '{}' client {}: {} {} ({})", listener_->name,
                  client_address().to_string(), status, http::reason_phrase(status), reason);
-  std::array<char, 512> head;
-  const std::size_t body_len = std::strlen(reason) + 1;
-  int n = std::snprintf(head.data(), head.size(),
-                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                        "Connection: close\r\n",
-                        status, http::reason_phrase(status), body_len);
-  std::size_t len = static_cast<std::size_t>(n);
-  if (!extra_fields.empty()) {
-    std::memcpy(head.data() + len, extra_fields.data(), extra_fields.size());
-    len += extra_fields.size();
+  std::array<http::HeaderField, 4> fields;
+  std::size_t n = 0;
+  fields[n++] = {"Content-Type", "text/plain"};
+  for (const auto& f : extra_fields) {
+    if (n < fields.size()) fields[n++] = f;
   }
-  len += http::write_date_field(head.data() + len);
-  head[len++] = '\r';
-  head[len++] = '\n';
-  // RFC 9110 §9.3.2: an answer to HEAD has the fields of the answer to GET,
-  // Content-Length included, and no content: a client reads none, and
-  // would take the text for the start of the next response.
-  if (!answering_head_) {
-    std::memcpy(head.data() + len, reason, body_len - 1);
-    len += body_len - 1;
-    head[len++] = '\n';
-  }
-  (void)co_await sock_.write(std::string_view(head.data(), len), 2'000);
+  // The reason, as the body's one line.
+  std::array<char, 256> body;
+  const std::size_t reason_len = std::min(std::strlen(reason), body.size() - 1);
+  std::memcpy(body.data(), reason, reason_len);
+  body[reason_len] = '\n';
+  http::OutgoingResponse res;
+  res.status = status;
+  res.fields = std::span<const http::HeaderField>(fields.data(), n);
+  res.body = http::BodyKind::sized;
+  res.length = reason_len + 1;
+  // An error answer leaves at once or not at all (2 s), HTTP/1.1 framing
+  // whatever the client spoke: it ends with our close anyway.
+  (void)co_await send_local(res, std::string_view(body.data(), reason_len + 1), false, 1, 2'000);
   co_await linger_and_close();
 }
 
-Task<void> ClientSession::linger_and_close() {
+Task<void> Http1Session::linger_and_close() {
   if (sock_.fd() < 0) co_return;
   sock_.shutdown_write();
   if (!buf_) buf_ = scope_.worker().buffers().acquire();
@@ -647,11 +669,12 @@ Task<void> ClientSession::linger_and_close() {
 Task<void> serve_http_client(Worker& worker, std::size_t listener_index, ListenerCap* cap, int fd,
                              WorkerContext& ctx) {
   ConnectionScope scope(worker, listener_index, cap);
-  ClientSession session(scope, fd, ctx);
+  Http1Session session(scope, fd, ctx);
   bool first = true;
   const ListenerSettings* listener = ctx.snapshot->in_slot(scope.listener_index()).get();
   if (listener == nullptr) co_return;  // removed by a reload just after the accept
-  if (listener->proxy_protocol && !co_await session.accept_proxy_header()) co_return;
+  // The accept stages (a coroutine) only where there is one to run.
+  if (listener->proxy_protocol && !co_await session.accept()) co_return;
   while (true) {
     if (!session.has_buffered_bytes()) {
       session.release_buffer_if_empty();

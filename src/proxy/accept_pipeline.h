@@ -1,0 +1,42 @@
+// What happens to an accepted connection before a session serves it, in
+// order: the PROXY header (when the listener expects one), the TLS
+// handshake (next), and the choice of protocol (today by listener: HTTP/1
+// or a TCP tunnel; next also ALPN or the HTTP/2 preface), then the session:
+// http1_session.h or tcp_session.h.
+//
+// The stages run inside the session's own coroutine, not in one of their
+// own: an idle HTTP connection is then one coroutine frame, which is what
+// keeps it at a few hundred bytes.
+#pragma once
+
+#include <cstddef>
+
+#include "core/task.h"
+#include "proxy/client_addresses.h"
+
+namespace sluice {
+class Buffer;
+class ListenerCap;
+class Socket;
+class Worker;
+}  // namespace sluice
+
+namespace sluice::proxy {
+
+struct ListenerSettings;
+struct WorkerContext;
+
+// Serves the connection `fd`, accepted by `worker` on listener slot
+// `listener_index`, with the session its listener's protocol asks for.
+// Not a coroutine: the session's task is returned as it is.
+Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t listener_index,
+                            ListenerCap* cap, int fd);
+
+// The stages before the session, on a connection whose `addresses` are the
+// socket's: reads a PROXY header when the listener expects one (then
+// `addresses` are the header's, and the bytes after it are in buf[0,
+// used)). False (logged): close the connection.
+Task<bool> run_accept_stages(Socket& sock, const ListenerSettings& listener, Buffer& buf,
+                             std::size_t& used, ClientAddresses& addresses);
+
+}  // namespace sluice::proxy

@@ -1,0 +1,78 @@
+// The client's side of an exchange, whatever protocol the client speaks:
+// an HTTP/1 connection (http1_downstream.h) today, one HTTP/2 stream next.
+// The exchange reads the request body and sends the response through this
+// interface and never writes wire syntax itself.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "core/task.h"
+#include "http/outgoing.h"
+#include "proxy/exchange_error.h"
+
+namespace sluice {
+class Socket;
+class SocketAddress;
+}  // namespace sluice
+
+namespace sluice::proxy {
+
+// One piece of the request body, decoded (no framing). Valid until the
+// next read_body().
+struct BodyPiece {
+  std::string_view data;
+  bool end = false;     // the body ended with this piece
+  bool failed = false;  // reading failed: `error` says how
+  ExchangeError error;
+};
+
+enum class HeadSent : std::uint8_t {
+  sent,         // written, or held to leave with the first body piece
+  client_gone,  // the client left
+  too_large,    // the head does not fit what the client's codec can send
+};
+
+class Downstream {
+ public:
+  virtual ~Downstream() = default;
+
+  // The next piece of the request body; first what is already buffered,
+  // then what the client sends (after a 100 Continue when it waits for
+  // one). A request without a body gives one empty piece with `end`.
+  virtual Task<BodyPiece> read_body() = 0;
+  // The whole request body has been read (the connection may carry
+  // another request after the response).
+  virtual bool body_read() const = 0;
+
+  // A 1xx response (not 101). False: the client is gone.
+  virtual Task<bool> send_interim(const http::OutgoingResponse& res) = 0;
+  // The final response head. With `end` the response is complete (no body
+  // follows); otherwise the head may wait for the first body piece so
+  // that both leave in one write.
+  virtual Task<HeadSent> send_head(const http::OutgoingResponse& res, bool end) = 0;
+  // A piece of the response body; `end` on the last one (it may be empty).
+  virtual Task<bool> send_body(std::string_view data, bool end) = 0;
+  // The response was cut off: tell the client at once (HTTP/1: close the
+  // connection without a lingering read; HTTP/2: reset the stream).
+  virtual void reset() = 0;
+
+  // After a 101 or a 2xx to CONNECT, the head having been sent: relays
+  // bytes both ways between the client and `server` until both sides are
+  // done. `server_pending`: the server's bytes after the head, inside
+  // `server_buffer`, which the tunnel reuses once they are sent.
+  virtual Task<void> tunnel(Socket& server, std::string_view server_pending,
+                            std::span<char> server_buffer, std::uint64_t write_timeout_ms) = 0;
+
+  // The client as the proxy names it (X-Forwarded-For, hash by source):
+  // from the PROXY header when there was one.
+  virtual const SocketAddress& client_address() const = 0;
+  // The connection is encrypted (X-Forwarded-Proto: https).
+  virtual bool is_secure() const = 0;
+  // The connection carried requests before this one (RFC 9112 §9.3.1: the
+  // client can retry a request that got only a close).
+  virtual bool earlier_requests() const = 0;
+};
+
+}  // namespace sluice::proxy

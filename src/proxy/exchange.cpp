@@ -1,0 +1,414 @@
+#include "proxy/exchange.h"
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <cassert>
+
+#include "core/buffer_pool.h"
+#include "core/event_loop.h"
+#include "core/socket.h"
+#include "http/h1_encoder.h"
+#include "http/serializer.h"
+#include "http/token.h"
+#include "proxy/downstream.h"
+#include "proxy/forwarded_response.h"
+#include "proxy/request_affinity.h"
+#include "proxy/retry_policy.h"
+#include "proxy/snapshot.h"
+#include "proxy/worker_context.h"
+#include "route/route_table.h"
+
+namespace sluice::proxy {
+namespace {
+
+// pool.reuse: safe lets a request that cannot be resent use a pooled
+// connection only if it finished an exchange this recently.
+constexpr std::uint64_t kProvenAliveMs = 1'000;
+// The log's addition when a retry found every other server unusable.
+constexpr const char* kNoServerLeft = "no other server is usable";
+
+ExchangeError proxy_error(ErrorKind kind, Phase phase, const char* reason) {
+  return ExchangeError{kind, Side::proxy, phase, false, reason};
+}
+
+}  // namespace
+
+Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::RequestHead& head,
+                   std::string_view target)
+    : in_(std::move(in)),
+      ctx_(*in_.ctx),
+      loop_(*in_.loop),
+      route_(*in_.route),
+      backend_(*in_.backend),
+      listener_(*in_.listener),
+      down_(downstream),
+      method_(head.method),
+      method_text_(head.method_text),
+      upgrade_(head.upgrade),
+      connector_(ctx_, loop_, backend_, in_.cancel),
+      upstream_(loop_, *in_.buffers, backend_.idle_timeout_ms) {
+  // RFC 9110 §9.2.2; a backend may also opt in to Idempotency-Key.
+  idempotent_ = http::is_idempotent(method_) && !upgrade_;
+  if (!idempotent_ && backend_.retries.idempotency_key) {
+    for (const auto& f : head.fields) {
+      if (http::iequals(f.name, "idempotency-key") && !f.value.empty()) idempotent_ = true;
+    }
+  }
+  retries_left_ = backend_.retries.attempts;
+  client_addresses_.source = down_.client_address();
+  client_addresses_.destination = in_.local_address;
+  // RFC 9112 §3.2: an HTTP/1.1 request carries Host. The parser's host is
+  // the absolute-form target's authority when there was one (RFC 9112
+  // §3.2.2), so the client's Host field is never copied as is; a 1.0
+  // client may have sent none: the first server names the backend then.
+  const std::string_view host = !route_.rewrite.host.empty() ? route_.rewrite.host
+                                : !head.host.empty()         ? head.host
+                                                             : backend_.servers.front().address;
+  request_.emplace(head, ForwardedRequest::Inputs{target, host, &listener_,
+                                                  &client_addresses_.source, down_.is_secure()});
+  if (backend_.balancer->algorithm() == balance::Algorithm::hash) {
+    hash_key_ = balance_key(backend_, head, target, client_addresses_.source);
+  }
+  sticky_server_ = sticky_server(backend_, head);
+  backend_.load->active.fetch_add(1, std::memory_order_relaxed);
+  ++ctx_.backend_in_use;
+}
+
+Exchange::~Exchange() {
+  --ctx_.backend_in_use;
+  backend_.load->active.fetch_sub(1, std::memory_order_relaxed);
+  if (counted_retry_) backend_.load->retrying.fetch_sub(1, std::memory_order_relaxed);
+}
+
+Task<ExchangeEnd> Exchange::run(const http::RequestHead&, std::string_view) {
+  if (!upstream_.head_fits(request_->request())) {
+    co_return end(ExchangeError{ErrorKind::too_large, Side::client, Phase::request, false,
+                                "request head too large to forward"});
+  }
+  if (!connector_.pick(hash_key_, sticky_server_)) {
+    co_return end(proxy_error(ErrorKind::no_server, Phase::connect, "no server available"));
+  }
+  while (true) {
+    if (!co_await admit()) {
+      co_return end(
+          proxy_error(ErrorKind::queue_full, Phase::queue,
+                      "the server is at max_connections and the queue is full or timed out"));
+    }
+    if (!co_await connect()) {
+      const ExchangeError e = connector_.connect_error();
+      if (e.side == Side::client || e.side == Side::local) co_return end(e);
+      if (retry_after(e)) continue;
+      co_return end(e);
+    }
+    const Sent sent = co_await send();
+    if (sent == Sent::client_failed) co_return end(send_error_);
+    // Even when sending failed, the server may have answered early (a 413
+    // before the body ended): read what it said.
+    const std::uint64_t sent_ms = loop_.now_ms();
+    const HeadRead h = co_await await_head();
+    if (!h.failed) {
+      backend_.balancer->record_success(connector_.server_index());
+      backend_.balancer->state(connector_.server_index())
+          .record_latency(static_cast<std::uint32_t>((loop_.refresh_now() - sent_ms) * 1000));
+      co_return co_await relay(*h.head);
+    }
+    if (h.error.side == Side::client || h.error.kind == ErrorKind::malformed ||
+        h.error.kind == ErrorKind::too_large) {
+      co_return end(h.error);
+    }
+    if (retry_after(h.error)) continue;
+    co_return end(h.error);
+  }
+}
+
+// ---- admit
+
+Task<bool> Exchange::admit() {
+  co_return co_await connector_.admit();
+}
+
+// ---- connect
+
+Task<bool> Exchange::connect() {
+  // pool.reuse: safe. A request we could not resend risks being lost on a
+  // connection the server is closing; it takes one only if that connection
+  // finished an exchange a moment ago, else a fresh one.
+  const bool cautious = backend_.pool.reuse == ReuseMode::safe && !(idempotent_ && body_held_);
+  UpstreamConnector::ConnectOptions options;
+  options.allow_pooled = allow_pooled_;
+  options.max_idle_ms = cautious ? kProvenAliveMs : UINT64_MAX;
+  options.may_borrow = !cautious;
+  options.client = &client_addresses_;
+  conn_ = co_await connector_.connect(options);
+  if (!conn_) co_return false;
+  ++ctx_.counters.requests;
+  if (connector_.reused()) ++ctx_.counters.reused;
+  upstream_.attach(*conn_);
+  co_return true;
+}
+
+// ---- send
+
+Task<Exchange::Sent> Exchange::send() {
+  const http::OutgoingRequest& req = request_->request();
+  if (body_started_) {
+    // A resend: the head and the body we kept.
+    if (!co_await upstream_.send_head(req, false)) co_return Sent::server_failed;
+    co_return co_await upstream_.send_body(held_body_, true) ? Sent::ok : Sent::server_failed;
+  }
+  if (req.body == http::BodyKind::none) {
+    co_return co_await upstream_.send_head(req, true) ? Sent::ok : Sent::server_failed;
+  }
+  if (!co_await upstream_.send_head(req, false)) co_return Sent::server_failed;
+  body_started_ = true;
+  while (true) {
+    const BodyPiece piece = co_await down_.read_body();
+    if (piece.failed) {
+      send_error_ = piece.error;
+      co_return Sent::client_failed;
+    }
+    hold_body(piece.data);
+    if (!co_await upstream_.send_body(piece.data, piece.end)) {
+      if (upstream_.send_cancelled()) {
+        send_error_ = ExchangeError{ErrorKind::closed, Side::client, Phase::request, false,
+                                    "the client left"};
+        co_return Sent::client_failed;
+      }
+      co_return Sent::server_failed;
+    }
+    if (piece.end) co_return Sent::ok;
+  }
+}
+
+void Exchange::hold_body(std::string_view bytes) {
+  if (!body_held_) return;
+  // Nothing is ever resent when retries are off: no copy on the hot path.
+  if (backend_.retries.attempts == 0) {
+    body_held_ = false;
+    return;
+  }
+  if (held_body_.size() + bytes.size() > backend_.retries.max_body) {
+    body_held_ = false;
+    std::string().swap(held_body_);
+    return;
+  }
+  held_body_.append(bytes);
+}
+
+// ---- await head
+
+Task<HeadRead> Exchange::await_head() {
+  const std::uint64_t per_try = backend_.retries.per_try_timeout_ms;
+  const std::uint64_t deadline =
+      loop_.now_ms() + (per_try > 0 ? per_try : backend_.response_timeout_ms);
+  const std::span<http::HeaderField> fields(response_fields_.data(), kMaxResponseFields);
+  while (true) {
+    HeadRead h = co_await upstream_.read_head(deadline, fields, method_);
+    if (h.failed) co_return h;
+    const http::ResponseHead& head = *h.head;
+    if (head.status >= 200 || head.status == 101) co_return h;
+    // 1xx responses (100 Continue, 103 Early Hints) go on to the client
+    // as they come (the downstream drops them for an HTTP/1.0 client,
+    // RFC 9110 §15.2).
+    interim_relayed_ = true;
+    const http::OutgoingResponse res = forwarded_response(
+        head, response_fields_, ForwardedResponseInputs{method_, false, {}}, cookie_);
+    if (!co_await down_.send_interim(res)) {
+      HeadRead gone;
+      gone.failed = true;
+      gone.error =
+          ExchangeError{ErrorKind::closed, Side::client, Phase::headers, false, "the client left"};
+      co_return gone;
+    }
+  }
+}
+
+// ---- relay
+
+Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
+  if (head.status == 101) {
+    // RFC 9110 §7.8: only a request that asked may switch protocols.
+    if (!upgrade_) {
+      co_return end(ExchangeError{ErrorKind::malformed, Side::server, Phase::headers, false,
+                                  "the server switched protocols unasked"});
+    }
+    co_return co_await relay_tunnel(head, true);
+  }
+  // RFC 9110 §9.3.6: a 2xx to CONNECT makes the connection a tunnel.
+  if (method_ == http::Method::CONNECT && head.status / 100 == 2) {
+    co_return co_await relay_tunnel(head, false);
+  }
+  std::string_view sticky;
+  std::string sticky_pair;
+  if (!backend_.sticky_cookie.empty() && connector_.server_index() != sticky_server_) {
+    sticky_pair.assign(backend_.sticky_cookie).append("=").append(connector_.server()->sticky_id);
+    sticky = sticky_pair;
+  }
+  const http::OutgoingResponse res = forwarded_response(
+      head, response_fields_, ForwardedResponseInputs{method_, false, sticky}, cookie_);
+  // Whatever else a server says to CONNECT, its connection may already be
+  // half a tunnel: it is never pooled.
+  const bool poolable = method_ != http::Method::CONNECT;
+  if (res.body == http::BodyKind::none) {
+    // RFC 9112 §6.3: responses to HEAD, and 1xx/204/304 responses, end
+    // with their head whatever their fields say.
+    (void)co_await upstream_.read_body();
+    finish_connection(poolable && upstream_.reusable());
+  }
+  const HeadSent hs = co_await down_.send_head(res, res.body == http::BodyKind::none);
+  if (hs == HeadSent::too_large) {
+    co_return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
+                                "response head too large to forward"});
+  }
+  response_started_ = true;
+  if (hs == HeadSent::client_gone) co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
+  if (res.body == http::BodyKind::none) co_return ExchangeEnd{};
+  while (true) {
+    const BodyPiece piece = co_await upstream_.read_body();
+    if (piece.failed) co_return end(piece.error);
+    // At a clean end the connection goes back to the pool before the last
+    // bytes reach the client, so the next request of any client on this
+    // worker can use it.
+    if (piece.end) finish_connection(poolable && upstream_.reusable());
+    if (!co_await down_.send_body(piece.data, piece.end)) {
+      co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
+    }
+    if (piece.end) co_return ExchangeEnd{};
+  }
+}
+
+// RFC 9110 §7.8 (after 101) and §9.3.6 (after a 2xx to CONNECT): both
+// connections carry another protocol; bytes are copied both ways until
+// both sides are done. A CONNECT's 2xx has no content and no framing
+// fields; none are sent.
+Task<ExchangeEnd> Exchange::relay_tunnel(const http::ResponseHead& head, bool switching) {
+  http::OutgoingResponse res = forwarded_response(
+      head, response_fields_, ForwardedResponseInputs{method_, switching, {}}, cookie_);
+  res.body = http::BodyKind::none;
+  const HeadSent hs = co_await down_.send_head(res, false);
+  if (hs == HeadSent::too_large) {
+    co_return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
+                                "response head too large to forward"});
+  }
+  response_started_ = true;
+  if (hs == HeadSent::client_gone) co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
+  co_await down_.tunnel(conn_->socket(), upstream_.bytes_after_head(), upstream_.buffer(),
+                        backend_.idle_timeout_ms);
+  retire_connection();
+  co_return ExchangeEnd{ExchangeEnd::Then::close_now, 0, "", kCompleted};
+}
+
+// ---- failed tries
+
+// After a failed try: true when the request goes again, to another server.
+bool Exchange::retry_after(const ExchangeError& e) {
+  TryFacts facts;
+  facts.error = e;
+  facts.retries_left = retries_left_;
+  facts.reused_connection = e.phase != Phase::connect && connector_.reused();
+  facts.answer_started = upstream_.answer_started() || interim_relayed_;
+  facts.resendable_request = resendable_request();
+  if (counts_against_server(facts)) {
+    backend_.balancer->record_failure(connector_.server_index(), loop_.now_ms());
+  }
+  const RetryVerdict verdict = decide_retry(facts);
+  if (verdict == RetryVerdict::give_up) return false;
+  if (verdict == RetryVerdict::retry && !within_retry_budget()) return false;
+  // The pooled connection was the likely culprit.
+  if (e.phase != Phase::connect) allow_pooled_ = false;
+  if (retry_elsewhere(e.reason)) return true;
+  no_server_left_ = true;
+  return false;
+}
+
+// Moves a retry to the next usable server. False when none is usable (all
+// down, ejected, drained or the one just tried): the request ends there.
+bool Exchange::retry_elsewhere(const char* why) {
+  --retries_left_;
+  ++ctx_.counters.retries;
+  spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {}; retrying {} ({} {} left)",
+               listener_.name, route_.name, backend_.name, server_name(), why, method_text_,
+               retries_left_, retries_left_ == 1 ? "retry" : "retries");
+  retire_connection();
+  return connector_.pick(hash_key_, sticky_server_);
+}
+
+bool Exchange::resendable_request() const {
+  return idempotent_ && body_held_ && down_.body_read();
+}
+
+// Retries in flight stay below budget_percent of the backend's requests in
+// flight (at least 3 may always run), so failures cannot multiply load.
+bool Exchange::within_retry_budget() {
+  if (counted_retry_) return true;  // this request already holds its share
+  const int active = backend_.load->active.load(std::memory_order_relaxed);
+  const int allowed = std::max(3, active * backend_.retries.budget_percent / 100);
+  if (backend_.load->retrying.load(std::memory_order_relaxed) >= allowed) return false;
+  backend_.load->retrying.fetch_add(1, std::memory_order_relaxed);
+  counted_retry_ = true;
+  return true;
+}
+
+// ---- the end
+
+void Exchange::finish_connection(bool reusable) {
+  connector_.finish(std::move(conn_), reusable);
+  conn_.reset();
+}
+
+void Exchange::retire_connection() {
+  conn_.reset();
+}
+
+std::string_view Exchange::server_name() const {
+  const BackendServer* s = connector_.last_server();
+  return s != nullptr ? std::string_view(s->address) : std::string_view("-");
+}
+
+// The one place an error becomes what the client hears, a log line and a
+// termination code.
+ExchangeEnd Exchange::end(const ExchangeError& e) {
+  ExchangeError error = e;
+  if (no_server_left_ && error.detail == nullptr) error.detail = kNoServerLeft;
+  const ErrorReply reply = reply_for(error, response_started_, down_.earlier_requests());
+  ExchangeEnd out;
+  out.code = termination_code(error);
+  if (error.side == Side::server && error.phase == Phase::headers &&
+      error.kind == ErrorKind::closed) {
+    ++ctx_.counters.unanswered;
+  }
+  log_error(error, reply.status);
+  retire_connection();
+  if (reply.status != 0) {
+    out.then = ExchangeEnd::Then::close;
+    out.status = reply.status;
+    out.reason = error.reason;
+  } else {
+    out.then = reply.abort ? ExchangeEnd::Then::close_now : ExchangeEnd::Then::close;
+  }
+  return out;
+}
+
+void Exchange::log_error(const ExchangeError& e, int status) const {
+  if (e.side == Side::client && e.kind == ErrorKind::closed) return;  // the client left
+  if (status != 0) {
+    spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {} {} ({}{}{})", listener_.name,
+                 route_.name, backend_.name, server_name(), status, http::reason_phrase(status),
+                 e.reason, e.detail != nullptr ? "; " : "", e.detail != nullptr ? e.detail : "");
+  } else if (e.phase == Phase::data) {
+    spdlog::warn(
+        "listener '{}' route '{}' backend '{}' server {}: response cut off ({}); closing the "
+        "client connection",
+        listener_.name, route_.name, backend_.name, server_name(), e.reason);
+  } else {
+    // RFC 9112 §9.3.1: a client whose connection carried earlier requests
+    // can tell this case from a response and apply its own retry rules, so
+    // it gets the same close we got.
+    spdlog::warn(
+        "listener '{}' route '{}' backend '{}' server {}: the server closed the connection "
+        "without answering a {} it cannot be sent again; closing the client connection",
+        listener_.name, route_.name, backend_.name, server_name(), method_text_);
+  }
+}
+
+}  // namespace sluice::proxy

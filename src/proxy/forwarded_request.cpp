@@ -1,0 +1,114 @@
+#include "proxy/forwarded_request.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <spdlog/spdlog.h>
+
+#include "core/address.h"
+#include "http/hop_by_hop.h"
+#include "http/token.h"
+#include "proxy/snapshot.h"
+
+namespace sluice::proxy {
+
+std::string_view client_ip_text(const SocketAddress& client, char* out, std::size_t size) {
+  const sockaddr* sa = client.sa();
+  const void* addr = nullptr;
+  if (sa->sa_family == AF_INET) {
+    addr = &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr;
+  } else if (sa->sa_family == AF_INET6) {
+    addr = &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+  }
+  if (addr == nullptr ||
+      inet_ntop(sa->sa_family, addr, out, static_cast<socklen_t>(size)) == nullptr) {
+    return "unknown";
+  }
+  return out;
+}
+
+void ForwardedRequest::add(std::string_view name, std::string_view value) {
+  if (count_ < kInlineFields) {
+    inline_[count_++] = {name, value};
+    return;
+  }
+  if (spill_.empty()) spill_.assign(inline_.begin(), inline_.end());
+  spill_.push_back({name, value});
+  ++count_;
+}
+
+// RFC 9110 §7.6.1: connection-specific fields stay on their hop. Framing is
+// ours to state (Content-Length / Transfer-Encoding), so a Connection field
+// naming Content-Length cannot make us send a body unframed.
+ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& in) {
+  const ListenerSettings& ls = *in.listener;
+  const ForwardedPolicy& fwd = *ls.forwarded;
+  const bool add_forwarded = fwd.applies_to(*in.client);
+  const bool add_for = add_forwarded && fwd.x_forwarded_for;
+  const http::HopByHopFields hop(head.fields);
+  bool had_length = false;
+  for (const auto& f : head.fields) {
+    if (http::iequals(f.name, "host")) continue;  // written from `host`
+    if (hop.contains(f.name)) {
+      if (!(head.upgrade && http::iequals(f.name, "upgrade"))) continue;
+    } else if (http::iequals(f.name, "content-length")) {
+      had_length = true;
+      continue;
+    } else if (http::iequals(f.name, "expect")) {
+      continue;  // 100-continue is answered by us
+    } else if (add_forwarded &&
+               ((add_for && http::iequals(f.name, "x-forwarded-for")) ||
+                (fwd.x_forwarded_proto && http::iequals(f.name, "x-forwarded-proto")) ||
+                (fwd.x_forwarded_host && http::iequals(f.name, "x-forwarded-host")))) {
+      continue;
+    } else if (f.name.find('_') != std::string_view::npos && !ls.keep_underscore_fields) {
+      // CGI and WSGI turn '-' into '_', so X_Forwarded_For would reach
+      // them as the HTTP_X_FORWARDED_FOR we set (nginx drops these too).
+      spdlog::debug("listener '{}': dropped header field '{}' (underscore in its name)", ls.name,
+                    f.name);
+      continue;
+    }
+    add(f.name, f.value);
+  }
+  if (add_for) add_forwarded_for(head, *in.client);
+  if (add_forwarded && fwd.x_forwarded_proto) {
+    add("X-Forwarded-Proto", in.secure ? "https" : "http");
+  }
+  if (add_forwarded && fwd.x_forwarded_host && !head.host.empty()) {
+    add("X-Forwarded-Host", head.host);
+  }
+  out_.method = head.method_text;
+  out_.target = in.target;
+  out_.authority = in.host;
+  out_.fields = spill_.empty() ? std::span<const http::HeaderField>(inline_.data(), count_)
+                               : std::span<const http::HeaderField>(spill_);
+  out_.upgrade = head.upgrade;
+  if (head.framing == http::Framing::content_length) {
+    out_.body = http::BodyKind::sized;
+    out_.length = head.content_length;
+  } else if (head.framing == http::Framing::chunked) {
+    out_.body = http::BodyKind::streamed;
+  } else if (had_length || head.method == http::Method::POST || head.method == http::Method::PUT ||
+             head.method == http::Method::PATCH) {
+    // RFC 9110 §8.6: a request whose method gives content a meaning says
+    // its length even when it is 0; without it some servers answer 411,
+    // and some read the next pipelined request as this one's body.
+    out_.body = http::BodyKind::sized;
+    out_.length = 0;
+  }
+}
+
+// Appended to what earlier proxies wrote, in order (one field, RFC 9110 §5.3).
+void ForwardedRequest::add_forwarded_for(const http::RequestHead& head,
+                                         const SocketAddress& client) {
+  for (const auto& f : head.fields) {
+    if (!http::iequals(f.name, "x-forwarded-for") || f.value.empty()) continue;
+    forwarded_for_.append(f.value);
+    forwarded_for_.append(", ");
+  }
+  char ip[INET6_ADDRSTRLEN + 1] = {};
+  forwarded_for_.append(client_ip_text(client, ip, sizeof ip));
+  add("X-Forwarded-For", forwarded_for_);
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,55 @@
+// The request as a server receives it: the client's end-to-end fields in
+// their order, Host chosen (the route's rewrite, else the client's), framing
+// stated afresh, and the X-Forwarded-* fields of the listener's policy.
+// Version-neutral (http::OutgoingRequest): the upstream codec writes it.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/message.h"
+#include "http/outgoing.h"
+
+namespace sluice {
+class SocketAddress;
+}
+
+namespace sluice::proxy {
+
+struct ListenerSettings;
+
+class ForwardedRequest {
+ public:
+  struct Inputs {
+    std::string_view target;  // normalised or rewritten
+    std::string_view host;    // Host to send
+    const ListenerSettings* listener = nullptr;
+    const SocketAddress* client = nullptr;  // as the PROXY header named it, if any
+    bool secure = false;                    // the client's connection is encrypted
+  };
+  // Builds from `head` (whose views must outlive this object).
+  ForwardedRequest(const http::RequestHead& head, const Inputs& in);
+  ForwardedRequest(const ForwardedRequest&) = delete;
+  ForwardedRequest& operator=(const ForwardedRequest&) = delete;
+
+  const http::OutgoingRequest& request() const { return out_; }
+
+ private:
+  void add(std::string_view name, std::string_view value);
+  void add_forwarded_for(const http::RequestHead& head, const SocketAddress& client);
+
+  http::OutgoingRequest out_;
+  // Fields: inline for the usual few dozen, on the heap beyond.
+  static constexpr std::size_t kInlineFields = 48;
+  std::array<http::HeaderField, kInlineFields> inline_;
+  std::vector<http::HeaderField> spill_;
+  std::size_t count_ = 0;
+  std::string forwarded_for_;  // the X-Forwarded-For value we send
+};
+
+// The text form of a client's IP address ("unknown" for other families).
+std::string_view client_ip_text(const SocketAddress& client, char* out, std::size_t size);
+
+}  // namespace sluice::proxy

@@ -1,0 +1,197 @@
+#include "proxy/http1_downstream.h"
+
+#include <spdlog/spdlog.h>
+#include <cstring>
+
+#include "core/socket.h"
+#include "core/worker.h"
+#include "proxy/snapshot.h"
+#include "proxy/tunnel.h"
+
+namespace sluice::proxy {
+
+Http1Downstream::Http1Downstream(const Connection& c, const http::RequestHead& head,
+                                 std::uint64_t write_timeout_ms)
+    : c_(c),
+      write_timeout_ms_(write_timeout_ms),
+      client_minor_(head.version_minor),
+      client_keep_alive_(head.keep_alive),
+      expect_continue_(head.expect_continue),
+      body_(head.framing, head.content_length),
+      pace_(c.listener, c.request_started_ms) {}
+
+BodyPiece Http1Downstream::client_error(ErrorKind kind, const char* reason) {
+  BodyPiece p;
+  p.failed = true;
+  p.error = ExchangeError{kind, Side::client, Phase::request, false, reason};
+  return p;
+}
+
+// The previous piece's bytes go; what followed them moves up behind the head.
+void Http1Downstream::drop_consumed() {
+  if (consumed_ == 0) return;
+  char* body = c_.buf.data() + c_.head_end;
+  const std::size_t held = c_.used - c_.head_end;
+  std::memmove(body, body + consumed_, held - consumed_);
+  c_.used -= consumed_;
+  consumed_ = 0;
+}
+
+Task<BodyPiece> Http1Downstream::read_body() {
+  drop_consumed();
+  BodyPiece p;
+  if (body_.done()) {
+    p.end = true;
+    co_return p;
+  }
+  while (true) {
+    if (c_.used > c_.head_end) {
+      const http::BodyDecoder::Result d =
+          body_.decode(std::span<char>(c_.buf.data() + c_.head_end, c_.used - c_.head_end));
+      if (d.error) {
+        spdlog::debug("listener '{}': request body: {}", c_.listener.name, d.reason);
+        co_return client_error(ErrorKind::malformed, "malformed chunked request body");
+      }
+      const auto& limit = c_.listener.max_body_bytes;
+      if (limit && body_.body_bytes() > *limit) {
+        co_return client_error(ErrorKind::body_too_large,
+                               "request body larger than the listener allows");
+      }
+      consumed_ = d.consumed;
+      if (d.data_bytes > 0 || d.done) {
+        first_read_ = false;
+        p.data = std::string_view(c_.buf.data() + c_.head_end, d.data_bytes);
+        p.end = d.done;
+        co_return p;
+      }
+      drop_consumed();  // framing only: it goes, and more is read
+      if (c_.used == c_.buf.capacity()) {
+        // A chunk size line or trailer section larger than the room behind
+        // the head.
+        co_return client_error(ErrorKind::malformed, "malformed chunked request body");
+      }
+    }
+    if (first_read_) {
+      // The first piece is what came with the head, even none: the head
+      // goes to the server before we wait on the client.
+      first_read_ = false;
+      co_return p;
+    }
+    if (!co_await read_more(p)) co_return p;
+  }
+}
+
+// RFC 9110 §10.1.1: a client that sent "Expect: 100-continue" holds its body
+// back until told to go on; we tell it ourselves (the server does not see
+// the expectation) just before we wait for the body.
+Task<bool> Http1Downstream::read_more(BodyPiece& failure) {
+  if (expect_continue_ && client_minor_ == 1) {
+    expect_continue_ = false;
+    if (!co_await c_.sock.write(http::kContinue, c_.listener.body_timeout_ms)) {
+      failure = client_error(ErrorKind::closed, "the client left");
+      co_return false;
+    }
+  }
+  while (true) {
+    EventLoop& loop = c_.sock.loop();
+    const std::uint64_t started = loop.now_ms();
+    auto r =
+        co_await c_.sock.read(std::span<char>(c_.buf.data() + c_.used, c_.buf.capacity() - c_.used),
+                              pace_.read_timeout(started));
+    if (!r && r.code() != Errc::timeout) {
+      failure = client_error(ErrorKind::closed, "the client left");
+      co_return false;
+    }
+    const std::size_t n = r ? *r : 0;
+    if (const char* slow = pace_.after_read(started, loop.refresh_now(), n)) {
+      failure = client_error(ErrorKind::too_slow, slow);
+      co_return false;
+    }
+    c_.used += n;
+    if (n > 0) co_return true;
+  }
+}
+
+char* Http1Downstream::head_buffer() {
+  if (!head_buf_) head_buf_ = c_.scope.worker().buffers().acquire();
+  return head_buf_.data();
+}
+
+Task<bool> Http1Downstream::write(std::string_view a, std::string_view b, std::string_view c,
+                                  std::string_view d) {
+  auto op = c_.sock.write(a, b, write_timeout_ms_);
+  op.add(c);
+  op.add(d);
+  co_return static_cast<bool>(co_await op);
+}
+
+// RFC 9110 §15.2: never to an HTTP/1.0 client.
+Task<bool> Http1Downstream::send_interim(const http::OutgoingResponse& res) {
+  if (client_minor_ == 0) co_return true;
+  http::HeadWriter w(std::span<char>(head_buffer(), head_buf_.capacity()));
+  if (!http::encode_interim(w, res)) co_return true;  // an oversized hint is dropped, not fatal
+  co_return static_cast<bool>(co_await c_.sock.write(w.text(), c_.listener.body_timeout_ms));
+}
+
+Task<HeadSent> Http1Downstream::send_head(const http::OutgoingResponse& res, bool end) {
+  framing_ = http::choose_framing(res.body, client_minor_);
+  // Decided now: a stop may have begun while the request was served.
+  keep_alive_ = client_keep_alive_ && body_.done() && !c_.scope.worker().stopping() &&
+                framing_ != http::H1Framing::close;
+  const http::H1Persistence persistence{client_minor_, keep_alive_,
+                                        c_.listener.keep_alive_header
+                                            ? std::string_view(c_.listener.keep_alive_fields)
+                                            : std::string_view()};
+  http::HeadWriter w(std::span<char>(head_buffer(), head_buf_.capacity()));
+  if (!http::encode_response_head(w, res, framing_, persistence)) co_return HeadSent::too_large;
+  held_head_ = w.size();
+  if (!end) co_return HeadSent::sent;
+  held_head_ = 0;
+  co_return co_await write(w.text()) ? HeadSent::sent : HeadSent::client_gone;
+}
+
+Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
+  const std::string_view head(head_buf_ ? head_buf_.data() : nullptr, held_head_);
+  held_head_ = 0;
+  char size_line[24];
+  std::string_view size_piece;
+  std::string_view tail;
+  if (framing_ == http::H1Framing::chunked) {
+    if (!data.empty()) {
+      size_piece = std::string_view(size_line, http::write_chunk_header(size_line, data.size()));
+    }
+    static constexpr std::string_view kEndThenLast = "\r\n0\r\n\r\n";
+    if (end) {
+      tail = data.empty() ? http::kLastChunk : kEndThenLast;
+    } else if (!data.empty()) {
+      tail = http::kChunkEnd;
+    }
+  }
+  if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) co_return true;
+  co_return co_await write(head, size_piece, data, tail);
+}
+
+void Http1Downstream::reset() {
+  c_.sock.close();
+}
+
+Task<void> Http1Downstream::tunnel(Socket& server, std::string_view server_pending,
+                                   std::span<char> server_buffer, std::uint64_t write_timeout_ms) {
+  const std::string_view head(head_buf_ ? head_buf_.data() : nullptr, held_head_);
+  held_head_ = 0;
+  if (!co_await write(head, server_pending)) co_return;
+  head_buf_.reset();
+  // What the client sent after its request already belongs to the tunnel.
+  drop_consumed();
+  if (c_.used > c_.head_end) {
+    if (!co_await server.write(std::string_view(c_.buf.data() + c_.head_end, c_.used - c_.head_end),
+                               write_timeout_ms)) {
+      co_return;
+    }
+  }
+  c_.used = 0;
+  co_await run_tunnel(c_.sock, server, std::span<char>(c_.buf.data(), c_.buf.capacity()),
+                      server_buffer, c_.listener.idle_timeout_ms);
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,235 @@
+#include "proxy/http1_upstream.h"
+
+#include <spdlog/spdlog.h>
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cstring>
+
+#include "core/event_loop.h"
+#include "core/socket.h"
+#include "http/h1_encoder.h"
+#include "http/token.h"
+#include "proxy/upstream_connection.h"
+
+namespace sluice::proxy {
+
+Http1Upstream::Http1Upstream(EventLoop& loop, BufferPool& buffers, std::uint64_t io_timeout_ms)
+    : loop_(loop),
+      io_timeout_ms_(io_timeout_ms),
+      scratch_(buffers.acquire()),
+      buf_(buffers.acquire()) {}
+
+void Http1Upstream::attach(UpstreamConnection& conn) {
+  conn_ = &conn;
+  held_head_ = 0;
+  request_sent_ = false;
+  send_cancelled_ = false;
+  used_ = 0;
+  head_bytes_ = 0;
+  parser_.reset();
+  body_.reset();
+  first_body_read_ = true;
+  body_ended_ = false;
+  answer_started_ = false;
+  clean_ = true;
+}
+
+Task<bool> Http1Upstream::write(std::string_view a, std::string_view b, std::string_view c,
+                                std::string_view d) {
+  auto op = conn_->socket().write(a, b, io_timeout_ms_);
+  op.add(c);
+  op.add(d);
+  auto w = co_await op;
+  if (!w && w.code() == Errc::cancelled) send_cancelled_ = true;
+  co_return static_cast<bool>(w);
+}
+
+bool Http1Upstream::head_fits(const http::OutgoingRequest& req) {
+  http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
+  return http::encode_request_head(w, req);
+}
+
+Task<bool> Http1Upstream::send_head(const http::OutgoingRequest& req, bool end) {
+  http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
+  // Checked by the exchange before the first try (encode_request_head
+  // fails only on overflow, and the same request fits every time).
+  const bool fits = http::encode_request_head(w, req);
+  assert(fits);
+  (void)fits;
+  chunked_request_ = req.body == http::BodyKind::streamed;
+  held_head_ = w.size();
+  if (!end) co_return true;
+  held_head_ = 0;
+  request_sent_ = co_await write(w.text());
+  co_return request_sent_;
+}
+
+Task<bool> Http1Upstream::send_body(std::string_view data, bool end) {
+  const std::string_view head(scratch_.data(), held_head_);
+  held_head_ = 0;
+  char size_line[24];
+  std::string_view size_piece;
+  std::string_view tail;
+  if (chunked_request_) {
+    // RFC 9112 §7.1: the body goes out re-chunked, one chunk per piece.
+    if (!data.empty()) {
+      size_piece = std::string_view(size_line, http::write_chunk_header(size_line, data.size()));
+    }
+    static constexpr std::string_view kEndThenLast = "\r\n0\r\n\r\n";
+    if (end) {
+      tail = data.empty() ? http::kLastChunk : kEndThenLast;
+    } else if (!data.empty()) {
+      tail = http::kChunkEnd;
+    }
+  }
+  if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) {
+    if (end) request_sent_ = true;
+    co_return true;
+  }
+  const bool ok = co_await write(head, size_piece, data, tail);
+  if (ok && end) request_sent_ = true;
+  co_return ok;
+}
+
+HeadRead Http1Upstream::head_failed(ErrorKind kind, const char* reason) {
+  HeadRead r;
+  r.failed = true;
+  r.error = ExchangeError{kind, Side::server, Phase::headers, false, reason};
+  return r;
+}
+
+// The previous (interim) head's bytes go; what followed it moves up.
+void Http1Upstream::drop_head() {
+  if (head_bytes_ == 0) return;
+  std::memmove(buf_.data(), buf_.data() + head_bytes_, used_ - head_bytes_);
+  used_ -= head_bytes_;
+  head_bytes_ = 0;
+  parser_->reset();
+}
+
+Task<HeadRead> Http1Upstream::read_head(std::uint64_t deadline_ms,
+                                        std::span<http::HeaderField> fields,
+                                        http::Method request_method) {
+  if (!parser_) {
+    parser_.emplace(http::ParserLimits{buf_.capacity(), buf_.capacity(), fields.size()}, fields);
+  }
+  drop_head();
+  http::ParseState state;
+  while ((state = parser_->parse(std::string_view(buf_.data(), used_), request_method)) ==
+         http::ParseState::need_more) {
+    if (used_ == buf_.capacity())
+      co_return head_failed(ErrorKind::too_large, "response head too large");
+    const std::uint64_t now = loop_.now_ms();
+    auto r =
+        co_await conn_->socket().read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
+                                      deadline_ms > now ? deadline_ms - now : 1);
+    if (!r) {
+      HeadRead failed;
+      failed.failed = true;
+      if (r.code() == Errc::cancelled) {
+        failed.error = ExchangeError{ErrorKind::closed, Side::client, Phase::headers, false,
+                                     "the client left"};
+      } else if (r.code() == Errc::timeout) {
+        failed.error = ExchangeError{ErrorKind::timeout, Side::server, Phase::headers, false,
+                                     "the server did not answer in time"};
+      } else {
+        failed.error = ExchangeError{ErrorKind::closed, Side::server, Phase::headers, false,
+                                     "the server closed the connection without answering"};
+      }
+      co_return failed;
+    }
+    used_ += *r;
+    answer_started_ = true;
+  }
+  if (state == http::ParseState::error) {
+    spdlog::debug("bad response: {}", parser_->error().reason);
+    co_return head_failed(ErrorKind::malformed, "invalid response from the server");
+  }
+  const http::ResponseHead& head = parser_->head();
+  head_bytes_ = parser_->head_bytes();
+  if (head.status >= 200) {
+    // RFC 9112 §9.3: an HTTP/1.0 server, or one that said close, or a
+    // message whose framing was doubtful, does not get another request.
+    if (!head.keep_alive || head.must_close || head.version_minor == 0) clean_ = false;
+    note_keep_alive_hint(head);
+    body_.emplace(head.framing, head.content_length);
+  }
+  HeadRead r;
+  r.head = &head;
+  co_return r;
+}
+
+// A server's "Keep-Alive: timeout=N" (RFC 2068 §19.7.1, still widely sent)
+// says when it will close an idle connection; the pool retires it earlier.
+void Http1Upstream::note_keep_alive_hint(const http::ResponseHead& head) {
+  for (const auto& f : head.fields) {
+    if (!http::iequals(f.name, "keep-alive")) continue;
+    http::ListTokens params(f.value);
+    std::string_view p;
+    while (params.next(p)) {
+      if (p.size() > 8 && http::iequals(p.substr(0, 8), "timeout=")) {
+        std::uint64_t seconds = 0;
+        auto [end, ec] = std::from_chars(p.data() + 8, p.data() + p.size(), seconds);
+        if (ec == std::errc() && end == p.data() + p.size() && seconds < 86'400) {
+          conn_->set_server_idle_timeout(seconds == 0 ? 1 : seconds * 1000);
+        }
+      }
+    }
+  }
+}
+
+std::string_view Http1Upstream::bytes_after_head() const {
+  return std::string_view(buf_.data() + head_bytes_, used_ - head_bytes_);
+}
+
+Task<BodyPiece> Http1Upstream::read_body() {
+  assert(body_.has_value());  // read_head gave a final head
+  std::size_t start = head_bytes_;
+  if (!first_body_read_) {
+    start = 0;
+    if (body_->done()) {
+      used_ = 0;
+    } else {
+      auto r = co_await conn_->socket().read(std::span<char>(buf_.data(), buf_.capacity()),
+                                             io_timeout_ms_);
+      used_ = r ? *r : 0;
+      if (!r) {
+        BodyPiece p;
+        if (r.code() == Errc::closed && body_->end_of_input()) {
+          // RFC 9112 §6.3 rule 8: the server's close ends the body.
+          clean_ = false;
+          body_ended_ = true;
+          p.end = true;
+          co_return p;
+        }
+        p.failed = true;
+        p.error =
+            ExchangeError{r.code() == Errc::cancelled ? ErrorKind::closed : ErrorKind::closed,
+                          r.code() == Errc::cancelled ? Side::client : Side::server, Phase::data,
+                          false, r.code() == Errc::closed ? "closed early" : "read failed"};
+        co_return p;
+      }
+    }
+  }
+  first_body_read_ = false;
+  head_bytes_ = 0;
+  std::span<char> in(buf_.data() + start, used_ - start);
+  const http::BodyDecoder::Result d = body_->decode(in);
+  BodyPiece p;
+  if (d.error) {
+    p.failed = true;
+    p.error = ExchangeError{ErrorKind::malformed, Side::server, Phase::data, false, d.reason};
+    co_return p;
+  }
+  if (body_->framing() == http::Framing::close_delimited) clean_ = false;
+  // RFC 9112 §6.3: bytes after a complete response answer nothing: the
+  // connection is not reused.
+  if (d.done && d.consumed < in.size()) clean_ = false;
+  p.data = std::string_view(in.data(), d.data_bytes);
+  p.end = d.done;
+  body_ended_ = d.done;
+  co_return p;
+}
+
+}  // namespace sluice::proxy

@@ -1,0 +1,160 @@
+#include "proxy/upstream_connector.h"
+
+#include <sys/socket.h>
+
+#include "core/socket.h"
+#include "http/proxy_protocol.h"
+#include "proxy/pool_group.h"
+#include "proxy/worker_context.h"
+
+namespace sluice::proxy {
+namespace {
+
+// How long a worker waits for another worker to hand over an idle
+// connection before it opens one itself: a cross-thread round trip.
+constexpr std::uint64_t kBorrowWaitMs = 20;
+
+ExchangeError connect_failure(ErrorKind kind, Side side, const char* reason) {
+  return ExchangeError{kind, side, Phase::connect, side == Side::server, reason};
+}
+
+}  // namespace
+
+UpstreamConnector::UpstreamConnector(WorkerContext& ctx, EventLoop& loop, const Backend& backend,
+                                     CancelToken* cancel)
+    : ctx_(ctx), loop_(loop), backend_(backend), cancel_(cancel) {}
+
+bool UpstreamConnector::pick(std::uint64_t hash_key, int preferred) {
+  const balance::Balancer& b = *backend_.balancer;
+  // A retry goes elsewhere when another server is usable.
+  const int avoid = server_;
+  release();
+  int s = -1;
+  if (preferred >= 0 && preferred != avoid && b.state(preferred).takes_sticky(loop_.now_ms())) {
+    s = preferred;
+  } else {
+    s = b.pick(backend_.balance_state(ctx_.index), loop_.now_ms(), hash_key, avoid);
+  }
+  if (s < 0) return false;
+  server_ = s;
+  last_server_ = server();
+  b.state(s).in_flight.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+Task<bool> UpstreamConnector::admit() {
+  assert(server_ >= 0);  // picked first
+  balance::ConnectionLimit* limit = backend_.balancer->limit(server_);
+  if (limit == nullptr || holding_slot_) co_return true;
+  holding_slot_ = co_await limit->acquire(loop_, backend_.queue_timeout_ms, cancel_);
+  co_return holding_slot_;
+}
+
+void UpstreamConnector::release() {
+  if (server_ < 0) return;
+  if (holding_slot_) {
+    backend_.balancer->limit(server_)->release();
+    holding_slot_ = false;
+  }
+  backend_.balancer->state(server_).in_flight.fetch_sub(1, std::memory_order_relaxed);
+  server_ = -1;
+}
+
+std::unique_ptr<UpstreamConnection> UpstreamConnector::take_pooled(const ConnectOptions& options) {
+  return ctx_.pool.take(endpoint_->pool_key, options.max_idle_ms);
+}
+
+Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect(
+    const ConnectOptions& options) {
+  assert(server_ >= 0);  // picked first
+  reused_ = false;
+  endpoint_ = backend_.balancer->state(server_).endpoint.load(std::memory_order_acquire);
+  if (endpoint_ == nullptr) {
+    // Never resolved: it cannot be picked, but nothing is sent anywhere if it was.
+    error_ = connect_failure(ErrorKind::closed, Side::server, "cannot connect to the server");
+    co_return nullptr;
+  }
+  const BackendServer& s = *server();
+  // A PROXY header names one client, so such connections are never pooled.
+  const bool pooled = options.allow_pooled && backend_.pool.reuse != ReuseMode::never &&
+                      s.send_proxy == ProxyHeaderVersion::none;
+  std::unique_ptr<UpstreamConnection> conn;
+  if (pooled) {
+    const DestinationId d = endpoint_->pool_key;
+    conn = take_pooled(options);
+    if (!conn && options.may_borrow && ctx_.group != nullptr) {
+      if (auto donor = ctx_.group->donor_for(ctx_.index, d)) {
+        co_await ctx_.group->borrow(ctx_.index, *donor, d, kBorrowWaitMs, cancel_);
+        conn = ctx_.pool.take(d);
+        if (conn) ++ctx_.counters.borrowed;
+      }
+    }
+  }
+  if (conn) {
+    reused_ = true;
+  } else {
+    conn = co_await connect_new(options);
+    if (!conn) co_return nullptr;
+  }
+  conn->socket().bind_cancel(cancel_);
+  co_return conn;
+}
+
+Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect_new(
+    const ConnectOptions& options) {
+  auto fd = co_await connect_to(loop_, endpoint_->addr, backend_.connect_timeout_ms, cancel_);
+  if (!fd) {
+    const Errc e = fd.code();
+    if (e == Errc::cancelled) {
+      error_ = connect_failure(ErrorKind::closed, Side::client, "the client left");
+    } else if (fd.error().is_local_shortage()) {
+      // Ours (descriptors, ports), not the server's: another server would
+      // fare no better.
+      error_ =
+          connect_failure(ErrorKind::shortage, Side::local,
+                          "cannot open a connection: this host is out of descriptors or ports");
+    } else if (e == Errc::timeout) {
+      error_ =
+          connect_failure(ErrorKind::timeout, Side::server, "connecting to the server timed out");
+    } else if (e == Errc::refused) {
+      error_ =
+          connect_failure(ErrorKind::refused, Side::server, "connection refused by the server");
+    } else {
+      error_ = connect_failure(ErrorKind::closed, Side::server, "cannot connect to the server");
+    }
+    co_return nullptr;
+  }
+  if (backend_.tcp_keepalive) {
+    // TCP keepalive probes (SO_KEEPALIVE) find dead peers on long-idle
+    // connections; HTTP keep-alive (reuse) does not depend on it.
+    int one = 1;
+    setsockopt(*fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+  }
+  auto conn = std::make_unique<UpstreamConnection>(loop_, *fd, endpoint_->pool_key);
+  conn->socket().bind_cancel(cancel_);
+  ++ctx_.counters.connections;
+  const BackendServer& s = *server();
+  if (s.send_proxy != ProxyHeaderVersion::none && options.client != nullptr) {
+    const std::string header =
+        s.send_proxy == ProxyHeaderVersion::v1
+            ? http::make_proxy_header_v1(options.client->source, options.client->destination)
+            : http::make_proxy_header_v2(options.client->source, options.client->destination);
+    if (!co_await conn->socket().write(header, backend_.connect_timeout_ms)) {
+      error_ = connect_failure(ErrorKind::closed, Side::server, "cannot connect to the server");
+      co_return nullptr;
+    }
+  }
+  co_return conn;
+}
+
+void UpstreamConnector::finish(std::unique_ptr<UpstreamConnection> conn, bool reusable) {
+  if (!conn) return;
+  if (reusable && backend_.pool.reuse != ReuseMode::never && server_ >= 0 &&
+      server()->send_proxy == ProxyHeaderVersion::none) {
+    conn->count_exchange();
+    conn->socket().bind_cancel(nullptr);
+    ctx_.pool.put(std::move(conn), backend_.pool);
+  }
+}
+
+}  // namespace sluice::proxy
