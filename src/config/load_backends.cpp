@@ -78,13 +78,13 @@ void load_servers(Walker& w, const YAML::Node& n, const Block& b, std::vector<Se
 }
 
 // False when `h` is not a map of hash settings.
-bool load_hash(Walker& w, const YAML::Node& h, const Block& hb, Balance balance, Hash& x) {
+bool load_hash(Walker& w, const YAML::Node& h, const Block& hb, Balance balance, Hash& hash) {
   if (!w.map_with_keys(h, hb, {"key", "name"})) return false;
-  w.choice_field(h, "key", hb, kHashKeys, x.key);
-  const bool named = x.key == HashKey::header || x.key == HashKey::cookie;
+  w.choice_field(h, "key", hb, kHashKeys, hash.key);
+  const bool named = hash.key == HashKey::header || hash.key == HashKey::cookie;
   if (named) {
-    if (w.string_field(h, "name", hb, x.name, true) && !is_token(x.name)) {
-      w.error(field(h, "name"), hb.at("name") + ": " + quote(x.name) + " is not a valid name");
+    if (w.string_field(h, "name", hb, hash.name, true) && !is_token(hash.name)) {
+      w.error(field(h, "name"), hb.at("name") + ": " + quote(hash.name) + " is not a valid name");
     }
   } else if (field(h, "name").IsDefined()) {
     w.error(field(h, "name"), hb.at("name") + ": only used with key header or cookie");
@@ -96,10 +96,11 @@ bool load_hash(Walker& w, const YAML::Node& h, const Block& hb, Balance balance,
 }
 
 // False when `s` is not a map of sticky settings.
-bool load_sticky(Walker& w, const YAML::Node& s, const Block& sb, Sticky& x) {
+bool load_sticky(Walker& w, const YAML::Node& s, const Block& sb, Sticky& sticky) {
   if (!w.map_with_keys(s, sb, {"cookie"})) return false;
-  if (w.string_field(s, "cookie", sb, x.cookie, true) && !is_token(x.cookie)) {
-    w.error(field(s, "cookie"), sb.at("cookie") + ": " + quote(x.cookie) + " is not a valid name");
+  if (w.string_field(s, "cookie", sb, sticky.cookie, true) && !is_token(sticky.cookie)) {
+    w.error(field(s, "cookie"),
+            sb.at("cookie") + ": " + quote(sticky.cookie) + " is not a valid name");
   }
   return true;
 }
@@ -161,12 +162,12 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
   }
   w.choice_field(n, "balance", b, kBalances, be.balance);
   if (const YAML::Node h = field(n, "hash"); h.IsDefined()) {
-    Hash x;
-    if (load_hash(w, h, b.child("hash"), be.balance, x)) be.hash = std::move(x);
+    Hash hash;
+    if (load_hash(w, h, b.child("hash"), be.balance, hash)) be.hash = std::move(hash);
   }
   if (const YAML::Node s = field(n, "sticky"); s.IsDefined()) {
-    Sticky x;
-    if (load_sticky(w, s, b.child("sticky"), x)) be.sticky = std::move(x);
+    Sticky sticky;
+    if (load_sticky(w, s, b.child("sticky"), sticky)) be.sticky = std::move(sticky);
   }
   load_servers(w, n, b, be.servers);
   load_connection_settings(w, n, b, be);

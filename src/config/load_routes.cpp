@@ -170,16 +170,16 @@ void load_action(Walker& w, const YAML::Node& n, const Block& b, Route& r) {
 
 // False when `rw` is not a map of rewrite settings.
 bool load_rewrite(Walker& w, const YAML::Node& rw, const Block& wb, const RouteMatch& m,
-                  Rewrite& x) {
+                  Rewrite& rewrite) {
   if (!w.map_with_keys(rw, wb, {"path", "strip_prefix", "add_prefix", "host"})) return false;
-  w.path_field(rw, "path", wb, x.path);
-  w.path_field(rw, "strip_prefix", wb, x.strip_prefix);
-  w.path_field(rw, "add_prefix", wb, x.add_prefix);
-  if (w.opt_string(rw, "host", wb, x.host) && !valid_field_value(*x.host)) {
+  w.path_field(rw, "path", wb, rewrite.path);
+  w.path_field(rw, "strip_prefix", wb, rewrite.strip_prefix);
+  w.path_field(rw, "add_prefix", wb, rewrite.add_prefix);
+  if (w.opt_string(rw, "host", wb, rewrite.host) && !valid_field_value(*rewrite.host)) {
     w.error(field(rw, "host"), wb.at("host") + ": cannot contain a line break");
   }
-  if (x.path) check_captures(w, field(rw, "path"), wb.at("path"), *x.path, m);
-  if (x.path && (x.strip_prefix || x.add_prefix)) {
+  if (rewrite.path) check_captures(w, field(rw, "path"), wb.at("path"), *rewrite.path, m);
+  if (rewrite.path && (rewrite.strip_prefix || rewrite.add_prefix)) {
     w.error(rw, wb.label() +
                     ": 'path' replaces the whole path; use it or strip_prefix/add_prefix, "
                     "not both");
@@ -188,19 +188,19 @@ bool load_rewrite(Walker& w, const YAML::Node& rw, const Block& wb, const RouteM
 }
 
 // False when `rs` is not a map of respond settings.
-bool load_respond(Walker& w, const YAML::Node& rs, const Block& sb, Respond& x) {
+bool load_respond(Walker& w, const YAML::Node& rs, const Block& sb, Respond& respond) {
   if (!w.map_with_keys(rs, sb, {"status", "headers", "body"})) return false;
-  w.int_field(rs, "status", sb, 100, 599, x.status);
+  w.int_field(rs, "status", sb, 100, 599, respond.status);
   if (const YAML::Node h = field(rs, "headers"); h.IsDefined()) {
-    w.field_map(h, sb.at("headers"), x.headers);
+    w.field_map(h, sb.at("headers"), respond.headers);
   }
   if (const YAML::Node body = field(rs, "body"); body.IsDefined()) {
-    w.scalar(body, sb.at("body"), x.body);
+    w.scalar(body, sb.at("body"), respond.body);
     // RFC 9112 §6.3: a 1xx, 204 or 304 response ends with its head.
-    const bool bodiless = x.status < 200 || x.status == 204 || x.status == 304;
-    if (bodiless && !x.body.empty()) {
-      w.error(body,
-              sb.at("body") + ": a " + std::to_string(x.status) + " response never carries a body");
+    const bool bodiless = respond.status < 200 || respond.status == 204 || respond.status == 304;
+    if (bodiless && !respond.body.empty()) {
+      w.error(body, sb.at("body") + ": a " + std::to_string(respond.status) +
+                        " response never carries a body");
     }
   }
   return true;
@@ -231,22 +231,23 @@ void load_redirect_host(Walker& w, const YAML::Node& rd, const Block& db,
 
 // False when `rd` is not a map of redirect settings.
 bool load_redirect(Walker& w, const YAML::Node& rd, const Block& db, const RouteMatch& m,
-                   Redirect& x) {
+                   Redirect& redirect) {
   if (!w.map_with_keys(rd, db, {"status", "scheme", "host", "port", "path", "keep_query"})) {
     return false;
   }
   if (const YAML::Node s = field(rd, "status"); s.IsDefined()) {
-    load_redirect_status(w, s, db, x.status);
+    load_redirect_status(w, s, db, redirect.status);
   }
-  if (w.opt_string(rd, "scheme", db, x.scheme) && *x.scheme != "http" && *x.scheme != "https") {
+  if (w.opt_string(rd, "scheme", db, redirect.scheme) && *redirect.scheme != "http" &&
+      *redirect.scheme != "https") {
     w.error(field(rd, "scheme"),
-            db.at("scheme") + ": expected http or https, got " + quote(*x.scheme));
+            db.at("scheme") + ": expected http or https, got " + quote(*redirect.scheme));
   }
-  load_redirect_host(w, rd, db, x.host);
-  w.opt_int(rd, "port", db, 1, 65535, x.port);
-  w.path_field(rd, "path", db, x.path);
-  if (x.path) check_captures(w, field(rd, "path"), db.at("path"), *x.path, m);
-  w.bool_field(rd, "keep_query", db, x.keep_query);
+  load_redirect_host(w, rd, db, redirect.host);
+  w.opt_int(rd, "port", db, 1, 65535, redirect.port);
+  w.path_field(rd, "path", db, redirect.path);
+  if (redirect.path) check_captures(w, field(rd, "path"), db.at("path"), *redirect.path, m);
+  w.bool_field(rd, "keep_query", db, redirect.keep_query);
   if (!field(rd, "scheme").IsDefined() && !field(rd, "host").IsDefined() &&
       !field(rd, "port").IsDefined() && !field(rd, "path").IsDefined()) {
     w.error(rd, db.label() +
@@ -278,16 +279,17 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
     if (!field(n, "backend").IsDefined()) {
       w.error(rw, wb.label() + ": only routes with a 'backend' can rewrite");
     }
-    Rewrite x;
-    if (load_rewrite(w, rw, wb, r.match, x)) r.rewrite = std::move(x);
+    Rewrite rewrite;
+    if (load_rewrite(w, rw, wb, r.match, rewrite)) r.rewrite = std::move(rewrite);
   }
   if (const YAML::Node rs = field(n, "respond"); rs.IsDefined()) {
-    Respond x;
-    if (load_respond(w, rs, b.child("respond"), x)) r.respond = std::move(x);
+    Respond respond;
+    if (load_respond(w, rs, b.child("respond"), respond)) r.respond = std::move(respond);
   }
   if (const YAML::Node rd = field(n, "redirect"); rd.IsDefined()) {
-    Redirect x;
-    if (load_redirect(w, rd, b.child("redirect"), r.match, x)) r.redirect = std::move(x);
+    Redirect redirect;
+    if (load_redirect(w, rd, b.child("redirect"), r.match, redirect))
+      r.redirect = std::move(redirect);
   }
 }
 
