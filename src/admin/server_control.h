@@ -6,7 +6,10 @@
 //   POST /backends/NAME/servers/ADDRESS/state    (PUT too)
 //                        body `drain`, `disable` or `enable`: 200 with the
 //                        server as JSON; 404 for an unknown backend or
-//                        server, 400 for another body
+//                        server, 400 for another body or a bad %-escape
+//
+// Routing (endpoints.h) sends only paths of the second shape here; the
+// request is parsed first, then applied to the configuration in force.
 //
 // The state belongs to the server within that backend (another backend
 // naming the same address is not affected) and is carried over by reloads
