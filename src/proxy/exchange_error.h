@@ -28,17 +28,29 @@ enum class Phase : std::uint8_t {
 };
 
 enum class ErrorKind : std::uint8_t {
-  closed,        // the peer closed or reset the connection
-  timeout,       // the peer was silent past a deadline
-  refused,       // the server refused the connection
-  malformed,     // the peer's bytes broke the protocol
-  too_large,     // a head or body over a limit
-  too_slow,      // a request body below min_body_rate or past timeouts.request
-  no_server,     // no server of the backend is usable
-  queue_full,    // the server is at max_connections and its queue is full or timed out
-  shortage,      // out of descriptors or ports here (Side::local)
-  not_allowed,   // refused by configuration (a CONNECT where the route does not allow it)
+  closed,       // the peer closed or reset the connection
+  timeout,      // the peer was silent past a deadline
+  refused,      // the server refused the connection
+  malformed,    // the peer's bytes broke the protocol
+  too_large,    // a head or body over a limit
+  too_slow,     // a request body below min_body_rate or past timeouts.request
+  no_server,    // no server of the backend is usable
+  queue_full,   // the server is at max_connections and its queue is full or timed out
+  shortage,     // out of descriptors or ports here (Side::local)
+  not_allowed,  // refused by configuration (a CONNECT where the route does not allow it)
+  // Client-side refusals whose status the kinds above cannot tell apart
+  // (appended: the values above keep their numbers). `too_large` is a head
+  // (431); a body over max_body_bytes is a different answer (413).
+  body_too_large,       // a request body over the listener's max_body_bytes (413)
+  target_too_long,      // a request line over max_request_line (414)
+  unsupported,          // a transfer coding we do not implement (501)
+  version_unsupported,  // an HTTP version we do not speak (505)
 };
+
+// The kind of a request the HTTP/1 parser refused, from the status it
+// chose (http::ParseError::status: 400, 413, 414, 431, 501, 505), so that
+// reply_for gives that status back. Anything else is `malformed`.
+ErrorKind request_error_kind(int parser_status);
 
 struct ExchangeError {
   ErrorKind kind = ErrorKind::closed;
@@ -66,12 +78,33 @@ struct ErrorReply {
 // `earlier_requests`: the client connection carried requests before this
 // one, so a client can retry a request that got a close itself (RFC 9112
 // §9.3.1).
+//
+// The rules, in order:
+// - the response started: {0, abort}, whatever happened; a status cannot
+//   follow part of a response.
+// - client side: closed -> {0} (nobody to answer); timeout, too_slow -> 408;
+//   malformed -> 400; too_large (a head) -> 431; body_too_large -> 413;
+//   target_too_long -> 414; unsupported -> 501; version_unsupported -> 505.
+// - server side: timeout -> 504; closed in phase headers on a connection
+//   with earlier requests -> {0, abort} (the request was sent and cannot be
+//   resent: the client gets the close we got, and its own retry rules);
+//   anything else -> 502.
+// - proxy side: not_allowed -> 405; too_large (our rewritten head did not
+//   fit) -> 431; anything else (no_server, queue_full) -> 503.
+// - local side: 503.
 ErrorReply reply_for(const ExchangeError& e, bool response_started, bool earlier_requests);
 
 // Two letters: who ended the exchange (C client, S server, P proxy, R
 // resource shortage; c and s for client and server timeouts), then the
 // phase (R, Q, C, H, D). "--" is an exchange that ended well, "LR" one
 // answered locally (redirect, respond, 404).
+//
+// The first letter: client side: c for timeout and too_slow, else C;
+// server side: s for timeout, else S; local side: R; proxy side: P in
+// phase request (our rules refused the request before any server was
+// involved), otherwise S for no_server and s for queue_full (HAProxy's SC
+// "no server" and sQ "timed out in the queue"), else P. The second letter
+// is the phase alone.
 std::string_view termination_code(const ExchangeError& e);
 inline constexpr std::string_view kCompleted = "--";
 inline constexpr std::string_view kAnsweredLocally = "LR";
