@@ -92,6 +92,10 @@ struct ErrorReply {
 // - proxy side: not_allowed -> 405; too_large (our rewritten head did not
 //   fit) -> 431; anything else (no_server, queue_full) -> 503.
 // - local side: 503.
+// A request the exchange decided to resend but found no other server for
+// (the log's "no other server is usable") was answered 502 or 504 even on
+// a later request, as docs/config.md says: pass earlier_requests = false
+// there. The close is for a request that cannot be sent again.
 ErrorReply reply_for(const ExchangeError& e, bool response_started, bool earlier_requests);
 
 // Two letters: who ended the exchange (C client, S server, P proxy, R
