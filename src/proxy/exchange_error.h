@@ -32,7 +32,7 @@ enum class ErrorKind : std::uint8_t {
   timeout,      // the peer was silent past a deadline
   refused,      // the server refused the connection
   malformed,    // the peer's bytes broke the protocol
-  too_large,    // a head or body over a limit
+  too_large,    // a head over a limit (a request body: body_too_large)
   too_slow,     // a request body below min_body_rate or past timeouts.request
   no_server,    // no server of the backend is usable
   queue_full,   // the server is at max_connections and its queue is full or timed out
@@ -40,8 +40,8 @@ enum class ErrorKind : std::uint8_t {
   not_allowed,  // refused by configuration (a CONNECT where the route does not allow it)
   // Client-side refusals whose status the kinds above cannot tell apart
   // (appended: the values above keep their numbers). `too_large` is a head
-  // (431); a body over max_body_bytes is a different answer (413).
-  body_too_large,       // a request body over the listener's max_body_bytes (413)
+  // (431); a body over max_body_size is a different answer (413).
+  body_too_large,       // a request body over the listener's max_body_size (413)
   target_too_long,      // a request line over max_request_line (414)
   unsupported,          // a transfer coding we do not implement (501)
   version_unsupported,  // an HTTP version we do not speak (505)
