@@ -25,7 +25,9 @@ class BodyDecoder {
     std::size_t consumed = 0;    // input bytes used (framing included)
     std::size_t data_bytes = 0;  // body data now at in[0, data_bytes)
     bool done = false;           // the body ended within `consumed`
-    bool error = false;          // malformed framing: `reason` says what
+    // Malformed framing: `reason` says what. Nothing more is read from the
+    // connection; `consumed` may stop short of the bytes that failed.
+    bool error = false;
     const char* reason = "";
   };
   // Decodes as much of `in` as belongs to this body, moving its data within
