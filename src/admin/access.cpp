@@ -213,6 +213,17 @@ std::optional<Refusal> check_content_type(const http::RequestHead& head) {
                  "Content-Type " + shown(*type) + " is not YAML or JSON"};
 }
 
+// The declared length is refused before a byte of the body is read.
+std::optional<Refusal> check_content_length(const AdminPolicy& policy,
+                                            const http::RequestHead& head) {
+  if (head.framing != http::Framing::content_length || head.content_length <= policy.max_body) {
+    return std::nullopt;
+  }
+  return Refusal{{413, "text/plain", "body too large (admin.max_body)\n"},
+                 "Content-Length " + std::to_string(head.content_length) + " over admin.max_body " +
+                     std::to_string(policy.max_body)};
+}
+
 }  // namespace
 
 AdminPolicy AdminPolicy::from(const config::Admin& admin) {
@@ -234,7 +245,8 @@ std::optional<Refusal> check_access(const AdminPolicy& policy, const http::Reque
   if (auto r = check_host(policy, head, local)) return r;
   if (auto r = check_origin(policy, head, local)) return r;
   if (auto r = check_token(policy, head)) return r;
-  return check_content_type(head);
+  if (auto r = check_content_type(head)) return r;
+  return check_content_length(policy, head);
 }
 
 bool tokens_equal(std::string_view given, std::string_view expected) {

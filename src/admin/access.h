@@ -13,6 +13,8 @@
 //   4. POST /config says its body is YAML or JSON, or says nothing (else
 //      415): a browser posts text/plain and form types cross-site without
 //      asking first, and each of those requests carries an Origin.
+//   5. A Content-Length is within admin.max_body (else 413). A chunked
+//      body is counted as it arrives (admin_server.cpp).
 #pragma once
 
 #include <cstddef>
@@ -46,6 +48,9 @@ struct AdminPolicy {
   std::uint64_t request_timeout_ms = 10'000;
 
   static AdminPolicy from(const config::Admin& admin);
+
+  // Whether a connection may stay, `open` counting it with the others.
+  bool admits_connection(std::size_t open) const { return open <= max_connections; }
 };
 
 // A request turned away: what the client gets, and why, for the log.
@@ -54,7 +59,7 @@ struct Refusal {
   std::string why;
 };
 
-// Checks 1 to 4 above. `local`: the connection's own address (the one the
+// Checks 1 to 5 above. `local`: the connection's own address (the one the
 // client reached). The head's fields must still be readable.
 std::optional<Refusal> check_access(const AdminPolicy& policy, const http::RequestHead& head,
                                     const SocketAddress& local);

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
-#include <algorithm>
 #include <array>
+#include <cassert>
 #include <cstring>
+#include <span>
 #include <string>
 
+#include "admin/admin_http.h"
 #include "admin/endpoints.h"
 #include "config/model.h"
 #include "core/address.h"
@@ -15,7 +17,6 @@
 #include "core/listener.h"
 #include "core/socket.h"
 #include "core/worker.h"
-#include "http/chunked_decoder.h"
 #include "http/parser.h"
 #include "http/serializer.h"
 
@@ -28,27 +29,6 @@ namespace {
 // (RFC 9112 §9.6).
 constexpr std::uint64_t kLingerMs = 2'000;
 constexpr std::size_t kLingerMaxBytes = 64 * 1024 * 1024;
-
-std::string head_of(const AdminResponse& r, bool keep_alive) {
-  std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + http::reason_phrase(r.status) +
-                     "\r\nContent-Type: " + r.content_type +
-                     "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
-  for (const auto& [name, value] : r.headers)
-    head += name + ": " + value + "\r\n";
-  return head + (keep_alive ? "" : "Connection: close\r\n") + "\r\n";
-}
-
-// What handling a request needs once the bytes of its head are gone.
-struct Request {
-  std::string method;
-  std::string target;
-  http::Framing framing = http::Framing::none;
-  std::uint64_t content_length = 0;
-  bool keep_alive = true;
-  bool expect_continue = false;
-
-  std::string line() const { return method + " " + target; }
-};
 
 // One admin connection: requests one after another, each read whole (head
 // and body) within admin.request_timeout before it is handled.
@@ -78,13 +58,14 @@ class AdminConnection {
     malformed,  // the chunked framing is broken; see reason_
   };
 
+  Task<bool> wait_for_request();
+  Task<bool> serve_request(std::span<http::HeaderField> fields);
   Task<Got> read_more();
   Task<bool> read_head(http::RequestParser& parser);
-  Task<Got> read_body(const Request& req, std::string& body);
-  Task<bool> read_request_body(const Request& req, std::string& body);
+  Task<Got> read_body(BodyReader& reader);
+  Task<bool> read_request_body(const AdminRequest& req, std::string& body);
   Task<void> refuse(const AdminResponse& r, const std::string& what, const std::string& why);
   Task<bool> send(const AdminResponse& r, bool keep_alive);
-  bool answering_head_ = false;  // the request being answered is a HEAD
   void start_clock() { deadline_ = loop().now_ms() + policy_->request_timeout_ms; }
   // Milliseconds until the deadline; at least 1 (0 means "no timeout").
   std::uint64_t left_ms() const {
@@ -93,7 +74,9 @@ class AdminConnection {
   }
   bool past_deadline() const { return scope_.worker().loop().now_ms() >= deadline_; }
   EventLoop& loop() { return scope_.worker().loop(); }
+  std::string_view unread() const { return {buf_.data(), used_}; }
   void drop(std::size_t n) {
+    assert(n <= used_);
     std::memmove(buf_.data(), buf_.data() + n, used_ - n);
     used_ -= n;
   }
@@ -106,11 +89,14 @@ class AdminConnection {
   std::shared_ptr<const AdminPolicy> policy_;  // for the request being read
   Buffer buf_;
   std::size_t used_ = 0;
-  std::uint64_t deadline_ = 0;  // loop time by which the request must have arrived
+  std::uint64_t deadline_ = 0;   // loop time by which the request must have arrived
+  bool answering_head_ = false;  // the request being answered is a HEAD
   const char* reason_ = "";
 };
 
 Task<AdminConnection::Got> AdminConnection::read_more() {
+  // A full buffer would be read into an empty span, which looks like EOF.
+  assert(used_ < buf_.capacity());
   if (past_deadline()) co_return Got::timed_out;
   auto r =
       co_await sock_.read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_), left_ms());
@@ -121,33 +107,20 @@ Task<AdminConnection::Got> AdminConnection::read_more() {
 
 // The body, de-chunked, after the head's bytes were dropped from buf_.
 // Bytes after it (a pipelined request) stay in buf_.
-Task<AdminConnection::Got> AdminConnection::read_body(const Request& req, std::string& body) {
-  if (req.framing == http::Framing::content_length) {
-    body.reserve(req.content_length);
-    while (true) {
-      const std::size_t take = std::min<std::size_t>(used_, req.content_length - body.size());
-      body.append(buf_.data(), take);
-      drop(take);
-      if (body.size() == req.content_length) co_return Got::ok;
-      if (const Got got = co_await read_more(); got != Got::ok) co_return got;
-    }
-  }
-  if (req.framing != http::Framing::chunked) co_return Got::ok;
-  http::ChunkedDecoder decoder;
+Task<AdminConnection::Got> AdminConnection::read_body(BodyReader& reader) {
   while (true) {
-    const auto step = decoder.decode(std::string_view(buf_.data(), used_));
-    if (step.error) {
-      reason_ = step.reason;
-      co_return Got::malformed;
-    }
-    body.append(step.data);  // before drop(): it points into buf_
+    const BodyReader::Step step = reader.take(unread(), buf_.capacity());
     drop(step.consumed);
-    if (body.size() > policy_->max_body) co_return Got::too_large;
-    if (step.done) co_return Got::ok;
-    if (step.consumed > 0) continue;
-    if (used_ == buf_.capacity()) {
-      reason_ = "chunk line or trailer section too long";
-      co_return Got::malformed;
+    switch (step.state) {
+      case BodyReader::State::need_more:
+        break;
+      case BodyReader::State::done:
+        co_return Got::ok;
+      case BodyReader::State::too_large:
+        co_return Got::too_large;
+      case BodyReader::State::malformed:
+        reason_ = reader.reason();
+        co_return Got::malformed;
     }
     if (const Got got = co_await read_more(); got != Got::ok) co_return got;
   }
@@ -155,7 +128,7 @@ Task<AdminConnection::Got> AdminConnection::read_body(const Request& req, std::s
 
 Task<bool> AdminConnection::send(const AdminResponse& r, bool keep_alive) {
   start_clock();  // a client that does not read its answers is cut off too
-  const std::string head = head_of(r, keep_alive);
+  const std::string head = response_head(r, keep_alive);
   // RFC 9110 §9.3.2: a response to HEAD has no content (its length stays).
   const std::string_view body = answering_head_ ? std::string_view() : std::string_view(r.body);
   co_return static_cast<bool>(co_await sock_.write(head, body, left_ms()));
@@ -182,8 +155,7 @@ Task<void> AdminConnection::refuse(const AdminResponse& r, const std::string& wh
 // close: the client left, or was refused (431, 408, or the parser's 4xx).
 Task<bool> AdminConnection::read_head(http::RequestParser& parser) {
   http::ParseState state;
-  while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
-         http::ParseState::need_more) {
+  while ((state = parser.parse(unread())) == http::ParseState::need_more) {
     if (used_ == buf_.capacity()) {
       co_await refuse({431, "text/plain", "request head too large\n"}, "request",
                       "head over " + std::to_string(buf_.capacity()) + " bytes");
@@ -206,12 +178,14 @@ Task<bool> AdminConnection::read_head(http::RequestParser& parser) {
 }
 
 // read_body(), answering what goes wrong. False when the connection is to close.
-Task<bool> AdminConnection::read_request_body(const Request& req, std::string& body) {
+Task<bool> AdminConnection::read_request_body(const AdminRequest& req, std::string& body) {
+  BodyReader reader(req, policy_->max_body);
   // Awaited apart from the switch: with `switch (co_await ...)` GCC 12 built
   // a coroutine that never went on after read_body() returned (seen here).
-  const Got got = co_await read_body(req, body);
+  const Got got = co_await read_body(reader);
   switch (got) {
     case Got::ok:
+      body = std::move(reader.body());
       co_return true;
     case Got::closed:
       break;
@@ -231,11 +205,12 @@ Task<bool> AdminConnection::read_request_body(const Request& req, std::string& b
 }
 
 Task<void> AdminConnection::serve() {
-  if (scope_.worker().connection_count() > policy_->max_connections) {
-    // Counted with this one. A client holding connections open cannot
-    // lock the operator out for longer than admin.request_timeout.
+  const std::size_t open = scope_.worker().connection_count();  // this one included
+  if (!policy_->admits_connection(open)) {
+    // A client holding connections open cannot lock the operator out for
+    // longer than admin.request_timeout.
     spdlog::warn("admin: refusing a connection from {}: {} open, admin.max_connections is {}",
-                 peer_, scope_.worker().connection_count() - 1, policy_->max_connections);
+                 peer_, open - 1, policy_->max_connections);
     static_cast<void>(
         co_await send({503, "text/plain", "too many admin connections; try again\n"}, false));
     co_return;
@@ -243,47 +218,51 @@ Task<void> AdminConnection::serve() {
   buf_ = scope_.worker().buffers().acquire();
   std::array<http::HeaderField, 64> fields;
   while (true) {
-    policy_ = admin_.policy();  // a reload's settings apply from the next request
-    start_clock();
-    if (used_ == 0) {
-      // Between requests: an idle connection closes quietly.
-      scope_.set_idle(true);
-      const Got got = co_await read_more();
-      scope_.set_idle(false);
-      if (got != Got::ok) co_return;
-      start_clock();  // the request's time runs from its first byte
-    }
-    http::RequestParser parser({8 * 1024, buf_.capacity(), fields.size()}, fields);
-    if (!co_await read_head(parser)) co_return;
-    const http::RequestHead& head = parser.head();
-    Request req{std::string(head.method_text), std::string(head.target), head.framing,
-                head.content_length,           head.keep_alive,          head.expect_continue};
-    answering_head_ = head.method == http::Method::HEAD;
-    if (auto refusal = check_access(*policy_, head, local_)) {
-      co_await refuse(refusal->response, req.line(), refusal->why);
-      co_return;
-    }
-    if (req.framing == http::Framing::content_length && req.content_length > policy_->max_body) {
-      co_await refuse({413, "text/plain", "body too large (admin.max_body)\n"}, req.line(),
-                      "Content-Length " + std::to_string(req.content_length) +
-                          " over admin.max_body " + std::to_string(policy_->max_body));
-      co_return;
-    }
-    drop(parser.head_bytes());  // `head` is gone from here on
-    const bool has_body = req.framing == http::Framing::chunked || req.content_length > 0;
-    if (req.expect_continue && has_body && used_ == 0) {
-      // RFC 9110 §10.1.1: the checks passed; the client may send the body.
-      constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      if (!co_await sock_.write(kContinue, left_ms())) co_return;
-    }
-    std::string body;
-    if (!co_await read_request_body(req, body)) co_return;
-    const AdminResponse response =
-        handle_request(req.method, req.target, body, admin_.server(), admin_.reloader());
-    spdlog::info("admin: {} -> {} (from {})", req.line(), response.status, peer_);
-    const bool keep_alive = req.keep_alive && !scope_.worker().stopping();
-    if (!co_await send(response, keep_alive) || !keep_alive) co_return;
+    if (!co_await wait_for_request()) co_return;
+    if (!co_await serve_request(fields)) co_return;
   }
+}
+
+// Starts the next request's clock, at its first byte when none is here
+// yet. False when the connection is to close.
+Task<bool> AdminConnection::wait_for_request() {
+  policy_ = admin_.policy();  // a reload's settings apply from the next request
+  start_clock();
+  if (used_ > 0) co_return true;  // pipelined
+  // Between requests: an idle connection closes quietly.
+  scope_.set_idle(true);
+  const Got got = co_await read_more();
+  scope_.set_idle(false);
+  if (got != Got::ok) co_return false;
+  start_clock();  // the request's time runs from its first byte
+  co_return true;
+}
+
+// One request: its head, the checks of access.h, its body, its answer.
+// False when the connection is to close.
+Task<bool> AdminConnection::serve_request(std::span<http::HeaderField> fields) {
+  http::RequestParser parser({8 * 1024, buf_.capacity(), fields.size()}, fields);
+  if (!co_await read_head(parser)) co_return false;
+  const http::RequestHead& head = parser.head();
+  const AdminRequest req = AdminRequest::from(head);
+  answering_head_ = head.method == http::Method::HEAD;
+  if (auto refusal = check_access(*policy_, head, local_)) {
+    co_await refuse(refusal->response, req.line(), refusal->why);
+    co_return false;
+  }
+  drop(parser.head_bytes());  // `head` is gone from here on
+  if (req.sends_continue(used_)) {
+    constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    if (!co_await sock_.write(kContinue, left_ms())) co_return false;
+  }
+  std::string body;
+  if (!co_await read_request_body(req, body)) co_return false;
+  const AdminResponse response =
+      handle_request(req.method, req.target, body, admin_.server(), admin_.reloader());
+  spdlog::info("admin: {} -> {} (from {})", req.line(), response.status, peer_);
+  const bool keep_alive = req.keep_alive && !scope_.worker().stopping();
+  if (!co_await send(response, keep_alive)) co_return false;
+  co_return keep_alive;
 }
 
 Task<void> serve_admin(ConnectionScope& scope, int fd, AdminServer& admin) {

@@ -7,8 +7,10 @@
 //   POST /config         body: a whole configuration (YAML or JSON); 200
 //                        when applied, 400 with FILE:LINE:COL diagnostics
 //                        (as `sluice check` prints them) when not
+//   GET  /backends, POST /backends/NAME/servers/ADDRESS/state: server_control.h
 //
-// Who may call it is in access.h. Each request must arrive whole within
+// Routing is in endpoints.h, who may call it in access.h, and its HTTP/1.1
+// rules apart from the I/O in admin_http.h. Each request must arrive whole within
 // admin.request_timeout (408), its body within admin.max_body (413), its
 // head within one buffer (431); at most admin.max_connections are open
 // (503 beyond).

@@ -92,23 +92,58 @@ AdminResponse method_not_allowed(std::string allow, std::string text) {
   return r;
 }
 
-AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,
-                             proxy::Server& server, proxy::Reloader& reloader) {
-  path = path.substr(0, path.find('?'));
-  if (auto control = handle_server_control(method, path, body, server)) return *control;
+std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string_view target) {
+  const std::string_view path = path_of(target);
+  // HEAD gets GET's fields; the connection leaves the body out.
+  const bool reads = method == "GET" || method == "HEAD";
+  if (path == "/backends") {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::backends;
+  }
+  if (path.starts_with("/backends/")) {
+    if (!is_state_path(path)) {
+      return AdminResponse(404, "text/plain",
+                           "not found; use POST /backends/NAME/servers/ADDRESS/state\n");
+    }
+    if (method != "POST" && method != "PUT") {
+      return method_not_allowed("POST, PUT",
+                                "use POST (or PUT) with drain, disable or enable as the body\n");
+    }
+    return Endpoint::server_state;
+  }
   if (path == "/debug/memory") {
-    // HEAD gets GET's fields; the connection leaves the body out.
-    if (method != "GET" && method != "HEAD") return method_not_allowed("GET, HEAD", "use GET\n");
-    return {200, "application/json", memory_json(server)};
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::memory;
   }
   if (path == "/config") {
     if (method != "POST") {
       return method_not_allowed("POST", "use POST with a configuration as the body\n");
     }
-    return apply_config(body, reloader);
+    return Endpoint::config;
   }
-  return {404, "text/plain",
-          "not found; try GET /debug/memory, GET /backends or POST /config (docs/operations.md)\n"};
+  return AdminResponse(
+      404, "text/plain",
+      "not found; try GET /debug/memory, GET /backends or POST /config (docs/operations.md)\n");
+}
+
+AdminResponse handle_request(std::string_view method, std::string_view target,
+                             std::string_view body, proxy::Server& server,
+                             proxy::Reloader& reloader) {
+  const auto routed = route(method, target);
+  if (const auto* answer = std::get_if<AdminResponse>(&routed)) return *answer;
+  switch (std::get<Endpoint>(routed)) {
+    case Endpoint::memory:
+      return {200, "application/json", memory_json(server)};
+    case Endpoint::config:
+      return apply_config(body, reloader);
+    case Endpoint::backends:
+      return list_backends(server);
+    case Endpoint::server_state:
+      break;
+  }
+  const auto change = parse_state_change(target, body);
+  if (const auto* answer = std::get_if<AdminResponse>(&change)) return *answer;
+  return apply_state_change(std::get<StateChange>(change), server);
 }
 
 }  // namespace sluice::admin

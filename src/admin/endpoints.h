@@ -1,9 +1,11 @@
 // What the admin listener answers, apart from how bytes move (admin_server.cpp).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace sluice::proxy {
@@ -27,8 +29,27 @@ struct AdminResponse {
 // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
 AdminResponse method_not_allowed(std::string allow, std::string text);
 
-AdminResponse handle_request(std::string_view method, std::string_view path, std::string_view body,
-                             proxy::Server& server, proxy::Reloader& reloader);
+// The target without its query.
+inline std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+enum class Endpoint : std::uint8_t {
+  memory,        // GET, HEAD /debug/memory
+  config,        // POST /config
+  backends,      // GET, HEAD /backends
+  server_state,  // POST, PUT /backends/NAME/servers/ADDRESS/state
+};
+
+// Which endpoint a request is for, from its method and target alone; or
+// what it gets instead: 404 for a path that is none, 405 naming the
+// methods the endpoint takes.
+std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string_view target);
+
+// Routes the request and runs its endpoint.
+AdminResponse handle_request(std::string_view method, std::string_view target,
+                             std::string_view body, proxy::Server& server,
+                             proxy::Reloader& reloader);
 
 // /debug/memory as JSON (exposed for tests of its shape).
 std::string memory_json(proxy::Server& server);

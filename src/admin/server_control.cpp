@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <cassert>
 #include <string>
 
 #include "balance/balancer.h"
@@ -14,8 +15,6 @@ namespace sluice::admin {
 namespace {
 
 using balance::AdminState;
-
-constexpr std::string_view kBackends = "/backends";
 
 AdminResponse reply(int status, std::string content_type, std::string body) {
   AdminResponse r;
@@ -101,23 +100,6 @@ std::string server_json(const proxy::Backend& up, int s, std::uint64_t now_ms) {
       st.in_flight.load(std::memory_order_relaxed));
 }
 
-AdminResponse list_backends(proxy::Server& server) {
-  const std::uint64_t now_ms = monotonic_ms();
-  std::string body = "{\"backends\": [";
-  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Backend>>& ups) {
-    for (std::size_t i = 0; i < ups.size(); ++i) {
-      const proxy::Backend& up = *ups[i];
-      body += fmt::format("{}\n  {{\"name\": {}, \"balance\": \"{}\", \"servers\": [", i ? "," : "",
-                          json_string(up.name), algorithm_name(up.balancer->algorithm()));
-      for (std::size_t s = 0; s < up.balancer->size(); ++s) {
-        body += (s ? ",\n    " : "\n    ") + server_json(up, static_cast<int>(s), now_ms);
-      }
-      body += "\n  ]}";
-    }
-  });
-  return reply(200, "application/json", body + "\n]}\n");
-}
-
 // %XX escapes decoded, so a name holding '/' can be given as %2F. False
 // for a malformed escape or a control character (no configured name has
 // one, and it would be echoed into the answer).
@@ -154,32 +136,71 @@ std::optional<AdminState> requested_state(std::string_view body) {
   return std::nullopt;
 }
 
-// POST /backends/NAME/servers/ADDRESS/state, `rest` being what follows
-// "/backends/".
-AdminResponse set_server_state(std::string_view method, std::string_view rest,
-                               std::string_view body, proxy::Server& server) {
+// NAME and ADDRESS as written in a state path; nullopt for another path.
+struct StatePath {
+  std::string_view backend;
+  std::string_view server;
+};
+
+std::optional<StatePath> split_state_path(std::string_view path) {
+  constexpr std::string_view kPrefix = "/backends/";
   constexpr std::string_view kServers = "/servers/";
   constexpr std::string_view kState = "/state";
+  if (!path.starts_with(kPrefix) || !path.ends_with(kState)) return std::nullopt;
+  const std::string_view rest = path.substr(kPrefix.size());
   const auto servers_at = rest.find(kServers);
-  if (servers_at == std::string_view::npos || rest.size() < kState.size() ||
-      rest.substr(rest.size() - kState.size()) != kState ||
+  // "/servers/" must end before "/state" starts, not share its '/'.
+  if (servers_at == std::string_view::npos ||
       servers_at + kServers.size() + kState.size() > rest.size()) {
-    return text(404, "not found; use POST /backends/NAME/servers/ADDRESS/state");
+    return std::nullopt;
   }
-  if (method != "POST" && method != "PUT") {
-    return method_not_allowed("POST, PUT",
-                              "use POST (or PUT) with drain, disable or enable as the body\n");
-  }
-  std::string name;
-  std::string address;
-  const std::string_view address_text = rest.substr(
-      servers_at + kServers.size(), rest.size() - kState.size() - servers_at - kServers.size());
-  if (!percent_decode(rest.substr(0, servers_at), name) || !percent_decode(address_text, address)) {
+  const std::size_t server_at = servers_at + kServers.size();
+  return StatePath{rest.substr(0, servers_at),
+                   rest.substr(server_at, rest.size() - kState.size() - server_at)};
+}
+
+}  // namespace
+
+bool is_state_path(std::string_view path) {
+  return split_state_path(path).has_value();
+}
+
+std::variant<StateChange, AdminResponse> parse_state_change(std::string_view target,
+                                                            std::string_view body) {
+  const auto path = split_state_path(path_of(target));
+  assert(path && "route() sends state paths only");
+  if (!path) return text(404, "not found; use POST /backends/NAME/servers/ADDRESS/state");
+  StateChange change;
+  if (!percent_decode(path->backend, change.backend) ||
+      !percent_decode(path->server, change.server)) {
     return text(400, "malformed %-escape or a control character in the path");
   }
   const std::optional<AdminState> wanted = requested_state(body);
   if (!wanted) return text(400, "the body must be one of: drain, disable, enable");
+  change.state = *wanted;
+  return change;
+}
 
+AdminResponse list_backends(proxy::Server& server) {
+  const std::uint64_t now_ms = monotonic_ms();
+  std::string body = "{\"backends\": [";
+  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Backend>>& ups) {
+    for (std::size_t i = 0; i < ups.size(); ++i) {
+      const proxy::Backend& up = *ups[i];
+      body += fmt::format("{}\n  {{\"name\": {}, \"balance\": \"{}\", \"servers\": [", i ? "," : "",
+                          json_string(up.name), algorithm_name(up.balancer->algorithm()));
+      for (std::size_t s = 0; s < up.balancer->size(); ++s) {
+        body += (s ? ",\n    " : "\n    ") + server_json(up, static_cast<int>(s), now_ms);
+      }
+      body += "\n  ]}";
+    }
+  });
+  return reply(200, "application/json", body + "\n]}\n");
+}
+
+AdminResponse apply_state_change(const StateChange& change, proxy::Server& server) {
+  const std::string& name = change.backend;
+  const std::string& address = change.server;
   const std::uint64_t now_ms = monotonic_ms();
   AdminResponse r = text(404, "no backend '" + name + "'");
   server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Backend>>& ups) {
@@ -191,27 +212,15 @@ AdminResponse set_server_state(std::string_view method, std::string_view rest,
         const int s = static_cast<int>(i);
         if (b.spec(s).address != address) continue;
         // Held under visit_backends: no reload copies the state meanwhile.
-        const AdminState was = b.state(s).admin.exchange(*wanted, std::memory_order_relaxed);
+        const AdminState was = b.state(s).admin.exchange(change.state, std::memory_order_relaxed);
         spdlog::warn("backend '{}' server {}: {} (was {}), by the admin API", name, address,
-                     admin_state_name(*wanted), admin_state_name(was));
+                     admin_state_name(change.state), admin_state_name(was));
         r = reply(200, "application/json", server_json(*up, s, now_ms) + "\n");
       }
       return;
     }
   });
   return r;
-}
-
-}  // namespace
-
-std::optional<AdminResponse> handle_server_control(std::string_view method, std::string_view path,
-                                                   std::string_view body, proxy::Server& server) {
-  if (path == kBackends) {
-    if (method != "GET" && method != "HEAD") return method_not_allowed("GET, HEAD", "use GET\n");
-    return list_backends(server);
-  }
-  if (path.substr(0, kBackends.size() + 1) != "/backends/") return std::nullopt;
-  return set_server_state(method, path.substr(kBackends.size() + 1), body, server);
 }
 
 }  // namespace sluice::admin

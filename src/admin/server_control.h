@@ -6,17 +6,22 @@
 //   POST /backends/NAME/servers/ADDRESS/state    (PUT too)
 //                        body `drain`, `disable` or `enable`: 200 with the
 //                        server as JSON; 404 for an unknown backend or
-//                        server, 400 for another body
+//                        server, 400 for another body or a bad %-escape
+//
+// Routing (endpoints.h) sends only paths of the second shape here; the
+// request is parsed first, then applied to the configuration in force.
 //
 // The state belongs to the server within that backend (another backend
 // naming the same address is not affected) and is carried over by reloads
 // that keep the server, as health is.
 #pragma once
 
-#include <optional>
+#include <string>
 #include <string_view>
+#include <variant>
 
 #include "admin/endpoints.h"
+#include "balance/server_state.h"
 
 namespace sluice::proxy {
 class Server;
@@ -24,9 +29,31 @@ class Server;
 
 namespace sluice::admin {
 
-// The answer for the paths above; nullopt for any other path, which the
-// caller answers itself. State changes are logged at warn.
-std::optional<AdminResponse> handle_server_control(std::string_view method, std::string_view path,
-                                                   std::string_view body, proxy::Server& server);
+// What POST /backends/NAME/servers/ADDRESS/state asks for, its names
+// percent-decoded (a name holding '/' is written %2F).
+struct StateChange {
+  std::string backend;
+  std::string server;
+  balance::AdminState state = balance::AdminState::enabled;
+};
+
+// Whether `path` has the shape /backends/NAME/servers/ADDRESS/state. NAME
+// ends at the first "/servers/"; NAME and ADDRESS may be empty (no backend
+// or server has such a name: 404 when looked up).
+bool is_state_path(std::string_view path);
+
+// The change a request to a state path asks for, or its 400: a malformed
+// %-escape or a control character in a name, or a body other than drain,
+// disable or enable (white space around it aside). `target` must be a state
+// path, its query aside.
+std::variant<StateChange, AdminResponse> parse_state_change(std::string_view target,
+                                                            std::string_view body);
+
+// GET /backends.
+AdminResponse list_backends(proxy::Server& server);
+
+// 200 with the server as JSON, or 404 for an unknown backend or server.
+// Logged at warn.
+AdminResponse apply_state_change(const StateChange& change, proxy::Server& server);
 
 }  // namespace sluice::admin

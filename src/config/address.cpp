@@ -48,11 +48,16 @@ bool is_loopback_host(std::string_view host) {
   return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
 }
 
-bool parse_address(std::string_view text, AddressUse use, HostPort& out, std::string& why) {
-  const int min_port = use == AddressUse::listen ? 0 : 1;
-  std::string_view host;
-  std::string_view port_text;
-  bool bracketed = false;
+namespace {
+
+// An address split at the ':' before its port.
+struct AddressParts {
+  std::string_view host;  // without brackets
+  std::string_view port;
+  bool bracketed = false;  // "[v6]:port"
+};
+
+bool split_address(std::string_view text, AddressUse use, AddressParts& out, std::string& why) {
   if (!text.empty() && text.front() == '[') {
     const auto close = text.find(']');
     if (close == std::string_view::npos) {
@@ -63,42 +68,55 @@ bool parse_address(std::string_view text, AddressUse use, HostPort& out, std::st
       why = "missing ':port' after ']'";
       return false;
     }
-    host = text.substr(1, close - 1);
-    port_text = text.substr(close + 2);
-    bracketed = true;
-  } else {
-    const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      const bool digits =
-          !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
-      why = digits && use == AddressUse::listen
-                ? "a port alone is ambiguous: write *:" + std::string(text) +
-                      " for every address or 127.0.0.1:" + std::string(text) + " for loopback"
-                : "missing ':port'";
-      return false;
-    }
-    host = text.substr(0, colon);
-    if (host.find(':') != std::string_view::npos) {
-      why = "an IPv6 address needs brackets, as in [::1]:8080";
-      return false;
-    }
-    port_text = text.substr(colon + 1);
+    out = AddressParts{text.substr(1, close - 1), text.substr(close + 2), true};
+    return true;
   }
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    const bool digits =
+        !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+    why = digits && use == AddressUse::listen
+              ? "a port alone is ambiguous: write *:" + std::string(text) +
+                    " for every address or 127.0.0.1:" + std::string(text) + " for loopback"
+              : "missing ':port'";
+    return false;
+  }
+  out = AddressParts{text.substr(0, colon), text.substr(colon + 1), false};
+  if (out.host.find(':') != std::string_view::npos) {
+    why = "an IPv6 address needs brackets, as in [::1]:8080";
+    return false;
+  }
+  return true;
+}
+
+// Listeners may use port 0 (the kernel picks one); servers may not.
+bool parse_port(std::string_view text, AddressUse use, std::uint16_t& out, std::string& why) {
+  const int min_port = use == AddressUse::listen ? 0 : 1;
   unsigned long port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec == std::errc::invalid_argument ||
-      end != port_text.data() + port_text.size()) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || ec == std::errc::invalid_argument || end != text.data() + text.size()) {
     why = "the port must be a number";
     return false;
   }
   if (ec == std::errc::result_out_of_range || port > 65535 ||
       port < static_cast<unsigned>(min_port)) {
-    why = "port " + std::string(port_text) + " is out of range " + std::to_string(min_port) +
-          "..65535";
+    why = "port " + std::string(text) + " is out of range " + std::to_string(min_port) + "..65535";
     return false;
   }
-  const std::string h(host);
-  if (bracketed) {
+  out = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+}  // namespace
+
+bool parse_address(std::string_view text, AddressUse use, HostPort& out, std::string& why) {
+  AddressParts parts;
+  std::uint16_t port = 0;
+  if (!split_address(text, use, parts, why) || !parse_port(parts.port, use, port, why)) {
+    return false;
+  }
+  const std::string h(parts.host);
+  if (parts.bracketed) {
     if (!is_v6(h)) {
       why = "the part in brackets is not an IPv6 address";
       return false;
@@ -108,13 +126,13 @@ bool parse_address(std::string_view text, AddressUse use, HostPort& out, std::st
       why = "a server needs a host";
       return false;
     }
-    out = HostPort{"", static_cast<std::uint16_t>(port), true};
+    out = HostPort{"", port, true};
     return true;
   } else if (!is_v4(h) && !valid_host_name(h)) {
     why = "the host is not a valid host name or IPv4 address";
     return false;
   }
-  out = HostPort{h, static_cast<std::uint16_t>(port), false};
+  out = HostPort{h, port, false};
   return true;
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cassert>
 #include <map>
 #include <string>
 
@@ -105,9 +106,10 @@ void validate_routes(const Config& c, Reporter& r) {
                                  std::to_string(it->second) + "; names must be unique");
     }
     const std::string who = "route " + quote(rt.name);
+    assert(rt.listeners_where.size() == rt.listeners.size());  // the loader fills both
     for (std::size_t i = 0; i < rt.listeners.size(); ++i) {
       const std::string& ln = rt.listeners[i];
-      const SourceLocation at = i < rt.listeners_where.size() ? rt.listeners_where[i] : rt.where;
+      const SourceLocation at = rt.listeners_where[i];
       const Listener* found = c.find_listener(ln);
       if (!found) {
         r.error(at, who + " refers to listener " + quote(ln) + ", which is not defined" +

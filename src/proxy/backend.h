@@ -19,10 +19,25 @@
 
 namespace sluice::proxy {
 
-// Identifies one real destination (today: address; later also TLS
-// parameters). Two backends naming the same server share its pooled
+// Identifies one real destination: an address and the transport
+// parameters connections to it are made with (DestinationTable interns the
+// pair). Two backends naming the same server the same way share its pooled
 // connections.
 using DestinationId = std::uint32_t;
+
+// What besides the address makes two connections to a server
+// interchangeable or not: a connection set up with one SNI, trust or
+// client certificate must never carry a request meant for another. All
+// empty and off today (plain TCP); a backend's TLS settings fill it later.
+// Compared field by field.
+struct TransportParams {
+  bool tls = false;                // connections speak TLS
+  std::string sni;                 // server name sent in the handshake; empty: none
+  bool verify_peer = false;        // the server's certificate chain and name are checked
+  std::vector<std::string> alpn;   // protocols offered, most preferred first
+  std::string client_certificate;  // certificate (file) presented to the server; empty: none
+  friend bool operator==(const TransportParams&, const TransportParams&) = default;
+};
 
 enum class ProxyHeaderVersion : std::uint8_t { none, v1, v2 };
 
@@ -81,6 +96,7 @@ struct Backend {
   RetryPolicy retries;
   bool tcp_keepalive = false;  // SO_KEEPALIVE: TCP probes, unrelated to HTTP keep-alive
   std::uint64_t resolve_interval_ms = 30'000;  // server host names looked up again; 0: never
+  TransportParams transport;  // how its servers are connected to: part of their pool key
   std::shared_ptr<BackendLoad> load = std::make_shared<BackendLoad>();
 
   // Round-robin positions and random state, one per worker: each worker

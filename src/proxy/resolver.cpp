@@ -16,8 +16,8 @@ std::vector<Resolver::Target> Resolver::targets_of(
     for (std::size_t i = 0; i < up->servers.size(); ++i) {
       const std::string& address = up->servers[i].address;
       if (SocketAddress::parse_numeric(address)) continue;  // nothing to look up
-      targets.push_back(
-          {up->name, up->balancer, static_cast<int>(i), address, up->resolve_interval_ms});
+      targets.push_back({up->name, up->balancer, static_cast<int>(i), address,
+                         up->resolve_interval_ms, up->transport});
     }
   }
   return targets;
@@ -92,7 +92,7 @@ void Resolver::refresh(const Target& t) {
   const bool kept = current != nullptr && std::find(found.addresses.begin(), found.addresses.end(),
                                                     current->addr) != found.addresses.end();
   if (!kept) {
-    const balance::Endpoint* next = destinations_.endpoint_of(found.addresses.front());
+    const balance::Endpoint* next = destinations_.endpoint_of(found.addresses.front(), t.transport);
     state.endpoint.store(next, std::memory_order_release);
     if (current != nullptr) {
       spdlog::warn("backend '{}' server {}: now resolves to {} (was {})", t.backend, t.address,

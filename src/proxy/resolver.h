@@ -32,6 +32,7 @@ class Resolver {
     int server = 0;
     std::string address;  // "name:port" as configured
     std::uint64_t interval_ms = 30'000;
+    TransportParams transport;  // with the address, the pool key
   };
   // Servers with an address literal are left out; so are backends with
   // resolve_interval 0.

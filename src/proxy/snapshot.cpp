@@ -89,7 +89,7 @@ void resolve_servers(Backend& up, DestinationTable& destinations) {
     balance::ServerState& state = up.balancer->state(static_cast<int>(i));
     const auto found = SocketAddress::look_up(up.servers[i].address);
     if (found.outcome == SocketAddress::Lookup::Outcome::found) {
-      state.endpoint.store(destinations.endpoint_of(found.addresses.front()),
+      state.endpoint.store(destinations.endpoint_of(found.addresses.front(), up.transport),
                            std::memory_order_release);
       state.resolved.store(true, std::memory_order_release);
       continue;

@@ -1,6 +1,8 @@
 // One connection to a backend server. Between exchanges it sits in its
-// worker's UpstreamPool, still watched by the event loop: if the server
-// closes it or sends anything while it is idle, the pool drops it at once.
+// worker's UpstreamPool, still watched by the event loop: when it becomes
+// readable while idle, its stream judges whether it is still usable (a
+// plain socket is not once the server closed it or sent anything; a TLS
+// stream will shrug off a session ticket), and the pool drops it if not.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +21,11 @@ class UpstreamConnection final : public IoHandler {
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
+  // The same connection, as a plain socket (splice, descriptor hand-over)
+  // and as the byte stream the exchange talks through. Held by value: no
+  // allocation per connection.
   Socket& socket() { return sock_; }
+  ByteStream& stream() { return sock_; }
   DestinationId destination() const { return destination_; }
   // Exchanges completed on this connection; > 0 means it is being reused.
   std::uint64_t exchanges() const { return exchanges_; }
@@ -32,7 +38,7 @@ class UpstreamConnection final : public IoHandler {
 
  private:
   friend class UpstreamPool;
-  // Idle only: readable means the server closed or sent stray bytes.
+  // Idle only: readable; asks the stream whether it is still usable.
   void on_io(std::uint32_t events) override;
 
   Socket sock_;

@@ -13,8 +13,10 @@ constexpr std::uint64_t kSweepEveryMs = 250;
 
 void UpstreamConnection::on_io(std::uint32_t) {
   // Idle and readable: the server closed (EOF), reset, or sent bytes no
-  // request asked for. Either way the connection cannot carry a request.
-  if (pool_ != nullptr) pool_->drop(this);
+  // request asked for, and then the connection cannot carry a request; or
+  // the transport got something it handles itself (a TLS session ticket),
+  // and then it can. The stream tells which.
+  if (pool_ != nullptr && !sock_.idle_still_usable()) pool_->drop(this);
 }
 
 UpstreamPool::UpstreamPool(EventLoop& loop, std::size_t destinations)
@@ -104,7 +106,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(DestinationId d, std::uin
     // Bytes or a close the idle watch could not see (an adopted connection
     // starts with unknown readiness) make it useless: a new request would
     // read them as its response.
-    if (!c->sock_.nothing_to_read() || c->expires_ms_ <= loop_.now_ms()) {
+    if (!c->sock_.idle_still_usable() || c->expires_ms_ <= loop_.now_ms()) {
       delete c;
       continue;
     }
@@ -119,7 +121,7 @@ void UpstreamPool::put(std::unique_ptr<UpstreamConnection> conn, const PoolSetti
   // filled the buffer exactly leaves them unseen), would answer the next
   // request: such a connection is closed, not pooled. The idle watch
   // below only sees what arrives from now on.
-  if (!conn->sock_.nothing_to_read()) return;
+  if (!conn->sock_.idle_still_usable()) return;
   Slot& s = slot(conn->destination_);
   while (s.count >= settings.max_idle_per_server && s.oldest != nullptr)
     drop(s.oldest);

@@ -1,0 +1,39 @@
+// The loaders of the configuration's blocks, one file each, called by the
+// top-level walk in loader.cpp. Each takes a block's node as written (the
+// caller has seen that it is there), reports every problem through the
+// Walker and fills its part of the model with what it could read. Internal
+// to config/: loader.h is the API.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "config/model.h"
+#include "config/walker.h"
+
+namespace sluice::config {
+
+// load_top_level.cpp: workers, forwarded, shutdown, log.
+void load_workers(Walker& w, const YAML::Node& n, int& workers);
+void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded);
+void load_shutdown(Walker& w, const YAML::Node& n, Shutdown& shutdown);
+void load_log(Walker& w, const YAML::Node& n, Log& log);
+
+// load_admin.cpp. False when `n` is not a map of admin settings, and there
+// is no admin listener to speak of. Relative paths are relative to `base_dir`.
+bool load_admin(Walker& w, const YAML::Node& n, std::string_view base_dir, Admin& admin);
+
+// load_listeners.cpp: `n` is the 'listeners' list, which must not be empty.
+void load_listeners(Walker& w, const YAML::Node& n, std::vector<Listener>& listeners);
+
+// load_routes.cpp: `n` is the 'routes' list.
+void load_routes(Walker& w, const YAML::Node& n, std::vector<Route>& routes);
+// load_route_match.cpp: a route's 'match' block; `rb` is the route's block.
+void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& match);
+
+// load_backends.cpp: `n` is the 'backends' map, backend name to settings.
+void load_backends(Walker& w, const YAML::Node& n, std::vector<Backend>& backends);
+// load_health_check.cpp: a backend's 'health_check' block, at `hb`.
+void load_health_check(Walker& w, const YAML::Node& n, const Block& hb, HealthCheck& hc);
+
+}  // namespace sluice::config
