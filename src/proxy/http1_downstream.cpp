@@ -112,9 +112,9 @@ Task<bool> Http1Downstream::read_more(BodyPiece& failure) {
   }
 }
 
-char* Http1Downstream::head_buffer() {
+std::span<char> Http1Downstream::head_buffer() {
   if (!head_buf_) head_buf_ = c_.scope.worker().buffers().acquire();
-  return head_buf_.data();
+  return {head_buf_.data(), head_buf_.capacity()};
 }
 
 Task<bool> Http1Downstream::write(std::string_view a, std::string_view b, std::string_view c,
@@ -128,7 +128,7 @@ Task<bool> Http1Downstream::write(std::string_view a, std::string_view b, std::s
 // RFC 9110 §15.2: never to an HTTP/1.0 client.
 Task<bool> Http1Downstream::send_interim(const http::OutgoingResponse& res) {
   if (client_minor_ == 0) co_return true;
-  http::HeadWriter w(std::span<char>(head_buffer(), head_buf_.capacity()));
+  http::HeadWriter w(head_buffer());
   if (!http::encode_interim(w, res)) co_return true;  // an oversized hint is dropped, not fatal
   co_return static_cast<bool>(co_await c_.sock.write(w.text(), c_.listener.body_timeout_ms));
 }
@@ -142,7 +142,7 @@ Task<HeadSent> Http1Downstream::send_head(const http::OutgoingResponse& res, boo
                                         c_.listener.keep_alive_header
                                             ? std::string_view(c_.listener.keep_alive_fields)
                                             : std::string_view()};
-  http::HeadWriter w(std::span<char>(head_buffer(), head_buf_.capacity()));
+  http::HeadWriter w(head_buffer());
   if (!http::encode_response_head(w, res, framing_, persistence)) co_return HeadSent::too_large;
   held_head_ = w.size();
   if (!end) co_return HeadSent::sent;

@@ -65,7 +65,7 @@ class Http1Downstream final : public Downstream {
   Task<bool> read_more(BodyPiece& failure);
   Task<bool> write(std::string_view a, std::string_view b = {}, std::string_view c = {},
                    std::string_view d = {});
-  char* head_buffer();
+  std::span<char> head_buffer();
 
   Connection c_;
   std::uint64_t write_timeout_ms_;

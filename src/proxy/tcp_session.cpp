@@ -92,9 +92,11 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
                  ls.name, addresses.source.to_string(), backend->name);
     co_return;
   }
-  if (pending > 0 && !co_await server->socket().write(std::string_view(up_buf.data(), pending),
-                                                      ls.idle_timeout_ms)) {
-    co_return;
+  if (pending > 0) {
+    // What the client sent with (or after) its PROXY header.
+    auto sent = co_await server->socket().write(std::string_view(up_buf.data(), pending),
+                                                ls.idle_timeout_ms);
+    if (!sent) co_return;
   }
   Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
   const BackendInUse in_use(ctx);
