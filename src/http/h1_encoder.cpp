@@ -122,4 +122,9 @@ std::size_t write_chunk_header(char* out, std::uint64_t size) {
   return write_chunk_size(out, size);
 }
 
+std::string keep_alive_announcement(std::uint64_t timeout_seconds) {
+  return "Connection: keep-alive\r\nKeep-Alive: timeout=" + std::to_string(timeout_seconds) +
+         "\r\n";
+}
+
 }  // namespace sluice::http

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "http/head_writer.h"
@@ -64,5 +65,11 @@ inline constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 std::size_t write_chunk_header(char* out, std::uint64_t size);
 inline constexpr std::string_view kChunkEnd = "\r\n";
 inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+// The end of a last data chunk and the last chunk, in one piece.
+inline constexpr std::string_view kChunkEndThenLast = "\r\n0\r\n\r\n";
+
+// A listener's keep-alive announcement: "Connection: keep-alive" and
+// "Keep-Alive: timeout=N" (RFC 2068 §19.7.1), for H1Persistence.
+std::string keep_alive_announcement(std::uint64_t timeout_seconds);
 
 }  // namespace sluice::http

@@ -33,9 +33,9 @@ Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t list
 Task<bool> run_accept_stages(Socket& sock, const ListenerSettings& listener, Buffer& buf,
                              std::size_t& used, ClientAddresses& addresses) {
   if (!listener.proxy_protocol) co_return true;
-  const bool read = co_await read_proxy_header(sock, buf, used, addresses.source,
-                                               addresses.destination, listener.header_timeout_ms,
-                                               listener.name.c_str());
+  const bool read =
+      co_await read_proxy_header(sock, buf, used, addresses.source, addresses.destination,
+                                 listener.header_timeout_ms, listener.name.c_str());
   co_return read;
 }
 

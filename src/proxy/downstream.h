@@ -13,7 +13,7 @@
 #include "proxy/exchange_error.h"
 
 namespace sluice {
-class Socket;
+class ByteStream;
 class SocketAddress;
 }  // namespace sluice
 
@@ -62,7 +62,7 @@ class Downstream {
   // bytes both ways between the client and `server` until both sides are
   // done. `server_pending`: the server's bytes after the head, inside
   // `server_buffer`, which the tunnel reuses once they are sent.
-  virtual Task<void> tunnel(Socket& server, std::string_view server_pending,
+  virtual Task<void> tunnel(ByteStream& server, std::string_view server_pending,
                             std::span<char> server_buffer, std::uint64_t write_timeout_ms) = 0;
 
   // The client as the proxy names it (X-Forwarded-For, hash by source):

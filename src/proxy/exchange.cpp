@@ -292,7 +292,7 @@ Task<ExchangeEnd> Exchange::relay_tunnel(const http::ResponseHead& head, bool sw
   }
   response_started_ = true;
   if (hs == HeadSent::client_gone) co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
-  co_await down_.tunnel(conn_->socket(), upstream_.bytes_after_head(), upstream_.buffer(),
+  co_await down_.tunnel(conn_->stream(), upstream_.bytes_after_head(), upstream_.buffer(),
                         backend_.idle_timeout_ms);
   retire_connection();
   co_return ExchangeEnd{ExchangeEnd::Then::close_now, 0, "", kCompleted};
@@ -370,7 +370,10 @@ std::string_view Exchange::server_name() const {
 ExchangeEnd Exchange::end(const ExchangeError& e) {
   ExchangeError error = e;
   if (no_server_left_ && error.detail == nullptr) error.detail = kNoServerLeft;
-  const ErrorReply reply = reply_for(error, response_started_, down_.earlier_requests());
+  // A resend was decided but no other server was usable: the client gets
+  // the status (docs/config.md), not the close a client could retry on.
+  const ErrorReply reply =
+      reply_for(error, response_started_, down_.earlier_requests() && !no_server_left_);
   ExchangeEnd out;
   out.code = termination_code(error);
   if (error.side == Side::server && error.phase == Phase::headers &&

@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <cstring>
 
-#include "core/socket.h"
+#include "core/byte_stream.h"
 #include "core/worker.h"
 #include "proxy/snapshot.h"
 #include "proxy/tunnel.h"
@@ -87,17 +87,17 @@ Task<BodyPiece> Http1Downstream::read_body() {
 Task<bool> Http1Downstream::read_more(BodyPiece& failure) {
   if (expect_continue_ && client_minor_ == 1) {
     expect_continue_ = false;
-    if (!co_await c_.sock.write(http::kContinue, c_.listener.body_timeout_ms)) {
+    if (!co_await c_.stream.write(http::kContinue, c_.listener.body_timeout_ms)) {
       failure = client_error(ErrorKind::closed, "the client left");
       co_return false;
     }
   }
   while (true) {
-    EventLoop& loop = c_.sock.loop();
+    EventLoop& loop = c_.stream.loop();
     const std::uint64_t started = loop.now_ms();
-    auto r =
-        co_await c_.sock.read(std::span<char>(c_.buf.data() + c_.used, c_.buf.capacity() - c_.used),
-                              pace_.read_timeout(started));
+    auto r = co_await c_.stream.read(
+        std::span<char>(c_.buf.data() + c_.used, c_.buf.capacity() - c_.used),
+        pace_.read_timeout(started));
     if (!r && r.code() != Errc::timeout) {
       failure = client_error(ErrorKind::closed, "the client left");
       co_return false;
@@ -119,7 +119,7 @@ std::span<char> Http1Downstream::head_buffer() {
 
 Task<bool> Http1Downstream::write(std::string_view a, std::string_view b, std::string_view c,
                                   std::string_view d) {
-  auto op = c_.sock.write(a, b, write_timeout_ms_);
+  auto op = c_.stream.write(a, b, write_timeout_ms_);
   op.add(c);
   op.add(d);
   co_return static_cast<bool>(co_await op);
@@ -130,7 +130,7 @@ Task<bool> Http1Downstream::send_interim(const http::OutgoingResponse& res) {
   if (client_minor_ == 0) co_return true;
   http::HeadWriter w(head_buffer());
   if (!http::encode_interim(w, res)) co_return true;  // an oversized hint is dropped, not fatal
-  co_return static_cast<bool>(co_await c_.sock.write(w.text(), c_.listener.body_timeout_ms));
+  co_return static_cast<bool>(co_await c_.stream.write(w.text(), c_.listener.body_timeout_ms));
 }
 
 Task<HeadSent> Http1Downstream::send_head(const http::OutgoingResponse& res, bool end) {
@@ -160,9 +160,8 @@ Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
     if (!data.empty()) {
       size_piece = std::string_view(size_line, http::write_chunk_header(size_line, data.size()));
     }
-    static constexpr std::string_view kEndThenLast = "\r\n0\r\n\r\n";
     if (end) {
-      tail = data.empty() ? http::kLastChunk : kEndThenLast;
+      tail = data.empty() ? http::kLastChunk : http::kChunkEndThenLast;
     } else if (!data.empty()) {
       tail = http::kChunkEnd;
     }
@@ -172,10 +171,10 @@ Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
 }
 
 void Http1Downstream::reset() {
-  c_.sock.close();
+  c_.stream.close();
 }
 
-Task<void> Http1Downstream::tunnel(Socket& server, std::string_view server_pending,
+Task<void> Http1Downstream::tunnel(ByteStream& server, std::string_view server_pending,
                                    std::span<char> server_buffer, std::uint64_t write_timeout_ms) {
   const std::string_view head(head_buf_ ? head_buf_.data() : nullptr, held_head_);
   held_head_ = 0;
@@ -190,7 +189,7 @@ Task<void> Http1Downstream::tunnel(Socket& server, std::string_view server_pendi
     }
   }
   c_.used = 0;
-  co_await run_tunnel(c_.sock, server, std::span<char>(c_.buf.data(), c_.buf.capacity()),
+  co_await run_tunnel(c_.stream, server, std::span<char>(c_.buf.data(), c_.buf.capacity()),
                       server_buffer, c_.listener.idle_timeout_ms);
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "core/buffer_pool.h"
+#include "core/byte_stream.h"
 #include "http/body_decoder.h"
 #include "http/h1_encoder.h"
 #include "proxy/body_pace.h"
@@ -25,7 +26,7 @@ class Http1Downstream final : public Downstream {
  public:
   struct Connection {
     ConnectionScope& scope;
-    Socket& sock;
+    ByteStream& stream;
     // [0, head_end) the request head, which stays there until the exchange
     // ends; the body is read behind it. At the end [head_end, used) holds
     // what the client sent after this request (pipelined requests).
@@ -48,10 +49,10 @@ class Http1Downstream final : public Downstream {
   Task<HeadSent> send_head(const http::OutgoingResponse& res, bool end) override;
   Task<bool> send_body(std::string_view data, bool end) override;
   void reset() override;
-  Task<void> tunnel(Socket& server, std::string_view server_pending, std::span<char> server_buffer,
-                    std::uint64_t write_timeout_ms) override;
+  Task<void> tunnel(ByteStream& server, std::string_view server_pending,
+                    std::span<char> server_buffer, std::uint64_t write_timeout_ms) override;
   const SocketAddress& client_address() const override { return c_.client; }
-  bool is_secure() const override { return false; }
+  bool is_secure() const override { return c_.stream.is_secure(); }
   bool earlier_requests() const override { return c_.earlier_requests; }
 
   // After the response: the connection may carry another request.

@@ -6,8 +6,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/byte_stream.h"
 #include "core/event_loop.h"
-#include "core/socket.h"
 #include "http/h1_encoder.h"
 #include "http/token.h"
 #include "proxy/upstream_connection.h"
@@ -37,7 +37,7 @@ void Http1Upstream::attach(UpstreamConnection& conn) {
 
 Task<bool> Http1Upstream::write(std::string_view a, std::string_view b, std::string_view c,
                                 std::string_view d) {
-  auto op = conn_->socket().write(a, b, io_timeout_ms_);
+  auto op = conn_->stream().write(a, b, io_timeout_ms_);
   op.add(c);
   op.add(d);
   auto w = co_await op;
@@ -76,9 +76,8 @@ Task<bool> Http1Upstream::send_body(std::string_view data, bool end) {
     if (!data.empty()) {
       size_piece = std::string_view(size_line, http::write_chunk_header(size_line, data.size()));
     }
-    static constexpr std::string_view kEndThenLast = "\r\n0\r\n\r\n";
     if (end) {
-      tail = data.empty() ? http::kLastChunk : kEndThenLast;
+      tail = data.empty() ? http::kLastChunk : http::kChunkEndThenLast;
     } else if (!data.empty()) {
       tail = http::kChunkEnd;
     }
@@ -122,7 +121,7 @@ Task<HeadRead> Http1Upstream::read_head(std::uint64_t deadline_ms,
       co_return head_failed(ErrorKind::too_large, "response head too large");
     const std::uint64_t now = loop_.now_ms();
     auto r =
-        co_await conn_->socket().read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
+        co_await conn_->stream().read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
                                       deadline_ms > now ? deadline_ms - now : 1);
     if (!r) {
       HeadRead failed;
@@ -191,7 +190,7 @@ Task<BodyPiece> Http1Upstream::read_body() {
     if (body_->done()) {
       used_ = 0;
     } else {
-      auto r = co_await conn_->socket().read(std::span<char>(buf_.data(), buf_.capacity()),
+      auto r = co_await conn_->stream().read(std::span<char>(buf_.data(), buf_.capacity()),
                                              io_timeout_ms_);
       used_ = r ? *r : 0;
       if (!r) {

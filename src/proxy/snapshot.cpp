@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include "config/model.h"
+#include "http/h1_encoder.h"
 #include "proxy/destination_table.h"
 
 namespace sluice::proxy {
@@ -182,8 +183,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     for (std::size_t b = 0; b < config.backends.size(); ++b) {
       if (lc.backend && config.backends[b].name == *lc.backend) ls->backend_index = b;
     }
-    ls->keep_alive_fields = "Connection: keep-alive\r\nKeep-Alive: timeout=" +
-                            std::to_string(ls->idle_timeout_ms / 1000) + "\r\n";
+    ls->keep_alive_fields = http::keep_alive_announcement(ls->idle_timeout_ms / 1000);
     ls->index = i;
     ls->slot = i < inputs.slot_of.size() ? inputs.slot_of[i] : i;
     ls->forwarded = forwarded;

@@ -94,13 +94,13 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   }
   if (pending > 0) {
     // What the client sent with (or after) its PROXY header.
-    auto sent = co_await server->socket().write(std::string_view(up_buf.data(), pending),
+    auto sent = co_await server->stream().write(std::string_view(up_buf.data(), pending),
                                                 ls.idle_timeout_ms);
     if (!sent) co_return;
   }
   Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
   const BackendInUse in_use(ctx);
-  co_await run_tunnel(client, server->socket(), std::span<char>(up_buf.data(), up_buf.capacity()),
+  co_await run_tunnel(client, server->stream(), std::span<char>(up_buf.data(), up_buf.capacity()),
                       std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms,
                       /*use_splice=*/true);
 }

@@ -23,7 +23,7 @@ struct TunnelState {
 // Copies until EOF (then half-closes `to`), an error, or idleness of the
 // whole tunnel. On an error both sockets are cancelled so the other
 // direction ends too.
-Task<void> pump(Socket& from, Socket& to, std::span<char> buf, TunnelState& st) {
+Task<void> pump(ByteStream& from, ByteStream& to, std::span<char> buf, TunnelState& st) {
   while (true) {
     auto r = co_await from.read(buf, st.idle_timeout_ms);
     if (!r) {
@@ -45,9 +45,10 @@ Task<void> pump(Socket& from, Socket& to, std::span<char> buf, TunnelState& st) 
 // A pipe for splice(2): its two ends, closed with it.
 struct Pipe {
   int r = -1, w = -1;
-  Pipe() {
+  // Made only when `wanted`: a tunnel that cannot splice spends no pipe.
+  explicit Pipe(bool wanted) {
     int fds[2];
-    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
+    if (wanted && ::pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0) {
       r = fds[0];
       w = fds[1];
       fcntl(w, F_SETPIPE_SZ, 1 << 18);  // fewer round trips; the default (64 KiB) also works
@@ -114,9 +115,11 @@ Task<void> pump_splice(Socket& from, Socket& to, Pipe& pipe, TunnelState& st) {
   to.cancel();
 }
 
-Detached pump_second(Socket& from, Socket& to, std::span<char> buf, TunnelState& st, Pipe* pipe) {
+Detached pump_second(ByteStream& from, ByteStream& to, std::span<char> buf, TunnelState& st,
+                     Pipe* pipe) {
   if (pipe != nullptr) {
-    co_await pump_splice(from, to, *pipe, st);
+    // Only two plain sockets splice (run_tunnel checked).
+    co_await pump_splice(static_cast<Socket&>(from), static_cast<Socket&>(to), *pipe, st);
   } else {
     co_await pump(from, to, buf, st);
   }
@@ -138,17 +141,20 @@ struct WaitSecond {
 
 }  // namespace
 
-Task<void> run_tunnel(Socket& a, Socket& b, std::span<char> a_to_b, std::span<char> b_to_a,
+Task<void> run_tunnel(ByteStream& a, ByteStream& b, std::span<char> a_to_b, std::span<char> b_to_a,
                       std::uint64_t idle_timeout_ms, bool use_splice) {
   TunnelState st;
   st.loop = &a.loop();
   st.idle_timeout_ms = idle_timeout_ms;
   st.last_activity_ms = st.loop->now_ms();
-  Pipe forward_pipe, backward_pipe;
-  const bool splicing = use_splice && forward_pipe.ok() && backward_pipe.ok();
+  // splice(2) moves bytes between descriptors: only when both streams are
+  // plain sockets (an encrypted stream's bytes must pass through us).
+  const bool plain = a.is_plain_socket() && b.is_plain_socket();
+  Pipe forward_pipe(use_splice && plain), backward_pipe(use_splice && plain);
+  const bool splicing = use_splice && plain && forward_pipe.ok() && backward_pipe.ok();
   pump_second(b, a, b_to_a, st, splicing ? &backward_pipe : nullptr);
   if (splicing) {
-    co_await pump_splice(a, b, forward_pipe, st);
+    co_await pump_splice(static_cast<Socket&>(a), static_cast<Socket&>(b), forward_pipe, st);
   } else {
     co_await pump(a, b, a_to_b, st);
   }

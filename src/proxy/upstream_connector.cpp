@@ -96,7 +96,7 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect(
     conn = co_await connect_new(options);
     if (!conn) co_return nullptr;
   }
-  conn->socket().bind_cancel(cancel_);
+  conn->stream().bind_cancel(cancel_);
   co_return conn;
 }
 
@@ -131,7 +131,7 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect_new(
     setsockopt(*fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   }
   auto conn = std::make_unique<UpstreamConnection>(loop_, *fd, endpoint_->pool_key);
-  conn->socket().bind_cancel(cancel_);
+  conn->stream().bind_cancel(cancel_);
   ++ctx_.counters.connections;
   const BackendServer& s = *server();
   if (s.send_proxy != ProxyHeaderVersion::none && options.client != nullptr) {
@@ -139,7 +139,7 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect_new(
         s.send_proxy == ProxyHeaderVersion::v1
             ? http::make_proxy_header_v1(options.client->source, options.client->destination)
             : http::make_proxy_header_v2(options.client->source, options.client->destination);
-    if (!co_await conn->socket().write(header, backend_.connect_timeout_ms)) {
+    if (!co_await conn->stream().write(header, backend_.connect_timeout_ms)) {
       error_ = connect_failure(ErrorKind::closed, Side::server, "cannot connect to the server");
       co_return nullptr;
     }
@@ -152,7 +152,7 @@ void UpstreamConnector::finish(std::unique_ptr<UpstreamConnection> conn, bool re
   if (reusable && backend_.pool.reuse != ReuseMode::never && server_ >= 0 &&
       server()->send_proxy == ProxyHeaderVersion::none) {
     conn->count_exchange();
-    conn->socket().bind_cancel(nullptr);
+    conn->stream().bind_cancel(nullptr);
     ctx_.pool.put(std::move(conn), backend_.pool);
   }
 }
