@@ -1,6 +1,6 @@
 // Whole-proxy target: raw client bytes through a real sluice to a scripted
 // backend, in one process. sluice runs as in production (proxy::Server, one
-// worker thread, ClientSession and Exchange over real loopback sockets);
+// worker thread, Http1Session and Exchange over real loopback sockets);
 // the fuzzer's thread is both the client and the backend.
 //
 // Input: byte 0 holds flags, bytes 1-2 the client's share of the rest; the

@@ -103,6 +103,14 @@ class ByteStream : public IoHandler {
       add(a);
       add(b);
     }
+    WriteOp(ByteStream* s, std::uint64_t t, std::span<const char> a, std::span<const char> b,
+            std::span<const char> c, std::span<const char> d)
+        : stream(s), timeout_ms(t) {
+      add(a);
+      add(b);
+      add(c);
+      add(d);
+    }
     struct WaitOnly {};
     WriteOp(ByteStream* s, std::uint64_t t, WaitOnly) : stream(s), wait_only(true), timeout_ms(t) {}
     // Appends a piece (at most 4 in all); an empty one is skipped.
@@ -130,6 +138,10 @@ class ByteStream : public IoHandler {
   WriteOp write(std::span<const char> buf, std::uint64_t timeout_ms = 0);
   WriteOp write(std::span<const char> a, std::span<const char> b, std::uint64_t timeout_ms = 0,
                 bool more = false);
+  // Four pieces at most, empty ones skipped (a head, a chunk size, data, a
+  // chunk's end): one sendmsg.
+  WriteOp write_pieces(std::span<const char> a, std::span<const char> b, std::span<const char> c,
+                       std::span<const char> d, std::uint64_t timeout_ms);
   // Waits until the stream is readable (or closed), without consuming bytes.
   ReadinessOp wait_readable(std::uint64_t timeout_ms = 0);
   // Waits until the stream may take more bytes.

@@ -21,9 +21,6 @@
 namespace sluice::proxy {
 namespace {
 
-// pool.reuse: safe lets a request that cannot be resent use a pooled
-// connection only if it finished an exchange this recently.
-constexpr std::uint64_t kProvenAliveMs = 1'000;
 // The log's addition when a retry found every other server unusable.
 constexpr const char* kNoServerLeft = "no other server is usable";
 
@@ -80,16 +77,20 @@ Exchange::~Exchange() {
   if (counted_retry_) backend_.load->retrying.fetch_sub(1, std::memory_order_relaxed);
 }
 
-Task<ExchangeEnd> Exchange::run(const http::RequestHead&, std::string_view) {
+Task<ExchangeEnd> Exchange::run() {
   if (!upstream_.head_fits(request_->request())) {
-    co_return end(ExchangeError{ErrorKind::too_large, Side::client, Phase::request, false,
+    co_return end(ExchangeError{ErrorKind::too_large, Side::proxy, Phase::request, false,
                                 "request head too large to forward"});
   }
   if (!connector_.pick(hash_key_, sticky_server_)) {
     co_return end(proxy_error(ErrorKind::no_server, Phase::connect, "no server available"));
   }
   while (true) {
-    if (!co_await admit()) {
+    // admit: a slot on the chosen server (max_connections and its queue).
+    // No co_await inside the condition (see docs/architecture.md).
+    bool admitted = connector_.admitted();
+    if (!admitted) admitted = co_await connector_.admit();
+    if (!admitted) {
       co_return end(
           proxy_error(ErrorKind::queue_full, Phase::queue,
                       "the server is at max_connections and the queue is full or timed out"));
@@ -121,23 +122,12 @@ Task<ExchangeEnd> Exchange::run(const http::RequestHead&, std::string_view) {
   }
 }
 
-// ---- admit
-
-Task<bool> Exchange::admit() {
-  co_return co_await connector_.admit();
-}
-
 // ---- connect
 
 Task<bool> Exchange::connect() {
-  // pool.reuse: safe. A request we could not resend risks being lost on a
-  // connection the server is closing; it takes one only if that connection
-  // finished an exchange a moment ago, else a fresh one.
-  const bool cautious = backend_.pool.reuse == ReuseMode::safe && !(idempotent_ && body_held_);
   UpstreamConnector::ConnectOptions options;
-  options.allow_pooled = allow_pooled_;
-  options.max_idle_ms = cautious ? kProvenAliveMs : UINT64_MAX;
-  options.may_borrow = !cautious;
+  options.reuse = choose_reuse(backend_.pool.reuse, idempotent_ && body_held_, !allow_pooled_,
+                               connector_.server()->send_proxy != ProxyHeaderVersion::none);
   options.client = &client_addresses_;
   conn_ = co_await connector_.connect(options);
   if (!conn_) co_return false;

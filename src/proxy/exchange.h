@@ -76,19 +76,18 @@ struct ExchangeInputs {
 
 class Exchange {
  public:
+  // `head` (views into the client's buffer) and `target` stay valid until
+  // the exchange ends: the downstream reads the body behind the head.
   Exchange(ExchangeInputs in, Downstream& downstream, const http::RequestHead& head,
            std::string_view target);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
 
-  // `head` and `target` must stay valid until run() ends (the body may move
-  // the client's buffer: they are read only before the first body read).
-  Task<ExchangeEnd> run(const http::RequestHead& head, std::string_view target);
+  Task<ExchangeEnd> run();
 
  private:
   // The phases.
-  Task<bool> admit();
   Task<bool> connect();
   enum class Sent : std::uint8_t { ok, server_failed, client_failed };
   Task<Sent> send();

@@ -1,7 +1,6 @@
 // The one place where an exchange's error becomes what the client hears
 // and the termination code the log prints. The rules are listed in
-// exchange_error.h; they reproduce what forwarder.cpp, response_relay.cpp
-// and client_session.cpp answered before the error type existed.
+// exchange_error.h.
 #include "proxy/exchange_error.h"
 
 namespace sluice::proxy {

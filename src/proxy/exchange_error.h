@@ -56,9 +56,10 @@ struct ExchangeError {
   ErrorKind kind = ErrorKind::closed;
   Side side = Side::server;
   Phase phase = Phase::headers;
-  // The failure itself allows another try elsewhere: nothing reached a
-  // server (connect phase), or a pooled connection closed before any byte
-  // of an answer. Whether a retry happens is retry_policy.h's decision.
+  // Another server might not fail the same way: the server's side
+  // refused, closed or was silent before any response (set where the
+  // error is made). Whether the request may go again is what
+  // retry_policy.h adds: the method, the body in hand, the budget.
   bool retryable = false;
   // For the log line and the error response body, e.g. "connection refused
   // by the server" (static text).

@@ -64,8 +64,8 @@ class Http1Downstream final : public Downstream {
   BodyPiece client_error(ErrorKind kind, const char* reason);
   void drop_consumed();
   Task<bool> read_more(BodyPiece& failure);
-  Task<bool> write(std::string_view a, std::string_view b = {}, std::string_view c = {},
-                   std::string_view d = {});
+  ByteStream::WriteOp write(std::string_view a, std::string_view b = {}, std::string_view c = {},
+                            std::string_view d = {});
   std::span<char> head_buffer();
 
   Connection c_;

@@ -22,6 +22,7 @@
 #include "proxy/accept_pipeline.h"
 #include "proxy/body_pace.h"
 #include "proxy/exchange.h"
+#include "proxy/exchange_error.h"
 #include "proxy/http1_downstream.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -160,6 +161,21 @@ class Http1Session {
   Task<bool> read_more_body(std::size_t head_end, BodyPace& pace);
   void splice_out_body(std::size_t head_end, std::size_t body_end);
   Task<void> refuse_slow_head();
+  // A request refused before any server was involved: the client's fault
+  // (refuse) or our rules' (refuse_by_rule), mapped to its status by
+  // reply_for (exchange_error.h) like every other error.
+  Task<void> refuse(ErrorKind kind, const char* reason, bool log = true) {
+    return refuse_with(ExchangeError{kind, Side::client, Phase::request, false, reason}, log, {});
+  }
+  Task<void> refuse_by_rule(ErrorKind kind, const char* reason,
+                            std::span<const http::HeaderField> extra_fields = {}) {
+    return refuse_with(ExchangeError{kind, Side::proxy, Phase::request, false, reason}, true,
+                       extra_fields);
+  }
+  Task<void> refuse_with(const ExchangeError& e, bool log,
+                         std::span<const http::HeaderField> extra_fields) {
+    return send_error(reply_for(e, false, false).status, e.reason, log, extra_fields);
+  }
   Task<void> send_error(int status, const char* reason, bool log = true,
                         std::span<const http::HeaderField> extra_fields = {});
   // A response of our own (respond, redirect, errors): its head with a
@@ -251,7 +267,7 @@ Task<Next> Http1Session::serve_pinned() {
     while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
            http::ParseState::need_more) {
       if (used_ >= capacity) {
-        co_await send_error(431, "request header section too large");
+        co_await refuse(ErrorKind::too_large, "request header section too large");
         co_return Next::close;
       }
       if (read_some && used_ < kSlowHeadBytes) {
@@ -275,7 +291,7 @@ Task<Next> Http1Session::serve_pinned() {
     }
     if (state == http::ParseState::error) {
       const auto e = parser.error();
-      co_await send_error(e.status, e.reason);
+      co_await refuse(request_error_kind(e.status), e.reason);
       co_return Next::close;
     }
     const http::RequestHead& head = parser.head();
@@ -283,7 +299,7 @@ Task<Next> Http1Session::serve_pinned() {
     std::size_t consumed = parser.head_bytes();
     if (head.framing == http::Framing::content_length && listener_->max_body_bytes &&
         head.content_length > *listener_->max_body_bytes) {
-      co_await send_error(413, "request body larger than the listener allows");
+      co_await refuse(ErrorKind::body_too_large, "request body larger than the listener allows");
       co_return Next::close;
     }
     // RFC 3986 §6: the path is matched, and forwarded, in its normal form.
@@ -296,7 +312,7 @@ Task<Next> Http1Session::serve_pinned() {
     if (!view.path.empty() && view.path.front() == '/') {
       if (const route::PathError e = route::normalize_path(view.path, normalized, path_options);
           e != route::PathError::none) {
-        co_await send_error(400, route::describe(e));
+        co_await refuse(ErrorKind::malformed, route::describe(e));
         co_return Next::close;
       }
       // Issue 13: the backend gets exactly the path that was routed. A
@@ -309,7 +325,7 @@ Task<Next> Http1Session::serve_pinned() {
       view.path = normalized;
     }
     if (!ctx_.snapshot->in_slot(scope_.listener_index())) {
-      co_await send_error(503, "this listener was removed by a reload");
+      co_await refuse_by_rule(ErrorKind::no_server, "this listener was removed by a reload");
       co_return Next::close;
     }
     route::Captures captures;
@@ -321,8 +337,8 @@ Task<Next> Http1Session::serve_pinned() {
     if (head.method == http::Method::CONNECT &&
         (route == nullptr || route->action != route::ActionKind::backend ||
          !route->allow_connect)) {
-      co_await send_error(405, "CONNECT is not allowed here", true,
-                          std::span<const http::HeaderField>(&kAllowWithoutConnect, 1));
+      co_await refuse_by_rule(ErrorKind::not_allowed, "CONNECT is not allowed here",
+                              std::span<const http::HeaderField>(&kAllowWithoutConnect, 1));
       co_return Next::close;
     }
     if (route == nullptr) {
@@ -336,7 +352,8 @@ Task<Next> Http1Session::serve_pinned() {
         // Reads `normalized` and the query in head.target, writes `forwarded`.
         if (!route::rewrite_target(route->rewrite, view.path, view.query, captures, path_options,
                                    forwarded)) {
-          co_await send_error(400, "the route's rewrite gives an invalid request target");
+          co_await refuse(ErrorKind::malformed,
+                          "the route's rewrite gives an invalid request target");
           co_return Next::close;
         }
         target = forwarded;
@@ -371,8 +388,9 @@ Task<Next> Http1Session::serve_pinned() {
     if (head.expect_continue && head.version_minor == 1 && has_body && consumed == used_) {
       if (!co_await sock_.write(http::kContinue)) co_return Next::close;
     }
-    if (has_body && !co_await discard_body(head, consumed, request_started_ms)) {
-      co_return Next::close;
+    if (has_body) {
+      const bool discarded = co_await discard_body(head, consumed, request_started_ms);
+      if (!discarded) co_return Next::close;
     }
     // Decided after the body: a stop may have begun while it arrived.
     const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
@@ -419,7 +437,7 @@ Task<void> Http1Session::refuse_slow_head() {
         listener_->name, client_address().to_string(),
         n > 1 ? fmt::format("; {} such in the last second", n) : std::string());
   }
-  co_await send_error(408, "request header not received in time", false);
+  co_await refuse(ErrorKind::timeout, "request header not received in time", false);
 }
 
 void Http1Session::keep_leftover(std::size_t consumed) {
@@ -440,11 +458,11 @@ Task<bool> Http1Session::discard_body(const http::RequestHead& head, std::size_t
         body.decode(std::span<char>(buf_.data() + body_start, used_ - body_start));
     if (d.error) {
       spdlog::debug("listener '{}': chunked body: {}", listener_->name, d.reason);
-      co_await send_error(400, "malformed chunked request body");
+      co_await refuse(ErrorKind::malformed, "malformed chunked request body");
       co_return false;
     }
     if (listener_->max_body_bytes && body.body_bytes() > *listener_->max_body_bytes) {
-      co_await send_error(413, "request body larger than the listener allows");
+      co_await refuse(ErrorKind::body_too_large, "request body larger than the listener allows");
       co_return false;
     }
     body_start += d.consumed;
@@ -468,7 +486,7 @@ Task<bool> Http1Session::read_more_body(std::size_t head_end, BodyPace& pace) {
     if (!r && r.code() != Errc::timeout) co_return false;
     const std::size_t n = r ? *r : 0;
     if (const char* slow = pace.after_read(started, loop().refresh_now(), n)) {
-      co_await send_error(408, slow);
+      co_await refuse(ErrorKind::too_slow, slow);
       co_return false;
     }
     used_ += n;
@@ -547,7 +565,7 @@ Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
   in.backend = std::move(backend);
   in.local_address = SocketAddress::local_of(sock_.fd());
   Exchange exchange(std::move(in), down, head, target);
-  const ExchangeEnd end = co_await exchange.run(head, target);
+  const ExchangeEnd end = co_await exchange.run();
   earlier_requests_ = true;
   if (end.status != 0) {
     co_await send_error(end.status, end.reason, false);
@@ -674,7 +692,10 @@ Task<void> serve_http_client(Worker& worker, std::size_t listener_index, Listene
   const ListenerSettings* listener = ctx.snapshot->in_slot(scope.listener_index()).get();
   if (listener == nullptr) co_return;  // removed by a reload just after the accept
   // The accept stages (a coroutine) only where there is one to run.
-  if (listener->proxy_protocol && !co_await session.accept()) co_return;
+  if (listener->proxy_protocol) {
+    const bool accepted = co_await session.accept();
+    if (!accepted) co_return;
+  }
   while (true) {
     if (!session.has_buffered_bytes()) {
       session.release_buffer_if_empty();
@@ -691,7 +712,10 @@ Task<void> serve_http_client(Worker& worker, std::size_t listener_index, Listene
     first = false;
     const Next next = co_await session.serve_buffered();
     if (next == Next::close) co_return;
-    if (next == Next::slow_head && !co_await session.wait_for_rest_of_head()) co_return;
+    if (next == Next::slow_head) {
+      const bool rest_came = co_await session.wait_for_rest_of_head();
+      if (!rest_came) co_return;
+    }
   }
 }
 

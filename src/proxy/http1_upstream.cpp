@@ -35,14 +35,15 @@ void Http1Upstream::attach(UpstreamConnection& conn) {
   clean_ = true;
 }
 
-Task<bool> Http1Upstream::write(std::string_view a, std::string_view b, std::string_view c,
-                                std::string_view d) {
-  auto op = conn_->stream().write(a, b, io_timeout_ms_);
-  op.add(c);
-  op.add(d);
-  auto w = co_await op;
+// An awaitable, not a coroutine: a write costs no frame of its own.
+ByteStream::WriteOp Http1Upstream::write(std::string_view a, std::string_view b, std::string_view c,
+                                         std::string_view d) {
+  return conn_->stream().write_pieces(a, b, c, d, io_timeout_ms_);
+}
+
+bool Http1Upstream::sent(const Result<std::size_t>& w) {
   if (!w && w.code() == Errc::cancelled) send_cancelled_ = true;
-  co_return static_cast<bool>(w);
+  return static_cast<bool>(w);
 }
 
 bool Http1Upstream::head_fits(const http::OutgoingRequest& req) {
@@ -61,7 +62,7 @@ Task<bool> Http1Upstream::send_head(const http::OutgoingRequest& req, bool end) 
   held_head_ = w.size();
   if (!end) co_return true;
   held_head_ = 0;
-  request_sent_ = co_await write(w.text());
+  request_sent_ = sent(co_await write(w.text()));
   co_return request_sent_;
 }
 
@@ -86,7 +87,7 @@ Task<bool> Http1Upstream::send_body(std::string_view data, bool end) {
     if (end) request_sent_ = true;
     co_return true;
   }
-  const bool ok = co_await write(head, size_piece, data, tail);
+  const bool ok = sent(co_await write(head, size_piece, data, tail));
   if (ok && end) request_sent_ = true;
   co_return ok;
 }
@@ -130,10 +131,10 @@ Task<HeadRead> Http1Upstream::read_head(std::uint64_t deadline_ms,
         failed.error = ExchangeError{ErrorKind::closed, Side::client, Phase::headers, false,
                                      "the client left"};
       } else if (r.code() == Errc::timeout) {
-        failed.error = ExchangeError{ErrorKind::timeout, Side::server, Phase::headers, false,
+        failed.error = ExchangeError{ErrorKind::timeout, Side::server, Phase::headers, true,
                                      "the server did not answer in time"};
       } else {
-        failed.error = ExchangeError{ErrorKind::closed, Side::server, Phase::headers, false,
+        failed.error = ExchangeError{ErrorKind::closed, Side::server, Phase::headers, true,
                                      "the server closed the connection without answering"};
       }
       co_return failed;

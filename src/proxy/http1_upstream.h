@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/buffer_pool.h"
+#include "core/byte_stream.h"
 #include "http/body_decoder.h"
 #include "http/parser.h"
 #include "proxy/upstream_codec.h"
@@ -43,8 +44,9 @@ class Http1Upstream final : public UpstreamCodec {
   bool head_fits(const http::OutgoingRequest& req) override;
 
  private:
-  Task<bool> write(std::string_view a, std::string_view b = {}, std::string_view c = {},
-                   std::string_view d = {});
+  ByteStream::WriteOp write(std::string_view a, std::string_view b = {}, std::string_view c = {},
+                            std::string_view d = {});
+  bool sent(const Result<std::size_t>& w);
   HeadRead head_failed(ErrorKind kind, const char* reason);
   void drop_head();
   void note_keep_alive_hint(const http::ResponseHead& head);

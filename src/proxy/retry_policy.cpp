@@ -1,6 +1,5 @@
 // Whether a failed try goes again, and whether it counts against the
-// server. The rules are listed in retry_policy.h; they reproduce what
-// Exchange::run decided before this file existed.
+// server. The rules are listed in retry_policy.h.
 #include "proxy/retry_policy.h"
 
 namespace sluice::proxy {

@@ -27,8 +27,7 @@ Task<std::unique_ptr<UpstreamConnection>> connect_to_a_server(UpstreamConnector&
   const Backend& backend = connector.backend();
   UpstreamConnector::ConnectOptions options;
   // A tunnel's connection carries one client's bytes: never a pooled one.
-  options.allow_pooled = false;
-  options.may_borrow = false;
+  options.reuse = ReuseChoice{false, 0, false};
   options.client = &client;
   for (std::size_t tries = 0; tries < backend.servers.size(); ++tries) {
     if (!connector.pick(key)) break;

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <cassert>
+
 #include "core/socket.h"
 #include "http/proxy_protocol.h"
 #include "proxy/pool_group.h"
@@ -19,6 +21,24 @@ ExchangeError connect_failure(ErrorKind kind, Side side, const char* reason) {
 }
 
 }  // namespace
+
+ReuseChoice choose_reuse(ReuseMode mode, bool resendable, bool after_failed_try,
+                         bool sends_proxy_header) {
+  ReuseChoice c;
+  if (mode == ReuseMode::never || after_failed_try || sends_proxy_header) {
+    c.pooled = false;
+    c.may_borrow = false;
+    return c;
+  }
+  // pool.reuse: safe. A request we could not resend risks being lost on a
+  // connection the server is closing; it takes one only if that connection
+  // finished an exchange a moment ago, else a fresh one.
+  if (mode == ReuseMode::safe && !resendable) {
+    c.max_idle_ms = kProvenAliveMs;
+    c.may_borrow = false;
+  }
+  return c;
+}
 
 UpstreamConnector::UpstreamConnector(WorkerContext& ctx, EventLoop& loop, const Backend& backend,
                                      CancelToken* cancel)
@@ -61,7 +81,7 @@ void UpstreamConnector::release() {
 }
 
 std::unique_ptr<UpstreamConnection> UpstreamConnector::take_pooled(const ConnectOptions& options) {
-  return ctx_.pool.take(endpoint_->pool_key, options.max_idle_ms);
+  return ctx_.pool.take(endpoint_->pool_key, options.reuse.max_idle_ms);
 }
 
 Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect(
@@ -74,15 +94,13 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect(
     error_ = connect_failure(ErrorKind::closed, Side::server, "cannot connect to the server");
     co_return nullptr;
   }
-  const BackendServer& s = *server();
-  // A PROXY header names one client, so such connections are never pooled.
-  const bool pooled = options.allow_pooled && backend_.pool.reuse != ReuseMode::never &&
-                      s.send_proxy == ProxyHeaderVersion::none;
+  // A PROXY header names one client: such connections are never shared.
+  assert(!options.reuse.pooled || server()->send_proxy == ProxyHeaderVersion::none);
   std::unique_ptr<UpstreamConnection> conn;
-  if (pooled) {
+  if (options.reuse.pooled) {
     const DestinationId d = endpoint_->pool_key;
     conn = take_pooled(options);
-    if (!conn && options.may_borrow && ctx_.group != nullptr) {
+    if (!conn && options.reuse.may_borrow && ctx_.group != nullptr) {
       if (auto donor = ctx_.group->donor_for(ctx_.index, d)) {
         co_await ctx_.group->borrow(ctx_.index, *donor, d, kBorrowWaitMs, cancel_);
         conn = ctx_.pool.take(d);

@@ -25,6 +25,24 @@ namespace sluice::proxy {
 
 struct WorkerContext;
 
+// Which connections a try may take (pool.reuse), decided from the request
+// alone: kept apart so that it reads, and is tested, as a table.
+struct ReuseChoice {
+  bool pooled = true;  // an idle pooled connection may be taken
+  // Only one that finished an exchange within this long.
+  std::uint64_t max_idle_ms = UINT64_MAX;
+  bool may_borrow = true;  // ask another worker for an idle one
+};
+// `resendable`: the request can be sent twice (idempotent, body in hand).
+// `after_failed_try`: a pooled connection just failed this request.
+// `sends_proxy_header`: the server asks for a PROXY header, which names one
+// client, so its connections are never shared.
+ReuseChoice choose_reuse(ReuseMode mode, bool resendable, bool after_failed_try,
+                         bool sends_proxy_header);
+// pool.reuse: safe lets a request that cannot be resent use a pooled
+// connection only if it finished an exchange this recently.
+inline constexpr std::uint64_t kProvenAliveMs = 1'000;
+
 class UpstreamConnector {
  public:
   UpstreamConnector(WorkerContext& ctx, EventLoop& loop, const Backend& backend,
@@ -37,18 +55,18 @@ class UpstreamConnector {
   // `preferred` (a sticky cookie's server, -1: none) while it takes
   // requests. False when no server is usable. Releases the previous one.
   bool pick(std::uint64_t hash_key, int preferred = -1);
+  // The chosen server takes the request without a wait: it has no
+  // max_connections, or its slot is already held.
+  bool admitted() const { return holding_slot_ || backend_.balancer->limit(server_) == nullptr; }
   // A slot on the chosen server, waiting in its queue if need be. False:
   // the queue is full or timed out (or the client left).
   Task<bool> admit();
 
   struct ConnectOptions {
-    bool allow_pooled = true;  // false: a new connection (the pooled one just failed)
-    // Only an idle connection that finished an exchange within this long
-    // (pool.reuse: safe for a request that cannot be resent).
-    std::uint64_t max_idle_ms = UINT64_MAX;
-    bool may_borrow = true;                   // ask another worker for an idle one
+    ReuseChoice reuse;
     const ClientAddresses* client = nullptr;  // for a PROXY header
   };
+
   // A connection to the chosen server: null with `error` set when it fails.
   Task<std::unique_ptr<UpstreamConnection>> connect(const ConnectOptions& options);
   ExchangeError connect_error() const { return error_; }
