@@ -29,9 +29,8 @@ struct BodyPiece {
 };
 
 enum class HeadSent : std::uint8_t {
-  sent,         // written, or held to leave with the first body piece
-  client_gone,  // the client left
-  too_large,    // the head does not fit what the client's codec can send
+  queued,     // it leaves with the first body piece
+  too_large,  // the head does not fit what the client's codec can send
 };
 
 class Downstream {
@@ -48,11 +47,11 @@ class Downstream {
 
   // A 1xx response (not 101). False: the client is gone.
   virtual Task<bool> send_interim(const http::OutgoingResponse& res) = 0;
-  // The final response head. With `end` the response is complete (no body
-  // follows); otherwise the head may wait for the first body piece so
-  // that both leave in one write.
-  virtual Task<HeadSent> send_head(const http::OutgoingResponse& res, bool end) = 0;
-  // A piece of the response body; `end` on the last one (it may be empty).
+  // Queues the final response head: it leaves with the first send_body()
+  // (or tunnel()), so that head and body go in one write. No I/O.
+  virtual HeadSent queue_head(const http::OutgoingResponse& res) = 0;
+  // A piece of the response body; `end` on the last one (it may be empty,
+  // as is the only one of a response without a body).
   virtual Task<bool> send_body(std::string_view data, bool end) = 0;
   // The response was cut off: tell the client at once (HTTP/1: close the
   // connection without a lingering read; HTTP/2: reset the stream).

@@ -78,7 +78,7 @@ Exchange::~Exchange() {
 }
 
 Task<ExchangeEnd> Exchange::run() {
-  if (!upstream_.head_fits(request_->request())) {
+  if (!upstream_.prepare(request_->request())) {
     co_return end(ExchangeError{ErrorKind::too_large, Side::proxy, Phase::request, false,
                                 "request head too large to forward"});
   }
@@ -95,13 +95,24 @@ Task<ExchangeEnd> Exchange::run() {
           proxy_error(ErrorKind::queue_full, Phase::queue,
                       "the server is at max_connections and the queue is full or timed out"));
     }
-    if (!co_await connect()) {
+    // connect: a pooled or new connection to the chosen server.
+    conn_ = co_await connector_.connect(connect_options());
+    if (conn_) {
+      on_connected();
+    } else {
       const ExchangeError e = connector_.connect_error();
       if (e.side == Side::client || e.side == Side::local) co_return end(e);
       if (retry_after(e)) continue;
       co_return end(e);
     }
-    const Sent sent = co_await send();
+    // send: the head, and the body as the client sends it.
+    upstream_.queue_head();
+    Sent sent;
+    if (request_->request().body == http::BodyKind::none) {
+      sent = co_await upstream_.send_body({}, true) ? Sent::ok : Sent::server_failed;
+    } else {
+      sent = co_await send_body();
+    }
     if (sent == Sent::client_failed) co_return end(send_error_);
     // Even when sending failed, the server may have answered early (a 413
     // before the body ended): read what it said.
@@ -124,32 +135,28 @@ Task<ExchangeEnd> Exchange::run() {
 
 // ---- connect
 
-Task<bool> Exchange::connect() {
+UpstreamConnector::ConnectOptions Exchange::connect_options() const {
   UpstreamConnector::ConnectOptions options;
   options.reuse = choose_reuse(backend_.pool.reuse, idempotent_ && body_held_, !allow_pooled_,
                                connector_.server()->send_proxy != ProxyHeaderVersion::none);
   options.client = &client_addresses_;
-  conn_ = co_await connector_.connect(options);
-  if (!conn_) co_return false;
+  return options;
+}
+
+void Exchange::on_connected() {
   ++ctx_.counters.requests;
   if (connector_.reused()) ++ctx_.counters.reused;
   upstream_.attach(*conn_);
-  co_return true;
 }
 
 // ---- send
 
-Task<Exchange::Sent> Exchange::send() {
-  const http::OutgoingRequest& req = request_->request();
+// The head is queued: it leaves with the first piece.
+Task<Exchange::Sent> Exchange::send_body() {
   if (body_started_) {
-    // A resend: the head and the body we kept.
-    if (!co_await upstream_.send_head(req, false)) co_return Sent::server_failed;
+    // A resend: the body we kept.
     co_return co_await upstream_.send_body(held_body_, true) ? Sent::ok : Sent::server_failed;
   }
-  if (req.body == http::BodyKind::none) {
-    co_return co_await upstream_.send_head(req, true) ? Sent::ok : Sent::server_failed;
-  }
-  if (!co_await upstream_.send_head(req, false)) co_return Sent::server_failed;
   body_started_ = true;
   while (true) {
     const BodyPiece piece = co_await down_.read_body();
@@ -158,7 +165,8 @@ Task<Exchange::Sent> Exchange::send() {
       co_return Sent::client_failed;
     }
     hold_body(piece.data);
-    if (!co_await upstream_.send_body(piece.data, piece.end)) {
+    const bool sent = co_await upstream_.send_body(piece.data, piece.end);
+    if (!sent) {
       if (upstream_.send_cancelled()) {
         send_error_ = ExchangeError{ErrorKind::closed, Side::client, Phase::request, false,
                                     "the client left"};
@@ -203,7 +211,8 @@ Task<HeadRead> Exchange::await_head() {
     interim_relayed_ = true;
     const http::OutgoingResponse res = forwarded_response(
         head, response_fields_, ForwardedResponseInputs{method_, false, {}}, cookie_);
-    if (!co_await down_.send_interim(res)) {
+    const bool relayed = co_await down_.send_interim(res);
+    if (!relayed) {
       HeadRead gone;
       gone.failed = true;
       gone.error =
@@ -245,14 +254,19 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     (void)co_await upstream_.read_body();
     finish_connection(poolable && upstream_.reusable());
   }
-  const HeadSent hs = co_await down_.send_head(res, res.body == http::BodyKind::none);
+  const HeadSent hs = down_.queue_head(res);
   if (hs == HeadSent::too_large) {
     co_return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
                                 "response head too large to forward"});
   }
   response_started_ = true;
-  if (hs == HeadSent::client_gone) co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
-  if (res.body == http::BodyKind::none) co_return ExchangeEnd{};
+  if (res.body == http::BodyKind::none) {
+    const bool sent = co_await down_.send_body({}, true);
+    if (!sent) {
+      co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
+    }
+    co_return ExchangeEnd{};
+  }
   while (true) {
     const BodyPiece piece = co_await upstream_.read_body();
     if (piece.failed) co_return end(piece.error);
@@ -260,7 +274,8 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     // bytes reach the client, so the next request of any client on this
     // worker can use it.
     if (piece.end) finish_connection(poolable && upstream_.reusable());
-    if (!co_await down_.send_body(piece.data, piece.end)) {
+    const bool sent = co_await down_.send_body(piece.data, piece.end);
+    if (!sent) {
       co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
     }
     if (piece.end) co_return ExchangeEnd{};
@@ -275,13 +290,12 @@ Task<ExchangeEnd> Exchange::relay_tunnel(const http::ResponseHead& head, bool sw
   http::OutgoingResponse res = forwarded_response(
       head, response_fields_, ForwardedResponseInputs{method_, switching, {}}, cookie_);
   res.body = http::BodyKind::none;
-  const HeadSent hs = co_await down_.send_head(res, false);
+  const HeadSent hs = down_.queue_head(res);
   if (hs == HeadSent::too_large) {
     co_return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
                                 "response head too large to forward"});
   }
   response_started_ = true;
-  if (hs == HeadSent::client_gone) co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
   co_await down_.tunnel(conn_->stream(), upstream_.bytes_after_head(), upstream_.buffer(),
                         backend_.idle_timeout_ms);
   retire_connection();

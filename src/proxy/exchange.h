@@ -88,9 +88,10 @@ class Exchange {
 
  private:
   // The phases.
-  Task<bool> connect();
+  UpstreamConnector::ConnectOptions connect_options() const;
+  void on_connected();
   enum class Sent : std::uint8_t { ok, server_failed, client_failed };
-  Task<Sent> send();
+  Task<Sent> send_body();
   Task<HeadRead> await_head();
   Task<ExchangeEnd> relay(const http::ResponseHead& head);
   Task<ExchangeEnd> relay_tunnel(const http::ResponseHead& head, bool switching);
@@ -124,7 +125,6 @@ class Exchange {
   std::uint64_t hash_key_ = 0;
   int sticky_server_ = -1;
   std::optional<ForwardedRequest> request_;
-  bool head_fits_ = true;
 
   UpstreamConnector connector_;
   Http1Upstream upstream_;

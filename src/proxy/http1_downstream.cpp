@@ -77,7 +77,8 @@ Task<BodyPiece> Http1Downstream::read_body() {
       first_read_ = false;
       co_return p;
     }
-    if (!co_await read_more(p)) co_return p;
+    const bool more = co_await read_more(p);
+    if (!more) co_return p;
   }
 }
 
@@ -131,7 +132,7 @@ Task<bool> Http1Downstream::send_interim(const http::OutgoingResponse& res) {
   co_return static_cast<bool>(co_await c_.stream.write(w.text(), c_.listener.body_timeout_ms));
 }
 
-Task<HeadSent> Http1Downstream::send_head(const http::OutgoingResponse& res, bool end) {
+HeadSent Http1Downstream::queue_head(const http::OutgoingResponse& res) {
   framing_ = http::choose_framing(res.body, client_minor_);
   // Decided now: a stop may have begun while the request was served.
   keep_alive_ = client_keep_alive_ && body_.done() && !c_.scope.worker().stopping() &&
@@ -141,11 +142,9 @@ Task<HeadSent> Http1Downstream::send_head(const http::OutgoingResponse& res, boo
                                             ? std::string_view(c_.listener.keep_alive_fields)
                                             : std::string_view()};
   http::HeadWriter w(head_buffer());
-  if (!http::encode_response_head(w, res, framing_, persistence)) co_return HeadSent::too_large;
+  if (!http::encode_response_head(w, res, framing_, persistence)) return HeadSent::too_large;
   held_head_ = w.size();
-  if (!end) co_return HeadSent::sent;
-  held_head_ = 0;
-  co_return (co_await write(w.text())) ? HeadSent::sent : HeadSent::client_gone;
+  return HeadSent::queued;
 }
 
 Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {

@@ -46,7 +46,7 @@ class Http1Downstream final : public Downstream {
   Task<BodyPiece> read_body() override;
   bool body_read() const override { return body_.done(); }
   Task<bool> send_interim(const http::OutgoingResponse& res) override;
-  Task<HeadSent> send_head(const http::OutgoingResponse& res, bool end) override;
+  HeadSent queue_head(const http::OutgoingResponse& res) override;
   Task<bool> send_body(std::string_view data, bool end) override;
   void reset() override;
   Task<void> tunnel(ByteStream& server, std::string_view server_pending,

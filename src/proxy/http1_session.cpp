@@ -127,7 +127,8 @@ class Http1Session {
     if (!pin()) co_return false;
     buf_ = scope_.worker().buffers().acquire();
     ClientAddresses addresses{SocketAddress::peer_of(sock_.fd()), {}};
-    if (!co_await run_accept_stages(sock_, *listener_, buf_, used_, addresses)) co_return false;
+    const bool accepted = co_await run_accept_stages(sock_, *listener_, buf_, used_, addresses);
+    if (!accepted) co_return false;
     // Kept only when a header named the client: the others pay nothing.
     extras().client_address = addresses.source;
     unpin();
@@ -152,6 +153,25 @@ class Http1Session {
                      std::shared_ptr<const Backend> backend, const http::RequestHead& head,
                      std::size_t head_bytes, std::string_view target,
                      std::optional<SocketAddress>& peer, std::uint64_t request_started_ms);
+  // What a request's target is as routed and as forwarded; its strings
+  // keep their capacity over a burst of requests.
+  struct RequestTarget {
+    route::RequestView view;
+    std::string_view target;  // what the backend receives
+    std::string normalized;   // the path in normal form
+    std::string forwarded;    // the target sent, when not head.target
+    route::PathOptions path_options;
+  };
+  route::PathError resolve_target(const http::RequestHead& head, RequestTarget& t) const;
+  std::uint64_t head_deadline(std::uint64_t request_started_ms) const;
+  void keep_partial_head(std::uint64_t request_started_ms);
+  bool apply_rewrite(const route::Route& route, const route::Captures& captures,
+                     RequestTarget& t) const;
+  Task<bool> answer_redirect(const route::Route& route, const http::RequestHead& head,
+                             const route::RequestView& view, const route::Captures& captures,
+                             std::size_t consumed);
+  Task<bool> answer_respond(const route::Route& route, const http::RequestHead& head,
+                            std::size_t consumed, std::uint64_t request_started_ms);
   Task<Next> redirect(const route::Route& route, const http::RequestHead& head,
                       const route::RequestView& view, const route::Captures& captures);
   Task<Next> respond(const route::Route& route, const http::RequestHead& head, bool keep_alive);
@@ -248,8 +268,7 @@ Task<Next> Http1Session::serve_pinned() {
   if (!buf_) buf_ = scope_.worker().buffers().acquire();
   const std::size_t capacity = std::min(buf_.capacity(), listener_->max_head_bytes + 1);
   std::optional<SocketAddress> peer;  // looked up once per burst of requests
-  std::string normalized;             // the request's path in normal form
-  std::string forwarded;              // the target sent to the backend, when not head.target
+  RequestTarget t;
   while (true) {
     http::RequestParser parser(limits,
                                std::span<http::HeaderField>(fields.data(), limits.max_fields));
@@ -258,10 +277,7 @@ Task<Next> Http1Session::serve_pinned() {
         has_partial_head() ? extras_->partial_started_ms : loop().now_ms();
     drop_partial_head();
     answering_head_ = false;
-    std::uint64_t deadline = request_started_ms + listener_->header_timeout_ms;
-    if (listener_->request_timeout_ms > 0) {
-      deadline = std::min(deadline, request_started_ms + listener_->request_timeout_ms);
-    }
+    const std::uint64_t deadline = head_deadline(request_started_ms);
     http::ParseState state;
     bool read_some = false;  // a read of this head came back short of its end
     while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
@@ -271,12 +287,7 @@ Task<Next> Http1Session::serve_pinned() {
         co_return Next::close;
       }
       if (read_some && used_ < kSlowHeadBytes) {
-        // Its buffer and this frame go back while the rest is awaited.
-        Extras& e = extras();
-        e.partial_head.assign(buf_.data(), used_);
-        e.partial_started_ms = request_started_ms;
-        e.has_partial_head = true;
-        used_ = 0;
+        keep_partial_head(request_started_ms);
         co_return Next::slow_head;
       }
       const std::uint64_t now = loop().now_ms();
@@ -303,27 +314,11 @@ Task<Next> Http1Session::serve_pinned() {
       co_return Next::close;
     }
     // RFC 3986 §6: the path is matched, and forwarded, in its normal form.
-    route::RequestView view;
-    std::string_view rest;                  // '?' and query, as received
-    std::string_view target = head.target;  // what the backend receives
-    if (!split_target(head.target, view.path, rest)) view.path = head.target;
-    view.query = rest.empty() ? rest : rest.substr(1);
-    const route::PathOptions path_options{.keep_escaped_slashes = listener_->keep_escaped_slashes};
-    if (!view.path.empty() && view.path.front() == '/') {
-      if (const route::PathError e = route::normalize_path(view.path, normalized, path_options);
-          e != route::PathError::none) {
-        co_await refuse(ErrorKind::malformed, route::describe(e));
-        co_return Next::close;
-      }
-      // Issue 13: the backend gets exactly the path that was routed. A
-      // target that differs from it in any byte (an absolute-form target
-      // always does) is rebuilt from it; the query goes on unchanged.
-      if (view.path.data() != head.target.data() || view.path != normalized) {
-        forwarded.assign(normalized).append(rest);
-        target = forwarded;
-      }
-      view.path = normalized;
+    if (const route::PathError e = resolve_target(head, t); e != route::PathError::none) {
+      co_await refuse(ErrorKind::malformed, route::describe(e));
+      co_return Next::close;
     }
+    route::RequestView& view = t.view;
     if (!ctx_.snapshot->in_slot(scope_.listener_index())) {
       co_await refuse_by_rule(ErrorKind::no_server, "this listener was removed by a reload");
       co_return Next::close;
@@ -346,63 +341,132 @@ Task<Next> Http1Session::serve_pinned() {
       co_return Next::close;
     }
     if (route->action == route::ActionKind::backend) {
-      if (route->has_rewrite &&
-          (!route->rewrite.path.empty() || !route->rewrite.strip_prefix.empty() ||
-           !route->rewrite.add_prefix.empty())) {
-        // Reads `normalized` and the query in head.target, writes `forwarded`.
-        if (!route::rewrite_target(route->rewrite, view.path, view.query, captures, path_options,
-                                   forwarded)) {
-          co_await refuse(ErrorKind::malformed,
-                          "the route's rewrite gives an invalid request target");
-          co_return Next::close;
-        }
-        target = forwarded;
-      }
-      if (co_await forward(std::move(route), std::move(backend), head, consumed, target, peer,
-                           request_started_ms) == Next::close) {
+      if (!apply_rewrite(*route, captures, t)) {
+        co_await refuse(ErrorKind::malformed,
+                        "the route's rewrite gives an invalid request target");
         co_return Next::close;
       }
+      const Next next = co_await forward(std::move(route), std::move(backend), head, consumed,
+                                         t.target, peer, request_started_ms);
+      if (next == Next::close) co_return Next::close;
       if (used_ == 0) co_return Next::idle;
       continue;
     }
+    // No co_await inside a conditional expression (docs/architecture.md).
+    bool goes_on = false;
     if (route->action == route::ActionKind::redirect) {
-      if (co_await redirect(*route, head, view, captures) == Next::close) co_return Next::close;
-      if (!head.keep_alive || scope_.worker().stopping()) {
-        co_await linger_and_close();
-        co_return Next::close;
-      }
-      if (has_body_bytes(head)) {
-        // The body was not read: the connection cannot carry another request.
-        co_await linger_and_close();
-        co_return Next::close;
-      }
-      keep_leftover(consumed);
-      if (used_ == 0) co_return Next::idle;
-      continue;
+      goes_on = co_await answer_redirect(*route, head, view, captures, consumed);
+    } else {
+      goes_on = co_await answer_respond(*route, head, consumed, request_started_ms);
     }
-    // RFC 9110 §10.1.1: a client waiting on "100-continue" gets the interim
-    // response before we read the body it is holding back (HTTP/1.1 only).
-    const bool has_body =
-        head.framing == http::Framing::chunked ||
-        (head.framing == http::Framing::content_length && head.content_length > 0);
-    if (head.expect_continue && head.version_minor == 1 && has_body && consumed == used_) {
-      if (!co_await sock_.write(http::kContinue)) co_return Next::close;
-    }
-    if (has_body) {
-      const bool discarded = co_await discard_body(head, consumed, request_started_ms);
-      if (!discarded) co_return Next::close;
-    }
-    // Decided after the body: a stop may have begun while it arrived.
-    const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
-    // The head's views point into buf_: answer before the buffer moves.
-    earlier_requests_ = true;
-    if (co_await respond(*route, head, keep_alive) == Next::close || !keep_alive) {
-      co_await linger_and_close();
-      co_return Next::close;
-    }
-    keep_leftover(consumed);
+    if (!goes_on) co_return Next::close;
     if (used_ == 0) co_return Next::idle;
   }
+}
+
+// When the head must have arrived: timeouts.header, or timeouts.request if
+// that ends first.
+std::uint64_t Http1Session::head_deadline(std::uint64_t request_started_ms) const {
+  std::uint64_t deadline = request_started_ms + listener_->header_timeout_ms;
+  if (listener_->request_timeout_ms > 0) {
+    deadline = std::min(deadline, request_started_ms + listener_->request_timeout_ms);
+  }
+  return deadline;
+}
+
+// A head arriving in small pieces: its first bytes wait in a string of their
+// own while the buffer and the request's frame go back (slowloris).
+void Http1Session::keep_partial_head(std::uint64_t request_started_ms) {
+  Extras& e = extras();
+  e.partial_head.assign(buf_.data(), used_);
+  e.partial_started_ms = request_started_ms;
+  e.has_partial_head = true;
+  used_ = 0;
+}
+
+// A redirect route's answer. False: the connection closed.
+Task<bool> Http1Session::answer_redirect(const route::Route& route, const http::RequestHead& head,
+                                         const route::RequestView& view,
+                                         const route::Captures& captures, std::size_t consumed) {
+  const Next sent = co_await redirect(route, head, view, captures);
+  if (sent == Next::close) co_return false;
+  if (!head.keep_alive || scope_.worker().stopping() || has_body_bytes(head)) {
+    // A body that was not read leaves the connection unable to carry
+    // another request.
+    co_await linger_and_close();
+    co_return false;
+  }
+  keep_leftover(consumed);
+  co_return true;
+}
+
+// A respond route's answer, after the request body was read and dropped.
+// False: the connection closed.
+Task<bool> Http1Session::answer_respond(const route::Route& route, const http::RequestHead& head,
+                                        std::size_t consumed, std::uint64_t request_started_ms) {
+  // RFC 9110 §10.1.1: a client waiting on "100-continue" gets the interim
+  // response before we read the body it is holding back (HTTP/1.1 only).
+  const bool has_body = has_body_bytes(head);
+  if (head.expect_continue && head.version_minor == 1 && has_body && consumed == used_) {
+    if (!co_await sock_.write(http::kContinue)) co_return false;
+  }
+  if (has_body) {
+    const bool discarded = co_await discard_body(head, consumed, request_started_ms);
+    if (!discarded) co_return false;
+  }
+  // Decided after the body: a stop may have begun while it arrived.
+  const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
+  // The head's views point into buf_: answer before the buffer moves.
+  earlier_requests_ = true;
+  const Next answered = co_await respond(route, head, keep_alive);
+  if (answered == Next::close || !keep_alive) {
+    co_await linger_and_close();
+    co_return false;
+  }
+  keep_leftover(consumed);
+  co_return true;
+}
+
+// The target as routed and forwarded: its path normalised; when that
+// differs from the received path in any byte, a target rebuilt from it.
+route::PathError Http1Session::resolve_target(const http::RequestHead& head,
+                                              RequestTarget& t) const {
+  t.view = route::RequestView{};
+  t.target = head.target;
+  std::string_view rest;  // '?' and query, as received
+  if (!split_target(head.target, t.view.path, rest)) t.view.path = head.target;
+  t.view.query = rest.empty() ? rest : rest.substr(1);
+  t.path_options.keep_escaped_slashes = listener_->keep_escaped_slashes;
+  if (t.view.path.empty() || t.view.path.front() != '/') return route::PathError::none;
+  if (const route::PathError e = route::normalize_path(t.view.path, t.normalized, t.path_options);
+      e != route::PathError::none) {
+    return e;
+  }
+  // Issue 13: the backend gets exactly the path that was routed. A target
+  // that differs from it in any byte (an absolute-form target always does)
+  // is rebuilt from it; the query goes on unchanged.
+  if (t.view.path.data() != head.target.data() || t.view.path != t.normalized) {
+    t.forwarded.assign(t.normalized).append(rest);
+    t.target = t.forwarded;
+  }
+  t.view.path = t.normalized;
+  return route::PathError::none;
+}
+
+// A backend route's rewrite of the target. False: it gives an invalid one.
+bool Http1Session::apply_rewrite(const route::Route& route, const route::Captures& captures,
+                                 RequestTarget& t) const {
+  if (!route.has_rewrite || (route.rewrite.path.empty() && route.rewrite.strip_prefix.empty() &&
+                             route.rewrite.add_prefix.empty())) {
+    return true;
+  }
+  // Reads the normalised path and the query, writes `forwarded`.
+  if (!route::rewrite_target(route.rewrite, t.view.path, t.view.query, captures, t.path_options,
+                             t.forwarded)) {
+    return false;
+  }
+  t.target = t.forwarded;
+  return true;
 }
 
 // After Next::slow_head: waits, holding only the head's first bytes, until
@@ -469,7 +533,8 @@ Task<bool> Http1Session::discard_body(const http::RequestHead& head, std::size_t
     if (d.done) break;
     // Everything buffered was decoded: read more behind the head.
     body_start = consumed;
-    if (!co_await read_more_body(consumed, pace)) co_return false;
+    const bool more = co_await read_more_body(consumed, pace);
+    if (!more) co_return false;
   }
   splice_out_body(consumed, body_start);
   co_return true;

@@ -46,24 +46,12 @@ bool Http1Upstream::sent(const Result<std::size_t>& w) {
   return static_cast<bool>(w);
 }
 
-bool Http1Upstream::head_fits(const http::OutgoingRequest& req) {
+bool Http1Upstream::prepare(const http::OutgoingRequest& req) {
   http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
-  return http::encode_request_head(w, req);
-}
-
-Task<bool> Http1Upstream::send_head(const http::OutgoingRequest& req, bool end) {
-  http::HeadWriter w(std::span<char>(scratch_.data(), scratch_.capacity()));
-  // Checked by the exchange before the first try (encode_request_head
-  // fails only on overflow, and the same request fits every time).
-  const bool fits = http::encode_request_head(w, req);
-  assert(fits);
-  (void)fits;
+  if (!http::encode_request_head(w, req)) return false;
+  prepared_head_ = w.size();
   chunked_request_ = req.body == http::BodyKind::streamed;
-  held_head_ = w.size();
-  if (!end) co_return true;
-  held_head_ = 0;
-  request_sent_ = sent(co_await write(w.text()));
-  co_return request_sent_;
+  return true;
 }
 
 Task<bool> Http1Upstream::send_body(std::string_view data, bool end) {

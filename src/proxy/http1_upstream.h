@@ -31,7 +31,8 @@ class Http1Upstream final : public UpstreamCodec {
   // Starts a try on `conn` (it outlives the try).
   void attach(UpstreamConnection& conn);
 
-  Task<bool> send_head(const http::OutgoingRequest& req, bool end) override;
+  bool prepare(const http::OutgoingRequest& req) override;
+  void queue_head() override { held_head_ = prepared_head_; }
   Task<bool> send_body(std::string_view data, bool end) override;
   bool send_cancelled() const override { return send_cancelled_; }
   Task<HeadRead> read_head(std::uint64_t deadline_ms, std::span<http::HeaderField> fields,
@@ -41,7 +42,6 @@ class Http1Upstream final : public UpstreamCodec {
   bool reusable() const override { return clean_ && request_sent_ && body_ended_; }
   std::string_view bytes_after_head() const override;
   std::span<char> buffer() override { return {buf_.data(), buf_.capacity()}; }
-  bool head_fits(const http::OutgoingRequest& req) override;
 
  private:
   ByteStream::WriteOp write(std::string_view a, std::string_view b = {}, std::string_view c = {},
@@ -54,10 +54,11 @@ class Http1Upstream final : public UpstreamCodec {
   EventLoop& loop_;
   std::uint64_t io_timeout_ms_;
   UpstreamConnection* conn_ = nullptr;
-  Buffer scratch_;                // the request head as written
-  std::size_t held_head_ = 0;     // bytes of scratch_ waiting for the first body piece
-  bool chunked_request_ = false;  // the request body goes out chunked
-  bool request_sent_ = false;     // the whole request reached the server
+  Buffer scratch_;                 // the request head as encoded once
+  std::size_t prepared_head_ = 0;  // its length
+  std::size_t held_head_ = 0;      // bytes of scratch_ waiting for the first body piece
+  bool chunked_request_ = false;   // the request body goes out chunked
+  bool request_sent_ = false;      // the whole request reached the server
   bool send_cancelled_ = false;
   Buffer buf_;  // bytes from the server
   std::size_t used_ = 0;

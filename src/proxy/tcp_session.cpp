@@ -31,7 +31,8 @@ Task<std::unique_ptr<UpstreamConnection>> connect_to_a_server(UpstreamConnector&
   options.client = &client;
   for (std::size_t tries = 0; tries < backend.servers.size(); ++tries) {
     if (!connector.pick(key)) break;
-    if (!co_await connector.admit()) co_return nullptr;
+    const bool admitted = co_await connector.admit();
+    if (!admitted) co_return nullptr;
     auto conn = co_await connector.connect(options);
     if (conn) {
       backend.balancer->record_success(connector.server_index());
@@ -82,7 +83,8 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   Buffer up_buf = scope.worker().buffers().acquire();  // client -> server
   std::size_t pending = 0;
   ClientAddresses addresses{SocketAddress::peer_of(fd), SocketAddress::local_of(fd)};
-  if (!co_await run_accept_stages(client, ls, up_buf, pending, addresses)) co_return;
+  const bool accepted = co_await run_accept_stages(client, ls, up_buf, pending, addresses);
+  if (!accepted) co_return;
   UpstreamConnector connector(ctx, loop, *backend, &scope.cancel_token());
   auto server = co_await connect_to_a_server(
       connector, loop, tunnel_hash_key(*backend, addresses.source), addresses, ls.name.c_str());

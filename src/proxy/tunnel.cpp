@@ -94,7 +94,8 @@ Task<void> pump_splice(Socket& from, Socket& to, Pipe& pipe, TunnelState& st) {
     if (n > 0) {
       held += static_cast<std::size_t>(n);
       st.last_activity_ms = st.loop->now_ms();
-      if (!co_await drain_pipe(pipe, held, to, st)) break;
+      const bool drained = co_await drain_pipe(pipe, held, to, st);
+      if (!drained) break;
       continue;
     }
     if (n == 0) {  // EOF: pass the FIN on

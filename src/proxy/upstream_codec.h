@@ -27,11 +27,15 @@ class UpstreamCodec {
  public:
   virtual ~UpstreamCodec() = default;
 
-  // The request head; with `end` nothing follows. Without it the head may
-  // wait for the first body piece so that both leave in one write.
-  // False: the server's side failed (see send_failed()).
-  virtual Task<bool> send_head(const http::OutgoingRequest& req, bool end) = 0;
-  // A piece of the request body; `end` on the last one (it may be empty).
+  // Readies the request's head once for every try (HTTP/1: encodes it).
+  // False: it cannot be sent (HTTP/1: larger than the buffer).
+  virtual bool prepare(const http::OutgoingRequest& req) = 0;
+  // Queues the prepared head on this try's connection: it leaves with the
+  // first send_body(), so that head and body go in one write.
+  virtual void queue_head() = 0;
+  // A piece of the request body; `end` on the last one (it may be empty,
+  // as is the only one of a request without a body). False: the server's
+  // side failed, or the client left (send_cancelled()).
   virtual Task<bool> send_body(std::string_view data, bool end) = 0;
   // Why the last send failed: the client cancelled, or the server's side.
   virtual bool send_cancelled() const = 0;
@@ -52,8 +56,6 @@ class UpstreamCodec {
   // inside the buffer a tunnel may then reuse.
   virtual std::string_view bytes_after_head() const = 0;
   virtual std::span<char> buffer() = 0;
-  // The request's head can be sent at all (HTTP/1: it fits the buffer).
-  virtual bool head_fits(const http::OutgoingRequest& req) = 0;
 };
 
 }  // namespace sluice::proxy
