@@ -53,7 +53,6 @@ Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::Reques
   }
   retries_left_ = backend_.retries.attempts;
   client_addresses_.source = down_.client_address();
-  client_addresses_.destination = in_.local_address;
   // RFC 9112 §3.2: an HTTP/1.1 request carries Host. The parser's host is
   // the absolute-form target's authority when there was one (RFC 9112
   // §3.2.2), so the client's Host field is never copied as is; a 1.0
@@ -135,10 +134,14 @@ Task<ExchangeEnd> Exchange::run() {
 
 // ---- connect
 
-UpstreamConnector::ConnectOptions Exchange::connect_options() const {
+UpstreamConnector::ConnectOptions Exchange::connect_options() {
+  const bool sends_proxy_header = connector_.server()->send_proxy != ProxyHeaderVersion::none;
+  if (sends_proxy_header && client_addresses_.destination.family() == 0) {
+    client_addresses_.destination = SocketAddress::local_of(in_.client_fd);
+  }
   UpstreamConnector::ConnectOptions options;
   options.reuse = choose_reuse(backend_.pool.reuse, idempotent_ && body_held_, !allow_pooled_,
-                               connector_.server()->send_proxy != ProxyHeaderVersion::none);
+                               sends_proxy_header);
   options.client = &client_addresses_;
   return options;
 }

@@ -70,8 +70,9 @@ struct ExchangeInputs {
   // included), and nothing else of the configuration.
   std::shared_ptr<const route::Route> route;
   std::shared_ptr<const Backend> backend;
-  // The address the client reached us on (a PROXY header's destination).
-  SocketAddress local_address;
+  // The client's connection: where it reached us is looked up (a system
+  // call) only for a server that asks for a PROXY header.
+  int client_fd = -1;
 };
 
 class Exchange {
@@ -88,7 +89,7 @@ class Exchange {
 
  private:
   // The phases.
-  UpstreamConnector::ConnectOptions connect_options() const;
+  UpstreamConnector::ConnectOptions connect_options();
   void on_connected();
   enum class Sent : std::uint8_t { ok, server_failed, client_failed };
   Task<Sent> send_body();

@@ -628,7 +628,7 @@ Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
   in.listener = listener_.get();
   in.route = std::move(route);
   in.backend = std::move(backend);
-  in.local_address = SocketAddress::local_of(sock_.fd());
+  in.client_fd = sock_.fd();
   Exchange exchange(std::move(in), down, head, target);
   const ExchangeEnd end = co_await exchange.run();
   earlier_requests_ = true;

@@ -224,35 +224,13 @@ bool Server::reload(const config::Config& config, std::string& error) {
   if (!route_errors.empty()) {
     next.reset();
     regexes_->forget_unused();
-    for (const auto& f : route_errors) {
-      const auto& where = config.routes.at(f.route).where;
-      error += (error.empty() ? "" : "\n") + config.file + ":" + std::to_string(where.line) + ":" +
-               std::to_string(where.column) + ": error: " + f.message;
-    }
+    describe_route_errors(config, route_errors, error);
     return false;
   }
-  if (next->workers != snapshot_->workers) {
-    error = "changing workers needs a restart";
-    return false;
-  }
-  for (const auto& ls : next->listeners) {
-    if (ls->max_head_bytes + 4 * 1024 > buffer_bytes_) {
-      error = "listener '" + ls->name + "': a larger max_header_size needs a restart";
-      return false;
-    }
-  }
+  if (!restart_needed(*next, error).empty()) return false;
   // New listeners open before anything changes: a port in use refuses
   // the whole reload.
-  InheritedSockets none;
-  for (std::size_t i = 0; i < added.size(); ++i) {
-    const ListenerSettings& ls = *next->in_slot(slots_.size() + i);
-    if (!open_sockets(ls.name, ls.listen, added[i].fds, none, error)) {
-      for (std::size_t j = 0; j < i; ++j)
-        for (int fd : added[j].fds)
-          ::close(fd);
-      return false;
-    }
-  }
+  if (!open_added(*next, added, error)) return false;
   std::vector<std::size_t> removed;
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     if (!slots_[s].listen.empty() && !next->in_slot(s)) removed.push_back(s);
@@ -263,10 +241,65 @@ bool Server::reload(const config::Config& config, std::string& error) {
       if (before->name == up->name) up->balancer->inherit(*before->balancer);
     }
   }
-  // Publish: each worker swaps its pointer on its own thread, then opens
-  // and closes listeners. Requests in flight keep what they pinned (their
-  // listener settings, route and backend), not the snapshot. Returns once
-  // every worker has it, so "applied" in the log means applied.
+  publish(next, std::move(added), removed);
+  restart_background_work(*next);
+  snapshot_ = std::move(next);  // the previous snapshot is freed here, or by its last worker
+  regexes_->forget_unused();
+  // A large table leaves large holes in the heap; hand their pages back
+  // so resident memory tracks what is alive, reload after reload.
+  ::malloc_trim(0);
+  return true;
+}
+
+void Server::describe_route_errors(const config::Config& config,
+                                   const std::vector<route::RouteFinding>& findings,
+                                   std::string& error) const {
+  for (const auto& f : findings) {
+    const auto& where = config.routes.at(f.route).where;
+    error += (error.empty() ? "" : "\n") + config.file + ":" + std::to_string(where.line) + ":" +
+             std::to_string(where.column) + ": error: " + f.message;
+  }
+}
+
+// What a reload cannot change in a running process; sets and returns
+// `error` (empty: nothing).
+const std::string& Server::restart_needed(const Snapshot& next, std::string& error) const {
+  if (next.workers != snapshot_->workers) {
+    error = "changing workers needs a restart";
+    return error;
+  }
+  for (const auto& ls : next.listeners) {
+    // Buffers are sized at start for the largest head plus room for a body.
+    if (ls->max_head_bytes + 4 * 1024 > buffer_bytes_) {
+      error = "listener '" + ls->name + "': a larger max_header_size needs a restart";
+      return error;
+    }
+  }
+  return error;
+}
+
+// Opens the sockets of the listeners a reload adds; on failure closes what
+// it opened and sets `error`.
+bool Server::open_added(const Snapshot& next, std::vector<Slot>& added, std::string& error) {
+  InheritedSockets none;
+  for (std::size_t i = 0; i < added.size(); ++i) {
+    const ListenerSettings& ls = *next.in_slot(slots_.size() + i);
+    if (!open_sockets(ls.name, ls.listen, added[i].fds, none, error)) {
+      for (std::size_t j = 0; j < i; ++j)
+        for (int fd : added[j].fds)
+          ::close(fd);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Each worker swaps its pointer on its own thread, then opens and closes
+// listeners. Requests in flight keep what they pinned (their listener
+// settings, route and backend), not the snapshot. Returns once every worker
+// has it, so "applied" in the log means applied.
+void Server::publish(const std::shared_ptr<const Snapshot>& next, std::vector<Slot> added,
+                     const std::vector<std::size_t>& removed) {
   const std::size_t first_added = slots_.size();
   for (auto& slot : added)
     slots_.push_back(std::move(slot));
@@ -300,20 +333,17 @@ bool Server::reload(const config::Config& config, std::string& error) {
                  slots_[s].listen);
     slots_[s] = Slot{};
   }
-  // Health checks and lookups restart on the new servers (their state
-  // carried over; the build has just looked every name up).
+}
+
+// Health checks and lookups restart on the new servers (their state
+// carried over; the build has just looked every name up).
+void Server::restart_background_work(const Snapshot& next) {
   if (health_) health_->stop();
-  health_ = std::make_unique<balance::HealthChecker>(health_targets(*next));
+  health_ = std::make_unique<balance::HealthChecker>(health_targets(next));
   health_->start();
   if (resolver_) resolver_->stop();
-  resolver_ = make_resolver(*next);
+  resolver_ = make_resolver(next);
   resolver_->start();
-  snapshot_ = std::move(next);  // the previous snapshot is freed here, or by its last worker
-  regexes_->forget_unused();
-  // A large table leaves large holes in the heap; hand their pages back
-  // so resident memory tracks what is alive, reload after reload.
-  ::malloc_trim(0);
-  return true;
 }
 
 void Server::stop_accepting() {

@@ -24,7 +24,8 @@ struct Config;
 }
 namespace route {
 class RegexCache;
-}
+struct RouteFinding;
+}  // namespace route
 }  // namespace sluice
 
 namespace sluice::proxy {
@@ -142,6 +143,15 @@ class Server {
                                         std::vector<Slot>& added) const;
   bool open_sockets(const std::string& name, const std::string& listen, std::vector<int>& fds,
                     InheritedSockets& inherited, std::string& error) const;
+  // The phases of reload().
+  void describe_route_errors(const config::Config& config,
+                             const std::vector<route::RouteFinding>& findings,
+                             std::string& error) const;
+  const std::string& restart_needed(const Snapshot& next, std::string& error) const;
+  bool open_added(const Snapshot& next, std::vector<Slot>& added, std::string& error);
+  void publish(const std::shared_ptr<const Snapshot>& next, std::vector<Slot> added,
+               const std::vector<std::size_t>& removed);
+  void restart_background_work(const Snapshot& next);
 };
 
 }  // namespace sluice::proxy
