@@ -122,6 +122,18 @@ std::size_t write_chunk_header(char* out, std::uint64_t size) {
   return write_chunk_size(out, size);
 }
 
+ChunkFrame frame_chunk(char* size_line, std::size_t data_size, bool end) {
+  ChunkFrame f;
+  if (data_size > 0)
+    f.before = std::string_view(size_line, write_chunk_header(size_line, data_size));
+  if (end) {
+    f.after = data_size == 0 ? kLastChunk : kChunkEndThenLast;
+  } else if (data_size > 0) {
+    f.after = kChunkEnd;
+  }
+  return f;
+}
+
 std::string keep_alive_announcement(std::uint64_t timeout_seconds) {
   return "Connection: keep-alive\r\nKeep-Alive: timeout=" + std::to_string(timeout_seconds) +
          "\r\n";

@@ -68,6 +68,15 @@ inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
 // The end of a last data chunk and the last chunk, in one piece.
 inline constexpr std::string_view kChunkEndThenLast = "\r\n0\r\n\r\n";
 
+// The framing around one piece of a chunked body (RFC 9112 §7.1): the size
+// line before the data (none for empty data) and what follows it (the
+// data's CRLF, then the last chunk when `end`). `size_line` holds 18 bytes.
+struct ChunkFrame {
+  std::string_view before;
+  std::string_view after;
+};
+ChunkFrame frame_chunk(char* size_line, std::size_t data_size, bool end);
+
 // A listener's keep-alive announcement: "Connection: keep-alive" and
 // "Keep-Alive: timeout=N" (RFC 2068 §19.7.1), for H1Persistence.
 std::string keep_alive_announcement(std::uint64_t timeout_seconds);

@@ -154,14 +154,9 @@ Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
   std::string_view size_piece;
   std::string_view tail;
   if (framing_ == http::H1Framing::chunked) {
-    if (!data.empty()) {
-      size_piece = std::string_view(size_line, http::write_chunk_header(size_line, data.size()));
-    }
-    if (end) {
-      tail = data.empty() ? http::kLastChunk : http::kChunkEndThenLast;
-    } else if (!data.empty()) {
-      tail = http::kChunkEnd;
-    }
+    const http::ChunkFrame f = http::frame_chunk(size_line, data.size(), end);
+    size_piece = f.before;
+    tail = f.after;
   }
   if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) co_return true;
   co_return static_cast<bool>(co_await write(head, size_piece, data, tail));

@@ -61,15 +61,10 @@ Task<bool> Http1Upstream::send_body(std::string_view data, bool end) {
   std::string_view size_piece;
   std::string_view tail;
   if (chunked_request_) {
-    // RFC 9112 §7.1: the body goes out re-chunked, one chunk per piece.
-    if (!data.empty()) {
-      size_piece = std::string_view(size_line, http::write_chunk_header(size_line, data.size()));
-    }
-    if (end) {
-      tail = data.empty() ? http::kLastChunk : http::kChunkEndThenLast;
-    } else if (!data.empty()) {
-      tail = http::kChunkEnd;
-    }
+    // The body goes out re-chunked, one chunk per piece.
+    const http::ChunkFrame f = http::frame_chunk(size_line, data.size(), end);
+    size_piece = f.before;
+    tail = f.after;
   }
   if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) {
     if (end) request_sent_ = true;

@@ -308,3 +308,32 @@ TEST(H1ChunkFraming, SizeLineInHexAndTheEnds) {
 
 }  // namespace
 }  // namespace sluice::http
+
+namespace sluice::http {
+namespace {
+
+// One piece of a chunked body: size line, data's CRLF, last chunk at the end.
+TEST(ChunkFrameTest, FramesEachPieceAndTheEnd) {
+  struct Row {
+    std::size_t size;
+    bool end;
+    const char* before;
+    const char* after;
+  };
+  const Row rows[] = {
+      {5, false, "5\r\n", "\r\n"},
+      {26, false, "1a\r\n", "\r\n"},
+      {5, true, "5\r\n", "\r\n0\r\n\r\n"},
+      {0, true, "", "0\r\n\r\n"},
+      {0, false, "", ""},
+  };
+  for (const Row& r : rows) {
+    char line[18];
+    const ChunkFrame f = frame_chunk(line, r.size, r.end);
+    EXPECT_EQ(f.before, r.before) << r.size << (r.end ? " end" : "");
+    EXPECT_EQ(f.after, r.after) << r.size << (r.end ? " end" : "");
+  }
+}
+
+}  // namespace
+}  // namespace sluice::http
