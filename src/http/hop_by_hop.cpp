@@ -17,12 +17,19 @@ HopByHopFields::HopByHopFields(std::span<const HeaderField> fields) {
     if (!iequals(f.name, "connection")) continue;
     ListTokens tokens(f.value);
     std::string_view item;
-    while (tokens.next(item) && listed_count_ < kMaxListed)
+    while (tokens.next(item)) {
+      if (listed_count_ == kMaxListed) {
+        overflowed_ = true;
+        return;
+      }
       listed_[listed_count_++] = item;
+    }
   }
 }
 
 bool HopByHopFields::contains(std::string_view name) const {
+  // Names were forgotten: forwarding nothing is the only safe answer.
+  if (overflowed_) return true;
   for (auto h : kAlwaysHopByHop) {
     if (iequals(name, h)) return true;
   }

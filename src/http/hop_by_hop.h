@@ -22,9 +22,13 @@ class HopByHopFields {
   // forwards an upgrade.
   bool contains(std::string_view name) const;
 
- private:
+  // At most this many names (the parsers refuse a message that lists
+  // more, so none is forgotten); beyond, every field counts as hop-by-hop.
   static constexpr std::size_t kMaxListed = 16;
+
+ private:
   std::array<std::string_view, kMaxListed> listed_;
+  bool overflowed_ = false;
   std::size_t listed_count_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "http/hop_by_hop.h"
 #include "http/token.h"
 
 namespace sluice::http {
@@ -24,6 +25,7 @@ struct FieldFacts {
   bool connection_close = false;
   bool connection_keep_alive = false;
   bool connection_upgrade = false;
+  std::size_t connection_options = 0;  // names listed by all Connection fields
   bool has_upgrade = false;
   bool expect_continue = false;
 };
@@ -107,6 +109,7 @@ void note_field(const HeaderField& h, FieldFacts& f) {
         ListTokens items(h.value);
         std::string_view item;
         while (items.next(item)) {
+          ++f.connection_options;
           if (iequals(item, "close")) f.connection_close = true;
           if (iequals(item, "keep-alive")) f.connection_keep_alive = true;
           if (iequals(item, "upgrade")) f.connection_upgrade = true;
@@ -274,6 +277,11 @@ FieldsResult parse_fields(std::string_view lines, std::span<HeaderField> storage
     storage[r.count] = HeaderField{name, value};
     note_field(storage[r.count], f);
     ++r.count;
+  }
+  // RFC 9110 §7.6.1: every field Connection names stays on this hop. A
+  // proxy that could remember only some of them would forward the rest.
+  if (f.connection_options > HopByHopFields::kMaxListed) {
+    return {400, "too many Connection options", r.count};
   }
   return r;
 }

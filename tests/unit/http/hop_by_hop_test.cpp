@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <string>
 
 #include "http/head_writer.h"
 
@@ -27,6 +28,18 @@ TEST(HopByHopFields, FieldsNamedByConnectionAreHopByHopInAnyCase) {
   EXPECT_TRUE(hop.contains("x-secret"));
   EXPECT_TRUE(hop.contains("X-OTHER"));
   EXPECT_FALSE(hop.contains("X-Third"));
+}
+
+// Fields the parsers did not check (more names than it remembers): nothing
+// is forwarded rather than the names it forgot.
+TEST(HopByHopFields, ForgettingANameMakesEveryFieldHopByHop) {
+  std::string many;
+  for (std::size_t i = 0; i <= HopByHopFields::kMaxListed; ++i)
+    many += "X-" + std::to_string(i) + ", ";
+  const std::array<HeaderField, 1> fields = {{{"Connection", many}}};
+  const HopByHopFields hop(fields);
+  EXPECT_TRUE(hop.contains("X-16"));
+  EXPECT_TRUE(hop.contains("Host"));
 }
 
 TEST(HeadWriter, StopsAtCapacityAndReportsOverflow) {

@@ -369,6 +369,23 @@ TEST(RequestParser, TooManyFieldsIs431) {
   EXPECT_EQ(o.status, 431);
 }
 
+// RFC 9110 §7.6.1: a proxy keeps every field Connection names on its hop,
+// and remembers at most HopByHopFields::kMaxListed names: a request that
+// lists more, over all its Connection fields, is refused, so no named field
+// slips through to the server.
+TEST(RequestParser, MoreConnectionOptionsThanAProxyRemembersIs400) {
+  std::string sixteen = "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive";
+  for (int i = 1; i < 16; ++i)
+    sixteen += ", X-" + std::to_string(i);
+  sixteen += "\r\n";
+  Outcome ok = parse_in_pieces(sixteen + "\r\n", {}, {});
+  EXPECT_EQ(ok.status, 0);
+  // The 17th name in a second Connection field.
+  Outcome refused =
+      parse_in_pieces(sixteen + "Connection: X-Secret\r\nX-Secret: 1\r\n\r\n", {}, {});
+  EXPECT_EQ(refused.status, 400);
+}
+
 TEST(RequestParser, FieldsAreViewsWithWhiteSpaceTrimmed) {
   std::array<HeaderField, 8> storage;
   RequestParser p({}, storage);

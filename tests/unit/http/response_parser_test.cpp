@@ -134,5 +134,17 @@ TEST(ResponseParser, StatusAndReasonAreViews) {
   ASSERT_EQ(p.head().fields.size(), 1u);
 }
 
+// A server's response may not hide a field from our hop-by-hop filter by
+// listing more Connection options than it remembers: 502, not forwarded.
+TEST(ResponseParser, MoreConnectionOptionsThanAProxyRemembersIsAnError) {
+  std::string head = "HTTP/1.1 200 OK\r\nConnection: ";
+  for (int i = 0; i < 17; ++i)
+    head += (i ? ", X-" : "X-") + std::to_string(i);
+  head += "\r\nContent-Length: 0\r\n\r\n";
+  std::array<HeaderField, 8> storage;
+  ResponseParser p({}, storage);
+  EXPECT_EQ(p.parse(head, Method::GET), ParseState::error);
+}
+
 }  // namespace
 }  // namespace sluice::http
