@@ -187,10 +187,12 @@ Task<BodyPiece> Http1Upstream::read_body() {
           co_return p;
         }
         p.failed = true;
-        p.error =
-            ExchangeError{r.code() == Errc::cancelled ? ErrorKind::closed : ErrorKind::closed,
-                          r.code() == Errc::cancelled ? Side::client : Side::server, Phase::data,
-                          false, r.code() == Errc::closed ? "closed early" : "read failed"};
+        // The client leaving cancels the read; a silent server is a
+        // timeout (sD), anything else the server broke the body (SD).
+        const Errc e = r.code();
+        p.error = ExchangeError{e == Errc::timeout ? ErrorKind::timeout : ErrorKind::closed,
+                                e == Errc::cancelled ? Side::client : Side::server, Phase::data,
+                                false, e == Errc::closed ? "closed early" : "read failed"};
         co_return p;
       }
     }
