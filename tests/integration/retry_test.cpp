@@ -129,6 +129,34 @@ TEST(Retries, PutWithAKilobyteBodyIsResentWithTheSameBody) {
   EXPECT_EQ(puts, 2);  // the dropped one and the resent one
 }
 
+// A chunked body is decoded, held, and sent again re-chunked: the server
+// gets the same bytes, chunked, on both tries.
+TEST(Retries, PutWithAChunkedBodyIsResentChunkedWithTheSameBody) {
+  TestBackend backend(drops_second_request_on_first_connection());
+  SluiceInstance sluice(config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  std::string body(700, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send(get("/warm")));
+  ASSERT_TRUE(client.read_response());
+  ASSERT_TRUE(client.send("PUT /doc HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                          chunk_body(body, 100)));
+  auto r = client.read_response();
+  ASSERT_TRUE(r) << sluice.process().output();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "PUT /doc 700");
+  int puts = 0;
+  for (const auto& seen : backend.requests()) {
+    if (seen.method != "PUT") continue;
+    ++puts;
+    EXPECT_TRUE(seen.chunked);
+    EXPECT_EQ(seen.body, body);
+  }
+  EXPECT_EQ(puts, 2);  // the dropped one and the resent one
+}
+
 TEST(Retries, PostWithAnIdempotencyKeyIsResentWhenTheBackendOptsIn) {
   TestBackend backend(drops_second_request_on_first_connection());
   SluiceInstance sluice(config(

@@ -17,20 +17,10 @@
 #include "core/socket.h"
 #include "core/task.h"
 #include "core/waiter.h"
+#include "support/run_loop.h"
 
 namespace sluice {
 namespace {
-
-Task<void> then_stop(EventLoop& loop, Task<void> t) {
-  co_await t;
-  loop.stop();
-}
-
-// Runs `t` on `loop` until it completes.
-void run_to_completion(EventLoop& loop, Task<void> t) {
-  spawn(then_stop(loop, std::move(t)));
-  loop.run();
-}
 
 // Two connected non-blocking TCP descriptors over 127.0.0.1, port from the
 // kernel. Loopback connect completes at once, so no loop is needed.

@@ -15,20 +15,10 @@
 #include "core/listener.h"
 #include "core/task.h"
 #include "core/waiter.h"
+#include "support/run_loop.h"
 
 namespace sluice {
 namespace {
-
-Task<void> then_stop(EventLoop& loop, Task<void> t) {
-  co_await t;
-  loop.stop();
-}
-
-// Runs `t` on `loop` until it completes.
-void run_to_completion(EventLoop& loop, Task<void> t) {
-  spawn(then_stop(loop, std::move(t)));
-  loop.run();
-}
 
 struct SocketPair {
   int a = -1, b = -1;
