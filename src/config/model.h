@@ -46,20 +46,75 @@ struct MinBodyRate {
   Duration per{30'000};
 };
 
+// One certificate entry of a listener: a chain and its key in two files, or
+// a directory whose *.pem files each hold a chain and its key together.
+// Paths are resolved against the configuration file's directory at load.
 struct TlsCertificate {
-  std::string cert;  // path of a PEM certificate chain, as written
-  std::string key;   // path of its PEM private key, as written
+  std::string cert;       // PEM certificate chain (leaf first); empty with `directory`
+  std::string key;        // PEM private key; empty with `directory`
+  std::string directory;  // every *.pem in it: chain + key in one file; empty with cert/key
+
+  SourceLocation where;  // the entry's block (errors about its files point here)
+};
+
+enum class TlsVersion { tls1_2, tls1_3 };
+enum class ClientAuthMode { required, optional };
+
+// Client certificates on a TLS listener.
+struct ClientAuth {
+  std::string ca;  // PEM file of the CAs client chains must lead to (resolved path)
+  ClientAuthMode mode = ClientAuthMode::required;
+  // Request field carrying the verified subject (RFC 2253) to backends;
+  // always removed from what clients send.
+  std::string header = "X-Client-Cert-Subject";
+
+  SourceLocation ca_where;
+};
+
+// Strict-Transport-Security added to responses sent over TLS (RFC 6797).
+struct Hsts {
+  Duration max_age{365LL * 24 * 3600 * 1000};  // ms; sent in whole seconds
+  bool include_subdomains = false;
+  bool preload = false;
 };
 
 struct Tls {
-  std::vector<TlsCertificate> certificates;  // at least one
+  std::vector<TlsCertificate> certificates;  // at least one; the first is the default
+  TlsVersion min_version = TlsVersion::tls1_2;
+  std::string ciphers;       // TLS 1.2 cipher list, OpenSSL syntax; empty: Mozilla intermediate
+  std::string ciphersuites;  // TLS 1.3 suites, OpenSSL syntax; empty: OpenSSL's default
+  std::string curves;        // groups, ':'-separated ("X25519:P-256"); empty: the default list
+  // Protocols offered by ALPN, preferred first; empty: the listener's
+  // default (http: "http/1.1"; tcp: none).
+  std::vector<std::string> alpn;
+  std::optional<ClientAuth> client_auth;
+  bool session_tickets = true;                // stateless resumption (RFC 8446 §4.6.1)
+  std::uint64_t session_cache_size = 20'000;  // sessions kept for id-based resumption; 0: none
+  Duration session_timeout{7'200'000};        // ms a session may be resumed
+  std::optional<Hsts> hsts;                   // http listeners only
+  bool ktls = false;                          // let the kernel encrypt records (SSL_OP_ENABLE_KTLS)
+
+  SourceLocation where;  // the 'tls' block
+};
+
+// tcp listeners: a backend chosen by the server name the client asked for
+// (the TLS ClientHello's SNI), read without terminating TLS unless the
+// listener has `tls`.
+struct SniRoute {
+  std::string host;  // exact name, or "*.suffix" (one label), lower case
+  std::string backend;
+
+  SourceLocation host_where;
+  SourceLocation backend_where;
 };
 
 struct Listener {
   std::string name;                    // unique among listeners
   std::string listen;                  // "host:port", "[v6]:port", "*:port"; port 0 = kernel picks
   Protocol protocol = Protocol::http;  // http: routes apply; tcp: bytes go to `backend`
-  std::optional<std::string> backend;  // tcp only: the backend to forward to
+  std::optional<std::string> backend;  // tcp only: the backend to forward to (with sni_routes:
+                                       // when no route matches; absent: such clients are closed)
+  std::vector<SniRoute> sni_routes;    // tcp only: backends by TLS server name, file order
   ListenerTimeouts timeouts;
   std::uint64_t max_header_size = 16 * 1024;   // bytes, whole request head; above: 431
   std::uint64_t max_request_line = 8 * 1024;   // bytes, request line; above: 414
@@ -221,6 +276,20 @@ struct HealthCheck {
   Duration slow_start{0};  // ms over which a server back up ramps to its full weight
 };
 
+// TLS to a backend's servers.
+struct BackendTls {
+  bool verify = true;  // check the server's chain and name
+  std::string ca;      // PEM file of trusted CAs (resolved path); empty: the system's
+  // Server name sent and verified; absent: the server's host name (an IP
+  // literal is verified as an address and sends no SNI).
+  std::optional<std::string> sni;
+  std::vector<std::string> alpn;  // protocols offered; empty: none
+  std::string certificate;        // client certificate chain (resolved path); empty: none
+  std::string key;                // its private key; required with certificate
+
+  SourceLocation where;  // the 'tls' block
+};
+
 struct Backend {
   std::string name;  // the key under `backends`
   Balance balance = Balance::round_robin;
@@ -234,6 +303,7 @@ struct Backend {
   Retries retries;
   std::optional<HealthCheck> health_check;  // absent: servers are assumed up
   Duration resolve_interval{30'000};        // ms between lookups of server host names; 0: never
+  std::optional<BackendTls> tls;            // absent: plain TCP
 
   SourceLocation where;  // its name under `backends`
 };
