@@ -25,6 +25,7 @@
 #include "core/process_handover.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
+#include "proxy/tls_builder.h"
 #include "route/route_table.h"
 
 #ifndef SLUICE_VERSION
@@ -107,11 +108,30 @@ bool check_routes(const sluice::config::Config& config, const std::string& path)
   return errors.empty();
 }
 
+// Loads every certificate and builds every TLS context as a running proxy
+// would, printing each problem (FILE:LINE:COL). False on any error.
+bool check_tls(const sluice::config::Config& config, const std::string& path,
+               sluice::proxy::TlsAssets& assets) {
+  sluice::proxy::TlsFindings findings;
+  const bool ok = sluice::proxy::check_tls(config, assets, findings);
+  for (const auto& w : findings.warnings)
+    std::fprintf(stderr, "%s\n", w.c_str());
+  for (const auto& e : findings.errors)
+    std::fprintf(stderr, "%s\n", e.c_str());
+  if (!ok) {
+    std::fprintf(stderr, "%s: %zu error%s; configuration not loaded\n", path.c_str(),
+                 findings.errors.size(), findings.errors.size() == 1 ? "" : "s");
+  }
+  return ok;
+}
+
 int command_check(std::string path) {
   if (!resolve_config_path(path)) return 1;
   auto config = load(path);
   if (!config) return 1;
   if (!check_routes(*config, path)) return 1;
+  sluice::proxy::TlsAssets assets;
+  if (!check_tls(*config, path, assets)) return 1;
   std::printf("%s: ok (%s)\n", path.c_str(), sluice::config::summary(*config).c_str());
   return 0;
 }
@@ -223,6 +243,8 @@ struct FirstConfiguration {
 void build_first(const std::string& path, const std::string& log_level, FirstConfiguration& first) {
   auto config = load(path);
   if (!config || !check_routes(*config, path)) return;
+  auto tls = std::make_shared<sluice::proxy::TlsAssets>();
+  if (!check_tls(*config, path, *tls)) return;
   const std::string level = log_level.empty() ? level_name(config->log.level) : log_level;
   if (!sluice::init_logging(level)) {
     std::fprintf(stderr, "sluice: unknown log level '%s' (trace, debug, info, warn, error)\n",
@@ -234,7 +256,7 @@ void build_first(const std::string& path, const std::string& log_level, FirstCon
   first.watch = config->watch;
   first.summary = sluice::config::summary(*config);
   first.grace_ms = static_cast<std::uint64_t>(config->shutdown.grace.count());
-  first.server = std::make_unique<sluice::proxy::Server>(*config);
+  first.server = std::make_unique<sluice::proxy::Server>(*config, std::move(tls));
 }
 
 int command_run(std::string path, const std::string& log_level, std::vector<std::string> argv) {

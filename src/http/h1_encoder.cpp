@@ -98,6 +98,7 @@ bool encode_response_head(HeadWriter& out, const OutgoingResponse& res, H1Framin
                           const H1Persistence& p, std::string_view extra) {
   put_status_line(out, res);
   put_fields(out, res.fields);
+  put_fields(out, res.listener_fields);
   out.put(extra);
   put_framing_field(out, framing, res.length);
   // RFC 9110 §7.8: after a 101 the connection belongs to the new protocol;

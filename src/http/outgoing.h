@@ -39,6 +39,8 @@ struct OutgoingResponse {
   // stay: RFC 9110 §8.6), no Connection or other hop-by-hop fields (the
   // Upgrade field is here when `upgrade`).
   std::span<const HeaderField> fields;
+  // Fields the listener adds to every response it sends (HSTS), after those.
+  std::span<const HeaderField> listener_fields;
   BodyKind body = BodyKind::none;
   std::uint64_t length = 0;  // BodyKind::sized
   bool upgrade = false;      // a 101: HTTP/1 says Connection: upgrade

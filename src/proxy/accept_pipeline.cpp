@@ -6,6 +6,9 @@
 #include "proxy/snapshot.h"
 #include "proxy/tcp_session.h"
 #include "proxy/worker_context.h"
+#include "tls/handshake_failures.h"
+#include "tls/server_context.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::proxy {
 namespace {
@@ -31,12 +34,29 @@ Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t list
 }
 
 Task<bool> run_accept_stages(Socket& sock, const ListenerSettings& listener, Buffer& buf,
-                             std::size_t& used, ClientAddresses& addresses) {
-  if (!listener.proxy_protocol) co_return true;
-  const bool read =
-      co_await read_proxy_header(sock, buf, used, addresses.source, addresses.destination,
-                                 listener.header_timeout_ms, listener.name.c_str());
-  co_return read;
+                             std::size_t& used, ClientAddresses& addresses, CancelToken* cancel,
+                             std::unique_ptr<tls::TlsStream>& secure) {
+  if (listener.proxy_protocol) {
+    // Before TLS, the header is taken exactly: the bytes after it are the
+    // ClientHello, and OpenSSL reads those from the socket itself.
+    const bool read = co_await read_proxy_header(sock, buf, used, addresses.source,
+                                                 addresses.destination, listener.header_timeout_ms,
+                                                 listener.name.c_str(), listener.tls != nullptr);
+    if (!read) co_return false;
+  }
+  if (!listener.tls) co_return true;
+  SSL* ssl = listener.tls->new_ssl();
+  if (ssl == nullptr) co_return false;
+  EventLoop& loop = sock.loop();
+  secure = std::make_unique<tls::TlsStream>(loop, sock.release(), ssl);
+  secure->bind_cancel(cancel);
+  const bool done = co_await secure->handshake(listener.header_timeout_ms);
+  if (done) co_return true;
+  tls::report_handshake_failure(
+      "listener '" + listener.name + "' client " + addresses.source.to_string(), secure->failure(),
+      loop.now_ms());
+  secure.reset();
+  co_return false;
 }
 
 }  // namespace sluice::proxy

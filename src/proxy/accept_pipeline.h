@@ -10,16 +10,22 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
 #include "core/task.h"
 #include "proxy/client_addresses.h"
 
 namespace sluice {
 class Buffer;
+class CancelToken;
 class ListenerCap;
 class Socket;
 class Worker;
 }  // namespace sluice
+
+namespace sluice::tls {
+class TlsStream;
+}
 
 namespace sluice::proxy {
 
@@ -35,8 +41,13 @@ Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t list
 // The stages before the session, on a connection whose `addresses` are the
 // socket's: reads a PROXY header when the listener expects one (then
 // `addresses` are the header's, and the bytes after it are in buf[0,
-// used)). False (logged): close the connection.
+// used)); on a TLS listener, runs the handshake within the listener's
+// header timeout, and `secure` is the stream the session talks through
+// from then on (the socket's descriptor moved into it). False (logged,
+// handshake failures at most once a second per cause): close the
+// connection.
 Task<bool> run_accept_stages(Socket& sock, const ListenerSettings& listener, Buffer& buf,
-                             std::size_t& used, ClientAddresses& addresses);
+                             std::size_t& used, ClientAddresses& addresses, CancelToken* cancel,
+                             std::unique_ptr<tls::TlsStream>& secure);
 
 }  // namespace sluice::proxy

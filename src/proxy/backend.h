@@ -17,6 +17,10 @@
 #include "core/address.h"
 #include "core/live_count.h"
 
+namespace sluice::tls {
+class ClientContext;
+}
+
 namespace sluice::proxy {
 
 // Identifies one real destination: an address and the transport
@@ -36,6 +40,7 @@ struct TransportParams {
   bool verify_peer = false;        // the server's certificate chain and name are checked
   std::vector<std::string> alpn;   // protocols offered, most preferred first
   std::string client_certificate;  // certificate (file) presented to the server; empty: none
+  std::string ca;                  // trusted CAs (file) when verifying; empty: the system's
   friend bool operator==(const TransportParams&, const TransportParams&) = default;
 };
 
@@ -48,6 +53,10 @@ struct BackendServer {
   std::string address;    // as configured, for logs
   std::string sticky_id;  // the sticky cookie's value for this server (no address in it)
   ProxyHeaderVersion send_proxy = ProxyHeaderVersion::none;  // sent first on each connection
+  // The backend's transport with this server's SNI: with its address, the
+  // server's pool key.
+  TransportParams transport;
+  std::string verify_name;  // TLS: the name (or IP literal) its certificate must carry
 };
 
 // pool.reuse: which requests may take an idle pooled connection.
@@ -96,7 +105,8 @@ struct Backend {
   RetryPolicy retries;
   bool tcp_keepalive = false;  // SO_KEEPALIVE: TCP probes, unrelated to HTTP keep-alive
   std::uint64_t resolve_interval_ms = 30'000;  // server host names looked up again; 0: never
-  TransportParams transport;  // how its servers are connected to: part of their pool key
+  TransportParams transport;  // how its servers are connected to (each server's adds its SNI)
+  std::shared_ptr<const tls::ClientContext> tls;  // null: plain TCP
   std::shared_ptr<BackendLoad> load = std::make_shared<BackendLoad>();
 
   // Round-robin positions and random state, one per worker: each worker

@@ -62,6 +62,7 @@ class DestinationTable {
       for (const auto& p : k.transport.alpn)
         mix(h(p));
       mix(h(k.transport.client_certificate));
+      mix(h(k.transport.ca));
       return seed;
     }
   };

@@ -49,4 +49,15 @@ http::OutgoingResponse forwarded_response(const http::ResponseHead& head,
   return res;
 }
 
+std::span<const http::HeaderField> hsts_field(std::string_view hsts, bool secure,
+                                              std::span<const http::HeaderField> fields,
+                                              http::HeaderField& storage) {
+  if (hsts.empty() || !secure) return {};
+  for (const auto& f : fields) {
+    if (http::iequals(f.name, "strict-transport-security")) return {};
+  }
+  storage = {"Strict-Transport-Security", hsts};
+  return {&storage, 1};
+}
+
 }  // namespace sluice::proxy

@@ -28,4 +28,11 @@ http::OutgoingResponse forwarded_response(const http::ResponseHead& head,
                                           const ForwardedResponseInputs& in,
                                           std::string& cookie_storage);
 
+// Strict-Transport-Security for a response sent over TLS on a listener
+// with `hsts` set (RFC 6797 §7.2: never over plain HTTP), unless the
+// response carries its own. Empty, or one field (kept in `storage`).
+std::span<const http::HeaderField> hsts_field(std::string_view hsts, bool secure,
+                                              std::span<const http::HeaderField> fields,
+                                              http::HeaderField& storage);
+
 }  // namespace sluice::proxy

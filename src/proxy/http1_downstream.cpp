@@ -5,6 +5,7 @@
 
 #include "core/byte_stream.h"
 #include "core/worker.h"
+#include "proxy/forwarded_response.h"
 #include "proxy/snapshot.h"
 #include "proxy/tunnel.h"
 
@@ -142,7 +143,10 @@ HeadSent Http1Downstream::queue_head(const http::OutgoingResponse& res) {
                                             ? std::string_view(c_.listener.keep_alive_fields)
                                             : std::string_view()};
   http::HeadWriter w(head_buffer());
-  if (!http::encode_response_head(w, res, framing_, persistence)) return HeadSent::too_large;
+  http::OutgoingResponse out = res;
+  http::HeaderField hsts;
+  out.listener_fields = hsts_field(c_.listener.hsts, c_.stream.is_secure(), res.fields, hsts);
+  if (!http::encode_response_head(w, out, framing_, persistence)) return HeadSent::too_large;
   held_head_ = w.size();
   return HeadSent::queued;
 }

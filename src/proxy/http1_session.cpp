@@ -23,11 +23,13 @@
 #include "proxy/body_pace.h"
 #include "proxy/exchange.h"
 #include "proxy/exchange_error.h"
+#include "proxy/forwarded_response.h"
 #include "proxy/http1_downstream.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
 #include "route/path_normalizer.h"
 #include "route/route_table.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::proxy {
 namespace {
@@ -111,11 +113,13 @@ class Http1Session {
       : scope_(scope), sock_(scope.worker().loop(), fd), ctx_(ctx) {
     sock_.bind_cancel(&scope.cancel_token());
   }
+  // The connection's bytes: the socket, or TLS over it after the handshake.
+  ByteStream& stream() { return *stream_; }
 
   // Waits for the next request without holding a buffer. Idle, the
   // connection pins no configuration: the current one decides.
-  Socket::ReadinessOp wait_for_request(bool first, const ListenerSettings& ls) {
-    return sock_.wait_readable(first ? ls.header_timeout_ms : ls.idle_timeout_ms);
+  ByteStream::ReadinessOp wait_for_request(bool first, const ListenerSettings& ls) {
+    return stream_->wait_readable(first ? ls.header_timeout_ms : ls.idle_timeout_ms);
   }
   void release_buffer_if_empty() {
     if (used_ == 0) buf_.reset();
@@ -127,17 +131,23 @@ class Http1Session {
     if (!pin()) co_return false;
     buf_ = scope_.worker().buffers().acquire();
     ClientAddresses addresses{SocketAddress::peer_of(sock_.fd()), {}};
-    const bool accepted = co_await run_accept_stages(sock_, *listener_, buf_, used_, addresses);
+    std::unique_ptr<tls::TlsStream> secure;
+    const bool accepted = co_await run_accept_stages(sock_, *listener_, buf_, used_, addresses,
+                                                     &scope_.cancel_token(), secure);
     if (!accepted) co_return false;
-    // Kept only when a header named the client: the others pay nothing.
-    extras().client_address = addresses.source;
+    // Kept only when a header named the client or TLS runs: the others pay nothing.
+    if (listener_->proxy_protocol) extras().client_address = addresses.source;
+    if (secure) {
+      extras().tls = std::move(secure);
+      stream_ = extras_->tls.get();
+    }
     unpin();
     co_return true;
   }
   // The client: from the PROXY header when there was one.
   SocketAddress client_address() const {
     return extras_ && extras_->client_address ? *extras_->client_address
-                                              : SocketAddress::peer_of(sock_.fd());
+                                              : SocketAddress::peer_of(stream_->fd());
   }
   ConnectionScope& scope() { return scope_; }
   Task<Next> serve_buffered();
@@ -218,6 +228,7 @@ class Http1Session {
 
   ConnectionScope& scope_;
   Socket sock_;
+  ByteStream* stream_ = &sock_;  // the socket, or the TLS stream in extras_
   WorkerContext& ctx_;
   // Pinned while requests are served (see pin()); null while idle.
   std::shared_ptr<const ListenerSettings> listener_;
@@ -233,6 +244,7 @@ class Http1Session {
     std::string partial_head;
     std::uint64_t partial_started_ms = 0;
     bool has_partial_head = false;
+    std::unique_ptr<tls::TlsStream> tls;  // the connection's stream once TLS is up
   };
   std::unique_ptr<Extras> extras_;
   Extras& extras() {
@@ -243,7 +255,7 @@ class Http1Session {
   // The partial head was taken back into the buffer: its memory goes.
   void drop_partial_head() {
     if (!extras_) return;
-    if (!extras_->client_address) {
+    if (!extras_->client_address && !extras_->tls) {
       extras_.reset();
       return;
     }
@@ -291,8 +303,8 @@ Task<Next> Http1Session::serve_pinned() {
         co_return Next::slow_head;
       }
       const std::uint64_t now = loop().now_ms();
-      auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, capacity - used_),
-                                   deadline > now ? deadline - now : 1);
+      auto r = co_await stream_->read(std::span<char>(buf_.data() + used_, capacity - used_),
+                                      deadline > now ? deadline - now : 1);
       if (!r) {
         if (r.code() == Errc::timeout) co_await refuse_slow_head();
         co_return Next::close;
@@ -408,7 +420,7 @@ Task<bool> Http1Session::answer_respond(const route::Route& route, const http::R
   // response before we read the body it is holding back (HTTP/1.1 only).
   const bool has_body = has_body_bytes(head);
   if (head.expect_continue && head.version_minor == 1 && has_body && consumed == used_) {
-    if (!co_await sock_.write(http::kContinue)) co_return false;
+    if (!co_await stream_->write(http::kContinue)) co_return false;
   }
   if (has_body) {
     const bool discarded = co_await discard_body(head, consumed, request_started_ms);
@@ -477,7 +489,7 @@ Task<bool> Http1Session::wait_for_rest_of_head() {
   if (!pin()) co_return false;
   const std::uint64_t deadline = extras_->partial_started_ms + listener_->header_timeout_ms;
   const std::uint64_t now = loop().now_ms();
-  auto ready = co_await sock_.wait_readable(deadline > now ? deadline - now : 1);
+  auto ready = co_await stream_->wait_readable(deadline > now ? deadline - now : 1);
   if (!ready) {
     if (ready.code() == Errc::timeout) co_await refuse_slow_head();
     unpin();
@@ -546,8 +558,8 @@ Task<bool> Http1Session::read_more_body(std::size_t head_end, BodyPace& pace) {
   used_ = head_end;
   while (true) {
     const std::uint64_t started = loop().now_ms();
-    auto r = co_await sock_.read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
-                                 pace.read_timeout(started));
+    auto r = co_await stream_->read(std::span<char>(buf_.data() + used_, buf_.capacity() - used_),
+                                    pace.read_timeout(started));
     if (!r && r.code() != Errc::timeout) co_return false;
     const std::size_t n = r ? *r : 0;
     if (const char* slow = pace.after_read(started, loop().refresh_now(), n)) {
@@ -597,7 +609,8 @@ std::shared_ptr<const route::Route> Http1Session::find_route(
 Task<Next> Http1Session::redirect(const route::Route& route, const http::RequestHead& head,
                                   const route::RequestView& view, const route::Captures& captures) {
   const std::string location =
-      route::redirect_location(route.redirect, head.host, view.path, view.query, captures);
+      route::redirect_location(route.redirect, head.host, view.path, view.query, captures,
+                               stream_->is_secure());
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);
   const http::HeaderField fields[] = {{"Location", location}};
   http::OutgoingResponse res;
@@ -617,7 +630,7 @@ Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
   if (!peer) peer = client_address();
   const std::uint64_t write_timeout_ms = backend->idle_timeout_ms;
   Http1Downstream down(
-      Http1Downstream::Connection{scope_, sock_, buf_, used_, head_bytes, *listener_, *peer,
+      Http1Downstream::Connection{scope_, *stream_, buf_, used_, head_bytes, *listener_, *peer,
                                   earlier_requests_, request_started_ms},
       head, write_timeout_ms);
   ExchangeInputs in;
@@ -628,7 +641,7 @@ Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
   in.listener = listener_.get();
   in.route = std::move(route);
   in.backend = std::move(backend);
-  in.client_fd = sock_.fd();
+  in.client_fd = stream_->fd();
   Exchange exchange(std::move(in), down, head, target);
   const ExchangeEnd end = co_await exchange.run();
   earlier_requests_ = true;
@@ -686,20 +699,23 @@ Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::stri
                                             ? std::string_view(listener_->keep_alive_fields)
                                             : std::string_view()};
   const http::H1Framing framing = http::choose_framing(res.body, client_minor);
+  http::OutgoingResponse out = res;
+  http::HeaderField hsts;
+  out.listener_fields = hsts_field(listener_->hsts, stream_->is_secure(), res.fields, hsts);
   std::array<char, 2048> fixed;
   http::HeadWriter w(fixed);
   std::string large;  // a configured response with many or long fields
-  if (!http::encode_response_head(w, res, framing, persistence, date_field)) {
+  if (!http::encode_response_head(w, out, framing, persistence, date_field)) {
     large.resize(kMaxLocalHeadBytes);
     w = http::HeadWriter(std::span<char>(large.data(), large.size()));
-    if (!http::encode_response_head(w, res, framing, persistence, date_field)) co_return false;
+    if (!http::encode_response_head(w, out, framing, persistence, date_field)) co_return false;
   }
   // RFC 9110 §9.3.2: an answer to HEAD has the fields of the answer to
   // GET, Content-Length included, and no content: a client reads none, and
   // would take the text for the start of the next response.
   if (answering_head_ || res.body == http::BodyKind::none) body = {};
   // Head and body: one sendmsg.
-  co_return static_cast<bool>(co_await sock_.write(w.text(), body, timeout_ms));
+  co_return static_cast<bool>(co_await stream_->write(w.text(), body, timeout_ms));
 }
 
 Task<void> Http1Session::send_error(int status, const char* reason, bool log,
@@ -730,19 +746,19 @@ Task<void> Http1Session::send_error(int status, const char* reason, bool log,
 }
 
 Task<void> Http1Session::linger_and_close() {
-  if (sock_.fd() < 0) co_return;
-  sock_.shutdown_write();
+  if (stream_->fd() < 0) co_return;
+  stream_->shutdown_write();
   if (!buf_) buf_ = scope_.worker().buffers().acquire();
   const std::uint64_t deadline = loop().now_ms() + kLingerMs;
   std::size_t dropped = 0;
   while (dropped < kLingerBytes) {
     const std::uint64_t now = loop().now_ms();
     if (now >= deadline) break;
-    auto r = co_await sock_.read(std::span<char>(buf_.data(), buf_.capacity()), deadline - now);
+    auto r = co_await stream_->read(std::span<char>(buf_.data(), buf_.capacity()), deadline - now);
     if (!r) break;
     dropped += *r;
   }
-  sock_.close();
+  stream_->close();
 }
 
 }  // namespace
@@ -757,7 +773,7 @@ Task<void> serve_http_client(Worker& worker, std::size_t listener_index, Listene
   const ListenerSettings* listener = ctx.snapshot->in_slot(scope.listener_index()).get();
   if (listener == nullptr) co_return;  // removed by a reload just after the accept
   // The accept stages (a coroutine) only where there is one to run.
-  if (listener->proxy_protocol) {
+  if (listener->proxy_protocol || listener->tls) {
     const bool accepted = co_await session.accept();
     if (!accepted) co_return;
   }

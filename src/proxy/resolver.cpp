@@ -17,7 +17,7 @@ std::vector<Resolver::Target> Resolver::targets_of(
       const std::string& address = up->servers[i].address;
       if (SocketAddress::parse_numeric(address)) continue;  // nothing to look up
       targets.push_back({up->name, up->balancer, static_cast<int>(i), address,
-                         up->resolve_interval_ms, up->transport});
+                         up->resolve_interval_ms, up->servers[i].transport});
     }
   }
   return targets;

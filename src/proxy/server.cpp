@@ -1,4 +1,5 @@
 #include "proxy/server.h"
+#include "proxy/tls_builder.h"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -37,11 +38,15 @@ void wait_for(std::latch& done, int limit_ms) {
 
 }  // namespace
 
-Server::Server(const config::Config& config)
+Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
     : destinations_(std::make_unique<DestinationTable>()),
-      regexes_(std::make_unique<route::RegexCache>()) {
+      regexes_(std::make_unique<route::RegexCache>()),
+      tls_(tls ? std::move(tls) : std::make_shared<TlsAssets>()) {
   Snapshot::BuildInputs inputs;
   inputs.regexes = regexes_.get();
+  TlsFindings findings;
+  inputs.tls = tls_.get();
+  inputs.tls_findings = &findings;
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     inputs.slot_of.push_back(i);
     slots_.push_back({config.listeners[i].listen,
@@ -50,6 +55,8 @@ Server::Server(const config::Config& config)
                       std::make_shared<ListenerCap>(config.listeners[i].name)});
   }
   snapshot_ = Snapshot::build(config, *destinations_, inputs);
+  // start-up checked the TLS already (check_tls): nothing new to say here.
+  tls_->certificates.forget_unused();
   apply_caps(*snapshot_);
 }
 
@@ -220,11 +227,19 @@ bool Server::reload(const config::Config& config, std::string& error) {
   inputs.regexes = regexes_.get();
   std::vector<route::RouteFinding> route_errors;
   inputs.route_errors = &route_errors;
+  TlsFindings tls_findings;
+  inputs.tls = tls_.get();
+  inputs.tls_findings = &tls_findings;
   auto next = Snapshot::build(config, *destinations_, inputs);
-  if (!route_errors.empty()) {
+  for (const auto& w : tls_findings.warnings)
+    spdlog::warn("{}", w);
+  if (!route_errors.empty() || !tls_findings.errors.empty()) {
     next.reset();
     regexes_->forget_unused();
+    tls_->certificates.forget_unused();
     describe_route_errors(config, route_errors, error);
+    for (const auto& e : tls_findings.errors)
+      error += (error.empty() ? "" : "\n") + e;
     return false;
   }
   if (!restart_needed(*next, error).empty()) return false;
@@ -245,6 +260,7 @@ bool Server::reload(const config::Config& config, std::string& error) {
   restart_background_work(*next);
   snapshot_ = std::move(next);  // the previous snapshot is freed here, or by its last worker
   regexes_->forget_unused();
+  tls_->certificates.forget_unused();
   // A large table leaves large holes in the heap; hand their pages back
   // so resident memory tracks what is alive, reload after reload.
   ::malloc_trim(0);

@@ -37,11 +37,15 @@ class PoolGroup;
 class Resolver;
 struct Backend;
 
+struct TlsAssets;
+
 class Server {
  public:
   // Builds the first snapshot; the configuration model is not kept (a
   // reload's model is freed as soon as its snapshot is built).
-  explicit Server(const config::Config& config);
+  // `tls`: assets a check of the same configuration already filled (its
+  // certificates are then not read twice); null: new ones.
+  explicit Server(const config::Config& config, std::shared_ptr<TlsAssets> tls = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -122,6 +126,7 @@ class Server {
   std::unique_ptr<Resolver> resolver_;              // looks server names up again
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
+  std::shared_ptr<TlsAssets> tls_;  // ticket keys, loaded certificates, backend sessions
   // Listener slots: the listen address and protocol each slot's sockets
   // serve ("" once removed), those sockets (one per worker), and the open
   // connections they count against max_connections (kept by a reload that

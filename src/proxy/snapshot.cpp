@@ -11,6 +11,7 @@
 #include "config/model.h"
 #include "http/h1_encoder.h"
 #include "proxy/destination_table.h"
+#include "proxy/tls_builder.h"
 
 namespace sluice::proxy {
 
@@ -90,8 +91,9 @@ void resolve_servers(Backend& up, DestinationTable& destinations) {
     balance::ServerState& state = up.balancer->state(static_cast<int>(i));
     const auto found = SocketAddress::look_up(up.servers[i].address);
     if (found.outcome == SocketAddress::Lookup::Outcome::found) {
-      state.endpoint.store(destinations.endpoint_of(found.addresses.front(), up.transport),
-                           std::memory_order_release);
+      state.endpoint.store(
+          destinations.endpoint_of(found.addresses.front(), up.servers[i].transport),
+          std::memory_order_release);
       state.resolved.store(true, std::memory_order_release);
       continue;
     }
@@ -101,7 +103,47 @@ void resolve_servers(Backend& up, DestinationTable& destinations) {
   }
 }
 
-Backend build_backend(const config::Backend& bc, DestinationTable& destinations) {
+// The host part of "host:port" / "[v6]:port".
+std::string host_of(const std::string& address) {
+  if (!address.empty() && address.front() == '[') {
+    const auto end = address.find(']');
+    return end == std::string::npos ? address : address.substr(1, end - 1);
+  }
+  const auto colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+bool is_ip_literal(const std::string& host) {
+  return static_cast<bool>(SocketAddress::parse_numeric(host + ":0")) ||
+         static_cast<bool>(SocketAddress::parse_numeric("[" + host + "]:0"));
+}
+
+// How the backend's servers are connected to: the transport every server
+// shares, plus each server's SNI and the name its certificate must carry
+// (the configured sni, else the server's host name; an IP literal is
+// checked as an address and sends no SNI, RFC 6066 §3).
+void build_transport(const config::Config& config, const config::Backend& bc, Backend& up,
+                     TlsFindings* findings) {
+  if (bc.tls) {
+    up.transport.tls = true;
+    up.transport.verify_peer = bc.tls->verify;
+    up.transport.alpn = bc.tls->alpn;
+    up.transport.client_certificate = bc.tls->certificate;
+    up.transport.ca = bc.tls->ca;
+    if (findings != nullptr) up.tls = build_backend_tls(config, bc, *findings);
+  }
+  for (auto& s : up.servers) {
+    s.transport = up.transport;
+    if (!bc.tls) continue;
+    const std::string host = host_of(s.address);
+    const bool literal = is_ip_literal(host);
+    s.transport.sni = bc.tls->sni ? *bc.tls->sni : literal ? std::string() : host;
+    s.verify_name = bc.tls->sni && !bc.tls->sni->empty() ? *bc.tls->sni : host;
+  }
+}
+
+Backend build_backend(const config::Config& config, const config::Backend& bc,
+                      DestinationTable& destinations, TlsFindings* findings) {
   Backend up;
   up.name = bc.name;
   up.connect_timeout_ms = ms(bc.timeouts.connect);
@@ -127,6 +169,7 @@ Backend build_backend(const config::Backend& bc, DestinationTable& destinations)
                                                             : ProxyHeaderVersion::none;
     up.servers.push_back(std::move(s));
   }
+  build_transport(config, bc, up, findings);
   build_balancing(bc, up);
   resolve_servers(up, destinations);
   return up;
@@ -142,6 +185,26 @@ ForwardedPolicy build_forwarded(const config::Forwarded& fc) {
     if (Network::parse(text, n)) p.except.push_back(n);
   }
   return p;
+}
+
+// TLS and SNI routing.
+void build_listener_extras(const config::Config& config, const config::Listener& lc,
+                           const Snapshot::BuildInputs& inputs, ListenerSettings& ls) {
+  if (lc.tls && inputs.tls != nullptr && inputs.tls_findings != nullptr) {
+    ls.tls = build_listener_tls(config, lc, *inputs.tls, *inputs.tls_findings, std::time(nullptr));
+    if (lc.tls->client_auth) ls.client_subject_field = lc.tls->client_auth->header;
+    ls.hsts = hsts_value(lc);
+  }
+  if (!lc.sni_routes.empty()) {
+    auto table = std::make_shared<tls::ServerNameTable<std::size_t>>();
+    for (const auto& r : lc.sni_routes) {
+      for (std::size_t b = 0; b < config.backends.size(); ++b) {
+        if (config.backends[b].name == r.backend) table->add(r.host, b);
+      }
+    }
+    ls.sni_routes = std::move(table);
+    ls.has_fallback = lc.backend.has_value();
+  }
 }
 
 }  // namespace
@@ -187,13 +250,15 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls->index = i;
     ls->slot = i < inputs.slot_of.size() ? inputs.slot_of[i] : i;
     ls->forwarded = forwarded;
+    build_listener_extras(config, lc, inputs, *ls);
     if (snap->slots.size() <= ls->slot) snap->slots.resize(ls->slot + 1);
     snap->slots[ls->slot] = ls;
     snap->listeners.push_back(std::move(ls));
   }
   snap->routes = route::RouteTable::build(config, inputs.route_errors, inputs.regexes);
   for (const auto& bc : config.backends) {
-    auto up = std::make_shared<Backend>(build_backend(bc, destinations));
+    auto up =
+        std::make_shared<Backend>(build_backend(config, bc, destinations, inputs.tls_findings));
     for (unsigned w = 0; w < snap->workers; ++w)
       up->per_worker.push_back({up->balancer->make_worker_state(w)});
     snap->backends.push_back(std::move(up));

@@ -13,6 +13,11 @@
 #include "proxy/backend.h"
 #include "proxy/forwarded_headers.h"
 #include "route/route_table.h"
+#include "tls/server_name_table.h"
+
+namespace sluice::tls {
+class ServerContext;
+}
 
 namespace sluice::config {
 struct Config;
@@ -46,9 +51,23 @@ struct ListenerSettings {
   std::shared_ptr<const ForwardedPolicy> forwarded;  // shared by every listener
 
   bool keep_escaped_slashes = false;  // %2F, %5C in paths: forwarded encoded instead of 400
+
+  // TLS: null for plain text. Shared by every worker; its certificates
+  // may be swapped on their own (ServerContext::replace_certificates).
+  std::shared_ptr<tls::ServerContext> tls;
+  // Carries a verified client certificate's subject to backends; always
+  // removed from what clients send. Empty: no client certificates.
+  std::string client_subject_field;
+  std::string hsts;  // Strict-Transport-Security value for responses over TLS; empty: none
+  // tcp listeners routing by SNI: server name -> backend index; null: none.
+  // Without a match, backend_index when has_fallback, else the client is closed.
+  std::shared_ptr<const tls::ServerNameTable<std::size_t>> sni_routes;
+  bool has_fallback = true;
 };
 
 class DestinationTable;
+struct TlsAssets;
+struct TlsFindings;
 
 // Everything a reload replaces. Workers hold the current snapshot; a
 // request holds only the pieces it uses (its listener's settings, its
@@ -83,6 +102,10 @@ struct Snapshot {
     std::uint64_t generation = 1;
     route::RegexCache* regexes = nullptr;
     std::vector<route::RouteFinding>* route_errors = nullptr;
+    // TLS: the process's assets and where problems go (null: no TLS is
+    // built, and listeners with a tls block serve nothing).
+    TlsAssets* tls = nullptr;
+    TlsFindings* tls_findings = nullptr;
   };
   static std::shared_ptr<const Snapshot> build(const config::Config& config,
                                                DestinationTable& destinations,

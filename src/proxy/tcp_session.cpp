@@ -14,6 +14,7 @@
 #include "proxy/tunnel.h"
 #include "proxy/upstream_connector.h"
 #include "proxy/worker_context.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::proxy {
 namespace {
@@ -83,8 +84,11 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   Buffer up_buf = scope.worker().buffers().acquire();  // client -> server
   std::size_t pending = 0;
   ClientAddresses addresses{SocketAddress::peer_of(fd), SocketAddress::local_of(fd)};
-  const bool accepted = co_await run_accept_stages(client, ls, up_buf, pending, addresses);
+  std::unique_ptr<tls::TlsStream> secure;
+  const bool accepted = co_await run_accept_stages(client, ls, up_buf, pending, addresses,
+                                                   &scope.cancel_token(), secure);
   if (!accepted) co_return;
+  ByteStream& client_stream = secure ? static_cast<ByteStream&>(*secure) : client;
   UpstreamConnector connector(ctx, loop, *backend, &scope.cancel_token());
   auto server = co_await connect_to_a_server(
       connector, loop, tunnel_hash_key(*backend, addresses.source), addresses, ls.name.c_str());
@@ -101,7 +105,7 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   }
   Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
   const BackendInUse in_use(ctx);
-  co_await run_tunnel(client, server->stream(), std::span<char>(up_buf.data(), up_buf.capacity()),
+  co_await run_tunnel(client_stream, server->stream(), std::span<char>(up_buf.data(), up_buf.capacity()),
                       std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms,
                       /*use_splice=*/true);
 }

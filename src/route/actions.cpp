@@ -94,10 +94,13 @@ bool rewrite_target(const Rewrite& rw, std::string_view path, std::string_view q
 
 std::string redirect_location(const Redirect& rd, std::string_view request_host,
                               std::string_view path, std::string_view query,
-                              const Captures& captures) {
-  const std::string scheme = rd.scheme.empty() ? "http" : rd.scheme;
+                              const Captures& captures, bool secure) {
+  const std::string request_scheme = secure ? "https" : "http";
+  const std::string scheme = rd.scheme.empty() ? request_scheme : rd.scheme;
   std::string host(rd.host.empty() ? request_host : std::string_view(rd.host));
-  if (!rd.host.empty() || !rd.port.empty()) {
+  // Another scheme, another port: http://a:8080 goes to https://a (the
+  // scheme's default port) unless the redirect names one.
+  if (!rd.host.empty() || !rd.port.empty() || scheme != request_scheme) {
     // A new host or port replaces the request's port.
     if (host.empty() || host.front() != '[') {
       host = host.substr(0, host.rfind(':') == std::string::npos ? host.size() : host.rfind(':'));

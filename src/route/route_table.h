@@ -235,9 +235,10 @@ void expand(const Template& t, const Captures& captures, std::string& out);
 bool rewrite_target(const Rewrite& rw, std::string_view path, std::string_view query,
                     const Captures& captures, PathOptions options, std::string& out);
 
-// The Location of a redirect for this request.
+// The Location of a redirect for this request; `secure`: it came over TLS
+// (its scheme, when the redirect names none).
 std::string redirect_location(const Redirect& rd, std::string_view request_host,
                               std::string_view path, std::string_view query,
-                              const Captures& captures);
+                              const Captures& captures, bool secure = false);
 
 }  // namespace sluice::route

@@ -110,7 +110,13 @@ Backend sticky() {
   Backend b;
   b.name = "app";
   b.sticky_cookie = "SRV";
-  b.servers = {{"10.0.0.1:80", "a1"}, {"10.0.0.2:80", "b2"}, {"10.0.0.3:80", "c3"}};
+  for (const auto& [address, id] : {std::pair{"10.0.0.1:80", "a1"}, std::pair{"10.0.0.2:80", "b2"},
+                                    std::pair{"10.0.0.3:80", "c3"}}) {
+    BackendServer s;
+    s.address = address;
+    s.sticky_id = id;
+    b.servers.push_back(std::move(s));
+  }
   return b;
 }
 
