@@ -133,8 +133,10 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
     contexts_.push_back(std::move(ctx));
   }
   pools_ = std::make_unique<PoolGroup>(std::move(pools));
-  for (auto& ctx : contexts_)
+  for (auto& ctx : contexts_) {
     ctx->group = pools_.get();
+    ctx->resumption = &tls_->resumption;
+  }
   for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
     const ListenerSettings& ls = *snap->in_slot(slot);
     if (!open_sockets(ls.name, ls.listen, slots_[slot].fds, inherited, error)) {

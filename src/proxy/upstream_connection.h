@@ -6,9 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/socket.h"
 #include "proxy/backend.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::proxy {
 
@@ -18,14 +20,28 @@ class UpstreamConnection final : public IoHandler {
  public:
   UpstreamConnection(EventLoop& loop, int fd, DestinationId destination)
       : sock_(loop, fd), destination_(destination) {}
+  // A connection with TLS set up on `fd` already (handed over by another
+  // worker).
+  UpstreamConnection(EventLoop& loop, tls::TlsStream::Released secure, DestinationId destination)
+      : sock_(loop, -1),
+        tls_(std::make_unique<tls::TlsStream>(loop, secure.fd, secure.ssl)),
+        destination_(destination) {}
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  // The same connection, as a plain socket (splice, descriptor hand-over)
-  // and as the byte stream the exchange talks through. Held by value: no
-  // allocation per connection.
-  Socket& socket() { return sock_; }
-  ByteStream& stream() { return sock_; }
+  // The byte stream the exchange talks through: the socket (held by
+  // value: no allocation per plain connection), or TLS over it.
+  ByteStream& stream() { return tls_ ? static_cast<ByteStream&>(*tls_) : sock_; }
+  // Moves the socket's descriptor under TLS (`ssl` set up for the
+  // connecting side); the handshake is the caller's.
+  tls::TlsStream& start_tls(SSL* ssl) {
+    tls_ = std::make_unique<tls::TlsStream>(sock_.loop(), sock_.release(), ssl);
+    return *tls_;
+  }
+  // Unwatched descriptor (and TLS state) for another worker's loop.
+  tls::TlsStream::Released release() {
+    return tls_ ? tls_->release() : tls::TlsStream::Released{sock_.release(), nullptr};
+  }
   DestinationId destination() const { return destination_; }
   // Exchanges completed on this connection; > 0 means it is being reused.
   std::uint64_t exchanges() const { return exchanges_; }
@@ -42,6 +58,7 @@ class UpstreamConnection final : public IoHandler {
   void on_io(std::uint32_t events) override;
 
   Socket sock_;
+  std::unique_ptr<tls::TlsStream> tls_;  // null: plain TCP
   DestinationId destination_;
   std::uint64_t exchanges_ = 0;
   std::uint64_t server_idle_timeout_ms_ = 0;

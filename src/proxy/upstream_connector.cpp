@@ -1,5 +1,8 @@
 #include "proxy/upstream_connector.h"
 
+#include "tls/client_context.h"
+#include "tls/handshake_failures.h"
+
 #include <sys/socket.h>
 
 #include <cassert>
@@ -120,6 +123,7 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect(
 
 Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect_new(
     const ConnectOptions& options) {
+  const std::uint64_t started_ms = loop_.now_ms();
   auto fd = co_await connect_to(loop_, endpoint_->addr, backend_.connect_timeout_ms, cancel_);
   if (!fd) {
     const Errc e = fd.code();
@@ -157,12 +161,49 @@ Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect_new(
         s.send_proxy == ProxyHeaderVersion::v1
             ? http::make_proxy_header_v1(options.client->source, options.client->destination)
             : http::make_proxy_header_v2(options.client->source, options.client->destination);
-    if (!co_await conn->stream().write(header, backend_.connect_timeout_ms)) {
+    const auto sent = co_await conn->stream().write(header, backend_.connect_timeout_ms);
+    if (!sent) {
       error_ = connect_failure(ErrorKind::closed, Side::server, "cannot connect to the server");
       co_return nullptr;
     }
   }
+  if (backend_.tls) {
+    const bool secured = co_await start_tls(*conn, started_ms);
+    if (!secured) co_return nullptr;
+  }
   co_return conn;
+}
+
+// TLS to the server, within what is left of the connect timeout: resumes
+// the destination's last session when there is one. A failed handshake
+// (a certificate that does not verify, no common protocol) is the
+// server's fault as a refused connection is: 502, another server may be
+// tried, and one line a second per cause says why.
+Task<bool> UpstreamConnector::start_tls(UpstreamConnection& conn, std::uint64_t started_ms) {
+  const BackendServer& s = *server();
+  tls::ResumptionSlot* slot =
+      ctx_.resumption != nullptr ? ctx_.resumption->slot(endpoint_->pool_key) : nullptr;
+  SSL* ssl = backend_.tls->new_ssl(s.transport.sni, s.verify_name, slot);
+  if (ssl == nullptr) {
+    error_ = connect_failure(ErrorKind::shortage, Side::local, "out of memory for TLS");
+    co_return false;
+  }
+  tls::TlsStream& secure = conn.start_tls(ssl);
+  secure.bind_cancel(cancel_);
+  const std::uint64_t spent = loop_.now_ms() - started_ms;
+  const std::uint64_t budget = backend_.connect_timeout_ms;
+  const bool done = co_await secure.handshake(budget > spent ? budget - spent : 1);
+  if (done) co_return true;
+  if (secure.timed_out()) {
+    error_ = connect_failure(ErrorKind::timeout, Side::server,
+                             "TLS handshake with the server timed out");
+    co_return false;
+  }
+  tls::report_handshake_failure("backend '" + backend_.name + "' server " + s.address,
+                                secure.failure(), loop_.now_ms());
+  error_ =
+      connect_failure(ErrorKind::malformed, Side::server, "TLS handshake with the server failed");
+  co_return false;
 }
 
 void UpstreamConnector::finish(std::unique_ptr<UpstreamConnection> conn, bool reusable) {

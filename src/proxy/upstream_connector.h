@@ -90,6 +90,7 @@ class UpstreamConnector {
  private:
   Task<std::unique_ptr<UpstreamConnection>> connect_new(const ConnectOptions& options);
   std::unique_ptr<UpstreamConnection> take_pooled(const ConnectOptions& options);
+  Task<bool> start_tls(UpstreamConnection& conn, std::uint64_t started_ms);
 
   WorkerContext& ctx_;
   EventLoop& loop_;

@@ -16,7 +16,7 @@ void UpstreamConnection::on_io(std::uint32_t) {
   // request asked for, and then the connection cannot carry a request; or
   // the transport got something it handles itself (a TLS session ticket),
   // and then it can. The stream tells which.
-  if (pool_ != nullptr && !sock_.idle_still_usable()) pool_->drop(this);
+  if (pool_ != nullptr && !stream().idle_still_usable()) pool_->drop(this);
 }
 
 UpstreamPool::UpstreamPool(EventLoop& loop, std::size_t destinations)
@@ -71,7 +71,7 @@ void UpstreamPool::link_newest(UpstreamConnection* c) {
   ++s.count;
   ++idle_total_;
   publish_count(c->destination_, s.count);
-  c->sock_.set_idle_handler(c);
+  c->stream().set_idle_handler(c);
   arm_sweep();
 }
 
@@ -83,7 +83,7 @@ void UpstreamPool::unlink(UpstreamConnection* c) {
   if (s.oldest == c) s.oldest = c->newer_;
   c->newer_ = c->older_ = nullptr;
   c->pool_ = nullptr;
-  c->sock_.set_idle_handler(nullptr);
+  c->stream().set_idle_handler(nullptr);
   --s.count;
   --idle_total_;
   publish_count(c->destination_, s.count);
@@ -106,7 +106,7 @@ std::unique_ptr<UpstreamConnection> UpstreamPool::take(DestinationId d, std::uin
     // Bytes or a close the idle watch could not see (an adopted connection
     // starts with unknown readiness) make it useless: a new request would
     // read them as its response.
-    if (!c->sock_.idle_still_usable() || c->expires_ms_ <= loop_.now_ms()) {
+    if (!c->stream().idle_still_usable() || c->expires_ms_ <= loop_.now_ms()) {
       delete c;
       continue;
     }
@@ -121,7 +121,7 @@ void UpstreamPool::put(std::unique_ptr<UpstreamConnection> conn, const PoolSetti
   // filled the buffer exactly leaves them unseen), would answer the next
   // request: such a connection is closed, not pooled. The idle watch
   // below only sees what arrives from now on.
-  if (!conn->sock_.idle_still_usable()) return;
+  if (!conn->stream().idle_still_usable()) return;
   Slot& s = slot(conn->destination_);
   while (s.count >= settings.max_idle_per_server && s.oldest != nullptr)
     drop(s.oldest);
@@ -145,13 +145,14 @@ UpstreamPool::Handover UpstreamPool::give_away(DestinationId d) {
   h.expires_ms = c->expires_ms_;
   h.idle_since_ms = c->idle_since_ms_;
   h.exchanges = c->exchanges_;
-  h.fd = c->sock_.release();
+  h.connection = c->release();
   return h;
 }
 
 void UpstreamPool::adopt(DestinationId d, Handover h) {
-  if (h.fd < 0) return;
-  auto* c = new UpstreamConnection(loop_, h.fd, d);
+  if (h.connection.fd < 0) return;
+  auto* c = h.connection.ssl != nullptr ? new UpstreamConnection(loop_, h.connection, d)
+                                        : new UpstreamConnection(loop_, h.connection.fd, d);
   c->exchanges_ = h.exchanges;
   // The two loops' clocks are the same monotonic clock read at different
   // moments: close enough for an idle deadline.

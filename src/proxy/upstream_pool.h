@@ -45,7 +45,7 @@ class UpstreamPool {
   // thread and returns a descriptor no longer watched here (-1: none);
   // adopt runs on the receiving pool's thread.
   struct Handover {
-    int fd = -1;
+    tls::TlsStream::Released connection;  // fd < 0: nothing was given
     std::uint64_t expires_ms = 0;
     std::uint64_t idle_since_ms = 0;
     std::uint64_t exchanges = 0;

@@ -11,6 +11,10 @@
 #include "balance/balancer.h"
 #include "proxy/upstream_pool.h"
 
+namespace sluice::tls {
+class ResumptionSlots;
+}
+
 namespace sluice::proxy {
 
 class PoolGroup;
@@ -32,6 +36,9 @@ struct WorkerContext {
   std::size_t index;
   UpstreamPool pool;
   PoolGroup* group = nullptr;
+  // Sessions backends gave, by destination, shared by every worker: the
+  // next TLS connection to a server resumes (null: none kept).
+  tls::ResumptionSlots* resumption = nullptr;
   // The configuration new requests see; replaced on this worker's thread
   // when a reload is published. Requests pin it while they run.
   std::shared_ptr<const Snapshot> snapshot;

@@ -29,8 +29,16 @@ TlsStream::TlsStream(EventLoop& loop, int fd, SSL* ssl) : ByteStream(loop, fd), 
 }
 
 TlsStream::~TlsStream() {
-  close();
+  if (ssl_ != nullptr) close();
   SSL_free(ssl_);
+}
+
+TlsStream::Released TlsStream::release() {
+  Released r;
+  r.ssl = ssl_;
+  ssl_ = nullptr;
+  r.fd = detach_fd();
+  return r;
 }
 
 Task<bool> TlsStream::handshake(std::uint64_t timeout_ms) {

@@ -48,6 +48,15 @@ class TlsStream final : public sluice::ByteStream {
   std::string peer_subject() const;
   SSL* ssl() const { return ssl_; }
 
+  // Hands the connection over (to another worker's loop): the descriptor
+  // and the TLS state, both unwatched and untouched; the stream is closed
+  // afterwards without closing either.
+  struct Released {
+    int fd = -1;
+    SSL* ssl = nullptr;
+  };
+  Released release();
+
   // ByteStream
   bool is_plain_socket() const override { return false; }
   bool is_secure() const override { return true; }
