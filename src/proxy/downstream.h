@@ -69,6 +69,9 @@ class Downstream {
   virtual const SocketAddress& client_address() const = 0;
   // The connection is encrypted (X-Forwarded-Proto: https).
   virtual bool is_secure() const = 0;
+  // The subject (RFC 2253) of the client certificate verified on this
+  // connection; empty when none was asked for, sent or verified.
+  virtual std::string_view client_certificate_subject() const = 0;
   // The connection carried requests before this one (RFC 9112 §9.3.1: the
   // client can retry a request that got only a close).
   virtual bool earlier_requests() const = 0;

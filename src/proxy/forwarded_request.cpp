@@ -11,6 +11,13 @@
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
+namespace {
+
+// client_auth.header's default, removed from every client's request on
+// every listener, so that no backend behind any listener can be fooled.
+constexpr std::string_view kClientSubjectField = "X-Client-Cert-Subject";
+
+}  // namespace
 
 std::string_view client_ip_text(const SocketAddress& client, char* out, std::size_t size) {
   const sockaddr* sa = client.sa();
@@ -56,6 +63,12 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
       continue;
     } else if (http::iequals(f.name, "expect")) {
       continue;  // 100-continue is answered by us
+    } else if (http::iequals(f.name, kClientSubjectField) ||
+               (!ls.client_subject_field.empty() &&
+                http::iequals(f.name, ls.client_subject_field))) {
+      // Only we say who a client certificate names: a client's own claim
+      // would pass for a verified one.
+      continue;
     } else if (add_forwarded &&
                ((add_for && http::iequals(f.name, "x-forwarded-for")) ||
                 (fwd.x_forwarded_proto && http::iequals(f.name, "x-forwarded-proto")) ||
@@ -69,6 +82,9 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
       continue;
     }
     add(f.name, f.value);
+  }
+  if (!in.client_subject.empty() && !ls.client_subject_field.empty()) {
+    add(ls.client_subject_field, in.client_subject);
   }
   if (add_for) add_forwarded_for(head, *in.client);
   if (add_forwarded && fwd.x_forwarded_proto) {

@@ -28,6 +28,7 @@ class ForwardedRequest {
     const ListenerSettings* listener = nullptr;
     const SocketAddress* client = nullptr;  // as the PROXY header named it, if any
     bool secure = false;                    // the client's connection is encrypted
+    std::string_view client_subject;        // its verified client certificate's subject, if any
   };
   // Builds from `head` (whose views must outlive this object).
   ForwardedRequest(const http::RequestHead& head, const Inputs& in);

@@ -37,6 +37,7 @@ class Http1Downstream final : public Downstream {
     const SocketAddress& client;
     bool earlier_requests;
     std::uint64_t request_started_ms;
+    std::string_view client_subject;  // a verified client certificate's subject; empty: none
   };
   // `write_timeout_ms`: the longest wait for the client to take a piece of
   // the response.
@@ -53,6 +54,7 @@ class Http1Downstream final : public Downstream {
                     std::span<char> server_buffer, std::uint64_t write_timeout_ms) override;
   const SocketAddress& client_address() const override { return c_.client; }
   bool is_secure() const override { return c_.stream.is_secure(); }
+  std::string_view client_certificate_subject() const override { return c_.client_subject; }
   bool earlier_requests() const override { return c_.earlier_requests; }
 
   // After the response: the connection may carry another request.

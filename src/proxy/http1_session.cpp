@@ -138,6 +138,9 @@ class Http1Session {
     // Kept only when a header named the client or TLS runs: the others pay nothing.
     if (listener_->proxy_protocol) extras().client_address = addresses.source;
     if (secure) {
+      if (!listener_->client_subject_field.empty()) {
+        extras().client_subject = secure->peer_subject();
+      }
       extras().tls = std::move(secure);
       stream_ = extras_->tls.get();
     }
@@ -245,6 +248,7 @@ class Http1Session {
     std::uint64_t partial_started_ms = 0;
     bool has_partial_head = false;
     std::unique_ptr<tls::TlsStream> tls;  // the connection's stream once TLS is up
+    std::string client_subject;           // its verified client certificate's subject
   };
   std::unique_ptr<Extras> extras_;
   Extras& extras() {
@@ -608,9 +612,8 @@ std::shared_ptr<const route::Route> Http1Session::find_route(
 
 Task<Next> Http1Session::redirect(const route::Route& route, const http::RequestHead& head,
                                   const route::RequestView& view, const route::Captures& captures) {
-  const std::string location =
-      route::redirect_location(route.redirect, head.host, view.path, view.query, captures,
-                               stream_->is_secure());
+  const std::string location = route::redirect_location(route.redirect, head.host, view.path,
+                                                        view.query, captures, stream_->is_secure());
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);
   const http::HeaderField fields[] = {{"Location", location}};
   http::OutgoingResponse res;
@@ -630,8 +633,10 @@ Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
   if (!peer) peer = client_address();
   const std::uint64_t write_timeout_ms = backend->idle_timeout_ms;
   Http1Downstream down(
-      Http1Downstream::Connection{scope_, *stream_, buf_, used_, head_bytes, *listener_, *peer,
-                                  earlier_requests_, request_started_ms},
+      Http1Downstream::Connection{
+          scope_, *stream_, buf_, used_, head_bytes, *listener_, *peer, earlier_requests_,
+          request_started_ms,
+          extras_ ? std::string_view(extras_->client_subject) : std::string_view()},
       head, write_timeout_ms);
   ExchangeInputs in;
   in.ctx = &ctx_;

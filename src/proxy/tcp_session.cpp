@@ -105,7 +105,8 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
   }
   Buffer down_buf = scope.worker().buffers().acquire();  // server -> client
   const BackendInUse in_use(ctx);
-  co_await run_tunnel(client_stream, server->stream(), std::span<char>(up_buf.data(), up_buf.capacity()),
+  co_await run_tunnel(client_stream, server->stream(),
+                      std::span<char>(up_buf.data(), up_buf.capacity()),
                       std::span<char>(down_buf.data(), down_buf.capacity()), ls.idle_timeout_ms,
                       /*use_splice=*/true);
 }

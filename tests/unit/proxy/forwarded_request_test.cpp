@@ -30,6 +30,8 @@ struct Arrival {
   bool secure = false;
   std::string_view host;    // Host to send; empty: the client's
   std::string_view target;  // target to send; empty: the client's
+  std::string_view subject_field;   // the listener's client_auth.header; empty: none
+  std::string_view client_subject;  // the connection's verified certificate subject
 
   static Arrival without_forwarded_fields() {
     Arrival s;
@@ -52,6 +54,7 @@ std::string forwarded(const std::string& raw, const Arrival& s = {}) {
   ListenerSettings listener;
   listener.name = "web";
   listener.keep_underscore_fields = s.keep_underscore_fields;
+  listener.client_subject_field = s.subject_field;
   listener.forwarded = std::make_shared<ForwardedPolicy>(s.policy);
   auto client = SocketAddress::parse_numeric(s.client);
   if (!client.ok()) {
@@ -60,7 +63,7 @@ std::string forwarded(const std::string& raw, const Arrival& s = {}) {
   }
   const ForwardedRequest request(
       head, {s.target.empty() ? head.target : s.target, s.host.empty() ? head.host : s.host,
-             &listener, &client.value(), s.secure});
+             &listener, &client.value(), s.secure, s.client_subject});
   std::array<char, 16 * 1024> bytes{};
   http::HeadWriter out{std::span<char>(bytes)};
   EXPECT_TRUE(http::encode_request_head(out, request.request()));
@@ -264,6 +267,24 @@ TEST(ForwardedRequest, ClientsInTheExceptNetworksGetNothingAddedOrReplaced) {
 
 // Fields past the inline capacity (48) move to the heap: none is lost or
 // reordered, at the boundary or well past it, the added ones included.
+TEST(ForwardedRequest, OnlyAVerifiedClientCertificateNamesItsSubject) {
+  Arrival s = Arrival::without_forwarded_fields();
+  s.subject_field = "X-Client-DN";
+  s.client_subject = "CN=alice,O=Example";
+  const std::string claims =
+      "GET / HTTP/1.1\r\nHost: a\r\nX-Client-DN: CN=mallory\r\n"
+      "x-client-cert-subject: CN=mallory\r\n\r\n";
+  // The client's claims go, under either name; the verified subject comes in.
+  EXPECT_EQ(forwarded(claims, s),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Client-DN: CN=alice,O=Example\r\n\r\n");
+  // No certificate on this connection: nothing is claimed for it.
+  s.client_subject = {};
+  EXPECT_EQ(forwarded(claims, s), "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  // A listener without client certificates still drops the default name.
+  EXPECT_EQ(forwarded(claims, Arrival::without_forwarded_fields()),
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Client-DN: CN=mallory\r\n\r\n");
+}
+
 TEST(ForwardedRequest, ManyFieldsAreAllForwardedInOrder) {
   for (const int count : {45, 46, 47, 48, 49, 90}) {
     SCOPED_TRACE(count);
