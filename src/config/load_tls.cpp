@@ -172,8 +172,8 @@ void load_min_version(Walker& w, const YAML::Node& tls, const Block& tb, TlsVers
   }
 }
 
-bool load_client_auth(Walker& w, const YAML::Node& n, const Block& cb, std::string_view base_dir,
-                      ClientAuth& ca) {
+bool load_client_auth(Walker& w, const YAML::Node& n, const Block& cb, Protocol protocol,
+                      std::string_view base_dir, ClientAuth& ca) {
   if (!w.map_with_keys(n, cb, {"ca", "mode", "header"})) return false;
   if (path_field(w, n, "ca", cb, base_dir, PathKind::file, ca.ca, true)) {
     ca.ca_where = where(field(n, "ca"));
@@ -182,6 +182,9 @@ bool load_client_auth(Walker& w, const YAML::Node& n, const Block& cb, std::stri
   if (w.string_field(n, "header", cb, ca.header) && !is_token(ca.header)) {
     w.error(field(n, "header"),
             cb.at("header") + ": " + quote(ca.header) + " is not a valid header field name");
+  }
+  if (protocol == Protocol::tcp && field(n, "header").IsDefined()) {
+    w.warning(field(n, "header"), cb.at("header") + ": ignored on a tcp listener (no requests)");
   }
   return true;
 }
@@ -307,7 +310,7 @@ bool load_listener_tls(Walker& w, const YAML::Node& tls, const Block& tb, Protoc
   load_alpn(w, tls, tb, t.alpn);
   if (const YAML::Node c = field(tls, "client_auth"); c.IsDefined()) {
     ClientAuth ca;
-    if (load_client_auth(w, c, tb.child("client_auth"), base_dir, ca)) t.client_auth = ca;
+    if (load_client_auth(w, c, tb.child("client_auth"), protocol, base_dir, ca)) t.client_auth = ca;
   }
   load_sessions(w, tls, tb, t);
   if (const YAML::Node h = field(tls, "hsts"); h.IsDefined()) {

@@ -295,6 +295,21 @@ TEST_F(TlsConfig, HstsOnATcpListenerIsWarnedAboutAndIgnored) {
   EXPECT_FALSE(r.config->listeners[0].tls->hsts);
 }
 
+TEST_F(TlsConfig, ClientCertificatesOnATcpListenerSetNoHeader) {
+  const std::string yaml = tcp_listener("backend: pg\ntls:\n  " + std::string(kPair) +
+                                        "  client_auth: {ca: ca.pem, header: X-Subject}\n");
+  const auto r = load(yaml);
+  ASSERT_TRUE(r.ok()) << dump(r);
+  ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r);
+  const Diagnostic& d = r.diagnostics[0];
+  EXPECT_EQ(d.severity, Severity::warning);
+  EXPECT_EQ(d.message,
+            "listener 'db': tls.client_auth.header: ignored on a tcp listener (no requests)");
+  EXPECT_EQ(d.line, position_of(yaml, "X-Subject").line);
+  EXPECT_EQ(d.column, position_of(yaml, "X-Subject").column);
+  EXPECT_EQ(r.config->listeners[0].tls->client_auth->ca, in_dir("ca.pem"));
+}
+
 TEST_F(TlsConfig, SniRoutesAreLowerCasedAndMakeTheBackendAFallback) {
   const std::string yaml = tcp_listener(
       "sni_routes:\n  - {host: DB.Example.com, backend: pg}\n  - {host: '*.example.COM', "
