@@ -260,6 +260,17 @@ TEST(ClientHello, EveryLengthFieldOffByOneIsMalformed) {
   }
 }
 
+TEST(ClientHello, AFieldRunningPastTheHelloIsRefusedBeforeTheRestArrives) {
+  // A router stops reading at the first verdict, so it must not wait for
+  // bytes a broken length promises.
+  const std::string hello = fixture("openssl_tls13.bin");
+  const Layout l = layout(hello);
+  std::string broken = hello;
+  broken.replace(l.cipher_suites, 2, bytes_of(0xfffe, 2));
+  EXPECT_EQ(scan(broken.substr(0, l.cipher_suites + 2)).status, Status::malformed);
+  EXPECT_EQ(scan(broken.substr(0, l.cipher_suites + 1)).status, Status::need_more);
+}
+
 TEST(ClientHello, WrongTypesAndVersionsAreRefused) {
   const std::string hello = fixture("openssl_tls13.bin");
   auto with_byte = [&](std::size_t at, char value) {
@@ -399,6 +410,9 @@ TEST(ClientHello, CipherSuitesAndCompressionMethodsFollowTheirRules) {
   Hello no_suites = h;
   no_suites.head.replace(suites, 2 + number(h.head, suites, 2), bytes_of(0, 2));
   EXPECT_EQ(scan(records(handshake_message(no_suites))).status, Status::malformed);
+  Hello odd_suites = h;  // one suite and half of another
+  odd_suites.head.replace(suites, 2 + number(h.head, suites, 2), bytes_of(3, 2) + "\x13\x01\x13");
+  EXPECT_EQ(scan(records(handshake_message(odd_suites))).status, Status::malformed);
   // Compression methods without null (RFC 5246 §7.4.1.2).
   Hello no_null = h;
   no_null.head.back() = '\x01';
