@@ -5,6 +5,7 @@
 // to config/: loader.h is the API.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -23,8 +24,20 @@ void load_log(Walker& w, const YAML::Node& n, Log& log);
 // is no admin listener to speak of. Relative paths are relative to `base_dir`.
 bool load_admin(Walker& w, const YAML::Node& n, std::string_view base_dir, Admin& admin);
 
+// A path as written in the file, relative to `base_dir` unless absolute
+// ("" for `base_dir`: the working directory).
+std::string resolve_path(std::string_view base_dir, std::string path);
+
 // load_listeners.cpp: `n` is the 'listeners' list, which must not be empty.
-void load_listeners(Walker& w, const YAML::Node& n, std::vector<Listener>& listeners);
+void load_listeners(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                    std::vector<Listener>& listeners);
+// load_tls.cpp: a listener's 'tls' block, at `tb`; false when it is not a
+// map of TLS settings. `protocol` is the listener's (hsts is http only).
+bool load_listener_tls(Walker& w, const YAML::Node& n, const Block& tb, Protocol protocol,
+                       std::string_view base_dir, Tls& tls);
+// load_tls.cpp: a tcp listener's 'sni_routes' list, at `sb`.
+void load_sni_routes(Walker& w, const YAML::Node& n, const Block& sb,
+                     std::vector<SniRoute>& routes);
 
 // load_routes.cpp: `n` is the 'routes' list.
 void load_routes(Walker& w, const YAML::Node& n, std::vector<Route>& routes);
@@ -32,7 +45,12 @@ void load_routes(Walker& w, const YAML::Node& n, std::vector<Route>& routes);
 void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& match);
 
 // load_backends.cpp: `n` is the 'backends' map, backend name to settings.
-void load_backends(Walker& w, const YAML::Node& n, std::vector<Backend>& backends);
+void load_backends(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                   std::vector<Backend>& backends);
+// load_tls.cpp: a backend's 'tls' block, at `tb` ('true' is '{}'); false
+// when the backend speaks plain TCP ('false', or not a map of settings).
+bool load_backend_tls(Walker& w, const YAML::Node& n, const Block& tb, std::string_view base_dir,
+                      BackendTls& tls);
 // load_health_check.cpp: a backend's 'health_check' block, at `hb`.
 void load_health_check(Walker& w, const YAML::Node& n, const Block& hb, HealthCheck& hc);
 

@@ -119,9 +119,7 @@ void load_token(Walker& w, const YAML::Node& a, const Block& ab, std::string_vie
   admin.token_file = token_file;
   admin.token_file_where = where(n);
   // Relative to the configuration file, wherever sluice was started.
-  std::string path = token_file;
-  assert(!path.empty());  // string_field refuses an empty one
-  if (path.front() != '/' && !base_dir.empty()) path = std::string(base_dir) + "/" + path;
+  const std::string path = resolve_path(base_dir, token_file);
   std::string why;
   if (!read_token_file(path, admin.token, why)) w.error(n, ab.at("token_file") + ": " + why);
 }

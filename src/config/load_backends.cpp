@@ -150,14 +150,15 @@ void load_retries(Walker& w, const YAML::Node& r, const Block& rb, Retries& retr
 }
 
 // `key` is the backend's name, already checked by load_backends.
-void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend& be) {
+void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::string_view base_dir,
+                  Backend& be) {
   assert(key.IsScalar());
   be.name = key.Scalar();
   be.where = where(key);
   const Block b{"backend " + quote(be.name), ""};
   if (!w.map_with_keys(n, b,
                        {"balance", "hash", "sticky", "servers", "queue", "pool", "tcp_keepalive",
-                        "timeouts", "retries", "health_check", "resolve_interval"})) {
+                        "timeouts", "retries", "health_check", "resolve_interval", "tls"})) {
     return;
   }
   w.choice_field(n, "balance", b, kBalances, be.balance);
@@ -180,11 +181,16 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, Backend
     be.health_check = std::move(hc);
   }
   w.duration_field(n, "resolve_interval", b, be.resolve_interval, true);
+  if (const YAML::Node t = field(n, "tls"); t.IsDefined()) {
+    BackendTls tls;
+    if (load_backend_tls(w, t, b.child("tls"), base_dir, tls)) be.tls = std::move(tls);
+  }
 }
 
 }  // namespace
 
-void load_backends(Walker& w, const YAML::Node& n, std::vector<Backend>& backends) {
+void load_backends(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                   std::vector<Backend>& backends) {
   if (!n.IsMap()) {
     w.error(n, "backends: expected a map of backend name to settings, got " + describe(n));
     return;
@@ -204,7 +210,7 @@ void load_backends(Walker& w, const YAML::Node& n, std::vector<Backend>& backend
                             std::to_string(it->second) + ")");
       continue;
     }
-    load_backend(w, kv.first, kv.second, backends.emplace_back());
+    load_backend(w, kv.first, kv.second, base_dir, backends.emplace_back());
   }
 }
 

@@ -24,8 +24,9 @@ void load_identity(Walker& w, const YAML::Node& n, const Block& b, Listener& l) 
   w.opt_string(n, "backend", b, l.backend);
   l.backend_where = where(field(n, "backend"));
   const bool tcp = l.protocol == Protocol::tcp;
-  if (tcp && !field(n, "backend").IsDefined()) {
-    w.missing(n, b, "backend", "a tcp listener forwards to one backend");
+  // With sni_routes the backend is the fallback for names no route has.
+  if (tcp && !field(n, "backend").IsDefined() && !field(n, "sni_routes").IsDefined()) {
+    w.missing(n, b, "backend", "a tcp listener forwards to one backend, or routes by sni_routes");
   } else if (!tcp && field(n, "backend").IsDefined()) {
     w.error(field(n, "backend"), b.at("backend") +
                                      ": only tcp listeners name a backend; http listeners reach "
@@ -83,39 +84,32 @@ void warn_http_only_keys(Walker& w, const YAML::Node& n, const Block& b) {
   }
 }
 
-// False when `tls` is not a map of TLS settings.
-bool load_tls(Walker& w, const YAML::Node& tls, const Block& tb, Tls& t) {
-  if (!w.map_with_keys(tls, tb, {"certificates"})) return false;
-  const YAML::Node certs = field(tls, "certificates");
-  if (!certs.IsDefined()) {
-    w.missing(tls, tb, "certificates");
-  } else if (!certs.IsSequence() || certs.size() == 0) {
-    w.error(certs,
-            tb.at("certificates") + ": expected a list of {cert, key}, got " + describe(certs));
-  } else {
-    const Block cb = tb.child("certificates");
-    for (const auto& c : certs) {
-      if (!w.map_with_keys(c, cb, {"cert", "key"})) continue;
-      TlsCertificate tc;
-      w.string_field(c, "cert", cb, tc.cert, true);
-      w.string_field(c, "key", cb, tc.key, true);
-      t.certificates.push_back(std::move(tc));
-    }
+// tcp listeners only: http listeners choose a backend per request, by Host.
+void load_listener_sni_routes(Walker& w, const YAML::Node& n, const Block& b, Listener& l) {
+  const YAML::Node s = field(n, "sni_routes");
+  if (!s.IsDefined()) return;
+  if (l.protocol != Protocol::tcp) {
+    w.error(s, b.at("sni_routes") +
+                   ": only tcp listeners route by server name; http listeners reach backends "
+                   "through routes (match.host)");
+    return;
   }
-  return true;
+  load_sni_routes(w, s, b.child("sni_routes"), l.sni_routes);
 }
 
-void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& l) {
+void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::string_view base_dir,
+                   Listener& l) {
   l.where = where(n);
   const Block b{owner_name(n, "listener", index), ""};
   if (!w.map_with_keys(n, b,
-                       {"name", "listen", "protocol", "backend", "timeouts", "max_header_size",
-                        "max_request_line", "max_header_count", "max_body_size", "max_connections",
-                        "keep_alive_header", "proxy_protocol", "tls", "min_body_rate",
-                        "keep_underscore_fields", "escaped_slashes"})) {
+                       {"name", "listen", "protocol", "backend", "sni_routes", "timeouts",
+                        "max_header_size", "max_request_line", "max_header_count", "max_body_size",
+                        "max_connections", "keep_alive_header", "proxy_protocol", "tls",
+                        "min_body_rate", "keep_underscore_fields", "escaped_slashes"})) {
     return;
   }
   load_identity(w, n, b, l);
+  load_listener_sni_routes(w, n, b, l);
   if (const YAML::Node t = field(n, "timeouts"); t.IsDefined()) {
     load_timeouts(w, t, b.child("timeouts"), l.protocol, l.timeouts);
   }
@@ -130,20 +124,21 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, Listener& 
   if (l.protocol == Protocol::tcp) warn_http_only_keys(w, n, b);
   if (const YAML::Node tls = field(n, "tls"); tls.IsDefined()) {
     Tls t;
-    if (load_tls(w, tls, b.child("tls"), t)) l.tls = std::move(t);
+    if (load_listener_tls(w, tls, b.child("tls"), l.protocol, base_dir, t)) l.tls = std::move(t);
   }
 }
 
 }  // namespace
 
-void load_listeners(Walker& w, const YAML::Node& n, std::vector<Listener>& listeners) {
+void load_listeners(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                    std::vector<Listener>& listeners) {
   if (!n.IsSequence() || n.size() == 0) {
     w.error(n, "listeners: expected a non-empty list of listeners, got " + describe(n));
     return;
   }
   std::size_t i = 0;
   for (const auto& item : n)
-    load_listener(w, item, i++, listeners.emplace_back());
+    load_listener(w, item, i++, base_dir, listeners.emplace_back());
 }
 
 }  // namespace sluice::config

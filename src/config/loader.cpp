@@ -40,10 +40,11 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   if (const YAML::Node l = field(root, "listeners"); !l.IsDefined()) {
     w.missing(root, top, "listeners");
   } else {
-    load_listeners(w, l, c.listeners);
+    load_listeners(w, l, base_dir, c.listeners);
   }
   if (const YAML::Node r = field(root, "routes"); r.IsDefined()) load_routes(w, r, c.routes);
-  if (const YAML::Node b = field(root, "backends"); b.IsDefined()) load_backends(w, b, c.backends);
+  if (const YAML::Node b = field(root, "backends"); b.IsDefined())
+    load_backends(w, b, base_dir, c.backends);
   if (const YAML::Node f = field(root, "forwarded"); f.IsDefined()) {
     load_forwarded(w, f, c.forwarded);
   }

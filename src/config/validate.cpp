@@ -86,6 +86,13 @@ void validate_listeners(const Config& c, Reporter& r) {
                                    ", which is not defined" +
                                    did_you_mean(*l.backend, backend_names));
     }
+    for (const auto& route : l.sni_routes) {
+      if (c.find_backend(route.backend)) continue;
+      r.error(route.backend_where, who + ": sni_routes: host " + quote(route.host) +
+                                       " refers to backend " + quote(route.backend) +
+                                       ", which is not defined" +
+                                       did_you_mean(route.backend, backend_names));
+    }
   }
 }
 
