@@ -14,6 +14,7 @@
 #include "proxy/tunnel.h"
 #include "proxy/upstream_connector.h"
 #include "proxy/worker_context.h"
+#include "tls/client_hello.h"
 #include "tls/tls_stream.h"
 
 namespace sluice::proxy {
@@ -65,6 +66,39 @@ std::uint64_t tunnel_hash_key(const Backend& backend, const SocketAddress& sourc
   return balance::hash_key(source.host_string());
 }
 
+// Reads the client's first bytes into buf[0, used) until they hold a whole
+// ClientHello (they stay there, to be forwarded untouched). The server
+// name the client asked for; empty when it sent none, when the bytes are
+// not TLS or are broken, or when they do not come within `timeout_ms`.
+Task<std::string> read_server_name(ByteStream& client, Buffer& buf, std::size_t& used,
+                                   std::uint64_t timeout_ms) {
+  EventLoop& loop = client.loop();
+  const std::uint64_t deadline = loop.now_ms() + timeout_ms;
+  while (true) {
+    tls::ClientHelloScan scan =
+        tls::scan_client_hello(std::span<const char>(buf.data(), used), buf.capacity());
+    if (scan.status == tls::ClientHelloStatus::complete) co_return std::move(scan.server_name);
+    if (scan.status != tls::ClientHelloStatus::need_more || used == buf.capacity()) co_return "";
+    const std::uint64_t now = loop.now_ms();
+    if (now >= deadline) co_return "";
+    auto r = co_await client.read(std::span<char>(buf.data() + used, buf.capacity() - used),
+                                  deadline - now);
+    if (!r) co_return "";
+    used += *r;
+  }
+}
+
+// The backend for a client of a listener with sni_routes: the route for
+// the name it asked for (exact, then wildcard), else the listener's
+// backend, else none (the client is closed).
+std::shared_ptr<const Backend> backend_for_name(const Snapshot& snap, const ListenerSettings& ls,
+                                                std::string_view name) {
+  const std::size_t* found = name.empty() ? nullptr : ls.sni_routes->find(name);
+  if (found != nullptr) return snap.backends[*found];
+  if (ls.has_fallback) return snap.backends[ls.backend_index];
+  return nullptr;
+}
+
 }  // namespace
 
 Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) {
@@ -76,7 +110,13 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
     ::close(fd);
     co_return;
   }
-  const std::shared_ptr<const Backend> backend = ctx.snapshot->backends[listener->backend_index];
+  // With sni_routes the backend is known once the ClientHello is read;
+  // until then the snapshot is held (a few kilobytes of hello, seconds at
+  // most), then only the backend chosen.
+  std::shared_ptr<const Snapshot> snapshot = ctx.snapshot;
+  std::shared_ptr<const Backend> backend =
+      listener->sni_routes ? nullptr : snapshot->backends[listener->backend_index];
+  if (!listener->sni_routes) snapshot.reset();
   EventLoop& loop = scope.worker().loop();
   const ListenerSettings& ls = *listener;
   Socket client(loop, fd);
@@ -89,6 +129,21 @@ Task<void> serve_tcp_client(ConnectionScope& scope, int fd, WorkerContext& ctx) 
                                                    &scope.cancel_token(), secure);
   if (!accepted) co_return;
   ByteStream& client_stream = secure ? static_cast<ByteStream&>(*secure) : client;
+  if (ls.sni_routes) {
+    std::string name;
+    if (secure) {
+      name = std::string(secure->server_name());
+    } else {
+      name = co_await read_server_name(client, up_buf, pending, ls.header_timeout_ms);
+    }
+    backend = backend_for_name(*snapshot, ls, name);
+    snapshot.reset();
+    if (!backend) {
+      spdlog::debug("listener '{}' client {}: no sni_route for server name '{}'; closing", ls.name,
+                    addresses.source.to_string(), name);
+      co_return;
+    }
+  }
   UpstreamConnector connector(ctx, loop, *backend, &scope.cancel_token());
   auto server = co_await connect_to_a_server(
       connector, loop, tunnel_hash_key(*backend, addresses.source), addresses, ls.name.c_str());
