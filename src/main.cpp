@@ -323,6 +323,9 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
     spdlog::error("{}", error);
     return 1;
   }
+  // watch: true covers the certificate files too: a renewed certificate is
+  // picked up as an edit of the file would be.
+  server.watch_certificates([] { ::kill(::getpid(), SIGHUP); });
   std::unique_ptr<sluice::admin::AdminServer> admin;
   if (first.admin) {
     admin = std::make_unique<sluice::admin::AdminServer>(server, reloader, *first.admin);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <cstdio>
 
+#include "admin/certificates.h"
 #include "admin/server_control.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
@@ -115,6 +116,19 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
     return Endpoint::memory;
   }
+  if (path == "/tls/certificates") {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::certificates;
+  }
+  if (path.starts_with("/tls/certificates/")) {
+    if (certificate_listener(path).empty()) {
+      return AdminResponse(404, "text/plain", "not found; use PUT /tls/certificates/LISTENER\n");
+    }
+    if (method != "PUT") {
+      return method_not_allowed("PUT", "use PUT with a PEM chain and key as the body\n");
+    }
+    return Endpoint::certificate;
+  }
   if (path == "/config") {
     if (method != "POST") {
       return method_not_allowed("POST", "use POST with a configuration as the body\n");
@@ -138,6 +152,10 @@ AdminResponse handle_request(std::string_view method, std::string_view target,
       return apply_config(body, reloader);
     case Endpoint::backends:
       return list_backends(server);
+    case Endpoint::certificates:
+      return list_certificates(server);
+    case Endpoint::certificate:
+      return install_certificate(certificate_listener(path_of(target)), body, server);
     case Endpoint::server_state:
       break;
   }

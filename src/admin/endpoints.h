@@ -29,6 +29,9 @@ struct AdminResponse {
 // RFC 9110 §15.5.6: a 405 names the methods the resource supports.
 AdminResponse method_not_allowed(std::string allow, std::string text);
 
+// `s` as a JSON string, quotes included.
+std::string json_string(std::string_view s);
+
 // The target without its query.
 inline std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
@@ -39,6 +42,8 @@ enum class Endpoint : std::uint8_t {
   config,        // POST /config
   backends,      // GET, HEAD /backends
   server_state,  // POST, PUT /backends/NAME/servers/ADDRESS/state
+  certificates,  // GET, HEAD /tls/certificates
+  certificate,   // PUT /tls/certificates/LISTENER
 };
 
 // Which endpoint a request is for, from its method and target alone; or

@@ -1,5 +1,4 @@
 #include "proxy/server.h"
-#include "proxy/tls_builder.h"
 
 #include <malloc.h>
 #include <unistd.h>
@@ -14,6 +13,7 @@
 #include "balance/health_checker.h"
 #include "config/model.h"
 #include "core/address.h"
+#include "core/file_watcher.h"
 #include "core/frame_allocator.h"
 #include "core/listener.h"
 #include "core/listener_cap.h"
@@ -23,6 +23,7 @@
 #include "proxy/pool_group.h"
 #include "proxy/resolver.h"
 #include "proxy/snapshot.h"
+#include "proxy/tls_builder.h"
 #include "proxy/worker_context.h"
 #include "route/route_table.h"
 
@@ -57,6 +58,7 @@ Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
   snapshot_ = Snapshot::build(config, *destinations_, inputs);
   // start-up checked the TLS already (check_tls): nothing new to say here.
   tls_->certificates.forget_unused();
+  if (config.watch) certificate_paths_ = certificate_paths(config);
   apply_caps(*snapshot_);
 }
 
@@ -259,6 +261,8 @@ bool Server::reload(const config::Config& config, std::string& error) {
     }
   }
   publish(next, std::move(added), removed);
+  certificate_paths_ = config.watch ? certificate_paths(config) : std::vector<std::string>();
+  restart_certificate_watch();
   restart_background_work(*next);
   snapshot_ = std::move(next);  // the previous snapshot is freed here, or by its last worker
   regexes_->forget_unused();
@@ -418,6 +422,28 @@ Server::MemoryReport Server::memory_report() const {
 void Server::visit_backends(const BackendVisitor& visit) const {
   std::lock_guard lock(control_);
   visit(snapshot_->backends);
+}
+
+void Server::watch_certificates(std::function<void()> on_change) {
+  std::lock_guard lock(control_);
+  on_certificate_change_ = std::move(on_change);
+  restart_certificate_watch();
+}
+
+void Server::restart_certificate_watch() {
+  certificate_watcher_.reset();  // joins its thread: it only ever signals
+  if (!on_certificate_change_ || certificate_paths_.empty()) return;
+  certificate_watcher_ = std::make_unique<FileWatcher>(certificate_paths_, on_certificate_change_);
+  if (!certificate_watcher_->start()) {
+    spdlog::warn("watch: cannot watch the certificate files: {}; reload with SIGHUP",
+                 std::strerror(errno));
+    certificate_watcher_.reset();
+  }
+}
+
+void Server::visit_listeners(const ListenerVisitor& visit) const {
+  std::lock_guard lock(control_);
+  visit(snapshot_->listeners);
 }
 
 void Server::request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 namespace sluice {
+class FileWatcher;
 class ListenerCap;
 class Worker;
 namespace balance {
@@ -38,6 +39,7 @@ class Resolver;
 struct Backend;
 
 struct TlsAssets;
+struct ListenerSettings;
 
 class Server {
  public:
@@ -111,6 +113,16 @@ class Server {
   // is the one the next reload inherits, never one it has already copied.
   using BackendVisitor = std::function<void(const std::vector<std::shared_ptr<const Backend>>&)>;
   void visit_backends(const BackendVisitor& visit) const;
+  // The same for the listeners in force: a certificate installed there
+  // (ServerContext::replace_certificates) lasts until the next reload.
+  using ListenerVisitor =
+      std::function<void(const std::vector<std::shared_ptr<const ListenerSettings>>&)>;
+  void visit_listeners(const ListenerVisitor& visit) const;
+
+  // With `watch: true`, the certificate, key and CA files the configuration
+  // names are watched too (the set follows each reload): a change calls
+  // `on_change`, from the watcher's thread. Call once, after start().
+  void watch_certificates(std::function<void()> on_change);
 
  private:
   // Held by reload() and the reports: they may come from the main thread
@@ -127,6 +139,10 @@ class Server {
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
   std::shared_ptr<TlsAssets> tls_;  // ticket keys, loaded certificates, backend sessions
+  std::vector<std::string> certificate_paths_;  // to watch (watch: true), as last configured
+  std::function<void()> on_certificate_change_;
+  std::unique_ptr<FileWatcher> certificate_watcher_;
+  void restart_certificate_watch();
   // Listener slots: the listen address and protocol each slot's sockets
   // serve ("" once removed), those sockets (one per worker), and the open
   // connections they count against max_connections (kept by a reload that

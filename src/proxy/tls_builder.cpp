@@ -136,6 +136,30 @@ bool check_tls(const config::Config& config, TlsAssets& assets, TlsFindings& fin
   return findings.errors.empty();
 }
 
+std::vector<std::string> certificate_paths(const config::Config& config) {
+  std::vector<std::string> out;
+  auto add = [&out](const std::string& p) {
+    if (!p.empty()) out.push_back(p);
+  };
+  for (const auto& l : config.listeners) {
+    if (!l.tls) continue;
+    for (const auto& c : l.tls->certificates) {
+      add(c.cert);
+      add(c.key);
+      if (!c.directory.empty())
+        out.push_back(c.directory.ends_with('/') ? c.directory : c.directory + "/");
+    }
+    if (l.tls->client_auth) add(l.tls->client_auth->ca);
+  }
+  for (const auto& b : config.backends) {
+    if (!b.tls) continue;
+    add(b.tls->ca);
+    add(b.tls->certificate);
+    add(b.tls->key);
+  }
+  return out;
+}
+
 std::string hsts_value(const config::Listener& listener) {
   if (!listener.tls || !listener.tls->hsts || listener.protocol != config::Protocol::http) {
     return {};

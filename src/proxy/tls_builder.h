@@ -54,6 +54,10 @@ std::shared_ptr<const tls::ClientContext> build_backend_tls(const config::Config
 // check` and start-up run before anything listens. False on any error.
 bool check_tls(const config::Config& config, TlsAssets& assets, TlsFindings& findings);
 
+// Every certificate, key and CA file the configuration names, and each
+// certificate directory (with a trailing '/'): what `watch: true` watches.
+std::vector<std::string> certificate_paths(const config::Config& config);
+
 // The Strict-Transport-Security value for `listener` ("max-age=N[;
 // includeSubDomains][; preload]"); empty when it sends none.
 std::string hsts_value(const config::Listener& listener);
