@@ -192,6 +192,10 @@ void TlsStream::close_transport(bool reset) {
   if (reset) {
     const linger hard{1, 0};
     ::setsockopt(fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    // A reset ends the connection, not the session: marked as shut down,
+    // OpenSSL keeps it resumable (it drops the session of a connection
+    // freed mid-way as if it were compromised).
+    if (SSL_is_init_finished(ssl_)) SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN);
   } else if (!sent_close_notify_ && SSL_is_init_finished(ssl_)) {
     sent_close_notify_ = true;
     ERR_clear_error();
