@@ -75,6 +75,15 @@ std::shared_ptr<tls::ServerContext> build_listener_tls(const config::Config& con
                                                        std::time_t now) {
   if (!listener.tls) return nullptr;
   const std::size_t errors_before = findings.errors.size();
+  for (const auto& p : listener.tls->alpn) {
+    // A client that agreed on h2 would get HTTP/1.1 bytes: not until
+    // sluice speaks HTTP/2 (issue 17).
+    if (listener.protocol == config::Protocol::http && (p == "h2" || p == "h2c")) {
+      findings.errors.push_back(at(config, listener.tls->where, "error",
+                                   "listener '" + listener.name + "': alpn '" + p +
+                                       "': this build speaks HTTP/1.1 only"));
+    }
+  }
   std::vector<std::shared_ptr<const tls::Certificate>> loaded;
   for (const auto& entry : listener.tls->certificates) {
     std::vector<std::shared_ptr<const tls::Certificate>> found;
