@@ -66,6 +66,9 @@ std::shared_ptr<ClientContext> ClientContext::create(const ClientSettings& setti
       ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                             SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One recv per arrival rather than one per record header and one per
+  // record body; what was read ahead is released with the buffer.
+  SSL_CTX_set_read_ahead(ctx, 1);
   if (settings.verify) {
     const bool loaded = settings.ca.empty()
                             ? SSL_CTX_set_default_verify_paths(ctx) == 1

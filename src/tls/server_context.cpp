@@ -66,6 +66,9 @@ bool ServerContext::configure(TicketKeys* tickets, std::string& error) {
                                 SSL_OP_IGNORE_UNEXPECTED_EOF | (s.ktls ? SSL_OP_ENABLE_KTLS : 0));
   SSL_CTX_set_mode(ctx_, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One recv per arrival rather than one per record header and one per
+  // record body; what was read ahead is released with the buffer.
+  SSL_CTX_set_read_ahead(ctx_, 1);
   if (SSL_CTX_set_cipher_list(ctx_, s.ciphers.empty() ? kIntermediateCiphers : s.ciphers.c_str()) !=
       1) {
     return failed(error, "ciphers '" + s.ciphers + "' name no usable TLS 1.2 cipher");

@@ -161,15 +161,19 @@ backends:
   ASSERT_GE(opened.size(), static_cast<std::size_t>(kFall));
   ASSERT_GE(closed.size(), static_cast<std::size_t>(kFall));
   // Each check gave up after its timeout: not before, and not much later.
+  // The check's clock starts at its connect, the backend's only when its
+  // thread takes the connection, which a loaded machine delays by a few
+  // milliseconds (seen: 7): that much slack, no more.
+  constexpr milliseconds kAcceptDelay{40};
   for (int i = 0; i < kFall; ++i) {
     const auto waited = closed[static_cast<std::size_t>(i)] - opened[static_cast<std::size_t>(i)];
-    EXPECT_GE(waited, kTimeout - kTimerEarliness) << "check " << i;
+    EXPECT_GE(waited, kTimeout - kTimerEarliness - kAcceptDelay) << "check " << i;
     EXPECT_LT(waited, kTimeout + milliseconds(1000)) << "check " << i;
   }
   // Down after `fall` timeouts (and the intervals between them), not at
   // the first one.
   const auto to_down = down_at - opened.front();
-  EXPECT_GE(to_down, kFall * kTimeout - kTimerEarliness);
+  EXPECT_GE(to_down, kFall * kTimeout - kTimerEarliness - kAcceptDelay);
   EXPECT_LT(to_down, kFall * kTimeout + milliseconds(2500));
 
   RawConnection client(sluice.port("web"));
