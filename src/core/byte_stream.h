@@ -71,6 +71,9 @@ class ByteStream : public IoHandler {
   // the next response), the end of the stream (TLS: close_notify), or an
   // error. Never blocks.
   virtual bool idle_still_usable() = 0;
+  // Going idle: gives back what the transport holds only while bytes move
+  // (TLS record buffers). A plain socket holds nothing.
+  virtual void shed_buffers() {}
 
   // Waits until the stream is readable (or closed) and reads nothing:
   // resumes with 0, or closed / timeout / cancelled. Kept apart from ReadOp,

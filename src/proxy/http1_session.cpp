@@ -119,6 +119,13 @@ class Http1Session {
   // Waits for the next request without holding a buffer. Idle, the
   // connection pins no configuration: the current one decides.
   ByteStream::ReadinessOp wait_for_request(bool first, const ListenerSettings& ls) {
+    // A TLS read never proves the socket drained (OpenSSL reads ahead), so
+    // readiness may still say "bytes": ask now, or the wait would end at
+    // once and the next head would be awaited with a buffer held, under the
+    // header timeout instead of the idle one. A plain socket that read
+    // short knows already and makes no system call here.
+    (void)stream_->nothing_to_read();
+    stream_->shed_buffers();  // after the look: it may have taken a buffer
     return stream_->wait_readable(first ? ls.header_timeout_ms : ls.idle_timeout_ms);
   }
   void release_buffer_if_empty() {

@@ -122,6 +122,7 @@ void UpstreamPool::put(std::unique_ptr<UpstreamConnection> conn, const PoolSetti
   // request: such a connection is closed, not pooled. The idle watch
   // below only sees what arrives from now on.
   if (!conn->stream().idle_still_usable()) return;
+  conn->stream().shed_buffers();
   Slot& s = slot(conn->destination_);
   while (s.count >= settings.max_idle_per_server && s.oldest != nullptr)
     drop(s.oldest);

@@ -50,7 +50,10 @@ Task<bool> TlsStream::handshake(std::uint64_t timeout_ms) {
     }
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_);
-    if (r == 1) co_return true;
+    if (r == 1) {
+      shed_buffers();
+      co_return true;
+    }
     const int e = SSL_get_error(ssl_, r);
     std::uint64_t left = 0;
     if (deadline != 0) {
@@ -92,6 +95,10 @@ Task<bool> TlsStream::handshake(std::uint64_t timeout_ms) {
     if (failure_.empty()) failure_ = "handshake failed";
     co_return false;
   }
+}
+
+void TlsStream::shed_buffers() {
+  if (ssl_ != nullptr) SSL_free_buffers(ssl_);
 }
 
 std::string_view TlsStream::alpn() const {

@@ -63,6 +63,11 @@ class TlsStream final : public sluice::ByteStream {
   // A session ticket or a key update read while idle is TLS's own business;
   // an application byte, a close_notify or an error make the stream unusable.
   bool idle_still_usable() override { return nothing_to_read(); }
+  // SSL_MODE_RELEASE_BUFFERS frees a record buffer only when a read or a
+  // write empties it; the handshake's read buffer (17 KiB) would stay with a
+  // connection that goes idle before its first request. Kept when it still
+  // holds bytes.
+  void shed_buffers() override;
 
  private:
   Transfer read_some(std::span<char> buf) override;
