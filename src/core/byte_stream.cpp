@@ -205,7 +205,8 @@ bool ByteStream::try_write(WriteOp& op) {
       op.iov[0].iov_base = static_cast<char*>(op.iov[0].iov_base) + left;
       op.iov[0].iov_len -= left;
     }
-    if (op.written < op.total) write_ready_ = false;  // the send buffer is full
+    // A short write does not mean the send buffer is full: a TLS stream
+    // takes one record per call. The next call says whether it is.
   }
   return true;
 }

@@ -25,6 +25,12 @@ std::time_t to_time(const ASN1_TIME* t) {
   return ::timegm(&tm);
 }
 
+// Keys are read without a pass phrase: OpenSSL's default callback would ask
+// for one on the terminal, and `sluice check` or a start-up would hang there.
+int no_pass_phrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*u*/) {
+  return 0;
+}
+
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) {
@@ -88,7 +94,7 @@ std::shared_ptr<const Certificate> Certificate::load(const std::string& cert_pat
     error = "cannot read " + key_path + ": " + take_openssl_errors();
     return nullptr;
   }
-  return from_bio(chain.get(), key.get(), cert_path, error);
+  return from_bio(chain.get(), key.get(), cert_path, key_path, error);
 }
 
 std::shared_ptr<const Certificate> Certificate::parse(std::string_view pem, std::string& error) {
@@ -99,11 +105,13 @@ std::shared_ptr<const Certificate> Certificate::parse(std::string_view pem, std:
     error = "out of memory";
     return nullptr;
   }
-  return from_bio(chain.get(), key.get(), "admin API", error);
+  return from_bio(chain.get(), key.get(), "admin API", "admin API", error);
 }
 
 std::shared_ptr<const Certificate> Certificate::from_bio(BIO* chain_bio, BIO* key_bio,
-                                                         std::string origin, std::string& error) {
+                                                         std::string origin,
+                                                         const std::string& key_origin,
+                                                         std::string& error) {
   std::shared_ptr<Certificate> c(new Certificate());
   c->origin_ = std::move(origin);
   c->leaf_ = PEM_read_bio_X509(chain_bio, nullptr, nullptr, nullptr);
@@ -117,15 +125,18 @@ std::shared_ptr<const Certificate> Certificate::from_bio(BIO* chain_bio, BIO* ke
     sk_X509_push(c->chain_, extra);
   }
   ERR_clear_error();  // the end of the chain reads as "no start line"
-  c->key_ = PEM_read_bio_PrivateKey(key_bio, nullptr, nullptr, nullptr);
+  c->key_ = PEM_read_bio_PrivateKey(key_bio, nullptr, &no_pass_phrase, nullptr);
   if (c->key_ == nullptr) {
-    error =
-        "no PEM private key (or an encrypted one) for " + c->origin_ + ": " + take_openssl_errors();
+    error = "no PEM private key in " + key_origin +
+            " (an encrypted key is not supported): " + take_openssl_errors();
     return nullptr;
   }
   if (X509_check_private_key(c->leaf_, c->key_) != 1) {
     ERR_clear_error();
-    error = "the private key does not match the certificate in " + c->origin_;
+    error = key_origin == c->origin_
+                ? "the private key does not match the certificate in " + c->origin_
+                : "the private key in " + key_origin + " does not match the certificate in " +
+                      c->origin_;
     return nullptr;
   }
   if (!c->describe(error)) return nullptr;

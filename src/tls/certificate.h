@@ -48,8 +48,12 @@ class Certificate {
 
  private:
   Certificate() = default;
+  // `origin` and `key_origin` name the certificate's and the key's files
+  // in errors.
   static std::shared_ptr<const Certificate> from_bio(BIO* chain_bio, BIO* key_bio,
-                                                     std::string origin, std::string& error);
+                                                     std::string origin,
+                                                     const std::string& key_origin,
+                                                     std::string& error);
   bool describe(std::string& error);
 
   X509* leaf_ = nullptr;
