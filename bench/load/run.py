@@ -250,7 +250,8 @@ def main():
     if args.scenario == "tls":
         missing += [p for p in tls_bench.check_tools() if p not in missing]
     if missing:
-        print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench", file=sys.stderr)
+        extra = " (openssl: apt-get install openssl)" if "openssl" in missing else ""
+        print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench{extra}", file=sys.stderr)
         return 2
     args.sluice = os.path.abspath(args.sluice)
 
