@@ -359,7 +359,7 @@ async def _open_idle_tls(port, count, inflight, path, timeout):
     ctx = client_context()
     sem = asyncio.Semaphore(inflight)
     request = f"GET {path} HTTP/1.1\r\nHost: {SERVER_NAME}\r\n\r\n".encode()
-    open_writers = []
+    opened = []  # (reader, writer) of every connection answered
     state = {"non_2xx": 0, "failed": 0}
 
     async def one():
@@ -380,34 +380,52 @@ async def _open_idle_tls(port, count, inflight, path, timeout):
                         break
                 if not 200 <= ans.status < 300:
                     state["non_2xx"] += 1
-                open_writers.append(writer)
+                opened.append((reader, writer))
             except (OSError, ssl.SSLError, asyncio.TimeoutError):
                 state["failed"] += 1
 
     await asyncio.gather(*(one() for _ in range(count)))
-    return open_writers, state
+    return opened, state
 
 
-def idle_tls(pid, port, count, inflight=IDLE_INFLIGHT, path="/", timeout=20.0):
+async def _still_idle(opened, wait=0.5):
+    """How many connections are still open and silent: one the proxy closed,
+    or sent anything on unasked (a 408), is not idle."""
+    async def silent(reader):
+        try:
+            await asyncio.wait_for(reader.read(1), wait)
+            return False  # data or EOF
+        except asyncio.TimeoutError:
+            return True
+        except (OSError, ssl.SSLError):
+            return False
+
+    return sum(await asyncio.gather(*(silent(r) for r, _ in opened)))
+
+
+def idle_tls(pid, port, count, inflight=IDLE_INFLIGHT, path="/", timeout=20.0, hold=12.0):
     """Bytes of RSS (pid and descendants) per idle TLS connection: `count`
     connections, at most `inflight` handshaking at once, each completing the
     handshake and one GET, then left open; RSS read settled before and after
-    (so buffers a proxy gives back once quiet count as given back)."""
+    (so buffers a proxy gives back once quiet count as given back), the
+    second time at least `hold` seconds after the last answer: longer than
+    the 10 s header timeouts, so a proxy that drops idle TLS connections
+    early is caught. A connection closed or written to by then is an error."""
     raise_nofile()
     before, _ = _settled_rss(pid, 1.0, 10.0)
     loop = asyncio.new_event_loop()
-    writers = []
+    opened = []
     try:
-        writers, state = loop.run_until_complete(_open_idle_tls(port, count, inflight, path, timeout))
+        opened, state = loop.run_until_complete(_open_idle_tls(port, count, inflight, path, timeout))
         # The proxy needs nothing from this loop while it settles: a blocking wait is fine.
-        after, settle_s = _settled_rss(pid, 2.0, 15.0)
-        # Still open? A connection the proxy closed while settling is not idle.
-        alive = sum(1 for w in writers if not w.transport.is_closing())
-        return {"idle_conns": alive, "idle_bytes": (after - before) / max(1, alive),
-                "settle_s": settle_s,
-                "errors": state["non_2xx"] + state["failed"] + (len(writers) - alive)}
+        after, settle_s = _settled_rss(pid, hold, hold + 15.0)
+        alive = loop.run_until_complete(_still_idle(opened))
+        return {"idle_conns": alive,
+                "idle_bytes": (after - before) / alive if alive else None,
+                "settle_s": settle_s, "dropped_while_idle": len(opened) - alive,
+                "errors": state["non_2xx"] + state["failed"] + (len(opened) - alive)}
     finally:
-        for w in writers:
+        for _, w in opened:
             w.transport.abort()
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()
@@ -445,7 +463,10 @@ def measure(load, name, backend, args, workdir, cpus, certs):
                 res["note"] = f"s_time read {res['bytes_per_conn']} B per connection"
         else:
             res.update(idle_tls(proxy.pid, proxy.port, args.tls_idle_count, IDLE_INFLIGHT, path))
-            res["requests"] = res["idle_conns"]
+            res["requests"] = res["idle_conns"] + res["dropped_while_idle"]
+            if res["dropped_while_idle"]:
+                res["note"] = (f"{res['dropped_while_idle']} connections closed (or written to) "
+                               f"by {name} while idle")
         p1 = cpu_ticks(proxy.pid)
         k1 = tls_stat()
         a1, r1 = backend.status()
@@ -547,7 +568,8 @@ def progress(r):
     kind = LOADS[r["load"]][1]
     if kind == "idle":
         return (f"{r['proxy']} {r['load']} round {r['round']}: {r['idle_conns']} TLS conns, "
-                f"{r['idle_bytes']:.0f} B/conn (settled {r['settle_s']:.1f} s), {r['errors']} errors")
+                f"{fmt(r['idle_bytes'], '.0f')} B/conn (settled {r['settle_s']:.1f} s), "
+                f"{r['errors']} errors")
     extra = f", resumed {resume_cell(r)}" if kind == "stime" else ""
     return (f"{r['proxy']} {r['load']} round {r['round']}: {r['rps']:.0f}/s, "
             f"{r['cpu_us_per_req']:.1f} CPU-us per {'handshake' if kind in HANDSHAKE_KINDS else 'req'}"
