@@ -233,6 +233,9 @@ def main():
     ap.add_argument("--stime-clients", type=int, default=4,
                     help="concurrent openssl s_time -reuse clients, each for --duration s")
     ap.add_argument("--tls-idle-connections", type=int, default=1000, help="idle TLS connections")
+    ap.add_argument("--tls-idle-hold", type=float, default=12.0,
+                    help="seconds idle TLS connections stay open before RSS is read (12: past\n"
+                         "the usual 10 s header timeouts)")
     ap.add_argument("--quick", action="store_true",
                     help="1 round, 3 s loads, ab -n 5000 (TLS: 1000), 2000 idle connections")
     ap.add_argument("--json", help="also write raw results here (a list; each row names its scenario)")

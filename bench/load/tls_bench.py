@@ -208,8 +208,12 @@ def check_ab_full_handshakes(cert, cpu):
 def s_client_brief(port):
     """What `openssl s_client -brief` negotiates: {protocol, cipher, signature,
     group, subject}."""
-    r = openssl("s_client", "-connect", f"127.0.0.1:{port}", "-servername", SERVER_NAME, "-brief",
-                timeout=15)
+    # A whole request (and -ign_eof: wait for the answer) rather than closing at
+    # once, which a proxy may count as a handshake its client abandoned.
+    req = f"GET / HTTP/1.1\r\nHost: {SERVER_NAME}\r\nConnection: close\r\n\r\n"
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername",
+                        SERVER_NAME, "-brief", "-ign_eof"], input=req, capture_output=True,
+                       text=True, timeout=15)
     out = r.stdout + r.stderr
     fields = {"protocol": r"Protocol version:\s*(\S+)", "cipher": r"Ciphersuite:\s*(\S+)",
               "signature": r"Signature type:\s*(\S+)", "group": r"Server Temp Key:\s*([^,\s]+)",
@@ -462,7 +466,8 @@ def measure(load, name, backend, args, workdir, cpus, certs):
                 res["errors"] += 1
                 res["note"] = f"s_time read {res['bytes_per_conn']} B per connection"
         else:
-            res.update(idle_tls(proxy.pid, proxy.port, args.tls_idle_count, IDLE_INFLIGHT, path))
+            res.update(idle_tls(proxy.pid, proxy.port, args.tls_idle_count, IDLE_INFLIGHT, path,
+                                hold=args.tls_idle_hold))
             res["requests"] = res["idle_conns"] + res["dropped_while_idle"]
             if res["dropped_while_idle"]:
                 res["note"] = (f"{res['dropped_while_idle']} connections closed (or written to) "
@@ -584,7 +589,8 @@ def print_table(results, proxies, loads, args, ktls_ok, ktls_note, ab_note):
           f"Resumed: {args.stime_clients} x openssl s_time -reuse -www (GET / HTTP/1.0 with Host) for {args.duration} s. "
           f"Keep-alive: wrk -t1 -c{args.connections} -d{args.duration}s https. "
           f"Idle: {args.tls_idle_count} TLS connections, handshake + one GET each, then idle, RSS "
-          "growth per connection once settled. A handshake row's unit is one connection: a "
+          f"growth per connection once settled, at least {args.tls_idle_hold:g} s after the last "
+          "answer, every connection still open. A handshake row's unit is one connection: a "
           "handshake, one GET through the proxy, the close. CPU-µs: the proxy's processes only. "
           f"Certificates: self-signed ECDSA P-256 / RSA 2048, made for this run.\n")
     print(f"kTLS: {'available' if ktls_ok else '**not available in this kernel**'} ({ktls_note})"
