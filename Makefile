@@ -7,7 +7,7 @@ CONFIG ?= examples/quickstart.yaml
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
+.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
 
 all: build
 
@@ -55,6 +55,13 @@ bench-idle: build
 	@scripts/install-deps.sh bench
 	python3 bench/load/run.py --scenario proxy --proxy-loads burst --proxies sluice,nginx,haproxy \
 	  --sluice $(BUILD)/sluice
+
+# TLS termination (issue 16) beside HAProxy and nginx: full handshakes (ECDSA
+# P-256, RSA 2048), resumed handshakes, keep-alive over TLS, /64k with and
+# without kTLS, bytes per idle TLS connection (also needs the openssl command).
+bench-tls: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/run.py --scenario tls --sluice $(BUILD)/sluice
 
 # TCP mode throughput and CPU per GiB against HAProxy in mode tcp.
 bench-tcp: build

@@ -152,11 +152,12 @@ def to_ms(text):
     return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[unit]
 
 
-def run_wrk(port, duration, connections, path="/", cpu=1):
-    """wrk -t1 keep-alive load. errors = non-2xx/3xx answers + socket errors."""
+def run_wrk(port, duration, connections, path="/", cpu=1, scheme="http"):
+    """wrk -t1 keep-alive load. errors = non-2xx/3xx answers + socket errors.
+    scheme "https": over TLS (a handshake per connection, then keep-alive)."""
     out = subprocess.run(
         ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-         f"http://127.0.0.1:{port}{path}"],
+         f"{scheme}://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, timeout=duration + 60).stdout
     # Percentiles only from the "Latency Distribution" lines ("     99%    3.91ms"),
     # not from a thread-stats column such as "98.99%".
@@ -180,15 +181,17 @@ def run_wrk(port, duration, connections, path="/", cpu=1):
     return res
 
 
-def run_ab(port, requests, concurrency, path="/", cpu=1, timeout=600):
+def run_ab(port, requests, concurrency, path="/", cpu=1, timeout=600, scheme="http"):
     """ab without -k: a new connection (HTTP/1.0, no keep-alive) per request.
+    scheme "https": a full TLS handshake per request (ab never offers a
+    session; tls_bench.py checks that it does not resume).
 
     -r keeps ab going after a receive error so a failing peer is counted,
     not fatal. errors = ab's failed requests + non-2xx answers. Its
     percentiles are whole milliseconds."""
     proc = subprocess.run(
         ["taskset", "-c", str(cpu), "ab", "-q", "-r", "-s", "10", "-n", str(requests),
-         "-c", str(concurrency), f"http://127.0.0.1:{port}{path}"],
+         "-c", str(concurrency), f"{scheme}://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, timeout=timeout)
     out = proc.stdout
     m = re.search(r"Complete requests:\s+(\d+)", out)
@@ -205,6 +208,9 @@ def run_ab(port, requests, concurrency, path="/", cpu=1, timeout=600):
     m = re.search(r"Non-2xx responses:\s+(\d+)", out)
     res["non_2xx"] = int(m.group(1)) if m else 0
     res["errors"] = res["failed"] + res["non_2xx"] + (requests - res["requests"])
+    m = re.search(r"SSL/TLS Protocol:\s+(\S+)", out)  # "TLSv1.3,TLS_AES_256_GCM_SHA384,256,256"
+    if m:
+        res["tls"] = m.group(1)
     return res
 
 

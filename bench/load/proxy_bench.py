@@ -134,16 +134,51 @@ http {{
         return int(nums[0]), int(nums[2])
 
 
-def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=0):
+# TLS termination (tls_bench.py): the same protocol versions, suites and key
+# exchange groups on every proxy, stated rather than left to each default
+# (nginx 1.22 alone would not offer TLS 1.3). TLS 1.3: OpenSSL's default suites.
+TLS_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+TLS_CIPHERSUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+TLS_CURVES = "X25519:P-256"
+
+
+def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=0, tls=None):
     """`clients`: client connections the load will hold open at once. HAProxy's
     maxconn is raised to fit them; past half the descriptor limit it needs
     `no strict-limits` to start (it sizes for a backend connection per client,
     which the burst never comes near: its backend connections stay under one
-    wave)."""
+    wave).
+
+    `tls`: terminate TLS on the listener: {"cert", "key", "bundle" (cert then
+    key in one file, for HAProxy), "ktls" (sluice only)}; session tickets and
+    a session cache on, as each proxy has them by default (nginx: stated)."""
     d = workdir
     port = free_port()
     maxconn = max((nofile - 20) // 2, clients + 100)
     strict = "" if 2 * maxconn + 20 <= nofile else "\n  no strict-limits"
+    scheme = "https" if tls else "http"
+    sluice_tls = haproxy_tls = nginx_tls = ""
+    if tls:
+        sluice_tls = f"""
+    tls:
+      certificates:
+        - {{cert: {tls["cert"]}, key: {tls["key"]}}}
+      ciphers: "{TLS_CIPHERS}"
+      ciphersuites: "{TLS_CIPHERSUITES}"
+      curves: "{TLS_CURVES}"
+      ktls: {"true" if tls.get("ktls") else "false"}"""
+        haproxy_tls = (f" ssl crt {tls['bundle']} ssl-min-ver TLSv1.2 ciphers {TLS_CIPHERS} "
+                       f"ciphersuites {TLS_CIPHERSUITES} curves {TLS_CURVES}")
+        nginx_tls = f"""
+    ssl_certificate {tls["cert"]};
+    ssl_certificate_key {tls["key"]};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers {TLS_CIPHERS};
+    ssl_conf_command Ciphersuites {TLS_CIPHERSUITES};
+    ssl_ecdh_curve {TLS_CURVES};
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+    ssl_session_timeout 2h;"""
     if name == "sluice":
         path = os.path.join(d, "sluice.yaml")
         with open(path, "w") as f:
@@ -152,7 +187,7 @@ log: {{level: warn}}
 listeners:
   - name: web
     listen: 127.0.0.1:{port}
-    timeouts: {{idle: 300s}}
+    timeouts: {{idle: 300s}}{sluice_tls}
 routes:
   - name: all
     backend: app
@@ -183,9 +218,9 @@ defaults
   timeout connect 5s
   timeout http-keep-alive 300s
 frontend web
-  bind 127.0.0.1:{port}
+  bind 127.0.0.1:{port}{haproxy_tls}
   option forwardfor
-  http-request set-header X-Forwarded-Proto http
+  http-request set-header X-Forwarded-Proto {scheme}
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
   default_backend app
 backend app
@@ -216,7 +251,7 @@ http {{
     keepalive_timeout 300s;
   }}
   server {{
-    listen 127.0.0.1:{port} backlog=4096;
+    listen 127.0.0.1:{port}{" ssl" if tls else ""} backlog=4096;{nginx_tls}
     location / {{
       proxy_pass http://app;
       proxy_http_version 1.1;

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Load benchmark: sluice beside nginx and HAProxy, same load, same run.
 
-Two scenarios (--scenario responder|proxy|all, default all):
+Scenarios (--scenario responder|proxy|all|tls, default all = responder and proxy):
 - responder: sluice's built-in answer against nginx `return` and HAProxy
   `http-request return` (this file);
 - proxy: sluice, HAProxy and nginx as reverse proxies in front of one shared
-  nginx backend, and the load straight at that backend (proxy_bench.py).
+  nginx backend, and the load straight at that backend (proxy_bench.py);
+- tls: the three proxies terminating TLS with the same certificates in front
+  of that backend: full and resumed handshakes, keep-alive over TLS, kTLS,
+  idle TLS connections (tls_bench.py).
 
 Method (../shared/benchmarking.md, docs/benchmarks.md): each peer alone on
 CPU 0, the load generator (and the proxy scenario's backend) on CPU 1;
@@ -28,6 +31,7 @@ import traceback
 from benchlib import (CLK_TCK, Service, cpu_ticks, free_port, idle_memory as idle_probe, raise_nofile,
                       run_wrk)
 import proxy_bench
+import tls_bench
 
 BODY = "hello sluice\n"
 
@@ -201,9 +205,10 @@ def on_sigterm(signum, frame):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--scenario", choices=("all", "responder", "proxy"), default="all",
+    ap.add_argument("--scenario", choices=("all", "responder", "proxy", "tls"), default="all",
                     help="responder: sluice's built-in answer beside nginx/HAProxy `return`;\n"
-                         "proxy: sluice, HAProxy, nginx as proxies and direct, one nginx backend")
+                         "proxy: sluice, HAProxy, nginx as proxies and direct, one nginx backend;\n"
+                         "tls: the proxies terminating TLS in front of that backend (not in all)")
     ap.add_argument("--sluice", default="build/sluice")
     ap.add_argument("--peers", default="sluice,nginx,haproxy", help="responder peers")
     ap.add_argument("--proxies", default=",".join(proxy_bench.PROXIES), help="proxy scenario rows")
@@ -219,12 +224,25 @@ def main():
     ap.add_argument("--ab-concurrency", type=int, default=10, help="ab -c (proxy scenario)")
     ap.add_argument("--idle-connections", type=int, default=10000,
                     help="idle keep-alive connections (proxy scenario: at most 9,900)")
+    ap.add_argument("--tls-proxies", default=",".join(tls_bench.PROXIES), help="tls scenario rows")
+    ap.add_argument("--tls-loads", default=",".join(tls_bench.LOADS),
+                    help="tls loads: full-ecdsa, full-rsa (ab, a full handshake each), resume\n"
+                         "(s_time -reuse), ka, ka64k (wrk https), ka64k-ktls (sluice ktls: true),\n"
+                         "idle (--tls-idle-connections TLS connections)")
+    ap.add_argument("--tls-handshakes", type=int, default=3000, help="ab -n for full handshakes")
+    ap.add_argument("--stime-clients", type=int, default=4,
+                    help="concurrent openssl s_time -reuse clients, each for --duration s")
+    ap.add_argument("--tls-idle-connections", type=int, default=1000, help="idle TLS connections")
+    ap.add_argument("--tls-idle-hold", type=float, default=12.0,
+                    help="seconds idle TLS connections stay open before RSS is read (12: past\n"
+                         "the usual 10 s header timeouts)")
     ap.add_argument("--quick", action="store_true",
-                    help="1 round, 3 s loads, ab -n 5000, 2000 idle connections")
+                    help="1 round, 3 s loads, ab -n 5000 (TLS: 1000), 2000 idle connections")
     ap.add_argument("--json", help="also write raw results here (a list; each row names its scenario)")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.duration, args.idle_connections, args.ab_requests = 1, 3, 2000, 5000
+        args.tls_handshakes = min(args.tls_handshakes, 1000)
     signal.signal(signal.SIGTERM, on_sigterm)
     peers = args.peers.split(",") if args.scenario in ("all", "responder") else []
     need = {"wrk": "wrk", "taskset": "util-linux", "nginx": "nginx-light", "haproxy": "haproxy"}
@@ -232,8 +250,11 @@ def main():
                if shutil.which(tool) is None and (tool not in ("nginx", "haproxy") or tool in peers)]
     if args.scenario in ("all", "proxy"):
         missing += [p for p in proxy_bench.check_tools(args.proxies.split(",")) if p not in missing]
+    if args.scenario == "tls":
+        missing += [p for p in tls_bench.check_tools() if p not in missing]
     if missing:
-        print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench", file=sys.stderr)
+        extra = " (openssl: apt-get install openssl)" if "openssl" in missing else ""
+        print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench{extra}", file=sys.stderr)
         return 2
     args.sluice = os.path.abspath(args.sluice)
 
@@ -246,6 +267,9 @@ def main():
             if args.scenario in ("all", "proxy"):
                 os.makedirs(os.path.join(tmp, "proxy"))
                 results += proxy_bench.run(args, os.path.join(tmp, "proxy"))
+            if args.scenario == "tls":
+                os.makedirs(os.path.join(tmp, "tls"))
+                results += tls_bench.run(args, os.path.join(tmp, "tls"))
     except KeyboardInterrupt:
         print("interrupted; everything started was stopped", file=sys.stderr)
         return 130
