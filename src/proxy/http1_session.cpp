@@ -145,11 +145,11 @@ class Http1Session {
     // Kept only when a header named the client or TLS runs: the others pay nothing.
     if (listener_->proxy_protocol) extras().client_address = addresses.source;
     if (secure) {
+      secure_ = std::make_unique<Secure>(std::move(secure));
       if (!listener_->client_subject_field.empty()) {
-        extras().client_subject = secure->peer_subject();
+        secure_->client_subject = secure_->stream->peer_subject();
       }
-      extras().tls = std::move(secure);
-      stream_ = extras_->tls.get();
+      stream_ = secure_->stream.get();
     }
     unpin();
     co_return true;
@@ -238,7 +238,15 @@ class Http1Session {
 
   ConnectionScope& scope_;
   Socket sock_;
-  ByteStream* stream_ = &sock_;  // the socket, or the TLS stream in extras_
+  ByteStream* stream_ = &sock_;  // the socket, or the TLS stream in secure_
+  // A TLS connection's stream and what its handshake said; apart from
+  // extras_ so that TLS connections pay for nothing else.
+  struct Secure {
+    explicit Secure(std::unique_ptr<tls::TlsStream> s) : stream(std::move(s)) {}
+    std::unique_ptr<tls::TlsStream> stream;
+    std::string client_subject;  // the verified client certificate's subject
+  };
+  std::unique_ptr<Secure> secure_;
   WorkerContext& ctx_;
   // Pinned while requests are served (see pin()); null while idle.
   std::shared_ptr<const ListenerSettings> listener_;
@@ -254,8 +262,6 @@ class Http1Session {
     std::string partial_head;
     std::uint64_t partial_started_ms = 0;
     bool has_partial_head = false;
-    std::unique_ptr<tls::TlsStream> tls;  // the connection's stream once TLS is up
-    std::string client_subject;           // its verified client certificate's subject
   };
   std::unique_ptr<Extras> extras_;
   Extras& extras() {
@@ -266,7 +272,7 @@ class Http1Session {
   // The partial head was taken back into the buffer: its memory goes.
   void drop_partial_head() {
     if (!extras_) return;
-    if (!extras_->client_address && !extras_->tls) {
+    if (!extras_->client_address) {
       extras_.reset();
       return;
     }
@@ -643,7 +649,7 @@ Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
       Http1Downstream::Connection{
           scope_, *stream_, buf_, used_, head_bytes, *listener_, *peer, earlier_requests_,
           request_started_ms,
-          extras_ ? std::string_view(extras_->client_subject) : std::string_view()},
+          secure_ ? std::string_view(secure_->client_subject) : std::string_view()},
       head, write_timeout_ms);
   ExchangeInputs in;
   in.ctx = &ctx_;
