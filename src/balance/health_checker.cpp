@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "core/socket.h"
+#include "tls/client_context.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::balance {
 
@@ -72,6 +74,10 @@ Task<void> HealthChecker::probe_loop(HealthTarget& t) {
 
 namespace {
 
+std::uint64_t remaining_ms(std::uint64_t deadline_ms, std::uint64_t now_ms) {
+  return deadline_ms > now_ms ? deadline_ms - now_ms : 1;
+}
+
 bool expected(const HealthSpec& spec, int status) {
   for (const auto& [first, last] : spec.expect_status) {
     if (status >= first && status <= last) return true;
@@ -97,9 +103,14 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why, bool& ours) {
                                        : "connect failed";
     co_return false;
   }
-  Socket sock(loop_, *fd);
-  sock.bind_cancel(&cancel_);
-  if (!t.spec.http) co_return true;
+  if (!t.spec.http) {
+    // A tcp check only connects, TLS backend or not.
+    Socket sock(loop_, *fd);
+    co_return true;
+  }
+  std::unique_ptr<ByteStream> stream = co_await open_stream(t, *fd, deadline, why, ours);
+  if (!stream) co_return false;
+  ByteStream& sock = *stream;
   // A server with name-based virtual hosts answers a Host it does not know
   // with 404 or 421 (RFC 9110 §15.5.20): health_check.host names the one it
   // serves.
@@ -115,7 +126,7 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why, bool& ours) {
   while (std::memchr(buf, '\n', used) == nullptr && used < sizeof buf - 1) {
     const std::uint64_t now = loop_.now_ms();
     auto r = co_await sock.read(std::span<char>(buf + used, sizeof buf - 1 - used),
-                                deadline > now ? deadline - now : 1);
+                                remaining_ms(deadline, now));
     if (!r) {
       why = r.code() == Errc::timeout
                 ? "timed out: no answer within " + std::to_string(t.spec.timeout_ms) + " ms"
@@ -135,6 +146,33 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why, bool& ours) {
     co_return false;
   }
   co_return true;
+}
+
+Task<std::unique_ptr<ByteStream>> HealthChecker::open_stream(HealthTarget& t, int fd,
+                                                             std::uint64_t deadline_ms,
+                                                             std::string& why, bool& ours) {
+  if (!t.tls) {
+    std::unique_ptr<ByteStream> plain = std::make_unique<Socket>(loop_, fd);
+    plain->bind_cancel(&cancel_);
+    co_return plain;
+  }
+  // No resumption slot: a probe every few seconds costs little, and a
+  // full handshake checks the certificate each time.
+  SSL* ssl = t.tls->new_ssl(t.sni, t.verify_name, nullptr);
+  if (ssl == nullptr) {
+    Socket closing(loop_, fd);
+    ours = true;
+    why = "out of memory for TLS";
+    co_return nullptr;
+  }
+  auto secure = std::make_unique<tls::TlsStream>(loop_, fd, ssl);
+  secure->bind_cancel(&cancel_);
+  if (!co_await secure->handshake(remaining_ms(deadline_ms, loop_.now_ms()))) {
+    why = secure->timed_out() ? "TLS handshake timed out"
+                              : "TLS handshake failed: " + secure->failure();
+    co_return nullptr;
+  }
+  co_return std::unique_ptr<ByteStream>(std::move(secure));
 }
 
 }  // namespace sluice::balance

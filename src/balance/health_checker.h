@@ -17,6 +17,13 @@
 #include "core/task.h"
 #include "core/waiter.h"
 
+namespace sluice {
+class ByteStream;
+}
+namespace sluice::tls {
+class ClientContext;
+}
+
 namespace sluice::balance {
 
 struct HealthSpec {
@@ -37,6 +44,13 @@ struct HealthTarget {
   std::shared_ptr<const Balancer> balancer;
   int server = 0;  // its address: the server's state (the resolver may move it)
   HealthSpec spec;
+  // A TLS backend's: an http probe makes the handshake the proxy would
+  // (this context, SNI and name to verify) and asks over TLS, so a server
+  // whose certificate fails verification is down. A tcp probe only
+  // connects. Null: plain TCP.
+  std::shared_ptr<const tls::ClientContext> tls;
+  std::string sni;          // sent in the handshake; empty: none
+  std::string verify_name;  // the name (or IP literal) its certificate must carry
 };
 
 class HealthChecker {
@@ -52,6 +66,11 @@ class HealthChecker {
  private:
   Task<void> probe_loop(HealthTarget& t);
   Task<bool> probe(HealthTarget& t, std::string& why, bool& ours);
+  // The stream an http probe asks on: `fd` itself, or TLS over it once
+  // the handshake is done before `deadline_ms`. Null (and `why`) when the
+  // handshake failed.
+  Task<std::unique_ptr<ByteStream>> open_stream(HealthTarget& t, int fd, std::uint64_t deadline_ms,
+                                                std::string& why, bool& ours);
   void probe_ended();
 
   std::vector<HealthTarget> targets_;

@@ -34,15 +34,23 @@ void load_identity(Walker& w, const YAML::Node& n, const Block& b, Listener& l) 
   }
 }
 
-void load_timeouts(Walker& w, const YAML::Node& t, const Block& tb, Protocol protocol,
-                   ListenerTimeouts& timeouts) {
+void load_timeouts(Walker& w, const YAML::Node& t, const Block& tb, ListenerTimeouts& timeouts) {
   if (!w.map_with_keys(t, tb, {"header", "idle", "request"})) return;
   w.duration_field(t, "header", tb, timeouts.header);
   w.duration_field(t, "idle", tb, timeouts.idle);
   w.duration_field(t, "request", tb, timeouts.request, true);
-  if (protocol == Protocol::tcp && field(t, "header").IsDefined()) {
-    w.warning(field(t, "header"), tb.at("header") + ": ignored on a tcp listener");
-  }
+}
+
+// On a tcp listener timeouts.header bounds what is read before the tunnel
+// opens: the PROXY header, the TLS handshake, the ClientHello sni_routes
+// reads. A tcp listener with none of them has nothing for it to bound.
+void warn_unused_header_timeout(Walker& w, const YAML::Node& n, const Block& b, const Listener& l) {
+  const YAML::Node t = field(n, "timeouts");
+  if (l.protocol != Protocol::tcp || !t.IsMap() || !field(t, "header").IsDefined()) return;
+  if (l.proxy_protocol || field(n, "tls").IsDefined() || field(n, "sni_routes").IsDefined()) return;
+  w.warning(field(t, "header"),
+            b.child("timeouts").at("header") +
+                ": ignored on a tcp listener without proxy_protocol, tls or sni_routes");
 }
 
 // The sizes of a request head and body, and the number of connections.
@@ -111,7 +119,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
   load_identity(w, n, b, l);
   load_listener_sni_routes(w, n, b, l);
   if (const YAML::Node t = field(n, "timeouts"); t.IsDefined()) {
-    load_timeouts(w, t, b.child("timeouts"), l.protocol, l.timeouts);
+    load_timeouts(w, t, b.child("timeouts"), l.timeouts);
   }
   load_limits(w, n, b, l);
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
@@ -122,6 +130,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
     load_min_body_rate(w, r, b.child("min_body_rate"), l.min_body_rate);
   }
   if (l.protocol == Protocol::tcp) warn_http_only_keys(w, n, b);
+  warn_unused_header_timeout(w, n, b, l);
   if (const YAML::Node tls = field(n, "tls"); tls.IsDefined()) {
     Tls t;
     if (load_listener_tls(w, tls, b.child("tls"), l.protocol, base_dir, t)) l.tls = std::move(t);

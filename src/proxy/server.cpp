@@ -190,8 +190,12 @@ std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) 
     if (!up->health) continue;
     // Servers whose names do not resolve too: their probes fail until
     // the names resolve, and then they must pass `rise` probes.
-    for (std::size_t i = 0; i < up->servers.size(); ++i)
-      targets.push_back({up->name, up->balancer, static_cast<int>(i), *up->health});
+    for (std::size_t i = 0; i < up->servers.size(); ++i) {
+      const BackendServer& s = up->servers[i];
+      // A TLS backend's http probes shake hands as its requests do.
+      targets.push_back({up->name, up->balancer, static_cast<int>(i), *up->health, up->tls,
+                         s.transport.sni, s.verify_name});
+    }
   }
   return targets;
 }

@@ -201,8 +201,11 @@ Task<bool> UpstreamConnector::start_tls(UpstreamConnection& conn, std::uint64_t 
   }
   tls::report_handshake_failure("backend '" + backend_.name + "' server " + s.address,
                                 secure.failure(), loop_.now_ms());
+  // `refused`, not `malformed`: the retry rules give up on a server that
+  // answered badly, but here nothing was sent, so the request moves on and
+  // the failure counts against the server, as a refused connect does.
   error_ =
-      connect_failure(ErrorKind::malformed, Side::server, "TLS handshake with the server failed");
+      connect_failure(ErrorKind::refused, Side::server, "TLS handshake with the server failed");
   co_return false;
 }
 
