@@ -62,7 +62,14 @@ ByteStream::ReadinessOp ByteStream::wait_readable(std::uint64_t timeout_ms) {
 }
 
 bool ByteStream::try_read(ReadinessOp& wait) {
-  if (wait.peek_only) return read_ready_ || rdhup_;
+  if (wait.peek_only) {
+    // A socket's readiness is its own; a TLS stream's is a guess once a
+    // record was read (the socket may hold another one, or nothing), and
+    // guessing wrong makes an idle connection wait inside a read, holding
+    // a buffer. So such a transport is asked.
+    if (read_ready_ && !rdhup_ && !is_plain_socket()) return !nothing_to_read();
+    return read_ready_ || rdhup_;
+  }
   auto& op = static_cast<ReadOp&>(wait);
   const Transfer t = read_some(op.buf);
   switch (t.outcome) {

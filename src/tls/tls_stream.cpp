@@ -177,6 +177,9 @@ sluice::ByteStream::Transfer TlsStream::write_some(const iovec* iov, int count, 
 }
 
 sluice::ByteStream::Transfer TlsStream::peek_some() {
+  // During the handshake a peek would run it: report "something to read"
+  // and let handshake() take the next step itself.
+  if (!SSL_is_init_finished(ssl_)) return Transfer::moved(1);
   char c;
   std::size_t n = 0;
   errno = 0;
