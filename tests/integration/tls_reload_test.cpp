@@ -32,7 +32,9 @@ CertSpec named(const std::string& dns, const std::string& cn) {
   return s;
 }
 
-std::string config(const std::string& certificates) {
+// Every request is answered 200 with `body`, so a response tells which
+// configuration served it.
+std::string config(const std::string& certificates, const std::string& body = "body-v1") {
   return "workers: 2\n"
          "admin: {listen: 127.0.0.1:0}\n"
          "listeners:\n"
@@ -43,7 +45,8 @@ std::string config(const std::string& certificates) {
          certificates +
          "routes:\n"
          "  - name: ok\n"
-         "    respond: {status: 200, body: ok}\n";
+         "    respond: {status: 200, body: " +
+         body + "}\n";
 }
 
 // 1-based line of the first line of `text` holding `needle`.
@@ -107,13 +110,15 @@ TEST_F(TlsReload, SwapToNewFilesKeepsOpenConnectionsAndServesTheNewCertificate) 
   EXPECT_EQ(first_certificate_fingerprint(held_->output()), site_v1_.fingerprint_sha256);
 
   const IssuedCert site_v2 = pki_->issue("site-v2", named("site.example.com", "site v2"));
-  write_config(config(entry(fallback_) + entry(site_v2) + entry(extra_)));
+  write_config(config(entry(fallback_) + entry(site_v2) + entry(extra_), "body-v2"));
   ASSERT_TRUE(sighup_applied()) << sluice_->process().output();
 
-  // The connection opened before the reload is served after it.
+  // The connection opened before the reload is served after it, by the
+  // new configuration.
   ASSERT_TRUE(stdin_->write(keep_alive_get()));
   EXPECT_TRUE(held_->wait_for_count("HTTP/1.1 200", 2, std::chrono::seconds(20)))
       << held_->output();
+  EXPECT_TRUE(held_->wait_for_count("body-v2", 1, std::chrono::seconds(20))) << held_->output();
   EXPECT_TRUE(held_->running()) << held_->output();
   // New connections get the new certificate; the other names are unchanged.
   EXPECT_EQ(served_fingerprint(port_, "site.example.com"), site_v2.fingerprint_sha256);
@@ -127,11 +132,13 @@ TEST_F(TlsReload, FilesRewrittenInPlaceAreReadAgainOnReload) {
   const IssuedCert site_v2 = pki_->issue("site", named("site.example.com", "site v2"));
   ASSERT_EQ(site_v2.cert_path, site_v1_.cert_path);
   ASSERT_NE(site_v2.fingerprint_sha256, site_v1_.fingerprint_sha256);
+  write_config(config(entry(fallback_) + entry(site_v1_) + entry(extra_), "body-v2"));
   ASSERT_TRUE(sighup_applied()) << sluice_->process().output();
 
   ASSERT_TRUE(stdin_->write(keep_alive_get()));
   EXPECT_TRUE(held_->wait_for_count("HTTP/1.1 200", 2, std::chrono::seconds(20)))
       << held_->output();
+  EXPECT_TRUE(held_->wait_for_count("body-v2", 1, std::chrono::seconds(20))) << held_->output();
   EXPECT_EQ(served_fingerprint(port_, "site.example.com"), site_v2.fingerprint_sha256);
 }
 
@@ -150,7 +157,7 @@ TEST_F(TlsReload, BrokenCertificateIsRefusedWithItsPositionAndTheOldOneKeepsServ
   const std::string wrong_key = TestPki::stray_key(dir_.path().string(), "wrong");
   const std::string bad_entry =
       "        - {cert: " + site_v2.cert_path + ", key: " + wrong_key + "}\n";
-  write_config(config(entry(fallback_) + bad_entry + entry(extra_)));
+  write_config(config(entry(fallback_) + bad_entry + entry(extra_), "body-v2"));
   const int line = line_of(yaml_, wrong_key);
   ::kill(sluice_->process().pid(), SIGHUP);
   ASSERT_TRUE(sluice_->process().wait_for_line("the running configuration is unchanged",
