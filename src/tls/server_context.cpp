@@ -1,6 +1,8 @@
 #include "tls/server_context.h"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -29,6 +31,20 @@ std::vector<unsigned char> alpn_wire(const std::vector<std::string>& protocols) 
     out.insert(out.end(), p.begin(), p.end());
   }
   return out;
+}
+
+EVP_PKEY* ffdhe2048() {
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_name(nullptr, "DH", nullptr);
+  EVP_PKEY* pkey = nullptr;
+  char group[] = "ffdhe2048";
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("group", group, 0),
+                               OSSL_PARAM_construct_end()};
+  if (pctx != nullptr && EVP_PKEY_paramgen_init(pctx) == 1 &&
+      EVP_PKEY_CTX_set_params(pctx, params) == 1) {
+    EVP_PKEY_paramgen(pctx, &pkey);
+  }
+  EVP_PKEY_CTX_free(pctx);
+  return pkey;
 }
 
 bool failed(std::string& error, const std::string& what) {
@@ -80,7 +96,9 @@ bool ServerContext::configure(TicketKeys* tickets, std::string& error) {
   if (SSL_CTX_set1_groups_list(ctx_, groups.c_str()) != 1) {
     return failed(error, "curves '" + groups + "' are not all known groups");
   }
-  SSL_CTX_set_dh_auto(ctx_, 1);  // DHE suites use RFC 7919 groups sized to the key
+  // DHE suites use the RFC 7919 group ffdhe2048, as Mozilla's intermediate
+  // profile says (OpenSSL's automatic choice is an older RFC 3526 prime).
+  if (EVP_PKEY* dh = ffdhe2048()) SSL_CTX_set0_tmp_dh_pkey(ctx_, dh);
   SSL_CTX_set_cert_cb(ctx_, &ServerContext::on_certificate, this);
   if (!alpn_wire_.empty()) SSL_CTX_set_alpn_select_cb(ctx_, &ServerContext::on_alpn, this);
   if (!configure_client_auth(error)) return false;
