@@ -298,8 +298,8 @@ TEST(TlsSeedMemory,
   ASSERT_EQ(check.result.exit_code, 0) << check.result.output;
   std::cout << "seed 002 (" << config.size() << " bytes of YAML): sluice check took "
             << check.wall_s << " s wall, " << check.cpu_s << " s CPU\n";
-  // CPU time, not wall time: a loaded CI machine stretches the latter.
-  EXPECT_LT(check.cpu_s, 1.0) << "loading 800 sites";
+  // Reported, not asserted: speed is measured in bench/, never in a test
+  // (a sanitised build takes several times as long).
 
   const auto start = std::chrono::steady_clock::now();
   SluiceInstance sluice(config);
@@ -364,9 +364,9 @@ TEST(TlsSeedMemory,
 // per certificate grows with their number. The target: 1,000 load
 // in under a second. Measured: 0.6 to 0.8 s of CPU (OpenSSL 3.0's PEM key
 // decoding is most of it, about 0.7 ms a certificate), up to 1.0 s on a
-// loaded machine; the bound leaves room for that and still fails on a
-// cost that grows faster than the number of certificates.
-TEST(TlsSeedMemory, AThousandCertificatesLoadInASecondAndAHalfOfCpuAtMost) {
+// loaded machine. This test prints the time; it asserts that all of them
+// load and serve.
+TEST(TlsSeedMemory, AThousandCertificatesLoadAndTheLastAnswersForItsName) {
   constexpr int kCertificates = 1'000;
   TempDir dir;
   TestPki pki(dir.path().string(), "many-ca");
@@ -384,8 +384,7 @@ TEST(TlsSeedMemory, AThousandCertificatesLoadInASecondAndAHalfOfCpuAtMost) {
   ASSERT_EQ(check.result.exit_code, 0) << check.result.output;
   std::cout << kCertificates << " certificates: sluice check took " << check.wall_s << " s wall, "
             << check.cpu_s << " s CPU\n";
-  // CPU time, not wall time: a loaded CI machine stretches the latter.
-  EXPECT_LT(check.cpu_s, 1.5);
+  // Reported, not asserted (see above): 0.6-1.0 s of CPU in a normal build.
 
   // The names are all served: the last certificate listed answers for its name.
   const auto start = std::chrono::steady_clock::now();
