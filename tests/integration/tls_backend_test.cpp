@@ -5,6 +5,9 @@
 // pools kept apart by TLS parameters, retries past a server that fails
 // verification, and health checks that speak TLS.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <sstream>
 #include <string>
@@ -164,9 +167,27 @@ TEST(TlsBackend, VerifyFalseAcceptsSelfSignedCertificate) {
 
 // No `sni`: a server named by host name sends that name and its
 // certificate must carry it.
+// True where [::1] can be bound: "localhost" may then resolve to it first
+// (a fresh Debian root does), so a backend named so must listen there too.
+bool has_ipv6_loopback() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+NginxOptions on_localhost(NginxOptions o) {
+  o.ipv6_loopback_too = has_ipv6_loopback();
+  return o;
+}
+
 TEST(TlsBackend, ServerGivenByHostNameSendsAndVerifiesThatName) {
   Pki p;
-  NginxInstance nginx(tls_nginx(p.issue("localhost", {"localhost"})));
+  NginxInstance nginx(on_localhost(tls_nginx(p.issue("localhost", {"localhost"}))));
   SluiceInstance sluice(
       tls_config("localhost:" + std::to_string(nginx.port()), "{ca: " + p.pki.ca_path() + "}"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
@@ -175,7 +196,7 @@ TEST(TlsBackend, ServerGivenByHostNameSendsAndVerifiesThatName) {
   EXPECT_EQ(field(lines_of(nginx.access_log()).at(0), "sni"), "localhost") << nginx.access_log();
 
   // The same server with a certificate for another name: refused.
-  NginxInstance elsewhere(tls_nginx(p.issue("elsewhere", {"elsewhere.test"})));
+  NginxInstance elsewhere(on_localhost(tls_nginx(p.issue("elsewhere", {"elsewhere.test"}))));
   SluiceInstance refused(
       tls_config("localhost:" + std::to_string(elsewhere.port()), "{ca: " + p.pki.ca_path() + "}"));
   ASSERT_TRUE(refused.ready()) << refused.process().output();

@@ -85,6 +85,9 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
   c += "  access_log " + at("access.log") + " sluice;\n";
   c += "  server {\n";
   c += "    listen 127.0.0.1:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+  if (o.ipv6_loopback_too) {
+    c += "    listen [::1]:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+  }
   if (o.tls) {
     c += "    ssl_certificate " + quoted(o.cert_path) + ";\n";
     c += "    ssl_certificate_key " + quoted(o.key_path) + ";\n";

@@ -23,6 +23,9 @@ struct NginxOptions {
   std::string client_ca_path;             // non-empty: ssl_verify_client on, with this CA
   std::vector<std::string> alpn_http2;    // unused for now, leave room
   std::string body = "hello from nginx";  // what GET / answers (return 200 "..."); no '$'
+  // Also listen on [::1] (same port): for a backend named "localhost",
+  // which resolves to ::1 first where the host has IPv6 loopback.
+  bool ipv6_loopback_too = false;
 };
 
 // Each access log line reads
