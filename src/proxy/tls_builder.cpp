@@ -79,9 +79,9 @@ std::shared_ptr<tls::ServerContext> build_listener_tls(const config::Config& con
     // A client that agreed on h2 would get HTTP/1.1 bytes: not until
     // sluice speaks HTTP/2 (issue 17).
     if (listener.protocol == config::Protocol::http && (p == "h2" || p == "h2c")) {
-      findings.errors.push_back(at(config, listener.tls->where, "error",
-                                   "listener '" + listener.name + "': alpn '" + p +
-                                       "': this build speaks HTTP/1.1 only"));
+      findings.errors.push_back(at(
+          config, listener.tls->where, "error",
+          "listener '" + listener.name + "': alpn '" + p + "': this build speaks HTTP/1.1 only"));
     }
   }
   std::vector<std::shared_ptr<const tls::Certificate>> loaded;

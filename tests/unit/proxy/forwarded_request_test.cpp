@@ -28,8 +28,8 @@ struct Arrival {
   bool keep_underscore_fields = false;
   std::string_view client = kClient;
   bool secure = false;
-  std::string_view host;    // Host to send; empty: the client's
-  std::string_view target;  // target to send; empty: the client's
+  std::string_view host;            // Host to send; empty: the client's
+  std::string_view target;          // target to send; empty: the client's
   std::string_view subject_field;   // the listener's client_auth.header; empty: none
   std::string_view client_subject;  // the connection's verified certificate subject
 
