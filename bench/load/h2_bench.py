@@ -122,6 +122,7 @@ backends:
             if check.returncode != 0:
                 first = ((check.stdout + check.stderr).strip().splitlines() or ["rejected"])[0]
                 first = re.sub(r"^\S*sluice\.yaml:", "line ", first)  # no temp paths
+                first = re.sub(r" \(expected one of:.*", "", first)
                 raise Unsupported(f"{NO_H2_UPSTREAM['sluice']} (sluice check: {first[:140]})")
         argv = [sluice_bin, "run", "-c", path]
     elif name == "haproxy":
@@ -580,6 +581,7 @@ def short_note(e):
     why = next((line for line in lines[1:] if re.search(r"error|alert|fatal|\[ALERT\]|emerg", line, re.I)),
                lines[1] if len(lines) > 1 else None)
     if why:
+        why = re.sub(r" \(expected one of:.*", "", why)  # sluice's list of known keys
         note += ": " + re.sub(r"/\S*/", "", why)
     return note[:200]
 
@@ -771,8 +773,9 @@ def print_ratios(results, proxies, loads):
             pairs.append((f"better peer ({best[0]})", best[1]))
         for other, o in pairs:
             if not s or not o:
-                why = (next((r["reason"] for r in results if r["load"] == load and r.get("skipped")
-                             and r["proxy"] in ("sluice", other)), "not measured"))
+                who = "sluice" if not s else other.split(" ")[0]
+                why = next((r["reason"] for r in results if r["load"] == load and r.get("skipped")
+                            and r["proxy"] == who), "not measured")
                 print(f"| sluice / {other} | {LOADS[load][0]} | n/a | n/a | n/a | n/a | {why} |")
                 continue
             cells = [ratio(mean(s, "cpu_us_per_req"), mean(o, "cpu_us_per_req"))]
