@@ -409,7 +409,7 @@ async def _open_idle(port, count, inflight, timeout):
                 state["first_error"] = state["first_error"] or f"GET: {e or type(e).__name__}"
                 writer.transport.abort()
                 return
-            if not 200 <= status < 300 or len(body) != SMALL_SIZE:
+            if not 200 <= (status or 0) < 300 or len(body) != SMALL_SIZE:
                 state["non_2xx"] += 1
             opened.append((reader, writer))
 
