@@ -84,9 +84,10 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
        "status=$status request=\"$request\"';\n";
   c += "  access_log " + at("access.log") + " sluice;\n";
   c += "  server {\n";
-  c += "    listen 127.0.0.1:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+  const std::string listen_flags = std::string(o.tls ? " ssl" : "") + (o.http2 ? " http2" : "");
+  c += "    listen 127.0.0.1:" + std::to_string(port) + listen_flags + ";\n";
   if (o.ipv6_loopback_too) {
-    c += "    listen [::1]:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+    c += "    listen [::1]:" + std::to_string(port) + listen_flags + ";\n";
   }
   if (o.tls) {
     c += "    ssl_certificate " + quoted(o.cert_path) + ";\n";
