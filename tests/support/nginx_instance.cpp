@@ -100,7 +100,13 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
       c += "    ssl_client_certificate " + quoted(o.client_ca_path) + ";\n";
     }
   }
-  c += "    location / { return 200 " + quoted(o.body) + "; }\n";
+  if (o.proxy_pass.empty()) {
+    c += "    location / { return 200 " + quoted(o.body) + "; }\n";
+  } else {
+    c += "    location / {\n      proxy_pass http://" + o.proxy_pass + ";\n";
+    c += "      proxy_http_version 1.1;\n      proxy_set_header Host $host;\n";
+    c += "      proxy_set_header Connection \"\";\n    }\n";
+  }
   c += "  }\n}\n";
   return c;
 }
