@@ -11,6 +11,7 @@
 
 #include "h2_fixtures.h"
 #include "sluice_instance.h"
+#include "support/free_port.h"
 #include "support/h2_frames.h"
 #include "support/http_client.h"
 #include "support/nginx_instance.h"
@@ -180,6 +181,7 @@ TEST(Rfc9113_8_3_1, AuthorityIsTheHostTheBackendGetsOverHttp11) {
   EXPECT_EQ(seen[0].header("accept"), "text/plain");
   EXPECT_EQ(seen[0].header("x-forwarded-proto"), "http");
   EXPECT_EQ(seen[0].header("x-forwarded-for"), "127.0.0.1");
+  EXPECT_EQ(seen[0].header("x-forwarded-host"), "example.com:8443");
   EXPECT_EQ(seen[1].header("host"), "other.example") << seen[1].raw_head;
 }
 
@@ -408,6 +410,22 @@ TEST(Rfc9113_8_1, NoRouteIsA404OnTheStreamAndTheConnectionGoesOn) {
   const StreamResult ok = c.request(get("/"));
   EXPECT_EQ(ok.status(), 200) << describe(ok);
   EXPECT_EQ(backend.requests().size(), 1u);
+}
+
+TEST(Rfc9113_8_1, BackendDownIsAnsweredOnTheStreamAsOverHttp1) {
+  RefusingPort down;
+  SluiceInstance sluice(h2_config(down.address()));
+  H2_CONNECT(c, sluice);
+  RawConnection h1(sluice.port("web"));
+  ASSERT_TRUE(h1.send("GET / HTTP/1.1\r\nHost: app.example\r\n\r\n"));
+  const auto r1 = h1.read_response();
+  ASSERT_TRUE(r1);
+  ASSERT_TRUE(r1->status == 502 || r1->status == 503) << "the premise: " << r1->status;
+  const StreamResult r = c.request(get("/"));
+  EXPECT_EQ(r.status(), r1->status) << describe(r);
+  EXPECT_TRUE(r.ended);
+  const StreamResult again = c.request(get("/again"));
+  EXPECT_EQ(again.status(), r1->status) << "the connection does not go on: " << describe(again);
 }
 
 TEST(Rfc9113_8_3_1, PathThatHttp1RejectsIsA400OnTheStream) {
