@@ -102,7 +102,8 @@ void expect_enhance_your_calm(H2Connection& c, const std::string& frames, const 
 
 TEST(H2RapidReset, ResetsBeyondTheBudgetGetGoawayEnhanceYourCalmAndTheBackendSeesFew) {
   TestBackend backend(TestBackend::echo());
-  SluiceInstance sluice(h2_config(backend.address(), "{reset_budget: {burst: 50, per_second: 5}}"));
+  // The default budget: a burst of 100 resets, 10 more a second.
+  SluiceInstance sluice(h2_config(backend.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   warm_up(sluice);
   const MemoryWatch memory(sluice.process().pid());
@@ -130,7 +131,7 @@ TEST(H2RapidReset, ResetsBeyondTheBudgetGetGoawayEnhanceYourCalmAndTheBackendSee
   }
   // Each connection's budget: the burst, plus what refills meanwhile.
   const long seconds = ms_since(start) / 1000 + 1;
-  const std::size_t bound = kConnections * (50 + 5 * seconds) + 1;  // + the warm-up
+  const std::size_t bound = kConnections * (100 + 10 * seconds) + 1;  // + the warm-up
   EXPECT_LE(backend.requests().size(), bound)
       << "of " << kConnections * kStreams << " reset streams";
   memory.expect_bounded("Rapid Reset");
@@ -143,7 +144,7 @@ TEST(H2RapidReset, ResetsBeyondTheBudgetGetGoawayEnhanceYourCalmAndTheBackendSee
 
 TEST(H2ContinuationFlood, MoreContinuationFramesThanAllowedGetGoawayAndClose) {
   TestBackend backend(TestBackend::echo());
-  SluiceInstance sluice(h2_config(backend.address(), "{max_continuations: 8}"));
+  SluiceInstance sluice(h2_config(backend.address()));  // max_continuations: 8
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   warm_up(sluice);
   const MemoryWatch memory(sluice.process().pid());
@@ -172,7 +173,8 @@ TEST(H2ContinuationFlood, MoreContinuationFramesThanAllowedGetGoawayAndClose) {
 
 TEST(H2ContinuationFlood, HeaderBlockAboveTwiceTheListLimitGetsGoawayAndClose) {
   TestBackend backend(TestBackend::echo());
-  SluiceInstance sluice(h2_config(backend.address(), "{max_header_list_size: 4KiB}"));
+  // The list limit is the listener's max_header_size by default.
+  SluiceInstance sluice(h2_config(backend.address(), "", "    max_header_size: 4KiB\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   H2_CONNECT(c, sluice);
   // Four 4,000-byte frames (HEADERS and three CONTINUATION, within
@@ -237,26 +239,25 @@ TEST(H2HpackBomb, OneTableEntryReferencedManyTimesIs431AndTheConnectionGoesOn) {
 
 // ---- Control frame floods ----
 
-constexpr const char* kSmallControlBudget = "{control_frame_budget: {burst: 50, per_second: 10}}";
-
 class H2ControlFlood : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(sluice_.ready()) << sluice_.process().output();
     warm_up(sluice_);
   }
-  // 2,000 copies of `frame`, forty times the burst.
+  // 10,000 copies of `frame`: ten times the default burst (1,000, then
+  // 100 a second).
   void flood(const std::string& what, const std::function<std::string(int)>& frame) {
     const MemoryWatch memory(sluice_.process().pid());
     H2_CONNECT(c, sluice_);
     std::string out;
-    for (int i = 0; i < 2000; ++i)
+    for (int i = 0; i < 10'000; ++i)
       out += frame(i);
     expect_enhance_your_calm(c, out, what);
     memory.expect_bounded(what.c_str());
   }
   TestBackend backend_{TestBackend::echo()};
-  SluiceInstance sluice_{h2_config(backend_.address(), kSmallControlBudget)};
+  SluiceInstance sluice_{h2_config(backend_.address())};
 };
 
 TEST_F(H2ControlFlood, SettingsFloodGetsGoawayEnhanceYourCalm) {
