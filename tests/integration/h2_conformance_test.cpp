@@ -94,6 +94,27 @@ TEST(Rfc9113_3_4, ServerPrefaceIsSettingsWithTheConfiguredValues) {
   EXPECT_TRUE(c.settings_acked());
 }
 
+// §3.4: the client preface is the 24 octets and a SETTINGS frame; nothing
+// says they come in one write (or one TCP segment).
+TEST(Rfc9113_3_4, PrefaceAndSettingsInSeparateWritesAreAccepted) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(h2_config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  H2Connection c(sluice.port("web"));
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(std::string(h2::kPreface, h2::kPrefaceSize)));
+  // The server's SETTINGS says it has taken the preface alone.
+  const auto first = c.read_frame(5s);
+  ASSERT_TRUE(first) << "nothing after the preface alone";
+  ASSERT_EQ(first->type, FrameType::settings) << first->describe();
+  ASSERT_TRUE(c.send(h2::settings_frame({{Setting::enable_push, 0}})));
+  const StreamResult r = c.request(get("/split-preface"));
+  EXPECT_EQ(r.status(), 200) << describe(r) << "; "
+                             << (c.goaway() ? "GOAWAY " + h2::to_string(c.goaway()->error_code) +
+                                                  " \"" + c.goaway()->debug_data + "\""
+                                            : "no GOAWAY");
+}
+
 TEST(Rfc9113_6_5_2, DefaultSettingsAreTheDocumentedOnesAndTheListLimitIsMaxHeaderSize) {
   TestBackend backend(TestBackend::echo());
   SluiceInstance sluice(h2_config(backend.address(), "", "    max_header_size: 8KiB\n"));
