@@ -84,9 +84,10 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
        "status=$status request=\"$request\"';\n";
   c += "  access_log " + at("access.log") + " sluice;\n";
   c += "  server {\n";
-  c += "    listen 127.0.0.1:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+  const std::string listen_flags = std::string(o.tls ? " ssl" : "") + (o.http2 ? " http2" : "");
+  c += "    listen 127.0.0.1:" + std::to_string(port) + listen_flags + ";\n";
   if (o.ipv6_loopback_too) {
-    c += "    listen [::1]:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+    c += "    listen [::1]:" + std::to_string(port) + listen_flags + ";\n";
   }
   if (o.tls) {
     c += "    ssl_certificate " + quoted(o.cert_path) + ";\n";
@@ -99,7 +100,13 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
       c += "    ssl_client_certificate " + quoted(o.client_ca_path) + ";\n";
     }
   }
-  c += "    location / { return 200 " + quoted(o.body) + "; }\n";
+  if (o.proxy_pass.empty()) {
+    c += "    location / { return 200 " + quoted(o.body) + "; }\n";
+  } else {
+    c += "    location / {\n      proxy_pass http://" + o.proxy_pass + ";\n";
+    c += "      proxy_http_version 1.1;\n      proxy_set_header Host $host;\n";
+    c += "      proxy_set_header Connection \"\";\n    }\n";
+  }
   c += "  }\n}\n";
   return c;
 }

@@ -19,9 +19,17 @@ class TempDir;
 
 struct NginxOptions {
   bool tls = false;
-  std::string cert_path, key_path;        // with tls
-  std::string client_ca_path;             // non-empty: ssl_verify_client on, with this CA
-  std::vector<std::string> alpn_http2;    // unused for now, leave room
+  std::string cert_path, key_path;      // with tls
+  std::string client_ca_path;           // non-empty: ssl_verify_client on, with this CA
+  std::vector<std::string> alpn_http2;  // unused for now, leave room
+  // `listen ... http2`: h2c with prior knowledge on a plain listener, and
+  // ALPN "h2" (beside http/1.1) with tls. HTTP/1.1 is still served on a
+  // TLS listener; a plain one then speaks HTTP/2 only.
+  bool http2 = false;
+  // Non-empty ("127.0.0.1:PORT"): location / proxies every request to this
+  // HTTP/1.1 server (the whole request body read first), Host kept,
+  // instead of answering `body`.
+  std::string proxy_pass;
   std::string body = "hello from nginx";  // what GET / answers (return 200 "..."); no '$'
   // Also listen on [::1] (same port): for a backend named "localhost",
   // which resolves to ::1 first where the host has IPv6 loopback.
