@@ -7,7 +7,7 @@ CONFIG ?= examples/quickstart.yaml
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
+.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-h2 bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
 
 all: build
 
@@ -62,6 +62,13 @@ bench-idle: build
 bench-tls: build
 	@scripts/install-deps.sh bench
 	python3 bench/load/run.py --scenario tls --sluice $(BUILD)/sluice
+
+# HTTP/2 (issue 17) beside HAProxy and nginx, h2load -c 50 -m 10: h2 over TLS
+# and h2c to the proxy (HTTP/1.1 to the backend), bytes per idle h2
+# connection, and h2c to an h2 backend (sluice once it has h2 upstreams).
+bench-h2: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/run.py --scenario h2 --sluice $(BUILD)/sluice
 
 # TCP mode throughput and CPU per GiB against HAProxy in mode tcp.
 bench-tcp: build

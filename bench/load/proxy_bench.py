@@ -58,9 +58,12 @@ def small_body():
 
 
 class Backend:
-    """The shared nginx backend, with stub_status for its connection counts."""
+    """The shared nginx backend, with stub_status for its connection counts.
 
-    def __init__(self, workdir, cpu, nofile):
+    h2: also serve the same files over h2c (prior knowledge) on `h2_port`,
+    for proxies that speak HTTP/2 to their backend (h2_bench.py)."""
+
+    def __init__(self, workdir, cpu, nofile, h2=False):
         self.dir = workdir
         d = workdir
         os.makedirs(os.path.join(d, "www"))
@@ -75,6 +78,8 @@ class Backend:
         with open(os.path.join(d, "www", "1m"), "wb") as f:
             f.write(bytes(range(256)) * 4096)
         self.port = free_port()
+        self.h2_port = free_port() if h2 else None
+        h2_listen = f"\n    listen 127.0.0.1:{self.h2_port} http2 backlog=4096;" if h2 else ""
         conf = os.path.join(d, "backend.conf")
         with open(conf, "w") as f:
             f.write(f"""worker_processes 1;
@@ -96,12 +101,15 @@ http {{
   uwsgi_temp_path {d};
   scgi_temp_path {d};
   server {{
-    listen 127.0.0.1:{self.port} backlog=4096;
+    listen 127.0.0.1:{self.port} backlog=4096;{h2_listen}
     root {d}/www;
     location = / {{ default_type text/html; try_files /index.html =404; }}
     location = /64k {{ }}
     location = /1m {{ }}
     location = /auth {{ default_type text/plain; return 401 "authentication required\\n"; }}
+    # The protocol the request reached the backend in ("HTTP/1.1", "HTTP/2.0"):
+    # h2_bench.py checks what each proxy speaks to its backend.
+    location = /proto {{ default_type text/plain; return 200 "$server_protocol\\n"; }}
     location = /nginx_status {{ stub_status; }}
   }}
 }}

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Load benchmark: sluice beside nginx and HAProxy, same load, same run.
 
-Scenarios (--scenario responder|proxy|all|tls, default all = responder and proxy):
+Scenarios (--scenario responder|proxy|all|tls|h2, default all = responder and proxy):
 - responder: sluice's built-in answer against nginx `return` and HAProxy
   `http-request return` (this file);
 - proxy: sluice, HAProxy and nginx as reverse proxies in front of one shared
   nginx backend, and the load straight at that backend (proxy_bench.py);
 - tls: the three proxies terminating TLS with the same certificates in front
   of that backend: full and resumed handshakes, keep-alive over TLS, kTLS,
-  idle TLS connections (tls_bench.py).
+  idle TLS connections (tls_bench.py);
+- h2: the three proxies serving HTTP/2 clients (h2load) over TLS and h2c in
+  front of that backend, idle h2 connections, and h2c to an h2 backend
+  (h2_bench.py).
 
 Method (../shared/benchmarking.md, docs/benchmarks.md): each peer alone on
 CPU 0, the load generator (and the proxy scenario's backend) on CPU 1;
@@ -30,6 +33,7 @@ import traceback
 
 from benchlib import (CLK_TCK, Service, cpu_ticks, free_port, idle_memory as idle_probe, raise_nofile,
                       run_wrk)
+import h2_bench
 import proxy_bench
 import tls_bench
 
@@ -205,10 +209,11 @@ def on_sigterm(signum, frame):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--scenario", choices=("all", "responder", "proxy", "tls"), default="all",
+    ap.add_argument("--scenario", choices=("all", "responder", "proxy", "tls", "h2"), default="all",
                     help="responder: sluice's built-in answer beside nginx/HAProxy `return`;\n"
                          "proxy: sluice, HAProxy, nginx as proxies and direct, one nginx backend;\n"
-                         "tls: the proxies terminating TLS in front of that backend (not in all)")
+                         "tls: the proxies terminating TLS in front of that backend (not in all);\n"
+                         "h2: the proxies serving HTTP/2 clients (h2load) in front of it (not in all)")
     ap.add_argument("--sluice", default="build/sluice")
     ap.add_argument("--peers", default="sluice,nginx,haproxy", help="responder peers")
     ap.add_argument("--proxies", default=",".join(proxy_bench.PROXIES), help="proxy scenario rows")
@@ -236,22 +241,43 @@ def main():
     ap.add_argument("--tls-idle-hold", type=float, default=12.0,
                     help="seconds idle TLS connections stay open before RSS is read (12: past\n"
                          "the usual 10 s header timeouts)")
+    ap.add_argument("--h2-proxies", default=",".join(h2_bench.PROXIES), help="h2 scenario rows")
+    ap.add_argument("--h2-loads", default=",".join(h2_bench.LOADS),
+                    help="h2 loads: h2 (h2 over TLS, ALPN), h2c (prior knowledge), idle\n"
+                         "(--h2-idle-connections h2 connections over TLS), up-h2c (h2c clients,\n"
+                         "h2c to an h2 backend); HTTP/1.1 to the backend except up-h2c")
+    ap.add_argument("--h2-requests", type=int, default=100000, help="h2load -n per load")
+    ap.add_argument("--h2-clients", type=int, default=50, help="h2load -c")
+    ap.add_argument("--h2-streams", type=int, default=10, help="h2load -m (streams per connection)")
+    ap.add_argument("--h2-timeout", type=int, default=180,
+                    help="seconds an h2load run may take before its row fails")
+    ap.add_argument("--h2-idle-connections", type=int, default=1000, help="idle h2 connections")
+    ap.add_argument("--h2-idle-hold", type=float, default=12.0,
+                    help="seconds idle h2 connections stay open before RSS is read")
     ap.add_argument("--quick", action="store_true",
-                    help="1 round, 3 s loads, ab -n 5000 (TLS: 1000), 2000 idle connections")
+                    help="1 round, 3 s loads, ab -n 5000 (TLS: 1000), 2000 idle connections\n"
+                         "(h2: h2load -n 20000, 300 idle connections held 5 s)")
     ap.add_argument("--json", help="also write raw results here (a list; each row names its scenario)")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.duration, args.idle_connections, args.ab_requests = 1, 3, 2000, 5000
         args.tls_handshakes = min(args.tls_handshakes, 1000)
+        args.h2_requests = min(args.h2_requests, 20000)
+        args.h2_idle_connections = min(args.h2_idle_connections, 300)
+        args.h2_idle_hold = min(args.h2_idle_hold, 5.0)
     signal.signal(signal.SIGTERM, on_sigterm)
     peers = args.peers.split(",") if args.scenario in ("all", "responder") else []
-    need = {"wrk": "wrk", "taskset": "util-linux", "nginx": "nginx-light", "haproxy": "haproxy"}
+    need = {"taskset": "util-linux", "nginx": "nginx-light", "haproxy": "haproxy"}
+    if args.scenario != "h2":
+        need["wrk"] = "wrk"
     missing = [pkg for tool, pkg in need.items()
                if shutil.which(tool) is None and (tool not in ("nginx", "haproxy") or tool in peers)]
     if args.scenario in ("all", "proxy"):
         missing += [p for p in proxy_bench.check_tools(args.proxies.split(",")) if p not in missing]
     if args.scenario == "tls":
         missing += [p for p in tls_bench.check_tools() if p not in missing]
+    if args.scenario == "h2":
+        missing += [p for p in h2_bench.check_tools() if p not in missing]
     if missing:
         extra = " (openssl: apt-get install openssl)" if "openssl" in missing else ""
         print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench{extra}", file=sys.stderr)
@@ -270,6 +296,9 @@ def main():
             if args.scenario == "tls":
                 os.makedirs(os.path.join(tmp, "tls"))
                 results += tls_bench.run(args, os.path.join(tmp, "tls"))
+            if args.scenario == "h2":
+                os.makedirs(os.path.join(tmp, "h2"))
+                results += h2_bench.run(args, os.path.join(tmp, "h2"))
     except KeyboardInterrupt:
         print("interrupted; everything started was stopped", file=sys.stderr)
         return 130

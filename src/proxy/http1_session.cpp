@@ -24,7 +24,9 @@
 #include "proxy/exchange.h"
 #include "proxy/exchange_error.h"
 #include "proxy/forwarded_response.h"
+#include "proxy/h2_session.h"
 #include "proxy/http1_downstream.h"
+#include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
 #include "route/path_normalizer.h"
@@ -47,7 +49,17 @@ enum class Next {
   idle,       // the buffer is empty; wait for the next request
   close,      // close the connection
   slow_head,  // a head's first bytes came and the rest is late: wait without a buffer
+  h2,         // the client sent the HTTP/2 preface: an h2 session takes the connection over
 };
+
+// How much of the HTTP/2 connection preface (RFC 9113 §3.4) the bytes so
+// far are: none of it, a start of it, or all of it.
+enum class Preface { no, partial, whole };
+Preface match_preface(std::string_view bytes) {
+  const std::size_t n = std::min(bytes.size(), kH2Preface.size());
+  if (bytes.substr(0, n) != kH2Preface.substr(0, n)) return Preface::no;
+  return n == kH2Preface.size() ? Preface::whole : Preface::partial;
+}
 
 // A head that arrives in pieces this small waits for the rest in a string
 // of its own, not in a pooled buffer: a crowd of slow clients (slowloris)
@@ -62,43 +74,6 @@ LogThrottle header_timeout_log;  // all workers: a header timeout is rare, a cro
 // RFC 9110 §15.5.6: a 405 lists the methods the target supports.
 constexpr http::HeaderField kAllowWithoutConnect{"Allow",
                                                  "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH"};
-
-std::string_view strip_port(std::string_view host) {
-  if (!host.empty() && host.front() == '[') {
-    const auto close = host.find(']');
-    return close == std::string_view::npos ? host : host.substr(0, close + 1);
-  }
-  const auto colon = host.rfind(':');
-  return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
-
-// Path and query of an origin-form or absolute-form target (RFC 9112
-// §3.2); false for the asterisk and authority forms. `rest` is the target
-// from its '?' on (empty without one), as received.
-bool split_target(std::string_view target, std::string_view& path, std::string_view& rest) {
-  if (target.empty()) return false;
-  if (target.front() == '?') {  // the parser's origin form of "http://h?q"
-    path = "/";
-    rest = target;
-    return true;
-  }
-  if (target.front() != '/') {
-    const auto scheme_end = target.find("://");
-    if (scheme_end == std::string_view::npos) return false;
-    // RFC 3986 §3.2: the authority ends at '/', '?' or the end.
-    const auto end = target.find_first_of("/?", scheme_end + 3);
-    if (end == std::string_view::npos || target[end] == '?') {
-      path = "/";
-      rest = end == std::string_view::npos ? std::string_view() : target.substr(end);
-      return true;
-    }
-    target = target.substr(end);
-  }
-  const auto q = target.find('?');
-  path = target.substr(0, q);
-  rest = q == std::string_view::npos ? std::string_view() : target.substr(q);
-  return true;
-}
 
 bool has_body_bytes(const http::RequestHead& head) {
   return head.framing == http::Framing::chunked ||
@@ -150,9 +125,25 @@ class Http1Session {
         secure_->client_subject = secure_->stream->peer_subject();
       }
       stream_ = secure_->stream.get();
+      speaks_h2_ = listener_->h2 && secure_->stream->alpn() == "h2";
     }
     unpin();
     co_return true;
+  }
+  // ALPN chose h2 in the handshake.
+  bool speaks_h2() const { return speaks_h2_; }
+  // Hands the connection to an HTTP/2 session (ALPN h2, or the preface on
+  // a plain listener) with what was read so far, and serves it to the end.
+  Task<void> serve_h2() {
+    std::string received(buf_ ? std::string_view(buf_.data(), used_) : std::string_view());
+    buf_.reset();
+    used_ = 0;
+    const SocketAddress client = client_address();
+    // No conditional expression in a co_await statement (GCC 12).
+    std::string_view subject;
+    if (secure_) subject = secure_->client_subject;
+    co_await proxy::serve_h2(scope_, *stream_, ctx_, client, subject, std::move(received));
+    stream_->close();
   }
   // The client: from the PROXY header when there was one.
   SocketAddress client_address() const {
@@ -165,28 +156,12 @@ class Http1Session {
   Task<Next> serve_pinned();
 
  private:
-  std::shared_ptr<const route::Route> find_route(const http::RequestHead& head,
-                                                 route::RequestView& view,
-                                                 route::Captures& captures,
-                                                 std::shared_ptr<const Backend>& backend) const;
   Task<Next> forward(std::shared_ptr<const route::Route> route,
                      std::shared_ptr<const Backend> backend, const http::RequestHead& head,
                      std::size_t head_bytes, std::string_view target,
                      std::optional<SocketAddress>& peer, std::uint64_t request_started_ms);
-  // What a request's target is as routed and as forwarded; its strings
-  // keep their capacity over a burst of requests.
-  struct RequestTarget {
-    route::RequestView view;
-    std::string_view target;  // what the backend receives
-    std::string normalized;   // the path in normal form
-    std::string forwarded;    // the target sent, when not head.target
-    route::PathOptions path_options;
-  };
-  route::PathError resolve_target(const http::RequestHead& head, RequestTarget& t) const;
   std::uint64_t head_deadline(std::uint64_t request_started_ms) const;
   void keep_partial_head(std::uint64_t request_started_ms);
-  bool apply_rewrite(const route::Route& route, const route::Captures& captures,
-                     RequestTarget& t) const;
   Task<bool> answer_redirect(const route::Route& route, const http::RequestHead& head,
                              const route::RequestView& view, const route::Captures& captures,
                              std::size_t consumed);
@@ -254,6 +229,7 @@ class Http1Session {
   std::size_t used_ = 0;           // bytes of buf_ holding unprocessed input
   bool earlier_requests_ = false;  // this connection has carried a request already
   bool answering_head_ = false;    // the request being answered is a HEAD
+  bool speaks_h2_ = false;         // ALPN agreed on h2
   // What few connections need, behind one pointer, so the others pay 8
   // bytes: the client address a PROXY header gave, and a slow head's first
   // bytes while it waits for the rest.
@@ -307,10 +283,21 @@ Task<Next> Http1Session::serve_pinned() {
     drop_partial_head();
     answering_head_ = false;
     const std::uint64_t deadline = head_deadline(request_started_ms);
-    http::ParseState state;
+    http::ParseState state = http::ParseState::need_more;
     bool read_some = false;  // a read of this head came back short of its end
-    while ((state = parser.parse(std::string_view(buf_.data(), used_))) ==
-           http::ParseState::need_more) {
+    // A plain listener with HTTP/2 tells h2c (prior knowledge) from
+    // HTTP/1 by the first bytes of the connection.
+    bool maybe_h2c = !earlier_requests_ && listener_->h2 && !stream_->is_secure();
+    while (true) {
+      if (maybe_h2c) {
+        const Preface p = match_preface(std::string_view(buf_.data(), used_));
+        if (p == Preface::whole) co_return Next::h2;
+        maybe_h2c = p == Preface::partial;
+      }
+      if (!maybe_h2c) {
+        state = parser.parse(std::string_view(buf_.data(), used_));
+        if (state != http::ParseState::need_more) break;
+      }
       if (used_ >= capacity) {
         co_await refuse(ErrorKind::too_large, "request header section too large");
         co_return Next::close;
@@ -343,7 +330,8 @@ Task<Next> Http1Session::serve_pinned() {
       co_return Next::close;
     }
     // RFC 3986 §6: the path is matched, and forwarded, in its normal form.
-    if (const route::PathError e = resolve_target(head, t); e != route::PathError::none) {
+    if (const route::PathError e = resolve_target(head, *listener_, t);
+        e != route::PathError::none) {
       co_await refuse(ErrorKind::malformed, route::describe(e));
       co_return Next::close;
     }
@@ -354,7 +342,8 @@ Task<Next> Http1Session::serve_pinned() {
     }
     route::Captures captures;
     std::shared_ptr<const Backend> backend;
-    std::shared_ptr<const route::Route> route = find_route(head, view, captures, backend);
+    std::shared_ptr<const route::Route> route =
+        find_route(*ctx_.snapshot, scope_.listener_index(), head, view, captures, backend);
     // RFC 9110 §9.3.6: CONNECT turns the backend connection into a tunnel.
     // Only a route that says so may do that; anything else would answer it
     // as an ordinary request (a client then tunnels into our reply).
@@ -456,48 +445,6 @@ Task<bool> Http1Session::answer_respond(const route::Route& route, const http::R
   co_return true;
 }
 
-// The target as routed and forwarded: its path normalised; when that
-// differs from the received path in any byte, a target rebuilt from it.
-route::PathError Http1Session::resolve_target(const http::RequestHead& head,
-                                              RequestTarget& t) const {
-  t.view = route::RequestView{};
-  t.target = head.target;
-  std::string_view rest;  // '?' and query, as received
-  if (!split_target(head.target, t.view.path, rest)) t.view.path = head.target;
-  t.view.query = rest.empty() ? rest : rest.substr(1);
-  t.path_options.keep_escaped_slashes = listener_->keep_escaped_slashes;
-  if (t.view.path.empty() || t.view.path.front() != '/') return route::PathError::none;
-  if (const route::PathError e = route::normalize_path(t.view.path, t.normalized, t.path_options);
-      e != route::PathError::none) {
-    return e;
-  }
-  // Issue 13: the backend gets exactly the path that was routed. A target
-  // that differs from it in any byte (an absolute-form target always does)
-  // is rebuilt from it; the query goes on unchanged.
-  if (t.view.path.data() != head.target.data() || t.view.path != t.normalized) {
-    t.forwarded.assign(t.normalized).append(rest);
-    t.target = t.forwarded;
-  }
-  t.view.path = t.normalized;
-  return route::PathError::none;
-}
-
-// A backend route's rewrite of the target. False: it gives an invalid one.
-bool Http1Session::apply_rewrite(const route::Route& route, const route::Captures& captures,
-                                 RequestTarget& t) const {
-  if (!route.has_rewrite || (route.rewrite.path.empty() && route.rewrite.strip_prefix.empty() &&
-                             route.rewrite.add_prefix.empty())) {
-    return true;
-  }
-  // Reads the normalised path and the query, writes `forwarded`.
-  if (!route::rewrite_target(route.rewrite, t.view.path, t.view.query, captures, t.path_options,
-                             t.forwarded)) {
-    return false;
-  }
-  t.target = t.forwarded;
-  return true;
-}
-
 // After Next::slow_head: waits, holding only the head's first bytes, until
 // more arrive (true: they are in the buffer again, parse on) or the header
 // deadline passes (408) or the client leaves (false).
@@ -592,35 +539,6 @@ void Http1Session::splice_out_body(std::size_t head_end, std::size_t body_end) {
   // Bytes after the body (a pipelined request) move to follow the head.
   std::memmove(buf_.data() + head_end, buf_.data() + body_end, used_ - body_end);
   used_ -= body_end - head_end;
-}
-
-// Routing uses the configuration in force now, without holding it: the
-// request keeps only its route and backend (reference-counted).
-std::shared_ptr<const route::Route> Http1Session::find_route(
-    const http::RequestHead& head, route::RequestView& view, route::Captures& captures,
-    std::shared_ptr<const Backend>& backend) const {
-  std::string_view host = strip_port(head.host);
-  // RFC 3986 §6.2.2.1 and DNS: host names compare case-insensitively, and
-  // "a.example." is the fully qualified "a.example".
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
-  std::array<char, 256> host_lower;
-  if (host.size() <= host_lower.size()) {
-    for (std::size_t i = 0; i < host.size(); ++i) {
-      const char c = host[i];
-      host_lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-    }
-    host = std::string_view(host_lower.data(), host.size());
-  }
-  const Snapshot& now = *ctx_.snapshot;
-  view.listener = now.in_slot(scope_.listener_index())->index;  // present: checked by the caller
-  view.host = host;
-  view.method = head.method_text;
-  view.fields = head.fields;
-  const route::Route* r = now.routes->match(view, &captures);
-  view.host = {};  // pointed into this frame
-  if (r == nullptr) return nullptr;
-  if (r->action == route::ActionKind::backend) backend = now.backends[r->backend_index];
-  return now.routes->pin(*r);
 }
 
 Task<Next> Http1Session::redirect(const route::Route& route, const http::RequestHead& head,
@@ -794,6 +712,10 @@ Task<void> serve_http_client(Worker& worker, std::size_t listener_index, Listene
   if (listener->proxy_protocol || listener->tls) {
     const bool accepted = co_await session.accept();
     if (!accepted) co_return;
+    if (session.speaks_h2()) {
+      co_await session.serve_h2();
+      co_return;
+    }
   }
   while (true) {
     if (!session.has_buffered_bytes()) {
@@ -814,6 +736,10 @@ Task<void> serve_http_client(Worker& worker, std::size_t listener_index, Listene
     if (next == Next::slow_head) {
       const bool rest_came = co_await session.wait_for_rest_of_head();
       if (!rest_came) co_return;
+    }
+    if (next == Next::h2) {
+      co_await session.serve_h2();
+      co_return;
     }
   }
 }

@@ -243,6 +243,9 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls->proxy_protocol = lc.proxy_protocol;
     ls->keep_underscore_fields = lc.keep_underscore_fields;
     ls->keep_escaped_slashes = lc.escaped_slashes == config::EscapedSlashes::keep;
+    ls->h2 = ls->http;  // TODO(merge h2cfg): lc.http2
+    ls->h2_limits.max_header_list_size = lc.max_header_size;
+    ls->h2_limits.max_header_fields = static_cast<std::uint32_t>(lc.max_header_count);
     for (std::size_t b = 0; b < config.backends.size(); ++b) {
       if (lc.backend && config.backends[b].name == *lc.backend) ls->backend_index = b;
     }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/live_count.h"
+#include "http/h2_connection.h"
 #include "proxy/backend.h"
 #include "proxy/forwarded_headers.h"
 #include "route/route_table.h"
@@ -63,6 +64,13 @@ struct ListenerSettings {
   // Without a match, backend_index when has_fallback, else the client is closed.
   std::shared_ptr<const tls::ServerNameTable<std::size_t>> sni_routes;
   bool has_fallback = true;
+
+  // HTTP/2: h2 by ALPN on TLS, h2c by the connection preface on plain
+  // text; false: HTTP/1 only.
+  bool h2 = false;
+  http::H2Limits h2_limits;
+  std::uint64_t h2_stream_idle_timeout_ms = 300'000;
+  std::uint64_t h2_zero_window_timeout_ms = 30'000;
 };
 
 class DestinationTable;

@@ -7,6 +7,8 @@
 namespace sluice::proxy {
 namespace {
 
+#define H2_ENABLED(l) true  // TODO(merge h2cfg): l.http2.enabled
+
 constexpr std::time_t kExpiryWarning = 14 * 24 * 3600;  // issue 16: warn 14 days ahead
 
 std::string at(const config::Config& config, const config::SourceLocation& where,
@@ -54,7 +56,10 @@ tls::ServerSettings server_settings(const config::Listener& l) {
   s.ciphersuites = t.ciphersuites;
   s.curves = t.curves;
   s.alpn = t.alpn;
-  if (s.alpn.empty() && l.protocol == config::Protocol::http) s.alpn = {"http/1.1"};
+  if (s.alpn.empty() && l.protocol == config::Protocol::http) {
+    s.alpn = H2_ENABLED(l) ? std::vector<std::string>{"h2", "http/1.1"}
+                           : std::vector<std::string>{"http/1.1"};
+  }
   if (t.client_auth) {
     s.client_ca = t.client_auth->ca;
     s.client_cert_required = t.client_auth->mode == config::ClientAuthMode::required;
@@ -76,12 +81,11 @@ std::shared_ptr<tls::ServerContext> build_listener_tls(const config::Config& con
   if (!listener.tls) return nullptr;
   const std::size_t errors_before = findings.errors.size();
   for (const auto& p : listener.tls->alpn) {
-    // A client that agreed on h2 would get HTTP/1.1 bytes: not until
-    // sluice speaks HTTP/2 (issue 17).
-    if (listener.protocol == config::Protocol::http && (p == "h2" || p == "h2c")) {
-      findings.errors.push_back(at(
-          config, listener.tls->where, "error",
-          "listener '" + listener.name + "': alpn '" + p + "': this build speaks HTTP/1.1 only"));
+    // RFC 9113 §3.3: "h2c" names cleartext HTTP/2, never agreed over TLS.
+    if (listener.protocol == config::Protocol::http && p == "h2c") {
+      findings.errors.push_back(
+          at(config, listener.tls->where, "error",
+             "listener '" + listener.name + "': alpn 'h2c' names HTTP/2 without TLS; use 'h2'"));
     }
   }
   std::vector<std::shared_ptr<const tls::Certificate>> loaded;

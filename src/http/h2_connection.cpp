@@ -1,0 +1,406 @@
+#include "http/h2_connection.h"
+
+#include <nghttp2/nghttp2.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace sluice::http {
+
+void H2FieldList::add(std::string_view name, std::string_view value) {
+  count_only(name, value);
+  const auto at = static_cast<std::uint32_t>(bytes_.size());
+  bytes_.append(name).append(value);
+  refs_.push_back({at, static_cast<std::uint32_t>(name.size()),
+                   at + static_cast<std::uint32_t>(name.size()),
+                   static_cast<std::uint32_t>(value.size())});
+  views_.clear();
+}
+
+std::span<const HeaderField> H2FieldList::fields() {
+  if (views_.size() != refs_.size()) {
+    views_.clear();
+    views_.reserve(refs_.size());
+    const std::string_view all(bytes_);
+    for (const Ref& r : refs_) {
+      views_.push_back({all.substr(r.name_at, r.name_len), all.substr(r.value_at, r.value_len)});
+    }
+  }
+  return views_;
+}
+
+bool H2ServerConnection::Budget::take(std::uint64_t now_ms) {
+  if (now_ms > last_ms) {
+    tokens = std::min<double>(burst,
+                              tokens + static_cast<double>(now_ms - last_ms) * per_second / 1000.0);
+    last_ms = now_ms;
+  }
+  if (tokens < 1.0) return false;
+  tokens -= 1.0;
+  return true;
+}
+
+namespace {
+
+std::string_view view(const std::uint8_t* p, std::size_t n) {
+  return {reinterpret_cast<const char*>(p), n};
+}
+
+H2StreamState* state_of(nghttp2_session* session, std::int32_t id) {
+  return static_cast<H2StreamState*>(nghttp2_session_get_stream_user_data(session, id));
+}
+
+}  // namespace
+
+// nghttp2's callbacks, as friends of the connection.
+struct H2Callbacks {
+  static H2ServerConnection& conn(void* user) { return *static_cast<H2ServerConnection*>(user); }
+
+  static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
+    H2ServerConnection& c = conn(user);
+    H2StreamState* s = c.handler_.open_stream(frame->hd.stream_id);
+    if (s == nullptr) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_REFUSED_STREAM);
+      return 0;  // no state: its fields and frames are ignored
+    }
+    s->id = frame->hd.stream_id;
+    ++c.open_streams_;
+    nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
+    return 0;
+  }
+
+  static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* n,
+                       std::size_t nlen, const std::uint8_t* v, std::size_t vlen,
+                       std::uint8_t /*flags*/, void* user) {
+    H2StreamState* s = state_of(session, frame->hd.stream_id);
+    if (s == nullptr) return 0;
+    H2ServerConnection& c = conn(user);
+    const std::string_view name = view(n, nlen);
+    const std::string_view value = view(v, vlen);
+    const bool trailer = s->head_done;
+    H2FieldList& list = trailer ? s->trailers : s->fields;
+    // RFC 9113 §6.5.2: the limit counts the decoded list, so an HPACK
+    // bomb (one large entry referenced many times) is measured expanded.
+    // Past the limit fields are counted, never stored: the answer is 431.
+    if (s->too_large || list.list_size() + nlen + vlen + 32 > c.limits_.max_header_list_size ||
+        list.count() >= c.limits_.max_header_fields) {
+      s->too_large = true;
+      return 0;
+    }
+    if (!trailer && !name.empty() && name.front() == ':') {
+      if (name == ":method") {
+        s->method.assign(value);
+      } else if (name == ":scheme") {
+        s->scheme.assign(value);
+      } else if (name == ":authority") {
+        s->authority.assign(value);
+      } else if (name == ":path") {
+        s->path.assign(value);
+      }
+      list.count_only(name, value);
+      return 0;
+    }
+    if (!trailer && name == "cookie") {
+      // RFC 9113 §8.2.3: crumbs are joined with "; " for HTTP/1.1.
+      if (!s->cookie.empty()) s->cookie.append("; ");
+      s->cookie.append(value);
+      list.count_only(name, value);
+      return 0;
+    }
+    list.add(name, value);
+    return 0;
+  }
+
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+    H2ServerConnection& c = conn(user);
+    switch (frame->hd.type) {
+      case NGHTTP2_HEADERS: {
+        H2StreamState* s = state_of(session, frame->hd.stream_id);
+        if (s == nullptr) return 0;
+        const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+        if (!s->head_done) {
+          s->head_done = true;
+          s->ended = end;
+          c.handler_.on_request(*s);
+        } else {
+          s->has_trailers = true;
+          s->ended = true;
+          c.handler_.on_body(*s);
+        }
+        return 0;
+      }
+      case NGHTTP2_DATA: {
+        if (frame->hd.length == 0 && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0 &&
+            !c.take_control_token()) {
+          return NGHTTP2_ERR_CALLBACK_FAILURE;  // a flood of empty DATA frames
+        }
+        H2StreamState* s = state_of(session, frame->hd.stream_id);
+        if (s != nullptr && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0) {
+          s->ended = true;
+          c.handler_.on_body(*s);
+        }
+        return 0;
+      }
+      case NGHTTP2_RST_STREAM:
+        if (!c.take_reset_token()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+      case NGHTTP2_SETTINGS:
+      case NGHTTP2_PING:
+        if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) return 0;
+        [[fallthrough]];
+      case NGHTTP2_PRIORITY:
+      case NGHTTP2_WINDOW_UPDATE:
+        if (!c.take_control_token()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+      default:
+        return 0;
+    }
+  }
+
+  static int on_data_chunk(nghttp2_session* session, std::uint8_t /*flags*/, std::int32_t id,
+                           const std::uint8_t* data, std::size_t len, void* user) {
+    H2StreamState* s = state_of(session, id);
+    if (s == nullptr) {
+      // A stream we no longer serve: its bytes open the connection's window.
+      nghttp2_session_consume_connection(session, len);
+      return 0;
+    }
+    s->body.append(view(data, len));
+    conn(user).handler_.on_body(*s);
+    return 0;
+  }
+
+  static int on_stream_close(nghttp2_session* session, std::int32_t id, std::uint32_t error_code,
+                             void* user) {
+    H2StreamState* s = state_of(session, id);
+    if (s == nullptr) return 0;
+    H2ServerConnection& c = conn(user);
+    nghttp2_session_set_stream_user_data(session, id, nullptr);
+    --c.open_streams_;
+    s->closed = true;
+    c.handler_.on_close(*s, error_code);
+    return 0;
+  }
+
+  static ssize_t read_body(nghttp2_session* session, std::int32_t id, std::uint8_t* buf,
+                           std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
+                           void* user) {
+    auto* s = static_cast<H2StreamState*>(source->ptr);
+    const std::size_t n = std::min(length, s->out.size());
+    if (n > 0) std::memcpy(buf, s->out.data(), n);
+    s->out.remove_prefix(n);
+    if (s->out.empty()) {
+      if (s->out_end) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        s->out_done = true;
+        if (s->send_trailers) {
+          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+          submit_trailers(session, id, *s);
+        }
+      } else if (n == 0) {
+        s->out_deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      conn(user).handler_.on_output_taken(*s);
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  static void submit_trailers(nghttp2_session* session, std::int32_t id, H2StreamState& s) {
+    const auto fields = s.out_trailers.fields();
+    std::vector<nghttp2_nv> nv;
+    nv.reserve(fields.size());
+    for (const auto& f : fields) {
+      nv.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.name.data())),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())),
+                    f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE});
+    }
+    nghttp2_submit_trailer(session, id, nv.data(), nv.size());
+  }
+};
+
+H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
+    : handler_(handler),
+      limits_(limits),
+      resets_{static_cast<double>(limits.reset_burst), limits.reset_burst, limits.reset_per_second},
+      control_{static_cast<double>(limits.control_burst), limits.control_burst,
+               limits.control_per_second} {
+  nghttp2_session_callbacks* cb = nullptr;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &H2Callbacks::on_begin_headers);
+  nghttp2_session_callbacks_set_on_header_callback(cb, &H2Callbacks::on_header);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &H2Callbacks::on_frame_recv);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &H2Callbacks::on_data_chunk);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, &H2Callbacks::on_stream_close);
+  nghttp2_option* opt = nullptr;
+  nghttp2_option_new(&opt);
+  // Windows open as the proxy hands bytes on (consume), not as they arrive.
+  nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_continuations(opt, limits.max_continuations);
+  // Our own reset budget answers with ENHANCE_YOUR_CALM first; nghttp2's
+  // stays as a backstop.
+  nghttp2_option_set_stream_reset_rate_limit(opt, std::uint64_t{limits.reset_burst} * 2 + 100,
+                                             std::uint64_t{limits.reset_per_second} * 2 + 10);
+  nghttp2_option_set_max_settings(opt, 32);
+  nghttp2_option_set_max_outbound_ack(opt, 1000);
+  nghttp2_session_server_new2(&session_, cb, this, opt);
+  nghttp2_option_del(opt);
+  nghttp2_session_callbacks_del(cb);
+
+  const std::array<nghttp2_settings_entry, 5> settings{{
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_window_size},
+      {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, limits.max_frame_size},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                                  limits.max_header_list_size, UINT32_MAX))},
+      {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+  }};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+  if (limits.connection_window_size > 65'535) {
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                          static_cast<std::int32_t>(limits.connection_window_size));
+  }
+}
+
+H2ServerConnection::~H2ServerConnection() {
+  nghttp2_session_del(session_);
+}
+
+bool H2ServerConnection::take_control_token() {
+  if (control_.take(now_ms_)) return true;
+  calm_down("too many control frames (SETTINGS, PING, PRIORITY, WINDOW_UPDATE, empty DATA)");
+  return false;
+}
+
+bool H2ServerConnection::take_reset_token() {
+  if (resets_.take(now_ms_)) return true;
+  calm_down("too many stream resets (Rapid Reset)");
+  return false;
+}
+
+void H2ServerConnection::calm_down(const char* why) {
+  failure_ = why;
+  nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
+  goaway_sent_ = true;
+}
+
+bool H2ServerConnection::receive(std::string_view bytes, std::uint64_t now_ms) {
+  now_ms_ = now_ms;
+  const ssize_t r = nghttp2_session_mem_recv(
+      session_, reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+  if (r >= 0) return true;
+  if (failure_ == nullptr) {
+    switch (r) {
+      case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS:
+        calm_down("too many CONTINUATION frames in one header block");
+        break;
+      case NGHTTP2_ERR_FLOODED:
+        calm_down("the client does not read what it asks for (flood)");
+        break;
+      case NGHTTP2_ERR_BAD_CLIENT_MAGIC:
+        failure_ = "not an HTTP/2 connection preface";
+        break;
+      default:
+        failure_ = nghttp2_strerror(static_cast<int>(r));
+        nghttp2_session_terminate_session(session_, NGHTTP2_PROTOCOL_ERROR);
+        goaway_sent_ = true;
+        break;
+    }
+  }
+  return false;
+}
+
+void H2ServerConnection::take_output(std::string& out, std::size_t max) {
+  while (out.size() < max) {
+    const std::uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(session_, &data);
+    if (n <= 0) break;
+    out.append(view(data, static_cast<std::size_t>(n)));
+  }
+}
+
+bool H2ServerConnection::wants_read() const {
+  return nghttp2_session_want_read(session_) != 0;
+}
+bool H2ServerConnection::wants_write() const {
+  return nghttp2_session_want_write(session_) != 0;
+}
+
+bool H2ServerConnection::submit_head(H2StreamState& s, int status,
+                                     std::span<const HeaderField> fields,
+                                     std::span<const HeaderField> more_fields, bool has_body,
+                                     bool interim) {
+  std::array<char, 4> status_text{};
+  const int len = std::snprintf(status_text.data(), status_text.size(), "%03d", status % 1000);
+  std::vector<nghttp2_nv> nv;
+  nv.reserve(1 + fields.size() + more_fields.size());
+  auto* const status_name = reinterpret_cast<std::uint8_t*>(const_cast<char*>(":status"));
+  nv.push_back({status_name, reinterpret_cast<std::uint8_t*>(status_text.data()), 7,
+                static_cast<std::size_t>(len), NGHTTP2_NV_FLAG_NONE});
+  // RFC 9113 §8.2.1: field names in lower case. nghttp2 copies names and
+  // values at submission, so one scratch string serves every name.
+  lower_.clear();
+  for (const auto* list : {&fields, &more_fields}) {
+    for (const auto& f : *list)
+      lower_.append(f.name);
+  }
+  std::transform(lower_.begin(), lower_.end(), lower_.begin(),
+                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
+  std::size_t at = 0;
+  for (const auto* list : {&fields, &more_fields}) {
+    for (const auto& f : *list) {
+      nv.push_back({reinterpret_cast<std::uint8_t*>(lower_.data() + at),
+                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())),
+                    f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE});
+      at += f.name.size();
+    }
+  }
+  if (interim) {
+    return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s.id, nullptr, nv.data(), nv.size(),
+                                  nullptr) == 0;
+  }
+  if (!has_body) {
+    return nghttp2_submit_response(session_, s.id, nv.data(), nv.size(), nullptr) == 0;
+  }
+  nghttp2_data_provider provider{};
+  provider.source.ptr = &s;
+  provider.read_callback = &H2Callbacks::read_body;
+  return nghttp2_submit_response(session_, s.id, nv.data(), nv.size(), &provider) == 0;
+}
+
+void H2ServerConnection::resume(H2StreamState& s) {
+  if (s.closed || !s.out_deferred) return;
+  s.out_deferred = false;
+  nghttp2_session_resume_data(session_, s.id);
+}
+
+void H2ServerConnection::consume(H2StreamState& s, std::size_t n) {
+  if (n == 0) return;
+  if (s.closed) {
+    nghttp2_session_consume_connection(session_, n);
+    return;
+  }
+  nghttp2_session_consume(session_, s.id, n);
+}
+
+void H2ServerConnection::reset(H2StreamState& s, std::uint32_t error_code) {
+  if (s.closed) return;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id, error_code);
+}
+
+void H2ServerConnection::goaway(std::uint32_t error_code) {
+  if (goaway_sent_) return;
+  goaway_sent_ = true;
+  if (error_code == h2_error::no_error) {
+    nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                          nullptr, 0);
+    return;
+  }
+  nghttp2_session_terminate_session(session_, error_code);
+}
+
+}  // namespace sluice::http

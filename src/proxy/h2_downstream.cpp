@@ -1,0 +1,258 @@
+#include "proxy/h2_downstream.h"
+
+#include <spdlog/spdlog.h>
+
+#include "http/serializer.h"
+#include "http/token.h"
+#include "proxy/forwarded_response.h"
+#include "proxy/snapshot.h"
+
+namespace sluice::proxy {
+namespace {
+
+bool asks_continue(const http::RequestHead& head) {
+  for (const auto& f : head.fields) {
+    if (f.name == "expect") return http::iequals(f.value, "100-continue");
+  }
+  return false;
+}
+
+// What an answer's fields may weigh: nghttp2 refuses to send a header block
+// above 64 KiB.
+constexpr std::size_t kMaxHeadBytes = 64 * 1024 - 1024;
+
+std::size_t head_weight(std::span<const http::HeaderField> fields) {
+  std::size_t n = 0;
+  for (const auto& f : fields)
+    n += f.name.size() + f.value.size() + 32;
+  return n;
+}
+
+bool find_field(std::span<const http::HeaderField> fields, std::string_view name,
+                std::string_view& value) {
+  for (const auto& f : fields) {
+    if (http::iequals(f.name, name)) {
+      value = f.value;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+H2Downstream::H2Downstream(const H2StreamLink& link, H2Stream& stream,
+                           const http::RequestHead& head, std::uint64_t request_started_ms)
+    : link_(link),
+      s_(stream),
+      pace_(link.listener, request_started_ms),
+      expect_continue_(asks_continue(head)),
+      answering_head_(head.method == http::Method::HEAD) {}
+
+BodyPiece H2Downstream::client_error(ErrorKind kind, const char* reason) {
+  BodyPiece p;
+  p.failed = true;
+  p.error = ExchangeError{kind, Side::client, Phase::request, false, reason};
+  return p;
+}
+
+// The previous piece was taken: its bytes open the client's windows again.
+void H2Downstream::give_back_delivered() {
+  if (s_.delivering.empty()) return;
+  link_.codec.consume(s_.state, s_.delivering.size());
+  s_.delivering.clear();
+  link_.writer.raise();  // a WINDOW_UPDATE to send
+}
+
+Task<BodyPiece> H2Downstream::read_body() {
+  give_back_delivered();
+  BodyPiece p;
+  while (true) {
+    if (!s_.state.body.empty()) {
+      // The codec appends to state.body while the exchange uses what it
+      // was given: hand over the bytes, keep a fresh buffer.
+      std::swap(s_.delivering, s_.state.body);
+      body_bytes_ += s_.delivering.size();
+      const auto& limit = link_.listener.max_body_bytes;
+      if (limit && body_bytes_ > *limit) {
+        co_return client_error(ErrorKind::body_too_large,
+                               "request body larger than the listener allows");
+      }
+      first_read_ = false;
+      p.data = s_.delivering;
+      p.end = s_.state.ended && s_.state.body.empty();
+      body_read_ = p.end;
+      // TODO(merge trailers): if (p.end && s_.state.has_trailers) p.trailers = ...
+      co_return p;
+    }
+    if (s_.state.ended) {
+      body_read_ = true;
+      p.end = true;
+      // TODO(merge trailers): if (s_.state.has_trailers) p.trailers = ...
+      co_return p;
+    }
+    if (s_.state.closed || s_.cancel.cancelled()) {
+      co_return client_error(ErrorKind::closed, "the client reset the stream");
+    }
+    if (first_read_) {
+      // As for HTTP/1: the head goes to the server before we wait.
+      first_read_ = false;
+      co_return p;
+    }
+    // RFC 9110 §10.1.1 (and RFC 9113 §8.1): a client waiting on
+    // 100-continue gets it as an interim HEADERS frame.
+    if (expect_continue_) {
+      expect_continue_ = false;
+      link_.codec.submit_head(s_.state, 100, {}, {}, false, true);
+      link_.writer.raise();
+    }
+    const std::uint64_t started = link_.loop.now_ms();
+    const Errc woke = co_await s_.wake.wait(link_.loop, pace_.read_timeout(started), &s_.cancel);
+    if (woke == Errc::cancelled) {
+      co_return client_error(ErrorKind::closed, "the client reset the stream");
+    }
+    const std::size_t n = woke == Errc::ok ? s_.state.body.size() : 0;
+    if (const char* slow = pace_.after_read(started, link_.loop.refresh_now(), n)) {
+      co_return client_error(ErrorKind::too_slow, slow);
+    }
+  }
+}
+
+Task<bool> H2Downstream::send_interim(const http::OutgoingResponse& res) {
+  if (s_.state.closed) co_return false;
+  if (head_weight(res.fields) > kMaxHeadBytes) co_return true;  // an oversized hint is dropped
+  link_.codec.submit_head(s_.state, res.status, res.fields, {}, false, true);
+  link_.writer.raise();
+  co_return true;
+}
+
+HeadSent H2Downstream::queue_head(const http::OutgoingResponse& res) {
+  http::HeaderField hsts;
+  const auto listener_fields = hsts_field(link_.listener.hsts, link_.secure, res.fields, hsts);
+  if (head_weight(res.fields) + head_weight(listener_fields) > kMaxHeadBytes) {
+    return HeadSent::too_large;
+  }
+  // RFC 9110 §9.3.2, RFC 9113 §8.1: a response to HEAD (and one without
+  // content) ends with its HEADERS frame.
+  has_body_ = res.body != http::BodyKind::none && !answering_head_;
+  // HTTP/1 framing was stripped; a known length is still worth stating
+  // (RFC 9113 §8.1.1: the client checks it against the DATA it gets).
+  std::span<const http::HeaderField> fields = res.fields;
+  std::vector<http::HeaderField> with_length;
+  char length[24];
+  std::string_view present;
+  if (res.body == http::BodyKind::sized && !find_field(res.fields, "content-length", present)) {
+    const int n =
+        std::snprintf(length, sizeof length, "%llu", static_cast<unsigned long long>(res.length));
+    with_length.assign(res.fields.begin(), res.fields.end());
+    with_length.push_back(
+        {"content-length", std::string_view(length, static_cast<std::size_t>(n))});
+    fields = with_length;
+  }
+  if (!link_.codec.submit_head(s_.state, res.status, fields, listener_fields, has_body_)) {
+    return HeadSent::too_large;
+  }
+  if (!has_body_) s_.response_done = true;
+  return HeadSent::queued;
+}
+
+Task<bool> H2Downstream::send_body(std::string_view data, bool end) {
+  if (!has_body_) {
+    link_.writer.raise();  // the HEADERS frame
+    co_return !s_.state.closed || s_.response_done;
+  }
+  s_.state.out = data;
+  s_.state.out_end = end;
+  link_.codec.resume(s_.state);
+  link_.writer.raise();
+  // Until the codec has taken the piece: the client's windows are our
+  // back-pressure, bounded by zero_window_timeout.
+  while (!s_.state.out.empty() || (end && !s_.state.out_done)) {
+    if (s_.state.closed) co_return false;
+    const Errc woke = co_await s_.wake.wait(link_.loop, link_.zero_window_timeout_ms, &s_.cancel);
+    if (woke == Errc::timeout) {
+      spdlog::warn("listener '{}' client {}: HTTP/2 stream {} reset (no window to send for {} ms)",
+                   link_.listener.name, link_.client.to_string(), s_.state.id,
+                   link_.zero_window_timeout_ms);
+      s_.state.out = {};
+      link_.codec.reset(s_.state, http::h2_error::cancel);
+      link_.writer.raise();
+      co_return false;
+    }
+    if (woke != Errc::ok) co_return false;
+  }
+  if (end) s_.response_done = true;
+  co_return true;
+}
+
+Task<bool> H2Downstream::send_trailers(std::span<const http::HeaderField> trailers) {
+  if (!has_body_) co_return co_await send_body({}, true);
+  s_.state.out_trailers.clear();
+  for (const auto& f : trailers) {
+    std::string lower(f.name);
+    for (char& c : lower) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    }
+    s_.state.out_trailers.add(lower, f.value);
+  }
+  s_.state.send_trailers = s_.state.out_trailers.count() > 0;
+  co_return co_await send_body({}, true);
+}
+
+void H2Downstream::reset() {
+  s_.state.out = {};
+  link_.codec.reset(s_.state, http::h2_error::internal_error);
+  link_.writer.raise();
+}
+
+Task<void> H2Downstream::tunnel(ByteStream&, std::string_view, std::span<char>, std::uint64_t) {
+  // Never reached: CONNECT over HTTP/2 (RFC 9113 §8.5) is refused before
+  // an exchange starts, and an h2 request cannot ask for an upgrade.
+  reset();
+  co_return;
+}
+
+Task<bool> send_h2_local(const H2StreamLink& link, H2Stream& s, const http::OutgoingResponse& res,
+                         std::string_view body, bool head_request) {
+  char date[http::kDateFieldBytes];
+  const std::size_t date_len = http::write_date_field(date);
+  // "Date: <value>\r\n" as one field.
+  const std::string_view date_line(date, date_len);
+  const http::HeaderField date_field{"date", date_line.substr(6, date_line.size() - 8)};
+  std::vector<http::HeaderField> fields(res.fields.begin(), res.fields.end());
+  fields.push_back(date_field);
+  char length[24];
+  const bool has_body = res.body != http::BodyKind::none;
+  if (res.body == http::BodyKind::sized) {
+    const int n =
+        std::snprintf(length, sizeof length, "%llu", static_cast<unsigned long long>(res.length));
+    fields.push_back({"content-length", std::string_view(length, static_cast<std::size_t>(n))});
+  }
+  http::HeaderField hsts;
+  const auto listener_fields = hsts_field(link.listener.hsts, link.secure, fields, hsts);
+  const bool data_follows = has_body && !head_request;
+  if (!link.codec.submit_head(s.state, res.status, fields, listener_fields, data_follows)) {
+    co_return false;
+  }
+  if (!data_follows) {
+    s.response_done = true;
+    link.writer.raise();
+    co_return true;
+  }
+  s.state.out = body;
+  s.state.out_end = true;
+  link.writer.raise();
+  while (!s.state.out_done) {
+    if (s.state.closed) co_return false;
+    const Errc woke = co_await s.wake.wait(link.loop, link.zero_window_timeout_ms, &s.cancel);
+    if (woke != Errc::ok) {
+      if (woke == Errc::timeout) link.codec.reset(s.state, http::h2_error::cancel);
+      link.writer.raise();
+      co_return false;
+    }
+  }
+  s.response_done = true;
+  co_return true;
+}
+
+}  // namespace sluice::proxy
