@@ -21,6 +21,7 @@
 #include <mutex>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -87,8 +88,6 @@ struct Backends {
 class Front {
  public:
   virtual ~Front() = default;
-  // False when it did not start (the reason is in diagnostics()).
-  virtual bool ready() = 0;
   virtual std::uint16_t port(Listener l) = 0;
   // SIGTERM for sluice, SIGQUIT (nginx's graceful stop) for nginx.
   virtual void stop_gracefully() = 0;
@@ -113,9 +112,6 @@ std::string listener_yaml(Listener l, const Backends& b) {
   if (l == Listener::alpn_http11) y += "      alpn: [http/1.1]\n";
   return y;
 }
-
-const std::vector<Listener> kAllListeners = {Listener::h2c, Listener::h2_tls, Listener::alpn_http11,
-                                             Listener::off, Listener::off_tls};
 
 std::string sluice_config(const Backends& b, const std::vector<Listener>& listeners) {
   std::string y = "workers: 1\nshutdown: {grace: 30s}\nlisteners:\n";
@@ -143,27 +139,63 @@ std::string sluice_config(const Backends& b, const std::vector<Listener>& listen
   return y;
 }
 
+// Two sluice processes, each started when first used: the listeners with
+// HTTP/2 enabled, and those with `http2.enabled: false`, so that a test of
+// one kind does not depend on the other's configuration.
 class SluiceFront : public Front {
  public:
-  explicit SluiceFront(const Backends& b)
-      : backends_(b), sluice_(sluice_config(b, kAllListeners)) {}
-  bool ready() override { return sluice_.ready(); }
-  std::uint16_t port(Listener l) override { return sluice_.port(listener_name(l)); }
-  void stop_gracefully() override { ::kill(sluice_.process().pid(), SIGTERM); }
-  int wait_stopped() override { return sluice_.process().wait(std::chrono::seconds(30)); }
-  bool reload_without(Listener removed) override {
-    std::vector<Listener> kept;
-    for (Listener l : kAllListeners)
-      if (l != removed) kept.push_back(l);
-    std::ofstream(sluice_.config_path(), std::ios::trunc) << sluice_config(backends_, kept);
-    ::kill(sluice_.process().pid(), SIGHUP);
-    return sluice_.process().wait_for_line("reload: applied", std::chrono::seconds(20)).has_value();
+  explicit SluiceFront(const Backends& b) : backends_(b) {}
+  std::uint16_t port(Listener l) override { return instance(l).port(listener_name(l)); }
+  void stop_gracefully() override {
+    for (auto& s : started())
+      ::kill(s->process().pid(), SIGTERM);
   }
-  std::string diagnostics() override { return "sluice output:\n" + sluice_.process().output(); }
+  int wait_stopped() override {
+    int status = 0;
+    for (auto& s : started())
+      status = s->process().wait(std::chrono::seconds(30));
+    return status;
+  }
+  bool reload_without(Listener removed) override {
+    SluiceInstance& s = instance(removed);
+    std::vector<Listener> kept;
+    for (Listener l : group(removed))
+      if (l != removed) kept.push_back(l);
+    std::ofstream(s.config_path(), std::ios::trunc) << sluice_config(backends_, kept);
+    ::kill(s.process().pid(), SIGHUP);
+    return s.process().wait_for_line("reload: applied", std::chrono::seconds(20)).has_value();
+  }
+  std::string diagnostics() override {
+    std::string out;
+    for (auto& s : started())
+      out += "sluice output:\n" + s->process().output();
+    return out;
+  }
 
  private:
+  static bool disabled(Listener l) { return l == Listener::off || l == Listener::off_tls; }
+  static std::vector<Listener> group(Listener l) {
+    if (disabled(l)) return {Listener::off, Listener::off_tls};
+    return {Listener::h2c, Listener::h2_tls, Listener::alpn_http11};
+  }
+  // Throws, with sluice's output, when it does not start.
+  SluiceInstance& instance(Listener l) {
+    auto& slot = disabled(l) ? http2_disabled_ : http2_enabled_;
+    if (!slot) {
+      slot = std::make_unique<SluiceInstance>(sluice_config(backends_, group(l)));
+      if (!slot->ready())
+        throw std::runtime_error("sluice did not start:\n" + slot->process().output());
+    }
+    return *slot;
+  }
+  std::vector<SluiceInstance*> started() {
+    std::vector<SluiceInstance*> out;
+    for (auto* s : {http2_enabled_.get(), http2_disabled_.get()})
+      if (s != nullptr) out.push_back(s);
+    return out;
+  }
   Backends backends_;
-  SluiceInstance sluice_;
+  std::unique_ptr<SluiceInstance> http2_enabled_, http2_disabled_;
 };
 
 // nginx 1.22 configured as the sluice front is: one instance per listener
@@ -171,8 +203,6 @@ class SluiceFront : public Front {
 class NginxFront : public Front {
  public:
   explicit NginxFront(const Backends& b) : backends_(b) {}
-  // Each instance starts when first used, and throws if it cannot.
-  bool ready() override { return true; }
   std::uint16_t port(Listener l) override { return instance(l).port(); }
   void stop_gracefully() override {
     for (auto& [l, n] : instances_)
@@ -451,7 +481,6 @@ class H2Clients : public ::testing::TestWithParam<FrontKind> {
     } else {
       front_ = std::make_unique<NginxFront>(b);
     }
-    ASSERT_TRUE(front_->ready()) << front_->diagnostics();
   }
   void TearDown() override { slow_gate_.open(); }
 
