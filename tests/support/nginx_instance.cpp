@@ -68,7 +68,8 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
   std::string c = user_directive();
   // One process in the foreground: the test's Process owns it, its pid is
   // nginx's, and SIGKILL leaves no orphaned worker behind.
-  c += "daemon off;\nmaster_process off;\n";
+  c += std::string("daemon off;\nmaster_process ") + (o.master_process ? "on" : "off") + ";\n";
+  if (o.master_process) c += "worker_processes 1;\n";
   c += "pid " + at("nginx.pid") + ";\n";
   c += "error_log " + at("error.log") + " info;\n";
   c += "events { worker_connections 1024; }\n";
@@ -99,6 +100,17 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
       c += "    ssl_verify_client on;\n";
       c += "    ssl_client_certificate " + quoted(o.client_ca_path) + ";\n";
     }
+  }
+  c += o.server_extra.empty() ? "" : "    " + o.server_extra + "\n";
+  for (const auto& route : o.proxy_routes) {
+    c += "    location " + quoted(route.prefix) + " {\n";
+    c += "      proxy_pass http://" + route.address + ";\n";
+    c += "      proxy_http_version 1.1;\n";
+    c += "      proxy_set_header Connection \"\";\n";
+    c += "      proxy_set_header Host $host:$server_port;\n";
+    c += "      proxy_set_header X-Forwarded-Proto $scheme;\n";
+    c += "      client_max_body_size 0;\n";
+    c += "    }\n";
   }
   if (o.proxy_pass.empty()) {
     c += "    location / { return 200 " + quoted(o.body) + "; }\n";
@@ -181,6 +193,10 @@ NginxInstance::NginxInstance(NginxOptions options)
 NginxInstance::~NginxInstance() {
   if (process_ && process_->stop(SIGTERM, std::chrono::seconds(10)) == -1)
     process_->stop(SIGKILL, std::chrono::seconds(10));
+}
+
+Process& NginxInstance::process() {
+  return *process_;
 }
 
 std::uint16_t NginxInstance::port() const {

@@ -34,6 +34,20 @@ struct NginxOptions {
   // Also listen on [::1] (same port): for a backend named "localhost",
   // which resolves to ::1 first where the host has IPv6 loopback.
   bool ipv6_loopback_too = false;
+  // Each becomes `location PREFIX { proxy_pass http://ADDRESS; }` with
+  // HTTP/1.1 and keep-alive to the backend, Host from the request's
+  // host and port, X-Forwarded-Proto $scheme and no body size limit.
+  struct ProxyRoute {
+    std::string prefix;   // "/app/"
+    std::string address;  // "127.0.0.1:8080"
+  };
+  std::vector<ProxyRoute> proxy_routes;
+  // More directives for the server block, verbatim ("http2_max_concurrent_streams 100;").
+  std::string server_extra;
+  // A master process and one worker instead of a single process: the
+  // master's signals then act as documented, SIGQUIT stopping gracefully and
+  // SIGHUP reloading (old workers finish their requests).
+  bool master_process = false;
 };
 
 // Each access log line reads
@@ -64,6 +78,8 @@ class NginxInstance {
                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // Its error log so far (for failure messages).
   std::string error_log() const;
+  // The nginx process (the master with master_process): for signals.
+  Process& process();
 
  private:
   NginxOptions options_;
