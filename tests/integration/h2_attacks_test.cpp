@@ -401,7 +401,11 @@ TEST(H2ConnectionIdleTimeout, ConnectionThatSendsOnlyThePrefaceIsClosedAfterTheH
   SluiceInstance sluice(
       h2_config(backend.address(), "", "    timeouts: {header: 300ms, idle: 60s}\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
-  H2Connection c(sluice.port("web"));
+  // No automatic ACK of the server's SETTINGS: this client sends nothing
+  // after the preface (an ACK would be a protocol error of its own).
+  H2ConnectionOptions options;
+  options.auto_ack = false;
+  H2Connection c(sluice.port("web"), options);
   ASSERT_TRUE(c.connected());
   const auto start = Clock::now();
   ASSERT_TRUE(c.send(std::string(h2::kPreface, h2::kPrefaceSize)));  // and no SETTINGS

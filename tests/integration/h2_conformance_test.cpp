@@ -100,14 +100,18 @@ TEST(Rfc9113_3_4, PrefaceAndSettingsInSeparateWritesAreAccepted) {
   TestBackend backend(TestBackend::echo());
   SluiceInstance sluice(h2_config(backend.address()));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
-  H2Connection c(sluice.port("web"));
+  // No automatic SETTINGS ACK: the client's first frame must be its own
+  // SETTINGS (§3.4), and an ACK sent on reading the server's would come first.
+  H2ConnectionOptions options;
+  options.auto_ack = false;
+  H2Connection c(sluice.port("web"), options);
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.send(std::string(h2::kPreface, h2::kPrefaceSize)));
   // The server's SETTINGS says it has taken the preface alone.
   const auto first = c.read_frame(5s);
   ASSERT_TRUE(first) << "nothing after the preface alone";
   ASSERT_EQ(first->type, FrameType::settings) << first->describe();
-  ASSERT_TRUE(c.send(h2::settings_frame({{Setting::enable_push, 0}})));
+  ASSERT_TRUE(c.send(h2::settings_frame({{Setting::enable_push, 0}}) + h2::settings_ack()));
   const StreamResult r = c.request(get("/split-preface"));
   EXPECT_EQ(r.status(), 200) << describe(r) << "; "
                              << (c.goaway() ? "GOAWAY " + h2::to_string(c.goaway()->error_code) +
