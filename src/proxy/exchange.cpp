@@ -306,8 +306,10 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     co_return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
                                 "response head too large to forward"});
   }
-  response_started_ = true;
+  // The head is only queued: until it leaves with the first piece, a
+  // failure can still be answered with a status.
   if (res.body == http::BodyKind::none) {
+    response_started_ = true;
     const bool sent = co_await down_.send_body({}, true);
     if (!sent) {
       co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
@@ -321,6 +323,7 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     // bytes reach the client, so the next request of any client on this
     // worker can use it.
     if (piece.end) finish_connection(poolable && upstream_.reusable());
+    response_started_ = true;
     bool sent = false;
     if (piece.end && !piece.trailers.empty()) {
       sent = co_await relay_end_with_trailers(piece.data, piece.trailers);

@@ -196,6 +196,27 @@ TEST(Trailers, RequestWithMoreTrailerFieldsThanMaxHeaderCountGets400) {
   EXPECT_TRUE(client.wait_closed());
 }
 
+// A response's trailer section is bounded at 100 fields: over it, the
+// response is malformed; caught before any byte left for the client, that
+// is a 502.
+TEST(Trailers, ResponseWithTooManyTrailerFieldsGets502) {
+  std::string many;
+  for (int i = 0; i < 101; ++i)
+    many += "x-field-" + std::to_string(i) + ": v\r\n";
+  TestBackend backend(answers_with_trailers(many));
+  SluiceInstance sluice(one_backend_config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send(get("/rpc")));
+  auto r = client.read_response();
+  ASSERT_TRUE(r) << sluice.process().output();
+  EXPECT_EQ(r->status, 502);
+  EXPECT_TRUE(sluice.process().wait_for_line("listener 'web' route 'app' backend 'app' server " +
+                                             backend.address() +
+                                             ": 502 Bad Gateway (too many trailer fields)"))
+      << sluice.process().output();
+}
+
 // Reads from `fd` until `marker` has come; what came, or "" on EOF or
 // after `timeout_ms`.
 std::string read_until(int fd, const std::string& marker, int timeout_ms = 10000) {
