@@ -13,6 +13,7 @@
 #include <openssl/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -34,7 +35,7 @@ class TlsStream final : public sluice::ByteStream {
   Task<bool> handshake(std::uint64_t timeout_ms);
   // Why the handshake failed, in OpenSSL's words ("certificate verify
   // failed: unable to get local issuer certificate", "timed out").
-  const std::string& failure() const { return failure_; }
+  const std::string& failure() const;
   // The handshake failed because it took too long (or was cancelled).
   bool timed_out() const { return timed_out_; }
 
@@ -76,11 +77,20 @@ class TlsStream final : public sluice::ByteStream {
   void shutdown_transport_write() override;
   void close_transport(bool reset) override;
   Transfer outcome_of(int ret);
+  void fail(std::string why) { failure_ = std::make_unique<std::string>(std::move(why)); }
+  void watch_reads();
+  static long on_bio(BIO* bio, int oper, const char* argp, std::size_t len, int argi, long argl,
+                     int ret, std::size_t* processed);
 
   SSL* ssl_;
-  std::string failure_;
+  // Set only when the handshake failed: an idle connection keeps 8 bytes
+  // for it rather than an empty std::string's 32.
+  std::unique_ptr<std::string> failure_;
   bool timed_out_ = false;
   bool sent_close_notify_ = false;
+  // The socket read that the current SSL_read made last came back short:
+  // the socket was empty then (see read_some).
+  bool socket_drained_ = false;
 };
 
 }  // namespace sluice::tls
