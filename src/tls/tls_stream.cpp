@@ -1,6 +1,5 @@
 #include "tls/tls_stream.h"
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -26,31 +25,7 @@ thread_local char join_buffer[kJoinCapacity];
 }  // namespace
 
 TlsStream::TlsStream(EventLoop& loop, int fd, SSL* ssl) : ByteStream(loop, fd), ssl_(ssl) {
-  if (this->fd() >= 0 && SSL_set_fd(ssl_, this->fd()) == 1) watch_reads();
-}
-
-// A plain read that comes back short proves the socket empty, and the next
-// wait goes straight to epoll; OpenSSL's reads give no such proof, so each
-// keep-alive request over TLS cost one more SSL_peek and a recv returning
-// EAGAIN before the connection could wait. A callback on the socket BIO
-// (which stays OpenSSL's own: kTLS needs its controls) sees each recv's
-// size asked and got; read_some reports the stream drained when the last
-// recv of that SSL_read was short and OpenSSL holds nothing more.
-void TlsStream::watch_reads() {
-  BIO* bio = SSL_get_rbio(ssl_);
-  if (bio == nullptr) return;
-  BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
-  BIO_set_callback_ex(bio, &TlsStream::on_bio);
-}
-
-long TlsStream::on_bio(BIO* bio, int oper, const char* /*argp*/, std::size_t len, int /*argi*/,
-                       long /*argl*/, int ret, std::size_t* processed) {
-  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
-    auto* self = reinterpret_cast<TlsStream*>(BIO_get_callback_arg(bio));
-    if (self != nullptr)
-      self->socket_drained_ = ret > 0 && processed != nullptr && *processed < len;
-  }
-  return ret;
+  if (this->fd() >= 0) SSL_set_fd(ssl_, this->fd());
 }
 
 const std::string& TlsStream::failure() const {
@@ -66,9 +41,6 @@ TlsStream::~TlsStream() {
 TlsStream::Released TlsStream::release() {
   Released r;
   r.ssl = ssl_;
-  if (BIO* bio = ssl_ != nullptr ? SSL_get_rbio(ssl_) : nullptr) {
-    BIO_set_callback_ex(bio, nullptr);  // the stream that takes it over sets its own
-  }
   ssl_ = nullptr;
   r.fd = detach_fd();
   return r;
@@ -85,12 +57,6 @@ Task<bool> TlsStream::handshake(std::uint64_t timeout_ms) {
     const int r = SSL_do_handshake(ssl_);
     if (r == 1) {
       shed_buffers();
-#ifndef OPENSSL_NO_KTLS
-      // The kernel hands out one record per recv: a short one proves nothing.
-      if (BIO* bio = SSL_get_rbio(ssl_); bio != nullptr && BIO_get_ktls_recv(bio)) {
-        BIO_set_callback_ex(bio, nullptr);
-      }
-#endif
       co_return true;
     }
     const int e = SSL_get_error(ssl_, r);
@@ -188,9 +154,8 @@ sluice::ByteStream::Transfer TlsStream::outcome_of(int ret) {
 sluice::ByteStream::Transfer TlsStream::read_some(std::span<char> buf) {
   std::size_t n = 0;
   errno = 0;
-  socket_drained_ = false;  // only a recv made by this call tells
   const int r = SSL_read_ex(ssl_, buf.data(), buf.size(), &n);
-  if (r == 1) return Transfer::moved(n, socket_drained_ && SSL_has_pending(ssl_) == 0);
+  if (r == 1) return Transfer::moved(n);
   return outcome_of(r);
 }
 

@@ -78,9 +78,6 @@ class TlsStream final : public sluice::ByteStream {
   void close_transport(bool reset) override;
   Transfer outcome_of(int ret);
   void fail(std::string why) { failure_ = std::make_unique<std::string>(std::move(why)); }
-  void watch_reads();
-  static long on_bio(BIO* bio, int oper, const char* argp, std::size_t len, int argi, long argl,
-                     int ret, std::size_t* processed);
 
   SSL* ssl_;
   // Set only when the handshake failed: an idle connection keeps 8 bytes
@@ -88,9 +85,6 @@ class TlsStream final : public sluice::ByteStream {
   std::unique_ptr<std::string> failure_;
   bool timed_out_ = false;
   bool sent_close_notify_ = false;
-  // The socket read that the current SSL_read made last came back short:
-  // the socket was empty then (see read_some).
-  bool socket_drained_ = false;
 };
 
 }  // namespace sluice::tls
