@@ -80,6 +80,25 @@ struct H2Callbacks {
     return 0;
   }
 
+  // A header block is bounded on the wire too: twice the decoded limit
+  // (HPACK rarely doubles anything), so a block that can only be refused
+  // is not read to its end (CONTINUATION flood).
+  static int on_begin_frame(nghttp2_session* /*session*/, const nghttp2_frame_hd* hd, void* user) {
+    H2ServerConnection& c = conn(user);
+    if (hd->type == NGHTTP2_HEADERS) {
+      c.block_bytes_ = hd->length;
+    } else if (hd->type == NGHTTP2_CONTINUATION) {
+      c.block_bytes_ += hd->length;
+    } else {
+      return 0;
+    }
+    if (c.block_bytes_ > 2 * c.limits_.max_header_list_size) {
+      c.calm_down("a header block larger than twice max_header_list_size (CONTINUATION flood)");
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+  }
+
   static int on_header(nghttp2_session* session, const nghttp2_frame* frame, const std::uint8_t* n,
                        std::size_t nlen, const std::uint8_t* v, std::size_t vlen,
                        std::uint8_t /*flags*/, void* user) {
@@ -239,6 +258,7 @@ H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &H2Callbacks::on_begin_headers);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, &H2Callbacks::on_begin_frame);
   nghttp2_session_callbacks_set_on_header_callback(cb, &H2Callbacks::on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &H2Callbacks::on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &H2Callbacks::on_data_chunk);

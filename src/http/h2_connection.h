@@ -183,6 +183,7 @@ class H2ServerConnection {
   Budget control_;
   std::uint64_t now_ms_ = 0;
   std::size_t open_streams_ = 0;
+  std::uint64_t block_bytes_ = 0;  // wire bytes of the header block being read
   const char* failure_ = nullptr;
   bool goaway_sent_ = false;
   bool settings_sent_ = false;
