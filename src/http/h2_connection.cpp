@@ -273,6 +273,9 @@ H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
   nghttp2_option_set_stream_reset_rate_limit(opt, std::uint64_t{limits.reset_burst} * 2 + 100,
                                              std::uint64_t{limits.reset_per_second} * 2 + 10);
   nghttp2_option_set_max_settings(opt, 32);
+  // RFC 9113 §5.3.2 deprecated the priority tree; closed streams kept for
+  // it would cost every connection memory for nothing.
+  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, 1000);
   nghttp2_session_server_new2(&session_, cb, this, opt);
   nghttp2_option_del(opt);
