@@ -165,8 +165,9 @@ void H2Session::on_close(http::H2StreamState& s, std::uint32_t error_code) {
     return;
   }
   // A reset (by the client, or by us) ends the exchange; a clean close
-  // lets the task see that its response went out.
-  if (error_code != http::h2_error::no_error || !st.response_done) st.cancel.cancel();
+  // once the whole response was taken lets the task see it went out.
+  const bool response_taken = st.response_done || st.state.out_done;
+  if (error_code != http::h2_error::no_error || !response_taken) st.cancel.cancel();
   st.wake.raise();
 }
 
