@@ -48,7 +48,12 @@ void answer(H2ServerConnection& c, Handler& h) {
     H2StreamState* s = h.find(id);
     if (s == nullptr) continue;
     const int status = s->too_large ? 431 : 200;
-    c.submit_head(*s, status, kFields, {}, s->method != "HEAD");
+    H2ServerConnection::Head head;
+    head.status = status;
+    head.fields = kFields;
+    head.content_length = 5;
+    head.has_body = s->method != "HEAD";
+    c.submit_head(*s, head);
     s->out = "hello";
     s->out_end = true;
     c.resume(*s);

@@ -4,11 +4,17 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstring>
 
 namespace sluice::http {
 
 void H2FieldList::add(std::string_view name, std::string_view value) {
+  if (refs_.empty()) {
+    // One allocation each for a typical request's fields, not a series.
+    bytes_.reserve(512);
+    refs_.reserve(16);
+  }
   count_only(name, value);
   const auto at = static_cast<std::uint32_t>(bytes_.size());
   bytes_.append(name).append(value);
@@ -392,46 +398,56 @@ bool H2ServerConnection::wants_write() const {
   return nghttp2_session_want_write(session_) != 0;
 }
 
-bool H2ServerConnection::submit_head(H2StreamState& s, int status,
-                                     std::span<const HeaderField> fields,
-                                     std::span<const HeaderField> more_fields, bool has_body,
-                                     bool interim) {
-  std::array<char, 4> status_text{};
-  const int len = std::snprintf(status_text.data(), status_text.size(), "%03d", status % 1000);
-  std::vector<nghttp2_nv> nv;
-  nv.reserve(1 + fields.size() + more_fields.size());
-  auto* const status_name = reinterpret_cast<std::uint8_t*>(const_cast<char*>(":status"));
-  nv.push_back({status_name, reinterpret_cast<std::uint8_t*>(status_text.data()), 7,
-                static_cast<std::size_t>(len), NGHTTP2_NV_FLAG_NONE});
-  // RFC 9113 §8.2.1: field names in lower case. nghttp2 copies names and
-  // values at submission, so one scratch string serves every name.
+bool H2ServerConnection::submit_head(H2StreamState& s, const Head& head) {
+  // Most heads fit on the stack; nghttp2 copies names and values at
+  // submission, so nothing here outlives the call.
+  constexpr std::size_t kInline = 48;
+  const std::size_t count = 2 + head.fields.size() + head.more_fields.size();
+  std::array<nghttp2_nv, kInline> inline_nv;
+  std::vector<nghttp2_nv> many;
+  nghttp2_nv* nv = inline_nv.data();
+  if (count > kInline) {
+    many.resize(count);
+    nv = many.data();
+  }
+  std::size_t n = 0;
+  const auto add = [&](std::string_view name, std::string_view value) {
+    nv[n++] = {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
+               reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+               value.size(), NGHTTP2_NV_FLAG_NONE};
+  };
+  char status[4] = {static_cast<char>('0' + head.status / 100 % 10),
+                    static_cast<char>('0' + head.status / 10 % 10),
+                    static_cast<char>('0' + head.status % 10), 0};
+  add(":status", std::string_view(status, 3));
+  // RFC 9113 §8.2.1: field names in lower case, in one scratch string.
   lower_.clear();
-  for (const auto* list : {&fields, &more_fields}) {
+  for (const auto* list : {&head.fields, &head.more_fields}) {
     for (const auto& f : *list)
       lower_.append(f.name);
   }
   std::transform(lower_.begin(), lower_.end(), lower_.begin(),
                  [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; });
   std::size_t at = 0;
-  for (const auto* list : {&fields, &more_fields}) {
+  for (const auto* list : {&head.fields, &head.more_fields}) {
     for (const auto& f : *list) {
-      nv.push_back({reinterpret_cast<std::uint8_t*>(lower_.data() + at),
-                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())),
-                    f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE});
+      add(std::string_view(lower_).substr(at, f.name.size()), f.value);
       at += f.name.size();
     }
   }
-  if (interim) {
-    return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s.id, nullptr, nv.data(), nv.size(),
-                                  nullptr) == 0;
+  char length[24];
+  if (head.content_length >= 0) {
+    const auto r = std::to_chars(length, length + sizeof length, head.content_length);
+    add("content-length", std::string_view(length, static_cast<std::size_t>(r.ptr - length)));
   }
-  if (!has_body) {
-    return nghttp2_submit_response(session_, s.id, nv.data(), nv.size(), nullptr) == 0;
+  if (head.interim) {
+    return nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s.id, nullptr, nv, n, nullptr) == 0;
   }
+  if (!head.has_body) return nghttp2_submit_response(session_, s.id, nv, n, nullptr) == 0;
   nghttp2_data_provider provider{};
   provider.source.ptr = &s;
   provider.read_callback = &H2Callbacks::read_body;
-  return nghttp2_submit_response(session_, s.id, nv.data(), nv.size(), &provider) == 0;
+  return nghttp2_submit_response(session_, s.id, nv, n, &provider) == 0;
 }
 
 void H2ServerConnection::resume(H2StreamState& s) {

@@ -146,10 +146,16 @@ class H2ServerConnection {
   bool wants_write() const;
   const char* failure() const { return failure_; }
 
-  // The response head on stream `s` (a 1xx when `interim`). `has_body`:
-  // DATA follows from s.out, else the HEADERS frame ends the stream.
-  bool submit_head(H2StreamState& s, int status, std::span<const HeaderField> fields,
-                   std::span<const HeaderField> more_fields, bool has_body, bool interim = false);
+  // A response head on stream `s`.
+  struct Head {
+    int status = 200;
+    std::span<const HeaderField> fields;
+    std::span<const HeaderField> more_fields;  // after `fields` (the listener's)
+    std::int64_t content_length = -1;          // >= 0: a content-length field is added
+    bool has_body = false;                     // DATA follows from s.out, else HEADERS ends it
+    bool interim = false;                      // a 1xx
+  };
+  bool submit_head(H2StreamState& s, const Head& head);
   // s.out (or out_end) changed: offer it again.
   void resume(H2StreamState& s);
   // `n` request body bytes were handed on: the client may send as many more.

@@ -28,17 +28,6 @@ std::size_t head_weight(std::span<const http::HeaderField> fields) {
   return n;
 }
 
-bool find_field(std::span<const http::HeaderField> fields, std::string_view name,
-                std::string_view& value) {
-  for (const auto& f : fields) {
-    if (http::iequals(f.name, name)) {
-      value = f.value;
-      return true;
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 H2Downstream::H2Downstream(const H2StreamLink& link, H2Stream& stream,
@@ -103,7 +92,10 @@ Task<BodyPiece> H2Downstream::read_body() {
     // 100-continue gets it as an interim HEADERS frame.
     if (expect_continue_) {
       expect_continue_ = false;
-      link_.codec.submit_head(s_.state, 100, {}, {}, false, true);
+      http::H2ServerConnection::Head interim;
+      interim.status = 100;
+      interim.interim = true;
+      link_.codec.submit_head(s_.state, interim);
       link_.writer.raise();
     }
     const std::uint64_t started = link_.loop.now_ms();
@@ -121,7 +113,11 @@ Task<BodyPiece> H2Downstream::read_body() {
 Task<bool> H2Downstream::send_interim(const http::OutgoingResponse& res) {
   if (s_.state.closed) co_return false;
   if (head_weight(res.fields) > kMaxHeadBytes) co_return true;  // an oversized hint is dropped
-  link_.codec.submit_head(s_.state, res.status, res.fields, {}, false, true);
+  http::H2ServerConnection::Head interim;
+  interim.status = res.status;
+  interim.fields = res.fields;
+  interim.interim = true;
+  link_.codec.submit_head(s_.state, interim);
   link_.writer.raise();
   co_return true;
 }
@@ -135,23 +131,16 @@ HeadSent H2Downstream::queue_head(const http::OutgoingResponse& res) {
   // RFC 9110 §9.3.2, RFC 9113 §8.1: a response to HEAD (and one without
   // content) ends with its HEADERS frame.
   has_body_ = res.body != http::BodyKind::none && !answering_head_;
-  // HTTP/1 framing was stripped; a known length is still worth stating
-  // (RFC 9113 §8.1.1: the client checks it against the DATA it gets).
-  std::span<const http::HeaderField> fields = res.fields;
-  std::vector<http::HeaderField> with_length;
-  char length[24];
-  std::string_view present;
-  if (res.body == http::BodyKind::sized && !find_field(res.fields, "content-length", present)) {
-    const int n =
-        std::snprintf(length, sizeof length, "%llu", static_cast<unsigned long long>(res.length));
-    with_length.assign(res.fields.begin(), res.fields.end());
-    with_length.push_back(
-        {"content-length", std::string_view(length, static_cast<std::size_t>(n))});
-    fields = with_length;
-  }
-  if (!link_.codec.submit_head(s_.state, res.status, fields, listener_fields, has_body_)) {
-    return HeadSent::too_large;
-  }
+  // HTTP/1 framing was stripped (outgoing.h: a sized body's head holds no
+  // Content-Length); a known length is still worth stating (RFC 9113
+  // §8.1.1: the client checks it against the DATA it gets).
+  http::H2ServerConnection::Head h;
+  h.status = res.status;
+  h.fields = res.fields;
+  h.more_fields = listener_fields;
+  if (res.body == http::BodyKind::sized) h.content_length = static_cast<std::int64_t>(res.length);
+  h.has_body = has_body_;
+  if (!link_.codec.submit_head(s_.state, h)) return HeadSent::too_large;
   if (!has_body_) s_.response_done = true;
   return HeadSent::queued;
 }
@@ -221,19 +210,15 @@ Task<bool> send_h2_local(const H2StreamLink& link, H2Stream& s, const http::Outg
   const http::HeaderField date_field{"date", date_line.substr(6, date_line.size() - 8)};
   std::vector<http::HeaderField> fields(res.fields.begin(), res.fields.end());
   fields.push_back(date_field);
-  char length[24];
-  const bool has_body = res.body != http::BodyKind::none;
-  if (res.body == http::BodyKind::sized) {
-    const int n =
-        std::snprintf(length, sizeof length, "%llu", static_cast<unsigned long long>(res.length));
-    fields.push_back({"content-length", std::string_view(length, static_cast<std::size_t>(n))});
-  }
   http::HeaderField hsts;
-  const auto listener_fields = hsts_field(link.listener.hsts, link.secure, fields, hsts);
-  const bool data_follows = has_body && !head_request;
-  if (!link.codec.submit_head(s.state, res.status, fields, listener_fields, data_follows)) {
-    co_return false;
-  }
+  http::H2ServerConnection::Head h;
+  h.status = res.status;
+  h.fields = fields;
+  h.more_fields = hsts_field(link.listener.hsts, link.secure, fields, hsts);
+  if (res.body == http::BodyKind::sized) h.content_length = static_cast<std::int64_t>(res.length);
+  const bool data_follows = res.body != http::BodyKind::none && !head_request;
+  h.has_body = data_follows;
+  if (!link.codec.submit_head(s.state, h)) co_return false;
   if (!data_follows) {
     s.response_done = true;
     link.writer.raise();
