@@ -471,6 +471,7 @@ void Server::join() {
       c = ForwardCounters{};  // join() may run twice (stop, then destruction)
     }
     contexts_[i]->pool.clear();
+    contexts_[i]->h2_pool.clear();
   }
 }
 
