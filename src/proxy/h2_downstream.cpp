@@ -134,7 +134,11 @@ HeadSent H2Downstream::queue_head(const http::OutgoingResponse& res) {
   }
   // RFC 9110 §9.3.2, RFC 9113 §8.1: a response to HEAD (and one without
   // content) ends with its HEADERS frame.
-  has_body_ = res.body != http::BodyKind::none && !answering_head_;
+  // An empty body ends with the HEADERS frame too: an HTTP/2 server's
+  // head that ended its stream (gRPC's Trailers-Only response) stays one
+  // frame.
+  has_body_ = res.body != http::BodyKind::none && !answering_head_ &&
+              !(res.body == http::BodyKind::sized && res.length == 0);
   // HTTP/1 framing was stripped; a known length is still worth stating
   // (RFC 9113 §8.1.1: the client checks it against the DATA it gets).
   std::span<const http::HeaderField> fields = res.fields;
