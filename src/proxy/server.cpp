@@ -194,7 +194,7 @@ std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) 
       const BackendServer& s = up->servers[i];
       // A TLS backend's http probes shake hands as its requests do.
       targets.push_back({up->name, up->balancer, static_cast<int>(i), *up->health, up->tls,
-                         s.transport.sni, s.verify_name});
+                         s.transport.sni, s.verify_name, up->protocol != UpstreamProtocol::http1});
     }
   }
   return targets;
