@@ -84,9 +84,18 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
        "status=$status request=\"$request\"';\n";
   c += "  access_log " + at("access.log") + " sluice;\n";
   c += "  server {\n";
-  c += "    listen 127.0.0.1:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+  const std::string flags = std::string(o.tls ? " ssl" : "") + (o.http2 ? " http2" : "");
+  c += "    listen 127.0.0.1:" + std::to_string(port) + flags + ";\n";
   if (o.ipv6_loopback_too) {
-    c += "    listen [::1]:" + std::to_string(port) + (o.tls ? " ssl" : "") + ";\n";
+    c += "    listen [::1]:" + std::to_string(port) + flags + ";\n";
+  }
+  if (o.http2) {
+    c += "    add_header X-Server-Protocol $server_protocol always;\n";
+    c += "    add_header X-Connection $connection always;\n";
+    if (o.http2_max_concurrent_streams > 0) {
+      c += "    http2_max_concurrent_streams " + std::to_string(o.http2_max_concurrent_streams) +
+           ";\n";
+    }
   }
   if (o.tls) {
     c += "    ssl_certificate " + quoted(o.cert_path) + ";\n";

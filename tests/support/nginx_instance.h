@@ -19,9 +19,15 @@ class TempDir;
 
 struct NginxOptions {
   bool tls = false;
-  std::string cert_path, key_path;        // with tls
-  std::string client_ca_path;             // non-empty: ssl_verify_client on, with this CA
-  std::vector<std::string> alpn_http2;    // unused for now, leave room
+  std::string cert_path, key_path;      // with tls
+  std::string client_ca_path;           // non-empty: ssl_verify_client on, with this CA
+  std::vector<std::string> alpn_http2;  // unused for now, leave room
+  // Speak HTTP/2 on the port (nginx `listen ... http2`): h2c with prior
+  // knowledge when plain, h2 by ALPN with tls. Every answer then carries
+  // `X-Server-Protocol: <$server_protocol>` ("HTTP/2.0" over HTTP/2) and
+  // `X-Connection: <$connection>`.
+  bool http2 = false;
+  int http2_max_concurrent_streams = 0;   // > 0: nginx's http2_max_concurrent_streams
   std::string body = "hello from nginx";  // what GET / answers (return 200 "..."); no '$'
   // Also listen on [::1] (same port): for a backend named "localhost",
   // which resolves to ::1 first where the host has IPv6 loopback.
