@@ -105,6 +105,7 @@ struct H2ClientCallbacks {
             return 0;
           }
           s->head_done = true;
+          s->head_ended = end;
           s->ended = end;
           c.handler_.on_head(*s);
         } else {

@@ -61,9 +61,10 @@ struct H2ClientStreamState {
   int status = 0;
   H2FieldList fields;
   int interim_heads = 0;
-  bool too_large = false;  // the head went over the limits: the response is refused
-  bool head_done = false;  // the final head came
-  bool ended = false;      // END_STREAM came: no more body
+  bool too_large = false;   // the head went over the limits: the response is refused
+  bool head_done = false;   // the final head came
+  bool head_ended = false;  // ... in a HEADERS frame that ended the stream: no body, no trailers
+  bool ended = false;       // END_STREAM came: no more body
   bool has_trailers = false;
   H2FieldList trailers;
   // Response body bytes received and not yet handed on; the windows open

@@ -189,6 +189,23 @@ Task<bool> H2Upstream::send_body(std::string_view data, bool end) {
   co_return true;
 }
 
+Task<bool> H2Upstream::send_trailers(std::span<const http::HeaderField> trailers) {
+  if (stream_ == nullptr || submit_failed_) co_return false;
+  http::H2ClientStreamState& s = stream_->state;
+  s.out_trailers.clear();
+  std::string name;
+  for (const auto& f : trailers) {
+    // RFC 9113 §8.2.1: lower case, as in any header block.
+    name.assign(f.name);
+    for (char& c : name) {
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    }
+    s.out_trailers.add(name, f.value);
+  }
+  s.send_trailers = s.out_trailers.count() > 0;
+  co_return co_await send_body({}, true);
+}
+
 // ---- the response
 
 ExchangeError H2Upstream::stream_error(Phase phase) const {
@@ -264,7 +281,9 @@ Task<HeadRead> H2Upstream::read_head(std::uint64_t deadline_ms, std::span<http::
   if (head_request_ || s.status == 204 || s.status == 304 || s.status < 200) {
     head_.framing = http::Framing::none;
   } else {
-    head_.framing = s.ended ? http::Framing::content_length : http::Framing::chunked;
+    // Decided by the head's own frame: the body and trailers may already
+    // have come behind it.
+    head_.framing = s.head_ended ? http::Framing::content_length : http::Framing::chunked;
     for (const auto& f : head_.fields) {
       if (f.name != "content-length") continue;
       std::uint64_t n = 0;

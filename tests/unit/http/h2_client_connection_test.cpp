@@ -116,6 +116,7 @@ TEST(H2ClientConnection, RequestAndResponseWithBodiesAndTrailersArriveIntact) {
   pump(c, s);
 
   EXPECT_TRUE(st.head_done);
+  EXPECT_FALSE(st.head_ended);  // though the whole response came in one go
   EXPECT_EQ(st.status, 200);
   EXPECT_EQ(field(st.fields, "content-type"), "application/grpc");
   EXPECT_EQ(st.body, "response body");
@@ -159,6 +160,7 @@ TEST(H2ClientConnection, InterimHeadsAreDroppedAndTheFinalHeadKept) {
   pump(c, s);
   EXPECT_EQ(st.interim_heads, 1);
   EXPECT_EQ(st.status, 204);
+  EXPECT_TRUE(st.head_ended);
   EXPECT_EQ(field(st.fields, "link"), "<none>");
   EXPECT_EQ(field(st.fields, "x-final"), "1");
   EXPECT_TRUE(st.ended);
