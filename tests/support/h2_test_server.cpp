@@ -215,7 +215,7 @@ void H2TestServer::answer_held() {
       nghttp2_data_provider provider{};
       provider.source.ptr = &st;
       provider.read_callback = &H2TestServerCallbacks::read_answer;
-      nghttp2_submit_response(c->session, id, nv.data(), nv.size(), &provider);
+      nghttp2_submit_response(c->session, id, nv.data(), script_.content_length ? 3 : 2, &provider);
       {
         std::lock_guard lock(mutex_);
         requests_[st.request].body = st.body;

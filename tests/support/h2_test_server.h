@@ -28,6 +28,7 @@ struct H2ServerScript {
   int refuse_streams = 0;      // the first N streams get RST_STREAM(REFUSED_STREAM)
   int goaway_connections = 0;  // the first N connections send GOAWAY(0) at their first request
   int hold_until_open = 0;     // answers wait until this many requests are open at once
+  bool content_length = true;  // false: answers say no length; END_STREAM ends them
 };
 
 struct H2SeenRequest {
