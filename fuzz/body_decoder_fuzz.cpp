@@ -1,8 +1,8 @@
 // Body decoder oracle. Input: a framing byte, two bytes of Content-Length
 // (0xffff: the largest length there is), a seed byte, then the bytes a
 // connection delivers. Fed whole, in random pieces and one byte at a time,
-// the decoder must give the same data, end at the same place, and reach the
-// same verdict; every call keeps consumed <= size, data_bytes <= consumed,
+// the decoder must give the same data and trailer fields, end at the same
+// place, and reach the same verdict; every call keeps consumed <= size, data_bytes <= consumed,
 // body_bytes() growing by exactly data_bytes, and the bytes after
 // `consumed` untouched.
 #include <algorithm>
@@ -31,6 +31,7 @@ struct Outcome {
   bool error = false;
   std::string reason;
   bool complete_at_close = false;  // end_of_input() at the end of the input
+  std::string trailers;            // a chunked body's trailer fields, once done
 
   bool operator==(const Outcome&) const = default;
 };
@@ -80,6 +81,9 @@ Outcome run(Framing framing, std::uint64_t length, std::string_view in, NextPiec
     delivered += n;
   }
   check(d.body_bytes() == o.data.size());
+  for (const auto& f : d.trailers())
+    o.trailers.append(f.name).append(1, '\0').append(f.value).append("\n");
+  check(o.trailers.empty() || (o.done && framing == Framing::chunked));
   std::string rest(in.substr(o.end));
   if (o.error) {
     // Failed for good, with the same reason, even with nothing to decode.

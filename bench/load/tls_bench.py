@@ -685,3 +685,182 @@ def print_targets(results, proxies, loads):
             verdict = f"{'met' if met else '**NOT met**'} ({s:.1f} vs {o:.1f})"
         what = "idle B/conn" if key == "idle_bytes" else "CPU-µs"
         print(f"- {LOADS[load][0]}: sluice {what} {op} {other}'s: {verdict}")
+
+
+# ---------------------------------------------------------------- instructions (callgrind)
+#
+# CPU time per handshake is noise on a shared machine, and perf's hardware
+# counters are absent in a virtual machine without a PMU. Instructions
+# counted by callgrind are neither: the same binary, configuration and
+# fixed-count load give the same count to a fraction of a percent. Each
+# proxy runs under `valgrind --tool=callgrind`; its counters are zeroed
+# (`callgrind_control -z`) after the warm-up and dumped (`-d`) after a load
+# of a fixed number of handshakes or requests, so set-up and warm-up are not
+# counted. The count is the proxy's whole process, user space (OpenSSL
+# included), and it is valgrind's simulated CPU: compare proxies with each
+# other, never with native instruction counts.
+#
+#   python3 bench/load/tls_bench.py --instructions [--sluice build/sluice]
+
+def _callgrind_totals(pid, workdir):
+    """Dumps `pid`'s counters and returns the dump's instruction total."""
+    before = set(os.listdir(workdir))
+    subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, timeout=120)
+    for name in sorted(set(os.listdir(workdir)) - before):
+        if name.startswith("callgrind.") and re.search(r"\.\d+$", name):
+            with open(os.path.join(workdir, name)) as f:
+                for line in f:
+                    if line.startswith("totals:") or line.startswith("summary:"):
+                        return int(line.split()[1])
+    raise RuntimeError(f"no callgrind dump for {pid} in {workdir}")
+
+
+def _zero(pid):
+    subprocess.run(["callgrind_control", "-z", str(pid)], capture_output=True, timeout=120)
+
+
+def _resumed_connections(port, count, after_first):
+    """One full handshake, `after_first()`, then `count` connections resuming
+    its session, each with the request s_time sends, read until the proxy
+    closes. Returns how many resumed."""
+    ctx = client_context()
+    session, reused = None, 0
+    for _ in range(count + 1):
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as raw:
+            with ctx.wrap_socket(raw, server_hostname=SERVER_NAME, session=session) as s:
+                s.sendall(STIME_REQUEST)
+                while s.recv(65536):
+                    pass
+                if session is None:
+                    session = s.session  # the first, full handshake: not counted
+                    after_first()
+                else:
+                    reused += s.session_reused
+    return reused
+
+
+def _keep_alive_requests(port, connections, per_connection, after_open):
+    """`connections` TLS connections, each answered once, then `after_open()`,
+    then `per_connection` more GET / on each (one thread per connection)."""
+    ctx = client_context()
+    request = f"GET / HTTP/1.1\r\nHost: {SERVER_NAME}\r\n\r\n".encode()
+    socks = []
+    for _ in range(connections):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+        socks.append(ctx.wrap_socket(raw, server_hostname=SERVER_NAME))
+    failures = []
+
+    def one_request(s):
+        ans = _Answer()
+        s.sendall(request)
+        while True:
+            data = s.recv(65536)
+            if not data:
+                return False
+            if ans.feed(data):
+                return ans.status == 200
+
+    for s in socks:
+        if not one_request(s):
+            raise RuntimeError("keep-alive: the first answer failed")
+    after_open()
+    barrier = threading.Barrier(connections)
+
+    def loop(s):
+        barrier.wait()
+        for _ in range(per_connection):
+            if not one_request(s):
+                failures.append(1)
+                return
+
+    threads = [threading.Thread(target=loop, args=(s,)) for s in socks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for s in socks:
+        s.close()
+    if failures:
+        raise RuntimeError(f"keep-alive: {len(failures)} connections failed")
+    return connections * per_connection
+
+
+def count_instructions(name, backend, args, workdir, certs, cert_kind):
+    """{load: instructions per handshake or request} for one proxy and one
+    certificate kind (ECDSA: full, resumed, keep-alive; RSA: full)."""
+    tls = dict(certs[cert_kind], ktls=False)
+    svc = proxy_service(name, workdir, backend.port, args.proxy_cpu, args.sluice, 4096, 0, tls)
+    svc.argv = ["valgrind", "--tool=callgrind", "--dump-instr=no", "--dump-line=no",
+                f"--callgrind-out-file={workdir}/callgrind.out.%p"] + svc.argv
+    svc.start(timeout=300)
+    out = {}
+    try:
+        pid = svc.pid  # taskset execs valgrind: the same process
+        for _ in range(3):  # warm-up: pools, lazily built tables
+            status, size, problem = https_get(svc.port)
+            if problem or status != 200:
+                raise RuntimeError(f"{name}: GET / over TLS: {status} {problem}")
+        _zero(pid)
+        ab = run_ab(svc.port, args.handshakes, 4, "/", args.load_cpu, timeout=3600, scheme="https")
+        if ab["errors"]:
+            raise RuntimeError(f"{name}: ab over TLS: {ab['errors']} errors")
+        out[f"full-{cert_kind}"] = _callgrind_totals(pid, workdir) / ab["requests"]
+        if cert_kind != "ecdsa":
+            return out
+        reused = _resumed_connections(svc.port, args.handshakes, lambda: _zero(pid))
+        out["resume"] = _callgrind_totals(pid, workdir) / args.handshakes
+        if reused != args.handshakes:
+            raise RuntimeError(f"{name}: {reused} of {args.handshakes} connections resumed")
+        n = _keep_alive_requests(svc.port, 8, args.requests // 8, lambda: _zero(pid))
+        out["ka"] = _callgrind_totals(pid, workdir) / n
+        return out
+    finally:
+        svc.stop()
+
+
+def instructions_main():
+    import argparse
+    import tempfile
+    ap = argparse.ArgumentParser(description="instructions per TLS handshake and per keep-alive "
+                                 "request over TLS, counted by callgrind")
+    ap.add_argument("--sluice", default="build/sluice")
+    ap.add_argument("--proxies", default="sluice,haproxy", help="sluice and/or haproxy")
+    ap.add_argument("--handshakes", type=int, default=200, help="full and resumed handshakes")
+    ap.add_argument("--requests", type=int, default=2000, help="keep-alive requests (8 connections)")
+    ap.add_argument("--instructions", action="store_true", help="this mode (the only one here)")
+    args = ap.parse_args()
+    args.sluice = os.path.abspath(args.sluice)
+    for tool in ("valgrind", "callgrind_control", "ab", "haproxy", "nginx"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} not found (scripts/install-deps.sh bench; valgrind: apt)")
+    args.proxy_cpu, args.load_cpu = cpu_pair()
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="sluice-tls-instr-") as tmp:
+        certs = make_certificates(os.path.join(tmp, "certs"))
+        backend = Backend(os.path.join(tmp, "backend"), args.load_cpu, 4096)
+        backend.start()
+        try:
+            for name in args.proxies.split(","):
+                for kind in ("ecdsa", "rsa"):
+                    d = os.path.join(tmp, f"{name}-{kind}")
+                    os.makedirs(d)
+                    r = count_instructions(name, backend, args, d, certs, kind)
+                    results.setdefault(name, {}).update(r)
+                    print(f"{name} {kind}: " + ", ".join(f"{k} {v / 1e3:.1f} k" for k, v in r.items()),
+                          file=sys.stderr)
+        finally:
+            backend.stop()
+    loads = ("full-ecdsa", "full-rsa", "resume", "ka")
+    names = list(results)
+    print(f"\n| k instructions (callgrind) | " + " | ".join(names)
+          + (" | sluice / haproxy |" if "sluice" in results and "haproxy" in results else " |"))
+    print("|---" * (len(names) + 1 + ("sluice" in results and "haproxy" in results)) + "|")
+    for load in loads:
+        cells = [f"{results[n][load] / 1e3:.1f}" if load in results[n] else "—" for n in names]
+        if "sluice" in results and "haproxy" in results:
+            cells.append(f"{results['sluice'][load] / results['haproxy'][load]:.3f}")
+        print(f"| {load} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    instructions_main()

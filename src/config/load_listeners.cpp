@@ -92,6 +92,116 @@ void warn_http_only_keys(Walker& w, const YAML::Node& n, const Block& b) {
   }
 }
 
+// ------------------------------------------------------------------ http2
+
+// The limits RFC 9113 puts on what a peer may advertise.
+constexpr std::uint64_t kMaxWindowSize = 2'147'483'647;  // 2^31-1 (§6.9.1)
+constexpr std::uint64_t kMinFrameSize = 16'384;          // 2^14 (§6.5.2)
+constexpr std::uint64_t kMaxFrameSize = 16'777'215;      // 2^24-1 (§6.5.2)
+// A window below this lets a client send a request body only a few hundred
+// bytes per round trip: an upload could never go fast.
+constexpr std::uint64_t kMinStreamWindow = 1024;
+// A connection window smaller than the one every connection starts with
+// (§6.9.2) could only be had by never granting more.
+constexpr std::uint64_t kMinConnectionWindow = 65'535;
+constexpr std::uint64_t kMinHeaderListSize = 1024;
+constexpr std::uint64_t kMaxHeaderListSize = 16 * 1024 * 1024;
+constexpr long long kMaxBudget = 4'294'967'295;  // a RateBudget holds 32 bits
+
+// map[key], a size from `lo` to `hi`; `range` says so in the message and
+// `why`, if any, follows it. False when absent or refused.
+bool size_in_range(Walker& w, const YAML::Node& map, std::string_view key, const Block& b,
+                   std::uint64_t lo, std::uint64_t hi, std::string_view range, std::uint64_t& out,
+                   std::string_view why = {}) {
+  std::uint64_t v = 0;
+  if (!w.size_field(map, key, b, v)) return false;
+  if (v < lo || v > hi) {
+    w.error(field(map, key), b.at(key) + ": must be " + std::string(range) + ", got " +
+                                 quote(field(map, key).Scalar()) +
+                                 (why.empty() ? "" : "; " + std::string(why)));
+    return false;
+  }
+  out = v;
+  return true;
+}
+
+void load_http2_sizes(Walker& w, const YAML::Node& h, const Block& hb, Http2& h2) {
+  std::uint64_t v = 0;
+  if (size_in_range(w, h, "initial_window_size", hb, kMinStreamWindow, kMaxWindowSize,
+                    "from 1KiB to 2147483647 bytes (2^31-1, RFC 9113 §6.9.1)", v,
+                    "a smaller window would let a client send a request body only a little per "
+                    "round trip")) {
+    h2.initial_window_size = static_cast<std::uint32_t>(v);
+  }
+  if (size_in_range(w, h, "connection_window_size", hb, kMinConnectionWindow, kMaxWindowSize,
+                    "from 65535 bytes (the window every connection starts with, RFC 9113 "
+                    "§6.9.2) to 2147483647 bytes (2^31-1)",
+                    v)) {
+    h2.connection_window_size = static_cast<std::uint32_t>(v);
+  }
+  if (size_in_range(w, h, "max_frame_size", hb, kMinFrameSize, kMaxFrameSize,
+                    "from 16KiB to 16777215 bytes (16MiB-1, RFC 9113 §6.5.2)", v)) {
+    h2.max_frame_size = static_cast<std::uint32_t>(v);
+  }
+  // 0 stands for the listener's max_header_size; anything else in range.
+  if (w.size_field(h, "max_header_list_size", hb, v)) {
+    if (v != 0 && (v < kMinHeaderListSize || v > kMaxHeaderListSize)) {
+      w.error(field(h, "max_header_list_size"),
+              hb.at("max_header_list_size") +
+                  ": must be 0 (the listener's max_header_size) or from 1KiB to 16MiB, got " +
+                  quote(field(h, "max_header_list_size").Scalar()));
+    } else {
+      h2.max_header_list_size = v;
+    }
+  }
+}
+
+// {burst, per_second}: either may be left out and keeps its default.
+void load_rate_budget(Walker& w, const YAML::Node& h, std::string_view key, const Block& hb,
+                      RateBudget& budget) {
+  const YAML::Node n = field(h, key);
+  const Block bb = hb.child(key);
+  if (!n.IsDefined() || !w.map_with_keys(n, bb, {"burst", "per_second"})) return;
+  w.int_field(n, "burst", bb, 1, kMaxBudget, budget.burst);
+  w.int_field(n, "per_second", bb, 1, kMaxBudget, budget.per_second);
+}
+
+// An http listener's 'http2' block (docs/config.md, "http2").
+void load_http2(Walker& w, const YAML::Node& h, const Block& hb, Http2& h2) {
+  if (!w.map_with_keys(
+          h, hb,
+          {"enabled", "max_concurrent_streams", "initial_window_size", "connection_window_size",
+           "max_frame_size", "max_header_list_size", "max_continuations", "reset_budget",
+           "control_frame_budget", "stream_idle_timeout", "zero_window_timeout"})) {
+    return;
+  }
+  h2.where = where(h);
+  w.bool_field(h, "enabled", hb, h2.enabled);
+  w.int_field(h, "max_concurrent_streams", hb, 1, 65'535, h2.max_concurrent_streams);
+  load_http2_sizes(w, h, hb, h2);
+  w.int_field(h, "max_continuations", hb, 1, 1000, h2.max_continuations);
+  load_rate_budget(w, h, "reset_budget", hb, h2.reset_budget);
+  load_rate_budget(w, h, "control_frame_budget", hb, h2.control_frame_budget);
+  w.duration_field(h, "stream_idle_timeout", hb, h2.stream_idle_timeout);
+  w.duration_field(h, "zero_window_timeout", hb, h2.zero_window_timeout);
+}
+
+// A client that agrees on "h2" by ALPN must then be spoken to in HTTP/2:
+// offering it with HTTP/2 off would break every such client.
+void check_alpn_offers_enabled_http2(Walker& w, const YAML::Node& n, const Block& b,
+                                     const Listener& l) {
+  if (l.protocol != Protocol::http || l.http2.enabled || !l.tls) return;
+  const YAML::Node alpn = field(field(n, "tls"), "alpn");
+  if (!alpn.IsSequence()) return;
+  for (const auto& item : alpn) {
+    if (item.IsScalar() && item.Scalar() == "h2") {
+      w.error(item, b.child("tls").at("alpn") +
+                        ": h2 is offered but http2.enabled is false (remove h2, or enable "
+                        "http2)");
+    }
+  }
+}
+
 // tcp listeners only: http listeners choose a backend per request, by Host.
 void load_listener_sni_routes(Walker& w, const YAML::Node& n, const Block& b, Listener& l) {
   const YAML::Node s = field(n, "sni_routes");
@@ -113,7 +223,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
                        {"name", "listen", "protocol", "backend", "sni_routes", "timeouts",
                         "max_header_size", "max_request_line", "max_header_count", "max_body_size",
                         "max_connections", "keep_alive_header", "proxy_protocol", "tls",
-                        "min_body_rate", "keep_underscore_fields", "escaped_slashes"})) {
+                        "min_body_rate", "keep_underscore_fields", "escaped_slashes", "http2"})) {
     return;
   }
   load_identity(w, n, b, l);
@@ -129,12 +239,22 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
   if (const YAML::Node r = field(n, "min_body_rate"); r.IsDefined()) {
     load_min_body_rate(w, r, b.child("min_body_rate"), l.min_body_rate);
   }
+  if (const YAML::Node h = field(n, "http2"); h.IsDefined()) {
+    if (l.protocol == Protocol::tcp) {
+      w.error(h, b.at("http2") +
+                     ": http2 applies to http listeners (a tcp listener relays "
+                     "bytes, whatever protocol they carry)");
+    } else {
+      load_http2(w, h, b.child("http2"), l.http2);
+    }
+  }
   if (l.protocol == Protocol::tcp) warn_http_only_keys(w, n, b);
   warn_unused_header_timeout(w, n, b, l);
   if (const YAML::Node tls = field(n, "tls"); tls.IsDefined()) {
     Tls t;
     if (load_listener_tls(w, tls, b.child("tls"), l.protocol, base_dir, t)) l.tls = std::move(t);
   }
+  check_alpn_offers_enabled_http2(w, n, b, l);
 }
 
 }  // namespace

@@ -85,7 +85,8 @@ struct Tls {
   std::string ciphersuites;  // TLS 1.3 suites, OpenSSL syntax; empty: OpenSSL's default
   std::string curves;        // groups, ':'-separated ("X25519:P-256"); empty: the default list
   // Protocols offered by ALPN, preferred first; empty: the listener's
-  // default (http: "http/1.1"; tcp: none).
+  // default (http: "h2", "http/1.1", or "http/1.1" alone when
+  // http2.enabled is false; tcp: none).
   std::vector<std::string> alpn;
   std::optional<ClientAuth> client_auth;
   bool session_tickets = true;                // stateless resumption (RFC 8446 §4.6.1)
@@ -95,6 +96,28 @@ struct Tls {
   bool ktls = false;                          // let the kernel encrypt records (SSL_OP_ENABLE_KTLS)
 
   SourceLocation where;  // the 'tls' block
+};
+
+// A token bucket: `burst` at once, refilled at `per_second`.
+struct RateBudget {
+  std::uint32_t burst = 0;
+  std::uint32_t per_second = 0;
+};
+
+// HTTP/2 on an http listener (RFC 9113).
+struct Http2 {
+  bool enabled = true;
+  std::uint32_t max_concurrent_streams = 100;
+  std::uint32_t initial_window_size = 65'536;
+  std::uint32_t connection_window_size = 1'048'576;
+  std::uint32_t max_frame_size = 16'384;
+  std::uint64_t max_header_list_size = 0;  // 0: the listener's max_header_size
+  std::uint32_t max_continuations = 8;
+  RateBudget reset_budget{100, 10};
+  RateBudget control_frame_budget{1000, 100};
+  Duration stream_idle_timeout{300'000};
+  Duration zero_window_timeout{30'000};
+  SourceLocation where;  // the 'http2' block; empty when absent
 };
 
 // tcp listeners: a backend chosen by the server name the client asked for
@@ -130,6 +153,9 @@ struct Listener {
   // Forward request header fields whose names hold '_' (dropped by default:
   // CGI/WSGI backends read X_Forwarded_For as X-Forwarded-For).
   bool keep_underscore_fields = false;
+  // http only: h2c by prior knowledge on a plain listener, "h2" by ALPN
+  // with tls; enabled by default (http2.enabled: false = HTTP/1 only).
+  Http2 http2;
 
   EscapedSlashes escaped_slashes = EscapedSlashes::reject;  // %2F, %5C in a path
 

@@ -6,11 +6,12 @@
 
 namespace sluice::http {
 
-BodyDecoder::BodyDecoder(Framing framing, std::uint64_t length)
+BodyDecoder::BodyDecoder(Framing framing, std::uint64_t length, TrailerLimits trailer_limits)
     : framing_(framing),
       remaining_(framing == Framing::content_length ? length : 0),
       // RFC 9112 §6.3: no body, or "Content-Length: 0", ends with the head.
-      done_(framing == Framing::none || (framing == Framing::content_length && length == 0)) {}
+      done_(framing == Framing::none || (framing == Framing::content_length && length == 0)),
+      chunked_(trailer_limits) {}
 
 BodyDecoder::Result BodyDecoder::decode(std::span<char> in) {
   Result r;

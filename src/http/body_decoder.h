@@ -17,9 +17,10 @@ namespace sluice::http {
 
 class BodyDecoder {
  public:
-  // content_length: `length` bytes; chunked; close_delimited: until
-  // end_of_input(); none: done at once.
-  BodyDecoder(Framing framing, std::uint64_t length);
+  // content_length: `length` bytes; chunked (with a trailer section
+  // within `trailer_limits`); close_delimited: until end_of_input(); none:
+  // done at once.
+  BodyDecoder(Framing framing, std::uint64_t length, TrailerLimits trailer_limits = {});
 
   struct Result {
     std::size_t consumed = 0;    // input bytes used (framing included)
@@ -43,6 +44,9 @@ class BodyDecoder {
 
   bool done() const;
   std::uint64_t body_bytes() const;  // data bytes decoded so far
+  // Once done(): a chunked body's trailer fields; empty when none came (or
+  // for any other framing). Valid while the decoder lives.
+  std::span<const HeaderField> trailers() const { return chunked_.trailers(); }
   Framing framing() const { return framing_; }
 
  private:

@@ -44,6 +44,26 @@ bool ChunkedDecoder::after_extension_item(char c, State on_space) {
   return true;
 }
 
+void ChunkedDecoder::index_trailers() {
+  if (trailer_count_ == 0) return;
+  trailers_.reserve(trailer_count_);
+  const std::string_view text(trailer_text_);
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    const std::size_t end = text.find('\n', begin);
+    const std::string_view line = text.substr(begin, end - begin);
+    const std::size_t colon = line.find(':');  // the line was checked: there is one
+    std::string_view value = line.substr(colon + 1);
+    // RFC 9112 §5: OWS around a field value is not part of it.
+    while (!value.empty() && is_space(value.front()))
+      value.remove_prefix(1);
+    while (!value.empty() && is_space(value.back()))
+      value.remove_suffix(1);
+    trailers_.push_back({line.substr(0, colon), value});
+    begin = end + 1;
+  }
+}
+
 ChunkedDecoder::Step ChunkedDecoder::fail(Step s, const char* reason) {
   state_ = State::failed;
   s.error = true;
@@ -204,31 +224,38 @@ ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view in) {
         ++i;
         break;
       case State::trailer_line:
-        if (++trailer_bytes_ > kMaxTrailerBytes) return fail(s, "trailer section too large");
+        if (++trailer_bytes_ > limits_.max_bytes) return fail(s, "trailer section too large");
         if (c == '\r') {
           if (!trailer_colon_ || trailer_line_bytes_ == 0)
             return fail(s, "malformed trailer field");
           state_ = State::trailer_lf;
-        } else if (!trailer_colon_) {
-          if (c == ':') {
-            if (trailer_line_bytes_ == 0) return fail(s, "malformed trailer field");
-            trailer_colon_ = true;
-          } else if (!is_token_char(static_cast<unsigned char>(c))) {
-            return fail(s, "invalid character in trailer name");
+        } else {
+          if (!trailer_colon_) {
+            if (c == ':') {
+              if (trailer_line_bytes_ == 0) return fail(s, "malformed trailer field");
+              trailer_colon_ = true;
+            } else if (!is_token_char(static_cast<unsigned char>(c))) {
+              return fail(s, "invalid character in trailer name");
+            }
+            ++trailer_line_bytes_;
+          } else if (!is_field_value_char(static_cast<unsigned char>(c))) {
+            return fail(s, "control character in trailer value");
           }
-          ++trailer_line_bytes_;
-        } else if (!is_field_value_char(static_cast<unsigned char>(c))) {
-          return fail(s, "control character in trailer value");
+          trailer_text_.push_back(c);
         }
         ++i;
         break;
       case State::trailer_lf:
         if (c != '\n') return fail(s, "trailer line not ended by CRLF");
+        if (++trailer_bytes_ > limits_.max_bytes) return fail(s, "trailer section too large");
+        if (++trailer_count_ > limits_.max_fields) return fail(s, "too many trailer fields");
+        trailer_text_.push_back('\n');
         state_ = State::trailer_start;
         ++i;
         break;
       case State::final_lf:
         if (c != '\n') return fail(s, "chunked body not ended by CRLF");
+        index_trailers();
         state_ = State::done;
         ++i;
         s.consumed = i;

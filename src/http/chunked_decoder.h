@@ -1,16 +1,34 @@
 // A streaming decoder for the chunked transfer coding (RFC 9112 §7.1):
 // fed any slices of the body, it yields the data inside them and validates
-// sizes, extensions, line endings and trailers as it goes.
+// sizes, extensions, line endings and trailers as it goes. It keeps the
+// trailer section's fields (RFC 9112 §7.1.2), within bounds, for whoever
+// forwards them once the body is done.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "http/message.h"
 
 namespace sluice::http {
 
+// How large a trailer section a decoder keeps; a larger one fails the body
+// as any malformed chunked input does. A request's come from its
+// listener's limits for the head (max_header_count, max_header_size);
+// a response's are these.
+struct TrailerLimits {
+  std::size_t max_fields = 100;
+  std::size_t max_bytes = 16 * 1024;  // the field lines, CRLFs included
+};
+
 class ChunkedDecoder {
  public:
+  explicit ChunkedDecoder(TrailerLimits limits = {}) : limits_(limits) {}
+
   struct Step {
     std::size_t consumed = 0;    // bytes of the input used by this step
     std::string_view data;       // chunk data found in the input (may be empty)
@@ -26,13 +44,16 @@ class ChunkedDecoder {
   Step decode(std::string_view in);
   bool done() const { return state_ == State::done; }
   std::uint64_t body_bytes() const { return body_bytes_; }
+  // Once done(): the trailer fields in the order they came, values without
+  // their surrounding white space; empty when none came (then nothing was
+  // allocated). Valid while the decoder lives.
+  std::span<const HeaderField> trailers() const { return trailers_; }
 
   // Significant digits (after leading zeros): 2^64 - 1 at most.
   static constexpr std::size_t kMaxSizeDigits = 16;
   // A whole chunk size line (zeros, size, extensions): zeros cost nothing
   // to send, so they are bounded with the rest.
   static constexpr std::size_t kMaxSizeLineBytes = 4096;
-  static constexpr std::size_t kMaxTrailerBytes = 16 * 1024;
 
  private:
   // The size line is chunk-size *( BWS ";" BWS name [ BWS "=" BWS value ] )
@@ -66,16 +87,24 @@ class ChunkedDecoder {
   // After a name or a value: ';' starts another, CR ends the line, white
   // space moves to `on_space`; false for anything else.
   bool after_extension_item(char c, State on_space);
+  // At the end of the trailer section: the fields, as views into the text.
+  void index_trailers();
 
   State state_ = State::size;
   std::uint64_t size_ = 0;
   bool size_seen_ = false;              // at least one hex digit, zeros included
   std::size_t significant_digits_ = 0;  // hex digits after the leading zeros
   std::size_t size_line_bytes_ = 0;
+  TrailerLimits limits_;
   std::size_t trailer_bytes_ = 0;
   std::size_t trailer_line_bytes_ = 0;
+  std::size_t trailer_count_ = 0;
   bool trailer_colon_ = false;
   std::uint64_t body_bytes_ = 0;
+  // The trailer lines as received ("name:value", each ended by '\n'):
+  // only a body with trailers allocates.
+  std::string trailer_text_;
+  std::vector<HeaderField> trailers_;  // into trailer_text_, once done
 };
 
 }  // namespace sluice::http

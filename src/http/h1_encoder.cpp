@@ -135,6 +135,13 @@ ChunkFrame frame_chunk(char* size_line, std::size_t data_size, bool end) {
   return f;
 }
 
+bool encode_last_chunk(HeadWriter& out, std::span<const HeaderField> trailers) {
+  out.put("0\r\n");
+  put_fields(out, trailers);
+  out.put("\r\n");
+  return !out.overflow();
+}
+
 std::string keep_alive_announcement(std::uint64_t timeout_seconds) {
   return "Connection: keep-alive\r\nKeep-Alive: timeout=" + std::to_string(timeout_seconds) +
          "\r\n";

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -76,6 +77,12 @@ struct ChunkFrame {
   std::string_view after;
 };
 ChunkFrame frame_chunk(char* size_line, std::size_t data_size, bool end);
+
+// The last chunk with a trailer section (RFC 9112 §7.1.2): "0\r\n", the
+// fields, and the blank line that ends the body. The fields are written as
+// given: the caller filtered them (http/trailer_fields.h). False on
+// overflow.
+bool encode_last_chunk(HeadWriter& out, std::span<const HeaderField> trailers);
 
 // A listener's keep-alive announcement: "Connection: keep-alive" and
 // "Keep-Alive: timeout=N" (RFC 2068 §19.7.1), for H1Persistence.

@@ -60,7 +60,15 @@ struct H2Callbacks {
   static int on_begin_headers(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     H2ServerConnection& c = conn(user);
-    H2StreamState* s = c.handler_.open_stream(frame->hd.stream_id);
+    // RFC 9113 §5.1.2: a stream over our limit is a stream error
+    // (REFUSED_STREAM), never the connection's. It costs the client a
+    // token of its reset budget, as a reset of its own would.
+    H2StreamState* s = nullptr;
+    if (c.open_streams_ >= c.limits_.max_concurrent_streams) {
+      if (!c.take_reset_token()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+    } else {
+      s = c.handler_.open_stream(frame->hd.stream_id);
+    }
     if (s == nullptr) {
       nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id,
                                 NGHTTP2_REFUSED_STREAM);
@@ -69,6 +77,25 @@ struct H2Callbacks {
     s->id = frame->hd.stream_id;
     ++c.open_streams_;
     nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, s);
+    return 0;
+  }
+
+  // A header block is bounded on the wire too: twice the decoded limit
+  // (HPACK rarely doubles anything), so a block that can only be refused
+  // is not read to its end (CONTINUATION flood).
+  static int on_begin_frame(nghttp2_session* /*session*/, const nghttp2_frame_hd* hd, void* user) {
+    H2ServerConnection& c = conn(user);
+    if (hd->type == NGHTTP2_HEADERS) {
+      c.block_bytes_ = hd->length;
+    } else if (hd->type == NGHTTP2_CONTINUATION) {
+      c.block_bytes_ += hd->length;
+    } else {
+      return 0;
+    }
+    if (c.block_bytes_ > 2 * c.limits_.max_header_list_size) {
+      c.calm_down("a header block larger than twice max_header_list_size (CONTINUATION flood)");
+      return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
     return 0;
   }
 
@@ -231,6 +258,7 @@ H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &H2Callbacks::on_begin_headers);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cb, &H2Callbacks::on_begin_frame);
   nghttp2_session_callbacks_set_on_header_callback(cb, &H2Callbacks::on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &H2Callbacks::on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &H2Callbacks::on_data_chunk);
@@ -250,8 +278,13 @@ H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
 
+  // nghttp2 makes a stream over an acknowledged MAX_CONCURRENT_STREAMS a
+  // connection error, which RFC 9113 §5.1.2 does not allow (every stream
+  // in flight would die with it). So nghttp2 is told a limit it never
+  // reaches, the client is told ours (take_output writes it into the
+  // SETTINGS frame), and on_begin_headers refuses the streams above it.
   const std::array<nghttp2_settings_entry, 5> settings{{
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams},
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kUnreachedStreams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, limits.initial_window_size},
       {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, limits.max_frame_size},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<std::uint32_t>(std::min<std::uint64_t>(
@@ -314,11 +347,38 @@ bool H2ServerConnection::receive(std::string_view bytes, std::uint64_t now_ms) {
 }
 
 void H2ServerConnection::take_output(std::string& out, std::size_t max) {
+  const std::size_t first = out.size();
   while (out.size() < max) {
     const std::uint8_t* data = nullptr;
     const ssize_t n = nghttp2_session_mem_send(session_, &data);
     if (n <= 0) break;
     out.append(view(data, static_cast<std::size_t>(n)));
+  }
+  if (!settings_sent_ && out.size() > first) {
+    settings_sent_ = true;
+    advertise_stream_limit(out.data() + first, out.size() - first);
+  }
+}
+
+// Our first frame is the SETTINGS submitted in the constructor: its
+// MAX_CONCURRENT_STREAMS entry gets the configured limit (see there).
+void H2ServerConnection::advertise_stream_limit(char* frames, std::size_t size) const {
+  constexpr std::size_t kHeader = 9;
+  constexpr std::size_t kEntry = 6;
+  if (size < kHeader || frames[3] != NGHTTP2_SETTINGS) return;
+  const std::size_t length =
+      (static_cast<std::size_t>(static_cast<std::uint8_t>(frames[0])) << 16) |
+      (static_cast<std::size_t>(static_cast<std::uint8_t>(frames[1])) << 8) |
+      static_cast<std::uint8_t>(frames[2]);
+  for (std::size_t at = kHeader; at + kEntry <= kHeader + length && at + kEntry <= size;
+       at += kEntry) {
+    auto* e = reinterpret_cast<unsigned char*>(frames + at);
+    if (((e[0] << 8) | e[1]) != NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) continue;
+    const std::uint32_t v = limits_.max_concurrent_streams;
+    e[2] = static_cast<unsigned char>(v >> 24);
+    e[3] = static_cast<unsigned char>(v >> 16);
+    e[4] = static_cast<unsigned char>(v >> 8);
+    e[5] = static_cast<unsigned char>(v);
   }
 }
 

@@ -173,6 +173,8 @@ class H2ServerConnection {
   bool take_control_token();
   bool take_reset_token();
   void calm_down(const char* why);
+  void advertise_stream_limit(char* frames, std::size_t size) const;
+  static constexpr std::uint32_t kUnreachedStreams = 0x7fffffff;
 
   nghttp2_session* session_ = nullptr;
   Handler& handler_;
@@ -181,8 +183,10 @@ class H2ServerConnection {
   Budget control_;
   std::uint64_t now_ms_ = 0;
   std::size_t open_streams_ = 0;
+  std::uint64_t block_bytes_ = 0;  // wire bytes of the header block being read
   const char* failure_ = nullptr;
   bool goaway_sent_ = false;
+  bool settings_sent_ = false;
   std::string lower_;  // response field names in lower case (RFC 9113 §8.2.1)
 };
 

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/task.h"
+#include "http/message.h"
 #include "http/outgoing.h"
 #include "proxy/exchange_error.h"
 
@@ -19,10 +20,13 @@ class SocketAddress;
 
 namespace sluice::proxy {
 
-// One piece of the request body, decoded (no framing). Valid until the
+// One piece of a message body, decoded (no framing). Valid until the
 // next read_body().
 struct BodyPiece {
   std::string_view data;
+  // Only on the piece with `end`: the trailer fields that ended the body
+  // (RFC 9110 §6.5), as received, unfiltered; empty when none came.
+  std::span<const http::HeaderField> trailers;
   bool end = false;     // the body ended with this piece
   bool failed = false;  // reading failed: `error` says how
   ExchangeError error;
@@ -53,6 +57,12 @@ class Downstream {
   // A piece of the response body; `end` on the last one (it may be empty,
   // as is the only one of a response without a body).
   virtual Task<bool> send_body(std::string_view data, bool end) = 0;
+  // Ends the response body with trailer fields (already filtered, not
+  // empty), instead of the last send_body(..., true): the data before went
+  // with `end` false. A client that cannot receive them (HTTP/1.0, or a
+  // body framed by Content-Length) gets the body's end without them.
+  // False: the client is gone.
+  virtual Task<bool> send_trailers(std::span<const http::HeaderField> trailers) = 0;
   // The response was cut off: tell the client at once (HTTP/1: close the
   // connection without a lingering read; HTTP/2: reset the stream).
   virtual void reset() = 0;

@@ -10,6 +10,7 @@
 #include "http/h1_encoder.h"
 #include "http/serializer.h"
 #include "http/token.h"
+#include "http/trailer_fields.h"
 #include "proxy/downstream.h"
 #include "proxy/forwarded_response.h"
 #include "proxy/request_affinity.h"
@@ -158,8 +159,14 @@ void Exchange::on_connected() {
 // The head is queued: it leaves with the first piece.
 Task<Exchange::Sent> Exchange::send_body() {
   if (body_started_) {
-    // A resend: the body we kept.
-    co_return co_await upstream_.send_body(held_body_, true) ? Sent::ok : Sent::server_failed;
+    // A resend: the body we kept, and its trailer fields.
+    bool resent = false;
+    if (request_trailers_.empty()) {
+      resent = co_await upstream_.send_body(held_body_, true);
+    } else {
+      resent = co_await send_body_end_with_trailers(held_body_);
+    }
+    co_return resent ? Sent::ok : Sent::server_failed;
   }
   body_started_ = true;
   while (true) {
@@ -169,7 +176,13 @@ Task<Exchange::Sent> Exchange::send_body() {
       co_return Sent::client_failed;
     }
     hold_body(piece.data);
-    const bool sent = co_await upstream_.send_body(piece.data, piece.end);
+    if (piece.end) keep_request_trailers(piece.trailers);
+    bool sent = false;
+    if (piece.end && !request_trailers_.empty()) {
+      sent = co_await send_body_end_with_trailers(piece.data);
+    } else {
+      sent = co_await upstream_.send_body(piece.data, piece.end);
+    }
     if (!sent) {
       if (upstream_.send_cancelled()) {
         send_error_ = ExchangeError{ErrorKind::closed, Side::client, Phase::request, false,
@@ -180,6 +193,36 @@ Task<Exchange::Sent> Exchange::send_body() {
     }
     if (piece.end) co_return Sent::ok;
   }
+}
+
+// A request's trailer fields are held for a resend, not a reason to give
+// one up (design problem 5 resends an idempotent request whose body is in
+// hand; its trailers are part of it). They are views into the
+// downstream's storage, which stays valid until its next read_body(), and
+// the exchange never reads again after the body's end; so holding them
+// copies nothing, and they need not count against retries.max_body (the
+// client's codec bounds them; HTTP/1: the listener's max_header_count and
+// max_header_size). An
+// idempotent request with trailers is then resent exactly as it was
+// first sent, as one without is.
+void Exchange::keep_request_trailers(std::span<const http::HeaderField> trailers) {
+  for (const http::HeaderField& f : trailers) {
+    if (request_->forwards_trailer(f.name)) {
+      request_trailers_.push_back(f);
+    } else {
+      spdlog::debug("listener '{}': dropped request trailer field '{}'", listener_.name, f.name);
+    }
+  }
+}
+
+// The body's last data (sent on its own when there is some), then the
+// trailer section that ends it.
+Task<bool> Exchange::send_body_end_with_trailers(std::string_view data) {
+  if (!data.empty()) {
+    const bool sent = co_await upstream_.send_body(data, false);
+    if (!sent) co_return false;
+  }
+  co_return co_await upstream_.send_trailers(request_trailers_);
 }
 
 void Exchange::hold_body(std::string_view bytes) {
@@ -263,8 +306,10 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     co_return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
                                 "response head too large to forward"});
   }
-  response_started_ = true;
+  // The head is only queued: until it leaves with the first piece, a
+  // failure can still be answered with a status.
   if (res.body == http::BodyKind::none) {
+    response_started_ = true;
     const bool sent = co_await down_.send_body({}, true);
     if (!sent) {
       co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
@@ -278,12 +323,42 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     // bytes reach the client, so the next request of any client on this
     // worker can use it.
     if (piece.end) finish_connection(poolable && upstream_.reusable());
-    const bool sent = co_await down_.send_body(piece.data, piece.end);
+    response_started_ = true;
+    bool sent = false;
+    if (piece.end && !piece.trailers.empty()) {
+      sent = co_await relay_end_with_trailers(piece.data, piece.trailers);
+    } else {
+      sent = co_await down_.send_body(piece.data, piece.end);
+    }
     if (!sent) {
       co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
     }
     if (piece.end) co_return ExchangeEnd{};
   }
+}
+
+// The response body's last data, then the trailer fields that may travel
+// on (RFC 9110 §6.5.1); when none may, the body's plain end. `data` and
+// `trailers` live in the upstream codec, which the exchange owns, and
+// nothing reads from it meanwhile (the connection may be back in the pool:
+// it has a codec of its own for its next exchange).
+Task<bool> Exchange::relay_end_with_trailers(std::string_view data,
+                                             std::span<const http::HeaderField> trailers) {
+  std::vector<http::HeaderField> kept;
+  kept.reserve(trailers.size());
+  for (const http::HeaderField& f : trailers) {
+    if (http::allowed_in_trailers(f.name)) {
+      kept.push_back(f);
+    } else {
+      spdlog::debug("backend '{}': dropped response trailer field '{}'", backend_.name, f.name);
+    }
+  }
+  if (kept.empty()) co_return co_await down_.send_body(data, true);
+  if (!data.empty()) {
+    const bool sent = co_await down_.send_body(data, false);
+    if (!sent) co_return false;
+  }
+  co_return co_await down_.send_trailers(kept);
 }
 
 // RFC 9110 §7.8 (after 101) and §9.3.6 (after a 2xx to CONNECT): both

@@ -19,8 +19,10 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/task.h"
 #include "http/message.h"
@@ -93,8 +95,12 @@ class Exchange {
   void on_connected();
   enum class Sent : std::uint8_t { ok, server_failed, client_failed };
   Task<Sent> send_body();
+  void keep_request_trailers(std::span<const http::HeaderField> trailers);
+  Task<bool> send_body_end_with_trailers(std::string_view data);
   Task<HeadRead> await_head();
   Task<ExchangeEnd> relay(const http::ResponseHead& head);
+  Task<bool> relay_end_with_trailers(std::string_view data,
+                                     std::span<const http::HeaderField> trailers);
   Task<ExchangeEnd> relay_tunnel(const http::ResponseHead& head, bool switching);
 
   // Failed tries.
@@ -136,6 +142,9 @@ class Exchange {
   bool counted_retry_ = false;
   std::string held_body_;  // the body as sent, kept for a resend up to retries.max_body
   bool body_held_ = true;
+  // The request's trailer fields that go to the server (filtered), views
+  // into the downstream's; empty when none came (nothing allocated).
+  std::vector<http::HeaderField> request_trailers_;
   bool body_started_ = false;     // body bytes were taken from the client
   bool interim_relayed_ = false;  // a 1xx reached the client: the server answered
   bool response_started_ = false;

@@ -8,6 +8,7 @@
 #include "core/address.h"
 #include "http/hop_by_hop.h"
 #include "http/token.h"
+#include "http/trailer_fields.h"
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
@@ -44,13 +45,38 @@ void ForwardedRequest::add(std::string_view name, std::string_view value) {
   ++count_;
 }
 
+bool ForwardedRequest::proxy_states(std::string_view name) const {
+  const ListenerSettings& ls = *listener_;
+  // Only we say who a client certificate names: a client's own claim
+  // would pass for a verified one.
+  if (http::iequals(name, kClientSubjectField) ||
+      (!ls.client_subject_field.empty() && http::iequals(name, ls.client_subject_field))) {
+    return true;
+  }
+  const ForwardedPolicy& fwd = *ls.forwarded;
+  return add_forwarded_ && ((fwd.x_forwarded_for && http::iequals(name, "x-forwarded-for")) ||
+                            (fwd.x_forwarded_proto && http::iequals(name, "x-forwarded-proto")) ||
+                            (fwd.x_forwarded_host && http::iequals(name, "x-forwarded-host")));
+}
+
+// CGI and WSGI turn '-' into '_', so X_Forwarded_For would reach them as
+// the HTTP_X_FORWARDED_FOR we set (nginx drops these too).
+bool ForwardedRequest::drops_underscore_name(std::string_view name) const {
+  return name.find('_') != std::string_view::npos && !listener_->keep_underscore_fields;
+}
+
+bool ForwardedRequest::forwards_trailer(std::string_view name) const {
+  return http::allowed_in_trailers(name) && !proxy_states(name) && !drops_underscore_name(name);
+}
+
 // RFC 9110 §7.6.1: connection-specific fields stay on their hop. Framing is
 // ours to state (Content-Length / Transfer-Encoding), so a Connection field
 // naming Content-Length cannot make us send a body unframed.
-ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& in) {
+ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& in)
+    : listener_(in.listener), add_forwarded_(in.listener->forwarded->applies_to(*in.client)) {
   const ListenerSettings& ls = *in.listener;
   const ForwardedPolicy& fwd = *ls.forwarded;
-  const bool add_forwarded = fwd.applies_to(*in.client);
+  const bool add_forwarded = add_forwarded_;
   const bool add_for = add_forwarded && fwd.x_forwarded_for;
   const http::HopByHopFields hop(head.fields);
   bool had_length = false;
@@ -63,20 +89,9 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
       continue;
     } else if (http::iequals(f.name, "expect")) {
       continue;  // 100-continue is answered by us
-    } else if (http::iequals(f.name, kClientSubjectField) ||
-               (!ls.client_subject_field.empty() &&
-                http::iequals(f.name, ls.client_subject_field))) {
-      // Only we say who a client certificate names: a client's own claim
-      // would pass for a verified one.
+    } else if (proxy_states(f.name)) {
       continue;
-    } else if (add_forwarded &&
-               ((add_for && http::iequals(f.name, "x-forwarded-for")) ||
-                (fwd.x_forwarded_proto && http::iequals(f.name, "x-forwarded-proto")) ||
-                (fwd.x_forwarded_host && http::iequals(f.name, "x-forwarded-host")))) {
-      continue;
-    } else if (f.name.find('_') != std::string_view::npos && !ls.keep_underscore_fields) {
-      // CGI and WSGI turn '-' into '_', so X_Forwarded_For would reach
-      // them as the HTTP_X_FORWARDED_FOR we set (nginx drops these too).
+    } else if (drops_underscore_name(f.name)) {
       spdlog::debug("listener '{}': dropped header field '{}' (underscore in its name)", ls.name,
                     f.name);
       continue;

@@ -36,9 +36,19 @@ class ForwardedRequest {
   ForwardedRequest& operator=(const ForwardedRequest&) = delete;
 
   const http::OutgoingRequest& request() const { return out_; }
+  // A trailer field of the client's request goes on to the server: one
+  // that may travel in a trailer section (http/trailer_fields.h), and none
+  // the proxy states itself or drops from the head (a client certificate's
+  // subject, the X-Forwarded-* fields it adds, underscore names): a server
+  // that merges trailers into the header section must not take a client's
+  // claim for ours.
+  bool forwards_trailer(std::string_view name) const;
 
  private:
   void add(std::string_view name, std::string_view value);
+  // Only the proxy states this field to the server; a client's is dropped.
+  bool proxy_states(std::string_view name) const;
+  bool drops_underscore_name(std::string_view name) const;
   void add_forwarded_for(const http::RequestHead& head, const SocketAddress& client);
 
   http::OutgoingRequest out_;
@@ -48,6 +58,8 @@ class ForwardedRequest {
   std::vector<http::HeaderField> spill_;
   std::size_t count_ = 0;
   std::string forwarded_for_;  // the X-Forwarded-For value we send
+  const ListenerSettings* listener_;
+  bool add_forwarded_;  // this client's requests get the X-Forwarded-* fields
 };
 
 // The text form of a client's IP address ("unknown" for other families).

@@ -82,13 +82,13 @@ Task<BodyPiece> H2Downstream::read_body() {
       p.data = s_.delivering;
       p.end = s_.state.ended && s_.state.body.empty();
       body_read_ = p.end;
-      // TODO(merge trailers): if (p.end && s_.state.has_trailers) p.trailers = ...
+      if (p.end && s_.state.has_trailers) p.trailers = s_.state.trailers.fields();
       co_return p;
     }
     if (s_.state.ended) {
       body_read_ = true;
       p.end = true;
-      // TODO(merge trailers): if (s_.state.has_trailers) p.trailers = ...
+      if (s_.state.has_trailers) p.trailers = s_.state.trailers.fields();
       co_return p;
     }
     if (s_.state.closed || s_.cancel.cancelled()) {

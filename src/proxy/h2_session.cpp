@@ -377,7 +377,13 @@ Task<void> H2Session::write_loop() {
     out.clear();
     codec_.take_output(out, kWriteBatch);
     if (out.empty()) {
-      if (ending_ || (!codec_.wants_write() && !codec_.wants_read())) break;
+      if (ending_) break;
+      if (!codec_.wants_write() && !codec_.wants_read()) {
+        // A GOAWAY that ends the connection went out: the reader stops.
+        ending_ = true;
+        stream_.cancel();
+        break;
+      }
       // Idle: the batch's memory goes back.
       if (out.capacity() > 4096) std::string().swap(out);
       (void)co_await writer_.wait(loop());

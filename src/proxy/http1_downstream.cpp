@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 #include <cstring>
+#include <utility>
 
 #include "core/byte_stream.h"
 #include "core/worker.h"
@@ -18,7 +19,10 @@ Http1Downstream::Http1Downstream(const Connection& c, const http::RequestHead& h
       client_minor_(head.version_minor),
       client_keep_alive_(head.keep_alive),
       expect_continue_(head.expect_continue),
-      body_(head.framing, head.content_length),
+      // A trailer section is bounded as the head is (max_header_count,
+      // max_header_size), on its own.
+      body_(head.framing, head.content_length,
+            http::TrailerLimits{c.listener.max_fields, c.listener.max_head_bytes}),
       pace_(c.listener, c.request_started_ms) {}
 
 BodyPiece Http1Downstream::client_error(ErrorKind kind, const char* reason) {
@@ -63,6 +67,7 @@ Task<BodyPiece> Http1Downstream::read_body() {
         first_read_ = false;
         p.data = std::string_view(c_.buf.data() + c_.head_end, d.data_bytes);
         p.end = d.done;
+        if (d.done) p.trailers = body_.trailers();
         co_return p;
       }
       drop_consumed();  // framing only: it goes, and more is read
@@ -164,6 +169,34 @@ Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
   }
   if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) co_return true;
   co_return static_cast<bool>(co_await write(head, size_piece, data, tail));
+}
+
+// RFC 9112 §7.1.2: only the chunked coding carries trailer fields. An
+// HTTP/1.0 client's body ends with our close, and a Content-Length body
+// with its last byte: they get the body's end without them.
+Task<bool> Http1Downstream::send_trailers(std::span<const http::HeaderField> trailers) {
+  if (framing_ != http::H1Framing::chunked) co_return co_await send_body({}, true);
+  const std::span<char> buf = head_buffer();
+  std::size_t head = std::exchange(held_head_, 0);
+  // Behind a head still held, so that both leave in one write.
+  http::HeadWriter w(buf.subspan(head));
+  if (!http::encode_last_chunk(w, trailers) && head > 0) {
+    const bool sent = static_cast<bool>(co_await write(std::string_view(buf.data(), head)));
+    if (!sent) co_return false;
+    head = 0;
+    w = http::HeadWriter(buf);
+    (void)http::encode_last_chunk(w, trailers);
+  }
+  if (w.overflow()) {
+    // Larger than a buffer (HTTP/1 bounds a response's trailer section at
+    // 16 KiB; an HTTP/2 server's may be larger): the body ends without
+    // it, and the log says so.
+    spdlog::warn("listener '{}': {} trailer fields larger than a buffer were dropped",
+                 c_.listener.name, trailers.size());
+    co_return static_cast<bool>(
+        co_await write(std::string_view(buf.data(), head), http::kLastChunk));
+  }
+  co_return static_cast<bool>(co_await write(std::string_view(buf.data(), head), w.text()));
 }
 
 void Http1Downstream::reset() {

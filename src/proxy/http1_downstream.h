@@ -49,6 +49,7 @@ class Http1Downstream final : public Downstream {
   Task<bool> send_interim(const http::OutgoingResponse& res) override;
   HeadSent queue_head(const http::OutgoingResponse& res) override;
   Task<bool> send_body(std::string_view data, bool end) override;
+  Task<bool> send_trailers(std::span<const http::HeaderField> trailers) override;
   void reset() override;
   Task<void> tunnel(ByteStream& server, std::string_view server_pending,
                     std::span<char> server_buffer, std::uint64_t write_timeout_ms) override;

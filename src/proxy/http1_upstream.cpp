@@ -5,6 +5,7 @@
 #include <cassert>
 #include <charconv>
 #include <cstring>
+#include <utility>
 
 #include "core/byte_stream.h"
 #include "core/event_loop.h"
@@ -72,6 +73,25 @@ Task<bool> Http1Upstream::send_body(std::string_view data, bool end) {
   }
   const bool ok = sent(co_await write(head, size_piece, data, tail));
   if (ok && end) request_sent_ = true;
+  co_return ok;
+}
+
+// RFC 9112 §7.1.2: a chunked request ends with its trailer section; one
+// framed by Content-Length cannot carry it and ends with its last byte.
+Task<bool> Http1Upstream::send_trailers(std::span<const http::HeaderField> trailers) {
+  if (!chunked_request_) co_return co_await send_body({}, true);
+  // scratch_ keeps the prepared head for another try; the response buffer
+  // holds nothing until the response is read.
+  http::HeadWriter w(std::span<char>(buf_.data(), buf_.capacity()));
+  if (!http::encode_last_chunk(w, trailers)) {
+    // A client's trailer section is bounded below a buffer's size (its
+    // listener's max_header_size); this one came over another protocol.
+    spdlog::warn("{} request trailer fields larger than a buffer were dropped", trailers.size());
+    co_return co_await send_body({}, true);
+  }
+  const std::string_view head(scratch_.data(), std::exchange(held_head_, 0));
+  const bool ok = sent(co_await write(head, w.text()));
+  if (ok) request_sent_ = true;
   co_return ok;
 }
 
@@ -213,6 +233,7 @@ Task<BodyPiece> Http1Upstream::read_body() {
   if (d.done && d.consumed < in.size()) clean_ = false;
   p.data = std::string_view(in.data(), d.data_bytes);
   p.end = d.done;
+  if (d.done) p.trailers = body_->trailers();
   body_ended_ = d.done;
   co_return p;
 }

@@ -34,6 +34,7 @@ class Http1Upstream final : public UpstreamCodec {
   bool prepare(const http::OutgoingRequest& req) override;
   void queue_head() override { held_head_ = prepared_head_; }
   Task<bool> send_body(std::string_view data, bool end) override;
+  Task<bool> send_trailers(std::span<const http::HeaderField> trailers) override;
   bool send_cancelled() const override { return send_cancelled_; }
   Task<HeadRead> read_head(std::uint64_t deadline_ms, std::span<http::HeaderField> fields,
                            http::Method request_method) override;

@@ -52,6 +52,7 @@ Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
     inputs.slot_of.push_back(i);
     slots_.push_back({config.listeners[i].listen,
                       config.listeners[i].protocol == config::Protocol::http,
+                      config.listeners[i].name,
                       {},
                       std::make_shared<ListenerCap>(config.listeners[i].name)});
   }
@@ -201,27 +202,43 @@ std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) 
 }
 
 // A listener keeps its slot (and so its sockets) when a listener with the
-// same address and protocol is still configured, whatever its name.
+// same address and protocol is still configured, whatever its name: first
+// the one of the same name, then another. Port 0 is the kernel's choice,
+// so two listeners on "host:0" are different sockets: those keep a slot
+// only by name.
 std::vector<std::size_t> Server::assign_slots(const config::Config& config,
                                               std::vector<Slot>& added) const {
   std::vector<bool> claimed(slots_.size(), false);
-  std::vector<std::size_t> slot_of;
-  for (const auto& lc : config.listeners) {
+  std::vector<std::size_t> slot_of(config.listeners.size(), SIZE_MAX);
+  const auto find = [&](const config::Listener& lc, bool same_name) {
     const bool http = lc.protocol == config::Protocol::http;
-    std::size_t found = SIZE_MAX;
-    for (std::size_t s = 0; s < slots_.size() && found == SIZE_MAX; ++s) {
-      if (!claimed[s] && !slots_[s].listen.empty() && slots_[s].listen == lc.listen &&
-          slots_[s].http == http) {
-        found = s;
+    for (std::size_t s = 0; s < slots_.size(); ++s) {
+      const Slot& slot = slots_[s];
+      if (claimed[s] || slot.listen.empty() || slot.listen != lc.listen || slot.http != http) {
+        continue;
       }
+      if (same_name ? slot.name == lc.name : !lc.listen.ends_with(":0")) return s;
     }
-    if (found == SIZE_MAX) {
-      found = slots_.size() + added.size();
-      added.push_back({lc.listen, http, {}, std::make_shared<ListenerCap>(lc.name)});
-    } else {
+    return SIZE_MAX;
+  };
+  for (const bool same_name : {true, false}) {
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+      if (slot_of[i] != SIZE_MAX) continue;
+      const std::size_t found = find(config.listeners[i], same_name);
+      if (found == SIZE_MAX) continue;
       claimed[found] = true;
+      slot_of[i] = found;
     }
-    slot_of.push_back(found);
+  }
+  for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+    if (slot_of[i] != SIZE_MAX) continue;
+    const config::Listener& lc = config.listeners[i];
+    slot_of[i] = slots_.size() + added.size();
+    added.push_back({lc.listen,
+                     lc.protocol == config::Protocol::http,
+                     lc.name,
+                     {},
+                     std::make_shared<ListenerCap>(lc.name)});
   }
   return slot_of;
 }
@@ -329,6 +346,8 @@ void Server::publish(const std::shared_ptr<const Snapshot>& next, std::vector<Sl
   const std::size_t first_added = slots_.size();
   for (auto& slot : added)
     slots_.push_back(std::move(slot));
+  for (const auto& ls : next->listeners)
+    slots_[ls->slot].name = ls->name;
   // Before the workers accept on an added listener; a kept listener's
   // count carries over, only its cap changes.
   apply_caps(*next);
@@ -355,8 +374,8 @@ void Server::publish(const std::shared_ptr<const Snapshot>& next, std::vector<Sl
   }
   wait_for(*published, 2'000);
   for (std::size_t s : removed) {
-    spdlog::info("listener on {} removed: it stops accepting; its connections finish",
-                 slots_[s].listen);
+    spdlog::info("listener '{}' on {} removed: it stops accepting; its connections finish",
+                 slots_[s].name, slots_[s].listen);
     slots_[s] = Slot{};
   }
 }

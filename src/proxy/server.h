@@ -150,6 +150,7 @@ class Server {
   struct Slot {
     std::string listen;
     bool http = true;
+    std::string name;  // the listener serving it now
     std::vector<int> fds;
     std::shared_ptr<ListenerCap> cap;
   };

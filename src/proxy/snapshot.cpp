@@ -216,6 +216,25 @@ const std::shared_ptr<const ListenerSettings>& Snapshot::in_slot(std::size_t slo
   static const std::shared_ptr<const ListenerSettings> none;
   return slot < slots.size() ? slots[slot] : none;
 }
+// HTTP/2 settings of an http listener: the codec's limits and timeouts.
+void set_http2(const config::Listener& lc, ListenerSettings& ls) {
+  const config::Http2& h = lc.http2;
+  ls.h2 = ls.http && h.enabled;
+  http::H2Limits& l = ls.h2_limits;
+  l.max_concurrent_streams = h.max_concurrent_streams;
+  l.initial_window_size = h.initial_window_size;
+  l.connection_window_size = h.connection_window_size;
+  l.max_frame_size = h.max_frame_size;
+  l.max_header_list_size = h.max_header_list_size > 0 ? h.max_header_list_size : lc.max_header_size;
+  l.max_header_fields = static_cast<std::uint32_t>(lc.max_header_count);
+  l.max_continuations = h.max_continuations;
+  l.reset_burst = h.reset_budget.burst;
+  l.reset_per_second = h.reset_budget.per_second;
+  l.control_burst = h.control_frame_budget.burst;
+  l.control_per_second = h.control_frame_budget.per_second;
+  ls.h2_stream_idle_timeout_ms = static_cast<std::uint64_t>(h.stream_idle_timeout.count());
+  ls.h2_zero_window_timeout_ms = static_cast<std::uint64_t>(h.zero_window_timeout.count());
+}
 
 std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
                                                 DestinationTable& destinations,
@@ -246,9 +265,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls->proxy_protocol = lc.proxy_protocol;
     ls->keep_underscore_fields = lc.keep_underscore_fields;
     ls->keep_escaped_slashes = lc.escaped_slashes == config::EscapedSlashes::keep;
-    ls->h2 = ls->http;  // TODO(merge h2cfg): lc.http2
-    ls->h2_limits.max_header_list_size = lc.max_header_size;
-    ls->h2_limits.max_header_fields = static_cast<std::uint32_t>(lc.max_header_count);
+    set_http2(lc, *ls);
     for (std::size_t b = 0; b < config.backends.size(); ++b) {
       if (lc.backend && config.backends[b].name == *lc.backend) ls->backend_index = b;
     }

@@ -7,8 +7,6 @@
 namespace sluice::proxy {
 namespace {
 
-#define H2_ENABLED(l) true  // TODO(merge h2cfg): l.http2.enabled
-
 constexpr std::time_t kExpiryWarning = 14 * 24 * 3600;  // issue 16: warn 14 days ahead
 
 std::string at(const config::Config& config, const config::SourceLocation& where,
@@ -57,8 +55,8 @@ tls::ServerSettings server_settings(const config::Listener& l) {
   s.curves = t.curves;
   s.alpn = t.alpn;
   if (s.alpn.empty() && l.protocol == config::Protocol::http) {
-    s.alpn = H2_ENABLED(l) ? std::vector<std::string>{"h2", "http/1.1"}
-                           : std::vector<std::string>{"http/1.1"};
+    s.alpn = l.http2.enabled ? std::vector<std::string>{"h2", "http/1.1"}
+                             : std::vector<std::string>{"http/1.1"};
   }
   if (t.client_auth) {
     s.client_ca = t.client_auth->ca;

@@ -37,6 +37,11 @@ class UpstreamCodec {
   // as is the only one of a request without a body). False: the server's
   // side failed, or the client left (send_cancelled()).
   virtual Task<bool> send_body(std::string_view data, bool end) = 0;
+  // Ends the request body with trailer fields (already filtered, not
+  // empty), instead of the last send_body(..., true): the data before went
+  // with `end` false. A request that cannot carry them (HTTP/1: a body
+  // framed by Content-Length) ends without them. False as for send_body().
+  virtual Task<bool> send_trailers(std::span<const http::HeaderField> trailers) = 0;
   // Why the last send failed: the client cancelled, or the server's side.
   virtual bool send_cancelled() const = 0;
 

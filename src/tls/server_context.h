@@ -61,6 +61,7 @@ class ServerContext {
   static int on_alpn(SSL* ssl, const unsigned char** out, unsigned char* outlen,
                      const unsigned char* in, unsigned int inlen, void* self);
   bool configure(TicketKeys* tickets, std::string& error);
+  bool install_default_certificates(std::string& error);
   bool configure_client_auth(std::string& error);
   void configure_resumption(TicketKeys* tickets);
 
@@ -68,6 +69,9 @@ class ServerContext {
   ServerSettings settings_;
   std::vector<unsigned char> alpn_wire_;  // ALPN list in wire format
   std::atomic<std::shared_ptr<const CertificateStore>> store_;
+  // The default certificates set in ctx_ when it was made (the store's
+  // default then; a later store may have another).
+  std::shared_ptr<const Certificate> installed_[2];
 };
 
 }  // namespace sluice::tls

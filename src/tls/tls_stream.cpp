@@ -28,6 +28,11 @@ TlsStream::TlsStream(EventLoop& loop, int fd, SSL* ssl) : ByteStream(loop, fd), 
   if (this->fd() >= 0) SSL_set_fd(ssl_, this->fd());
 }
 
+const std::string& TlsStream::failure() const {
+  static const std::string none;
+  return failure_ ? *failure_ : none;
+}
+
 TlsStream::~TlsStream() {
   if (ssl_ != nullptr) close();
   SSL_free(ssl_);
@@ -45,7 +50,7 @@ Task<bool> TlsStream::handshake(std::uint64_t timeout_ms) {
   const std::uint64_t deadline = timeout_ms == 0 ? 0 : loop().now_ms() + timeout_ms;
   for (;;) {
     if (fd() < 0) {
-      failure_ = "connection closed";
+      fail("connection closed");
       co_return false;
     }
     ERR_clear_error();
@@ -65,7 +70,7 @@ Task<bool> TlsStream::handshake(std::uint64_t timeout_ms) {
       const auto waited = co_await wait_readable(left);
       if (!waited && waited.code() != Errc::closed) {
         timed_out_ = true;
-        failure_ = waited.code() == Errc::timeout ? "timed out" : "cancelled";
+        fail(waited.code() == Errc::timeout ? "timed out" : "cancelled");
         co_return false;
       }
       continue;  // readable, or closed: the handshake step says which
@@ -75,24 +80,24 @@ Task<bool> TlsStream::handshake(std::uint64_t timeout_ms) {
       const auto waited = co_await wait_writable(left);
       if (!waited) {
         timed_out_ = waited.code() == Errc::timeout || waited.code() == Errc::cancelled;
-        failure_ = std::string(to_string(waited.code()));
+        fail(std::string(to_string(waited.code())));
         co_return false;
       }
       continue;
     }
     if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
       const std::string queued = take_openssl_errors();
-      failure_ = !queued.empty() ? queued
-                 : errno != 0    ? std::string("connection error: ") + std::strerror(errno)
-                                 : std::string("peer closed the connection during the handshake");
+      fail(!queued.empty() ? queued
+           : errno != 0    ? std::string("connection error: ") + std::strerror(errno)
+                           : std::string("peer closed the connection during the handshake"));
       co_return false;
     }
-    failure_ = take_openssl_errors();
+    std::string why = take_openssl_errors();
     const long verify = SSL_get_verify_result(ssl_);
     if (verify != X509_V_OK) {
-      failure_ += std::string(failure_.empty() ? "" : ": ") + X509_verify_cert_error_string(verify);
+      why += std::string(why.empty() ? "" : ": ") + X509_verify_cert_error_string(verify);
     }
-    if (failure_.empty()) failure_ = "handshake failed";
+    fail(why.empty() ? std::string("handshake failed") : std::move(why));
     co_return false;
   }
 }

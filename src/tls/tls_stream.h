@@ -13,6 +13,7 @@
 #include <openssl/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -34,7 +35,7 @@ class TlsStream final : public sluice::ByteStream {
   Task<bool> handshake(std::uint64_t timeout_ms);
   // Why the handshake failed, in OpenSSL's words ("certificate verify
   // failed: unable to get local issuer certificate", "timed out").
-  const std::string& failure() const { return failure_; }
+  const std::string& failure() const;
   // The handshake failed because it took too long (or was cancelled).
   bool timed_out() const { return timed_out_; }
 
@@ -76,9 +77,12 @@ class TlsStream final : public sluice::ByteStream {
   void shutdown_transport_write() override;
   void close_transport(bool reset) override;
   Transfer outcome_of(int ret);
+  void fail(std::string why) { failure_ = std::make_unique<std::string>(std::move(why)); }
 
   SSL* ssl_;
-  std::string failure_;
+  // Set only when the handshake failed: an idle connection keeps 8 bytes
+  // for it rather than an empty std::string's 32.
+  std::unique_ptr<std::string> failure_;
   bool timed_out_ = false;
   bool sent_close_notify_ = false;
 };

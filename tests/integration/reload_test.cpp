@@ -131,6 +131,32 @@ TEST(Reload, AddedListenersOpenAndRemovedOnesStopAcceptingAndDrain) {
       << "the kept listener never re-opened its sockets";
 }
 
+// Two listeners on port 0 are two sockets of the kernel's choosing: the
+// one removed is the one that stops, whatever the order of the others.
+TEST(Reload, RemovingTheFirstOfTwoPortZeroListenersClosesItsOwnSocket) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(with_listener(reload_config(backend.address(), "v1"), "more"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::uint16_t web_port = sluice.port("web");
+  const std::uint16_t more_port = sluice.port("more");
+  ASSERT_NE(web_port, more_port);
+
+  std::string only_more = reload_config(backend.address(), "v2");
+  only_more.replace(only_more.find("name: web"), 9, "name: more");
+  rewrite(sluice, only_more);
+  ::kill(sluice.process().pid(), SIGHUP);
+  ASSERT_TRUE(sluice.process().wait_for_line("reload: applied", std::chrono::seconds(10)))
+      << sluice.process().output();
+  RawConnection more(more_port);
+  EXPECT_EQ(get_body(more, "/"), "v2") << "the kept listener keeps its own port";
+  RawConnection web(web_port);
+  EXPECT_FALSE(web.connected() && web.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n") &&
+               web.read_response(false, 2000))
+      << "the removed listener's port accepts nothing";
+  EXPECT_EQ(sluice.process().count("listener 'web' on 127.0.0.1:0 removed"), 1u)
+      << sluice.process().output();
+}
+
 TEST(Reload, WatchReloadsWhenTheFileIsSaved) {
   TestBackend backend(TestBackend::echo());
   SluiceInstance sluice("watch: true\n" + reload_config(backend.address(), "v1"));

@@ -283,8 +283,18 @@ class TlsAlpn : public ::testing::Test {
   IssuedCert site_;
 };
 
-TEST_F(TlsAlpn, ClientOfferingH2AndHttp11GetsHttp11) {
+TEST_F(TlsAlpn, ClientOfferingHttp11AndH2GetsH2ByDefault) {
   SluiceInstance sluice(responder_config(entry(site_)));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  // The server's preference (h2 first) decides, not the client's order.
+  auto r = s_client(sluice.port("web"), {"-servername", "site.example.com", "-alpn", "http/1.1,h2"},
+                    "");
+  EXPECT_TRUE(contains(r.output, "ALPN protocol: h2")) << r.output;
+}
+
+TEST_F(TlsAlpn, ClientOfferingH2AndHttp11GetsHttp11WhenHttp2IsOff) {
+  // After the certificates, at the listener's indentation.
+  SluiceInstance sluice(responder_config(entry(site_), "    http2: {enabled: false}\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   auto r = s_client(sluice.port("web"), {"-servername", "site.example.com", "-alpn", "h2,http/1.1"},
                     closing_get("site.example.com"));

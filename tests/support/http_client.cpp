@@ -146,11 +146,16 @@ std::optional<HttpResponse> RawConnection::read_response(bool head_request, int 
       std::size_t size = std::strtoul(in_.substr(0, e).c_str(), nullptr, 16);
       in_.erase(0, e + 2);
       if (size == 0) {
-        while ((e = in_.find("\r\n")) == std::string::npos) {
-          if (!fill(left())) return std::nullopt;
+        // The trailer section: field lines up to the blank line.
+        while (true) {
+          while ((e = in_.find("\r\n")) == std::string::npos) {
+            if (!fill(left())) return std::nullopt;
+          }
+          const bool blank = e == 0;
+          if (!blank) r.raw_trailers.append(in_, 0, e + 2);
+          in_.erase(0, e + 2);
+          if (blank) break;
         }
-        // Trailers are not used by the tests: expect an empty trailer section.
-        in_.erase(0, e + 2);
         break;
       }
       while (in_.size() < size + 2) {

@@ -16,6 +16,9 @@ struct HttpResponse {
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::string body;
   std::string raw_head;
+  // A chunked body's trailer section as received: its field lines, each
+  // with its CRLF (not the blank line that ends it); empty when none came.
+  std::string raw_trailers;
   std::optional<std::string> header(const std::string& lower_name) const;
   std::size_t count(const std::string& lower_name) const { return headers.count(lower_name); }
 };

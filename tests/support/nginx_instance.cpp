@@ -68,7 +68,8 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
   std::string c = user_directive();
   // One process in the foreground: the test's Process owns it, its pid is
   // nginx's, and SIGKILL leaves no orphaned worker behind.
-  c += "daemon off;\nmaster_process off;\n";
+  c += std::string("daemon off;\nmaster_process ") + (o.master_process ? "on" : "off") + ";\n";
+  if (o.master_process) c += "worker_processes 1;\n";
   c += "pid " + at("nginx.pid") + ";\n";
   c += "error_log " + at("error.log") + " info;\n";
   c += "events { worker_connections 1024; }\n";
@@ -84,18 +85,18 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
        "status=$status request=\"$request\"';\n";
   c += "  access_log " + at("access.log") + " sluice;\n";
   c += "  server {\n";
-  const std::string flags = std::string(o.tls ? " ssl" : "") + (o.http2 ? " http2" : "");
-  c += "    listen 127.0.0.1:" + std::to_string(port) + flags + ";\n";
+  const std::string listen_flags = std::string(o.tls ? " ssl" : "") + (o.http2 ? " http2" : "");
+  c += "    listen 127.0.0.1:" + std::to_string(port) + listen_flags + ";\n";
   if (o.ipv6_loopback_too) {
-    c += "    listen [::1]:" + std::to_string(port) + flags + ";\n";
+    c += "    listen [::1]:" + std::to_string(port) + listen_flags + ";\n";
   }
-  if (o.http2) {
+  if (o.protocol_headers) {
     c += "    add_header X-Server-Protocol $server_protocol always;\n";
     c += "    add_header X-Connection $connection always;\n";
-    if (o.http2_max_concurrent_streams > 0) {
-      c += "    http2_max_concurrent_streams " + std::to_string(o.http2_max_concurrent_streams) +
-           ";\n";
-    }
+  }
+  if (o.http2 && o.http2_max_concurrent_streams > 0) {
+    c += "    http2_max_concurrent_streams " + std::to_string(o.http2_max_concurrent_streams) +
+         ";\n";
   }
   if (o.tls) {
     c += "    ssl_certificate " + quoted(o.cert_path) + ";\n";
@@ -108,7 +109,24 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
       c += "    ssl_client_certificate " + quoted(o.client_ca_path) + ";\n";
     }
   }
-  c += "    location / { return 200 " + quoted(o.body) + "; }\n";
+  c += o.server_extra.empty() ? "" : "    " + o.server_extra + "\n";
+  for (const auto& route : o.proxy_routes) {
+    c += "    location " + quoted(route.prefix) + " {\n";
+    c += "      proxy_pass http://" + route.address + ";\n";
+    c += "      proxy_http_version 1.1;\n";
+    c += "      proxy_set_header Connection \"\";\n";
+    c += "      proxy_set_header Host $host:$server_port;\n";
+    c += "      proxy_set_header X-Forwarded-Proto $scheme;\n";
+    c += "      client_max_body_size 0;\n";
+    c += "    }\n";
+  }
+  if (o.proxy_pass.empty()) {
+    c += "    location / { return 200 " + quoted(o.body) + "; }\n";
+  } else {
+    c += "    location / {\n      proxy_pass http://" + o.proxy_pass + ";\n";
+    c += "      proxy_http_version 1.1;\n      proxy_set_header Host $host;\n";
+    c += "      proxy_set_header Connection \"\";\n    }\n";
+  }
   c += "  }\n}\n";
   return c;
 }
@@ -183,6 +201,10 @@ NginxInstance::NginxInstance(NginxOptions options)
 NginxInstance::~NginxInstance() {
   if (process_ && process_->stop(SIGTERM, std::chrono::seconds(10)) == -1)
     process_->stop(SIGKILL, std::chrono::seconds(10));
+}
+
+Process& NginxInstance::process() {
+  return *process_;
 }
 
 std::uint16_t NginxInstance::port() const {

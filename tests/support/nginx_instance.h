@@ -22,16 +22,36 @@ struct NginxOptions {
   std::string cert_path, key_path;      // with tls
   std::string client_ca_path;           // non-empty: ssl_verify_client on, with this CA
   std::vector<std::string> alpn_http2;  // unused for now, leave room
-  // Speak HTTP/2 on the port (nginx `listen ... http2`): h2c with prior
-  // knowledge when plain, h2 by ALPN with tls. Every answer then carries
-  // `X-Server-Protocol: <$server_protocol>` ("HTTP/2.0" over HTTP/2) and
-  // `X-Connection: <$connection>`.
+  // `listen ... http2`: h2c with prior knowledge on a plain listener, and
+  // ALPN "h2" (beside http/1.1) with tls. HTTP/1.1 is still served on a
+  // TLS listener; a plain one then speaks HTTP/2 only.
   bool http2 = false;
-  int http2_max_concurrent_streams = 0;   // > 0: nginx's http2_max_concurrent_streams
+  // Non-empty ("127.0.0.1:PORT"): location / proxies every request to this
+  // HTTP/1.1 server (the whole request body read first), Host kept,
+  // instead of answering `body`.
+  std::string proxy_pass;
+  // Every answer carries `X-Server-Protocol: <$server_protocol>`
+  // ("HTTP/2.0" over HTTP/2) and `X-Connection: <$connection>`.
+  bool protocol_headers = false;
+  int http2_max_concurrent_streams = 0;  // > 0: nginx's http2_max_concurrent_streams
   std::string body = "hello from nginx";  // what GET / answers (return 200 "..."); no '$'
   // Also listen on [::1] (same port): for a backend named "localhost",
   // which resolves to ::1 first where the host has IPv6 loopback.
   bool ipv6_loopback_too = false;
+  // Each becomes `location PREFIX { proxy_pass http://ADDRESS; }` with
+  // HTTP/1.1 and keep-alive to the backend, Host from the request's
+  // host and port, X-Forwarded-Proto $scheme and no body size limit.
+  struct ProxyRoute {
+    std::string prefix;   // "/app/"
+    std::string address;  // "127.0.0.1:8080"
+  };
+  std::vector<ProxyRoute> proxy_routes;
+  // More directives for the server block, verbatim ("http2_max_concurrent_streams 100;").
+  std::string server_extra;
+  // A master process and one worker instead of a single process: the
+  // master's signals then act as documented, SIGQUIT stopping gracefully and
+  // SIGHUP reloading (old workers finish their requests).
+  bool master_process = false;
 };
 
 // Each access log line reads
@@ -62,6 +82,8 @@ class NginxInstance {
                          std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // Its error log so far (for failure messages).
   std::string error_log() const;
+  // The nginx process (the master with master_process): for signals.
+  Process& process();
 
  private:
   NginxOptions options_;

@@ -132,6 +132,7 @@ bool BackendConnection::read_request(ReceivedRequest& out, int timeout_ms) {
             if (!fill(timeout_ms)) return false;
           }
           const bool empty = le == 0;
+          if (!empty) out.raw_trailers.append(in_, 0, le + 2);
           in_.erase(0, le + 2);
           if (empty) break;
         }

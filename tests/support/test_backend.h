@@ -27,6 +27,9 @@ struct ReceivedRequest {
   std::string body;                                 // decoded (chunked or Content-Length)
   bool chunked = false;
   std::string raw_head;
+  // A chunked body's trailer section as received: its field lines, each
+  // with its CRLF (not the blank line that ends it); empty when none came.
+  std::string raw_trailers;
   std::string header(const std::string& lower_name) const;  // "" when absent
   bool has(const std::string& lower_name) const { return headers.count(lower_name) > 0; }
 };

@@ -152,7 +152,40 @@ TEST(BodyDecoder, ChunkedFedInPiecesGivesTheSameData) {
     EXPECT_EQ(f.data, "abc0123456789\n") << "pieces of " << piece;
     EXPECT_EQ(f.left, pipelined) << "pieces of " << piece;
     EXPECT_EQ(d.body_bytes(), 14u);
+    ASSERT_EQ(d.trailers().size(), 2u) << "pieces of " << piece;
+    EXPECT_EQ(d.trailers()[0].name, "Trailer-A");
+    EXPECT_EQ(d.trailers()[0].value, "x");
+    EXPECT_EQ(d.trailers()[1].name, "Trailer-B");
+    EXPECT_EQ(d.trailers()[1].value, "y z");
   }
+}
+
+// The caller's buffer is reused for the next bytes at once; the trailer
+// fields it read must not point into it.
+TEST(BodyDecoder, TrailersOutliveTheBufferTheyCameIn) {
+  BodyDecoder d(Framing::chunked, 0);
+  std::string in = "2\r\nok\r\n0\r\ngrpc-status: 0\r\n\r\n";
+  ASSERT_TRUE(d.decode(span_of(in)).done);
+  in.assign(in.size(), 'X');
+  ASSERT_EQ(d.trailers().size(), 1u);
+  EXPECT_EQ(d.trailers()[0].name, "grpc-status");
+  EXPECT_EQ(d.trailers()[0].value, "0");
+}
+
+TEST(BodyDecoder, TrailerLimitsAreTheCallersAndOverThemTheBodyFails) {
+  BodyDecoder d(Framing::chunked, 0, TrailerLimits{1, 1024});
+  const Fed f = feed(d, "0\r\na: 1\r\nb: 2\r\n\r\n", 64);
+  EXPECT_TRUE(f.error);
+  EXPECT_EQ(f.reason, "too many trailer fields");
+}
+
+TEST(BodyDecoder, OtherFramingsHaveNoTrailers) {
+  BodyDecoder length(Framing::content_length, 3);
+  std::string in = "abc";
+  ASSERT_TRUE(length.decode(span_of(in)).done);
+  EXPECT_TRUE(length.trailers().empty());
+  BodyDecoder none(Framing::none, 0);
+  EXPECT_TRUE(none.trailers().empty());
 }
 
 TEST(BodyDecoder, MalformedChunkedFailsWithAReason) {

@@ -14,11 +14,21 @@ struct Decoded {
   bool error = false;
   std::string data;
   std::size_t consumed = 0;
+  std::string trailers;  // "name=value\n" per trailer field, once done
+  std::string reason;    // why it failed
 };
 
+std::string trailer_text(const ChunkedDecoder& d) {
+  std::string out;
+  for (const HeaderField& f : d.trailers())
+    out.append(f.name).append("=").append(f.value).append("\n");
+  return out;
+}
+
 // Feeds `body` in pieces ending at `cuts`, the way a connection delivers it.
-Decoded decode_in_pieces(const std::string& body, std::vector<std::size_t> cuts) {
-  ChunkedDecoder d;
+Decoded decode_in_pieces(const std::string& body, std::vector<std::size_t> cuts,
+                         TrailerLimits limits = {}) {
+  ChunkedDecoder d(limits);
   Decoded out;
   cuts.push_back(body.size());
   std::size_t pos = 0;
@@ -27,6 +37,7 @@ Decoded decode_in_pieces(const std::string& body, std::vector<std::size_t> cuts)
       auto step = d.decode(std::string_view(body).substr(pos, cut - pos));
       if (step.error) {
         out.error = true;
+        out.reason = step.reason;
         return out;
       }
       out.data.append(step.data);
@@ -34,6 +45,7 @@ Decoded decode_in_pieces(const std::string& body, std::vector<std::size_t> cuts)
       if (step.done) {
         out.done = true;
         out.consumed = pos;
+        out.trailers = trailer_text(d);
         return out;
       }
       if (step.consumed == 0) break;
@@ -120,6 +132,7 @@ TEST(ChunkedDecoder, RowsDecodeTheSameInEverySplit) {
       ASSERT_EQ(split.done, whole.done) << "cut " << cut;
       ASSERT_EQ(split.error, whole.error) << "cut " << cut;
       ASSERT_EQ(split.data, whole.data) << "cut " << cut;
+      ASSERT_EQ(split.trailers, whole.trailers) << "cut " << cut;
     }
     std::vector<std::size_t> every;
     for (std::size_t i = 1; i < row.body.size(); ++i)
@@ -129,7 +142,77 @@ TEST(ChunkedDecoder, RowsDecodeTheSameInEverySplit) {
     EXPECT_EQ(bytewise.error, whole.error);
     EXPECT_EQ(bytewise.data, whole.data);
     EXPECT_EQ(bytewise.consumed, whole.consumed);
+    EXPECT_EQ(bytewise.trailers, whole.trailers);
   }
+}
+
+// Splits `body` at every offset, and feeds it one byte at a time: each
+// must decode as it does whole.
+Decoded decode_every_way(const std::string& body, TrailerLimits limits = {}) {
+  const Decoded whole = decode_in_pieces(body, {}, limits);
+  for (std::size_t cut = 1; cut < body.size(); ++cut) {
+    const Decoded split = decode_in_pieces(body, {cut}, limits);
+    EXPECT_EQ(split.done, whole.done) << "cut " << cut;
+    EXPECT_EQ(split.reason, whole.reason) << "cut " << cut;
+    EXPECT_EQ(split.trailers, whole.trailers) << "cut " << cut;
+  }
+  std::vector<std::size_t> every;
+  for (std::size_t i = 1; i < body.size(); ++i)
+    every.push_back(i);
+  const Decoded bytewise = decode_in_pieces(body, every, limits);
+  EXPECT_EQ(bytewise.reason, whole.reason);
+  EXPECT_EQ(bytewise.trailers, whole.trailers);
+  return whole;
+}
+
+TEST(ChunkedDecoder, TrailerFieldsAreKeptInOrderWithoutSurroundingWhiteSpace) {
+  const Decoded d = decode_every_way(
+      "5\r\nhello\r\n0\r\ngrpc-status: 0\r\ngrpc-message: \t all good \t\r\nX-Empty:\r\n"
+      "x-checksum:abc\r\n\r\n");
+  ASSERT_TRUE(d.done) << d.reason;
+  EXPECT_EQ(d.data, "hello");
+  EXPECT_EQ(d.trailers, "grpc-status=0\ngrpc-message=all good\nX-Empty=\nx-checksum=abc\n");
+}
+
+TEST(ChunkedDecoder, NoTrailerSectionGivesNoFields) {
+  ChunkedDecoder d;
+  std::string_view in = "3\r\nabc\r\n0\r\n\r\n";
+  while (!d.done()) {
+    const auto step = d.decode(in);
+    ASSERT_FALSE(step.error) << step.reason;
+    in.remove_prefix(step.consumed);
+  }
+  EXPECT_TRUE(d.trailers().empty());
+}
+
+// RFC 9112 §7.1.2 sets no limit; the decoder keeps at most its limits'
+// worth, counted as the lines come (CRLFs included, the blank line not).
+TEST(ChunkedDecoder, TrailerSectionUpToTheByteLimitIsKeptAndOneByteMoreFails) {
+  const std::string fields = "a: 12345\r\nb: 6\r\n";  // 16 bytes
+  const Decoded fits = decode_every_way("0\r\n" + fields + "\r\n", {100, 16});
+  EXPECT_TRUE(fits.done) << fits.reason;
+  EXPECT_EQ(fits.trailers, "a=12345\nb=6\n");
+  const Decoded over = decode_every_way("0\r\n" + fields + "\r\n", {100, 15});
+  EXPECT_FALSE(over.done);
+  EXPECT_EQ(over.reason, "trailer section too large");
+}
+
+TEST(ChunkedDecoder, TrailerFieldsUpToTheCountLimitAreKeptAndOneMoreFails) {
+  const std::string body = "1\r\nx\r\n0\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n";
+  const Decoded fits = decode_every_way(body, {3, 1024});
+  EXPECT_TRUE(fits.done) << fits.reason;
+  EXPECT_EQ(fits.trailers, "a=1\nb=2\nc=3\n");
+  const Decoded over = decode_every_way(body, {2, 1024});
+  EXPECT_FALSE(over.done);
+  EXPECT_EQ(over.reason, "too many trailer fields");
+}
+
+// The default bound is what a response's trailers get: 16 KiB.
+TEST(ChunkedDecoder, DefaultTrailerSectionBoundIsSixteenKibibytes) {
+  const std::string line = "x-pad: " + std::string(16 * 1024 - 9, 'p') + "\r\n";
+  EXPECT_TRUE(decode_in_pieces("0\r\n" + line + "\r\n", {}).done);
+  const std::string longer = "x-pad: " + std::string(16 * 1024 - 8, 'p') + "\r\n";
+  EXPECT_EQ(decode_in_pieces("0\r\n" + longer + "\r\n", {}).reason, "trailer section too large");
 }
 
 TEST(ChunkedDecoder, StopsAtTheEndOfTheBody) {

@@ -306,6 +306,32 @@ TEST(H1ChunkFraming, SizeLineInHexAndTheEnds) {
   EXPECT_EQ(kLastChunk, "0\r\n\r\n");
 }
 
+// RFC 9112 §7.1.2: last-chunk, the trailer fields, and the blank line.
+TEST(H1LastChunk, CarriesTheTrailerFieldsInOrder) {
+  Buffer b;
+  const HeaderField trailers[] = {{"grpc-status", "0"}, {"grpc-message", "all good"}};
+  ASSERT_TRUE(encode_last_chunk(b.writer, trailers));
+  EXPECT_EQ(b.text(), "0\r\ngrpc-status: 0\r\ngrpc-message: all good\r\n\r\n");
+}
+
+TEST(H1LastChunk, WithoutTrailersIsThePlainLastChunk) {
+  Buffer b;
+  ASSERT_TRUE(encode_last_chunk(b.writer, {}));
+  EXPECT_EQ(b.writer.text(), kLastChunk);
+}
+
+TEST(H1LastChunk, OneByteTooBigForTheBufferFails) {
+  const HeaderField trailers[] = {{"x-checksum", "abc"}};
+  const std::string_view expected = "0\r\nx-checksum: abc\r\n\r\n";
+  std::string exact(expected.size(), '\0');
+  HeadWriter fits{std::span<char>(exact)};
+  EXPECT_TRUE(encode_last_chunk(fits, trailers));
+  EXPECT_EQ(fits.text(), expected);
+  std::string short_by_one(expected.size() - 1, '\0');
+  HeadWriter too_small{std::span<char>(short_by_one)};
+  EXPECT_FALSE(encode_last_chunk(too_small, trailers));
+}
+
 }  // namespace
 }  // namespace sluice::http
 
