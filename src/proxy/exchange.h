@@ -114,6 +114,9 @@ class Exchange {
   Task<bool> codec_send_body(std::string_view data, bool end) {
     return h2_ ? h2_->send_body(data, end) : upstream_.send_body(data, end);
   }
+  Task<bool> codec_send_trailers(std::span<const http::HeaderField> trailers) {
+    return h2_ ? h2_->send_trailers(trailers) : upstream_.send_trailers(trailers);
+  }
   bool codec_send_cancelled() const {
     return h2_ ? h2_->send_cancelled() : upstream_.send_cancelled();
   }

@@ -323,10 +323,13 @@ Task<BodyPiece> H2Upstream::read_body() {
       std::swap(stream_->delivering, s.body);
       p.data = stream_->delivering;
       p.end = s.ended && s.body.empty();
+      if (p.end && s.has_trailers) p.trailers = s.trailers.fields();
       co_return p;
     }
     if (s.ended || head_.framing == http::Framing::none) {
       p.end = true;
+      // RFC 9113 §8.1: a trailing HEADERS frame (gRPC's grpc-status).
+      if (s.has_trailers) p.trailers = s.trailers.fields();
       co_return p;
     }
     if (s.closed) {

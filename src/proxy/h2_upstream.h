@@ -51,7 +51,7 @@ class H2Upstream final : public UpstreamCodec {
   void queue_head() override;
   Task<bool> send_body(std::string_view data, bool end) override;
   // Ends the request body with trailer fields (a trailing HEADERS frame).
-  Task<bool> send_trailers(std::span<const http::HeaderField> trailers);
+  Task<bool> send_trailers(std::span<const http::HeaderField> trailers) override;
   bool send_cancelled() const override { return send_cancelled_; }
   Task<HeadRead> read_head(std::uint64_t deadline_ms, std::span<http::HeaderField> fields,
                            http::Method request_method) override;
