@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/socket.h"
+#include "http/h2_client_connection.h"
 #include "tls/client_context.h"
 #include "tls/tls_stream.h"
 
@@ -115,6 +116,15 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why, bool& ours) {
   // with 404 or 421 (RFC 9110 §15.5.20): health_check.host names the one it
   // serves.
   const std::string& host = t.spec.host.empty() ? t.balancer->spec(t.server).address : t.spec.host;
+  if (t.h2) {
+    const int status = co_await ask_h2(t, sock, host, deadline, why);
+    if (status == 0) co_return false;
+    if (!expected(t.spec, status)) {
+      why = "status " + std::to_string(status);
+      co_return false;
+    }
+    co_return true;
+  }
   const std::string request = "GET " + t.spec.path + " HTTP/1.1\r\nHost: " + host +
                               "\r\nUser-Agent: sluice-health-check\r\nConnection: close\r\n\r\n";
   if (!co_await sock.write(request, t.spec.timeout_ms)) {
@@ -146,6 +156,66 @@ Task<bool> HealthChecker::probe(HealthTarget& t, std::string& why, bool& ours) {
     co_return false;
   }
   co_return true;
+}
+
+namespace {
+
+// What an h2 probe learns of its one stream.
+struct ProbeStream final : http::H2ClientConnection::Handler {
+  void on_head(http::H2ClientStreamState&) override {}
+  void on_body(http::H2ClientStreamState& s) override { s.body.clear(); }
+  void on_output_taken(http::H2ClientStreamState&) override {}
+  void on_close(http::H2ClientStreamState&, std::uint32_t) override {}
+};
+
+}  // namespace
+
+// One GET on a fresh HTTP/2 connection, as the proxy would send it; the
+// head's status is the answer (the body is not waited for).
+Task<int> HealthChecker::ask_h2(HealthTarget& t, ByteStream& stream, const std::string& host,
+                                std::uint64_t deadline_ms, std::string& why) {
+  if (t.tls && static_cast<tls::TlsStream&>(stream).alpn() != "h2") {
+    why = "the server did not agree to HTTP/2 (ALPN h2)";
+    co_return 0;
+  }
+  ProbeStream handler;
+  http::H2ClientConnection codec(http::H2ClientLimits{}, handler);
+  http::H2ClientStreamState s;
+  const http::HeaderField fields[] = {{"user-agent", "sluice-health-check"}};
+  http::H2Request req;
+  req.method = "GET";
+  req.scheme = t.tls ? "https" : "http";
+  req.authority = host;
+  req.path = t.spec.path;
+  req.fields = fields;
+  codec.submit_request(s, req);
+  std::string out;
+  char buf[4096];
+  while (!s.head_done) {
+    out.clear();
+    codec.take_output(out, 64 * 1024);
+    if (!out.empty() && !co_await stream.write(out, remaining_ms(deadline_ms, loop_.now_ms()))) {
+      why = "request not sent";
+      co_return 0;
+    }
+    if (s.closed) {
+      why = "the server reset the stream";
+      co_return 0;
+    }
+    auto r = co_await stream.read(std::span<char>(buf, sizeof buf),
+                                  remaining_ms(deadline_ms, loop_.now_ms()));
+    if (!r) {
+      why = r.code() == Errc::timeout
+                ? "timed out: no answer within " + std::to_string(t.spec.timeout_ms) + " ms"
+                : "closed without an answer";
+      co_return 0;
+    }
+    if (!codec.receive(std::string_view(buf, *r))) {
+      why = std::string("HTTP/2: ") + codec.failure();
+      co_return 0;
+    }
+  }
+  co_return s.status;
 }
 
 Task<std::unique_ptr<ByteStream>> HealthChecker::open_stream(HealthTarget& t, int fd,

@@ -51,6 +51,9 @@ struct HealthTarget {
   std::shared_ptr<const tls::ClientContext> tls;
   std::string sni;          // sent in the handshake; empty: none
   std::string verify_name;  // the name (or IP literal) its certificate must carry
+  // The servers speak HTTP/2 (protocol h2 or h2c): an http probe is an h2
+  // GET on a connection of its own (over TLS, ALPN must agree on h2).
+  bool h2 = false;
 };
 
 class HealthChecker {
@@ -71,6 +74,9 @@ class HealthChecker {
   // handshake failed.
   Task<std::unique_ptr<ByteStream>> open_stream(HealthTarget& t, int fd, std::uint64_t deadline_ms,
                                                 std::string& why, bool& ours);
+  // The status of an HTTP/2 GET on `stream` (0 and `why` when none came).
+  Task<int> ask_h2(HealthTarget& t, ByteStream& stream, const std::string& host,
+                   std::uint64_t deadline_ms, std::string& why);
   void probe_ended();
 
   std::vector<HealthTarget> targets_;

@@ -24,6 +24,9 @@ constexpr std::array<Choice<HashKey>, 4> kHashKeys{{{"source_ip", HashKey::sourc
                                                     {"path", HashKey::path}}};
 constexpr std::array<Choice<SendProxy>, 3> kSendProxy{
     {{"none", SendProxy::none}, {"v1", SendProxy::v1}, {"v2", SendProxy::v2}}};
+constexpr std::array<Choice<BackendProtocol>, 3> kProtocols{{{"http1", BackendProtocol::http1},
+                                                             {"h2", BackendProtocol::h2},
+                                                             {"h2c", BackendProtocol::h2c}}};
 constexpr std::array<Choice<PoolReuse>, 3> kReuse{
     {{"never", PoolReuse::never}, {"safe", PoolReuse::safe}, {"always", PoolReuse::always}}};
 
@@ -149,6 +152,32 @@ void load_retries(Walker& w, const YAML::Node& r, const Block& rb, Retries& retr
   w.bool_field(r, "idempotency_key", rb, retries.idempotency_key);
 }
 
+// protocol: h2 is HTTP/2 over TLS, agreed by ALPN (RFC 9113 §3.2), so it
+// needs a tls block and offers "h2" (alone when alpn is not given); h2c is
+// cleartext HTTP/2 with prior knowledge (§3.3), which TLS contradicts.
+void load_protocol(Walker& w, const YAML::Node& n, const Block& b, Backend& be) {
+  const YAML::Node p = field(n, "protocol");
+  if (!p.IsDefined()) return;
+  if (!w.choice_field(n, "protocol", b, kProtocols, be.protocol)) return;
+  if (be.protocol == BackendProtocol::h2) {
+    if (!field(n, "tls").IsDefined()) {
+      w.error(p, b.at("protocol") +
+                     ": h2 is HTTP/2 over TLS and needs a tls block; use h2c for cleartext "
+                     "HTTP/2");
+    } else if (be.tls && be.tls->alpn.empty()) {
+      be.tls->alpn = {"h2"};
+    } else if (be.tls &&
+               std::find(be.tls->alpn.begin(), be.tls->alpn.end(), "h2") == be.tls->alpn.end()) {
+      w.error(field(field(n, "tls"), "alpn"),
+              b.child("tls").at("alpn") + ": protocol h2 needs \"h2\" among the protocols offered");
+    }
+  } else if (be.protocol == BackendProtocol::h2c && field(n, "tls").IsDefined()) {
+    w.error(p, b.at("protocol") +
+                   ": h2c is cleartext HTTP/2 and cannot go with a tls block; use h2 for HTTP/2 "
+                   "over TLS");
+  }
+}
+
 // `key` is the backend's name, already checked by load_backends.
 void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::string_view base_dir,
                   Backend& be) {
@@ -156,9 +185,10 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::st
   be.name = key.Scalar();
   be.where = where(key);
   const Block b{"backend " + quote(be.name), ""};
-  if (!w.map_with_keys(n, b,
-                       {"balance", "hash", "sticky", "servers", "queue", "pool", "tcp_keepalive",
-                        "timeouts", "retries", "health_check", "resolve_interval", "tls"})) {
+  if (!w.map_with_keys(
+          n, b,
+          {"balance", "hash", "sticky", "servers", "queue", "pool", "tcp_keepalive", "timeouts",
+           "retries", "health_check", "resolve_interval", "tls", "protocol"})) {
     return;
   }
   w.choice_field(n, "balance", b, kBalances, be.balance);
@@ -185,6 +215,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::st
     BackendTls tls;
     if (load_backend_tls(w, t, b.child("tls"), base_dir, tls)) be.tls = std::move(tls);
   }
+  load_protocol(w, n, b, be);
 }
 
 }  // namespace

@@ -238,6 +238,9 @@ enum class HashKey { source_ip, header, cookie, path };
 enum class SendProxy { none, v1, v2 };
 enum class PoolReuse { never, safe, always };
 enum class HealthCheckType { http, tcp };
+// What the backend's servers speak: HTTP/1.1, HTTP/2 over TLS (ALPN h2), or
+// cleartext HTTP/2 with prior knowledge (RFC 9113 §3.3).
+enum class BackendProtocol { http1, h2, h2c };
 
 struct Server {
   std::string address;                     // "host:port" or "[v6]:port"; host names are resolved
@@ -330,6 +333,7 @@ struct Backend {
   std::optional<HealthCheck> health_check;  // absent: servers are assumed up
   Duration resolve_interval{30'000};        // ms between lookups of server host names; 0: never
   std::optional<BackendTls> tls;            // absent: plain TCP
+  BackendProtocol protocol = BackendProtocol::http1;  // h2 needs tls (alpn h2); h2c refuses it
 
   SourceLocation where;  // its name under `backends`
 };

@@ -185,12 +185,26 @@ struct H2Callbacks {
         if ((frame->hd.flags & NGHTTP2_FLAG_ACK) != 0) return 0;
         [[fallthrough]];
       case NGHTTP2_PRIORITY:
-      case NGHTTP2_WINDOW_UPDATE:
         if (!c.take_control_token()) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+      case NGHTTP2_WINDOW_UPDATE:
+        if (!c.take_window_update_token()) return NGHTTP2_ERR_CALLBACK_FAILURE;
         return 0;
       default:
         return 0;
     }
+  }
+
+  // DATA frames sent earn the client WINDOW_UPDATEs that are not counted
+  // as control frames (bounded, so a long download banks no flood).
+  static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    if (frame->hd.type != NGHTTP2_DATA) return 0;
+    H2ServerConnection& c = conn(user);
+    const std::uint64_t cap =
+        std::uint64_t{c.limits_.control_burst} * c.limits_.window_updates_per_data_frame;
+    c.window_update_credit_ =
+        std::min(c.window_update_credit_ + c.limits_.window_updates_per_data_frame, cap);
+    return 0;
   }
 
   static int on_data_chunk(nghttp2_session* session, std::uint8_t /*flags*/, std::int32_t id,
@@ -269,6 +283,7 @@ H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &H2Callbacks::on_frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &H2Callbacks::on_data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &H2Callbacks::on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, &H2Callbacks::on_frame_send);
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   // Windows open as the proxy hands bytes on (consume), not as they arrive.
@@ -309,6 +324,14 @@ H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
 
 H2ServerConnection::~H2ServerConnection() {
   nghttp2_session_del(session_);
+}
+
+bool H2ServerConnection::take_window_update_token() {
+  if (window_update_credit_ > 0) {
+    --window_update_credit_;
+    return true;
+  }
+  return take_control_token();
 }
 
 bool H2ServerConnection::take_control_token() {

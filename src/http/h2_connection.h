@@ -37,6 +37,11 @@ struct H2Limits {
   std::uint32_t reset_per_second = 10;
   std::uint32_t control_burst = 1000;  // SETTINGS, PING, PRIORITY, WINDOW_UPDATE, empty DATA
   std::uint32_t control_per_second = 100;
+  // WINDOW_UPDATEs a client may send per DATA frame it got before they
+  // count as control frames: a client reading a long response opens its
+  // windows as fast as it reads, which is no flood (Envoy's
+  // max_inbound_window_update_frames_per_data_frame_sent, 10, is laxer).
+  std::uint32_t window_updates_per_data_frame = 4;
 };
 
 // HTTP/2 error codes (RFC 9113 §7) the proxy names.
@@ -177,6 +182,7 @@ class H2ServerConnection {
   };
   friend struct H2Callbacks;
   bool take_control_token();
+  bool take_window_update_token();
   bool take_reset_token();
   void calm_down(const char* why);
   void advertise_stream_limit(char* frames, std::size_t size) const;
@@ -187,6 +193,7 @@ class H2ServerConnection {
   H2Limits limits_;
   Budget resets_;
   Budget control_;
+  std::uint64_t window_update_credit_ = 0;  // earned by DATA frames sent
   std::uint64_t now_ms_ = 0;
   std::size_t open_streams_ = 0;
   std::uint64_t block_bytes_ = 0;  // wire bytes of the header block being read

@@ -86,6 +86,13 @@ struct BackendLoad {
   std::atomic<int> retrying{0};
 };
 
+// What the servers speak (`protocol`): the exchange's upstream codec.
+enum class UpstreamProtocol : std::uint8_t {
+  http1,  // HTTP/1.1, a pooled connection per exchange
+  h2,     // HTTP/2 over TLS (ALPN h2), a stream per exchange on shared connections
+  h2c,    // HTTP/2 over TCP with prior knowledge (RFC 9113 §3.3)
+};
+
 // What `balance: hash` hashes.
 enum class HashSource : std::uint8_t { source_ip, header, cookie, path };
 
@@ -106,6 +113,7 @@ struct Backend {
   bool tcp_keepalive = false;  // SO_KEEPALIVE: TCP probes, unrelated to HTTP keep-alive
   std::uint64_t resolve_interval_ms = 30'000;  // server host names looked up again; 0: never
   TransportParams transport;  // how its servers are connected to (each server's adds its SNI)
+  UpstreamProtocol protocol = UpstreamProtocol::http1;
   std::shared_ptr<const tls::ClientContext> tls;  // null: plain TCP
   std::shared_ptr<BackendLoad> load = std::make_shared<BackendLoad>();
 

@@ -52,6 +52,9 @@ Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::Reques
       if (http::iequals(f.name, "idempotency-key") && !f.value.empty()) idempotent_ = true;
     }
   }
+  if (backend_.protocol != UpstreamProtocol::http1) {
+    h2_ = std::make_unique<H2Upstream>(ctx_, loop_, backend_, in_.cancel);
+  }
   retries_left_ = backend_.retries.attempts;
   client_addresses_.source = down_.client_address();
   // RFC 9112 §3.2: an HTTP/1.1 request carries Host. The parser's host is
@@ -79,9 +82,14 @@ Exchange::~Exchange() {
 }
 
 Task<ExchangeEnd> Exchange::run() {
-  if (!upstream_.prepare(request_->request())) {
+  if (!codec_prepare(request_->request())) {
     co_return end(ExchangeError{ErrorKind::too_large, Side::proxy, Phase::request, false,
                                 "request head too large to forward"});
+  }
+  if (h2_ && method_ == http::Method::CONNECT) {
+    // RFC 9113 §8.5: a tunnel over one stream, which sluice does not open.
+    co_return end(ExchangeError{ErrorKind::not_allowed, Side::proxy, Phase::request, false,
+                                "CONNECT cannot go to an HTTP/2 backend"});
   }
   if (!connector_.pick(hash_key_, sticky_server_)) {
     co_return end(proxy_error(ErrorKind::no_server, Phase::connect, "no server available"));
@@ -97,20 +105,26 @@ Task<ExchangeEnd> Exchange::run() {
                       "the server is at max_connections and the queue is full or timed out"));
     }
     // connect: a pooled or new connection to the chosen server.
-    conn_ = co_await connector_.connect(connect_options());
-    if (conn_) {
+    bool connected = false;
+    if (h2_) {
+      connected = co_await h2_->connect(connector_, connect_options());
+    } else {
+      conn_ = co_await connector_.connect(connect_options());
+      connected = conn_ != nullptr;
+    }
+    if (connected) {
       on_connected();
     } else {
-      const ExchangeError e = connector_.connect_error();
+      const ExchangeError e = h2_ ? h2_->connect_error() : connector_.connect_error();
       if (e.side == Side::client || e.side == Side::local) co_return end(e);
       if (retry_after(e)) continue;
       co_return end(e);
     }
     // send: the head, and the body as the client sends it.
-    upstream_.queue_head();
+    codec_queue_head();
     Sent sent;
     if (request_->request().body == http::BodyKind::none) {
-      sent = co_await upstream_.send_body({}, true) ? Sent::ok : Sent::server_failed;
+      sent = co_await codec_send_body({}, true) ? Sent::ok : Sent::server_failed;
     } else {
       sent = co_await send_body();
     }
@@ -150,8 +164,8 @@ UpstreamConnector::ConnectOptions Exchange::connect_options() {
 
 void Exchange::on_connected() {
   ++ctx_.counters.requests;
-  if (connector_.reused()) ++ctx_.counters.reused;
-  upstream_.attach(*conn_);
+  if (connection_reused()) ++ctx_.counters.reused;
+  if (!h2_) upstream_.attach(*conn_);
 }
 
 // ---- send
@@ -162,7 +176,7 @@ Task<Exchange::Sent> Exchange::send_body() {
     // A resend: the body we kept, and its trailer fields.
     bool resent = false;
     if (request_trailers_.empty()) {
-      resent = co_await upstream_.send_body(held_body_, true);
+      resent = co_await codec_send_body(held_body_, true);
     } else {
       resent = co_await send_body_end_with_trailers(held_body_);
     }
@@ -181,10 +195,10 @@ Task<Exchange::Sent> Exchange::send_body() {
     if (piece.end && !request_trailers_.empty()) {
       sent = co_await send_body_end_with_trailers(piece.data);
     } else {
-      sent = co_await upstream_.send_body(piece.data, piece.end);
+      sent = co_await codec_send_body(piece.data, piece.end);
     }
     if (!sent) {
-      if (upstream_.send_cancelled()) {
+      if (codec_send_cancelled()) {
         send_error_ = ExchangeError{ErrorKind::closed, Side::client, Phase::request, false,
                                     "the client left"};
         co_return Sent::client_failed;
@@ -219,10 +233,10 @@ void Exchange::keep_request_trailers(std::span<const http::HeaderField> trailers
 // trailer section that ends it.
 Task<bool> Exchange::send_body_end_with_trailers(std::string_view data) {
   if (!data.empty()) {
-    const bool sent = co_await upstream_.send_body(data, false);
+    const bool sent = co_await codec_send_body(data, false);
     if (!sent) co_return false;
   }
-  co_return co_await upstream_.send_trailers(request_trailers_);
+  co_return co_await codec_send_trailers(request_trailers_);
 }
 
 void Exchange::hold_body(std::string_view bytes) {
@@ -248,7 +262,7 @@ Task<HeadRead> Exchange::await_head() {
       loop_.now_ms() + (per_try > 0 ? per_try : backend_.response_timeout_ms);
   const std::span<http::HeaderField> fields(response_fields_.data(), kMaxResponseFields);
   while (true) {
-    HeadRead h = co_await upstream_.read_head(deadline, fields, method_);
+    HeadRead h = co_await codec_read_head(deadline, fields);
     if (h.failed) co_return h;
     const http::ResponseHead& head = *h.head;
     if (head.status >= 200 || head.status == 101) co_return h;
@@ -298,8 +312,8 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
   if (res.body == http::BodyKind::none) {
     // RFC 9112 §6.3: responses to HEAD, and 1xx/204/304 responses, end
     // with their head whatever their fields say.
-    (void)co_await upstream_.read_body();
-    finish_connection(poolable && upstream_.reusable());
+    (void)co_await codec_read_body();
+    finish_connection(poolable && codec_reusable());
   }
   const HeadSent hs = down_.queue_head(res);
   if (hs == HeadSent::too_large) {
@@ -317,12 +331,12 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     co_return ExchangeEnd{};
   }
   while (true) {
-    const BodyPiece piece = co_await upstream_.read_body();
+    const BodyPiece piece = co_await codec_read_body();
     if (piece.failed) co_return end(piece.error);
     // At a clean end the connection goes back to the pool before the last
     // bytes reach the client, so the next request of any client on this
     // worker can use it.
-    if (piece.end) finish_connection(poolable && upstream_.reusable());
+    if (piece.end) finish_connection(poolable && codec_reusable());
     response_started_ = true;
     bool sent = false;
     if (piece.end && !piece.trailers.empty()) {
@@ -384,12 +398,22 @@ Task<ExchangeEnd> Exchange::relay_tunnel(const http::ResponseHead& head, bool sw
 // ---- failed tries
 
 // After a failed try: true when the request goes again, to another server.
-bool Exchange::retry_after(const ExchangeError& e) {
+bool Exchange::retry_after(const ExchangeError& failed) {
+  ExchangeError e = failed;
+  // RFC 9113 §8.7: a stream the server did not process (the codec reports
+  // it as refused at connect) may go again whatever the method, but only
+  // with its whole body in hand; a body partly streamed and not kept
+  // makes it an ordinary unanswered request.
+  if (e.phase == Phase::connect && body_started_ && !(body_held_ && down_.body_read())) {
+    e.phase = Phase::headers;
+    e.kind = ErrorKind::closed;
+  }
   TryFacts facts;
   facts.error = e;
   facts.retries_left = retries_left_;
-  facts.reused_connection = e.phase != Phase::connect && connector_.reused();
-  facts.answer_started = upstream_.answer_started() || interim_relayed_;
+  facts.reused_connection = e.phase != Phase::connect && connection_reused();
+  facts.answer_started = codec_answer_started() || interim_relayed_;
+  facts.not_processed = h2_ && e.phase == Phase::connect && h2_->not_processed();
   facts.resendable_request = resendable_request();
   if (counts_against_server(facts)) {
     backend_.balancer->record_failure(connector_.server_index(), loop_.now_ms());
@@ -399,19 +423,22 @@ bool Exchange::retry_after(const ExchangeError& e) {
   if (verdict == RetryVerdict::retry && !within_retry_budget()) return false;
   // The pooled connection was the likely culprit.
   if (e.phase != Phase::connect) allow_pooled_ = false;
-  if (retry_elsewhere(e.reason)) return true;
+  if (retry_elsewhere(e.reason, facts.not_processed)) return true;
   no_server_left_ = true;
   return false;
 }
 
 // Moves a retry to the next usable server. False when none is usable (all
 // down, ejected, drained or the one just tried): the request ends there.
-bool Exchange::retry_elsewhere(const char* why) {
+bool Exchange::retry_elsewhere(const char* why, bool routine) {
   --retries_left_;
   ++ctx_.counters.retries;
-  spdlog::warn("listener '{}' route '{}' backend '{}' server {}: {}; retrying {} ({} {} left)",
-               listener_.name, route_.name, backend_.name, server_name(), why, method_text_,
-               retries_left_, retries_left_ == 1 ? "retry" : "retries");
+  // A request an HTTP/2 server did not process is routine (a GOAWAY at
+  // its max requests per connection sends back every stream in flight).
+  spdlog::log(routine ? spdlog::level::info : spdlog::level::warn,
+              "listener '{}' route '{}' backend '{}' server {}: {}; retrying {} ({} {} left)",
+              listener_.name, route_.name, backend_.name, server_name(), why, method_text_,
+              retries_left_, retries_left_ == 1 ? "retry" : "retries");
   retire_connection();
   return connector_.pick(hash_key_, sticky_server_);
 }
@@ -441,6 +468,7 @@ void Exchange::finish_connection(bool reusable) {
 
 void Exchange::retire_connection() {
   conn_.reset();
+  if (h2_) h2_->release();
 }
 
 std::string_view Exchange::server_name() const {

@@ -28,6 +28,7 @@
 #include "http/message.h"
 #include "proxy/exchange_error.h"
 #include "proxy/forwarded_request.h"
+#include "proxy/h2_upstream.h"
 #include "proxy/http1_upstream.h"
 #include "proxy/upstream_connector.h"
 
@@ -103,9 +104,36 @@ class Exchange {
                                      std::span<const http::HeaderField> trailers);
   Task<ExchangeEnd> relay_tunnel(const http::ResponseHead& head, bool switching);
 
+  // The server's codec: HTTP/1 held by value and called directly (no
+  // allocation, no virtual call on the HTTP/1 path); HTTP/2 made only for
+  // a backend whose servers speak it.
+  bool codec_prepare(const http::OutgoingRequest& r) {
+    return h2_ ? h2_->prepare(r) : upstream_.prepare(r);
+  }
+  void codec_queue_head() { h2_ ? h2_->queue_head() : upstream_.queue_head(); }
+  Task<bool> codec_send_body(std::string_view data, bool end) {
+    return h2_ ? h2_->send_body(data, end) : upstream_.send_body(data, end);
+  }
+  Task<bool> codec_send_trailers(std::span<const http::HeaderField> trailers) {
+    return h2_ ? h2_->send_trailers(trailers) : upstream_.send_trailers(trailers);
+  }
+  bool codec_send_cancelled() const {
+    return h2_ ? h2_->send_cancelled() : upstream_.send_cancelled();
+  }
+  Task<HeadRead> codec_read_head(std::uint64_t deadline_ms, std::span<http::HeaderField> fields) {
+    return h2_ ? h2_->read_head(deadline_ms, fields, method_)
+               : upstream_.read_head(deadline_ms, fields, method_);
+  }
+  Task<BodyPiece> codec_read_body() { return h2_ ? h2_->read_body() : upstream_.read_body(); }
+  bool codec_answer_started() const {
+    return h2_ ? h2_->answer_started() : upstream_.answer_started();
+  }
+  bool codec_reusable() const { return h2_ ? h2_->reusable() : upstream_.reusable(); }
+  bool connection_reused() const { return h2_ ? h2_->reused() : connector_.reused(); }
+
   // Failed tries.
   bool retry_after(const ExchangeError& e);
-  bool retry_elsewhere(const char* why);
+  bool retry_elsewhere(const char* why, bool routine = false);
   bool within_retry_budget();
   bool resendable_request() const;
   void hold_body(std::string_view bytes);
@@ -136,6 +164,7 @@ class Exchange {
   UpstreamConnector connector_;
   Http1Upstream upstream_;
   std::unique_ptr<UpstreamConnection> conn_;
+  std::unique_ptr<H2Upstream> h2_;  // protocol h2 or h2c: a stream per try
   ClientAddresses client_addresses_;
   bool allow_pooled_ = true;
   int retries_left_ = 0;

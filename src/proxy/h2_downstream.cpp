@@ -28,6 +28,14 @@ std::size_t head_weight(std::span<const http::HeaderField> fields) {
   return n;
 }
 
+// The length compare first: most names are not 14 bytes long.
+bool has_content_length(std::span<const http::HeaderField> fields) {
+  for (const auto& f : fields) {
+    if (f.name.size() == 14 && http::iequals(f.name, "content-length")) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 H2Downstream::H2Downstream(const H2StreamLink& link, H2Stream& stream,
@@ -130,15 +138,21 @@ HeadSent H2Downstream::queue_head(const http::OutgoingResponse& res) {
   }
   // RFC 9110 §9.3.2, RFC 9113 §8.1: a response to HEAD (and one without
   // content) ends with its HEADERS frame.
-  has_body_ = res.body != http::BodyKind::none && !answering_head_;
-  // HTTP/1 framing was stripped (outgoing.h: a sized body's head holds no
-  // Content-Length); a known length is still worth stating (RFC 9113
-  // §8.1.1: the client checks it against the DATA it gets).
+  // An empty body ends with the HEADERS frame too: an HTTP/2 server's
+  // head that ended its stream (gRPC's Trailers-Only response) stays one
+  // frame.
+  has_body_ = res.body != http::BodyKind::none && !answering_head_ &&
+              !(res.body == http::BodyKind::sized && res.length == 0);
+  // HTTP/1 framing was stripped (outgoing.h); a known length is still
+  // worth stating (RFC 9113 §8.1.1: the client checks it against the DATA
+  // it gets), once.
   http::H2ServerConnection::Head h;
   h.status = res.status;
   h.fields = res.fields;
   h.more_fields = listener_fields;
-  if (res.body == http::BodyKind::sized) h.content_length = static_cast<std::int64_t>(res.length);
+  if (res.body == http::BodyKind::sized && !has_content_length(res.fields)) {
+    h.content_length = static_cast<std::int64_t>(res.length);
+  }
   h.has_body = has_body_;
   if (!link_.codec.submit_head(s_.state, h)) return HeadSent::too_large;
   if (!has_body_) s_.response_done = true;

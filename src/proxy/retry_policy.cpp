@@ -21,6 +21,7 @@ bool keep_alive_race(const TryFacts& facts) {
 
 RetryVerdict decide_retry(const TryFacts& facts) {
   const ExchangeError& e = facts.error;
+  if (facts.not_processed && facts.retries_left > 0) return RetryVerdict::retry_free;
   // Not the server's failure: another server would fare no better.
   if (facts.retries_left <= 0 || e.side != Side::server) return RetryVerdict::give_up;
   if (!unreachable_or_silent(e.kind)) return RetryVerdict::give_up;  // the server did answer
@@ -45,6 +46,7 @@ RetryVerdict decide_retry(const TryFacts& facts) {
 
 bool counts_against_server(const TryFacts& facts) {
   const ExchangeError& e = facts.error;
+  if (facts.not_processed) return false;
   if (e.side != Side::server || !unreachable_or_silent(e.kind)) return false;
   if (e.phase != Phase::connect && e.phase != Phase::headers) return false;
   return !keep_alive_race(facts);

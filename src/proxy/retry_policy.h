@@ -19,6 +19,10 @@ struct TryFacts {
   // Idempotency-Key the backend opts in to), its body read whole from the
   // client and held for a resend (within retries.max_body).
   bool resendable_request = false;
+  // RFC 9113 §8.7: an HTTP/2 server said it did not process the request
+  // (REFUSED_STREAM, or a GOAWAY's last-stream-id below it), and its whole
+  // body is in hand: as if it had never been sent.
+  bool not_processed = false;
 };
 
 enum class RetryVerdict : std::uint8_t {
@@ -31,6 +35,9 @@ enum class RetryVerdict : std::uint8_t {
 
 // The rules (a try that gets anything but give_up goes to another server;
 // the budget check for `retry` is the caller's):
+// - not_processed, with retries left -> retry_free, whatever the method:
+//   the server's own word that it did nothing (a graceful GOAWAY sends
+//   many such at once; they are neither a failure nor load).
 // - no retries left, or not the server's failure (client, proxy, local
 //   side: another server would fare no better) -> give_up.
 // - phase connect, closed/refused/timeout -> retry, whatever the method:
@@ -47,7 +54,8 @@ RetryVerdict decide_retry(const TryFacts& facts);
 // outlier ejection): not the keep-alive race, not our own shortage, not a
 // failure of the client.
 //
-// It counts when the server could not be reached or did not answer:
+// It counts when the server could not be reached (a request the server
+// said it did not process never counts) or did not answer:
 // closed, refused or timeout in phase connect or headers, except the
 // keep-alive race (phase headers, closed, reused_connection, no byte of an
 // answer). A malformed or oversized answer does not count (the server is

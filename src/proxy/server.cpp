@@ -195,7 +195,7 @@ std::vector<balance::HealthTarget> Server::health_targets(const Snapshot& snap) 
       const BackendServer& s = up->servers[i];
       // A TLS backend's http probes shake hands as its requests do.
       targets.push_back({up->name, up->balancer, static_cast<int>(i), *up->health, up->tls,
-                         s.transport.sni, s.verify_name});
+                         s.transport.sni, s.verify_name, up->protocol != UpstreamProtocol::http1});
     }
   }
   return targets;
@@ -490,6 +490,7 @@ void Server::join() {
       c = ForwardCounters{};  // join() may run twice (stop, then destruction)
     }
     contexts_[i]->pool.clear();
+    contexts_[i]->h2_pool.clear();
   }
 }
 

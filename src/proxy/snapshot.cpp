@@ -161,6 +161,9 @@ Backend build_backend(const config::Config& config, const config::Backend& bc,
   up.retries.budget_percent = bc.retries.budget;
   up.retries.idempotency_key = bc.retries.idempotency_key;
   up.resolve_interval_ms = ms(bc.resolve_interval);
+  up.protocol = bc.protocol == config::BackendProtocol::h2    ? UpstreamProtocol::h2
+                : bc.protocol == config::BackendProtocol::h2c ? UpstreamProtocol::h2c
+                                                              : UpstreamProtocol::http1;
   for (const auto& sc : bc.servers) {
     BackendServer s;
     s.address = sc.address;

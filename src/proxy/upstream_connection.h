@@ -43,6 +43,8 @@ class UpstreamConnection final : public IoHandler {
     return tls_ ? tls_->release() : tls::TlsStream::Released{sock_.release(), nullptr};
   }
   DestinationId destination() const { return destination_; }
+  // The protocol ALPN agreed on (RFC 7301); empty on plain TCP or none.
+  std::string_view alpn() const { return tls_ ? tls_->alpn() : std::string_view(); }
   // Exchanges completed on this connection; > 0 means it is being reused.
   std::uint64_t exchanges() const { return exchanges_; }
   void count_exchange() { ++exchanges_; }

@@ -87,6 +87,15 @@ std::unique_ptr<UpstreamConnection> UpstreamConnector::take_pooled(const Connect
   return ctx_.pool.take(endpoint_->pool_key, options.reuse.max_idle_ms);
 }
 
+bool UpstreamConnector::destination(DestinationId& out) const {
+  assert(server_ >= 0);  // picked first
+  const balance::Endpoint* e =
+      backend_.balancer->state(server_).endpoint.load(std::memory_order_acquire);
+  if (e == nullptr) return false;
+  out = e->pool_key;
+  return true;
+}
+
 Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect(
     const ConnectOptions& options) {
   assert(server_ >= 0);  // picked first

@@ -70,6 +70,9 @@ class UpstreamConnector {
   // A connection to the chosen server: null with `error` set when it fails.
   Task<std::unique_ptr<UpstreamConnection>> connect(const ConnectOptions& options);
   ExchangeError connect_error() const { return error_; }
+  // Where the chosen server's connections go (its pool key), read now from
+  // its state. False: it never resolved.
+  bool destination(DestinationId& out) const;
   bool reused() const { return reused_; }
 
   // Ends the use of `conn`: back to the pool when `reusable` and the pool

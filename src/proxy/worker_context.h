@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "balance/balancer.h"
+#include "proxy/h2_upstream_pool.h"
 #include "proxy/upstream_pool.h"
 
 namespace sluice::tls {
@@ -31,10 +32,11 @@ struct ForwardCounters {
 
 struct WorkerContext {
   WorkerContext(std::size_t worker_index, EventLoop& loop, std::size_t destinations)
-      : index(worker_index), pool(loop, destinations) {}
+      : index(worker_index), pool(loop, destinations), h2_pool(loop) {}
 
   std::size_t index;
   UpstreamPool pool;
+  H2UpstreamPool h2_pool;  // HTTP/2 connections to servers, shared by streams
   PoolGroup* group = nullptr;
   // Sessions backends gave, by destination, shared by every worker: the
   // next TLS connection to a server resumes (null: none kept).

@@ -90,6 +90,14 @@ std::string config(const NginxOptions& o, const std::filesystem::path& dir, std:
   if (o.ipv6_loopback_too) {
     c += "    listen [::1]:" + std::to_string(port) + listen_flags + ";\n";
   }
+  if (o.protocol_headers) {
+    c += "    add_header X-Server-Protocol $server_protocol always;\n";
+    c += "    add_header X-Connection $connection always;\n";
+  }
+  if (o.http2 && o.http2_max_concurrent_streams > 0) {
+    c += "    http2_max_concurrent_streams " + std::to_string(o.http2_max_concurrent_streams) +
+         ";\n";
+  }
   if (o.tls) {
     c += "    ssl_certificate " + quoted(o.cert_path) + ";\n";
     c += "    ssl_certificate_key " + quoted(o.key_path) + ";\n";

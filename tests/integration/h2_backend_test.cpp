@@ -1,0 +1,312 @@
+// HTTP/2 to backends (issue 17, "Upstream"): `protocol: h2c` and `h2`
+// against a real nginx speaking HTTP/2 (cleartext with prior knowledge, and
+// TLS with ALPN h2), reached by HTTP/1.1 and HTTP/2 clients; many requests
+// multiplexed on few connections; another connection when the server's
+// SETTINGS_MAX_CONCURRENT_STREAMS is reached; a POST the server did not
+// process (REFUSED_STREAM, or above a GOAWAY's last-stream-id) sent again
+// (RFC 9113 §8.7); health checks that speak HTTP/2.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "one_backend_config.h"
+#include "sluice_instance.h"
+#include "support/free_port.h"
+#include "support/h2_test_server.h"
+#include "support/http_client.h"
+#include "support/nginx_instance.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+#include "support/test_pki.h"
+
+namespace sluice::test {
+namespace {
+
+constexpr auto kEventTimeout = std::chrono::seconds(10);
+
+std::string server_of(std::uint16_t port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+HttpResponse send(SluiceInstance& sluice, const std::string& request) {
+  RawConnection c(sluice.port("web"));
+  if (!c.send(request)) return {};
+  return c.read_response().value_or(HttpResponse{});
+}
+
+HttpResponse get(SluiceInstance& sluice, const std::string& path = "/") {
+  return send(sluice,
+              "GET " + path + " HTTP/1.1\r\nHost: sluice.test\r\nConnection: close\r\n\r\n");
+}
+
+HttpResponse post(SluiceInstance& sluice, const std::string& path, const std::string& body) {
+  return send(sluice, "POST " + path +
+                          " HTTP/1.1\r\nHost: sluice.test\r\nConnection: close\r\n"
+                          "Content-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+// curl over HTTP/2 with prior knowledge (h2c) to sluice's 'web' listener.
+CommandResult curl_h2c(SluiceInstance& sluice, const std::string& path = "/",
+                       std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv{"curl", "-sS", "-i", "--http2-prior-knowledge", "--max-time", "20"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back("http://127.0.0.1:" + std::to_string(sluice.port("web")) + path);
+  return run_command(argv);
+}
+
+bool has(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+NginxOptions h2c_nginx() {
+  NginxOptions o;
+  o.http2 = true;
+  o.protocol_headers = true;
+  return o;
+}
+
+// ---- h2c to nginx
+
+TEST(H2Backend, H2cBackendGetsHttp1ClientRequestsOverHttp2) {
+  NginxInstance nginx(h2c_nginx());
+  SluiceInstance sluice(one_backend_config(server_of(nginx.port()), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+
+  const HttpResponse r = get(sluice, "/page?x=1");
+  EXPECT_EQ(r.status, 200) << sluice.process().output() << nginx.error_log();
+  EXPECT_EQ(r.body, "hello from nginx");
+  EXPECT_EQ(r.header("x-server-protocol").value_or(""), "HTTP/2.0");
+  ASSERT_TRUE(nginx.wait_for_requests(1));
+  EXPECT_TRUE(has(nginx.access_log(), "request=\"GET /page?x=1 HTTP/2.0\"")) << nginx.access_log();
+}
+
+TEST(H2Backend, H2cBackendGetsH2ClientRequestsOverHttp2) {
+  NginxInstance nginx(h2c_nginx());
+  SluiceInstance sluice(one_backend_config(server_of(nginx.port()), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+
+  const CommandResult r = curl_h2c(sluice, "/from-h2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(has(r.output, "HTTP/2 200")) << r.output;
+  EXPECT_TRUE(has(r.output, "x-server-protocol: HTTP/2.0")) << r.output;
+  EXPECT_TRUE(has(r.output, "hello from nginx")) << r.output;
+  ASSERT_TRUE(nginx.wait_for_requests(1));
+  EXPECT_TRUE(has(nginx.access_log(), "request=\"GET /from-h2 HTTP/2.0\"")) << nginx.access_log();
+}
+
+TEST(H2Backend, RequestBodyReachesAnH2cBackend) {
+  H2TestServer server;
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::string body(100'000, 'b');  // more than one window's worth of DATA
+  const HttpResponse r = post(sluice, "/upload", body);
+  EXPECT_EQ(r.status, 200) << sluice.process().output();
+  EXPECT_EQ(r.body, "POST /upload 100000");
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].body, body);
+}
+
+// The whole answer (head, DATA and END_STREAM) comes in one read: its
+// length is the DATA's, not the nothing an ended stream would mean.
+TEST(H2Backend, ResponseWithoutContentLengthArrivesWhole) {
+  H2ServerScript script;
+  script.content_length = false;
+  H2TestServer server(script);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const HttpResponse r = get(sluice, "/whole");
+  EXPECT_EQ(r.status, 200) << sluice.process().output();
+  EXPECT_EQ(r.body, "GET /whole 0");
+  const CommandResult c = curl_h2c(sluice, "/whole-h2");
+  EXPECT_TRUE(has(c.output, "GET /whole-h2 0")) << c.output;
+}
+
+// ---- multiplexing
+
+TEST(H2Backend, ConcurrentRequestsShareOneH2Connection) {
+  NginxInstance nginx(h2c_nginx());
+  SluiceInstance sluice(one_backend_config(server_of(nginx.port()), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  constexpr int kClients = 20;
+  std::vector<std::unique_ptr<RawConnection>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawConnection>(sluice.port("web")));
+    ASSERT_TRUE(clients.back()->send("GET /" + std::to_string(i) +
+                                     " HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+  }
+  for (auto& c : clients) {
+    const auto r = c->read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  // And once more on each client connection: the h2 connection stays.
+  for (auto& c : clients) {
+    ASSERT_TRUE(c->send("GET /again HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+    const auto r = c->read_response();
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->status, 200);
+  }
+  ASSERT_TRUE(nginx.wait_for_requests(2 * kClients));
+  EXPECT_EQ(nginx.connections_seen(), 1) << nginx.access_log();
+}
+
+// The server allows 2 streams per connection and answers only once 4
+// requests are open at once: sluice must open a second connection.
+TEST(H2Backend, ServerMaxConcurrentStreamsMakesSluiceOpenAnotherConnection) {
+  H2ServerScript script;
+  script.max_concurrent_streams = 2;
+  script.hold_until_open = 4;
+  H2TestServer server(script);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  std::vector<std::unique_ptr<RawConnection>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<RawConnection>(sluice.port("web")));
+    ASSERT_TRUE(clients.back()->send("GET /" + std::to_string(i) +
+                                     " HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+  }
+  for (auto& c : clients) {
+    const auto r = c->read_response();
+    ASSERT_TRUE(r.has_value()) << sluice.process().output();
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.max_open_per_connection(), 2);
+  EXPECT_EQ(server.max_open(), 4);
+}
+
+// ---- RFC 9113 §8.7: not processed, so sent again whatever the method
+
+TEST(H2Backend, PostRefusedWithRefusedStreamIsSentAgain) {
+  H2ServerScript script;
+  script.refuse_streams = 1;
+  H2TestServer server(script);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const HttpResponse r = post(sluice, "/order", "item=1");
+  EXPECT_EQ(r.status, 200) << sluice.process().output();
+  EXPECT_EQ(r.body, "POST /order 6");
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_FALSE(seen[0].answered);
+  EXPECT_TRUE(seen[1].answered);
+  EXPECT_EQ(seen[1].body, "item=1");
+  EXPECT_TRUE(sluice.process().wait_for_line("retrying POST", kEventTimeout));
+}
+
+TEST(H2Backend, PostAboveGoawayLastStreamIdIsSentAgainOnANewConnection) {
+  H2ServerScript script;
+  script.goaway_connections = 1;
+  H2TestServer server(script);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const HttpResponse r = post(sluice, "/order", "item=2");
+  EXPECT_EQ(r.status, 200) << sluice.process().output();
+  EXPECT_EQ(r.body, "POST /order 6");
+  EXPECT_EQ(server.connections(), 2);
+  const auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].connection, 1);
+  EXPECT_FALSE(seen[0].answered);
+  EXPECT_EQ(seen[1].connection, 2);
+  EXPECT_TRUE(seen[1].answered);
+}
+
+// ---- TLS with ALPN h2
+
+TEST(H2Backend, H2BackendOverTlsAgreesOnH2AndServesBothKindsOfClient) {
+  TempDir dir;
+  TestPki pki(dir.path().string());
+  CertSpec spec;
+  spec.dns_names = {"backend.test"};
+  const IssuedCert cert = pki.issue("server", spec);
+  NginxOptions o;
+  o.tls = true;
+  o.http2 = true;
+  o.protocol_headers = true;
+  o.cert_path = cert.cert_path;
+  o.key_path = cert.key_path;
+  NginxInstance nginx(o);
+  SluiceInstance sluice(one_backend_config(
+      server_of(nginx.port()),
+      "    protocol: h2\n    tls: {ca: " + pki.ca_path() + ", sni: backend.test}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+
+  const HttpResponse r = get(sluice, "/secure");
+  EXPECT_EQ(r.status, 200) << sluice.process().output() << nginx.error_log();
+  EXPECT_EQ(r.header("x-server-protocol").value_or(""), "HTTP/2.0");
+  const CommandResult c = curl_h2c(sluice, "/secure-h2");
+  EXPECT_TRUE(has(c.output, "HTTP/2 200")) << c.output;
+  EXPECT_TRUE(has(c.output, "x-server-protocol: HTTP/2.0")) << c.output;
+  ASSERT_TRUE(nginx.wait_for_requests(2));
+  const std::string log = nginx.access_log();
+  EXPECT_TRUE(has(log, "request=\"GET /secure HTTP/2.0\"")) << log;
+  EXPECT_TRUE(has(log, "request=\"GET /secure-h2 HTTP/2.0\"")) << log;
+  EXPECT_TRUE(has(log, "sni=backend.test")) << log;
+  EXPECT_EQ(nginx.connections_seen(), 1) << log;
+}
+
+// A TLS server that ignores ALPN (openssl s_server without -alpn)
+// completes the handshake having agreed on nothing: no HTTP/2 is sent to it.
+TEST(H2Backend, H2BackendThatDoesNotAgreeOnH2GetsA502AndALogLine) {
+  TempDir dir;
+  TestPki pki(dir.path().string());
+  CertSpec spec;
+  spec.dns_names = {"backend.test"};
+  const IssuedCert cert = pki.issue("server", spec);
+  const std::uint16_t port = free_loopback_port();
+  Process server({"openssl", "s_server", "-www", "-accept", "127.0.0.1:" + std::to_string(port),
+                  "-cert", cert.cert_path, "-key", cert.key_path, "-naccept", "4"});
+  ASSERT_TRUE(server.wait_for_line("ACCEPT", kEventTimeout)) << server.output();
+  SluiceInstance sluice(
+      one_backend_config(server_of(port), "    protocol: h2\n    tls: {ca: " + pki.ca_path() +
+                                              ", sni: backend.test}\n"
+                                              "    retries: {attempts: 0}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  EXPECT_EQ(get(sluice).status, 502);
+  EXPECT_TRUE(sluice.process().wait_for_line(
+      "the server did not agree to HTTP/2 by ALPN (no protocol)", kEventTimeout))
+      << sluice.process().output();
+}
+
+// ---- health checks over h2
+
+// An nginx that speaks only h2c closes on an HTTP/1.1 probe; probes over
+// HTTP/2 find it up, and requests keep flowing.
+TEST(H2Backend, HealthChecksSpeakHttp2ToAnH2cServer) {
+  NginxInstance nginx(h2c_nginx());
+  SluiceInstance sluice(one_backend_config(
+      server_of(nginx.port()),
+      "    protocol: h2c\n"
+      "    health_check: {path: /healthz, interval: 100ms, timeout: 1s, rise: 1, fall: 1}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  ASSERT_TRUE(nginx.wait_for_requests(3));
+  EXPECT_TRUE(has(nginx.access_log(), "status=200 request=\"GET /healthz HTTP/2.0\""))
+      << nginx.access_log();
+  EXPECT_EQ(get(sluice).status, 200);
+  EXPECT_FALSE(has(sluice.process().output(), ": down (")) << sluice.process().output();
+}
+
+TEST(H2Backend, H2HealthCheckWithAnUnexpectedStatusMarksTheServerDown) {
+  H2TestServer server;
+  SluiceInstance sluice(one_backend_config(
+      server.address(),
+      "    protocol: h2c\n"
+      "    health_check: {path: /healthz, expect_status: [204], interval: 100ms, rise: 1, "
+      "fall: 1}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  EXPECT_TRUE(sluice.process().wait_for_line("backend 'app' server " + server.address() +
+                                                 ": down (1 failed check in a row, last: "
+                                                 "status 200)",
+                                             kEventTimeout))
+      << sluice.process().output();
+  EXPECT_EQ(get(sluice).status, 503);
+}
+
+}  // namespace
+}  // namespace sluice::test
