@@ -234,6 +234,8 @@ void H2TestServer::serve_round() {
     fds.push_back({c->fd, events, 0});
   }
   if (::poll(fds.data(), fds.size(), 1000) < 0) return;
+  // Connections accepted below were not polled: they are read next round.
+  const std::size_t polled = conns_.size();
   if (fds[0].revents & POLLIN) {
     while (true) {
       const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -266,7 +268,7 @@ void H2TestServer::serve_round() {
     while (::read(wake_[0], b, sizeof b) > 0) {
     }
   }
-  for (std::size_t i = 0; i < conns_.size(); ++i) {
+  for (std::size_t i = 0; i < polled; ++i) {
     Conn& c = *conns_[i];
     const short re = fds[i + 2].revents;
     if (re & (POLLIN | POLLHUP | POLLERR)) {
