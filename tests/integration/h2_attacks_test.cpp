@@ -1,5 +1,5 @@
 // The known HTTP/2 attacks (issue 17), each performed against sluice and
-// answered as /work/notes/h2-spec.md designs it, with sluice's resident
+// answered as docs/operations.md ("Limits a client can meet") says, with sluice's resident
 // memory bounded while it happens; and the limits and timeouts that end
 // stalled or idle streams and connections, and the graceful GOAWAY.
 // Budgets and timeouts are configured small so the file runs in seconds.

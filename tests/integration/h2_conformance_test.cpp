@@ -1,6 +1,6 @@
 // HTTP/2 towards clients (issue 17), by RFC 9113 section: what an h2 client
 // sees from sluice, and what the HTTP/1.1 backend gets for it
-// (/work/notes/h2-spec.md is the contract). The frames come from
+// (docs/config.md and docs/operations.md are the contract). The frames come from
 // support/h2_frames.h, an independent client built on nghttp2's HPACK;
 // H2ClientAgainstNginx at the end checks that client, and the generic
 // expectations here, against nginx's HTTP/2 server.

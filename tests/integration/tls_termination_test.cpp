@@ -287,8 +287,8 @@ TEST_F(TlsAlpn, ClientOfferingHttp11AndH2GetsH2ByDefault) {
   SluiceInstance sluice(responder_config(entry(site_)));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   // The server's preference (h2 first) decides, not the client's order.
-  auto r = s_client(sluice.port("web"), {"-servername", "site.example.com", "-alpn", "http/1.1,h2"},
-                    "");
+  auto r =
+      s_client(sluice.port("web"), {"-servername", "site.example.com", "-alpn", "http/1.1,h2"}, "");
   EXPECT_TRUE(contains(r.output, "ALPN protocol: h2")) << r.output;
 }
 

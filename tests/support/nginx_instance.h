@@ -33,7 +33,7 @@ struct NginxOptions {
   // Every answer carries `X-Server-Protocol: <$server_protocol>`
   // ("HTTP/2.0" over HTTP/2) and `X-Connection: <$connection>`.
   bool protocol_headers = false;
-  int http2_max_concurrent_streams = 0;  // > 0: nginx's http2_max_concurrent_streams
+  int http2_max_concurrent_streams = 0;   // > 0: nginx's http2_max_concurrent_streams
   std::string body = "hello from nginx";  // what GET / answers (return 200 "..."); no '$'
   // Also listen on [::1] (same port): for a backend named "localhost",
   // which resolves to ::1 first where the host has IPv6 loopback.
