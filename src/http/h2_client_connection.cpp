@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "http/h2_body_source.h"
 #include "http/token.h"
 
 namespace sluice::http {
@@ -176,33 +177,10 @@ struct H2ClientCallbacks {
                            std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
                            void* user) {
     auto* s = static_cast<H2ClientStreamState*>(source->ptr);
-    const std::size_t n = std::min(length, s->out.size());
-    if (n > 0) std::memcpy(buf, s->out.data(), n);
-    s->out.remove_prefix(n);
-    if (s->out.empty()) {
-      if (s->out_end) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        s->out_done = true;
-        if (s->send_trailers) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-          submit_trailers(session, id, *s);
-        }
-      } else if (n == 0) {
-        s->out_deferred = true;
-        return NGHTTP2_ERR_DEFERRED;
-      }
-      conn(user).handler_.on_output_taken(*s);
-    }
-    return static_cast<ssize_t>(n);
-  }
-
-  static void submit_trailers(nghttp2_session* session, std::int32_t id, H2ClientStreamState& s) {
-    const auto fields = s.out_trailers.fields();
-    std::vector<nghttp2_nv> list;
-    list.reserve(fields.size());
-    for (const auto& f : fields)
-      list.push_back(nv(f.name, f.value));
-    nghttp2_submit_trailer(session, id, list.data(), list.size());
+    bool drained = false;
+    const ssize_t n = take_body(session, id, buf, length, flags, *s, drained);
+    if (drained) conn(user).handler_.on_output_taken(*s);
+    return n;
   }
 };
 

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "http/h2_body_source.h"
+
 namespace sluice::http {
 
 void H2FieldList::add(std::string_view name, std::string_view value) {
@@ -236,36 +238,10 @@ struct H2Callbacks {
                            std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
                            void* user) {
     auto* s = static_cast<H2StreamState*>(source->ptr);
-    const std::size_t n = std::min(length, s->out.size());
-    if (n > 0) std::memcpy(buf, s->out.data(), n);
-    s->out.remove_prefix(n);
-    if (s->out.empty()) {
-      if (s->out_end) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        s->out_done = true;
-        if (s->send_trailers) {
-          *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-          submit_trailers(session, id, *s);
-        }
-      } else if (n == 0) {
-        s->out_deferred = true;
-        return NGHTTP2_ERR_DEFERRED;
-      }
-      conn(user).handler_.on_output_taken(*s);
-    }
-    return static_cast<ssize_t>(n);
-  }
-
-  static void submit_trailers(nghttp2_session* session, std::int32_t id, H2StreamState& s) {
-    const auto fields = s.out_trailers.fields();
-    std::vector<nghttp2_nv> nv;
-    nv.reserve(fields.size());
-    for (const auto& f : fields) {
-      nv.push_back({reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.name.data())),
-                    reinterpret_cast<std::uint8_t*>(const_cast<char*>(f.value.data())),
-                    f.name.size(), f.value.size(), NGHTTP2_NV_FLAG_NONE});
-    }
-    nghttp2_submit_trailer(session, id, nv.data(), nv.size());
+    bool drained = false;
+    const ssize_t n = take_body(session, id, buf, length, flags, *s, drained);
+    if (drained) conn(user).handler_.on_output_taken(*s);
+    return n;
   }
 };
 
