@@ -213,7 +213,7 @@ constexpr std::size_t kMaxHostBytes = 255;
 // RFC 9110 §7.2 / RFC 9112 §3.2.3: uri-host [ ":" port ] (authority
 // without userinfo, RFC 9110 §4.2.4). So no '/', '?', '#', '@', '\', white
 // space or control character can reach a route, a Location or a backend.
-bool is_authority(std::string_view a, bool port_required) {
+bool authority_ok(std::string_view a, bool port_required) {
   std::string_view port;
   bool has_port = false;
   if (!a.empty() && a.front() == '[') {
@@ -301,6 +301,10 @@ int parse_version(std::string_view v) {
 }
 
 }  // namespace
+
+bool is_authority(std::string_view a, bool port_required) {
+  return authority_ok(a, port_required);
+}
 
 Method method_from(std::string_view m) {
   switch (m.size()) {
@@ -469,7 +473,7 @@ ParseState RequestParser::parse_head(std::string_view head) {
   }
   std::string_view target_authority;
   if (head_.method == Method::CONNECT) {
-    if (!is_authority(t, true)) return fail(400, "CONNECT needs an authority-form target");
+    if (!authority_ok(t, true)) return fail(400, "CONNECT needs an authority-form target");
   } else if (t == "*") {
     if (head_.method != Method::OPTIONS) return fail(400, "asterisk target is for OPTIONS only");
   } else if (t.front() != '/') {
@@ -487,7 +491,7 @@ ParseState RequestParser::parse_head(std::string_view head) {
   // Host, and a Host with an invalid value is an error in any version.
   if (f.host_fields > 1) return fail(400, "more than one Host header");
   if (head_.version_minor == 1 && f.host_fields == 0) return fail(400, "missing Host header");
-  if (!f.host.empty() && !is_authority(f.host, false)) return fail(400, "invalid Host header");
+  if (!f.host.empty() && !authority_ok(f.host, false)) return fail(400, "invalid Host header");
   if (!target_authority.empty()) {
     // RFC 9112 §3.2.2: the target's authority replaces Host, empty or not.
     head_.host = target_authority;
@@ -542,7 +546,7 @@ ParseState RequestParser::take_absolute_form(std::string_view& authority) {
   const std::string_view rest = t.substr(scheme_end + 3);
   const std::size_t authority_end = rest.find_first_of("/?");
   authority = rest.substr(0, authority_end);
-  if (!is_authority(authority, false)) return fail(400, "invalid authority in the request target");
+  if (!authority_ok(authority, false)) return fail(400, "invalid authority in the request target");
   if (authority_end != std::string_view::npos) {
     head_.target = rest.substr(authority_end);
   } else {

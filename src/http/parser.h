@@ -99,4 +99,9 @@ class ResponseParser {
   ParseState state_ = ParseState::need_more;
 };
 
+// RFC 9110 §7.2: uri-host [ ":" port ], as a Host field (or HTTP/2's
+// :authority) must be: no userinfo, path, query, white space or control
+// character.
+bool is_authority(std::string_view authority, bool port_required = false);
+
 }  // namespace sluice::http

@@ -14,6 +14,7 @@
 #include "core/signal.h"
 #include "core/worker.h"
 #include "http/h2_connection.h"
+#include "http/parser.h"
 #include "http/serializer.h"
 #include "http/token.h"
 #include "proxy/exchange.h"
@@ -264,6 +265,12 @@ Task<void> H2Session::answer(H2Stream& st) {
   }
   if (head.host.empty()) {
     co_await send_error(st, 400, "the request names no host (:authority or Host)", head_request);
+    co_return;
+  }
+  // The same rule as an HTTP/1 Host (RFC 9110 §7.2): nothing but
+  // host[:port] reaches a route, a Location or a backend.
+  if (!http::is_authority(head.host)) {
+    co_await send_error(st, 400, "invalid :authority or Host", head_request);
     co_return;
   }
   if (head.framing == http::Framing::content_length && pinned->max_body_bytes &&

@@ -283,6 +283,24 @@ TEST(Rfc9113_8_2_1, UppercaseFieldNameIsAStreamError) {
       {get("/upper", {{"X-Upper", "1"}}), get("/mixed", {{"accept-Language", "en"}})});
 }
 
+// §8.3.1 with RFC 9110 §7.2: :authority is host[:port] as an HTTP/1 Host
+// must be; userinfo, a path or white space never reaches a route, a
+// Location or a backend, and the connection goes on.
+TEST(Rfc9113_8_3_1, AuthorityThatIsNotHostAndPortIs400AndReachesNoBackend) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(h2_config(backend.address()));
+  H2_CONNECT(c, sluice);
+  for (const char* authority : {"user@evil.example", "evil.example/x", "a b.example"}) {
+    const StreamResult r = c.request(h2::request_fields("GET", authority, "/", {}));
+    EXPECT_TRUE(r.status() == 400 || r.reset.has_value()) << authority << ": " << describe(r);
+  }
+  const StreamResult ok = c.request(h2::request_fields("GET", "good.example", "/", {}));
+  EXPECT_EQ(ok.status(), 200) << describe(ok);
+  const auto seen = backend.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].header("host"), "good.example");
+}
+
 TEST(Rfc9113_8_3_1, MissingPseudoHeaderIsAStreamError) {
   TestBackend backend(TestBackend::echo());
   SluiceInstance sluice(h2_config(backend.address()));
