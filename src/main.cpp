@@ -23,6 +23,7 @@
 #include "core/file_watcher.h"
 #include "core/log.h"
 #include "core/process_handover.h"
+#include "middleware/middleware_set.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
 #include "proxy/tls_builder.h"
@@ -125,6 +126,21 @@ bool check_tls(const sluice::config::Config& config, const std::string& path,
   return ok;
 }
 
+// Builds every middleware as a running proxy would (reading the files they
+// name), printing each problem. False on any error.
+bool check_middlewares(const sluice::config::Config& config, const std::string& path) {
+  sluice::middleware::MiddlewareCache cache;
+  std::vector<std::string> errors;
+  (void)cache.build(config.middlewares, sluice::middleware::BuildContext{1}, errors);
+  for (const auto& e : errors)
+    std::fprintf(stderr, "%s: error: %s\n", path.c_str(), e.c_str());
+  if (!errors.empty()) {
+    std::fprintf(stderr, "%s: %zu error%s; configuration not loaded\n", path.c_str(), errors.size(),
+                 errors.size() == 1 ? "" : "s");
+  }
+  return errors.empty();
+}
+
 int command_check(std::string path) {
   if (!resolve_config_path(path)) return 1;
   auto config = load(path);
@@ -132,6 +148,7 @@ int command_check(std::string path) {
   if (!check_routes(*config, path)) return 1;
   sluice::proxy::TlsAssets assets;
   if (!check_tls(*config, path, assets)) return 1;
+  if (!check_middlewares(*config, path)) return 1;
   std::printf("%s: ok (%s)\n", path.c_str(), sluice::config::summary(*config).c_str());
   return 0;
 }
@@ -245,6 +262,7 @@ void build_first(const std::string& path, const std::string& log_level, FirstCon
   if (!config || !check_routes(*config, path)) return;
   auto tls = std::make_shared<sluice::proxy::TlsAssets>();
   if (!check_tls(*config, path, *tls)) return;
+  if (!check_middlewares(*config, path)) return;
   const std::string level = log_level.empty() ? level_name(config->log.level) : log_level;
   if (!sluice::init_logging(level)) {
     std::fprintf(stderr, "sluice: unknown log level '%s' (trace, debug, info, warn, error)\n",

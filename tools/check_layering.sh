@@ -9,8 +9,9 @@ level() {
     core) echo 0 ;;
     http|config|tls) echo 1 ;;
     route|balance) echo 2 ;;
-    proxy) echo 3 ;;
-    admin) echo 4 ;;
+    middleware) echo 3 ;;
+    proxy) echo 4 ;;
+    admin) echo 5 ;;
     *) echo 9 ;;
   esac
 }

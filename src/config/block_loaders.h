@@ -54,4 +54,19 @@ bool load_backend_tls(Walker& w, const YAML::Node& n, const Block& tb, std::stri
 // load_health_check.cpp: a backend's 'health_check' block, at `hb`.
 void load_health_check(Walker& w, const YAML::Node& n, const Block& hb, HealthCheck& hc);
 
+// load_middlewares.cpp: `n` is the 'middlewares' map, name to definition.
+void load_middlewares(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                      std::vector<Middleware>& middlewares);
+// One loader per kind, each in load_<kind>.cpp: `n` is the kind's block
+// (`b` names it: "middleware 'auth': forward_auth"). A loader may append
+// to `fingerprint` what the definition depends on beyond its text (a
+// file's content).
+void load_headers_middleware(Walker& w, const YAML::Node& n, const Block& b, Headers& out);
+void load_forward_auth(Walker& w, const YAML::Node& n, const Block& b, std::string_view base_dir,
+                       ForwardAuth& out, std::string& fingerprint);
+void load_access(Walker& w, const YAML::Node& n, const Block& b, std::string_view base_dir,
+                 Access& out, std::string& fingerprint);
+void load_rate_limit(Walker& w, const YAML::Node& n, const Block& b, RateLimit& out);
+void load_compress(Walker& w, const YAML::Node& n, const Block& b, Compress& out);
+
 }  // namespace sluice::config

@@ -219,11 +219,12 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
                    Listener& l) {
   l.where = where(n);
   const Block b{owner_name(n, "listener", index), ""};
-  if (!w.map_with_keys(n, b,
-                       {"name", "listen", "protocol", "backend", "sni_routes", "timeouts",
-                        "max_header_size", "max_request_line", "max_header_count", "max_body_size",
-                        "max_connections", "keep_alive_header", "proxy_protocol", "tls",
-                        "min_body_rate", "keep_underscore_fields", "escaped_slashes", "http2"})) {
+  if (!w.map_with_keys(
+          n, b,
+          {"name", "listen", "protocol", "backend", "sni_routes", "timeouts", "max_header_size",
+           "max_request_line", "max_header_count", "max_body_size", "max_connections",
+           "keep_alive_header", "proxy_protocol", "tls", "min_body_rate", "keep_underscore_fields",
+           "escaped_slashes", "http2", "middlewares"})) {
     return;
   }
   load_identity(w, n, b, l);
@@ -246,6 +247,13 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
                      "bytes, whatever protocol they carry)");
     } else {
       load_http2(w, h, b.child("http2"), l.http2);
+    }
+  }
+  if (const YAML::Node m = field(n, "middlewares"); m.IsDefined()) {
+    if (l.protocol == Protocol::tcp) {
+      w.error(m, b.at("middlewares") + ": middlewares apply to http listeners");
+    } else {
+      w.string_list(n, "middlewares", b, l.middlewares, &l.middlewares_where);
     }
   }
   if (l.protocol == Protocol::tcp) warn_http_only_keys(w, n, b);

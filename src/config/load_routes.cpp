@@ -265,12 +265,16 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
   if (!(n.IsMap() && field(n, "name").IsDefined())) b.owner = "route " + quote(r.name);
   if (!w.map_with_keys(n, b,
                        {"name", "listeners", "priority", "match", "rewrite", "backend", "respond",
-                        "redirect", "allow_connect"})) {
+                        "redirect", "allow_connect", "middlewares"})) {
     return;
   }
   if (w.name_field(n, b, r.name, false)) r.name_where = where(field(n, "name"));
   b.owner = "route " + quote(r.name);
   w.string_list(n, "listeners", b, r.listeners, &r.listeners_where);
+  if (std::vector<std::string> names;
+      w.string_list(n, "middlewares", b, names, &r.middlewares_where)) {
+    r.middlewares = std::move(names);
+  }
   w.int_field(n, "priority", b, -1'000'000, 1'000'000, r.priority);
   if (const YAML::Node m = field(n, "match"); m.IsDefined()) load_match(w, m, b, r.match);
   load_action(w, n, b, r);

@@ -29,7 +29,7 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   const Block top{"", ""};
   if (!w.map_with_keys(root, top,
                        {"workers", "admin", "listeners", "routes", "backends", "forwarded",
-                        "shutdown", "log", "watch"})) {
+                        "shutdown", "log", "watch", "middlewares"})) {
     return;
   }
   if (const YAML::Node n = field(root, "workers"); n.IsDefined()) load_workers(w, n, c.workers);
@@ -45,6 +45,8 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   if (const YAML::Node r = field(root, "routes"); r.IsDefined()) load_routes(w, r, c.routes);
   if (const YAML::Node b = field(root, "backends"); b.IsDefined())
     load_backends(w, b, base_dir, c.backends);
+  if (const YAML::Node m = field(root, "middlewares"); m.IsDefined())
+    load_middlewares(w, m, base_dir, c.middlewares);
   if (const YAML::Node f = field(root, "forwarded"); f.IsDefined()) {
     load_forwarded(w, f, c.forwarded);
   }

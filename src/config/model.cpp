@@ -16,4 +16,11 @@ const Listener* Config::find_listener(std::string_view listener_name) const {
   return nullptr;
 }
 
+const Middleware* Config::find_middleware(std::string_view middleware_name) const {
+  for (const auto& m : middlewares) {
+    if (m.name == middleware_name) return &m;
+  }
+  return nullptr;
+}
+
 }  // namespace sluice::config

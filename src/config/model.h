@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/middleware_config.h"
+
 namespace sluice::config {
 
 using Duration = std::chrono::milliseconds;
@@ -156,13 +158,17 @@ struct Listener {
   // http only: h2c by prior knowledge on a plain listener, "h2" by ALPN
   // with tls; enabled by default (http2.enabled: false = HTTP/1 only).
   Http2 http2;
+  // http only: the middlewares of routes on this listener that name none
+  // of their own, in order.
+  std::vector<std::string> middlewares;
 
   EscapedSlashes escaped_slashes = EscapedSlashes::reject;  // %2F, %5C in a path
 
-  SourceLocation where;          // the listener's block
-  SourceLocation name_where;     // its 'name' value
-  SourceLocation listen_where;   // its 'listen' value
-  SourceLocation backend_where;  // its 'backend' value
+  SourceLocation where;                           // the listener's block
+  std::vector<SourceLocation> middlewares_where;  // each 'middlewares' item
+  SourceLocation name_where;                      // its 'name' value
+  SourceLocation listen_where;                    // its 'listen' value
+  SourceLocation backend_where;                   // its 'backend' value
 };
 
 // ------------------------------------------------------------------- routes
@@ -224,11 +230,15 @@ struct Route {
   std::optional<Respond> respond;      // answer directly
   std::optional<Redirect> redirect;    // answer with a redirect
   bool allow_connect = false;          // with `backend`: CONNECT requests open a tunnel
+  // The middlewares requests on this route pass, in order; absent: the
+  // listener's (an empty list: none).
+  std::optional<std::vector<std::string>> middlewares;
 
-  SourceLocation where;                         // the route's block
-  SourceLocation name_where;                    // its 'name' value, else the block
-  SourceLocation backend_where;                 // its 'backend' value
-  std::vector<SourceLocation> listeners_where;  // each 'listeners' item
+  SourceLocation where;                           // the route's block
+  SourceLocation name_where;                      // its 'name' value, else the block
+  SourceLocation backend_where;                   // its 'backend' value
+  std::vector<SourceLocation> listeners_where;    // each 'listeners' item
+  std::vector<SourceLocation> middlewares_where;  // each 'middlewares' item
 };
 
 // ----------------------------------------------------------------- backends
@@ -338,6 +348,28 @@ struct Backend {
   SourceLocation where;  // its name under `backends`
 };
 
+// -------------------------------------------------------------- middlewares
+
+enum class MiddlewareKind { headers, forward_auth, access, rate_limit, compress };
+
+// A named middleware definition: a map with one key, its kind.
+struct Middleware {
+  std::string name;  // the key under `middlewares`
+  MiddlewareKind kind = MiddlewareKind::headers;
+  // The settings of `kind` (the others stay empty).
+  Headers headers;
+  ForwardAuth forward_auth;
+  Access access;
+  RateLimit rate_limit;
+  Compress compress;
+  // The definition as written, in a canonical form (and whatever a
+  // loader adds: a file's content it read): equal text across a reload
+  // means the definition is unchanged and its state is kept.
+  std::string fingerprint;
+
+  SourceLocation where;  // its name under `middlewares`
+};
+
 // -------------------------------------------------------------- top level
 
 struct Admin {
@@ -379,7 +411,8 @@ struct Config {
   std::optional<Admin> admin;
   std::vector<Listener> listeners;
   std::vector<Route> routes;
-  std::vector<Backend> backends;  // file order
+  std::vector<Backend> backends;        // file order
+  std::vector<Middleware> middlewares;  // file order
   Forwarded forwarded;
   Shutdown shutdown;
   Log log;
@@ -387,6 +420,7 @@ struct Config {
 
   const Backend* find_backend(std::string_view name) const;
   const Listener* find_listener(std::string_view name) const;
+  const Middleware* find_middleware(std::string_view name) const;
 };
 
 }  // namespace sluice::config

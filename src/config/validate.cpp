@@ -143,6 +143,45 @@ void validate_routes(const Config& c, Reporter& r) {
   }
 }
 
+// Every name in a 'middlewares' list is a defined middleware, once per list.
+void check_middleware_list(const Config& c, Reporter& r, const std::string& who,
+                           const std::vector<std::string>& list,
+                           const std::vector<SourceLocation>& where) {
+  std::vector<std::string> defined;
+  for (const auto& m : c.middlewares)
+    defined.push_back(m.name);
+  for (std::size_t i = 0; i < list.size() && i < where.size(); ++i) {
+    if (!c.find_middleware(list[i])) {
+      r.error(where[i], who + " refers to middleware " + quote(list[i]) + ", which is not defined" +
+                            (defined.empty() ? " (there are no middlewares)"
+                                             : did_you_mean(list[i], defined)));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (list[j] == list[i]) {
+        r.error(where[i], who + " names middleware " + quote(list[i]) + " twice");
+        break;
+      }
+    }
+  }
+}
+
+void validate_middlewares(const Config& c, Reporter& r) {
+  std::map<std::string, int> names;
+  for (const auto& m : c.middlewares) {
+    if (auto [it, fresh] = names.emplace(m.name, m.where.line); !fresh) {
+      r.error(m.where, "middleware name " + quote(m.name) + " is already used on line " +
+                           std::to_string(it->second) + "; names must be unique");
+    }
+  }
+  for (const auto& l : c.listeners)
+    check_middleware_list(c, r, "listener " + quote(l.name), l.middlewares, l.middlewares_where);
+  for (const auto& rt : c.routes) {
+    if (rt.middlewares) {
+      check_middleware_list(c, r, "route " + quote(rt.name), *rt.middlewares, rt.middlewares_where);
+    }
+  }
+}
+
 // POST /config replaces the whole configuration, so an admin listener that
 // other machines can reach must ask for a token.
 void validate_admin(const Config& c, Reporter& r) {
@@ -165,6 +204,7 @@ void validate(const Config& c, std::vector<Diagnostic>& out) {
   validate_admin(c, r);
   validate_listeners(c, r);
   validate_routes(c, r);
+  validate_middlewares(c, r);
 }
 
 }  // namespace sluice::config

@@ -39,6 +39,9 @@ class EventLoop;
 namespace route {
 struct Route;
 }
+namespace middleware {
+struct RequestEdits;
+}
 }  // namespace sluice
 
 namespace sluice::proxy {
@@ -76,6 +79,9 @@ struct ExchangeInputs {
   // The client's connection: where it reached us is looked up (a system
   // call) only for a server that asks for a PROXY header.
   int client_fd = -1;
+  // What the route's middlewares change in the forwarded request; null:
+  // none. Outlives the exchange.
+  const middleware::RequestEdits* edits = nullptr;
 };
 
 class Exchange {

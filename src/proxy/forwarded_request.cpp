@@ -11,6 +11,7 @@
 #include "http/hop_by_hop.h"
 #include "http/token.h"
 #include "http/trailer_fields.h"
+#include "middleware/middleware.h"
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
@@ -88,7 +89,9 @@ bool ForwardedRequest::forwards_trailer(std::string_view name) const {
 // ours to state (Content-Length / Transfer-Encoding), so a Connection field
 // naming Content-Length cannot make us send a body unframed.
 ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& in)
-    : listener_(in.listener), add_forwarded_(in.listener->forwarded->applies_to(*in.client)) {
+    : listener_(in.listener),
+      add_forwarded_(in.listener->forwarded->applies_to(*in.client)),
+      edits_(in.edits) {
   const ListenerSettings& ls = *in.listener;
   const ForwardedPolicy& fwd = *ls.forwarded;
   const bool add_forwarded = add_forwarded_;
@@ -110,6 +113,8 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
       spdlog::debug("listener '{}': dropped header field '{}' (underscore in its name)", ls.name,
                     f.name);
       continue;
+    } else if (edits_ != nullptr && edited_away(f.name)) {
+      continue;
     }
     add(f.name, f.value);
   }
@@ -123,6 +128,7 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
   if (add_forwarded && fwd.x_forwarded_host && !head.host.empty()) {
     add("X-Forwarded-Host", head.host);
   }
+  if (edits_ != nullptr) add_edits();
   out_.method = head.method_text;
   out_.target = in.target;
   out_.authority = in.host;
@@ -141,6 +147,41 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
     // and some read the next pipelined request as this one's body.
     out_.body = http::BodyKind::sized;
     out_.length = 0;
+  }
+}
+
+// A client's field a middleware removes or replaces.
+bool ForwardedRequest::edited_away(std::string_view name) const {
+  for (const auto& r : edits_->remove) {
+    if (http::iequals(name, r)) return true;
+  }
+  for (const auto& f : edits_->set) {
+    if (http::iequals(name, f.name)) return true;
+  }
+  return false;
+}
+
+// A middleware may state any end-to-end field but those the proxy states
+// itself: Host and framing (RFC 9112 §6), hop-by-hop fields (RFC 9110
+// §7.6.1), and what only we may claim (X-Forwarded-*, a client
+// certificate's subject). An auth server's answer copied by a pattern
+// cannot smuggle any of them in.
+bool ForwardedRequest::editable(std::string_view name) const {
+  static constexpr std::string_view kProxyOwned[] = {
+      "host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade",
+      "te",   "trailer",        "proxy-connection",  "expect"};
+  for (std::string_view p : kProxyOwned) {
+    if (http::iequals(name, p)) return false;
+  }
+  return !proxy_states(name);
+}
+
+void ForwardedRequest::add_edits() {
+  for (const auto& f : edits_->set) {
+    if (editable(f.name)) add(f.name, f.value);
+  }
+  for (const auto& f : edits_->add) {
+    if (editable(f.name)) add(f.name, f.value);
   }
 }
 

@@ -15,6 +15,9 @@
 namespace sluice {
 class SocketAddress;
 }
+namespace sluice::middleware {
+struct RequestEdits;
+}
 
 namespace sluice::proxy {
 
@@ -29,6 +32,8 @@ class ForwardedRequest {
     const SocketAddress* client = nullptr;  // as the PROXY header named it, if any
     bool secure = false;                    // the client's connection is encrypted
     std::string_view client_subject;        // its verified client certificate's subject, if any
+    // The route's middlewares' changes (null: none); outlives this object.
+    const middleware::RequestEdits* edits = nullptr;
   };
   // Builds from `head` (whose views must outlive this object).
   ForwardedRequest(const http::RequestHead& head, const Inputs& in);
@@ -50,6 +55,9 @@ class ForwardedRequest {
   bool proxy_states(std::string_view name) const;
   bool drops_underscore_name(std::string_view name) const;
   void add_forwarded_for(const http::RequestHead& head, const SocketAddress& client);
+  bool edited_away(std::string_view name) const;
+  void add_edits();
+  bool editable(std::string_view name) const;
 
   http::OutgoingRequest out_;
   // Fields: inline for the usual few dozen, on the heap beyond.
@@ -60,6 +68,7 @@ class ForwardedRequest {
   std::string forwarded_for_;  // the X-Forwarded-For value we send
   const ListenerSettings* listener_;
   bool add_forwarded_;  // this client's requests get the X-Forwarded-* fields
+  const middleware::RequestEdits* edits_;
 };
 
 // The text form of a client's IP address ("unknown" for other families).

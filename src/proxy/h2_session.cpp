@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -18,7 +19,9 @@
 #include "http/serializer.h"
 #include "http/token.h"
 #include "proxy/exchange.h"
+#include "proxy/filtered_downstream.h"
 #include "proxy/h2_downstream.h"
+#include "proxy/middleware_chain.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -71,9 +74,14 @@ class H2Session final : public http::H2ServerConnection::Handler {
   Task<void> write_loop();
   Task<void> serve_stream(H2Stream* st);
   Task<void> answer(H2Stream& st);
+  Task<middleware::Verdict> pass_middlewares(H2Stream& st, MiddlewarePass& pass,
+                                             const http::RequestHead& head, const RequestTarget& t,
+                                             const route::Captures& captures,
+                                             const route::Route& route);
   Task<void> forward(H2Stream& st, const http::RequestHead& head, RequestTarget& t,
                      std::shared_ptr<const route::Route> route,
-                     std::shared_ptr<const Backend> backend, std::uint64_t started_ms);
+                     std::shared_ptr<const Backend> backend, std::uint64_t started_ms,
+                     MiddlewarePass* pass);
   Task<void> respond(H2Stream& st, const route::Route& route, const http::RequestHead& head);
   Task<void> redirect(H2Stream& st, const route::Route& route, const http::RequestHead& head,
                       const route::RequestView& view, const route::Captures& captures);
@@ -291,6 +299,12 @@ Task<void> H2Session::answer(H2Stream& st) {
     co_await send_error(st, 404, "no route matches this request", head_request);
     co_return;
   }
+  std::optional<MiddlewarePass> pass;
+  if (auto chain = chain_for(*ctx_.snapshot, *pinned, *route)) {
+    pass.emplace(std::move(chain));
+    const middleware::Verdict v = co_await pass_middlewares(st, *pass, head, t, captures, *route);
+    if (v == middleware::Verdict::answer) co_return;
+  }
   switch (route->action) {
     case route::ActionKind::backend:
       if (!apply_rewrite(*route, captures, t)) {
@@ -298,7 +312,8 @@ Task<void> H2Session::answer(H2Stream& st) {
                             head_request);
         co_return;
       }
-      co_await forward(st, head, t, std::move(route), std::move(backend), started_ms);
+      co_await forward(st, head, t, std::move(route), std::move(backend), started_ms,
+                       pass ? &*pass : nullptr);
       co_return;
     case route::ActionKind::redirect:
       co_await redirect(st, *route, head, t.view, captures);
@@ -309,9 +324,37 @@ Task<void> H2Session::answer(H2Stream& st) {
   }
 }
 
+Task<middleware::Verdict> H2Session::pass_middlewares(H2Stream& st, MiddlewarePass& pass,
+                                                      const http::RequestHead& head,
+                                                      const RequestTarget& t,
+                                                      const route::Captures& captures,
+                                                      const route::Route& route) {
+  MiddlewareRequest mr;
+  describe_request(head, t, captures, route, client_, stream_.is_secure(), mr);
+  mr.request.version = 20;
+  mr.request.now_ms = loop().now_ms();
+  const middleware::Context mc{&loop(), &st.cancel, ctx_.index};
+  const middleware::Verdict v = co_await pass.run(mc, mr.request);
+  if (v == middleware::Verdict::next) co_return v;
+  const middleware::Answer& a = pass.answer();
+  log_middleware_answer(listener_->name, route.name, pass, client_);
+  std::vector<http::HeaderField> fields;
+  fields.reserve(a.fields.size());
+  for (const auto& f : a.fields)
+    fields.push_back({f.name, f.value});
+  http::OutgoingResponse res;
+  res.status = a.status;
+  res.fields = fields;
+  res.body = http::BodyKind::sized;
+  res.length = a.body.size();
+  (void)co_await send_h2_local(link_, st, res, a.body, head.method == http::Method::HEAD);
+  co_return v;
+}
+
 Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, RequestTarget& t,
                               std::shared_ptr<const route::Route> route,
-                              std::shared_ptr<const Backend> backend, std::uint64_t started_ms) {
+                              std::shared_ptr<const Backend> backend, std::uint64_t started_ms,
+                              MiddlewarePass* pass) {
   H2Downstream down(link_, st, head, started_ms);
   ExchangeInputs in;
   in.ctx = &ctx_;
@@ -322,7 +365,15 @@ Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, Reque
   in.route = std::move(route);
   in.backend = std::move(backend);
   in.client_fd = stream_.fd();
-  Exchange exchange(std::move(in), down, head, t.target);
+  std::optional<FilteredDownstream> filtered;
+  if (pass) {
+    in.edits = &pass->edits();
+    if (!pass->filters().empty() || pass->edits().max_body_bytes > 0) {
+      filtered.emplace(down, pass->filters(), pass->edits().max_body_bytes);
+    }
+  }
+  Downstream& client_side = filtered ? static_cast<Downstream&>(*filtered) : down;
+  Exchange exchange(std::move(in), client_side, head, t.target);
   const ExchangeEnd end = co_await exchange.run();
   if (end.status != 0) {
     co_await send_error(st, end.status, end.reason, head.method == http::Method::HEAD, false);

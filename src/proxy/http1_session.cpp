@@ -23,9 +23,11 @@
 #include "proxy/body_pace.h"
 #include "proxy/exchange.h"
 #include "proxy/exchange_error.h"
+#include "proxy/filtered_downstream.h"
 #include "proxy/forwarded_response.h"
 #include "proxy/h2_session.h"
 #include "proxy/http1_downstream.h"
+#include "proxy/middleware_chain.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -156,10 +158,23 @@ class Http1Session {
   Task<Next> serve_pinned();
 
  private:
-  Task<Next> forward(std::shared_ptr<const route::Route> route,
-                     std::shared_ptr<const Backend> backend, const http::RequestHead& head,
-                     std::size_t head_bytes, std::string_view target,
+  // What forward() needs of the request beyond its head.
+  struct Routed {
+    std::shared_ptr<const route::Route> route;
+    std::shared_ptr<const Backend> backend;
+    std::shared_ptr<const MiddlewareChain> middlewares;  // null: none
+    const RequestTarget& target;
+    const route::Captures& captures;
+  };
+  Task<Next> forward(Routed routed, const http::RequestHead& head, std::size_t head_bytes,
                      std::optional<SocketAddress>& peer, std::uint64_t request_started_ms);
+  // Runs the route's middlewares. Verdict::answer: one answered, and its
+  // answer was sent; `goes_on` says whether the connection carries on.
+  Task<middleware::Verdict> pass_middlewares(MiddlewarePass& pass, const http::RequestHead& head,
+                                             const RequestTarget& t,
+                                             const route::Captures& captures,
+                                             const route::Route& route, const SocketAddress& client,
+                                             std::size_t consumed, bool& goes_on);
   std::uint64_t head_deadline(std::uint64_t request_started_ms) const;
   void keep_partial_head(std::uint64_t request_started_ms);
   Task<bool> answer_redirect(const route::Route& route, const http::RequestHead& head,
@@ -358,20 +373,33 @@ Task<Next> Http1Session::serve_pinned() {
       co_await send_error(404, "no route matches this request");
       co_return Next::close;
     }
+    std::shared_ptr<const MiddlewareChain> chain = chain_for(*ctx_.snapshot, *listener_, *route);
     if (route->action == route::ActionKind::backend) {
       if (!apply_rewrite(*route, captures, t)) {
         co_await refuse(ErrorKind::malformed,
                         "the route's rewrite gives an invalid request target");
         co_return Next::close;
       }
-      const Next next = co_await forward(std::move(route), std::move(backend), head, consumed,
-                                         t.target, peer, request_started_ms);
+      const Next next = co_await forward(
+          Routed{std::move(route), std::move(backend), std::move(chain), t, captures}, head,
+          consumed, peer, request_started_ms);
       if (next == Next::close) co_return Next::close;
       if (used_ == 0) co_return Next::idle;
       continue;
     }
     // No co_await inside a conditional expression (docs/architecture.md).
     bool goes_on = false;
+    if (chain) {
+      if (!peer) peer = client_address();
+      MiddlewarePass pass(std::move(chain));
+      const middleware::Verdict v =
+          co_await pass_middlewares(pass, head, t, captures, *route, *peer, consumed, goes_on);
+      if (v == middleware::Verdict::answer) {
+        if (!goes_on) co_return Next::close;
+        if (used_ == 0) co_return Next::idle;
+        continue;
+      }
+    }
     if (route->action == route::ActionKind::redirect) {
       goes_on = co_await answer_redirect(*route, head, view, captures, consumed);
     } else {
@@ -556,12 +584,54 @@ Task<Next> Http1Session::redirect(const route::Route& route, const http::Request
   co_return sent&& keep_alive ? Next::idle : Next::close;
 }
 
-Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
-                                 std::shared_ptr<const Backend> backend,
-                                 const http::RequestHead& head, std::size_t head_bytes,
-                                 std::string_view target, std::optional<SocketAddress>& peer,
+Task<middleware::Verdict> Http1Session::pass_middlewares(
+    MiddlewarePass& pass, const http::RequestHead& head, const RequestTarget& t,
+    const route::Captures& captures, const route::Route& route, const SocketAddress& client,
+    std::size_t consumed, bool& goes_on) {
+  MiddlewareRequest mr;
+  describe_request(head, t, captures, route, client, stream_->is_secure(), mr);
+  mr.request.now_ms = loop().now_ms();
+  const middleware::Context mc{&loop(), &scope_.cancel_token(), ctx_.index};
+  const middleware::Verdict v = co_await pass.run(mc, mr.request);
+  if (v == middleware::Verdict::next) co_return v;
+  const middleware::Answer& a = pass.answer();
+  log_middleware_answer(listener_->name, route.name, pass, client);
+  std::vector<http::HeaderField> fields;
+  fields.reserve(a.fields.size());
+  for (const auto& f : a.fields)
+    fields.push_back({f.name, f.value});
+  http::OutgoingResponse res;
+  res.status = a.status;
+  res.fields = fields;
+  res.body = http::BodyKind::sized;
+  res.length = a.body.size();
+  // A body the client sent is not read: the connection cannot carry
+  // another request after it.
+  const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);
+  earlier_requests_ = true;
+  const bool sent = co_await send_local(res, a.body, keep_alive, head.version_minor);
+  goes_on = sent && keep_alive;
+  if (!goes_on) {
+    co_await linger_and_close();
+  } else {
+    keep_leftover(consumed);
+  }
+  co_return v;
+}
+
+Task<Next> Http1Session::forward(Routed routed, const http::RequestHead& head,
+                                 std::size_t head_bytes, std::optional<SocketAddress>& peer,
                                  std::uint64_t request_started_ms) {
   if (!peer) peer = client_address();
+  std::optional<MiddlewarePass> pass;
+  if (routed.middlewares) {
+    pass.emplace(std::move(routed.middlewares));
+    bool goes_on = false;
+    const middleware::Verdict v = co_await pass_middlewares(
+        *pass, head, routed.target, routed.captures, *routed.route, *peer, head_bytes, goes_on);
+    if (v == middleware::Verdict::answer) co_return goes_on ? Next::idle : Next::close;
+  }
+  const std::shared_ptr<const Backend>& backend = routed.backend;
   const std::uint64_t write_timeout_ms = backend->idle_timeout_ms;
   Http1Downstream down(
       Http1Downstream::Connection{
@@ -575,10 +645,18 @@ Task<Next> Http1Session::forward(std::shared_ptr<const route::Route> route,
   in.buffers = &scope_.worker().buffers();
   in.cancel = &scope_.cancel_token();
   in.listener = listener_.get();
-  in.route = std::move(route);
-  in.backend = std::move(backend);
+  in.route = std::move(routed.route);
+  in.backend = std::move(routed.backend);
   in.client_fd = stream_->fd();
-  Exchange exchange(std::move(in), down, head, target);
+  std::optional<FilteredDownstream> filtered;
+  if (pass) {
+    in.edits = &pass->edits();
+    if (!pass->filters().empty() || pass->edits().max_body_bytes > 0) {
+      filtered.emplace(down, pass->filters(), pass->edits().max_body_bytes);
+    }
+  }
+  Downstream& client_side = filtered ? static_cast<Downstream&>(*filtered) : down;
+  Exchange exchange(std::move(in), client_side, head, routed.target.target);
   const ExchangeEnd end = co_await exchange.run();
   earlier_requests_ = true;
   if (end.status != 0) {

@@ -1,5 +1,7 @@
 #include "proxy/server.h"
 
+#include "middleware/middleware_set.h"
+
 #include <malloc.h>
 #include <unistd.h>
 
@@ -42,9 +44,12 @@ void wait_for(std::latch& done, int limit_ms) {
 Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
     : destinations_(std::make_unique<DestinationTable>()),
       regexes_(std::make_unique<route::RegexCache>()),
+      middlewares_(std::make_unique<middleware::MiddlewareCache>()),
       tls_(tls ? std::move(tls) : std::make_shared<TlsAssets>()) {
   Snapshot::BuildInputs inputs;
   inputs.regexes = regexes_.get();
+  inputs.middlewares = middlewares_.get();
+  // start-up checked the middlewares already (check_middlewares).
   TlsFindings findings;
   inputs.tls = tls_.get();
   inputs.tls_findings = &findings;
@@ -252,18 +257,24 @@ bool Server::reload(const config::Config& config, std::string& error) {
   inputs.regexes = regexes_.get();
   std::vector<route::RouteFinding> route_errors;
   inputs.route_errors = &route_errors;
+  inputs.middlewares = middlewares_.get();
+  std::vector<std::string> middleware_errors;
+  inputs.middleware_errors = &middleware_errors;
   TlsFindings tls_findings;
   inputs.tls = tls_.get();
   inputs.tls_findings = &tls_findings;
   auto next = Snapshot::build(config, *destinations_, inputs);
   for (const auto& w : tls_findings.warnings)
     spdlog::warn("{}", w);
-  if (!route_errors.empty() || !tls_findings.errors.empty()) {
+  if (!route_errors.empty() || !tls_findings.errors.empty() || !middleware_errors.empty()) {
     next.reset();
     regexes_->forget_unused();
+    middlewares_->forget_unused();
     tls_->certificates.forget_unused();
     describe_route_errors(config, route_errors, error);
     for (const auto& e : tls_findings.errors)
+      error += (error.empty() ? "" : "\n") + e;
+    for (const auto& e : middleware_errors)
       error += (error.empty() ? "" : "\n") + e;
     return false;
   }
@@ -287,6 +298,7 @@ bool Server::reload(const config::Config& config, std::string& error) {
   restart_background_work(*next);
   snapshot_ = std::move(next);  // the previous snapshot is freed here, or by its last worker
   regexes_->forget_unused();
+  middlewares_->forget_unused();
   tls_->certificates.forget_unused();
   // A large table leaves large holes in the heap; hand their pages back
   // so resident memory tracks what is alive, reload after reload.

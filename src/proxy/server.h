@@ -27,6 +27,9 @@ namespace route {
 class RegexCache;
 struct RouteFinding;
 }  // namespace route
+namespace middleware {
+class MiddlewareCache;
+}
 }  // namespace sluice
 
 namespace sluice::proxy {
@@ -138,6 +141,9 @@ class Server {
   std::unique_ptr<Resolver> resolver_;              // looks server names up again
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
+  // Middlewares whose definitions a reload leaves unchanged keep their
+  // state (middleware_set.h).
+  std::unique_ptr<middleware::MiddlewareCache> middlewares_;
   std::shared_ptr<TlsAssets> tls_;  // ticket keys, loaded certificates, backend sessions
   std::vector<std::string> certificate_paths_;  // to watch (watch: true), as last configured
   std::function<void()> on_certificate_change_;

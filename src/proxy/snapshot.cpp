@@ -1,5 +1,8 @@
 #include "proxy/snapshot.h"
 
+#include "middleware/middleware_set.h"
+#include "proxy/middleware_chain.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -212,6 +215,42 @@ void build_listener_extras(const config::Config& config, const config::Listener&
 
 }  // namespace
 
+namespace {
+
+// Each definition's middleware, kept from the previous build when it is
+// unchanged.
+std::vector<std::shared_ptr<middleware::Middleware>> build_middlewares(
+    const config::Config& config, const Snapshot::BuildInputs& inputs, unsigned workers) {
+  middleware::MiddlewareCache fresh;
+  middleware::MiddlewareCache& cache = inputs.middlewares ? *inputs.middlewares : fresh;
+  std::vector<std::string> errors;
+  auto built = cache.build(config.middlewares, middleware::BuildContext{workers}, errors);
+  if (inputs.middleware_errors) {
+    inputs.middleware_errors->insert(inputs.middleware_errors->end(), errors.begin(), errors.end());
+  }
+  return built;
+}
+
+// The chain of a 'middlewares' list. A middleware that could not be built
+// is not skipped: its place answers 503, so that a broken forward_auth
+// never lets requests through.
+std::shared_ptr<const MiddlewareChain> chain_of(
+    const config::Config& config, const std::vector<std::shared_ptr<middleware::Middleware>>& built,
+    const std::vector<std::string>& names) {
+  auto chain = std::make_shared<MiddlewareChain>();
+  for (const std::string& name : names) {
+    for (std::size_t i = 0; i < config.middlewares.size(); ++i) {
+      if (config.middlewares[i].name != name) continue;
+      chain->items.push_back(built[i] ? built[i] : unavailable_middleware());
+      chain->names.push_back(name);
+      chain->wants_body = std::max(chain->wants_body, chain->items.back()->wants_body());
+    }
+  }
+  return chain;
+}
+
+}  // namespace
+
 const std::shared_ptr<const ListenerSettings>& Snapshot::in_slot(std::size_t slot) const {
   static const std::shared_ptr<const ListenerSettings> none;
   return slot < slots.size() ? slots[slot] : none;
@@ -244,6 +283,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
   snap->workers = config.workers > 0 ? static_cast<unsigned>(config.workers)
                                      : std::max(1u, std::thread::hardware_concurrency());
   const auto forwarded = std::make_shared<const ForwardedPolicy>(build_forwarded(config.forwarded));
+  const auto middlewares = build_middlewares(config, inputs, snap->workers);
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const auto& lc = config.listeners[i];
     auto ls = std::make_shared<ListenerSettings>();
@@ -274,9 +314,14 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     ls->slot = i < inputs.slot_of.size() ? inputs.slot_of[i] : i;
     ls->forwarded = forwarded;
     build_listener_extras(config, lc, inputs, *ls);
+    if (!lc.middlewares.empty()) ls->middlewares = chain_of(config, middlewares, lc.middlewares);
     if (snap->slots.size() <= ls->slot) snap->slots.resize(ls->slot + 1);
     snap->slots[ls->slot] = ls;
     snap->listeners.push_back(std::move(ls));
+  }
+  for (const config::Route& r : config.routes) {
+    snap->route_middlewares.push_back(r.middlewares ? chain_of(config, middlewares, *r.middlewares)
+                                                    : nullptr);
   }
   snap->routes = route::RouteTable::build(config, inputs.route_errors, inputs.regexes);
   for (const auto& bc : config.backends) {

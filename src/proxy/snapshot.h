@@ -19,12 +19,17 @@
 namespace sluice::tls {
 class ServerContext;
 }
+namespace sluice::middleware {
+class MiddlewareCache;
+}
 
 namespace sluice::config {
 struct Config;
 }
 
 namespace sluice::proxy {
+
+struct MiddlewareChain;
 
 struct ListenerSettings {
   std::string name;
@@ -71,6 +76,9 @@ struct ListenerSettings {
   http::H2Limits h2_limits;
   std::uint64_t h2_stream_idle_timeout_ms = 300'000;
   std::uint64_t h2_zero_window_timeout_ms = 30'000;
+
+  // The middlewares of routes that name none of their own; null: none.
+  std::shared_ptr<const MiddlewareChain> middlewares;
 };
 
 class DestinationTable;
@@ -93,6 +101,9 @@ struct Snapshot {
   std::vector<std::shared_ptr<const ListenerSettings>> slots;      // by slot; null: no listener
   std::shared_ptr<const route::RouteTable> routes;
   std::vector<std::shared_ptr<const Backend>> backends;  // configuration order
+  // By route, in configuration order: the route's own middlewares (an
+  // empty chain when it names none on purpose); null: its listener's apply.
+  std::vector<std::shared_ptr<const MiddlewareChain>> route_middlewares;
 
   // The settings of the listener served by `slot`'s sockets, or null.
   const std::shared_ptr<const ListenerSettings>& in_slot(std::size_t slot) const;
@@ -114,6 +125,11 @@ struct Snapshot {
     // built, and listeners with a tls block serve nothing).
     TlsAssets* tls = nullptr;
     TlsFindings* tls_findings = nullptr;
+    // Middlewares kept from the previous build (null: all are built anew),
+    // and where a middleware that cannot be built is reported (null: not
+    // reported; its routes then answer 503).
+    middleware::MiddlewareCache* middlewares = nullptr;
+    std::vector<std::string>* middleware_errors = nullptr;
   };
   static std::shared_ptr<const Snapshot> build(const config::Config& config,
                                                DestinationTable& destinations,

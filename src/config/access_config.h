@@ -1,0 +1,15 @@
+// The 'access' middleware's settings (docs/config.md).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::config {
+
+struct Access {};
+
+}  // namespace sluice::config
