@@ -232,5 +232,38 @@ TEST(MiddlewareHeaders, EditsApplyToHttp2ClientsAsToHttp1Ones) {
   EXPECT_EQ(got.header("x-replace"), "new for 127.0.0.1 via app");
 }
 
+// A route's own answers (respond, redirect) get the response edits too:
+// security headers set once cover every route.
+TEST(MiddlewareHeaders, RespondAndRedirectAnswersGetTheResponseEdits) {
+  SluiceInstance sluice(config("127.0.0.1:1", "    middlewares: [secure]\n",
+                               "  - name: hello\n    match: {path: /hello}\n"
+                               "    respond: {status: 200, headers: {X-Frame-Options: ALLOW}, "
+                               "body: \"hi\\n\"}\n"
+                               "  - name: old\n    match: {path: /old}\n"
+                               "    redirect: {status: 301, path: /new}\n",
+                               "  secure:\n    headers:\n      response:\n        set: "
+                               "{X-Frame-Options: DENY, X-Route: \"${route}\"}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const auto hello = get(sluice, "/hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->status, 200);
+  EXPECT_EQ(hello->body, "hi\n");
+  EXPECT_EQ(hello->count("x-frame-options"), 1u);
+  EXPECT_EQ(hello->header("x-frame-options").value_or(""), "DENY");
+  EXPECT_EQ(hello->header("x-route").value_or(""), "hello");
+  const auto old = get(sluice, "/old");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 301);
+  EXPECT_EQ(old->header("x-route").value_or(""), "old");
+  EXPECT_EQ(old->header("location").value_or(""), "http://Example.COM:8080/new");
+  const CommandResult h2 =
+      run_command({"curl", "-sS", "--http2-prior-knowledge", "-D", "-",
+                   "http://127.0.0.1:" + std::to_string(sluice.port("web")) + "/hello"});
+  ASSERT_EQ(h2.exit_code, 0) << h2.output;
+  EXPECT_NE(h2.output.find("x-frame-options: DENY"), std::string::npos) << h2.output;
+  EXPECT_EQ(h2.output.find("ALLOW"), std::string::npos) << h2.output;
+  EXPECT_NE(h2.output.find("x-route: hello"), std::string::npos) << h2.output;
+}
+
 }  // namespace
 }  // namespace sluice::test
