@@ -6,6 +6,10 @@
 // HTTP/2.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <fstream>
+#include <future>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -263,6 +267,43 @@ TEST(MiddlewareHeaders, RespondAndRedirectAnswersGetTheResponseEdits) {
   EXPECT_NE(h2.output.find("x-frame-options: DENY"), std::string::npos) << h2.output;
   EXPECT_EQ(h2.output.find("ALLOW"), std::string::npos) << h2.output;
   EXPECT_NE(h2.output.find("x-route: hello"), std::string::npos) << h2.output;
+}
+
+// A request pins its route's chain: a reload that changes the definition
+// while the request waits on its backend leaves that request's response
+// edits as they were, and new requests get the new ones.
+TEST(MiddlewareHeaders, ARequestInFlightKeepsItsChainAcrossAReload) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  TestBackend backend([&](BackendConnection& c) {
+    ReceivedRequest r;
+    while (c.read_request(r)) {
+      if (r.target == "/slow") released.wait();
+      if (!c.send(make_response(200, "ok"))) return;
+    }
+  });
+  const auto yaml = [&](const std::string& version) {
+    return config(backend.address(), "", "  - name: app\n    backend: app\n    middlewares: [v]\n",
+                  "  v:\n    headers: {response: {set: {X-Version: " + version + "}}}\n");
+  };
+  SluiceInstance sluice(yaml("one"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection slow(sluice.port("web"));
+  ASSERT_TRUE(slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(backend.wait_for_requests(1)) << "the request never reached the backend";
+  {
+    std::ofstream out(sluice.config_path(), std::ios::trunc);
+    out << yaml("two");
+  }
+  ::kill(sluice.process().pid(), SIGHUP);
+  ASSERT_TRUE(sluice.process().wait_for_line("reload: applied")) << sluice.process().output();
+  const auto fresh = get(sluice, "/fast");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->header("x-version").value_or(""), "two");
+  release.set_value();
+  const auto old = slow.read_response();
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->header("x-version").value_or(""), "one");
 }
 
 }  // namespace
