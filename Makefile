@@ -7,7 +7,7 @@ CONFIG ?= examples/quickstart.yaml
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-h2 bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
+.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
 
 all: build
 
@@ -69,6 +69,12 @@ bench-tls: build
 bench-h2: build
 	@scripts/install-deps.sh bench
 	python3 bench/load/run.py --scenario h2 --sluice $(BUILD)/sluice
+
+# Forward auth (issue 18): sluice's forward_auth against nginx's auth_request,
+# every request asked and decisions cached, wrk keep-alive.
+bench-auth: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/run.py --scenario auth --sluice $(BUILD)/sluice
 
 # TCP mode throughput and CPU per GiB against HAProxy in mode tcp.
 bench-tcp: build

@@ -152,12 +152,14 @@ def to_ms(text):
     return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[unit]
 
 
-def run_wrk(port, duration, connections, path="/", cpu=1, scheme="http"):
+def run_wrk(port, duration, connections, path="/", cpu=1, scheme="http", headers=()):
     """wrk -t1 keep-alive load. errors = non-2xx/3xx answers + socket errors.
-    scheme "https": over TLS (a handshake per connection, then keep-alive)."""
+    scheme "https": over TLS (a handshake per connection, then keep-alive).
+    headers: more request fields, "Name: value"."""
+    extra = [a for h in headers for a in ("-H", h)]
     out = subprocess.run(
-        ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
-         f"{scheme}://127.0.0.1:{port}{path}"],
+        ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+        + extra + [f"{scheme}://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, timeout=duration + 60).stdout
     # Percentiles only from the "Latency Distribution" lines ("     99%    3.91ms"),
     # not from a thread-stats column such as "98.99%".

@@ -107,6 +107,8 @@ http {{
     location = /64k {{ }}
     location = /1m {{ }}
     location = /auth {{ default_type text/plain; return 401 "authentication required\\n"; }}
+    # An auth server that allows everything (auth_bench.py).
+    location = /allow {{ return 204; }}
     # The protocol the request reached the backend in ("HTTP/1.1", "HTTP/2.0"):
     # h2_bench.py checks what each proxy speaks to its backend.
     location = /proto {{ default_type text/plain; return 200 "$server_protocol\\n"; }}

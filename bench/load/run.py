@@ -33,6 +33,7 @@ import traceback
 
 from benchlib import (CLK_TCK, Service, cpu_ticks, free_port, idle_memory as idle_probe, raise_nofile,
                       run_wrk)
+import auth_bench
 import h2_bench
 import proxy_bench
 import tls_bench
@@ -209,11 +210,13 @@ def on_sigterm(signum, frame):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--scenario", choices=("all", "responder", "proxy", "tls", "h2"), default="all",
+    ap.add_argument("--scenario", choices=("all", "responder", "proxy", "tls", "h2", "auth"),
+                    default="all",
                     help="responder: sluice's built-in answer beside nginx/HAProxy `return`;\n"
                          "proxy: sluice, HAProxy, nginx as proxies and direct, one nginx backend;\n"
                          "tls: the proxies terminating TLS in front of that backend (not in all);\n"
-                         "h2: the proxies serving HTTP/2 clients (h2load) in front of it (not in all)")
+                         "h2: the proxies serving HTTP/2 clients (h2load) in front of it (not in all);\n"
+                         "auth: sluice forward_auth against nginx auth_request (not in all)")
     ap.add_argument("--sluice", default="build/sluice")
     ap.add_argument("--peers", default="sluice,nginx,haproxy", help="responder peers")
     ap.add_argument("--proxies", default=",".join(proxy_bench.PROXIES), help="proxy scenario rows")
@@ -254,6 +257,9 @@ def main():
     ap.add_argument("--h2-idle-connections", type=int, default=1000, help="idle h2 connections")
     ap.add_argument("--h2-idle-hold", type=float, default=12.0,
                     help="seconds idle h2 connections stay open before RSS is read")
+    ap.add_argument("--auth-proxies", default=",".join(auth_bench.PROXIES), help="auth scenario rows")
+    ap.add_argument("--auth-loads", default=",".join(auth_bench.LOADS),
+                    help="auth loads: plain (no auth), auth (every request asked), cached")
     ap.add_argument("--quick", action="store_true",
                     help="1 round, 3 s loads, ab -n 5000 (TLS: 1000), 2000 idle connections\n"
                          "(h2: h2load -n 20000, 300 idle connections held 5 s)")
@@ -278,6 +284,8 @@ def main():
         missing += [p for p in tls_bench.check_tools() if p not in missing]
     if args.scenario == "h2":
         missing += [p for p in h2_bench.check_tools() if p not in missing]
+    if args.scenario == "auth":
+        missing += [p for p in auth_bench.check_tools() if p not in missing]
     if missing:
         extra = " (openssl: apt-get install openssl)" if "openssl" in missing else ""
         print(f"missing: {', '.join(missing)}; run scripts/install-deps.sh bench{extra}", file=sys.stderr)
@@ -299,6 +307,9 @@ def main():
             if args.scenario == "h2":
                 os.makedirs(os.path.join(tmp, "h2"))
                 results += h2_bench.run(args, os.path.join(tmp, "h2"))
+            if args.scenario == "auth":
+                os.makedirs(os.path.join(tmp, "auth"))
+                results += auth_bench.run(args, os.path.join(tmp, "auth"))
     except KeyboardInterrupt:
         print("interrupted; everything started was stopped", file=sys.stderr)
         return 130
