@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "http/h2_body_source.h"
+#include "http/h2_memory.h"
 #include "http/token.h"
 
 namespace sluice::http {
@@ -201,7 +202,7 @@ H2ClientConnection::H2ClientConnection(const H2ClientLimits& limits, Handler& ha
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_peer_max_concurrent_streams(opt, limits.assumed_max_concurrent_streams);
   nghttp2_option_set_max_settings(opt, 32);
-  nghttp2_session_client_new2(&session_, cb, this, opt);
+  nghttp2_session_client_new3(&session_, cb, this, opt, h2_memory());
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
 
@@ -276,12 +277,22 @@ std::size_t H2ClientConnection::capacity() const {
 
 bool H2ClientConnection::submit_request(H2ClientStreamState& s, const H2Request& req) {
   if (goaway_received_ || goaway_sent_ || failure_ != nullptr) return false;
-  std::vector<nghttp2_nv> list;
-  list.reserve(4 + req.fields.size() + req.more_fields.size());
-  list.push_back(nv(":method", req.method));
-  list.push_back(nv(":scheme", req.scheme));
-  list.push_back(nv(":authority", req.authority));
-  list.push_back(nv(":path", req.path));
+  // Most heads fit on the stack; nghttp2 copies names and values at
+  // submission, so nothing here outlives the call.
+  constexpr std::size_t kInline = 48;
+  const std::size_t count = 4 + req.fields.size() + req.more_fields.size();
+  std::array<nghttp2_nv, kInline> inline_nv;
+  std::vector<nghttp2_nv> many;
+  nghttp2_nv* list = inline_nv.data();
+  if (count > kInline) {
+    many.resize(count);
+    list = many.data();
+  }
+  std::size_t n = 0;
+  list[n++] = nv(":method", req.method);
+  list[n++] = nv(":scheme", req.scheme);
+  list[n++] = nv(":authority", req.authority);
+  list[n++] = nv(":path", req.path);
   // RFC 9113 §8.2.1: field names in lower case. nghttp2 copies names and
   // values at submission, so one scratch string serves every name.
   lower_.clear();
@@ -297,14 +308,14 @@ bool H2ClientConnection::submit_request(H2ClientStreamState& s, const H2Request&
       const std::string_view name(lower_.data() + at, f.name.size());
       at += f.name.size();
       if (connection_specific(name, f.value)) continue;
-      list.push_back(nv(name, f.value));
+      list[n++] = nv(name, f.value);
     }
   }
   nghttp2_data_provider provider{};
   provider.source.ptr = &s;
   provider.read_callback = &H2ClientCallbacks::read_body;
-  const std::int32_t id = nghttp2_submit_request(session_, nullptr, list.data(), list.size(),
-                                                 req.has_body ? &provider : nullptr, &s);
+  const std::int32_t id =
+      nghttp2_submit_request(session_, nullptr, list, n, req.has_body ? &provider : nullptr, &s);
   if (id < 0) return false;
   s.id = id;
   live_[id] = &s;

@@ -23,6 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/pooled_allocator.h"
 #include "http/h2_connection.h"
 #include "http/message.h"
 
@@ -152,7 +153,10 @@ class H2ClientConnection {
   H2ClientLimits limits_;
   // Submitted and not yet closed, by stream id: a request nghttp2 still
   // holds back (the server's concurrency limit) has no nghttp2 stream yet.
-  std::unordered_map<std::int32_t, H2ClientStreamState*> live_;
+  std::unordered_map<std::int32_t, H2ClientStreamState*, std::hash<std::int32_t>,
+                     std::equal_to<std::int32_t>,
+                     PooledAllocator<std::pair<const std::int32_t, H2ClientStreamState*>>>
+      live_;
   const char* failure_ = nullptr;
   bool settings_received_ = false;
   bool goaway_received_ = false;

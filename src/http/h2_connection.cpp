@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "http/h2_body_source.h"
+#include "http/h2_memory.h"
 
 namespace sluice::http {
 
@@ -274,7 +275,7 @@ H2ServerConnection::H2ServerConnection(const H2Limits& limits, Handler& handler)
   // it would cost every connection memory for nothing.
   nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_option_set_max_outbound_ack(opt, 1000);
-  nghttp2_session_server_new2(&session_, cb, this, opt);
+  nghttp2_session_server_new3(&session_, cb, this, opt, h2_memory());
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cb);
 

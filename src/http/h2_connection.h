@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/pooled_allocator.h"
 #include "http/message.h"
 
 struct nghttp2_session;
@@ -77,9 +78,11 @@ class H2FieldList {
   struct Ref {
     std::uint32_t name_at, name_len, value_at, value_len;
   };
-  std::string bytes_;
-  std::vector<Ref> refs_;
-  std::vector<HeaderField> views_;
+  // A request's fields come and go with it: their blocks from the pooled
+  // lists, not malloc.
+  std::basic_string<char, std::char_traits<char>, PooledAllocator<char>> bytes_;
+  std::vector<Ref, PooledAllocator<Ref>> refs_;
+  std::vector<HeaderField, PooledAllocator<HeaderField>> views_;
   std::uint64_t list_size_ = 0;
 };
 

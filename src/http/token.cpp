@@ -37,9 +37,8 @@ bool is_token(std::string_view s) {
   return true;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
+bool iequals_same_size(const char* a, const char* b, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;

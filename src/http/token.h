@@ -1,6 +1,7 @@
 // Character classes and small comparisons of RFC 9110 §5.6.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -13,7 +14,12 @@ bool is_token(std::string_view s);
 inline bool is_field_value_char(unsigned char c) {
   return c >= 0x20 ? c != 0x7f : c == '\t';
 }
-bool iequals(std::string_view a, std::string_view b);
+// Case-insensitive equality (field names, tokens). Most comparisons of
+// field names differ in length: that test is inline, the byte loop is not.
+bool iequals_same_size(const char* a, const char* b, std::size_t n);
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
+}
 
 // Walks a comma-separated list ("close, Upgrade"), trimming white space and
 // skipping empty elements (RFC 9110 §5.6.1).

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/address.h"
+#include "core/frame_allocator.h"
 #include "core/signal.h"
 #include "core/waiter.h"
 #include "http/h2_connection.h"
@@ -25,7 +26,7 @@ struct ListenerSettings;
 // One stream: the codec's state of it, and what its exchange waits on.
 // Owned by the session; freed once both the codec has closed it and its
 // task has ended.
-struct H2Stream {
+struct H2Stream : FramePooled {  // one per request: from the pooled lists
   http::H2StreamState state;
   CancelToken cancel;      // the client reset the stream, or the connection ended
   Signal wake;             // body came, output was taken, or the stream closed

@@ -1,4 +1,5 @@
 #include "proxy/h2_session.h"
+#include "core/pooled_allocator.h"
 
 #include <spdlog/spdlog.h>
 
@@ -114,7 +115,10 @@ class H2Session final : public http::H2ServerConnection::Handler {
   Signal tasks_done_;  // the last task ended
   http::H2ServerConnection codec_;
   H2StreamLink link_;
-  std::unordered_map<std::int32_t, std::unique_ptr<H2Stream>> streams_;
+  std::unordered_map<std::int32_t, std::unique_ptr<H2Stream>, std::hash<std::int32_t>,
+                     std::equal_to<std::int32_t>,
+                     PooledAllocator<std::pair<const std::int32_t, std::unique_ptr<H2Stream>>>>
+      streams_;
   std::vector<H2Stream*> started_;  // heads completed during the last feed
   int live_tasks_ = 0;
   bool ending_ = false;

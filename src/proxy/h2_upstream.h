@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "core/frame_allocator.h"
 #include "http/h2_client_connection.h"
 #include "proxy/upstream_codec.h"
 #include "proxy/upstream_connector.h"
@@ -27,7 +28,7 @@ class H2UpstreamConnection;
 struct H2UpstreamStream;
 struct WorkerContext;
 
-class H2Upstream final : public UpstreamCodec {
+class H2Upstream final : public UpstreamCodec, public FramePooled {
  public:
   H2Upstream(WorkerContext& ctx, EventLoop& loop, const Backend& backend, CancelToken* cancel);
   ~H2Upstream() override;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "core/frame_allocator.h"
 #include "core/signal.h"
 #include "core/task.h"
 #include "core/timer_wheel.h"
@@ -40,12 +41,13 @@ class UpstreamConnection;
 // One stream: the codec's state of it, and what its exchange waits on.
 // Owned by the connection; freed once the codec has closed it and its
 // exchange has let go of it.
-struct H2UpstreamStream {
+struct H2UpstreamStream : FramePooled {  // one per request: from the pooled lists
   http::H2ClientStreamState state;
   Signal wake;             // the head, body or trailers came, output was taken, or it closed
   std::string delivering;  // response body bytes handed to the exchange
   bool attached = true;    // an exchange still uses it
   bool submitted = false;  // its request went to the codec
+  std::size_t slot = 0;    // its place among the connection's streams
 };
 
 class H2UpstreamConnection final : public http::H2ClientConnection::Handler,
