@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/task.h"
+#include "core/uninitialized_array.h"
 #include "http/message.h"
 #include "proxy/exchange_error.h"
 #include "proxy/forwarded_request.h"
@@ -189,7 +190,7 @@ class Exchange {
   // Response fields as parsed, then filtered in place; one spare slot for
   // the sticky cookie.
   static constexpr std::size_t kMaxResponseFields = 160;
-  std::array<http::HeaderField, kMaxResponseFields + 1> response_fields_;
+  UninitializedArray<http::HeaderField, kMaxResponseFields + 1> response_fields_;
 };
 
 }  // namespace sluice::proxy

@@ -57,7 +57,7 @@ void ForwardedRequest::add(std::string_view name, std::string_view value) {
     inline_[count_++] = {name, value};
     return;
   }
-  if (spill_.empty()) spill_.assign(inline_.begin(), inline_.end());
+  if (spill_.empty()) spill_.assign(inline_.begin(), inline_.begin() + count_);
   spill_.push_back({name, value});
   ++count_;
 }

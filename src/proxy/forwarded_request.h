@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/uninitialized_array.h"
 #include "http/message.h"
 #include "http/outgoing.h"
 
@@ -62,7 +63,7 @@ class ForwardedRequest {
   http::OutgoingRequest out_;
   // Fields: inline for the usual few dozen, on the heap beyond.
   static constexpr std::size_t kInlineFields = 48;
-  std::array<http::HeaderField, kInlineFields> inline_;
+  UninitializedArray<http::HeaderField, kInlineFields> inline_;
   std::vector<http::HeaderField> spill_;
   std::size_t count_ = 0;
   std::string forwarded_for_;  // the X-Forwarded-For value we send

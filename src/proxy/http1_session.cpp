@@ -1,4 +1,5 @@
 #include "proxy/http1_session.h"
+#include "core/uninitialized_array.h"
 
 #include <spdlog/spdlog.h>
 #include <algorithm>
@@ -288,7 +289,7 @@ Task<Next> Http1Session::serve_buffered() {
 }
 
 Task<Next> Http1Session::serve_pinned() {
-  std::array<http::HeaderField, kMaxFieldsCap> fields;
+  UninitializedArray<http::HeaderField, kMaxFieldsCap> fields;
   const http::ParserLimits limits{listener_->max_request_line, listener_->max_head_bytes,
                                   std::min(listener_->max_fields, kMaxFieldsCap)};
   if (!buf_) buf_ = scope_.worker().buffers().acquire();
