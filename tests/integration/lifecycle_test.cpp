@@ -15,6 +15,7 @@
 
 #include "one_backend_config.h"
 #include "sluice_instance.h"
+#include "support/h2_frames.h"
 #include "support/http_client.h"
 #include "support/test_backend.h"
 #include "support/wrk_load.h"
@@ -139,6 +140,58 @@ TEST(Lifecycle, SigusrTwoSwapsTheBinaryUnderLoadWithoutAFailedRequest) {
   auto memory = admin.read_response();
   ASSERT_TRUE(memory);
   EXPECT_EQ(memory->status, 200);
+  const int successor_status = reaper.stop(SIGTERM);
+  EXPECT_TRUE(WIFEXITED(successor_status) && WEXITSTATUS(successor_status) == 0);
+}
+
+// SIGUSR2 with an HTTP/2 client whose stream is still waiting on the
+// backend: the predecessor tells the connection to go (GOAWAY, naming the
+// stream as processed), finishes the stream, and exits 0; the client's next
+// connection is served by the successor.
+TEST(Lifecycle, SigusrTwoLetsAnHttp2StreamInFlightFinish) {
+  SubreaperScope reaper;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  TestBackend backend([released](BackendConnection& c) {
+    ReceivedRequest r;
+    while (c.read_request(r)) {
+      if (r.target == "/slow") released.wait();
+      if (!c.send(make_response(200, "done " + r.target))) return;
+    }
+  });
+  SluiceInstance sluice(proxy_config(backend.address(), "10s"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::uint16_t port = sluice.port("web");
+  h2::H2Connection client(port);
+  ASSERT_TRUE(client.handshake());
+  const std::uint32_t slow =
+      client.open_stream(h2::request_fields("GET", "127.0.0.1", "/slow"), true);
+  ASSERT_NE(slow, 0u);
+  ASSERT_TRUE(backend.wait_for_requests(1));
+
+  ::kill(sluice.process().pid(), SIGUSR2);
+  const auto line = sluice.process().wait_for_line("is serving; this one stops accepting");
+  ASSERT_TRUE(line) << sluice.process().output();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(*line, m, std::regex(R"(process (\d+) is serving)")));
+  reaper.adopt(std::stoi(m[1].str()));
+
+  const auto goaway = client.wait_goaway();
+  ASSERT_TRUE(goaway) << "the predecessor never told the client to go";
+  EXPECT_GE(goaway->last_stream_id, slow);
+  release.set_value();
+  const h2::StreamResult result = client.wait_stream(slow);
+  EXPECT_EQ(result.status(), 200);
+  EXPECT_EQ(result.body, "done /slow");
+  EXPECT_FALSE(result.reset);
+  const int status = sluice.process().wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << sluice.process().output();
+
+  h2::H2Connection next(port);
+  ASSERT_TRUE(next.handshake());
+  const h2::StreamResult after = next.request(h2::request_fields("GET", "127.0.0.1", "/after"));
+  EXPECT_EQ(after.status(), 200);
+  EXPECT_EQ(after.body, "done /after");
   const int successor_status = reaper.stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(successor_status) && WEXITSTATUS(successor_status) == 0);
 }
