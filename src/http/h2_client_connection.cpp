@@ -99,11 +99,17 @@ struct H2ClientCallbacks {
         if (s == nullptr) return 0;
         const bool end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
         if (!s->head_done) {
-          // RFC 9113 §8.1: 1xx heads may come first; the proxy drops them
-          // (its own client got its 100 Continue from us already).
+          // RFC 9113 §8.1: 1xx heads may come first; they wait for the
+          // proxy to pass them on (a 100 Continue is the proxy's to send:
+          // the upstream drops those).
           if (s->status >= 100 && s->status < 200 && !end) {
             ++s->interim_heads;
+            if (s->interim.size() < H2ClientStreamState::kMaxInterim && !s->too_large) {
+              s->interim.push_back({s->status, std::move(s->fields)});
+              c.handler_.on_head(*s);
+            }
             s->fields.clear();
+            s->too_large = false;
             return 0;
           }
           s->head_done = true;

@@ -57,10 +57,18 @@ struct H2ClientStreamState {
   bool send_trailers = false;
 
   // The final response head: `status` and the fields other than
-  // pseudo-header fields, in order. Interim (1xx) heads are counted in
-  // `interim_heads` and dropped.
+  // pseudo-header fields, in order.
   int status = 0;
   H2FieldList fields;
+  // Interim (1xx) heads received and not yet taken, oldest first
+  // (RFC 9110 §15.2: a proxy forwards them); at most kMaxInterim wait,
+  // beyond that they are dropped. `interim_heads` counts every one.
+  struct InterimHead {
+    int status = 0;
+    H2FieldList fields;
+  };
+  static constexpr std::size_t kMaxInterim = 8;
+  std::vector<InterimHead> interim;
   int interim_heads = 0;
   bool too_large = false;   // the head went over the limits: the response is refused
   bool head_done = false;   // the final head came
@@ -94,7 +102,8 @@ class H2ClientConnection {
   class Handler {
    public:
     virtual ~Handler() = default;
-    // The final response head came (s.head_done; s.too_large when refused).
+    // The final response head came (s.head_done; s.too_large when refused),
+    // or an interim head waits in s.interim.
     virtual void on_head(H2ClientStreamState& s) = 0;
     // Body bytes, the end of the stream, or trailers came.
     virtual void on_body(H2ClientStreamState& s) = 0;

@@ -245,7 +245,24 @@ Task<HeadRead> H2Upstream::read_head(std::uint64_t deadline_ms, std::span<http::
                           "the server went away before the request", true);
   }
   http::H2ClientStreamState& s = stream_->state;
-  while (!s.head_done) {
+  while (!s.head_done || !s.interim.empty()) {
+    if (!s.interim.empty()) {
+      // An interim head goes on to the client (RFC 9110 §15.2), but a 100
+      // Continue: the proxy answered the client's Expect itself.
+      interim_ = std::move(s.interim.front());
+      s.interim.erase(s.interim.begin());
+      if (interim_.status == 100) continue;
+      const auto got = interim_.fields.fields();
+      if (got.size() > fields.size()) continue;  // too many fields to pass on: dropped
+      std::copy(got.begin(), got.end(), fields.begin());
+      head_ = http::ResponseHead{};
+      head_.status = interim_.status;
+      head_.fields = fields.first(got.size());
+      head_.framing = http::Framing::none;
+      HeadRead r;
+      r.head = &head_;
+      co_return r;
+    }
     if (s.closed) {
       HeadRead r;
       r.failed = true;

@@ -87,6 +87,8 @@ class H2Upstream final : public UpstreamCodec, public FramePooled {
   bool send_cancelled_ = false;
   bool head_request_ = false;
   http::ResponseHead head_;
+  // The interim head last handed on (head_'s fields point into it).
+  http::H2ClientStreamState::InterimHead interim_;
 };
 
 }  // namespace sluice::proxy

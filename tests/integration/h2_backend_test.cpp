@@ -15,6 +15,7 @@
 #include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/free_port.h"
+#include "support/h2_frames.h"
 #include "support/h2_test_server.h"
 #include "support/http_client.h"
 #include "support/nginx_instance.h"
@@ -306,6 +307,57 @@ TEST(H2Backend, H2HealthCheckWithAnUnexpectedStatusMarksTheServerDown) {
                                              kEventTimeout))
       << sluice.process().output();
   EXPECT_EQ(get(sluice).status, 503);
+}
+
+// RFC 9110 §15.2: a proxy forwards the 1xx responses it did not ask for.
+// An h2 server's 103 Early Hints (RFC 8297) reach an HTTP/1.1 client as
+// interim responses before the answer, in order, with their fields.
+TEST(H2Backend, EarlyHintsFromAnH2ServerReachAnHttp11Client) {
+  H2ServerScript script;
+  script.early_hints = 2;
+  H2TestServer server(script);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection c(sluice.port("web"));
+  ASSERT_TRUE(c.send("GET /page HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+  for (int i = 1; i <= 2; ++i) {
+    const auto hint = c.read_response(false, 10000, true);
+    ASSERT_TRUE(hint) << "hint " << i;
+    EXPECT_EQ(hint->status, 103);
+    EXPECT_EQ(hint->header("link").value_or(""),
+              "</hint" + std::to_string(i) + ".css>; rel=preload");
+  }
+  const auto answer = c.read_response();
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 200);
+  EXPECT_EQ(answer->body, "GET /page 0");
+  // The connection goes on.
+  ASSERT_TRUE(c.send("GET /next HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+  const auto next = c.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+}
+
+TEST(H2Backend, EarlyHintsFromAnH2ServerReachAnHttp2Client) {
+  H2ServerScript script;
+  script.early_hints = 1;
+  H2TestServer server(script);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  h2::H2Connection client(sluice.port("web"));
+  ASSERT_TRUE(client.handshake());
+  const h2::StreamResult r = client.request(h2::request_fields("GET", "sluice.test", "/page"));
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_EQ(r.body, "GET /page 0");
+  ASSERT_EQ(r.informational.size(), 1u);
+  bool saw_link = false;
+  for (const auto& [name, value] : r.informational[0]) {
+    if (name == ":status") {
+      EXPECT_EQ(value, "103");
+    }
+    if (name == "link") saw_link = value == "</hint1.css>; rel=preload";
+  }
+  EXPECT_TRUE(saw_link);
 }
 
 }  // namespace

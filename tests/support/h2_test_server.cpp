@@ -212,6 +212,16 @@ void H2TestServer::answer_held() {
           {(uint8_t*)"content-length", (uint8_t*)length.data(), 14, length.size(),
            NGHTTP2_NV_FLAG_NONE},
       }};
+      // RFC 8297: 103 Early Hints, non-final heads before the answer.
+      for (int i = 0; i < script_.early_hints; ++i) {
+        const std::string link = "</hint" + std::to_string(i + 1) + ".css>; rel=preload";
+        std::array<nghttp2_nv, 2> hint{{
+            {(uint8_t*)":status", (uint8_t*)"103", 7, 3, NGHTTP2_NV_FLAG_NONE},
+            {(uint8_t*)"link", (uint8_t*)link.data(), 4, link.size(), NGHTTP2_NV_FLAG_NONE},
+        }};
+        nghttp2_submit_headers(c->session, NGHTTP2_FLAG_NONE, id, nullptr, hint.data(), hint.size(),
+                               nullptr);
+      }
       nghttp2_data_provider provider{};
       provider.source.ptr = &st;
       provider.read_callback = &H2TestServerCallbacks::read_answer;

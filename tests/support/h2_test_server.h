@@ -29,6 +29,7 @@ struct H2ServerScript {
   int goaway_connections = 0;  // the first N connections send GOAWAY(0) at their first request
   int hold_until_open = 0;     // answers wait until this many requests are open at once
   bool content_length = true;  // false: answers say no length; END_STREAM ends them
+  int early_hints = 0;         // this many 103 heads (each with a `link` field) before each answer
 };
 
 struct H2SeenRequest {
