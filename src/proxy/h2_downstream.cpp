@@ -44,7 +44,11 @@ H2Downstream::H2Downstream(const H2StreamLink& link, H2Stream& stream,
       s_(stream),
       pace_(link.listener, request_started_ms),
       expect_continue_(asks_continue(head)),
-      answering_head_(head.method == http::Method::HEAD) {}
+      answering_head_(head.method == http::Method::HEAD),
+      // A request whose HEADERS ended the stream has no body, and the
+      // exchange never reads one: it is read whole from the start, so a
+      // GET can be sent again (design problem 5).
+      body_read_(head.framing == http::Framing::none) {}
 
 BodyPiece H2Downstream::client_error(ErrorKind kind, const char* reason) {
   BodyPiece p;

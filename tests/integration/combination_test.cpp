@@ -24,6 +24,7 @@
 
 #include "sluice_instance.h"
 #include "support/free_port.h"
+#include "support/h2_frames.h"
 #include "support/http_client.h"
 #include "support/test_backend.h"
 
@@ -243,6 +244,118 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Bool(), ::testing::Values(0, 2), ::testing::Bool(),
                        ::testing::Bool()),
     case_name);
+
+// The same servers behind HTTP/2 clients, health checks and two retries
+// on: each client opens eight streams at once on one connection (GETs and
+// POSTs), so retries, queues and a reload meet multiplexed streams.
+using H2Case = std::tuple<Misbehaviour, bool /*limits+reload*/>;
+
+class CombinationH2 : public ::testing::TestWithParam<H2Case> {};
+
+TEST_P(CombinationH2, NoCrashNoDoublePostEveryStreamAnswered) {
+  const auto& [m, limited] = GetParam();
+  const Case c{m, true, 2, limited, false};
+  std::atomic<bool> dead{false};
+  RefusingPort refusing;
+  std::unique_ptr<TestBackend> bad;
+  if (m != Misbehaviour::refuses) bad = std::make_unique<TestBackend>(misbehaves(m, dead));
+  TestBackend good(serves_all());
+  // Two dozen streams fail at once here, where three HTTP/1 clients fail
+  // one at a time: the retry budget (20% of requests in flight) would
+  // rightly refuse most of their retries. What is under test is that the
+  // retries it allows are safe, so it allows them all.
+  std::string yaml = config(bad ? bad->address() : refusing.address(), good.address(), c);
+  const std::string attempts = "retries: {attempts: 2}";
+  yaml.replace(yaml.find(attempts), attempts.size(), "retries: {attempts: 2, budget: 100}");
+  SluiceInstance sluice(yaml);
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::uint16_t port = sluice.port("web");
+
+  constexpr int kClients = 3;
+  constexpr int kStreams = 8;
+  std::mutex mu;
+  Outcome out;
+  std::atomic<int> done{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < kClients; ++t) {
+    clients.emplace_back([&, t] {
+      if (m == Misbehaviour::dies_and_returns && t == 0) dead = true;
+      h2::H2Connection conn(port);
+      std::vector<std::pair<std::uint32_t, bool>> opened;  // stream, is a POST
+      if (conn.handshake()) {
+        for (int i = 0; i < kStreams; ++i) {
+          const bool post = i % 2 == 1;
+          const std::string id = std::to_string(t) + "-" + std::to_string(i);
+          const std::uint32_t sid = conn.open_stream(
+              h2::request_fields(post ? "POST" : "GET", "t", post ? "/p" : "/g", {{"x-id", id}}),
+              !post);
+          if (sid != 0 && post) conn.send_data(sid, "body", true);
+          opened.emplace_back(sid, post);
+        }
+      }
+      for (const auto& [sid, post] : opened) {
+        const int status = sid == 0 ? 0 : conn.wait_stream(sid, std::chrono::seconds(15)).status();
+        std::lock_guard<std::mutex> lock(mu);
+        ++out.statuses[status];
+        if (!post && status != 200) ++out.get_not_ok;
+      }
+      if (++done == 1 && limited) ::kill(sluice.process().pid(), SIGHUP);
+      if (m == Misbehaviour::dies_and_returns && t == 0) dead = false;
+    });
+  }
+  for (auto& th : clients)
+    th.join();
+
+  ASSERT_TRUE(sluice.process().running()) << sluice.process().output();
+  if (limited) {
+    EXPECT_TRUE(sluice.process().wait_for_line("reload: applied", std::chrono::seconds(10)))
+        << sluice.process().output();
+  }
+  for (const auto& [status, n] : out.statuses) {
+    EXPECT_TRUE(status == 200 || status == 502 || status == 503 || status == 504)
+        << "status " << status << " x" << n << "\n"
+        << sluice.process().output();
+  }
+  if (!limited) {
+    std::string seen;
+    for (const auto& [status, n] : out.statuses)
+      seen += std::to_string(status) + " x" + std::to_string(n) + " ";
+    EXPECT_EQ(out.get_not_ok, 0) << seen << "\n" << sluice.process().output();
+  }
+
+  std::map<std::string, int> posts;
+  const std::vector<const TestBackend*> servers{bad.get(), &good};
+  for (const TestBackend* b : servers) {
+    if (b == nullptr) continue;
+    for (const auto& r : b->requests())
+      if (r.method == "POST") ++posts[r.header("x-id")];
+  }
+  for (const auto& [id, n] : posts)
+    EXPECT_EQ(n, 1) << "POST " << id << " delivered " << n << " times";
+
+  dead = false;
+  int status = 0;
+  for (int i = 0; i < 5 && status != 200; ++i) {
+    h2::H2Connection again(port);
+    if (again.handshake()) {
+      status = again.request(h2::request_fields("GET", "t", "/last", {{"x-id", "last"}})).status();
+    }
+  }
+  EXPECT_EQ(status, 200) << sluice.process().output();
+}
+
+std::string h2_case_name(const ::testing::TestParamInfo<H2Case>& info) {
+  const auto& [m, limited] = info.param;
+  return std::string(name_of(m)) + (limited ? "_LimitsAndReload" : "_NoLimits");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Matrix, CombinationH2,
+    ::testing::Combine(::testing::Values(Misbehaviour::refuses, Misbehaviour::hangs,
+                                         Misbehaviour::slow, Misbehaviour::closes_pooled,
+                                         Misbehaviour::dies_and_returns),
+                       ::testing::Bool()),
+    h2_case_name);
 
 }  // namespace
 }  // namespace sluice::test

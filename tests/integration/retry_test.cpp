@@ -13,6 +13,7 @@
 #include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/free_port.h"
+#include "support/h2_frames.h"
 #include "support/http_client.h"
 #include "support/process.h"
 #include "support/test_backend.h"
@@ -67,6 +68,22 @@ TEST(Retries, GetOnAPooledConnectionClosedUnderItIsResentAndSucceeds) {
       "listener 'web' route 'app' backend 'app' server " + backend.address() +
       ": the server closed the connection without answering; retrying GET (1 retry left)"))
       << sluice.process().output();
+}
+
+// The same over HTTP/2: a GET ends its stream with its HEADERS, so its
+// (empty) body is in hand from the start and it may be sent again. (It was
+// not: the stream counted its body as unread, and the client got a 502.)
+TEST(Retries, AnHttp2ClientsGetOnAPooledConnectionClosedUnderItIsResentAndSucceeds) {
+  TestBackend backend(drops_second_request_on_first_connection());
+  SluiceInstance sluice(config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  h2::H2Connection client(sluice.port("web"));
+  ASSERT_TRUE(client.handshake());
+  EXPECT_EQ(client.request(h2::request_fields("GET", "t", "/warm")).status(), 200);
+  const h2::StreamResult r = client.request(h2::request_fields("GET", "t", "/again"));
+  EXPECT_EQ(r.status(), 200) << sluice.process().output();
+  EXPECT_EQ(r.body, "GET /again 0");
+  EXPECT_EQ(backend.accepted(), 2);
 }
 
 TEST(Retries, PostOnAClientConnectionsFirstRequestGets502AndIsSentOnce) {
