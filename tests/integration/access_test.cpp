@@ -320,7 +320,7 @@ TEST_F(AccessBasicAuth, AWeakSchemeIsRefusedAtLoadWithItsPlace) {
                            ": error: middleware 'staff': access.basic_auth.htpasswd: " + users +
                            " line 2: user 'carol' has an MD5 hash ($apr1$), which is not accepted";
   for (const char* command : {"check", "run"}) {
-    const auto r = run_command({sluice_binary(), command, "-c", path});
+    const auto r = run_command({sluice_binary(), command, "-c", path}, std::chrono::seconds(20));
     EXPECT_NE(r.exit_code, 0) << command << ": " << r.output;
     EXPECT_NE(r.output.find(want), std::string::npos) << command << ": " << r.output;
   }
