@@ -7,6 +7,7 @@
 
 #include "config/model.h"
 #include "http/token.h"
+#include "middleware/blocking_work.h"
 #include "middleware/cidr_set.h"
 #include "middleware/client_address.h"
 #include "middleware/htpasswd.h"
@@ -64,10 +65,30 @@ class AccessMiddleware final : public Middleware {
 
   Task<Verdict> on_request(const Context& ctx, const Request& r, RequestEdits& edits,
                            Answer& answer, std::unique_ptr<ResponseFilter>& filter) override {
-    (void)ctx;
     (void)filter;
     if (checks_address && !address_allowed(r, answer)) co_return Verdict::answer;
-    if (passwords && !authenticated(r, answer)) co_return Verdict::answer;
+    if (passwords) {
+      std::string user;
+      std::string password;
+      if (!read_credentials(r, user, password, answer)) co_return Verdict::answer;
+      if (!passwords->passed_before(user, password)) {
+        // A full check costs 50-100 ms of CPU (bcrypt by design): never on
+        // the worker's loop, which serves everyone else meanwhile.
+        PasswordFile& file = *passwords;
+        const std::optional<bool> ok = co_await BlockingWork::run(
+            *ctx.loop, [&file, &user, &password] { return file.check(user, password); });
+        if (!ok) {
+          refuse(answer, 503, "too many password checks waiting; try again\n",
+                 "password checks are queued to their limit");
+          answer.fields.push_back({"Retry-After", "1"});
+          co_return Verdict::answer;
+        }
+        if (!*ok) {
+          refuse_credentials(answer, "wrong user or password (user '" + user.substr(0, 64) + "')");
+          co_return Verdict::answer;
+        }
+      }
+    }
     if (max_body_bytes > 0) {
       // Refused before a byte of the body is read; a body without a
       // length (chunked, HTTP/2 DATA) is counted as it streams.
@@ -105,7 +126,10 @@ class AccessMiddleware final : public Middleware {
     return true;
   }
 
-  bool authenticated(const Request& r, Answer& answer) const {
+  // The request's Basic credentials; false (with `answer` set): none,
+  // several, or not Basic.
+  bool read_credentials(const Request& r, std::string& user, std::string& password,
+                        Answer& answer) const {
     const http::HeaderField* authorization = nullptr;
     bool several = false;
     for (const auto& f : r.fields) {
@@ -113,23 +137,21 @@ class AccessMiddleware final : public Middleware {
       several = authorization != nullptr;
       authorization = &f;
     }
-    std::string user;
-    std::string password;
-    std::string why;
     if (authorization == nullptr) {
-      why = "no credentials";
+      refuse_credentials(answer, "no credentials");
     } else if (several) {
-      why = "more than one Authorization field";
+      refuse_credentials(answer, "more than one Authorization field");
     } else if (!parse_basic_credentials(authorization->value, user, password)) {
-      why = "Authorization is not Basic credentials";
-    } else if (!passwords->check(user, password)) {
-      why = "wrong user or password (user '" + user.substr(0, 64) + "')";
+      refuse_credentials(answer, "Authorization is not Basic credentials");
     } else {
       return true;
     }
+    return false;
+  }
+
+  void refuse_credentials(Answer& answer, std::string why) const {
     refuse(answer, 401, "authentication required\n", std::move(why));
     answer.fields.push_back({"WWW-Authenticate", www_authenticate});
-    return false;
   }
 };
 

@@ -122,6 +122,10 @@ std::uint64_t PasswordFile::slow_checks() const {
   return slow_checks_;
 }
 
+bool PasswordFile::passed_before(std::string_view user, std::string_view password) {
+  return remembered(key_of(user, password));
+}
+
 bool PasswordFile::check(std::string_view user, std::string_view password) {
   const Key k = key_of(user, password);
   if (remembered(k)) return true;

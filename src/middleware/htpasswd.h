@@ -40,6 +40,9 @@ class PasswordFile {
   // True when `user` is in the file and `password` matches its hash.
   // Thread-safe.
   bool check(std::string_view user, std::string_view password);
+  // True when these credentials passed a check before and are still
+  // remembered: answered without libcrypt. Thread-safe.
+  bool passed_before(std::string_view user, std::string_view password);
 
   // Checks done with libcrypt since construction (cache misses), for tests.
   std::uint64_t slow_checks() const;

@@ -268,6 +268,50 @@ TEST_F(AccessBasicAuth, RightPasswordsPassWrongOnesGet401WithAChallenge) {
   EXPECT_EQ(seen[0].header("authorization"), "Basic " + base64("alice:open sesame"));
 }
 
+// A bcrypt check costs its CPU time by design (cost 12: a quarter of a
+// second): it runs off the worker's loop. With one worker busy checking
+// wrong passwords, a request on a route without auth is answered before
+// those checks are done; on the loop it would have waited behind them all.
+TEST(AccessSlowHashes, PasswordChecksDoNotHoldUpTheWorker) {
+  TempDir files;
+  const auto slow = run_command({"htpasswd", "-nbB", "-C", "12", "alice", "open sesame"});
+  ASSERT_EQ(slow.exit_code, 0) << slow.output;
+  const std::string path = files.write("slow.htpasswd", slow.output);
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(config(backend,
+                               "  staff: {access: {basic_auth: {htpasswd: '" + path + "'}}}\n",
+                               "  - match: {path: /locked/}\n"
+                               "    middlewares: [staff]\n"
+                               "    backend: app\n"
+                               "  - match: {path: /open}\n"
+                               "    respond: {status: 200, body: \"open\\n\"}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::uint16_t p = sluice.port("web");
+  constexpr int kGuesses = 4;
+  std::vector<std::unique_ptr<RawConnection>> guesses;
+  for (int i = 0; i < kGuesses; ++i) {
+    guesses.push_back(std::make_unique<RawConnection>(p));
+    ASSERT_TRUE(guesses.back()->send("GET /locked/x HTTP/1.1\r\nHost: t\r\n" +
+                                     authorization("alice", "guess " + std::to_string(i)) +
+                                     "\r\n"));
+  }
+  const auto open = get(p, "/open");
+  ASSERT_EQ(status(open), 200);
+  // The open route was answered first: at least the last guess is still
+  // being checked (each takes a quarter of a second, one after another).
+  int already_answered = 0;
+  for (auto& g : guesses) {
+    char byte = 0;
+    already_answered += ::recv(g->fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 1 ? 1 : 0;
+  }
+  EXPECT_LT(already_answered, kGuesses);
+  for (auto& g : guesses) {
+    const auto r = g->read_response(false, 30'000);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+  }
+}
+
 TEST_F(AccessBasicAuth, StripAuthorizationKeepsCredentialsFromTheBackend) {
   TestBackend backend(TestBackend::echo());
   SluiceInstance sluice(config(backend, middlewares(), routes()));
