@@ -188,6 +188,10 @@ class RedisServer {
   bool ready() const { return ready_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   void stop() { process_->stop(SIGKILL); }
+  // Freezes it: connections are still accepted by the kernel, nothing is
+  // answered (a Redis that hangs rather than dies).
+  void freeze() { ::kill(process_->pid(), SIGSTOP); }
+  void thaw() { ::kill(process_->pid(), SIGCONT); }
   std::string output() { return process_->output(); }
 
  private:
@@ -197,9 +201,9 @@ class RedisServer {
   bool ready_ = false;
 };
 
-std::string redis_budget(const std::string& address) {
+std::string redis_budget(const std::string& address, const std::string& timeout = "2s") {
   return "{average: 10, period: 1h, burst: 10, redis: {address: '" + address +
-         "', timeout: 2s, prefix: 'test:'}}";
+         "', timeout: " + timeout + ", prefix: 'test:'}}";
 }
 
 TEST(RateLimitRedis, TwoInstancesSharingOneRedisShareOneBudget) {
@@ -242,6 +246,24 @@ TEST(RateLimitRedis, WithRedisGoneRequestsFailOpenToLocalBucketsWithOneWarning) 
   EXPECT_EQ(away.limited, 4);
   EXPECT_EQ(sluice.process().count("unreachable"), 1u)
       << "one warning per outage, not per request\n"
+      << sluice.process().output();
+}
+
+TEST(RateLimitRedis, ARedisThatStopsAnsweringFailsOpenAfterTheTimeoutWithOneWarning) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.ready()) << redis.output();
+  SluiceInstance sluice(config(redis_budget(redis.address(), "100ms"), 1));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::uint16_t port = sluice.port("web");
+  EXPECT_EQ(send_many(port, "/a", 12).passed, 10) << "the shared budget is spent";
+
+  redis.freeze();
+  const Counts away = send_many(port, "/a", 14);
+  redis.thaw();
+  EXPECT_EQ(away.passed, 10) << "decided by this instance's buckets";
+  EXPECT_EQ(away.limited, 4);
+  EXPECT_EQ(away.other, 0);
+  EXPECT_EQ(sluice.process().count("unreachable (no answer within 100 ms)"), 1u)
       << sluice.process().output();
 }
 
