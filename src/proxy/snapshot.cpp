@@ -187,8 +187,7 @@ ForwardedPolicy build_forwarded(const config::Forwarded& fc) {
   p.x_forwarded_proto = fc.x_forwarded_proto;
   p.x_forwarded_host = fc.x_forwarded_host;
   for (const auto& text : fc.except) {
-    Network n;
-    if (Network::parse(text, n)) p.except.push_back(n);
+    p.except.add(text);  // checked at load
   }
   return p;
 }

@@ -245,9 +245,7 @@ TEST(ForwardedRequest, XForwardedFieldsTellTheServerWhoAskedAndHow) {
 TEST(ForwardedRequest, ClientsInTheExceptNetworksGetNothingAddedOrReplaced) {
   Arrival trusted;
   trusted.client = "10.1.2.3:40000";
-  Network net;
-  ASSERT_TRUE(Network::parse("10.0.0.0/8", net));
-  trusted.policy.except.push_back(net);
+  ASSERT_TRUE(trusted.policy.except.add("10.0.0.0/8"));
   Arrival outside = trusted;
   outside.client = "11.1.2.3:40000";
   const std::string request =
@@ -301,6 +299,20 @@ TEST(ForwardedRequest, ManyFieldsAreAllForwardedInOrder) {
         "X-Forwarded-Host: example.com\r\n\r\n";
     EXPECT_EQ(forwarded(request, Arrival{}), expected);
   }
+}
+
+// An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d; the
+// IPv4 networks of `except` hold for it as for the same client on an IPv4
+// listener.
+TEST(ForwardedRequest, ExceptNetworksMatchIpv4ClientsOfADualStackListener) {
+  ForwardedPolicy policy;
+  ASSERT_TRUE(policy.except.add("10.0.0.0/8"));
+  auto mapped = SocketAddress::parse_numeric("[::ffff:10.1.2.3]:40000");
+  ASSERT_TRUE(mapped);
+  EXPECT_FALSE(policy.applies_to(*mapped));
+  auto outside = SocketAddress::parse_numeric("[::ffff:11.1.2.3]:40000");
+  ASSERT_TRUE(outside);
+  EXPECT_TRUE(policy.applies_to(*outside));
 }
 
 }  // namespace
