@@ -89,9 +89,11 @@ class H2Session final : public http::H2ServerConnection::Handler {
   };
   Task<void> forward(H2Stream& st, const http::RequestHead& head, Routed& routed,
                      std::uint64_t started_ms);
-  Task<void> respond(H2Stream& st, const route::Route& route, const http::RequestHead& head);
+  Task<void> respond(H2Stream& st, const route::Route& route, const http::RequestHead& head,
+                     ResponseFilters filters);
   Task<void> redirect(H2Stream& st, const route::Route& route, const http::RequestHead& head,
-                      const route::RequestView& view, const route::Captures& captures);
+                      const route::RequestView& view, const route::Captures& captures,
+                      ResponseFilters filters);
   Task<void> send_error(H2Stream& st, int status, const char* reason, bool head_request,
                         bool log = true, std::span<const http::HeaderField> extra = {});
   void drop_body(H2Stream& st);
@@ -319,28 +321,27 @@ Task<void> H2Session::answer(H2Stream& st) {
     co_await forward(st, head, routed, started_ms);
     co_return;
   }
+  std::optional<MiddlewarePass> pass;
   if (chain) {
-    MiddlewarePass pass(std::move(chain));
+    pass.emplace(std::move(chain));
     const middleware::Verdict v =
-        co_await pass_middlewares(st, pass, head, t, captures, *route, nullptr);
+        co_await pass_middlewares(st, *pass, head, t, captures, *route, nullptr);
     if (v == middleware::Verdict::answer) co_return;
   }
+  const ResponseFilters filters = pass ? ResponseFilters(pass->filters()) : ResponseFilters();
   switch (route->action) {
     case route::ActionKind::redirect:
-      co_await redirect(st, *route, head, t.view, captures);
+      co_await redirect(st, *route, head, t.view, captures, filters);
       co_return;
     default:
-      co_await respond(st, *route, head);
+      co_await respond(st, *route, head, filters);
       co_return;
   }
 }
 
-Task<middleware::Verdict> H2Session::pass_middlewares(H2Stream& st, MiddlewarePass& pass,
-                                                      const http::RequestHead& head,
-                                                      const RequestTarget& t,
-                                                      const route::Captures& captures,
-                                                      const route::Route& route,
-                                                      const FilteredDownstream* ahead) {
+Task<middleware::Verdict> H2Session::pass_middlewares(
+    H2Stream& st, MiddlewarePass& pass, const http::RequestHead& head, const RequestTarget& t,
+    const route::Captures& captures, const route::Route& route, const FilteredDownstream* ahead) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client_, stream_.is_secure(), mr);
   if (ahead != nullptr) {
@@ -412,7 +413,7 @@ Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, Route
 }
 
 Task<void> H2Session::respond(H2Stream& st, const route::Route& route,
-                              const http::RequestHead& head) {
+                              const http::RequestHead& head, ResponseFilters filters) {
   const route::PreparedResponse& prepared = route.respond;
   std::vector<http::HeaderField> fields(prepared.fields.size());
   fields.resize(prepared.fields_into(fields));
@@ -423,12 +424,17 @@ Task<void> H2Session::respond(H2Stream& st, const route::Route& route,
     res.body = http::BodyKind::sized;
     res.length = prepared.body.size();
   }
+  middleware::ResponseHead filtered;
+  if (!filters.empty()) {
+    filter_local_head(filters, res.status, prepared.has_content, res.fields, filtered);
+    res.fields = filtered.fields;
+  }
   (void)co_await send_h2_local(link_, st, res, prepared.body, head.method == http::Method::HEAD);
 }
 
 Task<void> H2Session::redirect(H2Stream& st, const route::Route& route,
                                const http::RequestHead& head, const route::RequestView& view,
-                               const route::Captures& captures) {
+                               const route::Captures& captures, ResponseFilters filters) {
   const std::string location = route::redirect_location(route.redirect, head.host, view.path,
                                                         view.query, captures, stream_.is_secure());
   const http::HeaderField fields[] = {{"location", location}};
@@ -437,6 +443,11 @@ Task<void> H2Session::redirect(H2Stream& st, const route::Route& route,
   res.fields = fields;
   res.body = http::BodyKind::sized;
   res.length = 0;
+  middleware::ResponseHead filtered;
+  if (!filters.empty()) {
+    filter_local_head(filters, res.status, true, res.fields, filtered);
+    res.fields = filtered.fields;
+  }
   (void)co_await send_h2_local(link_, st, res, {}, head.method == http::Method::HEAD);
 }
 

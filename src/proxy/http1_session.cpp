@@ -180,12 +180,15 @@ class Http1Session {
   void keep_partial_head(std::uint64_t request_started_ms);
   Task<bool> answer_redirect(const route::Route& route, const http::RequestHead& head,
                              const route::RequestView& view, const route::Captures& captures,
-                             std::size_t consumed);
+                             std::size_t consumed, ResponseFilters filters);
   Task<bool> answer_respond(const route::Route& route, const http::RequestHead& head,
-                            std::size_t consumed, std::uint64_t request_started_ms);
+                            std::size_t consumed, std::uint64_t request_started_ms,
+                            ResponseFilters filters);
   Task<Next> redirect(const route::Route& route, const http::RequestHead& head,
-                      const route::RequestView& view, const route::Captures& captures);
-  Task<Next> respond(const route::Route& route, const http::RequestHead& head, bool keep_alive);
+                      const route::RequestView& view, const route::Captures& captures,
+                      ResponseFilters filters);
+  Task<Next> respond(const route::Route& route, const http::RequestHead& head, bool keep_alive,
+                     ResponseFilters filters);
   // Reads and drops the request body. False if the connection must close.
   Task<bool> discard_body(const http::RequestHead& head, std::size_t& consumed,
                           std::uint64_t request_started_ms);
@@ -211,8 +214,10 @@ class Http1Session {
                         std::span<const http::HeaderField> extra_fields = {});
   // A response of our own (respond, redirect, errors): its head with a
   // Date field, and its body unless the request was a HEAD.
+  // `filters`: the route's middlewares' (response fields only).
   Task<bool> send_local(const http::OutgoingResponse& res, std::string_view body, bool keep_alive,
-                        int client_minor, std::uint64_t timeout_ms = 0);
+                        int client_minor, std::uint64_t timeout_ms = 0,
+                        ResponseFilters filters = {});
   Task<void> linger_and_close();
   void keep_leftover(std::size_t consumed);
 
@@ -391,22 +396,23 @@ Task<Next> Http1Session::serve_pinned() {
     }
     // No co_await inside a conditional expression (docs/architecture.md).
     bool goes_on = false;
+    std::optional<MiddlewarePass> pass;
     if (chain) {
       if (!peer) peer = client_address();
-      MiddlewarePass pass(std::move(chain));
-      const middleware::Verdict v =
-          co_await pass_middlewares(pass, head, t, captures, *route, *peer, consumed, nullptr,
-                                    goes_on);
+      pass.emplace(std::move(chain));
+      const middleware::Verdict v = co_await pass_middlewares(*pass, head, t, captures, *route,
+                                                              *peer, consumed, nullptr, goes_on);
       if (v == middleware::Verdict::answer) {
         if (!goes_on) co_return Next::close;
         if (used_ == 0) co_return Next::idle;
         continue;
       }
     }
+    const ResponseFilters filters = pass ? ResponseFilters(pass->filters()) : ResponseFilters();
     if (route->action == route::ActionKind::redirect) {
-      goes_on = co_await answer_redirect(*route, head, view, captures, consumed);
+      goes_on = co_await answer_redirect(*route, head, view, captures, consumed, filters);
     } else {
-      goes_on = co_await answer_respond(*route, head, consumed, request_started_ms);
+      goes_on = co_await answer_respond(*route, head, consumed, request_started_ms, filters);
     }
     if (!goes_on) co_return Next::close;
     if (used_ == 0) co_return Next::idle;
@@ -436,8 +442,9 @@ void Http1Session::keep_partial_head(std::uint64_t request_started_ms) {
 // A redirect route's answer. False: the connection closed.
 Task<bool> Http1Session::answer_redirect(const route::Route& route, const http::RequestHead& head,
                                          const route::RequestView& view,
-                                         const route::Captures& captures, std::size_t consumed) {
-  const Next sent = co_await redirect(route, head, view, captures);
+                                         const route::Captures& captures, std::size_t consumed,
+                                         ResponseFilters filters) {
+  const Next sent = co_await redirect(route, head, view, captures, filters);
   if (sent == Next::close) co_return false;
   if (!head.keep_alive || scope_.worker().stopping() || has_body_bytes(head)) {
     // A body that was not read leaves the connection unable to carry
@@ -452,7 +459,8 @@ Task<bool> Http1Session::answer_redirect(const route::Route& route, const http::
 // A respond route's answer, after the request body was read and dropped.
 // False: the connection closed.
 Task<bool> Http1Session::answer_respond(const route::Route& route, const http::RequestHead& head,
-                                        std::size_t consumed, std::uint64_t request_started_ms) {
+                                        std::size_t consumed, std::uint64_t request_started_ms,
+                                        ResponseFilters filters) {
   // RFC 9110 §10.1.1: a client waiting on "100-continue" gets the interim
   // response before we read the body it is holding back (HTTP/1.1 only).
   const bool has_body = has_body_bytes(head);
@@ -467,7 +475,7 @@ Task<bool> Http1Session::answer_respond(const route::Route& route, const http::R
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping();
   // The head's views point into buf_: answer before the buffer moves.
   earlier_requests_ = true;
-  const Next answered = co_await respond(route, head, keep_alive);
+  const Next answered = co_await respond(route, head, keep_alive, filters);
   if (answered == Next::close || !keep_alive) {
     co_await linger_and_close();
     co_return false;
@@ -573,7 +581,8 @@ void Http1Session::splice_out_body(std::size_t head_end, std::size_t body_end) {
 }
 
 Task<Next> Http1Session::redirect(const route::Route& route, const http::RequestHead& head,
-                                  const route::RequestView& view, const route::Captures& captures) {
+                                  const route::RequestView& view, const route::Captures& captures,
+                                  ResponseFilters filters) {
   const std::string location = route::redirect_location(route.redirect, head.host, view.path,
                                                         view.query, captures, stream_->is_secure());
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);
@@ -583,7 +592,7 @@ Task<Next> Http1Session::redirect(const route::Route& route, const http::Request
   res.fields = fields;
   res.body = http::BodyKind::sized;
   res.length = 0;
-  const bool sent = co_await send_local(res, {}, keep_alive, head.version_minor);
+  const bool sent = co_await send_local(res, {}, keep_alive, head.version_minor, 0, filters);
   co_return sent&& keep_alive ? Next::idle : Next::close;
 }
 
@@ -651,8 +660,8 @@ Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
     }
     bool goes_on = false;
     const middleware::Verdict v =
-        co_await pass_middlewares(*pass, head, routed.target, routed.captures, *routed.route,
-                                  *peer, head_bytes, filtered ? &*filtered : nullptr, goes_on);
+        co_await pass_middlewares(*pass, head, routed.target, routed.captures, *routed.route, *peer,
+                                  head_bytes, filtered ? &*filtered : nullptr, goes_on);
     if (v == middleware::Verdict::answer) co_return goes_on ? Next::idle : Next::close;
     if (!pass->filters().empty() || pass->edits().max_body_bytes > 0) {
       if (!filtered) filtered.emplace(down);
@@ -697,7 +706,7 @@ Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
 }
 
 Task<Next> Http1Session::respond(const route::Route& route, const http::RequestHead& head,
-                                 bool keep_alive) {
+                                 bool keep_alive, ResponseFilters filters) {
   const route::PreparedResponse& prepared = route.respond;
   std::array<http::HeaderField, route::PreparedResponse::kMaxFields> few;
   std::vector<http::HeaderField> many;  // only for a response with more fields
@@ -714,12 +723,14 @@ Task<Next> Http1Session::respond(const route::Route& route, const http::RequestH
     res.body = http::BodyKind::sized;
     res.length = prepared.body.size();
   }
-  co_return co_await send_local(res, prepared.body, keep_alive, head.version_minor) ? Next::idle
-                                                                                    : Next::close;
+  const bool sent =
+      co_await send_local(res, prepared.body, keep_alive, head.version_minor, 0, filters);
+  co_return sent ? Next::idle : Next::close;
 }
 
 Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::string_view body,
-                                    bool keep_alive, int client_minor, std::uint64_t timeout_ms) {
+                                    bool keep_alive, int client_minor, std::uint64_t timeout_ms,
+                                    ResponseFilters filters) {
   char date[http::kDateFieldBytes];
   const std::string_view date_field(date, http::write_date_field(date));
   const http::H1Persistence persistence{client_minor, keep_alive,
@@ -728,8 +739,13 @@ Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::stri
                                             : std::string_view()};
   const http::H1Framing framing = http::choose_framing(res.body, client_minor);
   http::OutgoingResponse out = res;
+  middleware::ResponseHead filtered;
+  if (!filters.empty()) {
+    filter_local_head(filters, res.status, res.body != http::BodyKind::none, res.fields, filtered);
+    out.fields = filtered.fields;
+  }
   http::HeaderField hsts;
-  out.listener_fields = hsts_field(listener_->hsts, stream_->is_secure(), res.fields, hsts);
+  out.listener_fields = hsts_field(listener_->hsts, stream_->is_secure(), out.fields, hsts);
   std::array<char, 2048> fixed;
   http::HeadWriter w(fixed);
   std::string large;  // a configured response with many or long fields

@@ -71,6 +71,24 @@ void describe_request(const http::RequestHead& head, const RequestTarget& t,
   r.version = head.version_minor == 0 ? 10 : 11;  // an HTTP/2 session says 20
 }
 
+void filter_local_head(ResponseFilters filters, int status, bool has_body,
+                       std::span<const http::HeaderField> fields, middleware::ResponseHead& head) {
+  head.status = status;
+  head.has_body = has_body;
+  head.fields.assign(fields.begin(), fields.end());
+  for (auto it = filters.rbegin(); it != filters.rend(); ++it) {
+    const int status_before = head.status;
+    const std::vector<http::HeaderField> before = head.fields;
+    (*it)->on_head(head);
+    if ((*it)->transforms_body()) {
+      // It wanted to rewrite the body: its changes of the head would
+      // describe a body that is not sent.
+      head.fields = before;
+      head.status = status_before;
+    }
+  }
+}
+
 void log_middleware_answer(std::string_view listener, std::string_view route,
                            const MiddlewarePass& pass, const SocketAddress& client) {
   const middleware::Answer& a = pass.answer();

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,16 @@ class MiddlewarePass {
   std::vector<std::unique_ptr<middleware::ResponseFilter>> filters_;
   std::string_view answered_by_;
 };
+
+// Filters, in chain order, as a request holds them.
+using ResponseFilters = std::span<const std::unique_ptr<middleware::ResponseFilter>>;
+
+// An answer of our own (a respond or redirect route's) through the filters
+// that leave bodies alone (a body we send as it is cannot be compressed on
+// its way): `fields` in, `head` holds the result (and what the filters
+// wrote) on return.
+void filter_local_head(ResponseFilters filters, int status, bool has_body,
+                       std::span<const http::HeaderField> fields, middleware::ResponseHead& head);
 
 // The log line of a middleware's answer: warn for 5xx (the middleware
 // failed: an auth server away), debug for the rest (a denial is routine).

@@ -6,6 +6,10 @@
 // HTTP/2.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <fstream>
+#include <future>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -230,6 +234,76 @@ TEST(MiddlewareHeaders, EditsApplyToHttp2ClientsAsToHttp1Ones) {
   const ReceivedRequest got = f.last();
   EXPECT_FALSE(got.has("x-secret"));
   EXPECT_EQ(got.header("x-replace"), "new for 127.0.0.1 via app");
+}
+
+// A route's own answers (respond, redirect) get the response edits too:
+// security headers set once cover every route.
+TEST(MiddlewareHeaders, RespondAndRedirectAnswersGetTheResponseEdits) {
+  SluiceInstance sluice(config("127.0.0.1:1", "    middlewares: [secure]\n",
+                               "  - name: hello\n    match: {path: /hello}\n"
+                               "    respond: {status: 200, headers: {X-Frame-Options: ALLOW}, "
+                               "body: \"hi\\n\"}\n"
+                               "  - name: old\n    match: {path: /old}\n"
+                               "    redirect: {status: 301, path: /new}\n",
+                               "  secure:\n    headers:\n      response:\n        set: "
+                               "{X-Frame-Options: DENY, X-Route: \"${route}\"}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const auto hello = get(sluice, "/hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->status, 200);
+  EXPECT_EQ(hello->body, "hi\n");
+  EXPECT_EQ(hello->count("x-frame-options"), 1u);
+  EXPECT_EQ(hello->header("x-frame-options").value_or(""), "DENY");
+  EXPECT_EQ(hello->header("x-route").value_or(""), "hello");
+  const auto old = get(sluice, "/old");
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 301);
+  EXPECT_EQ(old->header("x-route").value_or(""), "old");
+  EXPECT_EQ(old->header("location").value_or(""), "http://Example.COM:8080/new");
+  const CommandResult h2 =
+      run_command({"curl", "-sS", "--http2-prior-knowledge", "-D", "-",
+                   "http://127.0.0.1:" + std::to_string(sluice.port("web")) + "/hello"});
+  ASSERT_EQ(h2.exit_code, 0) << h2.output;
+  EXPECT_NE(h2.output.find("x-frame-options: DENY"), std::string::npos) << h2.output;
+  EXPECT_EQ(h2.output.find("ALLOW"), std::string::npos) << h2.output;
+  EXPECT_NE(h2.output.find("x-route: hello"), std::string::npos) << h2.output;
+}
+
+// A request pins its route's chain: a reload that changes the definition
+// while the request waits on its backend leaves that request's response
+// edits as they were, and new requests get the new ones.
+TEST(MiddlewareHeaders, ARequestInFlightKeepsItsChainAcrossAReload) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  TestBackend backend([&](BackendConnection& c) {
+    ReceivedRequest r;
+    while (c.read_request(r)) {
+      if (r.target == "/slow") released.wait();
+      if (!c.send(make_response(200, "ok"))) return;
+    }
+  });
+  const auto yaml = [&](const std::string& version) {
+    return config(backend.address(), "", "  - name: app\n    backend: app\n    middlewares: [v]\n",
+                  "  v:\n    headers: {response: {set: {X-Version: " + version + "}}}\n");
+  };
+  SluiceInstance sluice(yaml("one"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection slow(sluice.port("web"));
+  ASSERT_TRUE(slow.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(backend.wait_for_requests(1)) << "the request never reached the backend";
+  {
+    std::ofstream out(sluice.config_path(), std::ios::trunc);
+    out << yaml("two");
+  }
+  ::kill(sluice.process().pid(), SIGHUP);
+  ASSERT_TRUE(sluice.process().wait_for_line("reload: applied")) << sluice.process().output();
+  const auto fresh = get(sluice, "/fast");
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->header("x-version").value_or(""), "two");
+  release.set_value();
+  const auto old = slow.read_response();
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->header("x-version").value_or(""), "one");
 }
 
 }  // namespace
