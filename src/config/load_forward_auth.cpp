@@ -148,7 +148,10 @@ void load_cache(Walker& w, const YAML::Node& c, const Block& cb, ForwardAuthCach
     std::vector<std::string> items;
     if (w.string_list(c, "key", cb, items, nullptr, &nodes)) {
       for (std::size_t i = 0; i < items.size(); ++i) {
-        if (items[i] == "$method" || items[i] == "$uri" || is_token(items[i])) {
+        // '$' is a token character, but no field is named so: "$path" is
+        // a variable sluice does not have, not a field.
+        if (items[i] == "$method" || items[i] == "$uri" ||
+            (is_token(items[i]) && items[i].front() != '$')) {
           cache.key.push_back(items[i]);
         } else {
           w.error(nodes[i], cb.at("key") + ": " + quote(items[i]) +

@@ -128,7 +128,10 @@ class ForwardAuth final : public Middleware {
       // sees what the backend would.
       method = r.method;
       body = r.body;
-      if (!r.body_complete && r.body.size() >= settings_.forward_body_max) {
+      // The chain reads as much as its hungriest middleware wants: more
+      // than our max, or our max of a body that goes on, is too much.
+      if (r.body.size() > settings_.forward_body_max ||
+          (!r.body_complete && r.body.size() >= settings_.forward_body_max)) {
         answer.status = 413;
         answer.fields.push_back({"Content-Type", "text/plain"});
         answer.body = "the request body is larger than the authentication check accepts\n";

@@ -22,7 +22,8 @@
 namespace sluice::test {
 namespace {
 
-// The auth server: "Bearer alice" is allowed (X-User, X-Auth-Role copied;
+// The auth server: a POST is allowed when its body is "token=alice";
+// "Bearer alice" is allowed (X-User, X-Auth-Role copied;
 // X-Other not), "Bearer bob" too but with Cache-Control: no-store, a URI
 // under /private is sent to log in (302, two cookies), anything else gets
 // 401 with a challenge and a body.
@@ -32,7 +33,10 @@ TestBackend::Script auth_server() {
     while (c.read_request(r)) {
       const std::string who = r.header("authorization");
       std::string out;
-      if (who == "Bearer alice") {
+      if (r.method == "POST") {
+        out = r.body == "token=alice" ? make_response(200, "", {"X-User: alice"})
+                                      : make_response(403, "bad token\n");
+      } else if (who == "Bearer alice") {
         out = make_response(200, "ok", {"X-User: alice", "X-Auth-Role: admin", "X-Other: no"});
       } else if (who == "Bearer bob") {
         out = make_response(200, "", {"X-User: bob", "Cache-Control: no-store"});
@@ -340,6 +344,42 @@ TEST(ForwardAuth, AnAuthConnectionTheServerClosedWhileIdleIsReplaced) {
     ASSERT_TRUE(once.wait_for_closed_connections(i));
   }
   EXPECT_EQ(once.accepted(), 3);
+}
+
+TEST(ForwardAuth, WithForwardBodyTheAuthServerSeesTheMethodAndTheBody) {
+  TestBackend auth(auth_server());
+  TestBackend app(app_server());
+  SluiceInstance sluice(config(auth.address(), app.address(), "      forward_body: {max: 16}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  // A connection per request: after an answer of a middleware's own, a
+  // body the client sent is not read, and its connection is closed.
+  auto post = [&](const std::string& body) {
+    RawConnection c(sluice.port("web"));
+    EXPECT_TRUE(c.send("POST /app/form HTTP/1.1\r\nHost: site.example\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n\r\n" + body));
+    return c.read_response();
+  };
+  auto r = post("token=alice");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "user=alice role= other=");
+  ASSERT_EQ(auth.requests().size(), 1u);
+  EXPECT_EQ(auth.requests()[0].method, "POST");
+  EXPECT_EQ(auth.requests()[0].body, "token=alice");
+  EXPECT_EQ(auth.requests()[0].header("x-forwarded-method"), "POST");
+  ASSERT_EQ(app.requests().size(), 1u);
+  EXPECT_EQ(app.requests()[0].body, "token=alice") << "the backend still gets the whole body";
+
+  r = post("token=mallory");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(r->body, "bad token\n");
+
+  r = post(std::string(17, 'x'));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(auth.requests().size(), 2u) << "a body over the maximum is not sent";
+  EXPECT_EQ(app.requests().size(), 1u);
 }
 
 TEST(ForwardAuth, OverHttp2TheChallengeAndTheCopiedUserWorkAsOverHttp1) {

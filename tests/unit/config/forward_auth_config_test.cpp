@@ -223,8 +223,7 @@ TEST(ForwardAuthConfig, CopyHeadersRefusesFieldsTheProxyStates) {
 TEST(ForwardAuthConfig, BadValuesAreRefusedWhereTheyAreWritten) {
   std::string yaml = auth_block("address: http://a:1/\non_error: pass");
   expect_error(yaml, "pass",
-               "middleware 'auth': forward_auth.on_error: unknown value 'pass' "
-               "(expected one of: deny, allow)");
+               "middleware 'auth': forward_auth.on_error: expected deny or allow, got 'pass'");
   yaml = auth_block("address: http://a:1/\ntimeout: 0s");
   const auto r = load_string(yaml, "f.yaml");
   EXPECT_FALSE(r.ok()) << "a zero timeout means nothing here";
