@@ -169,7 +169,6 @@ class ForwardAuth final : public Middleware {
     out.append(method).append(" ").append(settings_.path).append(" HTTP/1.1\r\nHost: ");
     out.append(authority_).append("\r\n");
     const http::HopByHopFields hop(r.fields);
-    std::string cookie;
     for (const http::HeaderField& f : r.fields) {
       if (never_sent(f.name) || hop.contains(f.name)) continue;
       if (settings_.request_headers) {
@@ -179,15 +178,8 @@ class ForwardAuth final : public Middleware {
           continue;
         }
       }
-      // HTTP/2 may split Cookie into one field per pair; HTTP/1.1 wants
-      // one line, the pairs joined by "; " (RFC 9113 §8.2.3).
-      if (iequals(f.name, "cookie")) {
-        cookie.append(cookie.empty() ? "" : "; ").append(f.value);
-        continue;
-      }
       out.append(f.name).append(": ").append(f.value).append("\r\n");
     }
-    if (!cookie.empty()) out.append("Cookie: ").append(cookie).append("\r\n");
     out.append("X-Forwarded-Method: ").append(r.method).append("\r\n");
     out.append("X-Forwarded-Proto: ").append(r.scheme).append("\r\n");
     out.append("X-Forwarded-Host: ").append(r.authority.empty() ? r.host : r.authority);
