@@ -10,7 +10,7 @@ namespace sluice::middleware {
 namespace {
 
 constexpr std::size_t kOutStep = 16 * 1024;
-// A 32 KiB window, deflate's, and hash tables of a quarter of it: about
+// A 32 KiB window, deflate's, and hash tables of 4K entries: about
 // 270 KiB per response at level 3, where zstd's own parameters (a 2 MiB
 // window, 768 KiB of tables) would cost 3 MiB. Measured on 64 KiB of HTML
 // flushed every 16 KiB: 64 KiB windows cost twice the memory for the same
