@@ -24,8 +24,11 @@ struct CompressLevels {
 
 struct Compress {
   // Our preference order, used to break ties between the codings a client
-  // weighs the same.
-  std::vector<Coding> algorithms{Coding::br, Coding::zstd, Coding::gzip};
+  // weighs the same. zstd first: at its default level it is the fastest
+  // and holds about 273 KiB per response; brotli last, as its levels 2-4
+  // hold about 935 KiB per response whatever the window (a thousand
+  // responses at once would be a gigabyte).
+  std::vector<Coding> algorithms{Coding::zstd, Coding::gzip, Coding::br};
   CompressLevels level;
   // A response whose Content-Length is below this is sent as it is; one of
   // unknown length is compressed.

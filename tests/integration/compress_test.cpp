@@ -206,9 +206,10 @@ TEST_F(Compress, ACodedResponseVariesByAcceptEncodingAndHasAWeakEtag) {
 TEST_F(Compress, TheClientsHighestQValueWinsAndZeroRulesACodingOut) {
   EXPECT_EQ(get("/page", "gzip;q=0.5, br;q=0.9").header("content-encoding"), "br");
   EXPECT_EQ(get("/page", "gzip;q=1, br;q=0.9").header("content-encoding"), "gzip");
-  // Equal weights: our order (br, zstd, gzip).
-  EXPECT_EQ(get("/page", "gzip, deflate, br, zstd").header("content-encoding"), "br");
-  EXPECT_EQ(get("/page", "br;q=0, *").header("content-encoding"), "zstd");
+  // Equal weights: our order (zstd, gzip, br).
+  EXPECT_EQ(get("/page", "gzip, deflate, br, zstd").header("content-encoding"), "zstd");
+  EXPECT_EQ(get("/page", "gzip, br").header("content-encoding"), "gzip");
+  EXPECT_EQ(get("/page", "zstd;q=0, *").header("content-encoding"), "gzip");
   const HttpResponse none = get("/page", "gzip;q=0, deflate");
   EXPECT_FALSE(none.header("content-encoding"));
   EXPECT_EQ(none.body, kPage);

@@ -69,7 +69,7 @@ TEST(CompressConfig, AnEmptyBlockTakesTheDefaults) {
     ASSERT_TRUE(r.ok()) << dump(r);
     EXPECT_TRUE(r.diagnostics.empty()) << dump(r);
     const Compress& c = loaded(r);
-    EXPECT_EQ(c.algorithms, (std::vector<Coding>{Coding::br, Coding::zstd, Coding::gzip}));
+    EXPECT_EQ(c.algorithms, (std::vector<Coding>{Coding::zstd, Coding::gzip, Coding::br}));
     EXPECT_EQ(c.level.gzip, 5);
     EXPECT_EQ(c.level.br, 4);
     EXPECT_EQ(c.level.zstd, 3);
