@@ -9,32 +9,13 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "config_test_support.h"
 
 namespace sluice::config {
 namespace {
 
-std::string dump(const LoadResult& r) {
-  std::string s;
-  for (const auto& d : r.diagnostics)
-    s += d.to_string() + "\n";
-  return s;
-}
-
-// Where `needle` first starts in `text`, 1-based, as a diagnostic gives it.
-SourceLocation position_of(std::string_view text, std::string_view needle) {
-  const auto at = text.find(needle);
-  if (at == std::string_view::npos) return {};
-  SourceLocation p{1, 1};
-  for (std::size_t i = 0; i < at; ++i) {
-    if (text[i] == '\n') {
-      ++p.line;
-      p.column = 1;
-    } else {
-      ++p.column;
-    }
-  }
-  return p;
-}
+using testing::dump;
+using testing::position_of;
 
 // A backend 'app' reached by an http listener, with `extra` lines under it.
 std::string backend(std::string_view extra) {

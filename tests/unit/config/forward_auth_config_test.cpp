@@ -9,41 +9,17 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "config_test_support.h"
 #include "support/temp_dir.h"
 
 namespace sluice::config {
 namespace {
 
+using testing::dump;
+using testing::errors;
+using testing::position_of;
+
 using std::chrono::milliseconds;
-
-std::string dump(const LoadResult& r) {
-  std::string s;
-  for (const auto& d : r.diagnostics)
-    s += d.to_string() + "\n";
-  return s;
-}
-
-std::vector<const Diagnostic*> errors(const LoadResult& r) {
-  std::vector<const Diagnostic*> out;
-  for (const auto& d : r.diagnostics)
-    if (d.severity == Severity::error) out.push_back(&d);
-  return out;
-}
-
-SourceLocation position_of(std::string_view text, std::string_view needle) {
-  const auto at = text.find(needle);
-  if (at == std::string_view::npos) return {};
-  SourceLocation p{1, 1};
-  for (std::size_t i = 0; i < at; ++i) {
-    if (text[i] == '\n') {
-      ++p.line;
-      p.column = 1;
-    } else {
-      ++p.column;
-    }
-  }
-  return p;
-}
 
 // A configuration whose middleware 'auth' is forward_auth with `lines`
 // (block lines, indented by 6 here).

@@ -1,4 +1,5 @@
 #include "config/loader.h"
+#include "config_test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -9,6 +10,8 @@
 
 namespace sluice::config {
 namespace {
+
+using testing::dump;
 
 using std::chrono::milliseconds;
 
@@ -74,12 +77,6 @@ forwarded:
 )";
 
 // All diagnostics, one per line, for failure messages.
-std::string dump(const LoadResult& r) {
-  std::string s;
-  for (const auto& d : r.diagnostics)
-    s += d.to_string() + "\n";
-  return s;
-}
 
 std::size_t count_errors(const LoadResult& r) {
   std::size_t n = 0;

@@ -8,16 +8,12 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "config_test_support.h"
 
 namespace sluice::config {
 namespace {
 
-std::string dump(const LoadResult& r) {
-  std::string s;
-  for (const auto& d : r.diagnostics)
-    s += d.to_string() + "\n";
-  return s;
-}
+using testing::dump;
 
 constexpr std::string_view kBase = R"(listeners:
   - name: web

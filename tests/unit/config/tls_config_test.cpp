@@ -14,43 +14,24 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "config_test_support.h"
 #include "support/temp_dir.h"
 
 namespace sluice::config {
 namespace {
 
+using testing::dump;
+using testing::position_of;
+
 using std::chrono::milliseconds;
 
 constexpr milliseconds kYear{365LL * 24 * 3600 * 1000};
-
-std::string dump(const LoadResult& r) {
-  std::string s;
-  for (const auto& d : r.diagnostics)
-    s += d.to_string() + "\n";
-  return s;
-}
 
 std::size_t count(const LoadResult& r, Severity severity) {
   std::size_t n = 0;
   for (const auto& d : r.diagnostics)
     n += d.severity == severity ? 1 : 0;
   return n;
-}
-
-// Where `needle` first starts in `text`, 1-based, as a diagnostic gives it.
-SourceLocation position_of(std::string_view text, std::string_view needle) {
-  const auto at = text.find(needle);
-  if (at == std::string_view::npos) return {};
-  SourceLocation p{1, 1};
-  for (std::size_t i = 0; i < at; ++i) {
-    if (text[i] == '\n') {
-      ++p.line;
-      p.column = 1;
-    } else {
-      ++p.column;
-    }
-  }
-  return p;
 }
 
 std::string indent(std::string_view lines, int spaces) {
