@@ -40,6 +40,42 @@ void load_kind(Walker& w, const YAML::Node& n, const Block& b, std::string_view 
   }
 }
 
+// The definition as text that depends only on what it says, not on how
+// it was written (flow or block style, quoting, spacing): keys keep their
+// order, which can matter (fields are set in order).
+void canonical(const YAML::Node& n, std::string& out) {
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      out.push_back('"');
+      for (char c : n.Scalar()) {
+        if (c == '"' || c == '\\') out.push_back('\\');
+        out.push_back(c);
+      }
+      out.push_back('"');
+      break;
+    case YAML::NodeType::Sequence:
+      out.push_back('[');
+      for (const auto& item : n) {
+        canonical(item, out);
+        out.push_back(',');
+      }
+      out.push_back(']');
+      break;
+    case YAML::NodeType::Map:
+      out.push_back('{');
+      for (const auto& kv : n) {
+        canonical(kv.first, out);
+        out.push_back(':');
+        canonical(kv.second, out);
+        out.push_back(',');
+      }
+      out.push_back('}');
+      break;
+    default:
+      out.append("~");
+  }
+}
+
 void load_middleware(Walker& w, const YAML::Node& key, const YAML::Node& n,
                      std::string_view base_dir, std::vector<Middleware>& out) {
   std::string name;
@@ -49,7 +85,11 @@ void load_middleware(Walker& w, const YAML::Node& key, const YAML::Node& n,
     return;
   }
   const Block b{"middleware " + quote(name), ""};
+  Middleware m;
+  m.name = name;
+  m.where = where(key);
   if (!n.IsMap() || n.size() != 1) {
+    out.push_back(std::move(m));  // named, so that lists naming it say nothing more
     std::string kinds;
     for (const auto& k : kKinds)
       kinds.append(kinds.empty() ? "" : ", ").append(k.text);
@@ -61,9 +101,6 @@ void load_middleware(Walker& w, const YAML::Node& key, const YAML::Node& n,
   const auto kv = *n.begin();
   std::string kind_text;
   if (!w.scalar(kv.first, b.label(), kind_text)) return;
-  Middleware m;
-  m.name = name;
-  m.where = where(key);
   bool known = false;
   std::vector<std::string> spellings;
   for (const auto& k : kKinds) {
@@ -77,11 +114,10 @@ void load_middleware(Walker& w, const YAML::Node& key, const YAML::Node& n,
     const std::string hint = suggest(kind_text, spellings);
     w.error(kv.first, b.label() + ": unknown kind " + quote(kind_text) +
                           (hint.empty() ? "" : " (did you mean " + quote(hint) + "?)"));
+    out.push_back(std::move(m));
     return;
   }
-  YAML::Emitter canonical;
-  canonical << YAML::Flow << n;
-  m.fingerprint = canonical.c_str();
+  canonical(n, m.fingerprint);
   // `kind: {}` and `kind:` (null) both mean the kind's defaults.
   const YAML::Node settings = kv.second.IsNull() ? YAML::Node(YAML::NodeType::Map) : kv.second;
   load_kind(w, settings, b.child(kind_text), base_dir, m);

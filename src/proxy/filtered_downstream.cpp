@@ -2,12 +2,7 @@
 
 namespace sluice::proxy {
 
-FilteredDownstream::FilteredDownstream(
-    Downstream& inner, std::span<const std::unique_ptr<middleware::ResponseFilter>> filters,
-    std::uint64_t max_body_bytes)
-    : inner_(inner), filters_(filters), max_body_bytes_(max_body_bytes) {}
-
-Task<BodyPiece> FilteredDownstream::read_body() {
+Task<BodyPiece> FilteredDownstream::read_counted() {
   BodyPiece piece = co_await inner_.read_body();
   if (piece.failed || max_body_bytes_ == 0) co_return piece;
   body_bytes_ += piece.data.size();
@@ -17,6 +12,57 @@ Task<BodyPiece> FilteredDownstream::read_body() {
     over.error = ExchangeError{ErrorKind::body_too_large, Side::client, Phase::request, false,
                                "request body larger than the route's middlewares allow"};
     co_return over;
+  }
+  co_return piece;
+}
+
+Task<void> FilteredDownstream::read_ahead(std::size_t max) {
+  ahead_pending_ = true;
+  while (ahead_.size() < max) {
+    BodyPiece piece = co_await inner_.read_body();
+    if (piece.failed) {
+      ahead_last_ = piece;
+      co_return;
+    }
+    ahead_.append(piece.data);
+    if (piece.end) {
+      ahead_end_ = true;
+      ahead_last_.end = true;
+      ahead_last_.trailers = piece.trailers;
+      co_return;
+    }
+  }
+}
+
+Task<BodyPiece> FilteredDownstream::read_body() {
+  if (!ahead_pending_) co_return co_await read_counted();
+  if (ahead_given_) {
+    // The failure that stopped the reading ahead, after its bytes.
+    ahead_pending_ = false;
+    co_return ahead_last_;
+  }
+  body_bytes_ = ahead_.size();
+  if (max_body_bytes_ > 0 && body_bytes_ > max_body_bytes_) {
+    ahead_pending_ = false;
+    BodyPiece over;
+    over.failed = true;
+    over.error = ExchangeError{ErrorKind::body_too_large, Side::client, Phase::request, false,
+                               "request body larger than the route's middlewares allow"};
+    co_return over;
+  }
+  if (ahead_last_.failed && ahead_.empty()) {
+    ahead_pending_ = false;
+    co_return ahead_last_;
+  }
+  // What was read ahead, as one piece, with how its reading ended.
+  BodyPiece piece;
+  piece.data = ahead_;
+  piece.end = ahead_last_.end;
+  piece.trailers = ahead_last_.trailers;
+  if (ahead_last_.failed) {
+    ahead_given_ = true;
+  } else {
+    ahead_pending_ = false;
   }
   co_return piece;
 }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include <spdlog/spdlog.h>
@@ -180,8 +181,13 @@ bool ForwardedRequest::editable(std::string_view name) const {
 }
 
 void ForwardedRequest::add_edits() {
-  for (const auto& f : edits_->set) {
-    if (editable(f.name)) add(f.name, f.value);
+  const auto& set = edits_->set;
+  for (std::size_t i = 0; i < set.size(); ++i) {
+    // The last middleware to set a field wins.
+    const bool set_again =
+        std::any_of(set.begin() + static_cast<std::ptrdiff_t>(i) + 1, set.end(),
+                    [&](const auto& later) { return http::iequals(later.name, set[i].name); });
+    if (!set_again && editable(set[i].name)) add(set[i].name, set[i].value);
   }
   for (const auto& f : edits_->add) {
     if (editable(f.name)) add(f.name, f.value);

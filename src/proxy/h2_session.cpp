@@ -77,11 +77,18 @@ class H2Session final : public http::H2ServerConnection::Handler {
   Task<middleware::Verdict> pass_middlewares(H2Stream& st, MiddlewarePass& pass,
                                              const http::RequestHead& head, const RequestTarget& t,
                                              const route::Captures& captures,
-                                             const route::Route& route);
-  Task<void> forward(H2Stream& st, const http::RequestHead& head, RequestTarget& t,
-                     std::shared_ptr<const route::Route> route,
-                     std::shared_ptr<const Backend> backend, std::uint64_t started_ms,
-                     MiddlewarePass* pass);
+                                             const route::Route& route,
+                                             const FilteredDownstream* ahead);
+  // What forward() needs of the request beyond its head.
+  struct Routed {
+    std::shared_ptr<const route::Route> route;
+    std::shared_ptr<const Backend> backend;
+    std::shared_ptr<const MiddlewareChain> middlewares;  // null: none
+    const RequestTarget& target;
+    const route::Captures& captures;
+  };
+  Task<void> forward(H2Stream& st, const http::RequestHead& head, Routed& routed,
+                     std::uint64_t started_ms);
   Task<void> respond(H2Stream& st, const route::Route& route, const http::RequestHead& head);
   Task<void> redirect(H2Stream& st, const route::Route& route, const http::RequestHead& head,
                       const route::RequestView& view, const route::Captures& captures);
@@ -299,22 +306,26 @@ Task<void> H2Session::answer(H2Stream& st) {
     co_await send_error(st, 404, "no route matches this request", head_request);
     co_return;
   }
-  std::optional<MiddlewarePass> pass;
-  if (auto chain = chain_for(*ctx_.snapshot, *pinned, *route)) {
-    pass.emplace(std::move(chain));
-    const middleware::Verdict v = co_await pass_middlewares(st, *pass, head, t, captures, *route);
+  std::shared_ptr<const MiddlewareChain> chain = chain_for(*ctx_.snapshot, *pinned, *route);
+  if (route->action == route::ActionKind::backend) {
+    if (!apply_rewrite(*route, captures, t)) {
+      co_await send_error(st, 400, "the route's rewrite gives an invalid request target",
+                          head_request);
+      co_return;
+    }
+    // A named argument: GCC 12 destroys a braced temporary passed to a
+    // coroutine twice (docs/architecture.md).
+    Routed routed{std::move(route), std::move(backend), std::move(chain), t, captures};
+    co_await forward(st, head, routed, started_ms);
+    co_return;
+  }
+  if (chain) {
+    MiddlewarePass pass(std::move(chain));
+    const middleware::Verdict v =
+        co_await pass_middlewares(st, pass, head, t, captures, *route, nullptr);
     if (v == middleware::Verdict::answer) co_return;
   }
   switch (route->action) {
-    case route::ActionKind::backend:
-      if (!apply_rewrite(*route, captures, t)) {
-        co_await send_error(st, 400, "the route's rewrite gives an invalid request target",
-                            head_request);
-        co_return;
-      }
-      co_await forward(st, head, t, std::move(route), std::move(backend), started_ms,
-                       pass ? &*pass : nullptr);
-      co_return;
     case route::ActionKind::redirect:
       co_await redirect(st, *route, head, t.view, captures);
       co_return;
@@ -328,9 +339,17 @@ Task<middleware::Verdict> H2Session::pass_middlewares(H2Stream& st, MiddlewarePa
                                                       const http::RequestHead& head,
                                                       const RequestTarget& t,
                                                       const route::Captures& captures,
-                                                      const route::Route& route) {
+                                                      const route::Route& route,
+                                                      const FilteredDownstream* ahead) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client_, stream_.is_secure(), mr);
+  if (ahead != nullptr) {
+    mr.request.body = ahead->read_so_far(pass.chain().wants_body);
+    mr.request.body_complete =
+        ahead->read_whole() && ahead->read_so_far(SIZE_MAX).size() <= pass.chain().wants_body;
+  } else {
+    mr.request.body_complete = st.state.ended;
+  }
   mr.request.version = 20;
   mr.request.now_ms = loop().now_ms();
   const middleware::Context mc{&loop(), &st.cancel, ctx_.index};
@@ -351,29 +370,39 @@ Task<middleware::Verdict> H2Session::pass_middlewares(H2Stream& st, MiddlewarePa
   co_return v;
 }
 
-Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, RequestTarget& t,
-                              std::shared_ptr<const route::Route> route,
-                              std::shared_ptr<const Backend> backend, std::uint64_t started_ms,
-                              MiddlewarePass* pass) {
+Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, Routed& routed,
+                              std::uint64_t started_ms) {
   H2Downstream down(link_, st, head, started_ms);
+  std::optional<MiddlewarePass> pass;
+  std::optional<FilteredDownstream> filtered;
+  if (routed.middlewares) {
+    pass.emplace(std::move(routed.middlewares));
+    const std::size_t wanted = pass->chain().wants_body;
+    if (wanted > 0 && !st.state.ended) {
+      filtered.emplace(down);
+      co_await filtered->read_ahead(wanted);
+    }
+    const middleware::Verdict v =
+        co_await pass_middlewares(st, *pass, head, routed.target, routed.captures, *routed.route,
+                                  filtered ? &*filtered : nullptr);
+    if (v == middleware::Verdict::answer) co_return;
+    if (!pass->filters().empty() || pass->edits().max_body_bytes > 0) {
+      if (!filtered) filtered.emplace(down);
+      filtered->set_filters(pass->filters(), pass->edits().max_body_bytes);
+    }
+  }
   ExchangeInputs in;
   in.ctx = &ctx_;
   in.loop = &loop();
   in.buffers = &scope_.worker().buffers();
   in.cancel = &st.cancel;
   in.listener = listener_.get();
-  in.route = std::move(route);
-  in.backend = std::move(backend);
+  in.route = std::move(routed.route);
+  in.backend = std::move(routed.backend);
   in.client_fd = stream_.fd();
-  std::optional<FilteredDownstream> filtered;
-  if (pass) {
-    in.edits = &pass->edits();
-    if (!pass->filters().empty() || pass->edits().max_body_bytes > 0) {
-      filtered.emplace(down, pass->filters(), pass->edits().max_body_bytes);
-    }
-  }
+  if (pass) in.edits = &pass->edits();
   Downstream& client_side = filtered ? static_cast<Downstream&>(*filtered) : down;
-  Exchange exchange(std::move(in), client_side, head, t.target);
+  Exchange exchange(std::move(in), client_side, head, routed.target.target);
   const ExchangeEnd end = co_await exchange.run();
   if (end.status != 0) {
     co_await send_error(st, end.status, end.reason, head.method == http::Method::HEAD, false);

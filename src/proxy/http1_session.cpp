@@ -166,7 +166,7 @@ class Http1Session {
     const RequestTarget& target;
     const route::Captures& captures;
   };
-  Task<Next> forward(Routed routed, const http::RequestHead& head, std::size_t head_bytes,
+  Task<Next> forward(Routed& routed, const http::RequestHead& head, std::size_t head_bytes,
                      std::optional<SocketAddress>& peer, std::uint64_t request_started_ms);
   // Runs the route's middlewares. Verdict::answer: one answered, and its
   // answer was sent; `goes_on` says whether the connection carries on.
@@ -174,7 +174,8 @@ class Http1Session {
                                              const RequestTarget& t,
                                              const route::Captures& captures,
                                              const route::Route& route, const SocketAddress& client,
-                                             std::size_t consumed, bool& goes_on);
+                                             std::size_t consumed, const FilteredDownstream* ahead,
+                                             bool& goes_on);
   std::uint64_t head_deadline(std::uint64_t request_started_ms) const;
   void keep_partial_head(std::uint64_t request_started_ms);
   Task<bool> answer_redirect(const route::Route& route, const http::RequestHead& head,
@@ -380,9 +381,10 @@ Task<Next> Http1Session::serve_pinned() {
                         "the route's rewrite gives an invalid request target");
         co_return Next::close;
       }
-      const Next next = co_await forward(
-          Routed{std::move(route), std::move(backend), std::move(chain), t, captures}, head,
-          consumed, peer, request_started_ms);
+      // A named argument: GCC 12 destroys a braced temporary passed to a
+      // coroutine twice (docs/architecture.md).
+      Routed routed{std::move(route), std::move(backend), std::move(chain), t, captures};
+      const Next next = co_await forward(routed, head, consumed, peer, request_started_ms);
       if (next == Next::close) co_return Next::close;
       if (used_ == 0) co_return Next::idle;
       continue;
@@ -393,7 +395,8 @@ Task<Next> Http1Session::serve_pinned() {
       if (!peer) peer = client_address();
       MiddlewarePass pass(std::move(chain));
       const middleware::Verdict v =
-          co_await pass_middlewares(pass, head, t, captures, *route, *peer, consumed, goes_on);
+          co_await pass_middlewares(pass, head, t, captures, *route, *peer, consumed, nullptr,
+                                    goes_on);
       if (v == middleware::Verdict::answer) {
         if (!goes_on) co_return Next::close;
         if (used_ == 0) co_return Next::idle;
@@ -587,9 +590,16 @@ Task<Next> Http1Session::redirect(const route::Route& route, const http::Request
 Task<middleware::Verdict> Http1Session::pass_middlewares(
     MiddlewarePass& pass, const http::RequestHead& head, const RequestTarget& t,
     const route::Captures& captures, const route::Route& route, const SocketAddress& client,
-    std::size_t consumed, bool& goes_on) {
+    std::size_t consumed, const FilteredDownstream* ahead, bool& goes_on) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client, stream_->is_secure(), mr);
+  if (ahead != nullptr) {
+    mr.request.body = ahead->read_so_far(pass.chain().wants_body);
+    mr.request.body_complete =
+        ahead->read_whole() && ahead->read_so_far(SIZE_MAX).size() <= pass.chain().wants_body;
+  } else {
+    mr.request.body_complete = !has_body_bytes(head);
+  }
   mr.request.now_ms = loop().now_ms();
   const middleware::Context mc{&loop(), &scope_.cancel_token(), ctx_.index};
   const middleware::Verdict v = co_await pass.run(mc, mr.request);
@@ -619,26 +629,36 @@ Task<middleware::Verdict> Http1Session::pass_middlewares(
   co_return v;
 }
 
-Task<Next> Http1Session::forward(Routed routed, const http::RequestHead& head,
+Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
                                  std::size_t head_bytes, std::optional<SocketAddress>& peer,
                                  std::uint64_t request_started_ms) {
   if (!peer) peer = client_address();
-  std::optional<MiddlewarePass> pass;
-  if (routed.middlewares) {
-    pass.emplace(std::move(routed.middlewares));
-    bool goes_on = false;
-    const middleware::Verdict v = co_await pass_middlewares(
-        *pass, head, routed.target, routed.captures, *routed.route, *peer, head_bytes, goes_on);
-    if (v == middleware::Verdict::answer) co_return goes_on ? Next::idle : Next::close;
-  }
-  const std::shared_ptr<const Backend>& backend = routed.backend;
-  const std::uint64_t write_timeout_ms = backend->idle_timeout_ms;
+  const std::uint64_t write_timeout_ms = routed.backend->idle_timeout_ms;
   Http1Downstream down(
       Http1Downstream::Connection{
           scope_, *stream_, buf_, used_, head_bytes, *listener_, *peer, earlier_requests_,
           request_started_ms,
           secure_ ? std::string_view(secure_->client_subject) : std::string_view()},
       head, write_timeout_ms);
+  std::optional<MiddlewarePass> pass;
+  std::optional<FilteredDownstream> filtered;
+  if (routed.middlewares) {
+    pass.emplace(std::move(routed.middlewares));
+    const std::size_t wanted = pass->chain().wants_body;
+    if (wanted > 0 && has_body_bytes(head)) {
+      filtered.emplace(down);
+      co_await filtered->read_ahead(wanted);
+    }
+    bool goes_on = false;
+    const middleware::Verdict v =
+        co_await pass_middlewares(*pass, head, routed.target, routed.captures, *routed.route,
+                                  *peer, head_bytes, filtered ? &*filtered : nullptr, goes_on);
+    if (v == middleware::Verdict::answer) co_return goes_on ? Next::idle : Next::close;
+    if (!pass->filters().empty() || pass->edits().max_body_bytes > 0) {
+      if (!filtered) filtered.emplace(down);
+      filtered->set_filters(pass->filters(), pass->edits().max_body_bytes);
+    }
+  }
   ExchangeInputs in;
   in.ctx = &ctx_;
   in.loop = &loop();
@@ -648,13 +668,7 @@ Task<Next> Http1Session::forward(Routed routed, const http::RequestHead& head,
   in.route = std::move(routed.route);
   in.backend = std::move(routed.backend);
   in.client_fd = stream_->fd();
-  std::optional<FilteredDownstream> filtered;
-  if (pass) {
-    in.edits = &pass->edits();
-    if (!pass->filters().empty() || pass->edits().max_body_bytes > 0) {
-      filtered.emplace(down, pass->filters(), pass->edits().max_body_bytes);
-    }
-  }
+  if (pass) in.edits = &pass->edits();
   Downstream& client_side = filtered ? static_cast<Downstream&>(*filtered) : down;
   Exchange exchange(std::move(in), client_side, head, routed.target.target);
   const ExchangeEnd end = co_await exchange.run();

@@ -48,7 +48,14 @@ void describe_request(const http::RequestHead& head, const RequestTarget& t,
   middleware::Request& r = out.request;
   r.method = head.method_text;
   r.scheme = secure ? "https" : "http";
-  r.host = t.view.host;
+  // As the router saw it (request_routing.cpp): without port or trailing
+  // dot, in lower case.
+  std::string_view host = strip_port(head.host);
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  out.host.assign(host);
+  for (char& c : out.host)
+    c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  r.host = out.host;
   r.authority = head.host;
   r.path = t.view.path;
   r.query = t.view.query;

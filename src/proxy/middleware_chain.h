@@ -51,6 +51,7 @@ std::shared_ptr<const MiddlewareChain> chain_for(const Snapshot& now,
 struct MiddlewareRequest {
   middleware::Request request;
   std::array<std::string_view, 16> captures{};
+  std::string host;  // lower case, without port or trailing dot
 };
 void describe_request(const http::RequestHead& head, const RequestTarget& t,
                       const route::Captures& captures, const route::Route& route,
