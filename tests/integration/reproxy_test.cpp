@@ -127,6 +127,7 @@ TestBackend::Script primary(const Primary* p) {
 class Reproxy : public ::testing::Test {
  protected:
   void SetUp() override {
+    std::filesystem::create_directory(files_.path() / "files");
     files_.write("files/f.txt", "abcdefghij");
     files_.write("secret.txt", "top secret");
     std::filesystem::create_symlink(files_.path() / "secret.txt",
