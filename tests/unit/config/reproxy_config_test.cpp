@@ -82,24 +82,24 @@ TEST(ReproxyConfig, WithoutTheBlockNothingIsFollowed) {
 
 TEST(ReproxyConfig, RefusedValuesNameTheirPlace) {
   expect_error(with_route("    reproxy: {urls: true, allow: ['http://127.0.0.1:*/static/']}\n"), 6,
-               38,
+               35,
                "route 'app': reproxy.allow: the port cannot be '*': name each allowed port (each "
                "gets a connection pool)");
   expect_error(
-      with_route("    reproxy: {urls: true, allow: ['ftp://h/']}\n"), 6, 38,
+      with_route("    reproxy: {urls: true, allow: ['ftp://h/']}\n"), 6, 35,
       "route 'app': reproxy.allow: expected http://host[:port]/path-prefix, got 'ftp://h/'");
-  expect_error(with_route("    reproxy: {urls: true, allow: ['https://h/']}\n"), 6, 38,
+  expect_error(with_route("    reproxy: {urls: true, allow: ['https://h/']}\n"), 6, 35,
                "route 'app': reproxy.allow: https targets are not supported yet; use http:// (a "
                "backend on this network)");
-  expect_error(with_route("    reproxy: {urls: true, allow: ['http://h/a/../b']}\n"), 6, 38,
+  expect_error(with_route("    reproxy: {urls: true, allow: ['http://h/a/../b']}\n"), 6, 35,
                "route 'app': reproxy.allow: the path prefix must be a plain path (no '?', '#', '%' "
                "or dot segments) in 'http://h/a/../b'");
   expect_error(with_route("    reproxy: {urls: true}\n"), 6, 14,
                "route 'app': reproxy: 'urls: true' needs an 'allow' list of the targets sluice may "
                "fetch");
-  expect_error(with_route("    reproxy: {files: {root: relative/dir}}\n"), 6, 28,
+  expect_error(with_route("    reproxy: {files: {root: relative/dir}}\n"), 6, 29,
                "route 'app': reproxy.files.root: expected an absolute path, got 'relative/dir'");
-  expect_error(with_route("    reproxy: {files: {root: /no/such/dir/here}}\n"), 6, 28,
+  expect_error(with_route("    reproxy: {files: {root: /no/such/dir/here}}\n"), 6, 29,
                "route 'app': reproxy.files.root: '/no/such/dir/here' is not a directory");
   expect_error(with_route("    reproxy: {url: true}\n"), 6, 15,
                "route 'app': reproxy: unknown key 'url' (did you mean 'urls'?)");
