@@ -43,6 +43,8 @@ void load_sni_routes(Walker& w, const YAML::Node& n, const Block& sb,
 void load_routes(Walker& w, const YAML::Node& n, std::vector<Route>& routes);
 // load_route_match.cpp: a route's 'match' block; `rb` is the route's block.
 void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& match);
+// load_reproxy.cpp: a route's 'reproxy' block, at `b` ("route 'x': reproxy").
+void load_reproxy(Walker& w, const YAML::Node& n, const Block& b, Reproxy& out);
 
 // load_backends.cpp: `n` is the 'backends' map, backend name to settings.
 void load_backends(Walker& w, const YAML::Node& n, std::string_view base_dir,

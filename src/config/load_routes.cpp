@@ -265,7 +265,7 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
   if (!(n.IsMap() && field(n, "name").IsDefined())) b.owner = "route " + quote(r.name);
   if (!w.map_with_keys(n, b,
                        {"name", "listeners", "priority", "match", "rewrite", "backend", "respond",
-                        "redirect", "allow_connect", "middlewares"})) {
+                        "redirect", "allow_connect", "middlewares", "reproxy", "internal"})) {
     return;
   }
   if (w.name_field(n, b, r.name, false)) r.name_where = where(field(n, "name"));
@@ -294,6 +294,15 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
     Redirect redirect;
     if (load_redirect(w, rd, b.child("redirect"), r.match, redirect))
       r.redirect = std::move(redirect);
+  }
+  w.bool_field(n, "internal", b, r.internal);
+  if (const YAML::Node rp = field(n, "reproxy"); rp.IsDefined()) {
+    if (!field(n, "backend").IsDefined()) {
+      w.error(rp, b.at("reproxy") + ": only routes with a 'backend' can reproxy");
+    }
+    Reproxy reproxy;
+    load_reproxy(w, rp, b.child("reproxy"), reproxy);
+    r.reproxy = std::move(reproxy);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/middleware_config.h"
+#include "config/reproxy_config.h"
 
 namespace sluice::config {
 
@@ -233,6 +234,10 @@ struct Route {
   // The middlewares requests on this route pass, in order; absent: the
   // listener's (an empty list: none).
   std::optional<std::vector<std::string>> middlewares;
+  // With `backend`: what its responses may ask sluice to serve instead
+  // (reproxy_config.h). `internal`: only an X-Accel-Redirect reaches it.
+  std::optional<Reproxy> reproxy;
+  bool internal = false;
 
   SourceLocation where;                           // the route's block
   SourceLocation name_where;                      // its 'name' value, else the block

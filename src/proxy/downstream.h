@@ -63,6 +63,13 @@ class Downstream {
   // body framed by Content-Length) gets the body's end without them.
   // False: the client is gone.
   virtual Task<bool> send_trailers(std::span<const http::HeaderField> trailers) = 0;
+  // The whole response body from the open file `fd`: `length` (> 0) bytes
+  // from `offset`, after a head queued with a sized body of that length
+  // (reproxy's X-Sendfile). This default reads the file into memory, piece
+  // by piece, and sends it with send_body() (TLS, HTTP/2, response
+  // filters); an HTTP/1 client over plain TCP gets it by sendfile(2)
+  // (downstream_file.cpp). False: the client is gone or the file shrank.
+  virtual Task<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length);
   // The response was cut off: tell the client at once (HTTP/1: close the
   // connection without a lingering read; HTTP/2: reset the stream).
   virtual void reset() = 0;

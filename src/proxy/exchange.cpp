@@ -13,6 +13,7 @@
 #include "http/trailer_fields.h"
 #include "proxy/downstream.h"
 #include "proxy/forwarded_response.h"
+#include "proxy/reproxy.h"
 #include "proxy/request_affinity.h"
 #include "proxy/retry_policy.h"
 #include "proxy/snapshot.h"
@@ -40,6 +41,7 @@ Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::Reques
       backend_(*in_.backend),
       listener_(*in_.listener),
       down_(downstream),
+      client_head_(head),
       method_(head.method),
       method_text_(head.method_text),
       upgrade_(head.upgrade),
@@ -297,6 +299,12 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
   // RFC 9110 §9.3.6: a 2xx to CONNECT makes the connection a tunnel.
   if (method_ == http::Method::CONNECT && head.status / 100 == 2) {
     co_return co_await relay_tunnel(head, false);
+  }
+  if (route_.reproxy && !in_.reproxied) {
+    if (const auto* plan = reproxy_plan_for(*ctx_.snapshot, route_.file_index, route_.name)) {
+      ReproxyAsk ask = reproxy_asked(**plan, head.fields);
+      if (ask.kind != ReproxyAsk::Kind::none) co_return co_await relay_reproxied(head, *plan, ask);
+    }
   }
   std::string_view sticky;
   std::string sticky_pair;

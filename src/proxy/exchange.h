@@ -49,6 +49,9 @@ namespace sluice::proxy {
 
 class Downstream;
 struct Backend;
+struct ReproxyAsk;
+struct ReproxyPlan;
+struct ReproxyPrimary;
 struct ListenerSettings;
 struct WorkerContext;
 
@@ -83,6 +86,9 @@ struct ExchangeInputs {
   // What the route's middlewares change in the forwarded request; null:
   // none. Outlives the exchange.
   const middleware::RequestEdits* edits = nullptr;
+  // The target of an X-Accel-Redirect: its response is relayed as it is
+  // (reproxy.h: one redirect at most).
+  bool reproxied = false;
 };
 
 class Exchange {
@@ -110,6 +116,16 @@ class Exchange {
   Task<bool> relay_end_with_trailers(std::string_view data,
                                      std::span<const http::HeaderField> trailers);
   Task<ExchangeEnd> relay_tunnel(const http::ResponseHead& head, bool switching);
+  // Reproxy (reproxy_exchange.cpp): the response asked for something
+  // else to be served in its place.
+  Task<ExchangeEnd> relay_reproxied(const http::ResponseHead& head,
+                                    std::shared_ptr<const ReproxyPlan> plan, ReproxyAsk& ask);
+  Task<ExchangeEnd> reproxy_urls(const ReproxyPlan& plan, const ReproxyAsk& ask,
+                                 const ReproxyPrimary& primary);
+  Task<ExchangeEnd> reproxy_accel(const ReproxyAsk& ask);
+  Task<ExchangeEnd> reproxy_file(const ReproxyPlan& plan, const ReproxyAsk& ask,
+                                 const ReproxyPrimary& primary);
+  Task<ExchangeEnd> answer_reproxy_failure(int status, const char* reason);
 
   // The server's codec: HTTP/1 held by value and called directly (no
   // allocation, no virtual call on the HTTP/1 path); HTTP/2 made only for
@@ -158,6 +174,7 @@ class Exchange {
   const Backend& backend_;
   const ListenerSettings& listener_;
   Downstream& down_;
+  const http::RequestHead& client_head_;  // the client's request (reproxy)
 
   // Facts of the request, copied: its head's bytes are reused for the body.
   http::Method method_;

@@ -13,6 +13,7 @@
 #include "http/token.h"
 #include "http/trailer_fields.h"
 #include "middleware/middleware.h"
+#include "proxy/reproxy.h"
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
@@ -64,6 +65,8 @@ void ForwardedRequest::add(std::string_view name, std::string_view value) {
 
 bool ForwardedRequest::proxy_states(std::string_view name) const {
   const ListenerSettings& ls = *listener_;
+  // Only a backend may ask for a reproxy, and only of us.
+  if (is_reproxy_field(name)) return true;
   // Only we say who a client certificate names: a client's own claim
   // would pass for a verified one.
   if (http::iequals(name, kClientSubjectField) ||

@@ -4,6 +4,7 @@
 
 #include "http/hop_by_hop.h"
 #include "http/token.h"
+#include "proxy/reproxy.h"
 
 namespace sluice::proxy {
 
@@ -21,6 +22,8 @@ http::OutgoingResponse forwarded_response(const http::ResponseHead& head,
   for (const auto& f : head.fields) {
     if (hop.contains(f.name) && !(in.switching && http::iequals(f.name, "upgrade"))) continue;
     if (!keep_length && http::iequals(f.name, "content-length")) continue;
+    // Meant for us (reproxy.h), on every route: a client never sees them.
+    if (is_reproxy_field(f.name)) continue;
     fields[kept++] = f;
   }
   if (!in.sticky_cookie.empty()) {

@@ -50,6 +50,7 @@ class Http1Downstream final : public Downstream {
   HeadSent queue_head(const http::OutgoingResponse& res) override;
   Task<bool> send_body(std::string_view data, bool end) override;
   Task<bool> send_trailers(std::span<const http::HeaderField> trailers) override;
+  Task<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length) override;
   void reset() override;
   Task<void> tunnel(ByteStream& server, std::string_view server_pending,
                     std::span<char> server_buffer, std::uint64_t write_timeout_ms) override;

@@ -14,6 +14,7 @@
 #include "config/model.h"
 #include "http/h1_encoder.h"
 #include "proxy/destination_table.h"
+#include "proxy/reproxy.h"
 #include "proxy/tls_builder.h"
 
 namespace sluice::proxy {
@@ -323,6 +324,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
                                                     : nullptr);
   }
   snap->routes = route::RouteTable::build(config, inputs.route_errors, inputs.regexes);
+  snap->route_reproxy = build_reproxy_plans(config, destinations, snap->workers);
   for (const auto& bc : config.backends) {
     auto up =
         std::make_shared<Backend>(build_backend(config, bc, destinations, inputs.tls_findings));

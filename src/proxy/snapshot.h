@@ -30,6 +30,7 @@ struct Config;
 namespace sluice::proxy {
 
 struct MiddlewareChain;
+struct ReproxyPlan;
 
 struct ListenerSettings {
   std::string name;
@@ -104,6 +105,8 @@ struct Snapshot {
   // By route, in configuration order: the route's own middlewares (an
   // empty chain when it names none on purpose); null: its listener's apply.
   std::vector<std::shared_ptr<const MiddlewareChain>> route_middlewares;
+  // By route, in configuration order: its reproxy settings; null: none.
+  std::vector<std::shared_ptr<const ReproxyPlan>> route_reproxy;
 
   // The settings of the listener served by `slot`'s sockets, or null.
   const std::shared_ptr<const ListenerSettings>& in_slot(std::size_t slot) const;

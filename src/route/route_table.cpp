@@ -208,6 +208,8 @@ Route build_route(const config::Route& rc, std::size_t index, const config::Conf
   r.name = rc.name;
   r.file_index = index;
   r.priority = rc.priority;
+  r.internal = rc.internal;
+  r.reproxy = rc.reproxy.has_value();
   const std::size_t listener_count = config.listeners.size();
   r.on_listener.assign(listener_count, false);
   for (std::size_t i = 0; i < listener_count; ++i) {
@@ -355,6 +357,9 @@ std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config
 }
 
 bool RouteTable::conditions_hold(const Route& r, const RequestView& req) const {
+  // An internal route is invisible to clients; a lower-ranked route may
+  // still answer them.
+  if (r.internal && !req.internal) return false;
   if (!r.methods.empty() &&
       std::find(r.methods.begin(), r.methods.end(), req.method) == r.methods.end()) {
     return false;
@@ -513,6 +518,7 @@ std::vector<RouteFinding> RouteTable::shadowed() const {
       for (std::uint32_t a : *ranks) {
         if (a >= b) break;
         const Route& ra = *routes_[a];
+        if (ra.internal && !rb.internal) continue;  // clients never meet it
         if (covers_host(ra, rb) && covers_path(ra, rb) && covers_conditions(ra, rb) &&
             covers_listeners(ra, rb)) {
           found_in_file_order.emplace_back(

@@ -128,6 +128,10 @@ struct Route {
   bool has_rewrite = false;
   Redirect redirect;
   bool allow_connect = false;  // CONNECT opens a tunnel through the backend
+  // Only an X-Accel-Redirect lookup (RequestView::internal) matches it:
+  // no client request reaches it directly.
+  bool internal = false;
+  bool reproxy = false;        // has a reproxy block (proxy/reproxy.h holds its settings)
   std::size_t file_index = 0;  // position in the configuration
   std::uint32_t rank = 0;      // position in its table (0 = first to win)
   LiveCount<Route> live;       // routes in memory: the current table's, and pinned ones
@@ -142,6 +146,9 @@ struct RequestView {
   std::string_view query;  // without '?'; empty when absent
   std::string_view method;
   std::span<const http::HeaderField> fields;
+  // An X-Accel-Redirect lookup: internal routes match too. Never set for
+  // a client's request.
+  bool internal = false;
 };
 
 // Capture groups of the winning route's path_regex (0 = whole match).
