@@ -48,6 +48,12 @@ class FilteredDownstream final : public Downstream {
   HeadSent queue_head(const http::OutgoingResponse& res) override;
   Task<bool> send_body(std::string_view data, bool end) override;
   Task<bool> send_trailers(std::span<const http::HeaderField> trailers) override;
+  // A file (X-Sendfile) goes by the client's own fast path unless a filter
+  // rewrites the body; then it is read and passes the filters as any body.
+  Task<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length) override {
+    return transforms_ ? Downstream::send_file(fd, offset, length)
+                       : inner_.send_file(fd, offset, length);
+  }
   void reset() override { inner_.reset(); }
   Task<void> tunnel(ByteStream& server, std::string_view server_pending,
                     std::span<char> server_buffer, std::uint64_t write_timeout_ms) override {
