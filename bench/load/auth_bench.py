@@ -14,6 +14,9 @@ field, and:
   `cache: {key: [Authorization]}`; nginx `proxy_cache` on the auth
   location, keyed by the same field), so the auth server sees the first
   request only;
+- the same idle connections kept to the auth server (sluice `max_idle: 64`
+  per worker, nginx `keepalive 64`), so neither opens connections under
+  the load's 50 clients;
 - auth requests per client request, read from the backend's own counters
   (its requests minus the client's): 1 for `auth`, ~0 for `cached`; and the
   auth connections the proxy opened, which stay at most its pool's size.
@@ -50,7 +53,8 @@ middlewares:
   auth:
     forward_auth:
       address: http://127.0.0.1:{backend_port}/allow
-      request_headers: [Authorization, Cookie]{cache}
+      request_headers: [Authorization, Cookie]
+      max_idle: 64{cache}
 """ if auth else ""
         path = os.path.join(d, "sluice.yaml")
         with open(path, "w") as f:
