@@ -16,8 +16,11 @@
 #include "sluice_instance.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
+#include "support/nginx_instance.h"
 #include "support/process.h"
+#include "support/temp_dir.h"
 #include "support/test_backend.h"
+#include "support/test_pki.h"
 
 namespace sluice::test {
 namespace {
@@ -135,6 +138,71 @@ TEST(ForwardAuth, AnAllowedRequestReachesTheBackendWithTheCopiedFieldsOnly) {
   EXPECT_EQ(asked.header("x-forwarded-uri"), "/app/page?q=1");
   EXPECT_EQ(asked.header("x-forwarded-for"), "127.0.0.1");
   EXPECT_EQ(asked.headers.count("x-forwarded-uri"), 1u) << asked.raw_head;
+}
+
+// An https auth server (nginx with a certificate from the test CA): the
+// handshake verifies it, its 2xx lets the request through with its fields
+// copied; one whose certificate the CA did not sign is an auth failure
+// (503 with on_error deny), never an allow.
+struct HttpsAuth {
+  TempDir dir;
+  TestPki pki{dir.path().string()};
+  TestPki other{dir.path().string(), "other-ca"};
+
+  NginxOptions nginx_with(const IssuedCert& cert) {
+    NginxOptions o;
+    o.tls = true;
+    o.cert_path = cert.cert_path;
+    o.key_path = cert.key_path;
+    o.body = "allowed";
+    o.server_extra = "add_header X-User tls-alice;";
+    return o;
+  }
+  std::string tls_config(const NginxInstance& nginx, const std::string& app) {
+    std::string yaml = config("127.0.0.1:" + std::to_string(nginx.port()), app,
+                              "      tls: {ca: '" + pki.ca_path() + "', sni: auth.test}\n");
+    yaml.replace(yaml.find("http://"), 7, "https://");
+    return yaml;
+  }
+};
+
+TEST(ForwardAuth, AnHttpsAuthServerIsVerifiedAndItsAnswerCopied) {
+  HttpsAuth h;
+  CertSpec spec;
+  spec.dns_names = {"auth.test"};
+  NginxInstance nginx(h.nginx_with(h.pki.issue("auth", spec)));
+  TestBackend app(app_server());
+  SluiceInstance sluice(h.tls_config(nginx, app.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection c(sluice.port("web"));
+  for (int i = 0; i < 3; ++i) {
+    auto r = get(c, "/app/" + std::to_string(i));
+    ASSERT_TRUE(r) << sluice.process().output();
+    EXPECT_EQ(r->status, 200) << r->body << sluice.process().output();
+    EXPECT_EQ(r->body, "user=tls-alice role= other=");
+  }
+  // The auth requests went over TLS, on one kept-alive connection.
+  ASSERT_TRUE(nginx.wait_for_requests(3));
+  const std::string log = nginx.access_log();
+  EXPECT_NE(log.find("proto=TLSv1.3"), std::string::npos) << log;
+  EXPECT_EQ(log.find("reqs=3"), log.rfind("reqs=3")) << log;
+  EXPECT_NE(log.find("reqs=3"), std::string::npos) << log;
+}
+
+TEST(ForwardAuth, AnHttpsAuthServerThatFailsVerificationDeniesWith503) {
+  HttpsAuth h;
+  CertSpec spec;
+  spec.dns_names = {"auth.test"};
+  NginxInstance nginx(h.nginx_with(h.other.issue("impostor", spec)));
+  TestBackend app(app_server());
+  SluiceInstance sluice(h.tls_config(nginx, app.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection c(sluice.port("web"));
+  auto r = get(c, "/app/page");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503) << r->body;
+  EXPECT_TRUE(app.requests().empty());
+  EXPECT_EQ(nginx.access_log(), "");  // the handshake failed: nothing was asked
 }
 
 TEST(ForwardAuth, A401ReachesTheClientWithItsChallengeAndBody) {
