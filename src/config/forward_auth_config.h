@@ -49,6 +49,9 @@ struct ForwardAuth {
   // Fields of a 2xx answer set on the forwarded request: names, or a prefix
   // ending in '*' ("X-Auth-*").
   std::vector<std::string> copy_headers;
+  // And fields whose names match this RE2 pattern (case-insensitive,
+  // unanchored: "^X-Auth-(User|Groups)$"); empty: none.
+  std::string copy_headers_regex;
   std::chrono::milliseconds timeout{5'000};  // the whole auth exchange
   ForwardAuthOnError on_error = ForwardAuthOnError::deny;
   std::uint32_t max_idle = 32;                  // idle connections kept per worker

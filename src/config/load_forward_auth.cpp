@@ -174,9 +174,10 @@ void load_cache(Walker& w, const YAML::Node& c, const Block& cb, ForwardAuthCach
 
 void load_forward_auth(Walker& w, const YAML::Node& n, const Block& b, std::string_view base_dir,
                        ForwardAuth& out, std::string& fingerprint) {
-  if (!w.map_with_keys(n, b,
-                       {"address", "tls", "request_headers", "copy_headers", "timeout", "on_error",
-                        "max_idle", "max_response_body", "forward_body", "cache"})) {
+  if (!w.map_with_keys(
+          n, b,
+          {"address", "tls", "request_headers", "copy_headers", "copy_headers_regex", "timeout",
+           "on_error", "max_idle", "max_response_body", "forward_body", "cache"})) {
     return;
   }
   if (w.string_field(n, "address", b, out.address, !w.suggested(n, "address"))) {
@@ -200,6 +201,8 @@ void load_forward_auth(Walker& w, const YAML::Node& n, const Block& b, std::stri
     load_names(w, n, "request_headers", b, false, *out.request_headers);
   }
   load_names(w, n, "copy_headers", b, true, out.copy_headers);
+  // Compiled (and refused when RE2 cannot) where the middleware is built.
+  w.string_field(n, "copy_headers_regex", b, out.copy_headers_regex);
   w.duration_field(n, "timeout", b, out.timeout);
   static constexpr std::array<Choice<ForwardAuthOnError>, 2> kOnError{{
       {"deny", ForwardAuthOnError::deny},

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include <re2/re2.h>
+
 #include "config/model.h"
 #include "core/address.h"
 #include "http/hop_by_hop.h"
@@ -101,7 +103,20 @@ class ForwardAuth final : public Middleware {
         copy_.push_back(CopyPattern{p, false});
       }
     }
+    if (!settings_.copy_headers_regex.empty()) {
+      re2::RE2::Options options;
+      options.set_case_sensitive(false);
+      options.set_log_errors(false);
+      copy_regex_ = std::make_unique<re2::RE2>(settings_.copy_headers_regex, options);
+    }
     if (settings_.cache) cache_ = std::make_unique<DecisionCache>(settings_.cache->max_entries);
+  }
+
+  // False (with `error`) when copy_headers_regex is not a pattern RE2 takes.
+  bool copy_regex_ok(std::string& error) const {
+    if (!copy_regex_ || copy_regex_->ok()) return true;
+    error = "copy_headers_regex: " + copy_regex_->error();
+    return false;
   }
 
   std::size_t wants_body() const override {
@@ -220,11 +235,7 @@ class ForwardAuth final : public Middleware {
     d.allow = allow;
     if (allow) {
       for (const Field& f : reply.fields) {
-        if (not_copyable(f.name) ||
-            std::none_of(copy_.begin(), copy_.end(),
-                         [&](const CopyPattern& p) { return p.matches(f.name); })) {
-          continue;
-        }
+        if (not_copyable(f.name) || !copied(f.name)) continue;
         // edits.set replaces every field of a name: repeated fields of the
         // answer become one list (RFC 9110 §5.3).
         auto same = std::find_if(d.set.begin(), d.set.end(),
@@ -248,7 +259,21 @@ class ForwardAuth final : public Middleware {
   // The client's own fields that copy_headers names never reach the
   // backend: had the auth server not sent X-User, a client's X-User would
   // otherwise pass as if it had.
+  // copy_headers names it, or copy_headers_regex matches it.
+  bool copied(std::string_view name) const {
+    return std::any_of(copy_.begin(), copy_.end(),
+                       [&](const CopyPattern& p) { return p.matches(name); }) ||
+           (copy_regex_ && re2::RE2::PartialMatch(name, *copy_regex_));
+  }
+
   void remove_client_copies(const Request& r, RequestEdits& edits) const {
+    if (copy_regex_) {
+      for (const http::HeaderField& f : r.fields) {
+        if (re2::RE2::PartialMatch(f.name, *copy_regex_) && !not_copyable(f.name)) {
+          edits.remove.emplace_back(f.name);
+        }
+      }
+    }
     for (const CopyPattern& p : copy_) {
       if (!p.prefix) {
         edits.remove.push_back(p.text);
@@ -316,6 +341,7 @@ class ForwardAuth final : public Middleware {
   std::string name_;
   std::string authority_;  // the auth request's Host
   std::vector<CopyPattern> copy_;
+  std::unique_ptr<re2::RE2> copy_regex_;  // null: none
   AuthClient client_;
   std::unique_ptr<DecisionCache> cache_;  // null: no cache
 };
@@ -362,7 +388,10 @@ std::shared_ptr<Middleware> make_forward_auth(const config::Middleware& def,
     server.sni = tls.sni ? *tls.sni : literal ? std::string() : s.host;
     server.verify_name = tls.sni && !tls.sni->empty() ? *tls.sni : s.host;
   }
-  return std::make_shared<ForwardAuth>(def, std::move(server), std::move(authority), ctx.workers);
+  auto made =
+      std::make_shared<ForwardAuth>(def, std::move(server), std::move(authority), ctx.workers);
+  if (!made->copy_regex_ok(error)) return nullptr;
+  return made;
 }
 
 }  // namespace sluice::middleware

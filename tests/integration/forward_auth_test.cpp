@@ -205,6 +205,38 @@ TEST(ForwardAuth, AnHttpsAuthServerThatFailsVerificationDeniesWith503) {
   EXPECT_EQ(nginx.access_log(), "");  // the handshake failed: nothing was asked
 }
 
+// copy_headers_regex picks the auth answer's fields by pattern (any case);
+// fields it does not match stay with the auth server, and the client's
+// own fields that it matches never reach the backend.
+TEST(ForwardAuth, CopyHeadersRegexCopiesTheFieldsItMatchesOnly) {
+  TestBackend auth(auth_server());
+  TestBackend app(app_server());
+  std::string yaml = config(auth.address(), app.address());
+  yaml.replace(yaml.find("copy_headers: [X-User, \"X-Auth-*\"]"),
+               std::string("copy_headers: [X-User, \"X-Auth-*\"]").size(),
+               "copy_headers_regex: '^x-(user|other)$'");
+  SluiceInstance sluice(yaml);
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection c(sluice.port("web"));
+  auto r = get(c, "/", "Authorization: Bearer alice\r\nX-Other: forged\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "user=alice role= other=no");
+}
+
+TEST(ForwardAuth, ACopyHeadersRegexRe2RefusesIsAnError) {
+  TempDir dir;
+  std::string yaml = config("127.0.0.1:1", "127.0.0.1:2");
+  yaml.replace(yaml.find("copy_headers: [X-User, \"X-Auth-*\"]"),
+               std::string("copy_headers: [X-User, \"X-Auth-*\"]").size(),
+               "copy_headers_regex: 'x-(user'");
+  const std::string path = dir.write("bad.yaml", yaml);
+  const CommandResult r = run_command({sluice_binary(), "check", "-c", path});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("middleware 'auth': copy_headers_regex: missing )"), std::string::npos)
+      << r.output;
+}
+
 TEST(ForwardAuth, A401ReachesTheClientWithItsChallengeAndBody) {
   TestBackend auth(auth_server());
   TestBackend app(app_server());
