@@ -348,13 +348,7 @@ Task<middleware::Verdict> H2Session::pass_middlewares(
     const route::Captures& captures, const route::Route& route, const FilteredDownstream* ahead) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client_, stream_.is_secure(), mr);
-  if (ahead != nullptr) {
-    mr.request.body = ahead->read_so_far(pass.chain().wants_body);
-    mr.request.body_complete =
-        ahead->read_whole() && ahead->read_so_far(SIZE_MAX).size() <= pass.chain().wants_body;
-  } else {
-    mr.request.body_complete = st.state.ended;
-  }
+  describe_body(ahead, pass.chain().wants_body, st.state.ended, mr.request);
   mr.request.version = 20;
   mr.request.now_ms = loop().now_ms();
   const middleware::Context mc{&loop(), &st.cancel, ctx_.index};
@@ -363,14 +357,7 @@ Task<middleware::Verdict> H2Session::pass_middlewares(
   const middleware::Answer& a = pass.answer();
   log_middleware_answer(listener_->name, route.name, pass, client_);
   std::vector<http::HeaderField> fields;
-  fields.reserve(a.fields.size());
-  for (const auto& f : a.fields)
-    fields.push_back({f.name, f.value});
-  http::OutgoingResponse res;
-  res.status = a.status;
-  res.fields = fields;
-  res.body = http::BodyKind::sized;
-  res.length = a.body.size();
+  const http::OutgoingResponse res = answer_head(a, fields);
   (void)co_await send_h2_local(link_, st, res, a.body, head.method == http::Method::HEAD);
   co_return v;
 }

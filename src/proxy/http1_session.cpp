@@ -603,13 +603,7 @@ Task<middleware::Verdict> Http1Session::pass_middlewares(
     std::size_t consumed, const FilteredDownstream* ahead, bool& goes_on) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client, stream_->is_secure(), mr);
-  if (ahead != nullptr) {
-    mr.request.body = ahead->read_so_far(pass.chain().wants_body);
-    mr.request.body_complete =
-        ahead->read_whole() && ahead->read_so_far(SIZE_MAX).size() <= pass.chain().wants_body;
-  } else {
-    mr.request.body_complete = !has_body_bytes(head);
-  }
+  describe_body(ahead, pass.chain().wants_body, !has_body_bytes(head), mr.request);
   mr.request.now_ms = loop().now_ms();
   const middleware::Context mc{&loop(), &scope_.cancel_token(), ctx_.index};
   const middleware::Verdict v = co_await pass.run(mc, mr.request);
@@ -617,14 +611,7 @@ Task<middleware::Verdict> Http1Session::pass_middlewares(
   const middleware::Answer& a = pass.answer();
   log_middleware_answer(listener_->name, route.name, pass, client);
   std::vector<http::HeaderField> fields;
-  fields.reserve(a.fields.size());
-  for (const auto& f : a.fields)
-    fields.push_back({f.name, f.value});
-  http::OutgoingResponse res;
-  res.status = a.status;
-  res.fields = fields;
-  res.body = http::BodyKind::sized;
-  res.length = a.body.size();
+  const http::OutgoingResponse res = answer_head(a, fields);
   // A body the client sent is not read: the connection cannot carry
   // another request after it.
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/address.h"
+#include "proxy/filtered_downstream.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "route/route_table.h"
@@ -69,6 +70,30 @@ void describe_request(const http::RequestHead& head, const RequestTarget& t,
   r.captures =
       std::span<const std::string_view>(out.captures.data(), std::min(n, out.captures.size()));
   r.version = head.version_minor == 0 ? 10 : 11;  // an HTTP/2 session says 20
+}
+
+void describe_body(const FilteredDownstream* ahead, std::size_t wanted, bool no_body,
+                   middleware::Request& out) {
+  if (ahead == nullptr) {
+    out.body_complete = no_body;
+    return;
+  }
+  out.body = ahead->read_so_far(wanted);
+  out.body_complete = ahead->read_whole() && ahead->read_so_far(SIZE_MAX).size() <= wanted;
+}
+
+http::OutgoingResponse answer_head(const middleware::Answer& answer,
+                                   std::vector<http::HeaderField>& fields) {
+  fields.clear();
+  fields.reserve(answer.fields.size());
+  for (const auto& f : answer.fields)
+    fields.push_back({f.name, f.value});
+  http::OutgoingResponse res;
+  res.status = answer.status;
+  res.fields = fields;
+  res.body = http::BodyKind::sized;
+  res.length = answer.body.size();
+  return res;
 }
 
 void filter_local_head(ResponseFilters filters, int status, bool has_body,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/task.h"
+#include "http/outgoing.h"
 #include "middleware/middleware.h"
 
 namespace sluice {
@@ -87,6 +88,19 @@ class MiddlewarePass {
   std::vector<std::unique_ptr<middleware::ResponseFilter>> filters_;
   std::string_view answered_by_;
 };
+
+class FilteredDownstream;
+
+// The request body the chain asked for (Middleware::wants_body): what
+// `ahead` read of it, or none when nothing was read ahead (`no_body`: the
+// request has none, so the empty body is whole).
+void describe_body(const FilteredDownstream* ahead, std::size_t wanted, bool no_body,
+                   middleware::Request& out);
+
+// A middleware's answer as a response head with a sized body; its fields
+// are views into `answer`, listed in `fields`.
+http::OutgoingResponse answer_head(const middleware::Answer& answer,
+                                   std::vector<http::HeaderField>& fields);
 
 // Filters, in chain order, as a request holds them.
 using ResponseFilters = std::span<const std::unique_ptr<middleware::ResponseFilter>>;
