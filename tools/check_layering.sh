@@ -8,7 +8,7 @@ level() {
   case "$1" in
     core) echo 0 ;;
     http|config|tls) echo 1 ;;
-    route|balance) echo 2 ;;
+    route|balance|observe) echo 2 ;;
     middleware) echo 3 ;;
     proxy) echo 4 ;;
     admin) echo 5 ;;

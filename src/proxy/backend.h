@@ -57,6 +57,7 @@ struct BackendServer {
   // server's pool key.
   TransportParams transport;
   std::string verify_name;  // TLS: the name (or IP literal) its certificate must carry
+  std::uint32_t metrics_slot = UINT32_MAX;  // its series (observe/); UINT32_MAX: none
 };
 
 // pool.reuse: which requests may take an idle pooled connection.
@@ -98,7 +99,8 @@ enum class HashSource : std::uint8_t { source_ip, header, cookie, path };
 
 struct Backend {
   std::string name;
-  std::vector<BackendServer> servers;  // same order as the balancer's
+  std::uint32_t metrics_slot = UINT32_MAX;  // its series (observe/); UINT32_MAX: none
+  std::vector<BackendServer> servers;       // same order as the balancer's
   std::shared_ptr<const balance::Balancer> balancer;
   HashSource hash_source = HashSource::source_ip;
   std::string hash_name;  // header or cookie name

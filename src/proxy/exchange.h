@@ -43,6 +43,9 @@ struct Route;
 namespace middleware {
 struct RequestEdits;
 }
+namespace observe {
+struct RequestRecord;
+}
 }  // namespace sluice
 
 namespace sluice::proxy {
@@ -89,6 +92,9 @@ struct ExchangeInputs {
   // The target of an X-Accel-Redirect: its response is relayed as it is
   // (reproxy.h: one redirect at most).
   bool reproxied = false;
+  // What the request did, for metrics and logs: the exchange fills its
+  // part (server, timings, retries, termination). Null: not recorded.
+  observe::RequestRecord* record = nullptr;
 };
 
 class Exchange {

@@ -55,6 +55,7 @@ struct ListenerSettings {
   bool keep_underscore_fields = false;
   std::size_t index = 0;  // position among the configuration's listeners (the route table's)
   std::size_t slot = 0;   // which listening sockets serve it; stable across reloads
+  std::uint32_t metrics_slot = UINT32_MAX;           // its series (observe/); UINT32_MAX: none
   std::shared_ptr<const ForwardedPolicy> forwarded;  // shared by every listener
 
   bool keep_escaped_slashes = false;  // %2F, %5C in paths: forwarded encoded instead of 400

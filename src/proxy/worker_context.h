@@ -15,6 +15,11 @@
 namespace sluice::tls {
 class ResumptionSlots;
 }
+namespace sluice::observe {
+class WorkerMetrics;
+class AccessLog;
+class Tracer;
+}  // namespace sluice::observe
 
 namespace sluice::proxy {
 
@@ -45,6 +50,11 @@ struct WorkerContext {
   // when a reload is published. Requests pin it while they run.
   std::shared_ptr<const Snapshot> snapshot;
   ForwardCounters counters;
+  // What operators see (observe/); null: off. Owned by the Server; each
+  // worker writes only its own metrics.
+  observe::WorkerMetrics* metrics = nullptr;
+  observe::AccessLog* access_log = nullptr;
+  observe::Tracer* tracer = nullptr;
   std::size_t backend_in_use = 0;  // exchanges and TCP tunnels in progress
 };
 

@@ -134,7 +134,8 @@ struct Route {
   bool reproxy = false;        // has a reproxy block (proxy/reproxy.h holds its settings)
   std::size_t file_index = 0;  // position in the configuration
   std::uint32_t rank = 0;      // position in its table (0 = first to win)
-  LiveCount<Route> live;       // routes in memory: the current table's, and pinned ones
+  std::uint32_t metrics_slot = UINT32_MAX;  // its series (observe/); UINT32_MAX: none
+  LiveCount<Route> live;  // routes in memory: the current table's, and pinned ones
 };
 
 // What the router looks at. `host` is lower-case without port; `path` is

@@ -1,0 +1,13 @@
+// The wall clock, for timestamps operators read (access log lines, trace
+// spans). Durations use the event loop's monotonic clock instead.
+#pragma once
+
+#include <cstdint>
+
+namespace sluice::observe {
+
+// Microseconds since the Unix epoch (clock_gettime through the vDSO: no
+// system call).
+std::uint64_t unix_now_us();
+
+}  // namespace sluice::observe
