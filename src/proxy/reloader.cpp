@@ -6,6 +6,7 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "observe/wall_clock.h"
 #include "proxy/server.h"
 
 namespace sluice::proxy {
@@ -92,20 +93,22 @@ Reloader::GenerationThread Reloader::first_generation(const std::function<void()
 
 Reloader::Outcome Reloader::reload_file() {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  Outcome outcome = on_generation_thread([&] {
     const auto result = config::load_file(path_);
     return apply(result.config.get(), loaded(result), path_);
   });
+  return remember(std::move(outcome), path_);
 }
 
 Reloader::Outcome Reloader::apply_text(std::string_view yaml, const std::string& origin) {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  Outcome outcome = on_generation_thread([&] {
     // Relative paths in it are relative to the file's directory, as when
     // the file is loaded.
     const auto result = config::load_string(yaml, origin, config::directory_of(path_));
     return apply(result.config.get(), loaded(result), origin);
   });
+  return remember(std::move(outcome), origin);
 }
 
 Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
@@ -132,6 +135,17 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
   outcome.summary = config::summary(*config);
   spdlog::info("reload: applied {} ({})", origin, outcome.summary);
   return outcome;
+}
+
+Reloader::Outcome Reloader::remember(Outcome outcome, const std::string& origin) {
+  std::lock_guard lock(last_mutex_);
+  last_ = LastReload{outcome, origin, observe::unix_now_us()};
+  return outcome;
+}
+
+std::optional<Reloader::LastReload> Reloader::last_reload() const {
+  std::lock_guard lock(last_mutex_);
+  return last_;
 }
 
 }  // namespace sluice::proxy

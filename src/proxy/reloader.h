@@ -4,10 +4,12 @@
 // nothing, and every outcome is logged.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -68,13 +70,25 @@ class Reloader {
     on_applied_ = std::move(hook);
   }
 
+  // The last reload's outcome, what asked for it and when (Unix µs); none
+  // before the first reload. Any thread (the dashboard's /status).
+  struct LastReload {
+    Outcome outcome;
+    std::string origin;
+    std::uint64_t at_unix_us = 0;
+  };
+  std::optional<LastReload> last_reload() const;
+
  private:
+  Outcome remember(Outcome outcome, const std::string& origin);  // as last_reload()
   Outcome apply(const config::Config* config, Outcome outcome, const std::string& origin);
   template <typename Work>
   Outcome on_generation_thread(Work work);
   void retire_keeper();
 
   Server& server_;
+  mutable std::mutex last_mutex_;  // apart from mutex_: /status reads it while a reload runs
+  std::optional<LastReload> last_;
   std::string path_;
   std::string admin_listen_;
   std::function<void(const config::Config&)> on_applied_;

@@ -214,6 +214,8 @@ class RouteTable {
   std::vector<RouteFinding> shadowed() const;
 
   std::size_t size() const { return routes_.size(); }
+  // Every route, by rank (what the admin's GET /routes lists).
+  std::span<const std::shared_ptr<const Route>> routes() const { return routes_; }
 
  private:
   struct HostBucket;
