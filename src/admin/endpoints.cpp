@@ -7,7 +7,10 @@
 #include <cstdio>
 
 #include "admin/certificates.h"
+#include "admin/dashboard.h"
+#include "admin/route_list.h"
 #include "admin/server_control.h"
+#include "admin/status_endpoint.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
 
@@ -129,6 +132,16 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     }
     return Endpoint::certificate;
   }
+  for (const auto& [where, endpoint] :
+       {std::pair{"/status", Endpoint::status}, std::pair{"/routes", Endpoint::routes}}) {
+    if (path != where) continue;
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return endpoint;
+  }
+  if (is_dashboard_path(path)) {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::dashboard;
+  }
   if (path == "/config") {
     if (method != "POST") {
       return method_not_allowed("POST", "use POST with a configuration as the body\n");
@@ -156,6 +169,15 @@ AdminResponse handle_request(std::string_view method, std::string_view target,
       return list_certificates(server);
     case Endpoint::certificate:
       return install_certificate(certificate_listener(path_of(target)), body, server);
+    case Endpoint::dashboard:
+      return dashboard_file(path_of(target));
+    case Endpoint::status:
+      return {200, "application/json", status_json(server, reloader)};
+    case Endpoint::routes: {
+      const auto query = parse_route_query(target);
+      if (const auto* answer = std::get_if<AdminResponse>(&query)) return *answer;
+      return list_routes(std::get<RouteQuery>(query), server);
+    }
     case Endpoint::server_state:
       break;
   }

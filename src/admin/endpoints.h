@@ -44,6 +44,9 @@ enum class Endpoint : std::uint8_t {
   server_state,  // POST, PUT /backends/NAME/servers/ADDRESS/state
   certificates,  // GET, HEAD /tls/certificates
   certificate,   // PUT /tls/certificates/LISTENER
+  dashboard,     // GET, HEAD / and /dashboard, its files under /dashboard/ (dashboard.h)
+  status,        // GET, HEAD /status (status_endpoint.h)
+  routes,        // GET, HEAD /routes?search=&offset=&limit= (route_list.h)
 };
 
 // Which endpoint a request is for, from its method and target alone; or

@@ -55,7 +55,7 @@ TEST(AdminRouting, EachPathReachesItsEndpointAndA405NamesTheMethodsItTakes) {
       {"post", "/config", 405, kNone, "POST"},
       // Paths match exactly: no trailing slash, no case folding, no
       // decoding of the fixed parts.
-      {"GET", "/", 404, kNone, ""},
+      {"GET", "/", 0, Endpoint::dashboard, ""},
       {"GET", "/debug/memory/", 404, kNone, ""},
       {"GET", "/DEBUG/MEMORY", 404, kNone, ""},
       {"POST", "/config/", 404, kNone, ""},
