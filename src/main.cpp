@@ -23,6 +23,7 @@
 #include "core/file_watcher.h"
 #include "core/log.h"
 #include "core/process_handover.h"
+#include "core/service_notify.h"
 #include "middleware/middleware_set.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
@@ -231,6 +232,7 @@ int serve_until_signalled(Running& r) {
         continue;
       }
       stopping = true;
+      sluice::service_stopping();
       spdlog::info("{}: stopping; open connections have {} ms to finish", strsignal(sig),
                    r.grace_ms);
       if (r.admin != nullptr) r.admin->stop();
@@ -364,6 +366,7 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   spdlog::info("sluice ready (pid {}): {} ({} worker{}), config {}", ::getpid(), first.summary,
                server.worker_count(), server.worker_count() == 1 ? "" : "s", path);
   sluice::tell_predecessor_ready();
+  sluice::service_ready("serving " + first.summary);
   Running running{server, reloader, admin.get(), std::move(argv), first.grace_ms};
   const int status = serve_until_signalled(running);
   reloader.set_on_applied(nullptr);
