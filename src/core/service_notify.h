@@ -23,10 +23,11 @@ void service_ready(std::string_view status);
 // Stopping gracefully (SIGTERM, SIGINT): STOPPING=1.
 void service_stopping();
 
-// A reload in progress, from construction (RELOADING=1 with
-// MONOTONIC_USEC, as systemd requires since v253) to finished() or the
-// end of the scope (READY=1): systemd counts `systemctl reload` as done
-// only then, applied or refused.
+// A reload in progress, from construction (RELOADING=1, stamped with
+// MONOTONIC_USEC= as Type=notify-reload, systemd 253, requires) to
+// finished() or the end of the scope (READY=1), applied or refused: the
+// manager shows the service reloading meanwhile, and with notify-reload
+// `systemctl reload` waits for it.
 class ServiceReload {
  public:
   explicit ServiceReload(std::string_view origin);
