@@ -1,0 +1,67 @@
+// Who a request is, for backends and for what operators see: its request
+// id (X-Request-Id: generated, or kept from a trusted network) and its
+// place in a W3C trace (https://www.w3.org/TR/trace-context/): the
+// caller's traceparent continued, or a new trace begun, with our span as
+// the parent the backend sees. Decided once per request, right after its
+// head is parsed, into the RequestRecord; the forwarded request and the
+// finished request's span read it from there.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/tracing_config.h"
+#include "middleware/cidr_set.h"
+
+namespace sluice {
+class SocketAddress;
+}
+namespace sluice::config {
+struct Config;
+}
+namespace sluice::http {
+struct RequestHead;
+}
+namespace sluice::observe {
+struct RequestRecord;
+}
+
+namespace sluice::proxy {
+
+struct ListenerSettings;
+struct WorkerContext;
+
+// The configuration's `request_id` and `tracing`, shared by every listener.
+struct IdentityPolicy {
+  bool request_id = true;               // ids are assigned (request_id.enabled)
+  std::string header = "X-Request-Id";  // the field that carries them
+  middleware::CidrSet trust_from;       // clients whose own id is kept
+  bool echo = false;                    // the id goes back in the response (request_id.response)
+  bool tracing = false;                 // traceparent is read, continued and sent on
+  std::uint64_t sample_threshold = 0;   // observe::sample_threshold(tracing.sample)
+  // The exporter's settings, kept to tell a reload that changes them
+  // (which needs a restart: the exporter and its queues are made at start).
+  std::string service_name;
+  std::optional<config::Otlp> otlp;
+};
+
+IdentityPolicy build_identity_policy(const config::Config& config);
+
+// A kept id is at most this long (the record's buffer): longer, or with
+// anything but visible ASCII, it is replaced.
+std::size_t max_request_id_bytes();
+
+// Called once per request by the client's session (HTTP/1 or an HTTP/2
+// stream) after the head is parsed and before any answer or exchange:
+// fills record.request_id and record.trace by the listener's policy.
+// `client` is the client as the proxy names it (after a PROXY header).
+// The head's views must outlive nothing here: what is kept is copied into
+// the record.
+void assign_identity(WorkerContext& ctx, const ListenerSettings& listener,
+                     const http::RequestHead& head, const SocketAddress& client,
+                     observe::RequestRecord& record);
+
+}  // namespace sluice::proxy
