@@ -13,15 +13,15 @@ namespace sluice::proxy {
 namespace {
 
 void assign_request_id(const IdentityPolicy& p, std::string_view incoming, bool single,
-                       const SocketAddress& client, observe::RequestRecord& r) {
+                       const SocketAddress* client, observe::RequestRecord& r) {
   char* buf = r.request_id_buf.data();
   middleware::IpAddress ip;
   // A client's id is a claim: kept only from the networks the operator
   // trusts (another proxy of theirs), one field, and only if it is safe to
   // log and to send on.
   if (single && !p.trust_from.empty() &&
-      observe::acceptable_request_id(incoming, r.request_id_buf.size()) &&
-      middleware::IpAddress::of(client, ip) && p.trust_from.contains(ip)) {
+      observe::acceptable_request_id(incoming, r.request_id_buf.size()) && client != nullptr &&
+      middleware::IpAddress::of(*client, ip) && p.trust_from.contains(ip)) {
     std::memcpy(buf, incoming.data(), incoming.size());
     r.request_id = {buf, incoming.size()};
     return;
@@ -74,8 +74,13 @@ std::size_t max_request_id_bytes() {
   return sizeof(observe::RequestRecord::request_id_buf);
 }
 
+bool identity_needs_client(const ListenerSettings& listener) {
+  const IdentityPolicy* p = listener.identity.get();
+  return p != nullptr && p->request_id && !p->trust_from.empty();
+}
+
 void assign_identity(WorkerContext& ctx, const ListenerSettings& listener,
-                     const http::RequestHead& head, const SocketAddress& client,
+                     const http::RequestHead& head, const SocketAddress* client,
                      observe::RequestRecord& record) {
   (void)ctx;  // each worker's random ids come from its own thread's generator
   const IdentityPolicy* p = listener.identity.get();

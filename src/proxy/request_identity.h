@@ -54,14 +54,18 @@ IdentityPolicy build_identity_policy(const config::Config& config);
 // anything but visible ASCII, it is replaced.
 std::size_t max_request_id_bytes();
 
+// Whether assign_identity() needs the client's address (a system call
+// for an HTTP/1 session): only to trust a client's own request id.
+bool identity_needs_client(const ListenerSettings& listener);
+
 // Called once per request by the client's session (HTTP/1 or an HTTP/2
 // stream) after the head is parsed and before any answer or exchange:
 // fills record.request_id and record.trace by the listener's policy.
-// `client` is the client as the proxy names it (after a PROXY header).
-// The head's views must outlive nothing here: what is kept is copied into
-// the record.
+// `client` is the client as the proxy names it (after a PROXY header);
+// null when not looked up (identity_needs_client() false): no id is
+// trusted then. What is kept is copied into the record.
 void assign_identity(WorkerContext& ctx, const ListenerSettings& listener,
-                     const http::RequestHead& head, const SocketAddress& client,
+                     const http::RequestHead& head, const SocketAddress* client,
                      observe::RequestRecord& record);
 
 }  // namespace sluice::proxy
