@@ -24,6 +24,7 @@
 #include "proxy/h2_downstream.h"
 #include "proxy/middleware_chain.h"
 #include "proxy/request_finish.h"
+#include "proxy/request_identity.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -287,6 +288,7 @@ Task<void> H2Session::answer(H2Stream& st) {
   head.host = s.authority;
   std::string_view host_field;
   if (has_field(head.fields, "host", host_field) && head.host.empty()) head.host = host_field;
+  if (st.record != nullptr) assign_identity(ctx_, *pinned, head, &client_, *st.record);
   std::string_view length;
   if (has_field(head.fields, "content-length", length)) {
     head.framing = http::Framing::content_length;

@@ -30,6 +30,7 @@
 #include "proxy/http1_downstream.h"
 #include "proxy/middleware_chain.h"
 #include "proxy/request_finish.h"
+#include "proxy/request_identity.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -215,10 +216,11 @@ class Http1Session {
     observe::RequestRecord& r = *record_;
     record_head(r, head, head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
     r.bytes_in = head_bytes;
-    if (ctx_.access_log != nullptr || ctx_.tracer != nullptr) {
+    if (ctx_.access_log != nullptr || ctx_.tracer != nullptr || identity_needs_client(*listener_)) {
       if (!peer) peer = client_address();
       r.client = &*peer;
     }
+    assign_identity(ctx_, *listener_, head, r.client, r);
     if (secure_) {
       r.tls_version = secure_->stream->version();
       r.sni = secure_->stream->server_name();
