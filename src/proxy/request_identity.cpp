@@ -7,6 +7,7 @@
 #include "http/token.h"
 #include "observe/request_record.h"
 #include "observe/trace_context.h"
+#include "proxy/forwarded_response.h"
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
@@ -100,6 +101,21 @@ void assign_identity(WorkerContext& ctx, const ListenerSettings& listener,
   }
   if (p->request_id) assign_request_id(*p, id, ids == 1, client, record);
   if (p->tracing) assign_trace(*p, traceparent, traceparents == 1, record);
+}
+
+std::span<const http::HeaderField> listener_response_fields(
+    const ListenerSettings& listener, bool secure, const observe::RequestRecord* record,
+    std::span<const http::HeaderField> fields, std::array<http::HeaderField, 2>& storage) {
+  const std::size_t n = hsts_field(listener.hsts, secure, fields, storage[0]).size();
+  const IdentityPolicy* p = listener.identity.get();
+  if (p == nullptr || !p->echo || record == nullptr || record->request_id.empty()) {
+    return {storage.data(), n};
+  }
+  for (const auto& f : fields) {
+    if (http::iequals(f.name, p->header)) return {storage.data(), n};
+  }
+  storage[n] = {p->header, record->request_id};
+  return {storage.data(), n + 1};
 }
 
 }  // namespace sluice::proxy

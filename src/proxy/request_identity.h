@@ -7,10 +7,12 @@
 // finished request's span read it from there.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "config/tracing_config.h"
@@ -24,7 +26,8 @@ struct Config;
 }
 namespace sluice::http {
 struct RequestHead;
-}
+struct HeaderField;
+}  // namespace sluice::http
 namespace sluice::observe {
 struct RequestRecord;
 }
@@ -67,5 +70,14 @@ bool identity_needs_client(const ListenerSettings& listener);
 void assign_identity(WorkerContext& ctx, const ListenerSettings& listener,
                      const http::RequestHead& head, const SocketAddress* client,
                      observe::RequestRecord& record);
+
+// What the listener adds to every response it sends, proxied or its own:
+// Strict-Transport-Security over TLS (hsts_field, forwarded_response.h)
+// and, with request_id.response, the request's id, unless the response
+// (`fields`) already carries one (a backend that echoes the id we sent).
+// Views into `storage`, the listener and the record.
+std::span<const http::HeaderField> listener_response_fields(
+    const ListenerSettings& listener, bool secure, const observe::RequestRecord* record,
+    std::span<const http::HeaderField> fields, std::array<http::HeaderField, 2>& storage);
 
 }  // namespace sluice::proxy
