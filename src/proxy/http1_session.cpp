@@ -766,8 +766,9 @@ Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::stri
     filter_local_head(filters, res.status, res.body != http::BodyKind::none, res.fields, filtered);
     out.fields = filtered.fields;
   }
-  http::HeaderField hsts;
-  out.listener_fields = hsts_field(listener_->hsts, stream_->is_secure(), out.fields, hsts);
+  std::array<http::HeaderField, 2> added;
+  out.listener_fields =
+      listener_response_fields(*listener_, stream_->is_secure(), record_, out.fields, added);
   std::array<char, 2048> fixed;
   http::HeadWriter w(fixed);
   std::string large;  // a configured response with many or long fields
