@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -379,6 +381,41 @@ TEST(TraceExport, ACollectorThatNeverAnswersHoldsNoRequestUp) {
     ASSERT_EQ(get(s, "/app/meanwhile" + std::to_string(i)).status, 200);
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 10s);
   EXPECT_EQ(silent.requests().size(), 1u) << "one batch at a time";
+}
+
+}  // namespace
+}  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::trunc) << text;
+}
+
+TEST(TraceReload, ANewSampleRateAppliesAndANewExporterNeedsARestart) {
+  TestBackend backend(TestBackend::echo());
+  TestBackend collector(collecting());
+  SluiceInstance s(otlp_config(backend, collector.address()));
+  ASSERT_TRUE(s.ready());
+  // sample: 1 -> 0, the exporter unchanged: applied.
+  std::string next = otlp_config(backend, collector.address());
+  next.replace(next.find("sample: 1"), 9, "sample: 0");
+  write_file(s.config_path(), next);
+  ::kill(s.process().pid(), SIGHUP);
+  ASSERT_TRUE(s.process().wait_for_line("reload: applied", 10s)) << s.process().output();
+  get(s, "/app/after-reload");
+  std::smatch m;
+  const std::string sent = received(backend, "/app/after-reload", "traceparent");
+  ASSERT_TRUE(std::regex_match(sent, m, kTraceparent)) << sent;
+  EXPECT_EQ(m[3], "00");
+  // Another collector: refused, the running one stays.
+  TestBackend other(collecting());
+  write_file(s.config_path(), otlp_config(backend, other.address()));
+  ::kill(s.process().pid(), SIGHUP);
+  EXPECT_TRUE(s.process().wait_for_line(
+      "changing tracing.otlp or tracing.service_name needs a restart", 10s))
+      << s.process().output();
 }
 
 }  // namespace
