@@ -71,10 +71,6 @@ IdentityPolicy build_identity_policy(const config::Config& config) {
   return p;
 }
 
-std::size_t max_request_id_bytes() {
-  return sizeof(observe::RequestRecord::request_id_buf);
-}
-
 bool identity_needs_client(const ListenerSettings& listener) {
   const IdentityPolicy* p = listener.identity.get();
   return p != nullptr && p->request_id && !p->trust_from.empty();

@@ -53,10 +53,6 @@ struct IdentityPolicy {
 
 IdentityPolicy build_identity_policy(const config::Config& config);
 
-// A kept id is at most this long (the record's buffer): longer, or with
-// anything but visible ASCII, it is replaced.
-std::size_t max_request_id_bytes();
-
 // Whether assign_identity() needs the client's address (a system call
 // for an HTTP/1 session): only to trust a client's own request id.
 bool identity_needs_client(const ListenerSettings& listener);
