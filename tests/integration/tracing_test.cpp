@@ -420,3 +420,25 @@ TEST(TraceReload, ANewSampleRateAppliesAndANewExporterNeedsARestart) {
 
 }  // namespace
 }  // namespace sluice::test
+
+namespace sluice::test {
+namespace {
+
+// A headers middleware's ${request_id} is the request's id, not another one.
+TEST(RequestId, AMiddlewaresRequestIdVariableIsTheSameId) {
+  TestBackend backend(TestBackend::echo());
+  std::string yaml = config_with(backend, "");
+  yaml.replace(yaml.find("    backend: app\n"), 17, "    backend: app\n    middlewares: [copy]\n");
+  yaml +=
+      "middlewares:\n  copy:\n    headers:\n      request:\n"
+      "        set: {X-Copy: \"id ${request_id}\"}\n";
+  SluiceInstance s(yaml);
+  ASSERT_TRUE(s.ready()) << s.process().output();
+  EXPECT_EQ(get(s, "/app/copied").status, 200);
+  const std::string id = received(backend, "/app/copied", "x-request-id");
+  EXPECT_TRUE(std::regex_match(id, kUuid4)) << id;
+  EXPECT_EQ(received(backend, "/app/copied", "x-copy"), "id " + id);
+}
+
+}  // namespace
+}  // namespace sluice::test
