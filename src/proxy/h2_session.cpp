@@ -372,6 +372,7 @@ Task<middleware::Verdict> H2Session::pass_middlewares(
     const route::Captures& captures, const route::Route& route, const FilteredDownstream* ahead) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client_, stream_.is_secure(), mr);
+  if (st.record != nullptr) mr.request.request_id = st.record->request_id;
   describe_body(ahead, pass.chain().wants_body, st.state.ended, mr.request);
   mr.request.version = 20;
   mr.request.now_ms = loop().now_ms();

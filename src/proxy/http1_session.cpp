@@ -631,6 +631,7 @@ Task<middleware::Verdict> Http1Session::pass_middlewares(
     std::size_t consumed, const FilteredDownstream* ahead, bool& goes_on) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client, stream_->is_secure(), mr);
+  if (record_ != nullptr) mr.request.request_id = record_->request_id;
   describe_body(ahead, pass.chain().wants_body, !has_body_bytes(head), mr.request);
   mr.request.now_ms = loop().now_ms();
   const middleware::Context mc{&loop(), &scope_.cancel_token(), ctx_.index};
