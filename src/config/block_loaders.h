@@ -20,6 +20,11 @@ void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded);
 void load_shutdown(Walker& w, const YAML::Node& n, Shutdown& shutdown);
 void load_log(Walker& w, const YAML::Node& n, Log& log);
 
+// load_request_id.cpp, load_tracing.cpp: the top-level blocks of the same
+// names.
+void load_request_id(Walker& w, const YAML::Node& n, RequestId& out);
+void load_tracing(Walker& w, const YAML::Node& n, Tracing& out);
+
 // load_admin.cpp. False when `n` is not a map of admin settings, and there
 // is no admin listener to speak of. Relative paths are relative to `base_dir`.
 bool load_admin(Walker& w, const YAML::Node& n, std::string_view base_dir, Admin& admin);

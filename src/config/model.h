@@ -15,6 +15,8 @@
 
 #include "config/middleware_config.h"
 #include "config/reproxy_config.h"
+#include "config/request_id_config.h"
+#include "config/tracing_config.h"
 
 namespace sluice::config {
 
@@ -421,7 +423,9 @@ struct Config {
   Forwarded forwarded;
   Shutdown shutdown;
   Log log;
-  bool watch = false;  // reload when the file changes
+  RequestId request_id;
+  std::optional<Tracing> tracing;  // absent: trace context passes through untouched
+  bool watch = false;              // reload when the file changes
 
   const Backend* find_backend(std::string_view name) const;
   const Listener* find_listener(std::string_view name) const;

@@ -21,9 +21,11 @@
 #include "core/listener.h"
 #include "core/listener_cap.h"
 #include "core/worker.h"
+#include "observe/tracer.h"
 #include "proxy/accept_pipeline.h"
 #include "proxy/destination_table.h"
 #include "proxy/pool_group.h"
+#include "proxy/request_identity.h"
 #include "proxy/resolver.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls_builder.h"
@@ -175,6 +177,7 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
       ::close(fd);
   }
   buffer_bytes_ = buffer_bytes;
+  start_tracing(*snap);
   health_ = std::make_unique<balance::HealthChecker>(health_targets(*snap));
   resolver_ = make_resolver(*snap);
   for (auto& worker : workers_)
@@ -188,6 +191,26 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
   health_->start();
   resolver_->start();
   return true;
+}
+
+// The exporter and its queues are made once, for the process's life.
+void Server::start_tracing(const Snapshot& snap) {
+  const IdentityPolicy& id = *snap.identity;
+  if (!id.tracing || !id.otlp) return;
+  observe::TracerSettings s;
+  s.service_name = id.service_name;
+  s.host = id.otlp->host;
+  s.port = id.otlp->port;
+  s.path = id.otlp->path;
+  s.batch = id.otlp->batch;
+  s.queue = id.otlp->queue;
+  s.flush_interval = id.otlp->flush_interval;
+  s.timeout = id.otlp->timeout;
+  tracer_ = std::make_unique<observe::Tracer>(std::move(s), contexts_.size());
+  for (auto& ctx : contexts_)
+    ctx->tracer = tracer_.get();
+  tracer_->start();
+  spdlog::info("tracing: exporting sampled spans to {}", tracer_->settings().endpoint());
 }
 
 std::unique_ptr<Resolver> Server::make_resolver(const Snapshot& snap) {
@@ -340,6 +363,11 @@ const std::string& Server::restart_needed(const Snapshot& next, std::string& err
       error = "listener '" + ls->name + "': a larger max_header_size needs a restart";
       return error;
     }
+  }
+  const IdentityPolicy& now = *snapshot_->identity;
+  const IdentityPolicy& then = *next.identity;
+  if (now.otlp != then.otlp || (now.otlp && now.service_name != then.service_name)) {
+    error = "changing tracing.otlp or tracing.service_name needs a restart";
   }
   return error;
 }
@@ -507,6 +535,7 @@ void Server::join() {
     worker->join();
   if (health_) health_->stop();
   if (resolver_) resolver_->stop();
+  if (tracer_) tracer_->stop();  // after the workers: their last spans go too
   // The loops have stopped: their idle backend connections close here.
   for (std::size_t i = 0; i < contexts_.size(); ++i) {
     auto& c = contexts_[i]->counters;

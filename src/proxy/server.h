@@ -30,6 +30,9 @@ struct RouteFinding;
 namespace middleware {
 class MiddlewareCache;
 }
+namespace observe {
+class Tracer;
+}
 }  // namespace sluice
 
 namespace sluice::proxy {
@@ -129,6 +132,9 @@ class Server {
   // `on_change`, from the watcher's thread. Call once, after start().
   void watch_certificates(std::function<void()> on_change);
 
+  // The span exporter (tracing.otlp), for its counts; null: none.
+  const observe::Tracer* tracer() const { return tracer_.get(); }
+
  private:
   // Held by reload() and the reports: they may come from the main thread
   // (signals) and the admin thread at once.
@@ -141,6 +147,8 @@ class Server {
   std::unique_ptr<PoolGroup> pools_;
   std::unique_ptr<balance::HealthChecker> health_;  // one probe per checked server
   std::unique_ptr<Resolver> resolver_;              // looks server names up again
+  std::unique_ptr<observe::Tracer> tracer_;         // tracing.otlp: exports spans; null: off
+  void start_tracing(const Snapshot& snap);
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
   // Middlewares whose definitions a reload leaves unchanged keep their
