@@ -7,6 +7,9 @@
 #include <cstdio>
 
 #include "admin/certificates.h"
+#include "admin/config_endpoint.h"
+#include "admin/route_explain.h"
+#include "admin/runtime_weight.h"
 #include "admin/server_control.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
@@ -101,6 +104,16 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
     return Endpoint::backends;
   }
+  if (path.starts_with("/backends/") && is_server_path(path, "weight")) {
+    if (method != "PUT" && method != "POST") {
+      return method_not_allowed("PUT, POST", "use PUT (or POST) with a weight from 0 to 256\n");
+    }
+    return Endpoint::weight;
+  }
+  if (path == "/routes/explain") {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::explain;
+  }
   if (path.starts_with("/backends/")) {
     if (!is_state_path(path)) {
       return AdminResponse(404, "text/plain",
@@ -130,8 +143,10 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     return Endpoint::certificate;
   }
   if (path == "/config") {
+    if (reads) return Endpoint::config_text;
     if (method != "POST") {
-      return method_not_allowed("POST", "use POST with a configuration as the body\n");
+      return method_not_allowed("GET, HEAD, POST",
+                                "use GET, or POST with a configuration as the body\n");
     }
     return Endpoint::config;
   }
@@ -156,6 +171,12 @@ AdminResponse handle_request(std::string_view method, std::string_view target,
       return list_certificates(server);
     case Endpoint::certificate:
       return install_certificate(certificate_listener(path_of(target)), body, server);
+    case Endpoint::weight:
+      return change_weight(target, body, server);
+    case Endpoint::config_text:
+      return config_in_force(target, reloader);
+    case Endpoint::explain:
+      return explain_route(target, server);
     case Endpoint::server_state:
       break;
   }

@@ -44,6 +44,9 @@ enum class Endpoint : std::uint8_t {
   server_state,  // POST, PUT /backends/NAME/servers/ADDRESS/state
   certificates,  // GET, HEAD /tls/certificates
   certificate,   // PUT /tls/certificates/LISTENER
+  weight,        // PUT, POST /backends/NAME/servers/ADDRESS/weight
+  config_text,   // GET, HEAD /config
+  explain,       // GET, HEAD /routes/explain?host=&path=&method=
 };
 
 // Which endpoint a request is for, from its method and target alone; or

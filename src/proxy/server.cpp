@@ -454,6 +454,11 @@ Server::MemoryReport Server::memory_report() const {
   return report;
 }
 
+std::shared_ptr<const Snapshot> Server::snapshot() const {
+  std::lock_guard lock(control_);
+  return snapshot_;
+}
+
 void Server::visit_backends(const BackendVisitor& visit) const {
   std::lock_guard lock(control_);
   visit(snapshot_->backends);

@@ -121,6 +121,8 @@ class Server {
   using ListenerVisitor =
       std::function<void(const std::vector<std::shared_ptr<const ListenerSettings>>&)>;
   void visit_listeners(const ListenerVisitor& visit) const;
+  // Any thread: the configuration in force (GET /config, /routes/explain).
+  std::shared_ptr<const Snapshot> snapshot() const;
 
   // With `watch: true`, the certificate, key and CA files the configuration
   // names are watched too (the set follows each reload): a change calls
