@@ -7,6 +7,7 @@
 #include "config/loader.h"
 #include "config/model.h"
 #include "config/redact.h"
+#include "core/service_notify.h"
 #include "observe/wall_clock.h"
 #include "proxy/server.h"
 #include "proxy/snapshot.h"
@@ -115,20 +116,26 @@ Reloader::Applied Reloader::applied() const {
 
 Reloader::Outcome Reloader::reload_file() {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  ServiceReload notice(path_);  // systemd: RELOADING=1 until READY=1
+  Outcome outcome = on_generation_thread([&] {
     const auto result = config::load_file(path_);
     return apply(result.config.get(), loaded(result), path_);
   });
+  notice.finished(outcome.applied);
+  return outcome;
 }
 
 Reloader::Outcome Reloader::apply_text(std::string_view yaml, const std::string& origin) {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  ServiceReload notice(origin);
+  Outcome outcome = on_generation_thread([&] {
     // Relative paths in it are relative to the file's directory, as when
     // the file is loaded.
     const auto result = config::load_string(yaml, origin, config::directory_of(path_));
     return apply(result.config.get(), loaded(result), origin);
   });
+  notice.finished(outcome.applied);
+  return outcome;
 }
 
 Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,

@@ -2,6 +2,7 @@
 
 #include "middleware/middleware_set.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -82,15 +83,25 @@ Server::~Server() {
 bool Server::open_sockets(const std::string& name, const std::string& listen, std::vector<int>& fds,
                           InheritedSockets& inherited, std::string& error) const {
   // Sockets handed over by a predecessor first: the same sockets, so not
-  // one connection waiting in an accept queue is lost.
-  if (auto it = inherited.find(listen); it != inherited.end()) {
+  // one connection waiting in an accept queue is lost. Socket activation
+  // names its sockets by bound address (socket_activation.h).
+  auto addr = SocketAddress::resolve(listen);
+  auto it = inherited.find(listen);
+  if (it == inherited.end() && addr) it = inherited.find(addr->to_string());
+  if (it != inherited.end()) {
     fds = std::move(it->second);
     inherited.erase(it);
+    // Fewer sockets than workers (one from the service manager): the
+    // workers' loops share them, each through a descriptor of its own.
+    while (!fds.empty() && fds.size() < workers_.size()) {
+      const int fd = ::fcntl(fds.front(), F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) break;
+      fds.push_back(fd);
+    }
     spdlog::info("listener '{}' took over {} socket(s) on {}", name, fds.size(),
                  SocketAddress::local_of(fds.front()).to_string());
     return true;
   }
-  auto addr = SocketAddress::resolve(listen);
   if (!addr) {
     error = "listener '" + name + "': cannot resolve address " + listen;
     return false;
@@ -159,7 +170,7 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
       workers_[i % workers_.size()]->add_listener(slot, slots_[slot].fds[i], slots_[slot].cap);
   }
   for (auto& [listen, fds] : inherited) {
-    spdlog::info("a listener on {} is no longer configured: closing its inherited sockets", listen);
+    spdlog::info("no listener is configured on {}: closing its inherited socket(s)", listen);
     for (int fd : fds)
       ::close(fd);
   }
