@@ -20,6 +20,7 @@
 #include "admin/admin_server.h"
 #include "config/loader.h"
 #include "config/model.h"
+#include "config/redact.h"
 #include "core/address.h"
 #include "core/file_watcher.h"
 #include "core/log.h"
@@ -270,6 +271,8 @@ struct FirstConfiguration {
   std::optional<sluice::config::Admin> admin;     // its settings (a few strings)
   bool watch = false;
   std::string summary;
+  std::string shown;  // its text as GET /config shows it (secrets redacted)
+  std::size_t redacted = 0;
   std::uint64_t grace_ms = 0;
 };
 
@@ -293,6 +296,7 @@ void build_first(const std::string& path, const std::string& log_level, FirstCon
   first.summary = sluice::config::summary(*config);
   first.grace_ms = static_cast<std::uint64_t>(config->shutdown.grace.count());
   first.server = std::make_unique<sluice::proxy::Server>(*config, std::move(tls));
+  first.shown = sluice::config::redact_secrets(config->source, &first.redacted);
 }
 
 int command_run(std::string path, const std::string& log_level, std::vector<std::string> argv) {
@@ -342,6 +346,7 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   handed.merge(sluice::take_activated_sockets());
   const int admin_fd = take_admin_socket(handed, first.admin_listen);
   sluice::proxy::Reloader reloader(server, path, first.admin_listen, std::move(generation));
+  reloader.record_first(std::move(first.shown), first.redacted);
   // watch: true: a change of the file reloads it, through the same path as
   // SIGHUP (the watcher signals us; the main thread does the work).
   std::unique_ptr<sluice::FileWatcher> watcher;

@@ -47,6 +47,9 @@ enum class Endpoint : std::uint8_t {
   dashboard,     // GET, HEAD / and /dashboard, its files under /dashboard/ (dashboard.h)
   status,        // GET, HEAD /status (status_endpoint.h)
   routes,        // GET, HEAD /routes?search=&offset=&limit= (route_list.h)
+  weight,        // PUT, POST /backends/NAME/servers/ADDRESS/weight
+  config_text,   // GET, HEAD /config
+  explain,       // GET, HEAD /routes/explain?host=&path=&method=
 };
 
 // Which endpoint a request is for, from its method and target alone; or

@@ -181,7 +181,7 @@ LoadResult load_string(std::string_view yaml, std::string_view file_name,
   auto config = std::make_shared<Config>();
   config->file = std::string(file_name);
   Walker w(config->file, result.diagnostics);
-  const std::string text(yaml);
+  std::string text(yaml);
   try {
     YAML::Node root;
     // Unsorted: a parse error comes at most after the "another document" one.
@@ -200,7 +200,9 @@ LoadResult load_string(std::string_view yaml, std::string_view file_name,
     w.report({1, 1}, Severity::error, std::string("invalid configuration: ") + e.what());
   }
   sort_by_position(result.diagnostics);
-  if (!has_error(result.diagnostics)) result.config = std::move(config);
+  if (has_error(result.diagnostics)) return result;
+  config->source = std::move(text);
+  result.config = std::move(config);
   return result;
 }
 

@@ -413,8 +413,9 @@ struct Log {
 };
 
 struct Config {
-  std::string file;  // where it was loaded from
-  int workers = 0;   // worker threads; 0 = auto: one per core
+  std::string file;    // where it was loaded from
+  std::string source;  // the text it was loaded from, as read (GET /config shows it)
+  int workers = 0;     // worker threads; 0 = auto: one per core
   std::optional<Admin> admin;
   std::vector<Listener> listeners;
   std::vector<Route> routes;

@@ -6,9 +6,11 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "config/redact.h"
 #include "core/service_notify.h"
 #include "observe/wall_clock.h"
 #include "proxy/server.h"
+#include "proxy/snapshot.h"
 
 namespace sluice::proxy {
 namespace {
@@ -92,6 +94,26 @@ Reloader::GenerationThread Reloader::first_generation(const std::function<void()
   return first;
 }
 
+void Reloader::record_first(std::string text, std::size_t redacted) {
+  Applied first;
+  first.text = std::move(text);
+  first.redacted = redacted;
+  first.origin = path_;
+  record(std::move(first));
+}
+
+void Reloader::record(Applied next) {
+  next.generation = server_.snapshot()->generation;
+  next.applied_at_us = observe::unix_now_us();
+  std::lock_guard lock(applied_mutex_);
+  std::swap(applied_, next);
+}
+
+Reloader::Applied Reloader::applied() const {
+  std::lock_guard lock(applied_mutex_);
+  return applied_;
+}
+
 Reloader::Outcome Reloader::reload_file() {
   std::lock_guard lock(mutex_);
   ServiceReload notice(path_);  // systemd: RELOADING=1 until READY=1
@@ -136,6 +158,11 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
     return outcome;
   }
   if (on_applied_) on_applied_(*config);
+  // On the generation thread: the text lives in its arena and goes with it.
+  Applied next;
+  next.text = config::redact_secrets(config->source, &next.redacted);
+  next.origin = origin;
+  record(std::move(next));
   outcome.applied = true;
   outcome.summary = config::summary(*config);
   spdlog::info("reload: applied {} ({})", origin, outcome.summary);

@@ -63,6 +63,20 @@ class Reloader {
 
   const std::string& path() const { return path_; }
 
+  // The configuration in force, as GET /config shows it: its text (inline
+  // secrets redacted: config/redact.h), where it came from, its generation.
+  struct Applied {
+    std::string text;
+    std::size_t redacted = 0;  // values redact_secrets() replaced
+    std::string origin;        // the file, or "POST /config"
+    std::uint64_t generation = 0;
+    std::uint64_t applied_at_us = 0;  // unix time
+  };
+  Applied applied() const;
+  // For the configuration the server started with (main.cpp), its text
+  // already redacted on its generation thread; each reload records its own.
+  void record_first(std::string text, std::size_t redacted);
+
   // Called with each configuration applied, on the thread that applied it,
   // before the reload returns (one at a time). Set it before the first
   // reload can happen; the admin listener learns its new settings here.
@@ -85,6 +99,7 @@ class Reloader {
   template <typename Work>
   Outcome on_generation_thread(Work work);
   void retire_keeper();
+  void record(Applied next);
 
   Server& server_;
   mutable std::mutex last_mutex_;  // apart from mutex_: /status reads it while a reload runs
@@ -92,8 +107,10 @@ class Reloader {
   std::string path_;
   std::string admin_listen_;
   std::function<void(const config::Config&)> on_applied_;
-  std::mutex mutex_;         // one reload at a time
-  GenerationThread keeper_;  // the one of the configuration in force
+  std::mutex mutex_;                  // one reload at a time
+  GenerationThread keeper_;           // the one of the configuration in force
+  mutable std::mutex applied_mutex_;  // not mutex_: GET /config waits for no reload
+  Applied applied_;
 };
 
 }  // namespace sluice::proxy
