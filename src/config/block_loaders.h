@@ -20,6 +20,13 @@ void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded);
 void load_shutdown(Walker& w, const YAML::Node& n, Shutdown& shutdown);
 void load_log(Walker& w, const YAML::Node& n, Log& log);
 
+// load_access_log.cpp: the top-level 'access_log' block ('true' is '{}'),
+// and a listener's ('false' turns it off there), at `b`.
+void load_access_log(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                     std::optional<AccessLogSettings>& out);
+void load_listener_access_log(Walker& w, const YAML::Node& n, const Block& b,
+                              std::string_view base_dir, ListenerAccessLog& out);
+
 // load_admin.cpp. False when `n` is not a map of admin settings, and there
 // is no admin listener to speak of. Relative paths are relative to `base_dir`.
 bool load_admin(Walker& w, const YAML::Node& n, std::string_view base_dir, Admin& admin);
