@@ -32,10 +32,10 @@ struct TraceContext {
 };
 
 struct RequestRecord {
-  // When the request's first byte arrived: wall clock (for logs and spans)
-  // and the loop's monotonic milliseconds (for durations).
-  std::uint64_t start_unix_us = 0;
-  std::uint64_t start_ms = 0;
+  // When the request began: wall clock (for logs and spans) and the
+  // monotonic clock (for durations).
+  std::uint64_t start_unix_us = 0;  // set when the record is handed over
+  std::uint64_t start_us = 0;       // monotonic_now_us() (wall_clock.h)
 
   // Who and where.
   const SocketAddress* client = nullptr;  // the client (after PROXY / forwarded rules)

@@ -11,3 +11,11 @@ namespace sluice::observe {
 std::uint64_t unix_now_us();
 
 }  // namespace sluice::observe
+
+namespace sluice::observe {
+
+// Microseconds of the monotonic clock, for durations finer than the event
+// loop's milliseconds (vDSO, no system call).
+std::uint64_t monotonic_now_us();
+
+}  // namespace sluice::observe

@@ -18,6 +18,10 @@ class ByteStream;
 class SocketAddress;
 }  // namespace sluice
 
+namespace sluice::observe {
+struct RequestRecord;
+}
+
 namespace sluice::proxy {
 
 // One piece of a message body, decoded (no framing). Valid until the
@@ -92,6 +96,13 @@ class Downstream {
   // The connection carried requests before this one (RFC 9112 §9.3.1: the
   // client can retry a request that got only a close).
   virtual bool earlier_requests() const = 0;
+
+  // Where the response's status and the bytes that cross the client's
+  // connection are counted (request_finish.h); null: not recorded.
+  void set_record(observe::RequestRecord* record) { record_ = record; }
+
+ protected:
+  observe::RequestRecord* record_ = nullptr;
 };
 
 }  // namespace sluice::proxy

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/socket.h"
+#include "observe/request_record.h"
 #include "proxy/downstream.h"
 #include "proxy/http1_downstream.h"
 
@@ -57,6 +58,7 @@ Task<bool> Http1Downstream::send_file(int fd, std::uint64_t offset, std::uint64_
     const ssize_t n = ::sendfile(socket.fd(), fd, &at, want);
     if (n > 0) {
       left -= static_cast<std::uint64_t>(n);
+      if (record_ != nullptr) record_->bytes_out += static_cast<std::uint64_t>(n);
       continue;
     }
     if (n == 0) co_return false;  // the file shrank: the response cannot be completed

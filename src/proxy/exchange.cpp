@@ -11,6 +11,8 @@
 #include "http/serializer.h"
 #include "http/token.h"
 #include "http/trailer_fields.h"
+#include "observe/request_record.h"
+#include "observe/wall_clock.h"
 #include "proxy/downstream.h"
 #include "proxy/forwarded_response.h"
 #include "proxy/reproxy.h"
@@ -108,6 +110,7 @@ Task<ExchangeEnd> Exchange::run() {
     }
     // connect: a pooled or new connection to the chosen server.
     bool connected = false;
+    connect_started_us_ = in_.record != nullptr ? observe::monotonic_now_us() : 0;
     if (h2_) {
       connected = co_await h2_->connect(connector_, connect_options());
     } else {
@@ -117,6 +120,7 @@ Task<ExchangeEnd> Exchange::run() {
     if (connected) {
       on_connected();
     } else {
+      if (in_.record != nullptr) record_server();
       const ExchangeError e = h2_ ? h2_->connect_error() : connector_.connect_error();
       if (e.side == Side::client || e.side == Side::local) co_return end(e);
       if (retry_after(e)) continue;
@@ -131,11 +135,16 @@ Task<ExchangeEnd> Exchange::run() {
       sent = co_await send_body();
     }
     if (sent == Sent::client_failed) co_return end(send_error_);
+    send_failed_ = sent == Sent::server_failed;
     // Even when sending failed, the server may have answered early (a 413
     // before the body ended): read what it said.
     const std::uint64_t sent_ms = loop_.now_ms();
     const HeadRead h = co_await await_head();
     if (!h.failed) {
+      if (in_.record != nullptr) {
+        in_.record->first_byte_us =
+            static_cast<std::int64_t>(observe::monotonic_now_us() - in_.record->start_us);
+      }
       backend_.balancer->record_success(connector_.server_index());
       backend_.balancer->state(connector_.server_index())
           .record_latency(static_cast<std::uint32_t>((loop_.refresh_now() - sent_ms) * 1000));
@@ -166,7 +175,9 @@ UpstreamConnector::ConnectOptions Exchange::connect_options() {
 
 void Exchange::on_connected() {
   ++ctx_.counters.requests;
-  if (connection_reused()) ++ctx_.counters.reused;
+  const bool reused = connection_reused();
+  if (reused) ++ctx_.counters.reused;
+  if (in_.record != nullptr) record_try(reused);
   if (!h2_) upstream_.attach(*conn_);
 }
 
@@ -431,7 +442,10 @@ bool Exchange::retry_after(const ExchangeError& failed) {
   if (verdict == RetryVerdict::retry && !within_retry_budget()) return false;
   // The pooled connection was the likely culprit.
   if (e.phase != Phase::connect) allow_pooled_ = false;
-  if (retry_elsewhere(e.reason, facts.not_processed)) return true;
+  if (retry_elsewhere(e.reason, facts.not_processed)) {
+    if (in_.record != nullptr) record_retry(e);
+    return true;
+  }
   no_server_left_ = true;
   return false;
 }
@@ -486,6 +500,34 @@ std::string_view Exchange::server_name() const {
 
 // The one place an error becomes what the client hears, a log line and a
 // termination code.
+void Exchange::record_server() {
+  const BackendServer* s = connector_.server();
+  if (s == nullptr) return;
+  in_.record->server = s->address;
+  in_.record->server_slot = s->metrics_slot;
+}
+
+// The try now under way: its server, and how its connection came.
+void Exchange::record_try(bool reused) {
+  record_server();
+  observe::RequestRecord& r = *in_.record;
+  r.reused_connection = reused;
+  r.connect_us =
+      reused ? -1 : static_cast<std::int64_t>(observe::monotonic_now_us() - connect_started_us_);
+}
+
+void Exchange::record_retry(const ExchangeError& failed) {
+  observe::RequestRecord& r = *in_.record;
+  ++r.retries;
+  observe::FailurePhase phase = observe::FailurePhase::await;
+  if (failed.phase == Phase::connect || failed.phase == Phase::queue) {
+    phase = observe::FailurePhase::connect;
+  } else if (send_failed_) {
+    phase = observe::FailurePhase::send;
+  }
+  ++r.failures[static_cast<std::size_t>(phase)];
+}
+
 ExchangeEnd Exchange::end(const ExchangeError& e) {
   ExchangeError error = e;
   if (no_server_left_ && error.detail == nullptr) error.detail = kNoServerLeft;

@@ -113,6 +113,9 @@ class Exchange {
   // The phases.
   UpstreamConnector::ConnectOptions connect_options();
   void on_connected();
+  void record_server();
+  void record_try(bool reused);
+  void record_retry(const ExchangeError& failed);
   enum class Sent : std::uint8_t { ok, server_failed, client_failed };
   Task<Sent> send_body();
   void keep_request_trailers(std::span<const http::HeaderField> trailers);
@@ -204,8 +207,10 @@ class Exchange {
   // The request's trailer fields that go to the server (filtered), views
   // into the downstream's; empty when none came (nothing allocated).
   std::vector<http::HeaderField> request_trailers_;
-  bool body_started_ = false;     // body bytes were taken from the client
-  bool interim_relayed_ = false;  // a 1xx reached the client: the server answered
+  bool body_started_ = false;             // body bytes were taken from the client
+  bool interim_relayed_ = false;          // a 1xx reached the client: the server answered
+  bool send_failed_ = false;              // the try's request could not be sent whole
+  std::uint64_t connect_started_us_ = 0;  // recorded requests: when the try's connect began
   bool response_started_ = false;
   bool no_server_left_ = false;  // a retry found no other usable server
   ExchangeError send_error_;     // why sending failed on the client's side

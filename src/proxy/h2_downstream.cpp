@@ -4,6 +4,7 @@
 
 #include "http/serializer.h"
 #include "http/token.h"
+#include "observe/request_record.h"
 #include "proxy/forwarded_response.h"
 #include "proxy/snapshot.h"
 
@@ -74,6 +75,7 @@ Task<BodyPiece> H2Downstream::read_body() {
       // was given: hand over the bytes, keep a fresh buffer.
       std::swap(s_.delivering, s_.state.body);
       body_bytes_ += s_.delivering.size();
+      if (record_ != nullptr) record_->bytes_in += s_.delivering.size();
       const auto& limit = link_.listener.max_body_bytes;
       if (limit && body_bytes_ > *limit) {
         co_return client_error(ErrorKind::body_too_large,
@@ -135,6 +137,7 @@ Task<bool> H2Downstream::send_interim(const http::OutgoingResponse& res) {
 }
 
 HeadSent H2Downstream::queue_head(const http::OutgoingResponse& res) {
+  if (record_ != nullptr) record_->status = res.status;
   http::HeaderField hsts;
   const auto listener_fields = hsts_field(link_.listener.hsts, link_.secure, res.fields, hsts);
   if (head_weight(res.fields) + head_weight(listener_fields) > kMaxHeadBytes) {
@@ -170,6 +173,7 @@ Task<bool> H2Downstream::send_body(std::string_view data, bool end) {
   }
   s_.state.out = data;
   s_.state.out_end = end;
+  if (record_ != nullptr) record_->bytes_out += data.size();
   link_.codec.resume(s_.state);
   link_.writer.raise();
   // Until the codec has taken the piece: the client's windows are our
@@ -236,6 +240,7 @@ Task<bool> send_h2_local(const H2StreamLink& link, H2Stream& s, const http::Outg
   if (res.body == http::BodyKind::sized) h.content_length = static_cast<std::int64_t>(res.length);
   const bool data_follows = res.body != http::BodyKind::none && !head_request;
   h.has_body = data_follows;
+  if (s.record != nullptr) s.record->status = res.status;
   if (!link.codec.submit_head(s.state, h)) co_return false;
   if (!data_follows) {
     s.response_done = true;
@@ -244,6 +249,7 @@ Task<bool> send_h2_local(const H2StreamLink& link, H2Stream& s, const http::Outg
   }
   s.state.out = body;
   s.state.out_end = true;
+  if (s.record != nullptr) s.record->bytes_out += body.size();
   link.writer.raise();
   while (!s.state.out_done) {
     if (s.state.closed) co_return false;

@@ -19,6 +19,10 @@
 #include "proxy/body_pace.h"
 #include "proxy/downstream.h"
 
+namespace sluice::observe {
+struct RequestRecord;
+}
+
 namespace sluice::proxy {
 
 struct ListenerSettings;
@@ -34,6 +38,9 @@ struct H2Stream : FramePooled {  // one per request: from the pooled lists
   std::uint64_t last_activity_ms = 0;
   bool task_running = false;
   bool response_done = false;  // the whole response was handed to the codec
+  // The request's record for metrics and logs (request_finish.h); null
+  // when nothing observes requests.
+  observe::RequestRecord* record = nullptr;
 };
 
 // What a stream needs of its connection.

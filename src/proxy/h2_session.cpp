@@ -23,9 +23,11 @@
 #include "proxy/filtered_downstream.h"
 #include "proxy/h2_downstream.h"
 #include "proxy/middleware_chain.h"
+#include "proxy/request_finish.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
+#include "tls/tls_stream.h"
 
 namespace sluice::proxy {
 namespace {
@@ -102,6 +104,7 @@ class H2Session final : public http::H2ServerConnection::Handler {
   void reset_idle_streams();
   bool should_go_away();
   void task_ended();
+  void record_stream(observe::RequestRecord& r, const http::H2StreamState& s);
 
   ConnectionScope& scope_;
   ByteStream& stream_;
@@ -206,6 +209,22 @@ void H2Session::forget(H2Stream& st) {
   streams_.erase(st.state.id);
 }
 
+// What the record learns from the stream's head, before anything is
+// checked: a refused request is logged with what it asked.
+void H2Session::record_stream(observe::RequestRecord& r, const http::H2StreamState& s) {
+  record_listener(r, *listener_);
+  r.protocol = "HTTP/2";
+  r.method = s.method;
+  r.host = s.authority;
+  r.target = s.path;
+  r.client = &client_;
+  if (!stream_.is_secure()) return;
+  if (const auto* tls = dynamic_cast<const tls::TlsStream*>(&stream_)) {
+    r.tls_version = tls->version();
+    r.sni = tls->server_name();
+  }
+}
+
 void H2Session::task_ended() {
   if (--live_tasks_ == 0) tasks_done_.raise();
 }
@@ -244,6 +263,8 @@ Task<void> H2Session::answer(H2Stream& st) {
   http::H2StreamState& s = st.state;
   const std::uint64_t started_ms = loop().now_ms();
   const bool head_request = s.method == "HEAD";
+  RequestRecording recording(ctx_, &st.record);
+  if (st.record != nullptr) record_stream(*st.record, s);
   if (s.too_large) {
     co_await send_error(st, 431, "request header fields too large", head_request);
     co_return;
@@ -312,6 +333,7 @@ Task<void> H2Session::answer(H2Stream& st) {
     co_await send_error(st, 404, "no route matches this request", head_request);
     co_return;
   }
+  if (st.record != nullptr) record_route(*st.record, *route, backend.get());
   std::shared_ptr<const MiddlewareChain> chain = chain_for(*ctx_.snapshot, *pinned, *route);
   if (route->action == route::ActionKind::backend) {
     if (!apply_rewrite(*route, captures, t)) {
@@ -383,11 +405,13 @@ Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, Route
       filtered->set_filters(pass->filters(), pass->edits().max_body_bytes);
     }
   }
+  down.set_record(st.record);
   ExchangeInputs in;
   in.ctx = &ctx_;
   in.loop = &loop();
   in.buffers = &scope_.worker().buffers();
   in.cancel = &st.cancel;
+  in.record = st.record;
   in.listener = listener_.get();
   in.route = std::move(routed.route);
   in.backend = std::move(routed.backend);
@@ -396,6 +420,10 @@ Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, Route
   Downstream& client_side = filtered ? static_cast<Downstream&>(*filtered) : down;
   Exchange exchange(std::move(in), client_side, head, routed.target.target);
   const ExchangeEnd end = co_await exchange.run();
+  if (st.record != nullptr) {
+    st.record->termination = end.code;
+    if (end.status == 0) stamp_end(*st.record);
+  }
   if (end.status != 0) {
     co_await send_error(st, end.status, end.reason, head.method == http::Method::HEAD, false);
     co_return;

@@ -6,6 +6,7 @@
 
 #include "core/byte_stream.h"
 #include "core/worker.h"
+#include "observe/request_record.h"
 #include "proxy/forwarded_response.h"
 #include "proxy/snapshot.h"
 #include "proxy/tunnel.h"
@@ -66,6 +67,7 @@ Task<BodyPiece> Http1Downstream::read_body() {
       if (d.data_bytes > 0 || d.done) {
         first_read_ = false;
         p.data = std::string_view(c_.buf.data() + c_.head_end, d.data_bytes);
+        if (record_ != nullptr) record_->bytes_in += d.data_bytes;
         p.end = d.done;
         if (d.done) p.trailers = body_.trailers();
         co_return p;
@@ -127,6 +129,7 @@ std::span<char> Http1Downstream::head_buffer() {
 // An awaitable, not a coroutine: a write costs no frame of its own.
 ByteStream::WriteOp Http1Downstream::write(std::string_view a, std::string_view b,
                                            std::string_view c, std::string_view d) {
+  if (record_ != nullptr) record_->bytes_out += a.size() + b.size() + c.size() + d.size();
   return c_.stream.write_pieces(a, b, c, d, write_timeout_ms_);
 }
 
@@ -139,6 +142,7 @@ Task<bool> Http1Downstream::send_interim(const http::OutgoingResponse& res) {
 }
 
 HeadSent Http1Downstream::queue_head(const http::OutgoingResponse& res) {
+  if (record_ != nullptr) record_->status = res.status;
   framing_ = http::choose_framing(res.body, client_minor_);
   // Decided now: a stop may have begun while the request was served.
   keep_alive_ = client_keep_alive_ && body_.done() && !c_.scope.worker().stopping() &&

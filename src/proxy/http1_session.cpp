@@ -29,6 +29,7 @@
 #include "proxy/h2_session.h"
 #include "proxy/http1_downstream.h"
 #include "proxy/middleware_chain.h"
+#include "proxy/request_finish.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -207,8 +208,26 @@ class Http1Session {
     return refuse_with(ExchangeError{kind, Side::proxy, Phase::request, false, reason}, true,
                        extra_fields);
   }
+  // What the record learns once the head is parsed. The client's address
+  // costs a system call: looked up only for what logs it.
+  void record_request(const http::RequestHead& head, std::size_t head_bytes,
+                      std::optional<SocketAddress>& peer) {
+    observe::RequestRecord& r = *record_;
+    record_head(r, head, head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
+    r.bytes_in = head_bytes;
+    if (ctx_.access_log != nullptr || ctx_.tracer != nullptr) {
+      if (!peer) peer = client_address();
+      r.client = &*peer;
+    }
+    if (secure_) {
+      r.tls_version = secure_->stream->version();
+      r.sni = secure_->stream->server_name();
+    }
+  }
+
   Task<void> refuse_with(const ExchangeError& e, bool log,
                          std::span<const http::HeaderField> extra_fields) {
+    if (record_ != nullptr) record_->termination = termination_code(e);
     return send_error(reply_for(e, false, false).status, e.reason, log, extra_fields);
   }
   Task<void> send_error(int status, const char* reason, bool log = true,
@@ -236,6 +255,9 @@ class Http1Session {
   ConnectionScope& scope_;
   Socket sock_;
   ByteStream* stream_ = &sock_;  // the socket, or the TLS stream in secure_
+  // The request now recorded for metrics and logs (request_finish.h);
+  // null between requests and when nothing observes them.
+  observe::RequestRecord* record_ = nullptr;
   // A TLS connection's stream and what its handshake said; apart from
   // extras_ so that TLS connections pay for nothing else.
   struct Secure {
@@ -304,6 +326,8 @@ Task<Next> Http1Session::serve_pinned() {
         has_partial_head() ? extras_->partial_started_ms : loop().now_ms();
     drop_partial_head();
     answering_head_ = false;
+    RequestRecording recording(ctx_, &record_);
+    if (record_ != nullptr) record_listener(*record_, *listener_);
     const std::uint64_t deadline = head_deadline(request_started_ms);
     http::ParseState state = http::ParseState::need_more;
     bool read_some = false;  // a read of this head came back short of its end
@@ -346,6 +370,7 @@ Task<Next> Http1Session::serve_pinned() {
     const http::RequestHead& head = parser.head();
     answering_head_ = head.method == http::Method::HEAD;
     std::size_t consumed = parser.head_bytes();
+    if (record_ != nullptr) record_request(head, consumed, peer);
     if (head.framing == http::Framing::content_length && listener_->max_body_bytes &&
         head.content_length > *listener_->max_body_bytes) {
       co_await refuse(ErrorKind::body_too_large, "request body larger than the listener allows");
@@ -380,6 +405,7 @@ Task<Next> Http1Session::serve_pinned() {
       co_await send_error(404, "no route matches this request");
       co_return Next::close;
     }
+    if (record_ != nullptr) record_route(*record_, *route, backend.get());
     std::shared_ptr<const MiddlewareChain> chain = chain_for(*ctx_.snapshot, *listener_, *route);
     if (route->action == route::ActionKind::backend) {
       if (!apply_rewrite(*route, captures, t)) {
@@ -656,11 +682,13 @@ Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
       filtered->set_filters(pass->filters(), pass->edits().max_body_bytes);
     }
   }
+  down.set_record(record_);
   ExchangeInputs in;
   in.ctx = &ctx_;
   in.loop = &loop();
   in.buffers = &scope_.worker().buffers();
   in.cancel = &scope_.cancel_token();
+  in.record = record_;
   in.listener = listener_.get();
   in.route = std::move(routed.route);
   in.backend = std::move(routed.backend);
@@ -670,6 +698,10 @@ Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
   Exchange exchange(std::move(in), client_side, head, routed.target.target);
   const ExchangeEnd end = co_await exchange.run();
   earlier_requests_ = true;
+  if (record_ != nullptr) {
+    record_->termination = end.code;
+    if (end.status == 0) stamp_end(*record_);
+  }
   if (end.status != 0) {
     co_await send_error(end.status, end.reason, false);
     co_return Next::close;
@@ -746,8 +778,14 @@ Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::stri
   // GET, Content-Length included, and no content: a client reads none, and
   // would take the text for the start of the next response.
   if (answering_head_ || res.body == http::BodyKind::none) body = {};
+  if (record_ != nullptr) record_->status = res.status;
   // Head and body: one sendmsg.
-  co_return static_cast<bool>(co_await stream_->write(w.text(), body, timeout_ms));
+  const bool sent = static_cast<bool>(co_await stream_->write(w.text(), body, timeout_ms));
+  if (record_ != nullptr) {
+    if (sent) record_->bytes_out += w.text().size() + body.size();
+    stamp_end(*record_);
+  }
+  co_return sent;
 }
 
 Task<void> Http1Session::send_error(int status, const char* reason, bool log,
