@@ -50,6 +50,16 @@ class AccessLogRing {
     return true;
   }
 
+  // Producer only: more than an eighth of the ring waits for the consumer.
+  // Reads the consumer's position only when its last view says so, so an
+  // emptied ring costs the producer no shared cache line.
+  bool filling_up() {
+    const std::uint64_t head = head_.load(std::memory_order_relaxed);
+    if (head - cached_tail_ <= capacity_ / 8) return false;
+    cached_tail_ = tail_.load(std::memory_order_acquire);
+    return head - cached_tail_ > capacity_ / 8;
+  }
+
   // Either side: bytes handed over and not yet taken (a moment's view).
   std::size_t used() const {
     return head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire);

@@ -62,8 +62,8 @@ class AccessLogWriter {
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
 
   // A worker, after a push: wakes the writer when `ring` is filling up.
-  void notice(const AccessLogRing& ring) {
-    if (ring.used() > ring.capacity() / 8 && !urgent_.load(std::memory_order_relaxed)) {
+  void notice(AccessLogRing& ring) {
+    if (ring.filling_up() && !urgent_.load(std::memory_order_relaxed)) {
       urgent_.store(true, std::memory_order_relaxed);
       wake_.notify_one();
     }

@@ -45,6 +45,16 @@ TEST(AccessLogRing, AFullRingRefusesALineAndTakesOneAgainOnceDrained) {
   EXPECT_TRUE(ring.push(0, line));
 }
 
+TEST(AccessLogRing, SaysItIsFillingUpPastAnEighthUntilDrained) {
+  AccessLogRing ring(8192);
+  EXPECT_TRUE(ring.push(0, std::string(900, 'x')));
+  EXPECT_FALSE(ring.filling_up());  // 908 of 8192
+  EXPECT_TRUE(ring.push(0, std::string(200, 'x')));
+  EXPECT_TRUE(ring.filling_up());  // 1116
+  take_all(ring);
+  EXPECT_FALSE(ring.filling_up());
+}
+
 TEST(AccessLogRing, ALineLongerThanHalfTheRingIsRefused) {
   AccessLogRing ring(4096);
   EXPECT_FALSE(ring.push(0, std::string(2100, 'x')));
