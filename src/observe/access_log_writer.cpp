@@ -125,7 +125,8 @@ std::shared_ptr<const AccessLogPolicy> AccessLogWriter::configure(const config::
 
 void AccessLogWriter::start_thread() {
   std::lock_guard lock(mutex_);
-  if (thread_.joinable() || stopped_) return;
+  if (started_ || stopped_) return;
+  started_ = true;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -137,7 +138,7 @@ void AccessLogWriter::retire_unused(const AccessLogPolicy* in_force) {
     for (const auto& rule : in_force->rules)
       sinks_[rule->sink]->needed = true;
   }
-  if (!thread_.joinable()) {  // no lines were ever handed over
+  if (!started_ || stopped_) {  // no lines to write first
     close_unneeded_locked();
     return;
   }
@@ -149,23 +150,25 @@ void AccessLogWriter::retire_unused(const AccessLogPolicy* in_force) {
 
 void AccessLogWriter::reopen() {
   std::lock_guard lock(mutex_);
-  if (!thread_.joinable()) return;
+  if (!started_ || stopped_) return;
   reopen_requested_ = true;
   wake_.notify_one();
 }
 
 void AccessLogWriter::flush() {
   std::unique_lock lock(mutex_);
-  if (!thread_.joinable()) return;
+  if (!started_ || stopped_) return;
   const std::uint64_t ticket = ++rounds_requested_;
   wake_.notify_one();
   done_.wait(lock, [&] { return rounds_done_ >= ticket || stopped_; });
 }
 
+// The thread object is touched here and in start_thread() only, both on
+// the control thread; other threads go by `started_` under the lock.
 void AccessLogWriter::stop() {
   {
     std::lock_guard lock(mutex_);
-    if (!thread_.joinable()) {
+    if (!started_) {
       stopped_ = true;
       for (auto& s : sinks_) {
         if (s->fd >= 0 && !is_standard_stream(s->path)) ::close(s->fd);
@@ -176,7 +179,7 @@ void AccessLogWriter::stop() {
     stop_requested_ = true;
     wake_.notify_one();
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 // ---------------------------------------------------------- writer thread

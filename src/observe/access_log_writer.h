@@ -98,7 +98,8 @@ class AccessLogWriter {
   bool reopen_requested_ = false;
   bool retire_requested_ = false;
   bool stop_requested_ = false;
-  bool stopped_ = false;
+  bool started_ = false;                // the thread was started
+  bool stopped_ = false;                // ... and has ended (or never will)
   std::uint64_t rounds_requested_ = 0;  // flush tickets
   std::uint64_t rounds_done_ = 0;
   std::thread thread_;
