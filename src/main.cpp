@@ -21,9 +21,12 @@
 #include "admin/admin_server.h"
 #include "config/loader.h"
 #include "config/model.h"
+#include "core/address.h"
 #include "core/file_watcher.h"
 #include "core/log.h"
 #include "core/process_handover.h"
+#include "core/service_notify.h"
+#include "core/socket_activation.h"
 #include "middleware/middleware_set.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
@@ -154,6 +157,20 @@ int command_check(std::string path) {
   return 0;
 }
 
+// The admin listener's inherited socket, if any: handed over by name, or
+// activated on its address. -1 when it must bind its own.
+int take_admin_socket(sluice::HandedSockets& handed, const std::string& admin_listen) {
+  auto it = handed.find("admin");
+  if (it == handed.end() && !admin_listen.empty()) {
+    if (auto addr = sluice::SocketAddress::resolve(admin_listen))
+      it = handed.find(addr->to_string());
+  }
+  if (it == handed.end()) return -1;
+  const int fd = it->second.empty() ? -1 : it->second.front();
+  handed.erase(it);
+  return fd;
+}
+
 // What the signal loop works with.
 struct Running {
   sluice::proxy::Server& server;
@@ -242,6 +259,7 @@ int serve_until_signalled(Running& r) {
         continue;
       }
       stopping = true;
+      sluice::service_stopping();
       spdlog::info("{}: stopping; open connections have {} ms to finish", strsignal(sig),
                    r.grace_ms);
       if (r.admin != nullptr) r.admin->stop();
@@ -329,13 +347,11 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   ::malloc_trim(0);
   sluice::proxy::Server& server = *first.server;
 
-  // A predecessor (binary upgrade) may have handed us its sockets.
+  // A predecessor (binary upgrade) may have handed us its sockets, or the
+  // service manager (socket activation) its own.
   sluice::HandedSockets handed = sluice::take_handed_sockets();
-  int admin_fd = -1;
-  if (auto it = handed.find("admin"); it != handed.end()) {
-    admin_fd = it->second.empty() ? -1 : it->second.front();
-    handed.erase(it);
-  }
+  handed.merge(sluice::take_activated_sockets());
+  const int admin_fd = take_admin_socket(handed, first.admin_listen);
   sluice::proxy::Reloader reloader(server, path, first.admin_listen, std::move(generation));
   // watch: true: a change of the file reloads it, through the same path as
   // SIGHUP (the watcher signals us; the main thread does the work).
@@ -375,6 +391,7 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   spdlog::info("sluice ready (pid {}): {} ({} worker{}), config {}", ::getpid(), first.summary,
                server.worker_count(), server.worker_count() == 1 ? "" : "s", path);
   sluice::tell_predecessor_ready();
+  sluice::service_ready("serving " + first.summary);
   Running running{server, reloader, admin.get(), std::move(argv), first.grace_ms};
   const int status = serve_until_signalled(running);
   reloader.set_on_applied(nullptr);

@@ -16,6 +16,8 @@
 #include "config/access_log_config.h"
 #include "config/middleware_config.h"
 #include "config/reproxy_config.h"
+#include "config/request_id_config.h"
+#include "config/tracing_config.h"
 
 namespace sluice::config {
 
@@ -426,7 +428,9 @@ struct Config {
   Shutdown shutdown;
   Log log;
   std::optional<AccessLogSettings> access_log;  // absent: none, unless a listener has one
-  bool watch = false;                           // reload when the file changes
+  RequestId request_id;
+  std::optional<Tracing> tracing;  // absent: trace context passes through untouched
+  bool watch = false;              // reload when the file changes
 
   const Backend* find_backend(std::string_view name) const;
   const Listener* find_listener(std::string_view name) const;

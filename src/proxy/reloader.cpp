@@ -6,6 +6,7 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "core/service_notify.h"
 #include "proxy/server.h"
 
 namespace sluice::proxy {
@@ -92,20 +93,26 @@ Reloader::GenerationThread Reloader::first_generation(const std::function<void()
 
 Reloader::Outcome Reloader::reload_file() {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  ServiceReload notice(path_);  // systemd: RELOADING=1 until READY=1
+  Outcome outcome = on_generation_thread([&] {
     const auto result = config::load_file(path_);
     return apply(result.config.get(), loaded(result), path_);
   });
+  notice.finished(outcome.applied);
+  return outcome;
 }
 
 Reloader::Outcome Reloader::apply_text(std::string_view yaml, const std::string& origin) {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  ServiceReload notice(origin);
+  Outcome outcome = on_generation_thread([&] {
     // Relative paths in it are relative to the file's directory, as when
     // the file is loaded.
     const auto result = config::load_string(yaml, origin, config::directory_of(path_));
     return apply(result.config.get(), loaded(result), origin);
   });
+  notice.finished(outcome.applied);
+  return outcome;
 }
 
 Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,

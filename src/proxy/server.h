@@ -33,6 +33,7 @@ class MiddlewareCache;
 namespace observe {
 class AccessLogWriter;
 struct AccessLogPolicy;
+class Tracer;
 }  // namespace observe
 }  // namespace sluice
 
@@ -136,6 +137,8 @@ class Server {
   void reopen_access_log();
   // Any thread: access log lines dropped because a worker's ring was full.
   std::uint64_t access_log_dropped() const;
+  // The span exporter (tracing.otlp), for its counts; null: none.
+  const observe::Tracer* tracer() const { return tracer_.get(); }
 
  private:
   // Held by reload() and the reports: they may come from the main thread
@@ -149,6 +152,8 @@ class Server {
   std::unique_ptr<PoolGroup> pools_;
   std::unique_ptr<balance::HealthChecker> health_;  // one probe per checked server
   std::unique_ptr<Resolver> resolver_;              // looks server names up again
+  std::unique_ptr<observe::Tracer> tracer_;         // tracing.otlp: exports spans; null: off
+  void start_tracing(const Snapshot& snap);
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
   // Middlewares whose definitions a reload leaves unchanged keep their
