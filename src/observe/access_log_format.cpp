@@ -96,7 +96,7 @@ struct Json {
   static void none(std::string& out) { out.append("null"); }
   static void string(std::string& out, std::string_view s) {
     out.push_back('"');
-    append_json_escaped(out, s);
+    append_json_escaped_utf8(out, s);
     out.push_back('"');
   }
   static void open_string(std::string& out) { out.push_back('"'); }
@@ -250,7 +250,7 @@ std::string_view SecondClock::text(std::uint64_t unix_seconds) {
   return {text_, 19};
 }
 
-void append_json_escaped(std::string& out, std::string_view s) {
+void append_json_escaped_utf8(std::string& out, std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
   std::size_t i = 0;
