@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -213,24 +214,34 @@ bool hand_over(Running& r) {
 // - SIGHUP: load and check the file again; apply it if it is valid, else
 //   keep serving the configuration in force. Either way, say so in the log.
 // - SIGUSR2: binary upgrade (hand_over).
+// - SIGUSR1: open the access log files again (logrotate has renamed them).
 int serve_until_signalled(Running& r) {
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2})
-    sigaddset(&set, s);  // SIGUSR1: the joiner thread says every worker has ended
+    sigaddset(&set, s);
   bool stopping = false;
   std::thread joiner;
+  // The joiner says every worker has ended with a SIGUSR1 too: the flag
+  // tells it from an operator's.
+  std::atomic<bool> joined{false};
   const pthread_t main_thread = pthread_self();
   auto join_in_background = [&] {
-    joiner = std::thread([&r, main_thread] {
+    joiner = std::thread([&r, &joined, main_thread] {
       r.server.join();
+      joined.store(true);
       pthread_kill(main_thread, SIGUSR1);
     });
   };
   while (true) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
-    if (sig == SIGUSR1 && stopping) break;
+    if (sig == SIGUSR1) {
+      if (joined.load()) break;
+      spdlog::info("SIGUSR1: reopening the access log files");
+      r.server.reopen_access_log();
+      continue;
+    }
     if (sig == SIGHUP) {
       if (!stopping) r.reloader.reload_file();
       continue;

@@ -20,6 +20,12 @@ void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded);
 void load_shutdown(Walker& w, const YAML::Node& n, Shutdown& shutdown);
 void load_log(Walker& w, const YAML::Node& n, Log& log);
 
+// load_access_log.cpp: the top-level 'access_log' block ('true' is '{}'),
+// and a listener's ('false' turns it off there), at `b`.
+void load_access_log(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                     std::optional<AccessLogSettings>& out);
+void load_listener_access_log(Walker& w, const YAML::Node& n, const Block& b,
+                              std::string_view base_dir, ListenerAccessLog& out);
 // load_request_id.cpp, load_tracing.cpp: the top-level blocks of the same
 // names.
 void load_request_id(Walker& w, const YAML::Node& n, RequestId& out);

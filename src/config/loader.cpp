@@ -27,9 +27,10 @@ namespace {
 
 void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Config& c) {
   const Block top{"", ""};
-  if (!w.map_with_keys(root, top,
-                       {"workers", "admin", "listeners", "routes", "backends", "forwarded",
-                        "shutdown", "log", "watch", "middlewares", "request_id", "tracing"})) {
+  if (!w.map_with_keys(
+          root, top,
+          {"workers", "admin", "listeners", "routes", "backends", "forwarded", "shutdown", "log",
+           "watch", "middlewares", "request_id", "tracing", "access_log"})) {
     return;
   }
   if (const YAML::Node n = field(root, "workers"); n.IsDefined()) load_workers(w, n, c.workers);
@@ -52,6 +53,9 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   }
   if (const YAML::Node s = field(root, "shutdown"); s.IsDefined()) load_shutdown(w, s, c.shutdown);
   if (const YAML::Node l = field(root, "log"); l.IsDefined()) load_log(w, l, c.log);
+  if (const YAML::Node a = field(root, "access_log"); a.IsDefined())
+    load_access_log(w, a, base_dir, c.access_log);
+  if (c.log.access && !c.access_log) c.access_log.emplace();  // the older spelling
   if (const YAML::Node r = field(root, "request_id"); r.IsDefined())
     load_request_id(w, r, c.request_id);
   if (const YAML::Node t = field(root, "tracing"); t.IsDefined())

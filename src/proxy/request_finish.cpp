@@ -1,6 +1,7 @@
 #include "proxy/request_finish.h"
 
 #include "http/message.h"
+#include "observe/access_log.h"
 #include "observe/tracer.h"
 #include "observe/wall_clock.h"
 #include "proxy/backend.h"
@@ -12,6 +13,7 @@
 namespace sluice::proxy {
 
 void finish_request(WorkerContext& ctx, observe::RequestRecord& record) {
+  if (ctx.access_log) ctx.access_log->log(record);
   if (ctx.tracer && record.trace.sampled) ctx.tracer->finish(ctx.index, record);
 }
 

@@ -21,6 +21,7 @@
 #include "core/listener.h"
 #include "core/listener_cap.h"
 #include "core/worker.h"
+#include "observe/access_log_writer.h"
 #include "observe/tracer.h"
 #include "proxy/accept_pipeline.h"
 #include "proxy/destination_table.h"
@@ -69,6 +70,7 @@ Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
   tls_->certificates.forget_unused();
   if (config.watch) certificate_paths_ = certificate_paths(config);
   apply_caps(*snapshot_);
+  configure_first_access_log(config);
 }
 
 void Server::apply_caps(const Snapshot& snap) {
@@ -130,6 +132,10 @@ bool Server::open_sockets(const std::string& name, const std::string& listen, st
 }
 
 bool Server::start(std::string& error, InheritedSockets inherited) {
+  if (!access_log_error_.empty()) {
+    error = access_log_error_;
+    return false;
+  }
   const Snapshot* snap = snapshot_.get();
   // One buffer holds a whole request head plus at least 4 KiB of body.
   std::size_t buffer_bytes = 16 * 1024;
@@ -152,6 +158,7 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
         });
     workers_.push_back(std::move(worker));
     contexts_.push_back(std::move(ctx));
+    attach_access_log(i);
   }
   pools_ = std::make_unique<PoolGroup>(std::move(pools));
   for (auto& ctx : contexts_) {
@@ -313,9 +320,14 @@ bool Server::reload(const config::Config& config, std::string& error) {
     return false;
   }
   if (!restart_needed(*next, error).empty()) return false;
+  std::shared_ptr<const observe::AccessLogPolicy> access_log;
+  if (!prepare_access_log(config, access_log, error)) return false;
   // New listeners open before anything changes: a port in use refuses
   // the whole reload.
-  if (!open_added(*next, added, error)) return false;
+  if (!open_added(*next, added, error)) {
+    access_log_->retire_unused(access_log_policy_.get());  // the files it opened
+    return false;
+  }
   std::vector<std::size_t> removed;
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     if (!slots_[s].listen.empty() && !next->in_slot(s)) removed.push_back(s);
@@ -327,6 +339,7 @@ bool Server::reload(const config::Config& config, std::string& error) {
     }
   }
   publish(next, std::move(added), removed);
+  publish_access_log(std::move(access_log));
   certificate_paths_ = config.watch ? certificate_paths(config) : std::vector<std::string>();
   restart_certificate_watch();
   restart_background_work(*next);
@@ -533,6 +546,7 @@ void Server::request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after
 void Server::join() {
   for (auto& worker : workers_)
     worker->join();
+  stop_access_log();
   if (health_) health_->stop();
   if (resolver_) resolver_->stop();
   if (tracer_) tracer_->stop();  // after the workers: their last spans go too

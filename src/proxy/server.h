@@ -31,8 +31,10 @@ namespace middleware {
 class MiddlewareCache;
 }
 namespace observe {
+class AccessLogWriter;
+struct AccessLogPolicy;
 class Tracer;
-}
+}  // namespace observe
 }  // namespace sluice
 
 namespace sluice::proxy {
@@ -132,6 +134,11 @@ class Server {
   // `on_change`, from the watcher's thread. Call once, after start().
   void watch_certificates(std::function<void()> on_change);
 
+  // Any thread: the access log's files are opened again by name once the
+  // lines so far are written (SIGUSR1, after logrotate renamed them).
+  void reopen_access_log();
+  // Any thread: access log lines dropped because a worker's ring was full.
+  std::uint64_t access_log_dropped() const;
   // The span exporter (tracing.otlp), for its counts; null: none.
   const observe::Tracer* tracer() const { return tracer_.get(); }
 
@@ -190,6 +197,21 @@ class Server {
   void publish(const std::shared_ptr<const Snapshot>& next, std::vector<Slot> added,
                const std::vector<std::size_t>& removed);
   void restart_background_work(const Snapshot& next);
+
+  // The access log (server_access_log.cpp): one writer, one ring per
+  // worker; the policy in force and why the first one could not be had.
+  std::unique_ptr<observe::AccessLogWriter> access_log_;
+  std::shared_ptr<const observe::AccessLogPolicy> access_log_policy_;
+  std::string access_log_error_;
+  void configure_first_access_log(const config::Config& config);
+  void attach_access_log(std::size_t worker);
+  // reload(): the policy of `config` (false with `error`: nothing changes),
+  // then, once published, every worker follows it.
+  bool prepare_access_log(const config::Config& config,
+                          std::shared_ptr<const observe::AccessLogPolicy>& next,
+                          std::string& error);
+  void publish_access_log(std::shared_ptr<const observe::AccessLogPolicy> next);
+  void stop_access_log();
 };
 
 }  // namespace sluice::proxy
