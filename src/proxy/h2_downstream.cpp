@@ -242,7 +242,10 @@ Task<bool> send_h2_local(const H2StreamLink& link, H2Stream& s, const http::Outg
   if (res.body == http::BodyKind::sized) h.content_length = static_cast<std::int64_t>(res.length);
   const bool data_follows = res.body != http::BodyKind::none && !head_request;
   h.has_body = data_follows;
-  if (s.record != nullptr) s.record->status = res.status;
+  if (s.record != nullptr) {
+    s.record->status = res.status;
+    if (s.record->termination == kCompleted) s.record->termination = kAnsweredLocally;
+  }
   if (!link.codec.submit_head(s.state, h)) co_return false;
   if (!data_follows) {
     s.response_done = true;

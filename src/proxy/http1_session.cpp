@@ -782,7 +782,11 @@ Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::stri
   // GET, Content-Length included, and no content: a client reads none, and
   // would take the text for the start of the next response.
   if (answering_head_ || res.body == http::BodyKind::none) body = {};
-  if (record_ != nullptr) record_->status = res.status;
+  if (record_ != nullptr) {
+    record_->status = res.status;
+    // An answer of our own: a refusal stated its code already.
+    if (record_->termination == kCompleted) record_->termination = kAnsweredLocally;
+  }
   // Head and body: one sendmsg.
   const bool sent = static_cast<bool>(co_await stream_->write(w.text(), body, timeout_ms));
   if (record_ != nullptr) {

@@ -165,12 +165,14 @@ TEST(AccessLog, EveryOutcomeGetsItsLine) {
   EXPECT_EQ(str(respond, "status"), "200");
   EXPECT_EQ(str(respond, "route"), "hello");
   EXPECT_EQ(str(respond, "backend"), "<null>");
+  EXPECT_EQ(str(respond, "termination"), "LR");  // answered by sluice itself
   const JsonValue head = json(lines[2]);
   EXPECT_EQ(str(head, "method"), "HEAD");
   EXPECT_EQ(str(head, "status"), "200");
   const JsonValue bad = json(lines[3]);
   EXPECT_EQ(str(bad, "status"), std::to_string(malformed));
   EXPECT_EQ(str(bad, "route"), "<null>");
+  EXPECT_EQ(str(bad, "termination"), "CR");  // the client's bytes, refused while reading
 }
 
 TEST(AccessLog, ARequestNoRouteMatchesGetsA404Line) {
@@ -187,6 +189,7 @@ TEST(AccessLog, ARequestNoRouteMatchesGetsA404Line) {
   EXPECT_EQ(str(v, "status"), "404");
   EXPECT_EQ(str(v, "path"), "/elsewhere");
   EXPECT_EQ(str(v, "route"), "<null>");
+  EXPECT_EQ(str(v, "termination"), "LR");
 }
 
 TEST(AccessLog, AnHttp2RequestSaysSo) {
