@@ -30,7 +30,9 @@ import traceback
 from benchlib import (CLK_TCK, Service, cpu_pair, cpu_ticks, free_port, idle_after_burst,
                       idle_memory, raise_nofile, run_ab, run_wrk)
 
-PROXIES = ("sluice", "haproxy", "nginx", "direct")
+# "sluice-observed": sluice with what operators turn on (an admin listener
+# serving /metrics, a JSON access log to a file), to weigh their cost.
+PROXIES = ("sluice", "sluice-observed", "haproxy", "nginx", "direct")
 SMALL_SIZE = 612  # nginx's default index.html
 # HAProxy sizes its descriptor table at 2 x maxconn + extra and the hard limit
 # on this machine is 20,000: every proxy gets the same number of idle
@@ -189,12 +191,17 @@ def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
     ssl_session_timeout 2h;"""
-    if name == "sluice":
+    if name in ("sluice", "sluice-observed"):
         path = os.path.join(d, "sluice.yaml")
+        observed = ""
+        if name == "sluice-observed":
+            observed = f"""admin: {{listen: 127.0.0.1:0}}
+access_log: {{path: {os.path.join(d, "access.log")}, format: json}}
+"""
         with open(path, "w") as f:
             f.write(f"""workers: 1
 log: {{level: warn}}
-listeners:
+{observed}listeners:
   - name: web
     listen: 127.0.0.1:{port}
     timeouts: {{idle: 300s}}{sluice_tls}
@@ -283,6 +290,14 @@ http {{
     return Service(name, argv, d, port, cpu)
 
 
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return 0
+
+
 def measure(scenario, name, backend, args, workdir, cpus):
     proxy_cpu, load_cpu = cpus
     _, kind, path = SCENARIOS[scenario]
@@ -324,6 +339,8 @@ def measure(scenario, name, backend, args, workdir, cpus):
         if proxy and proxy.proc.poll() is not None:
             res["errors"] += 1
             res["note"] = f"{name} exited during the load"
+        elif name == "sluice-observed":
+            res["note"] = f"access log: {count_lines(os.path.join(workdir, 'access.log'))} lines"
         return res
     except Exception:
         if proxy:
@@ -425,6 +442,23 @@ def fmt_reuse(r):
         ("" if r.get("reuse") is None else " %")
 
 
+def print_observed_ratio(results, scenarios):
+    """What metrics and a JSON access log cost: sluice with them over sluice
+    without, in the same run."""
+    print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | req/s (higher) "
+          "| p99 (lower) |")
+    print("|---|---|---|---|---|")
+    for scenario in scenarios:
+        if scenario in IDLE_KINDS:
+            continue
+        s = [r for r in results if r["proxy"] == "sluice" and r["scenario"] == scenario]
+        o = [r for r in results if r["proxy"] == "sluice-observed" and r["scenario"] == scenario]
+        cells = [ratio(mean(o, "cpu_us_per_req"), mean(s, "cpu_us_per_req")),
+                 ratio(mean(o, "rps"), mean(s, "rps")), ratio(mean(o, "p99_ms"), mean(s, "p99_ms"))]
+        print(f"| sluice-observed / sluice | {SCENARIOS[scenario][0]} | "
+              + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + " |")
+
+
 def print_table(results, proxies, scenarios, args):
     print(f"\n## Proxy: one nginx backend, one worker per proxy, proxy on CPU {cpu_pair()[0]}, "
           f"backend + load on CPU {cpu_pair()[1]}\n")
@@ -459,6 +493,8 @@ def print_table(results, proxies, scenarios, args):
 
     if "sluice" not in proxies:
         return
+    if "sluice-observed" in proxies:
+        print_observed_ratio(results, scenarios)
     others = [p for p in ("haproxy", "nginx") if p in proxies]
     if not others:
         return
