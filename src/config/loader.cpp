@@ -29,7 +29,7 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   const Block top{"", ""};
   if (!w.map_with_keys(root, top,
                        {"workers", "admin", "listeners", "routes", "backends", "forwarded",
-                        "shutdown", "log", "watch", "middlewares"})) {
+                        "shutdown", "log", "watch", "middlewares", "metrics"})) {
     return;
   }
   if (const YAML::Node n = field(root, "workers"); n.IsDefined()) load_workers(w, n, c.workers);
@@ -52,6 +52,7 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   }
   if (const YAML::Node s = field(root, "shutdown"); s.IsDefined()) load_shutdown(w, s, c.shutdown);
   if (const YAML::Node l = field(root, "log"); l.IsDefined()) load_log(w, l, c.log);
+  if (const YAML::Node m = field(root, "metrics"); m.IsDefined()) load_metrics(w, m, c.metrics);
   w.bool_field(root, "watch", top, c.watch);
 }
 

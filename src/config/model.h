@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/metrics_config.h"
 #include "config/middleware_config.h"
 #include "config/reproxy_config.h"
 
@@ -421,6 +422,7 @@ struct Config {
   Forwarded forwarded;
   Shutdown shutdown;
   Log log;
+  Metrics metrics;  // /metrics on the admin listener
   bool watch = false;  // reload when the file changes
 
   const Backend* find_backend(std::string_view name) const;
