@@ -68,6 +68,7 @@ Reloader::Outcome Reloader::on_generation_thread(Work work) {
     exit.wait();
   });
   Outcome outcome = finished.get_future().get();
+  count(outcome.applied);
   if (!outcome.applied) {
     builder.release.set_value();
     builder.thread.join();
@@ -76,6 +77,21 @@ Reloader::Outcome Reloader::on_generation_thread(Work work) {
   retire_keeper();  // the previous configuration's thread
   keeper_ = std::move(builder);
   return outcome;
+}
+
+void Reloader::count(bool applied) {
+  (applied ? applied_ : refused_).fetch_add(1, std::memory_order_relaxed);
+  last_applied_.store(applied, std::memory_order_relaxed);
+  last_unix_us_.store(observe::unix_now_us(), std::memory_order_relaxed);
+}
+
+Reloader::Stats Reloader::stats() const {
+  Stats s;
+  s.applied = applied_.load(std::memory_order_relaxed);
+  s.refused = refused_.load(std::memory_order_relaxed);
+  s.last_unix_us = last_unix_us_.load(std::memory_order_relaxed);
+  s.last_applied = last_applied_.load(std::memory_order_relaxed);
+  return s;
 }
 
 Reloader::GenerationThread Reloader::first_generation(const std::function<void()>& build) {

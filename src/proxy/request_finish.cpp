@@ -2,6 +2,7 @@
 
 #include "http/message.h"
 #include "observe/wall_clock.h"
+#include "observe/worker_metrics.h"
 #include "proxy/backend.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -10,8 +11,7 @@
 namespace sluice::proxy {
 
 void finish_request(WorkerContext& ctx, observe::RequestRecord& record) {
-  (void)ctx;
-  (void)record;
+  if (ctx.metrics) ctx.metrics->record(record);
 }
 
 void record_head(observe::RequestRecord& r, const http::RequestHead& head,
