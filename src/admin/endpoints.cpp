@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "admin/certificates.h"
+#include "admin/metrics_endpoint.h"
 #include "admin/server_control.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
@@ -112,6 +113,10 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     }
     return Endpoint::server_state;
   }
+  if (path == "/metrics") {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::metrics;
+  }
   if (path == "/debug/memory") {
     if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
     return Endpoint::memory;
@@ -156,6 +161,8 @@ AdminResponse handle_request(std::string_view method, std::string_view target,
       return list_certificates(server);
     case Endpoint::certificate:
       return install_certificate(certificate_listener(path_of(target)), body, server);
+    case Endpoint::metrics:
+      return metrics_response(server, reloader);
     case Endpoint::server_state:
       break;
   }

@@ -44,6 +44,7 @@ enum class Endpoint : std::uint8_t {
   server_state,  // POST, PUT /backends/NAME/servers/ADDRESS/state
   certificates,  // GET, HEAD /tls/certificates
   certificate,   // PUT /tls/certificates/LISTENER
+  metrics,       // GET, HEAD /metrics
 };
 
 // Which endpoint a request is for, from its method and target alone; or
