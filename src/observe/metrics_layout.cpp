@@ -5,22 +5,11 @@
 
 namespace sluice::observe {
 
-std::uint32_t MetricsLayout::extent(SeriesKind kind) const {
-  switch (kind) {
-    case SeriesKind::listener:
-      return static_cast<std::uint32_t>(listeners.size());
-    case SeriesKind::route:
-      return static_cast<std::uint32_t>(routes.size());
-    case SeriesKind::request:
-      return static_cast<std::uint32_t>(requests.size());
-    case SeriesKind::backend:
-      return static_cast<std::uint32_t>(backends.size());
-    case SeriesKind::server:
-      return static_cast<std::uint32_t>(servers.size());
-    case SeriesKind::count:
-      break;
-  }
-  return 0;
+void MetricsLayout::assign(SeriesKind kind, std::uint32_t id) {
+  auto& v = ids[static_cast<std::size_t>(kind)];
+  const std::uint32_t i = slot_index(id);
+  if (v.size() <= i) v.resize(i + 1, kNoSlot);
+  v[i] = id;
 }
 
 void MetricsLayout::index_requests() {

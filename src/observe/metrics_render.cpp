@@ -24,8 +24,11 @@ struct Summer {
   }
 };
 
-std::string_view name_of(const std::vector<std::string>& names, std::uint32_t slot) {
-  return slot < names.size() ? std::string_view(names[slot]) : std::string_view();
+// The name of id `id` (a request key's part); "" for none.
+std::string_view name_of(const std::vector<std::string>& names, std::uint32_t id) {
+  if (id == kNoSlot) return {};
+  const std::uint32_t i = slot_index(id);
+  return i < names.size() ? std::string_view(names[i]) : std::string_view();
 }
 
 void render_requests(const MetricsLayout& layout, const Summer& sum, MetricsWriter& out) {

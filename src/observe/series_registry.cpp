@@ -1,50 +1,32 @@
 #include "observe/series_registry.h"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_set>
 
 namespace sluice::observe {
+namespace {
 
-bool SeriesRegistry::held(const Kind& k, std::uint32_t slot) const {
-  if (slot >= k.holders.size()) return false;
-  return std::any_of(k.holders[slot].begin(), k.holders[slot].end(),
-                     [](const auto& h) { return !h.expired(); });
-}
+constexpr std::uint32_t kEpochs = 1u << (32 - kSlotIndexBits);
 
-// Names `wanted` does not list lose their slots; quarantined slots whose
-// holders are gone become free.
-void SeriesRegistry::release_unnamed(Kind& k, const std::vector<const Key*>& wanted) {
-  std::unordered_set<std::string_view> names;
-  names.reserve(wanted.size());
-  for (const Key* key : wanted)
-    names.insert(key->name);
-  for (auto it = k.by_name.begin(); it != k.by_name.end();) {
-    if (names.contains(it->first)) {
-      ++it;
-      continue;
-    }
-    k.quarantine.push_back(it->second);
-    it = k.by_name.erase(it);
-  }
-  std::erase_if(k.quarantine, [&](std::uint32_t slot) {
-    if (held(k, slot)) return false;
-    if (slot < k.holders.size()) k.holders[slot].clear();
-    k.free.push_back(slot);
-    return true;
-  });
-  // Lowest first: the tables stay dense.
-  std::sort(k.free.begin(), k.free.end(), std::greater<>());
-}
+}  // namespace
 
 SeriesRegistry::Outcome SeriesRegistry::assign(const std::vector<Key>& keys,
                                                std::size_t max_series) {
-  std::array<std::vector<const Key*>, kSeriesKinds> wanted;
+  std::array<std::unordered_set<std::string_view>, kSeriesKinds> wanted;
   for (const Key& key : keys)
-    wanted[index(key.kind)].push_back(&key);
+    wanted[index(key.kind)].insert(key.name);
   Outcome out;
   for (std::size_t i = 0; i < kSeriesKinds; ++i) {
-    release_unnamed(kinds_[i], wanted[i]);
-    out.in_use += kinds_[i].by_name.size();
+    Kind& k = kinds_[i];
+    std::erase_if(k.by_name, [&](const auto& kv) {
+      if (wanted[i].contains(kv.first)) return false;
+      k.free.push_back(slot_index(kv.second));
+      return true;
+    });
+    // Lowest first: the tables stay dense.
+    std::sort(k.free.begin(), k.free.end(), std::greater<>());
+    out.in_use += k.by_name.size();
   }
   out.slots.reserve(keys.size());
   for (const Key& key : keys) {
@@ -62,24 +44,19 @@ SeriesRegistry::Outcome SeriesRegistry::assign(const std::vector<Key>& keys,
     if (!k.free.empty()) {
       slot = k.free.back();
       k.free.pop_back();
+      // A new epoch: ids of the name that had it no longer match.
+      k.epochs[slot] = static_cast<std::uint16_t>((k.epochs[slot] + 1) % kEpochs);
       out.reused.emplace_back(key.kind, slot);
     } else {
       slot = k.next++;
+      k.epochs.push_back(0);
     }
-    k.by_name.emplace(key.name, slot);
+    const std::uint32_t id = (static_cast<std::uint32_t>(k.epochs[slot]) << kSlotIndexBits) | slot;
+    k.by_name.emplace(key.name, id);
     ++out.in_use;
-    out.slots.push_back(slot);
+    out.slots.push_back(id);
   }
   return out;
-}
-
-void SeriesRegistry::hold(SeriesKind kind, std::uint32_t slot, std::weak_ptr<const void> holder) {
-  Kind& k = kinds_[index(kind)];
-  if (slot >= k.next) return;
-  if (k.holders.size() <= slot) k.holders.resize(slot + 1);
-  auto& list = k.holders[slot];
-  std::erase_if(list, [](const auto& h) { return h.expired(); });
-  list.push_back(std::move(holder));
 }
 
 }  // namespace sluice::observe

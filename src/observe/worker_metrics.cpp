@@ -137,25 +137,32 @@ void WorkerMetrics::record(const RequestRecord& r) {
   const MetricsLayout* layout = layout_.get();
   if (layout == nullptr) return;
   const std::size_t code = code_index(r.status);
-  const std::uint32_t slot = layout->request_slot(r.listener_slot, r.route_slot, r.backend_slot);
-  if (Cell* c = slot == kNoSlot ? nullptr : cells_of(SeriesKind::request, slot)) {
+  // A route or backend without series (over the cap) must not pass for
+  // "no route" or "no backend".
+  const bool unnamed = (r.route_slot == kNoSlot && !r.route.empty()) ||
+                       (r.backend_slot == kNoSlot && !r.backend.empty());
+  const std::uint32_t key =
+      unnamed ? kNoSlot : layout->request_slot(r.listener_slot, r.route_slot, r.backend_slot);
+  if (Cell* c = key == kNoSlot ? nullptr : cells_of(SeriesKind::request, key)) {
     bump(c[method_index(r.method) * cells::kCodes + code]);
     bump(c[cells::kRequestBytesIn], r.bytes_in);
     bump(c[cells::kRequestBytesOut], r.bytes_out);
   } else {
     bump(unattributed_);
   }
-  if (r.route_slot != kNoSlot) {
-    if (Cell* c = cells_of(SeriesKind::route, r.route_slot)) observe_us(c, r.total_us);
+  // Ids from an earlier configuration (a request that began before a
+  // reload) count only where they still name the same thing.
+  if (layout->current(SeriesKind::route, r.route_slot)) {
+    if (Cell* c = cells_of(SeriesKind::route, slot_index(r.route_slot))) observe_us(c, r.total_us);
   }
-  if (r.backend_slot != kNoSlot) {
-    if (Cell* c = cells_of(SeriesKind::backend, r.backend_slot)) {
+  if (layout->current(SeriesKind::backend, r.backend_slot)) {
+    if (Cell* c = cells_of(SeriesKind::backend, slot_index(r.backend_slot))) {
       for (std::size_t p = 0; p < r.failures.size(); ++p)
         if (r.failures[p] != 0) bump(c[p], r.failures[p]);
     }
   }
-  if (r.server_slot != kNoSlot) {
-    if (Cell* c = cells_of(SeriesKind::server, r.server_slot)) {
+  if (layout->current(SeriesKind::server, r.server_slot)) {
+    if (Cell* c = cells_of(SeriesKind::server, slot_index(r.server_slot))) {
       bump(c[code]);
       if (r.first_byte_us >= 0) observe_us(c + cells::kServerFirstByte, r.first_byte_us);
       if (r.connect_us >= 0) observe_us(c + cells::kServerConnect, r.connect_us);

@@ -1,4 +1,4 @@
-// One worker's counts of finished requests, by slot (series_registry.h).
+// One worker's counts of finished requests, by slot index (series_registry.h).
 // Only its worker writes them, with a plain load and store (the Counter
 // idea, through std::atomic_ref): no locked instruction and no lock on the
 // request path. A scrape reads every worker's counts from its own thread
@@ -81,11 +81,11 @@ class WorkerMetrics {
   // increments; no allocation, no lookup by name.
   void record(const RequestRecord& r);
 
-  // Any thread: one cell of one slot (0 for a slot without a chunk).
-  std::uint64_t get(SeriesKind kind, std::uint32_t slot, std::size_t cell) const;
-  // Requests whose listener, route and backend had no request slot
+  // Any thread: one cell of the slot at `index` (0 without a chunk).
+  std::uint64_t get(SeriesKind kind, std::uint32_t index, std::size_t cell) const;
+  // Requests whose listener, route and backend ids have no request key
   // (over the cap, or a request that began under a configuration a
-  // reload has since replaced, naming a route it removed).
+  // reload has since replaced, naming something it removed).
   std::uint64_t unattributed() const;
 
  private:
@@ -94,9 +94,9 @@ class WorkerMetrics {
     std::size_t width = 0;
     std::unique_ptr<std::atomic<Cell*>[]> chunks;
   };
-  static constexpr std::size_t kChunks = kMaxSlotsPerKind / kSlotsPerChunk;
-  Cell* cells_of(SeriesKind kind, std::uint32_t slot) const;
-  void zero(SeriesKind kind, std::uint32_t slot);
+  static constexpr std::size_t kChunks = (kMaxSlotsPerKind + kSlotsPerChunk - 1) / kSlotsPerChunk;
+  Cell* cells_of(SeriesKind kind, std::uint32_t index) const;
+  void zero(SeriesKind kind, std::uint32_t index);
 
   std::array<Store, kSeriesKinds> stores_;
   std::shared_ptr<const MetricsLayout> layout_;

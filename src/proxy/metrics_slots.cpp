@@ -139,11 +139,12 @@ MetricsSlots assign_metrics_slots(const config::Config& config, observe::SeriesR
   return out;
 }
 
-std::shared_ptr<const observe::MetricsLayout> metrics_layout(const config::Config& config,
-                                                             const MetricsSlots& slots,
-                                                             const Snapshot& snap,
-                                                             observe::SeriesRegistry& registry) {
+std::shared_ptr<const observe::MetricsLayout> metrics_layout(
+    const config::Config& config, const MetricsSlots& slots, const Snapshot& snap,
+    const observe::SeriesRegistry& registry) {
   auto layout = std::make_shared<observe::MetricsLayout>();
+  for (std::size_t k = 0; k < observe::kSeriesKinds; ++k)
+    layout->ids[k].assign(registry.extent(static_cast<SeriesKind>(k)), kNoSlot);
   layout->listeners.resize(registry.extent(SeriesKind::listener));
   layout->routes.resize(registry.extent(SeriesKind::route));
   layout->backends.resize(registry.extent(SeriesKind::backend));
@@ -152,29 +153,31 @@ std::shared_ptr<const observe::MetricsLayout> metrics_layout(const config::Confi
   layout->request_live.assign(layout->requests.size(), false);
   for (const auto& ls : snap.listeners) {
     if (ls->metrics_slot == kNoSlot) continue;
-    layout->listeners[ls->metrics_slot] = ls->name;
-    registry.hold(SeriesKind::listener, ls->metrics_slot, ls);
+    layout->assign(SeriesKind::listener, ls->metrics_slot);
+    layout->listeners[observe::slot_index(ls->metrics_slot)] = ls->name;
   }
   for (std::size_t rank = 0; rank < snap.routes->size(); ++rank) {
-    const auto& route = snap.routes->at(rank);
-    if (route->metrics_slot == kNoSlot) continue;
-    layout->routes[route->metrics_slot] = route->name;
-    registry.hold(SeriesKind::route, route->metrics_slot, route);
+    const route::Route& route = *snap.routes->at(rank);
+    if (route.metrics_slot == kNoSlot) continue;
+    layout->assign(SeriesKind::route, route.metrics_slot);
+    layout->routes[observe::slot_index(route.metrics_slot)] = route.name;
   }
   for (const auto& up : snap.backends) {
     if (up->metrics_slot != kNoSlot) {
-      layout->backends[up->metrics_slot] = up->name;
-      registry.hold(SeriesKind::backend, up->metrics_slot, up);
+      layout->assign(SeriesKind::backend, up->metrics_slot);
+      layout->backends[observe::slot_index(up->metrics_slot)] = up->name;
     }
     for (const BackendServer& s : up->servers) {
       if (s.metrics_slot == kNoSlot) continue;
-      layout->servers[s.metrics_slot] = {up->name, s.address};
-      registry.hold(SeriesKind::server, s.metrics_slot, up);  // a request pins the backend
+      layout->assign(SeriesKind::server, s.metrics_slot);
+      layout->servers[observe::slot_index(s.metrics_slot)] = {up->name, s.address};
     }
   }
   for (std::size_t i = 0; i < slots.requests.size(); ++i) {
-    layout->requests[slots.request_slots[i]] = slots.requests[i];
-    layout->request_live[slots.request_slots[i]] = true;
+    const std::uint32_t id = slots.request_slots[i];
+    layout->assign(SeriesKind::request, id);
+    layout->requests[observe::slot_index(id)] = slots.requests[i];
+    layout->request_live[observe::slot_index(id)] = true;
   }
   layout->index_requests();
   layout->max_series = config.metrics.max_series;

@@ -38,12 +38,10 @@ struct MetricsSlots {
 // its request keys.
 MetricsSlots assign_metrics_slots(const config::Config& config, observe::SeriesRegistry& registry);
 
-// Once `snap` is built with `slots`: registers its objects as holders of
-// their slots and returns the layout its workers count under.
-std::shared_ptr<const observe::MetricsLayout> metrics_layout(const config::Config& config,
-                                                             const MetricsSlots& slots,
-                                                             const Snapshot& snap,
-                                                             observe::SeriesRegistry& registry);
+// Once `snap` is built with `slots`: the layout its workers count under.
+std::shared_ptr<const observe::MetricsLayout> metrics_layout(
+    const config::Config& config, const MetricsSlots& slots, const Snapshot& snap,
+    const observe::SeriesRegistry& registry);
 
 // Warns, once per configuration loaded, when names got no series.
 void warn_about_series_cap(const observe::MetricsLayout& layout);

@@ -22,6 +22,14 @@ std::shared_ptr<MetricsLayout> layout() {
   l->servers = {{"app", "127.0.0.1:8080"}};
   l->requests = {{0, kNoSlot, kNoSlot}, {0, 0, 0}, {0, 0, kNoSlot}, {0, 1, kNoSlot}};
   l->request_live.assign(4, true);
+  for (const auto& [kind, n] : {std::pair{SeriesKind::listener, 1},
+                                {SeriesKind::route, 2},
+                                {SeriesKind::backend, 1},
+                                {SeriesKind::server, 1},
+                                {SeriesKind::request, 4}}) {
+    for (int i = 0; i < n; ++i)
+      l->assign(kind, static_cast<std::uint32_t>(i));
+  }
   l->max_series = 100;
   l->in_use = 9;
   l->index_requests();
@@ -182,6 +190,19 @@ TEST(WorkerMetrics, ARequestWithoutAKeyIsCountedAsUnattributed) {
   EXPECT_EQ(value(text, "sluice_metrics_unattributed_requests_total"), 1);
 }
 
+TEST(WorkerMetrics, ARouteWithoutSeriesIsNotCountedAsNoRoute) {
+  Started s;
+  RequestRecord r = record(200);
+  r.route = "past-the-cap";  // matched, but got no series
+  s.one.record(r);
+  const std::string text = scrape(*s.l, {&s.one});
+  EXPECT_EQ(
+      value(text,
+            R"(sluice_requests_total{listener="web",route="",backend="",method="GET",code="2xx"})"),
+      -1);
+  EXPECT_EQ(value(text, "sluice_metrics_unattributed_requests_total"), 1);
+}
+
 TEST(WorkerMetrics, SeriesOfANameNoLongerConfiguredDisappear) {
   Started s;
   s.one.record(to_api(200));
@@ -198,18 +219,43 @@ TEST(WorkerMetrics, SeriesOfANameNoLongerConfiguredDisappear) {
   EXPECT_EQ(text.find("backend=\"app\""), std::string::npos) << text;
 }
 
-TEST(WorkerMetrics, ASlotGivenToANewNameStartsFromZero) {
-  Started s;
-  s.one.record(to_api(200));
-  s.two.record(to_api(200));
-  auto next = std::make_shared<MetricsLayout>(*s.l);
-  next->routes[0] = "renamed";  // the registry gave "api"'s slots to new names
+// The registry gave "api"'s route, request key, backend and server
+// indexes to new names (epoch 1).
+std::shared_ptr<MetricsLayout> renamed(const MetricsLayout& before) {
+  auto next = std::make_shared<MetricsLayout>(before);
+  const std::uint32_t epoch1 = 1u << kSlotIndexBits;
+  next->routes[0] = "renamed";
   next->servers[0] = {"other", "127.0.0.1:9090"};
   next->backends[0] = "other";
+  next->requests[1] = {0, epoch1, epoch1};
+  next->request_live[2] = false;
+  for (const SeriesKind k : {SeriesKind::route, SeriesKind::backend, SeriesKind::server})
+    next->assign(k, epoch1);
   next->reused = {{SeriesKind::route, 0},
                   {SeriesKind::request, 1},
                   {SeriesKind::backend, 0},
                   {SeriesKind::server, 0}};
+  next->index_requests();
+  return next;
+}
+
+TEST(WorkerMetrics, ARequestBegunBeforeAReloadDoesNotCountUnderTheNameThatTookItsIndex) {
+  Started s;
+  auto next = renamed(*s.l);
+  s.one.reserve(*next);
+  s.one.adopt(next);
+  s.one.record(to_api(200));  // still carries "api"'s ids
+  const std::string text = scrape(*next, {&s.one});
+  EXPECT_EQ(text.find("route=\"renamed\""), std::string::npos) << text;
+  EXPECT_EQ(text.find("code=\"2xx\""), std::string::npos) << text;
+  EXPECT_EQ(value(text, "sluice_metrics_unattributed_requests_total"), 1);
+}
+
+TEST(WorkerMetrics, ASlotGivenToANewNameStartsFromZero) {
+  Started s;
+  s.one.record(to_api(200));
+  s.two.record(to_api(200));
+  auto next = renamed(*s.l);
   for (WorkerMetrics* w : {&s.one, &s.two}) {
     w->reserve(*next);
     w->adopt(next);
