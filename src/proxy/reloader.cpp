@@ -68,7 +68,6 @@ Reloader::Outcome Reloader::on_generation_thread(Work work) {
     exit.wait();
   });
   Outcome outcome = finished.get_future().get();
-  count(outcome.applied);
   if (!outcome.applied) {
     builder.release.set_value();
     builder.thread.join();
@@ -129,11 +128,15 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
   for (const auto& m : outcome.messages)
     spdlog::warn("reload: {}", m);
   std::string why;
+  // Counted before the outcome is logged: whoever reads the log line
+  // finds it in /metrics.
   if (!config) {
+    count(false);
     spdlog::error("reload: {} has errors; the running configuration is unchanged", origin);
     return outcome;
   }
   if (!admin_unchanged(admin_listen_, *config, why) || !server_.reload(*config, why)) {
+    count(false);
     std::vector<std::string> lines;
     split_lines(why, lines);
     for (const auto& line : lines) {
@@ -146,6 +149,7 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
   if (on_applied_) on_applied_(*config);
   outcome.applied = true;
   outcome.summary = config::summary(*config);
+  count(true);
   spdlog::info("reload: applied {} ({})", origin, outcome.summary);
   return outcome;
 }
