@@ -422,7 +422,7 @@ struct Config {
   Forwarded forwarded;
   Shutdown shutdown;
   Log log;
-  Metrics metrics;  // /metrics on the admin listener
+  Metrics metrics;     // /metrics on the admin listener
   bool watch = false;  // reload when the file changes
 
   const Backend* find_backend(std::string_view name) const;
