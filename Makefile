@@ -4,10 +4,13 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 CONFIG ?= examples/quickstart.yaml
+# make install: where (PREFIX) and under which staging root (DESTDIR).
+PREFIX ?= /usr/local
+DESTDIR ?=
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean
+.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean install deb
 
 all: build
 
@@ -28,6 +31,18 @@ asan: deps $(ASAN_BUILD)/CMakeCache.txt
 
 run: build
 	./$(BUILD)/sluice run -c $(CONFIG)
+
+# PREFIX/bin/sluice (stripped), PREFIX/lib/systemd/system/sluice.service,
+# PREFIX/share/doc/sluice/, and PREFIX/etc/sluice/sluice.yaml (/etc/sluice
+# when PREFIX=/usr) unless a configuration is already there.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)" --strip
+
+# $(BUILD)/sluice_VERSION_ARCH.deb: the binary, the unit, the example
+# configuration (a conffile) and the docs; Depends from dpkg-shlibdeps.
+deb: build
+	@scripts/install-deps.sh package
+	cd $(BUILD) && cpack -G DEB
 
 # The whole CTest suite on the normal build, then again under ASan+UBSan.
 test: test-normal test-asan

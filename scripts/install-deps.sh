@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages sluice needs, only when some are missing.
-# Usage: scripts/install-deps.sh [build|test|bench|fuzz]...   (default: build test)
+# Usage: scripts/install-deps.sh [build|test|bench|fuzz|package]...   (default: build test)
 # Idempotent and quiet when everything is present.
 set -euo pipefail
 
@@ -8,9 +8,11 @@ build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libssl-dev libnghttp2-dev libre2-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libbrotli-dev libzstd-dev libhiredis-dev libcrypt-dev)
-test_pkgs=(curl openssl testssl.sh nghttp2-client apache2-utils wrk python3 python3-grpcio iproute2 nginx-light haproxy redis-server redis-tools gzip brotli zstd prometheus)
+test_pkgs=(curl openssl testssl.sh nghttp2-client apache2-utils wrk python3 python3-grpcio iproute2 nginx-light haproxy redis-server redis-tools gzip brotli zstd chromium prometheus)
 bench_pkgs=(wrk openssl nginx-light haproxy apache2-utils python3 util-linux nghttp2-client)
 fuzz_pkgs=(clang libclang-rt-14-dev)
+# make deb: CPack computes Depends with dpkg-shlibdeps.
+package_pkgs=(dpkg-dev)
 
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(build test)
@@ -22,7 +24,8 @@ for g in "${groups[@]}"; do
     test) wanted+=("${test_pkgs[@]}") ;;
     bench) wanted+=("${bench_pkgs[@]}") ;;
     fuzz) wanted+=("${fuzz_pkgs[@]}") ;;
-    *) echo "install-deps: unknown group '$g' (expected build, test, bench or fuzz)" >&2; exit 2 ;;
+    package) wanted+=("${package_pkgs[@]}") ;;
+    *) echo "install-deps: unknown group '$g' (expected build, test, bench, fuzz or package)" >&2; exit 2 ;;
   esac
 done
 

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -20,9 +21,13 @@
 #include "admin/admin_server.h"
 #include "config/loader.h"
 #include "config/model.h"
+#include "config/redact.h"
+#include "core/address.h"
 #include "core/file_watcher.h"
 #include "core/log.h"
 #include "core/process_handover.h"
+#include "core/service_notify.h"
+#include "core/socket_activation.h"
 #include "middleware/middleware_set.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
@@ -153,6 +158,20 @@ int command_check(std::string path) {
   return 0;
 }
 
+// The admin listener's inherited socket, if any: handed over by name, or
+// activated on its address. -1 when it must bind its own.
+int take_admin_socket(sluice::HandedSockets& handed, const std::string& admin_listen) {
+  auto it = handed.find("admin");
+  if (it == handed.end() && !admin_listen.empty()) {
+    if (auto addr = sluice::SocketAddress::resolve(admin_listen))
+      it = handed.find(addr->to_string());
+  }
+  if (it == handed.end()) return -1;
+  const int fd = it->second.empty() ? -1 : it->second.front();
+  handed.erase(it);
+  return fd;
+}
+
 // What the signal loop works with.
 struct Running {
   sluice::proxy::Server& server;
@@ -195,24 +214,34 @@ bool hand_over(Running& r) {
 // - SIGHUP: load and check the file again; apply it if it is valid, else
 //   keep serving the configuration in force. Either way, say so in the log.
 // - SIGUSR2: binary upgrade (hand_over).
+// - SIGUSR1: open the access log files again (logrotate has renamed them).
 int serve_until_signalled(Running& r) {
   sigset_t set;
   sigemptyset(&set);
   for (int s : {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2})
-    sigaddset(&set, s);  // SIGUSR1: the joiner thread says every worker has ended
+    sigaddset(&set, s);
   bool stopping = false;
   std::thread joiner;
+  // The joiner says every worker has ended with a SIGUSR1 too: the flag
+  // tells it from an operator's.
+  std::atomic<bool> joined{false};
   const pthread_t main_thread = pthread_self();
   auto join_in_background = [&] {
-    joiner = std::thread([&r, main_thread] {
+    joiner = std::thread([&r, &joined, main_thread] {
       r.server.join();
+      joined.store(true);
       pthread_kill(main_thread, SIGUSR1);
     });
   };
   while (true) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
-    if (sig == SIGUSR1 && stopping) break;
+    if (sig == SIGUSR1) {
+      if (joined.load()) break;
+      spdlog::info("SIGUSR1: reopening the access log files");
+      r.server.reopen_access_log();
+      continue;
+    }
     if (sig == SIGHUP) {
       if (!stopping) r.reloader.reload_file();
       continue;
@@ -231,6 +260,7 @@ int serve_until_signalled(Running& r) {
         continue;
       }
       stopping = true;
+      sluice::service_stopping();
       spdlog::info("{}: stopping; open connections have {} ms to finish", strsignal(sig),
                    r.grace_ms);
       if (r.admin != nullptr) r.admin->stop();
@@ -252,6 +282,8 @@ struct FirstConfiguration {
   std::optional<sluice::config::Admin> admin;     // its settings (a few strings)
   bool watch = false;
   std::string summary;
+  std::string shown;  // its text as GET /config shows it (secrets redacted)
+  std::size_t redacted = 0;
   std::uint64_t grace_ms = 0;
 };
 
@@ -275,6 +307,7 @@ void build_first(const std::string& path, const std::string& log_level, FirstCon
   first.summary = sluice::config::summary(*config);
   first.grace_ms = static_cast<std::uint64_t>(config->shutdown.grace.count());
   first.server = std::make_unique<sluice::proxy::Server>(*config, std::move(tls));
+  first.shown = sluice::config::redact_secrets(config->source, &first.redacted);
 }
 
 int command_run(std::string path, const std::string& log_level, std::vector<std::string> argv) {
@@ -318,14 +351,13 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   ::malloc_trim(0);
   sluice::proxy::Server& server = *first.server;
 
-  // A predecessor (binary upgrade) may have handed us its sockets.
+  // A predecessor (binary upgrade) may have handed us its sockets, or the
+  // service manager (socket activation) its own.
   sluice::HandedSockets handed = sluice::take_handed_sockets();
-  int admin_fd = -1;
-  if (auto it = handed.find("admin"); it != handed.end()) {
-    admin_fd = it->second.empty() ? -1 : it->second.front();
-    handed.erase(it);
-  }
+  handed.merge(sluice::take_activated_sockets());
+  const int admin_fd = take_admin_socket(handed, first.admin_listen);
   sluice::proxy::Reloader reloader(server, path, first.admin_listen, std::move(generation));
+  reloader.record_first(std::move(first.shown), first.redacted);
   // watch: true: a change of the file reloads it, through the same path as
   // SIGHUP (the watcher signals us; the main thread does the work).
   std::unique_ptr<sluice::FileWatcher> watcher;
@@ -364,6 +396,7 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   spdlog::info("sluice ready (pid {}): {} ({} worker{}), config {}", ::getpid(), first.summary,
                server.worker_count(), server.worker_count() == 1 ? "" : "s", path);
   sluice::tell_predecessor_ready();
+  sluice::service_ready("serving " + first.summary);
   Running running{server, reloader, admin.get(), std::move(argv), first.grace_ms};
   const int status = serve_until_signalled(running);
   reloader.set_on_applied(nullptr);

@@ -259,7 +259,11 @@ Task<bool> AdminConnection::serve_request(std::span<http::HeaderField> fields) {
   if (!co_await read_request_body(req, body)) co_return false;
   const AdminResponse response =
       handle_request(req.method, req.target, body, admin_.server(), admin_.reloader());
-  spdlog::info("admin: {} -> {} (from {})", req.line(), response.status, peer_);
+  // Reads that succeed are what a dashboard or a scraper sends every few
+  // seconds: debug. Changes and failures stay at info.
+  const bool routine = (req.method == "GET" || req.method == "HEAD") && response.status < 400;
+  spdlog::log(routine ? spdlog::level::debug : spdlog::level::info, "admin: {} -> {} (from {})",
+              req.line(), response.status, peer_);
   const bool keep_alive = req.keep_alive && !scope_.worker().stopping();
   if (!co_await send(response, keep_alive)) co_return false;
   co_return keep_alive;

@@ -7,8 +7,14 @@
 #include <cstdio>
 
 #include "admin/certificates.h"
+#include "admin/config_endpoint.h"
+#include "admin/dashboard.h"
 #include "admin/metrics_endpoint.h"
+#include "admin/route_explain.h"
+#include "admin/route_list.h"
+#include "admin/runtime_weight.h"
 #include "admin/server_control.h"
+#include "admin/status_endpoint.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
 
@@ -102,6 +108,16 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
     return Endpoint::backends;
   }
+  if (path.starts_with("/backends/") && is_server_path(path, "weight")) {
+    if (method != "PUT" && method != "POST") {
+      return method_not_allowed("PUT, POST", "use PUT (or POST) with a weight from 0 to 256\n");
+    }
+    return Endpoint::weight;
+  }
+  if (path == "/routes/explain") {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::explain;
+  }
   if (path.starts_with("/backends/")) {
     if (!is_state_path(path)) {
       return AdminResponse(404, "text/plain",
@@ -134,9 +150,21 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     }
     return Endpoint::certificate;
   }
+  for (const auto& [where, endpoint] :
+       {std::pair{"/status", Endpoint::status}, std::pair{"/routes", Endpoint::routes}}) {
+    if (path != where) continue;
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return endpoint;
+  }
+  if (is_dashboard_path(path)) {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::dashboard;
+  }
   if (path == "/config") {
+    if (reads) return Endpoint::config_text;
     if (method != "POST") {
-      return method_not_allowed("POST", "use POST with a configuration as the body\n");
+      return method_not_allowed("GET, HEAD, POST",
+                                "use GET, or POST with a configuration as the body\n");
     }
     return Endpoint::config;
   }
@@ -161,6 +189,21 @@ AdminResponse handle_request(std::string_view method, std::string_view target,
       return list_certificates(server);
     case Endpoint::certificate:
       return install_certificate(certificate_listener(path_of(target)), body, server);
+    case Endpoint::dashboard:
+      return dashboard_file(path_of(target));
+    case Endpoint::status:
+      return {200, "application/json", status_json(server, reloader)};
+    case Endpoint::routes: {
+      const auto query = parse_route_query(target);
+      if (const auto* answer = std::get_if<AdminResponse>(&query)) return *answer;
+      return list_routes(std::get<RouteQuery>(query), server);
+    }
+    case Endpoint::weight:
+      return change_weight(target, body, server);
+    case Endpoint::config_text:
+      return config_in_force(target, reloader);
+    case Endpoint::explain:
+      return explain_route(target, server);
     case Endpoint::metrics:
       return metrics_response(server, reloader);
     case Endpoint::server_state:

@@ -44,6 +44,12 @@ enum class Endpoint : std::uint8_t {
   server_state,  // POST, PUT /backends/NAME/servers/ADDRESS/state
   certificates,  // GET, HEAD /tls/certificates
   certificate,   // PUT /tls/certificates/LISTENER
+  dashboard,     // GET, HEAD / and /dashboard, its files under /dashboard/ (dashboard.h)
+  status,        // GET, HEAD /status (status_endpoint.h)
+  routes,        // GET, HEAD /routes?search=&offset=&limit= (route_list.h)
+  weight,        // PUT, POST /backends/NAME/servers/ADDRESS/weight
+  config_text,   // GET, HEAD /config
+  explain,       // GET, HEAD /routes/explain?host=&path=&method=
   metrics,       // GET, HEAD /metrics
 };
 

@@ -77,11 +77,16 @@ const char* health_name(const balance::ServerState& st, std::uint64_t now_ms) {
 std::string server_json(const proxy::Backend& up, int s, std::uint64_t now_ms) {
   const balance::Balancer& b = *up.balancer;
   const balance::ServerState& st = b.state(s);
+  // The file's weight is shown only when an operator set another.
+  const std::string configured = b.weight_of(s) == b.spec(s).weight
+                                     ? std::string()
+                                     : fmt::format(", \"configured_weight\": {}", b.spec(s).weight);
   return fmt::format(
-      "{{\"address\": {}, \"weight\": {}, \"backup\": {}, \"health\": \"{}\", "
+      "{{\"address\": {}, \"weight\": {}{}, \"backup\": {}, \"health\": \"{}\", "
       "\"admin_state\": \"{}\", \"in_flight\": {}}}",
-      json_string(b.spec(s).address), b.spec(s).weight, b.spec(s).backup ? "true" : "false",
-      health_name(st, now_ms), admin_state_name(st.admin.load(std::memory_order_relaxed)),
+      json_string(b.spec(s).address), b.weight_of(s), configured,
+      b.spec(s).backup ? "true" : "false", health_name(st, now_ms),
+      admin_state_name(st.admin.load(std::memory_order_relaxed)),
       st.in_flight.load(std::memory_order_relaxed));
 }
 
@@ -121,27 +126,29 @@ std::optional<AdminState> requested_state(std::string_view body) {
   return std::nullopt;
 }
 
-// NAME and ADDRESS as written in a state path; nullopt for another path.
-struct StatePath {
+// NAME and ADDRESS as written in a server path; nullopt for another path.
+struct RawServerPath {
   std::string_view backend;
   std::string_view server;
 };
 
-std::optional<StatePath> split_state_path(std::string_view path) {
+std::optional<RawServerPath> split_server_path(std::string_view path, std::string_view action) {
   constexpr std::string_view kPrefix = "/backends/";
   constexpr std::string_view kServers = "/servers/";
-  constexpr std::string_view kState = "/state";
-  if (!path.starts_with(kPrefix) || !path.ends_with(kState)) return std::nullopt;
+  if (!path.starts_with(kPrefix) || !path.ends_with(action)) return std::nullopt;
+  const std::size_t suffix = action.size() + 1;  // "/state"
+  if (path.size() < kPrefix.size() + suffix || path[path.size() - suffix] != '/') {
+    return std::nullopt;
+  }
   const std::string_view rest = path.substr(kPrefix.size());
   const auto servers_at = rest.find(kServers);
-  // "/servers/" must end before "/state" starts, not share its '/'.
-  if (servers_at == std::string_view::npos ||
-      servers_at + kServers.size() + kState.size() > rest.size()) {
+  // "/servers/" must end before "/ACTION" starts, not share its '/'.
+  if (servers_at == std::string_view::npos || servers_at + kServers.size() + suffix > rest.size()) {
     return std::nullopt;
   }
   const std::size_t server_at = servers_at + kServers.size();
-  return StatePath{rest.substr(0, servers_at),
-                   rest.substr(server_at, rest.size() - kState.size() - server_at)};
+  return RawServerPath{rest.substr(0, servers_at),
+                       rest.substr(server_at, rest.size() - suffix - server_at)};
 }
 
 }  // namespace
@@ -161,24 +168,57 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
-bool is_state_path(std::string_view path) {
-  return split_state_path(path).has_value();
+bool is_server_path(std::string_view path, std::string_view action) {
+  return split_server_path(path, action).has_value();
+}
+
+std::variant<ServerPath, AdminResponse> parse_server_path(std::string_view target,
+                                                          std::string_view action) {
+  const auto path = split_server_path(path_of(target), action);
+  assert(path && "route() sends server paths only");
+  if (!path)
+    return text(404, fmt::format("not found; use /backends/NAME/servers/ADDRESS/{}", action));
+  ServerPath names;
+  if (!percent_decode(path->backend, names.backend) ||
+      !percent_decode(path->server, names.server)) {
+    return text(400, "malformed %-escape or a control character in the path");
+  }
+  return names;
 }
 
 std::variant<StateChange, AdminResponse> parse_state_change(std::string_view target,
                                                             std::string_view body) {
-  const auto path = split_state_path(path_of(target));
-  assert(path && "route() sends state paths only");
-  if (!path) return text(404, "not found; use POST /backends/NAME/servers/ADDRESS/state");
+  auto names = parse_server_path(target, "state");
+  if (auto* answer = std::get_if<AdminResponse>(&names)) return std::move(*answer);
   StateChange change;
-  if (!percent_decode(path->backend, change.backend) ||
-      !percent_decode(path->server, change.server)) {
-    return text(400, "malformed %-escape or a control character in the path");
-  }
+  change.backend = std::move(std::get<ServerPath>(names).backend);
+  change.server = std::move(std::get<ServerPath>(names).server);
   const std::optional<AdminState> wanted = requested_state(body);
   if (!wanted) return text(400, "the body must be one of: drain, disable, enable");
   change.state = *wanted;
   return change;
+}
+
+std::string server_json(const proxy::Backend& backend, int server) {
+  return server_json(backend, server, monotonic_ms());
+}
+
+AdminResponse change_server(const ServerPath& where, proxy::Server& server,
+                            const ServerChange& change) {
+  AdminResponse r = text(404, "no backend '" + where.backend + "'");
+  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Backend>>& ups) {
+    for (const auto& up : ups) {
+      if (up->name != where.backend) continue;
+      r = text(404, "backend '" + where.backend + "' has no server " + where.server);
+      const balance::Balancer& b = *up->balancer;
+      for (std::size_t i = 0; i < b.size(); ++i) {
+        if (b.spec(static_cast<int>(i)).address == where.server)
+          r = change(*up, static_cast<int>(i));
+      }
+      return;
+    }
+  });
+  return r;
 }
 
 AdminResponse list_backends(proxy::Server& server) {
@@ -199,28 +239,14 @@ AdminResponse list_backends(proxy::Server& server) {
 }
 
 AdminResponse apply_state_change(const StateChange& change, proxy::Server& server) {
-  const std::string& name = change.backend;
-  const std::string& address = change.server;
-  const std::uint64_t now_ms = monotonic_ms();
-  AdminResponse r = text(404, "no backend '" + name + "'");
-  server.visit_backends([&](const std::vector<std::shared_ptr<const proxy::Backend>>& ups) {
-    for (const auto& up : ups) {
-      if (up->name != name) continue;
-      r = text(404, "backend '" + name + "' has no server " + address);
-      const balance::Balancer& b = *up->balancer;
-      for (std::size_t i = 0; i < b.size(); ++i) {
-        const int s = static_cast<int>(i);
-        if (b.spec(s).address != address) continue;
-        // Held under visit_backends: no reload copies the state meanwhile.
-        const AdminState was = b.state(s).admin.exchange(change.state, std::memory_order_relaxed);
-        spdlog::warn("backend '{}' server {}: {} (was {}), by the admin API", name, address,
-                     admin_state_name(change.state), admin_state_name(was));
-        r = reply(200, "application/json", server_json(*up, s, now_ms) + "\n");
-      }
-      return;
-    }
-  });
-  return r;
+  return change_server(
+      {change.backend, change.server}, server, [&](const proxy::Backend& up, int s) {
+        const AdminState was =
+            up.balancer->state(s).admin.exchange(change.state, std::memory_order_relaxed);
+        spdlog::warn("backend '{}' server {}: {} (was {}), by the admin API", change.backend,
+                     change.server, admin_state_name(change.state), admin_state_name(was));
+        return reply(200, "application/json", server_json(up, s) + "\n");
+      });
 }
 
 }  // namespace sluice::admin

@@ -16,6 +16,7 @@
 // that keep the server, as health is.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -25,7 +26,8 @@
 
 namespace sluice::proxy {
 class Server;
-}
+struct Backend;
+}  // namespace sluice::proxy
 
 namespace sluice::admin {
 
@@ -37,10 +39,35 @@ struct StateChange {
   balance::AdminState state = balance::AdminState::enabled;
 };
 
-// Whether `path` has the shape /backends/NAME/servers/ADDRESS/state. NAME
-// ends at the first "/servers/"; NAME and ADDRESS may be empty (no backend
-// or server has such a name: 404 when looked up).
-bool is_state_path(std::string_view path);
+// NAME and ADDRESS of /backends/NAME/servers/ADDRESS/ACTION, percent-decoded.
+struct ServerPath {
+  std::string backend;
+  std::string server;
+};
+
+// Whether `path` has the shape /backends/NAME/servers/ADDRESS/ACTION
+// (`action`: "state", "weight"). NAME ends at the first "/servers/"; NAME
+// and ADDRESS may be empty (no backend or server has such a name: 404
+// when looked up).
+bool is_server_path(std::string_view path, std::string_view action);
+inline bool is_state_path(std::string_view path) {
+  return is_server_path(path, "state");
+}
+
+// The names in such a path (its query aside), or the 400 for a malformed
+// %-escape or a control character in one.
+std::variant<ServerPath, AdminResponse> parse_server_path(std::string_view target,
+                                                          std::string_view action);
+
+// Runs `change` on server ADDRESS of backend NAME in the configuration in
+// force, while no reload can run (so the next one inherits what it sets),
+// and returns its answer; 404 for an unknown backend or server.
+using ServerChange = std::function<AdminResponse(const proxy::Backend&, int server)>;
+AdminResponse change_server(const ServerPath& where, proxy::Server& server,
+                            const ServerChange& change);
+
+// One server as GET /backends lists it (JSON).
+std::string server_json(const proxy::Backend& backend, int server);
 
 // The change a request to a state path asks for, or its 400: a malformed
 // %-escape or a control character in a name, or a body other than drain,

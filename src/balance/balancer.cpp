@@ -25,12 +25,37 @@ Balancer::Balancer(Algorithm algorithm, std::vector<ServerSpec> servers, std::si
                                                   s.max_connections, max_queue, s.address)
                                             : nullptr);
   }
-  if (algorithm_ == Algorithm::hash) {
-    std::vector<std::pair<std::string, int>> points;
-    for (const auto& s : specs_)
-      points.emplace_back(s.address, s.weight);
-    ring_.emplace(points);
+  for (std::size_t i = 0; i < specs_.size(); ++i)
+    states_[i].weight.store(specs_[i].weight, std::memory_order_relaxed);
+  rebuild_ring();
+}
+
+void Balancer::rebuild_ring() const {
+  if (algorithm_ != Algorithm::hash) return;
+  // One build at a time, so the ring published last has every weight set
+  // before it; workers wait for the swap only, never for a build.
+  std::lock_guard build(ring_build_mutex_);
+  std::vector<std::pair<std::string, int>> points;
+  for (std::size_t i = 0; i < specs_.size(); ++i)
+    points.emplace_back(specs_[i].address, weight_of(static_cast<int>(i)));
+  auto ring = std::make_shared<const ConsistentHash>(points);
+  std::lock_guard lock(ring_mutex_);
+  ring_ = std::move(ring);
+  ring_version_.fetch_add(1, std::memory_order_release);
+}
+
+const ConsistentHash& Balancer::ring(WorkerState& ws) const {
+  if (ws.ring_version != ring_version_.load(std::memory_order_acquire)) {
+    std::lock_guard lock(ring_mutex_);
+    ws.ring = ring_;
+    ws.ring_version = ring_version_.load(std::memory_order_relaxed);
   }
+  return *ws.ring;
+}
+
+void Balancer::set_weight(int server, int weight) const {
+  state(server).weight.store(std::clamp(weight, 0, kMaxWeight), std::memory_order_relaxed);
+  rebuild_ring();
 }
 
 Balancer::WorkerState Balancer::make_worker_state(unsigned worker) const {
@@ -41,8 +66,8 @@ Balancer::WorkerState Balancer::make_worker_state(unsigned worker) const {
 }
 
 std::int64_t Balancer::weight(int s, std::uint64_t now_ms) const {
-  if (now_ms == kIgnoreEjections) return static_cast<std::int64_t>(spec(s).weight) * 1000;
-  const std::int64_t full = static_cast<std::int64_t>(spec(s).weight) * 1000;
+  const std::int64_t full = static_cast<std::int64_t>(weight_of(s)) * 1000;
+  if (now_ms == kIgnoreEjections) return full;
   const std::uint64_t ramp = spec(s).slow_start_ms;
   const std::uint64_t since = state(s).up_since_ms.load(std::memory_order_relaxed);
   if (ramp == 0 || since == 0 || now_ms >= since + ramp) return full;
@@ -51,8 +76,9 @@ std::int64_t Balancer::weight(int s, std::uint64_t now_ms) const {
 }
 
 bool Balancer::candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const {
-  // kIgnoreEjections, as a time, is after every ejection's end.
-  return s != avoid && spec(s).backup == backups && state(s).takes_new(now_ms);
+  // kIgnoreEjections, as a time, is after every ejection's end. Weight 0
+  // (set at run time) takes no new requests, even when nothing else can.
+  return s != avoid && spec(s).backup == backups && state(s).takes_new(now_ms) && weight_of(s) > 0;
 }
 
 int Balancer::pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int avoid) const {
@@ -151,7 +177,7 @@ int Balancer::pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, st
     }
     case Algorithm::hash: {
       const std::uint64_t point = key == kNoKey ? next_random(ws.rng) : key;
-      return ring_->pick(point, [&](int s) { return candidate(s, backups, now_ms, avoid); });
+      return ring(ws).pick(point, [&](int s) { return candidate(s, backups, now_ms, avoid); });
     }
   }
   return -1;
@@ -174,6 +200,7 @@ void Balancer::inherit(const Balancer& old) const {
       to.up_since_ms.store(from.up_since_ms.load(std::memory_order_relaxed),
                            std::memory_order_relaxed);
       to.admin.store(from.admin.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      inherit_weight(old, j, static_cast<int>(i));
       if (limits_[i] && old.limits_[j]) {
         old.limits_[j]->resize(limits_[i]->max(), limits_[i]->max_queue());
         limits_[i] = old.limits_[j];
@@ -181,6 +208,25 @@ void Balancer::inherit(const Balancer& old) const {
       break;
     }
   }
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    if (weight_of(static_cast<int>(i)) != specs_[i].weight) {
+      rebuild_ring();  // the ring was built with the file's weights
+      break;
+    }
+  }
+}
+
+void Balancer::inherit_weight(const Balancer& old, std::size_t from, int to) const {
+  const int set_at_run_time = old.weight_of(static_cast<int>(from));
+  const int configured_before = old.specs_[from].weight;
+  if (set_at_run_time == configured_before) return;
+  if (configured_before == spec(to).weight) {
+    state(to).weight.store(set_at_run_time, std::memory_order_relaxed);
+    return;
+  }
+  spdlog::warn(
+      "server {}: the configuration's new weight {} replaces the weight {} set at run time",
+      spec(to).address, spec(to).weight, set_at_run_time);
 }
 
 void Balancer::record_failure(int server, std::uint64_t now_ms) const {

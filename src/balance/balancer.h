@@ -6,10 +6,11 @@
 // WorkerState, and the shared per-server counters in ServerState.
 #pragma once
 
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <memory>
-#include <optional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ class Balancer {
   struct WorkerState {
     std::vector<std::int64_t> current;  // smooth weighted round robin
     std::uint64_t rng = 0x9e3779b97f4a7c15ull;
+    // `hash`: the ring this worker reads, and its version (a weight set at
+    // run time builds a new ring; the worker takes it at its next pick).
+    std::shared_ptr<const ConsistentHash> ring;
+    std::uint64_t ring_version = 0;
   };
   WorkerState make_worker_state(unsigned worker) const;
 
@@ -62,10 +67,22 @@ class Balancer {
   std::size_t size() const { return specs_.size(); }
   Algorithm algorithm() const { return algorithm_; }
 
+  // The weight in force: spec(s).weight until set_weight() changes it.
+  int weight_of(int server) const { return state(server).weight.load(std::memory_order_relaxed); }
+  // Any thread (the admin API): `server`'s share from its next pick on,
+  // 0..kMaxWeight (0: it takes no new requests by balancing). With `hash`,
+  // a new ring is built and each worker takes it at its next pick: keys
+  // move to or from this server only.
+  void set_weight(int server, int weight) const;
+  static constexpr int kMaxWeight = 256;  // as the configuration's
+
   // After a reload: servers of `old` with the same address keep what was
   // learnt about them (health, ejection, latency), so a server known to be
   // down does not get traffic again until its checks say it is up, and
   // their max_connections slots, so the limit holds across the reload.
+  // The operator's admin state and weight carry over too; a weight only
+  // while the file still gives the server the weight it gave before (a
+  // new weight in the file is the newer word, and wins).
   // Called before this balancer is published.
   void inherit(const Balancer& old) const;
 
@@ -84,6 +101,11 @@ class Balancer {
   std::int64_t weight(int s, std::uint64_t now_ms) const;
   int pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, std::uint64_t key,
                  int avoid) const;
+  // The ring of the weights in force, refreshed in `ws` after a change.
+  const ConsistentHash& ring(WorkerState& ws) const;
+  void rebuild_ring() const;
+  // inherit() for one server's weight: `old`'s server `from` is this one's `to`.
+  void inherit_weight(const Balancer& old, std::size_t from, int to) const;
 
   Algorithm algorithm_;
   std::vector<ServerSpec> specs_;
@@ -91,7 +113,13 @@ class Balancer {
   // Shared with the balancer a reload builds next, for servers that remain,
   // so requests started before the reload still count against the limit.
   mutable std::vector<std::shared_ptr<ConnectionLimit>> limits_;
-  std::optional<ConsistentHash> ring_;
+  // `hash`: the ring of the weights in force. Replaced (never changed) by
+  // set_weight() under ring_mutex_; ring_version_ tells workers to copy
+  // the pointer, so the request path takes the lock only after a change.
+  mutable std::mutex ring_mutex_;
+  mutable std::mutex ring_build_mutex_;
+  mutable std::shared_ptr<const ConsistentHash> ring_;
+  mutable std::atomic<std::uint64_t> ring_version_{0};
 };
 
 }  // namespace sluice::balance

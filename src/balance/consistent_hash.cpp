@@ -23,7 +23,8 @@ std::uint64_t hash_key(std::string_view text) {
 ConsistentHash::ConsistentHash(const std::vector<std::pair<std::string, int>>& servers)
     : servers_(servers.size()) {
   for (std::size_t s = 0; s < servers.size(); ++s) {
-    const int points = kPointsPerWeight * std::max(1, servers[s].second);
+    // Weight 0 (set at run time): no points, so no key goes there.
+    const int points = kPointsPerWeight * std::max(0, servers[s].second);
     for (int i = 0; i < points; ++i) {
       ring_.emplace_back(hash_key(servers[s].first + "#" + std::to_string(i)), static_cast<int>(s));
     }

@@ -26,6 +26,10 @@ enum class AdminState : std::uint8_t { enabled, draining, disabled };
 
 struct ServerState {
   std::atomic<AdminState> admin{AdminState::enabled};
+  // Its share, relative to the others': the configured weight until an
+  // operator sets another (Balancer::set_weight). 0: no new requests by
+  // balancing (sticky ones still come), as HAProxy's `set weight 0`.
+  std::atomic<int> weight{1};
   std::atomic<int> in_flight{0};                   // requests being served, all workers
   std::atomic<bool> healthy{true};                 // active checks (true without checks)
   std::atomic<std::uint64_t> ejected_until_ms{0};  // passive ejection (loop clock)

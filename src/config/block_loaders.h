@@ -22,6 +22,17 @@ void load_log(Walker& w, const YAML::Node& n, Log& log);
 // load_metrics.cpp.
 void load_metrics(Walker& w, const YAML::Node& n, Metrics& metrics);
 
+// load_access_log.cpp: the top-level 'access_log' block ('true' is '{}'),
+// and a listener's ('false' turns it off there), at `b`.
+void load_access_log(Walker& w, const YAML::Node& n, std::string_view base_dir,
+                     std::optional<AccessLogSettings>& out);
+void load_listener_access_log(Walker& w, const YAML::Node& n, const Block& b,
+                              std::string_view base_dir, ListenerAccessLog& out);
+// load_request_id.cpp, load_tracing.cpp: the top-level blocks of the same
+// names.
+void load_request_id(Walker& w, const YAML::Node& n, RequestId& out);
+void load_tracing(Walker& w, const YAML::Node& n, Tracing& out);
+
 // load_admin.cpp. False when `n` is not a map of admin settings, and there
 // is no admin listener to speak of. Relative paths are relative to `base_dir`.
 bool load_admin(Walker& w, const YAML::Node& n, std::string_view base_dir, Admin& admin);

@@ -19,7 +19,7 @@ enum class FieldVariable : std::uint8_t {
   query,       // the query string, without '?'
   scheme,      // http or https
   route,       // the matched route's name
-  request_id,  // 32 random hex digits, the same for every use in one request
+  request_id,  // the request's id (top-level request_id); 32 random hex digits when off
   capture,     // a capture of the route's path_regex
 };
 

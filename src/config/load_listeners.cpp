@@ -84,9 +84,9 @@ void load_min_body_rate(Walker& w, const YAML::Node& r, const Block& rb, MinBody
 // A tcp listener relays bytes and never reads a request: say so rather than
 // let a limit look enforced.
 void warn_http_only_keys(Walker& w, const YAML::Node& n, const Block& b) {
-  for (const char* key :
-       {"max_header_size", "max_request_line", "max_header_count", "max_body_size",
-        "keep_alive_header", "min_body_rate", "keep_underscore_fields", "escaped_slashes"}) {
+  for (const char* key : {"max_header_size", "max_request_line", "max_header_count",
+                          "max_body_size", "keep_alive_header", "min_body_rate",
+                          "keep_underscore_fields", "escaped_slashes", "access_log"}) {
     if (field(n, key).IsDefined())
       w.warning(field(n, key), b.at(key) + ": ignored on a tcp listener");
   }
@@ -219,12 +219,27 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
                    Listener& l) {
   l.where = where(n);
   const Block b{owner_name(n, "listener", index), ""};
-  if (!w.map_with_keys(
-          n, b,
-          {"name", "listen", "protocol", "backend", "sni_routes", "timeouts", "max_header_size",
-           "max_request_line", "max_header_count", "max_body_size", "max_connections",
-           "keep_alive_header", "proxy_protocol", "tls", "min_body_rate", "keep_underscore_fields",
-           "escaped_slashes", "http2", "middlewares"})) {
+  if (!w.map_with_keys(n, b,
+                       {"name",
+                        "listen",
+                        "protocol",
+                        "backend",
+                        "sni_routes",
+                        "timeouts",
+                        "max_header_size",
+                        "max_request_line",
+                        "max_header_count",
+                        "max_body_size",
+                        "max_connections",
+                        "keep_alive_header",
+                        "proxy_protocol",
+                        "tls",
+                        "min_body_rate",
+                        "keep_underscore_fields",
+                        "escaped_slashes",
+                        "http2",
+                        "middlewares",
+                        "access_log"})) {
     return;
   }
   load_identity(w, n, b, l);
@@ -255,6 +270,9 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
     } else {
       w.string_list(n, "middlewares", b, l.middlewares, &l.middlewares_where);
     }
+  }
+  if (const YAML::Node a = field(n, "access_log"); a.IsDefined() && l.protocol == Protocol::http) {
+    load_listener_access_log(w, a, b.child("access_log"), base_dir, l.access_log.emplace());
   }
   if (l.protocol == Protocol::tcp) warn_http_only_keys(w, n, b);
   warn_unused_header_timeout(w, n, b, l);

@@ -27,9 +27,10 @@ namespace {
 
 void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Config& c) {
   const Block top{"", ""};
-  if (!w.map_with_keys(root, top,
-                       {"workers", "admin", "listeners", "routes", "backends", "forwarded",
-                        "shutdown", "log", "watch", "middlewares", "metrics"})) {
+  if (!w.map_with_keys(
+          root, top,
+          {"workers", "admin", "listeners", "routes", "backends", "forwarded", "shutdown", "log",
+           "watch", "middlewares", "request_id", "tracing", "access_log", "metrics"})) {
     return;
   }
   if (const YAML::Node n = field(root, "workers"); n.IsDefined()) load_workers(w, n, c.workers);
@@ -52,6 +53,13 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   }
   if (const YAML::Node s = field(root, "shutdown"); s.IsDefined()) load_shutdown(w, s, c.shutdown);
   if (const YAML::Node l = field(root, "log"); l.IsDefined()) load_log(w, l, c.log);
+  if (const YAML::Node a = field(root, "access_log"); a.IsDefined())
+    load_access_log(w, a, base_dir, c.access_log);
+  if (c.log.access && !c.access_log) c.access_log.emplace();  // the older spelling
+  if (const YAML::Node r = field(root, "request_id"); r.IsDefined())
+    load_request_id(w, r, c.request_id);
+  if (const YAML::Node t = field(root, "tracing"); t.IsDefined())
+    load_tracing(w, t, c.tracing.emplace());
   if (const YAML::Node m = field(root, "metrics"); m.IsDefined()) load_metrics(w, m, c.metrics);
   w.bool_field(root, "watch", top, c.watch);
 }
@@ -178,7 +186,7 @@ LoadResult load_string(std::string_view yaml, std::string_view file_name,
   auto config = std::make_shared<Config>();
   config->file = std::string(file_name);
   Walker w(config->file, result.diagnostics);
-  const std::string text(yaml);
+  std::string text(yaml);
   try {
     YAML::Node root;
     // Unsorted: a parse error comes at most after the "another document" one.
@@ -197,7 +205,9 @@ LoadResult load_string(std::string_view yaml, std::string_view file_name,
     w.report({1, 1}, Severity::error, std::string("invalid configuration: ") + e.what());
   }
   sort_by_position(result.diagnostics);
-  if (!has_error(result.diagnostics)) result.config = std::move(config);
+  if (has_error(result.diagnostics)) return result;
+  config->source = std::move(text);
+  result.config = std::move(config);
   return result;
 }
 

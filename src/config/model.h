@@ -13,9 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "config/access_log_config.h"
 #include "config/metrics_config.h"
 #include "config/middleware_config.h"
 #include "config/reproxy_config.h"
+#include "config/request_id_config.h"
+#include "config/tracing_config.h"
 
 namespace sluice::config {
 
@@ -165,6 +168,9 @@ struct Listener {
   std::vector<std::string> middlewares;
 
   EscapedSlashes escaped_slashes = EscapedSlashes::reject;  // %2F, %5C in a path
+  // http only: this listener's access log (off, or keys over the top
+  // level's); absent: the top level's. See access_log_of().
+  std::optional<ListenerAccessLog> access_log;
 
   SourceLocation where;                           // the listener's block
   std::vector<SourceLocation> middlewares_where;  // each 'middlewares' item
@@ -408,12 +414,13 @@ enum class LogLevel { trace, debug, info, warn, error };
 
 struct Log {
   LogLevel level = LogLevel::info;  // least severe message logged
-  bool access = false;              // one line per request
+  bool access = false;              // access_log: {} when there is no access_log block
 };
 
 struct Config {
-  std::string file;  // where it was loaded from
-  int workers = 0;   // worker threads; 0 = auto: one per core
+  std::string file;    // where it was loaded from
+  std::string source;  // the text it was loaded from, as read (GET /config shows it)
+  int workers = 0;     // worker threads; 0 = auto: one per core
   std::optional<Admin> admin;
   std::vector<Listener> listeners;
   std::vector<Route> routes;
@@ -422,12 +429,19 @@ struct Config {
   Forwarded forwarded;
   Shutdown shutdown;
   Log log;
-  Metrics metrics;     // /metrics on the admin listener
-  bool watch = false;  // reload when the file changes
+  std::optional<AccessLogSettings> access_log;  // absent: none, unless a listener has one
+  RequestId request_id;
+  std::optional<Tracing> tracing;  // absent: trace context passes through untouched
+  Metrics metrics;                 // /metrics on the admin listener
+  bool watch = false;              // reload when the file changes
 
   const Backend* find_backend(std::string_view name) const;
   const Listener* find_listener(std::string_view name) const;
   const Middleware* find_middleware(std::string_view name) const;
 };
+
+// The access log settings requests on `l` get (the top level's with the
+// listener's keys over them); nullopt: no access log there.
+std::optional<AccessLogSettings> access_log_of(const Config& c, const Listener& l);
 
 }  // namespace sluice::config

@@ -94,7 +94,11 @@ class Expander {
         out.append(r_.route);
         break;
       case V::request_id:
-        if (request_id_.empty()) request_id_ = new_request_id();
+        // The request's own id when sluice assigns one, so a field, the
+        // backend's X-Request-Id and the logs agree.
+        if (request_id_.empty()) {
+          request_id_ = r_.request_id.empty() ? new_request_id() : std::string(r_.request_id);
+        }
         out.append(request_id_);
         break;
       case V::capture:

@@ -57,6 +57,7 @@ struct Request {
   std::string_view route;                      // the matched route's name
   std::span<const std::string_view> captures;  // its path_regex captures (0 = whole match)
   int version = 11;                            // 10, 11 or 20
+  std::string_view request_id;  // the id backends and logs see (top-level request_id); empty: off
   // The request body read so far, when a middleware of the chain asked for
   // it (Middleware::wants_body); `body_complete`: it is the whole body.
   std::string_view body;

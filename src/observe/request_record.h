@@ -71,7 +71,8 @@ struct RequestRecord {
   std::string_view termination = "--";  // two-letter termination code (proxy/exchange_error.h)
 
   // Identity.
-  std::array<char, 36> request_id_buf{};
+  // Ours is a 36-character UUID; a trusted client's may be up to 64 bytes.
+  std::array<char, 64> request_id_buf{};
   std::string_view request_id;  // generated or trusted X-Request-Id; empty when off
   TraceContext trace;
 

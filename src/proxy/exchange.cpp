@@ -68,9 +68,9 @@ Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::Reques
   const std::string_view host = !route_.rewrite.host.empty() ? route_.rewrite.host
                                 : !head.host.empty()         ? head.host
                                                              : backend_.servers.front().address;
-  request_.emplace(head, ForwardedRequest::Inputs{target, host, &listener_,
-                                                  &client_addresses_.source, down_.is_secure(),
-                                                  down_.client_certificate_subject(), in_.edits});
+  request_.emplace(head, ForwardedRequest::Inputs{
+                             target, host, &listener_, &client_addresses_.source, down_.is_secure(),
+                             down_.client_certificate_subject(), in_.edits, in_.record});
   if (backend_.balancer->algorithm() == balance::Algorithm::hash) {
     hash_key_ = balance_key(backend_, head, target, client_addresses_.source);
   }

@@ -13,7 +13,10 @@
 #include "http/token.h"
 #include "http/trailer_fields.h"
 #include "middleware/middleware.h"
+#include "observe/request_record.h"
+#include "observe/trace_context.h"
 #include "proxy/reproxy.h"
+#include "proxy/request_identity.h"
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
@@ -73,6 +76,13 @@ bool ForwardedRequest::proxy_states(std::string_view name) const {
       (!ls.client_subject_field.empty() && http::iequals(name, ls.client_subject_field))) {
     return true;
   }
+  // The request id and trace context are ours when we assigned them
+  // (request_identity.h): a client's copy would contradict them.
+  if (states_request_id_ && http::iequals(name, ls.identity->header)) return true;
+  if (states_trace_ && (http::iequals(name, "traceparent") ||
+                        (drops_tracestate_ && http::iequals(name, "tracestate")))) {
+    return true;
+  }
   const ForwardedPolicy& fwd = *ls.forwarded;
   return add_forwarded_ && ((fwd.x_forwarded_for && http::iequals(name, "x-forwarded-for")) ||
                             (fwd.x_forwarded_proto && http::iequals(name, "x-forwarded-proto")) ||
@@ -95,7 +105,15 @@ bool ForwardedRequest::forwards_trailer(std::string_view name) const {
 ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& in)
     : listener_(in.listener),
       add_forwarded_(in.listener->forwarded->applies_to(*in.client)),
-      edits_(in.edits) {
+      edits_(in.edits),
+      record_(in.record) {
+  if (record_ != nullptr && in.listener->identity != nullptr) {
+    states_request_id_ = !record_->request_id.empty();
+    states_trace_ = record_->trace.valid;
+    // trace-context §3.3: tracestate belongs to the traceparent it came
+    // with; a trace we begin (none came, or an invalid one) has none.
+    drops_tracestate_ = states_trace_ && record_->trace.parent_id[0] == '\0';
+  }
   const ListenerSettings& ls = *in.listener;
   const ForwardedPolicy& fwd = *ls.forwarded;
   const bool add_forwarded = add_forwarded_;
@@ -125,6 +143,7 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
   if (!in.client_subject.empty() && !ls.client_subject_field.empty()) {
     add(ls.client_subject_field, in.client_subject);
   }
+  add_identity();
   if (add_for) add_forwarded_for(head, *in.client);
   if (add_forwarded && fwd.x_forwarded_proto) {
     add("X-Forwarded-Proto", in.secure ? "https" : "http");
@@ -151,6 +170,15 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
     // and some read the next pipelined request as this one's body.
     out_.body = http::BodyKind::sized;
     out_.length = 0;
+  }
+}
+
+void ForwardedRequest::add_identity() {
+  static_assert(sizeof(traceparent_) == observe::kTraceParentLength);
+  if (states_request_id_) add(listener_->identity->header, record_->request_id);
+  if (states_trace_) {
+    traceparent_ = observe::format_traceparent(record_->trace);
+    add("traceparent", std::string_view(traceparent_.data(), traceparent_.size()));
   }
 }
 

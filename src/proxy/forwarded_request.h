@@ -19,6 +19,9 @@ class SocketAddress;
 namespace sluice::middleware {
 struct RequestEdits;
 }
+namespace sluice::observe {
+struct RequestRecord;
+}
 
 namespace sluice::proxy {
 
@@ -35,6 +38,9 @@ class ForwardedRequest {
     std::string_view client_subject;        // its verified client certificate's subject, if any
     // The route's middlewares' changes (null: none); outlives this object.
     const middleware::RequestEdits* edits = nullptr;
+    // The request's id and trace (request_identity.h): sent on in place
+    // of the client's fields. Null: the client's pass through.
+    const observe::RequestRecord* record = nullptr;
   };
   // Builds from `head` (whose views must outlive this object).
   ForwardedRequest(const http::RequestHead& head, const Inputs& in);
@@ -59,6 +65,7 @@ class ForwardedRequest {
   bool edited_away(std::string_view name) const;
   void add_edits();
   bool editable(std::string_view name) const;
+  void add_identity();
 
   http::OutgoingRequest out_;
   // Fields: inline for the usual few dozen, on the heap beyond.
@@ -70,6 +77,11 @@ class ForwardedRequest {
   const ListenerSettings* listener_;
   bool add_forwarded_;  // this client's requests get the X-Forwarded-* fields
   const middleware::RequestEdits* edits_;
+  const observe::RequestRecord* record_;
+  bool states_request_id_ = false;    // the record's id replaces the client's
+  bool states_trace_ = false;         // our traceparent replaces the client's
+  bool drops_tracestate_ = false;     // the trace began here: the client's state is not its
+  std::array<char, 55> traceparent_;  // the value we send
 };
 
 // The text form of a client's IP address ("unknown" for other families).

@@ -6,6 +6,7 @@
 #include "http/token.h"
 #include "observe/request_record.h"
 #include "proxy/forwarded_response.h"
+#include "proxy/request_identity.h"
 #include "proxy/snapshot.h"
 
 namespace sluice::proxy {
@@ -138,8 +139,9 @@ Task<bool> H2Downstream::send_interim(const http::OutgoingResponse& res) {
 
 HeadSent H2Downstream::queue_head(const http::OutgoingResponse& res) {
   if (record_ != nullptr) record_->status = res.status;
-  http::HeaderField hsts;
-  const auto listener_fields = hsts_field(link_.listener.hsts, link_.secure, res.fields, hsts);
+  std::array<http::HeaderField, 2> added;
+  const auto listener_fields =
+      listener_response_fields(link_.listener, link_.secure, record_, res.fields, added);
   if (head_weight(res.fields) + head_weight(listener_fields) > kMaxHeadBytes) {
     return HeadSent::too_large;
   }
@@ -232,11 +234,11 @@ Task<bool> send_h2_local(const H2StreamLink& link, H2Stream& s, const http::Outg
   const http::HeaderField date_field{"date", date_line.substr(6, date_line.size() - 8)};
   std::vector<http::HeaderField> fields(res.fields.begin(), res.fields.end());
   fields.push_back(date_field);
-  http::HeaderField hsts;
+  std::array<http::HeaderField, 2> added;
   http::H2ServerConnection::Head h;
   h.status = res.status;
   h.fields = fields;
-  h.more_fields = hsts_field(link.listener.hsts, link.secure, fields, hsts);
+  h.more_fields = listener_response_fields(link.listener, link.secure, s.record, fields, added);
   if (res.body == http::BodyKind::sized) h.content_length = static_cast<std::int64_t>(res.length);
   const bool data_follows = res.body != http::BodyKind::none && !head_request;
   h.has_body = data_follows;

@@ -24,6 +24,7 @@
 #include "proxy/h2_downstream.h"
 #include "proxy/middleware_chain.h"
 #include "proxy/request_finish.h"
+#include "proxy/request_identity.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -287,6 +288,7 @@ Task<void> H2Session::answer(H2Stream& st) {
   head.host = s.authority;
   std::string_view host_field;
   if (has_field(head.fields, "host", host_field) && head.host.empty()) head.host = host_field;
+  if (st.record != nullptr) assign_identity(ctx_, *pinned, head, &client_, *st.record);
   std::string_view length;
   if (has_field(head.fields, "content-length", length)) {
     head.framing = http::Framing::content_length;
@@ -370,6 +372,7 @@ Task<middleware::Verdict> H2Session::pass_middlewares(
     const route::Captures& captures, const route::Route& route, const FilteredDownstream* ahead) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client_, stream_.is_secure(), mr);
+  if (st.record != nullptr) mr.request.request_id = st.record->request_id;
   describe_body(ahead, pass.chain().wants_body, st.state.ended, mr.request);
   mr.request.version = 20;
   mr.request.now_ms = loop().now_ms();

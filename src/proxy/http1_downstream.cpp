@@ -8,6 +8,7 @@
 #include "core/worker.h"
 #include "observe/request_record.h"
 #include "proxy/forwarded_response.h"
+#include "proxy/request_identity.h"
 #include "proxy/snapshot.h"
 #include "proxy/tunnel.h"
 
@@ -153,8 +154,9 @@ HeadSent Http1Downstream::queue_head(const http::OutgoingResponse& res) {
                                             : std::string_view()};
   http::HeadWriter w(head_buffer());
   http::OutgoingResponse out = res;
-  http::HeaderField hsts;
-  out.listener_fields = hsts_field(c_.listener.hsts, c_.stream.is_secure(), res.fields, hsts);
+  std::array<http::HeaderField, 2> added;
+  out.listener_fields =
+      listener_response_fields(c_.listener, c_.stream.is_secure(), record_, res.fields, added);
   if (!http::encode_response_head(w, out, framing_, persistence)) return HeadSent::too_large;
   held_head_ = w.size();
   return HeadSent::queued;

@@ -30,6 +30,7 @@
 #include "proxy/http1_downstream.h"
 #include "proxy/middleware_chain.h"
 #include "proxy/request_finish.h"
+#include "proxy/request_identity.h"
 #include "proxy/request_routing.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
@@ -215,10 +216,11 @@ class Http1Session {
     observe::RequestRecord& r = *record_;
     record_head(r, head, head.version_minor == 0 ? "HTTP/1.0" : "HTTP/1.1");
     r.bytes_in = head_bytes;
-    if (ctx_.access_log != nullptr || ctx_.tracer != nullptr) {
+    if (ctx_.access_log != nullptr || ctx_.tracer != nullptr || identity_needs_client(*listener_)) {
       if (!peer) peer = client_address();
       r.client = &*peer;
     }
+    assign_identity(ctx_, *listener_, head, r.client, r);
     if (secure_) {
       r.tls_version = secure_->stream->version();
       r.sni = secure_->stream->server_name();
@@ -629,6 +631,7 @@ Task<middleware::Verdict> Http1Session::pass_middlewares(
     std::size_t consumed, const FilteredDownstream* ahead, bool& goes_on) {
   MiddlewareRequest mr;
   describe_request(head, t, captures, route, client, stream_->is_secure(), mr);
+  if (record_ != nullptr) mr.request.request_id = record_->request_id;
   describe_body(ahead, pass.chain().wants_body, !has_body_bytes(head), mr.request);
   mr.request.now_ms = loop().now_ms();
   const middleware::Context mc{&loop(), &scope_.cancel_token(), ctx_.index};
@@ -764,8 +767,9 @@ Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::stri
     filter_local_head(filters, res.status, res.body != http::BodyKind::none, res.fields, filtered);
     out.fields = filtered.fields;
   }
-  http::HeaderField hsts;
-  out.listener_fields = hsts_field(listener_->hsts, stream_->is_secure(), out.fields, hsts);
+  std::array<http::HeaderField, 2> added;
+  out.listener_fields =
+      listener_response_fields(*listener_, stream_->is_secure(), record_, out.fields, added);
   std::array<char, 2048> fixed;
   http::HeadWriter w(fixed);
   std::string large;  // a configured response with many or long fields

@@ -6,7 +6,11 @@
 
 #include "config/loader.h"
 #include "config/model.h"
+#include "config/redact.h"
+#include "core/service_notify.h"
+#include "observe/wall_clock.h"
 #include "proxy/server.h"
+#include "proxy/snapshot.h"
 
 namespace sluice::proxy {
 namespace {
@@ -79,15 +83,15 @@ Reloader::Outcome Reloader::on_generation_thread(Work work) {
 }
 
 void Reloader::count(bool applied) {
-  (applied ? applied_ : refused_).fetch_add(1, std::memory_order_relaxed);
+  (applied ? reloads_applied_ : reloads_refused_).fetch_add(1, std::memory_order_relaxed);
   last_applied_.store(applied, std::memory_order_relaxed);
   last_unix_us_.store(observe::unix_now_us(), std::memory_order_relaxed);
 }
 
 Reloader::Stats Reloader::stats() const {
   Stats s;
-  s.applied = applied_.load(std::memory_order_relaxed);
-  s.refused = refused_.load(std::memory_order_relaxed);
+  s.applied = reloads_applied_.load(std::memory_order_relaxed);
+  s.refused = reloads_refused_.load(std::memory_order_relaxed);
   s.last_unix_us = last_unix_us_.load(std::memory_order_relaxed);
   s.last_applied = last_applied_.load(std::memory_order_relaxed);
   return s;
@@ -105,22 +109,48 @@ Reloader::GenerationThread Reloader::first_generation(const std::function<void()
   return first;
 }
 
+void Reloader::record_first(std::string text, std::size_t redacted) {
+  Applied first;
+  first.text = std::move(text);
+  first.redacted = redacted;
+  first.origin = path_;
+  record(std::move(first));
+}
+
+void Reloader::record(Applied next) {
+  next.generation = server_.snapshot()->generation;
+  next.applied_at_us = observe::unix_now_us();
+  std::lock_guard lock(applied_mutex_);
+  std::swap(applied_, next);
+}
+
+Reloader::Applied Reloader::applied() const {
+  std::lock_guard lock(applied_mutex_);
+  return applied_;
+}
+
 Reloader::Outcome Reloader::reload_file() {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  ServiceReload notice(path_);  // systemd: RELOADING=1 until READY=1
+  Outcome outcome = on_generation_thread([&] {
     const auto result = config::load_file(path_);
     return apply(result.config.get(), loaded(result), path_);
   });
+  notice.finished(outcome.applied);
+  return remember(std::move(outcome), path_);
 }
 
 Reloader::Outcome Reloader::apply_text(std::string_view yaml, const std::string& origin) {
   std::lock_guard lock(mutex_);
-  return on_generation_thread([&] {
+  ServiceReload notice(origin);
+  Outcome outcome = on_generation_thread([&] {
     // Relative paths in it are relative to the file's directory, as when
     // the file is loaded.
     const auto result = config::load_string(yaml, origin, config::directory_of(path_));
     return apply(result.config.get(), loaded(result), origin);
   });
+  notice.finished(outcome.applied);
+  return remember(std::move(outcome), origin);
 }
 
 Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
@@ -147,11 +177,27 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
     return outcome;
   }
   if (on_applied_) on_applied_(*config);
+  // On the generation thread: the text lives in its arena and goes with it.
+  Applied next;
+  next.text = config::redact_secrets(config->source, &next.redacted);
+  next.origin = origin;
+  record(std::move(next));
   outcome.applied = true;
   outcome.summary = config::summary(*config);
   count(true);
   spdlog::info("reload: applied {} ({})", origin, outcome.summary);
   return outcome;
+}
+
+Reloader::Outcome Reloader::remember(Outcome outcome, const std::string& origin) {
+  std::lock_guard lock(last_mutex_);
+  last_ = LastReload{outcome, origin, observe::unix_now_us()};
+  return outcome;
+}
+
+std::optional<Reloader::LastReload> Reloader::last_reload() const {
+  std::lock_guard lock(last_mutex_);
+  return last_;
 }
 
 }  // namespace sluice::proxy

@@ -10,6 +10,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -65,6 +66,20 @@ class Reloader {
 
   const std::string& path() const { return path_; }
 
+  // The configuration in force, as GET /config shows it: its text (inline
+  // secrets redacted: config/redact.h), where it came from, its generation.
+  struct Applied {
+    std::string text;
+    std::size_t redacted = 0;  // values redact_secrets() replaced
+    std::string origin;        // the file, or "POST /config"
+    std::uint64_t generation = 0;
+    std::uint64_t applied_at_us = 0;  // unix time
+  };
+  Applied applied() const;
+  // For the configuration the server started with (main.cpp), its text
+  // already redacted on its generation thread; each reload records its own.
+  void record_first(std::string text, std::size_t redacted);
+
   // What /metrics says about reloads: how many applied and how many were
   // refused since start, and the last one's time (Unix µs; the start's
   // before any) and outcome. Any thread.
@@ -83,21 +98,38 @@ class Reloader {
     on_applied_ = std::move(hook);
   }
 
+  // The last reload's outcome, what asked for it and when (Unix µs); none
+  // before the first reload. Any thread (the dashboard's /status).
+  struct LastReload {
+    Outcome outcome;
+    std::string origin;
+    std::uint64_t at_unix_us = 0;
+  };
+  std::optional<LastReload> last_reload() const;
+
  private:
+  Outcome remember(Outcome outcome, const std::string& origin);  // as last_reload()
   Outcome apply(const config::Config* config, Outcome outcome, const std::string& origin);
   template <typename Work>
   Outcome on_generation_thread(Work work);
   void retire_keeper();
+  void record(Applied next);
 
   Server& server_;
+  mutable std::mutex last_mutex_;  // apart from mutex_: /status reads it while a reload runs
+  std::optional<LastReload> last_;
   std::string path_;
   std::string admin_listen_;
   std::function<void(const config::Config&)> on_applied_;
+  std::mutex mutex_;                  // one reload at a time
+  GenerationThread keeper_;           // the one of the configuration in force
+  mutable std::mutex applied_mutex_;  // not mutex_: GET /config waits for no reload
+  Applied applied_;
   std::mutex mutex_;         // one reload at a time
   GenerationThread keeper_;  // the one of the configuration in force
   // stats(); count() adds one reload's outcome.
-  std::atomic<std::uint64_t> applied_{0};
-  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> reloads_applied_{0};
+  std::atomic<std::uint64_t> reloads_refused_{0};
   std::atomic<std::uint64_t> last_unix_us_{observe::unix_now_us()};
   std::atomic<bool> last_applied_{true};
   void count(bool applied);

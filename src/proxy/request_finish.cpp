@@ -1,9 +1,12 @@
 #include "proxy/request_finish.h"
 
 #include "http/message.h"
+#include "observe/access_log.h"
+#include "observe/tracer.h"
 #include "observe/wall_clock.h"
 #include "observe/worker_metrics.h"
 #include "proxy/backend.h"
+#include "proxy/request_identity.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker_context.h"
 #include "route/route_table.h"
@@ -12,6 +15,8 @@ namespace sluice::proxy {
 
 void finish_request(WorkerContext& ctx, observe::RequestRecord& record) {
   if (ctx.metrics) ctx.metrics->record(record);
+  if (ctx.access_log) ctx.access_log->log(record);
+  if (ctx.tracer && record.trace.sampled) ctx.tracer->finish(ctx.index, record);
 }
 
 void record_head(observe::RequestRecord& r, const http::RequestHead& head,
@@ -36,10 +41,22 @@ void record_route(observe::RequestRecord& r, const route::Route& route, const Ba
   }
 }
 
+namespace {
+
+// Request ids and trace context live in the record: it is kept whenever
+// the configuration assigns them, even with nothing else observing.
+bool needs_identity(const WorkerContext& ctx) {
+  const IdentityPolicy* id = ctx.snapshot ? ctx.snapshot->identity.get() : nullptr;
+  return id != nullptr && (id->request_id || id->tracing);
+}
+
+}  // namespace
+
 RequestRecording::RequestRecording(WorkerContext& ctx, observe::RequestRecord** current)
     : ctx_(ctx),
       current_(current),
-      active_(ctx.metrics != nullptr || ctx.access_log != nullptr || ctx.tracer != nullptr) {
+      active_(ctx.metrics != nullptr || ctx.access_log != nullptr || ctx.tracer != nullptr ||
+              needs_identity(ctx)) {
   if (active_) record_.start_us = observe::monotonic_now_us();
   if (current_ != nullptr) *current_ = get();
 }

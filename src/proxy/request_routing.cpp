@@ -72,24 +72,27 @@ route::PathError resolve_target(const http::RequestHead& head, const ListenerSet
   return route::PathError::none;
 }
 
+std::string_view routing_host(std::string_view host, std::array<char, 256>& lower) {
+  host = strip_port(host);
+  // RFC 3986 §6.2.2.1 and DNS: host names compare case-insensitively, and
+  // "a.example." is the fully qualified "a.example".
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  if (host.size() > lower.size()) return host;
+  for (std::size_t i = 0; i < host.size(); ++i) {
+    const char c = host[i];
+    lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  }
+  return std::string_view(lower.data(), host.size());
+}
+
 // Routing uses the configuration in force now, without holding it: the
 // request keeps only its route and backend (reference-counted).
 std::shared_ptr<const route::Route> find_route(const Snapshot& now, std::size_t slot,
                                                const http::RequestHead& head,
                                                route::RequestView& view, route::Captures& captures,
                                                std::shared_ptr<const Backend>& backend) {
-  std::string_view host = strip_port(head.host);
-  // RFC 3986 §6.2.2.1 and DNS: host names compare case-insensitively, and
-  // "a.example." is the fully qualified "a.example".
-  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
   std::array<char, 256> host_lower;
-  if (host.size() <= host_lower.size()) {
-    for (std::size_t i = 0; i < host.size(); ++i) {
-      const char c = host[i];
-      host_lower[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-    }
-    host = std::string_view(host_lower.data(), host.size());
-  }
+  const std::string_view host = routing_host(head.host, host_lower);
   view.listener = now.in_slot(slot)->index;  // present: checked by the caller
   view.host = host;
   view.method = head.method_text;

@@ -5,6 +5,7 @@
 // forward, exactly the same thing.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -22,6 +23,11 @@ struct Snapshot;
 
 // A host without its port ("[v6]:p" keeps its brackets).
 std::string_view strip_port(std::string_view host);
+
+// The host a request is routed by: its port stripped, a trailing dot
+// dropped, lower-cased into `lower` (a host longer than it is left as it
+// is, and then matches no route's host). A view of `host` or `lower`.
+std::string_view routing_host(std::string_view host, std::array<char, 256>& lower);
 
 // What a request's target is as routed and as forwarded; its strings keep
 // their capacity over a burst of requests.

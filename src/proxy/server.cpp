@@ -2,6 +2,7 @@
 
 #include "middleware/middleware_set.h"
 
+#include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
 
@@ -21,12 +22,15 @@
 #include "core/listener.h"
 #include "core/listener_cap.h"
 #include "core/worker.h"
+#include "observe/access_log_writer.h"
 #include "observe/series_registry.h"
+#include "observe/tracer.h"
 #include "observe/worker_metrics.h"
 #include "proxy/accept_pipeline.h"
 #include "proxy/destination_table.h"
 #include "proxy/metrics_slots.h"
 #include "proxy/pool_group.h"
+#include "proxy/request_identity.h"
 #include "proxy/resolver.h"
 #include "proxy/snapshot.h"
 #include "proxy/tls_builder.h"
@@ -74,6 +78,7 @@ Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
   tls_->certificates.forget_unused();
   if (config.watch) certificate_paths_ = certificate_paths(config);
   apply_caps(*snapshot_);
+  configure_first_access_log(config);
 }
 
 void Server::apply_caps(const Snapshot& snap) {
@@ -90,15 +95,25 @@ Server::~Server() {
 bool Server::open_sockets(const std::string& name, const std::string& listen, std::vector<int>& fds,
                           InheritedSockets& inherited, std::string& error) const {
   // Sockets handed over by a predecessor first: the same sockets, so not
-  // one connection waiting in an accept queue is lost.
-  if (auto it = inherited.find(listen); it != inherited.end()) {
+  // one connection waiting in an accept queue is lost. Socket activation
+  // names its sockets by bound address (socket_activation.h).
+  auto addr = SocketAddress::resolve(listen);
+  auto it = inherited.find(listen);
+  if (it == inherited.end() && addr) it = inherited.find(addr->to_string());
+  if (it != inherited.end()) {
     fds = std::move(it->second);
     inherited.erase(it);
+    // Fewer sockets than workers (one from the service manager): the
+    // workers' loops share them, each through a descriptor of its own.
+    while (!fds.empty() && fds.size() < workers_.size()) {
+      const int fd = ::fcntl(fds.front(), F_DUPFD_CLOEXEC, 0);
+      if (fd < 0) break;
+      fds.push_back(fd);
+    }
     spdlog::info("listener '{}' took over {} socket(s) on {}", name, fds.size(),
                  SocketAddress::local_of(fds.front()).to_string());
     return true;
   }
-  auto addr = SocketAddress::resolve(listen);
   if (!addr) {
     error = "listener '" + name + "': cannot resolve address " + listen;
     return false;
@@ -125,6 +140,10 @@ bool Server::open_sockets(const std::string& name, const std::string& listen, st
 }
 
 bool Server::start(std::string& error, InheritedSockets inherited) {
+  if (!access_log_error_.empty()) {
+    error = access_log_error_;
+    return false;
+  }
   const Snapshot* snap = snapshot_.get();
   // One buffer holds a whole request head plus at least 4 KiB of body.
   std::size_t buffer_bytes = 16 * 1024;
@@ -153,6 +172,7 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
         });
     workers_.push_back(std::move(worker));
     contexts_.push_back(std::move(ctx));
+    attach_access_log(i);
   }
   pools_ = std::make_unique<PoolGroup>(std::move(pools));
   for (auto& ctx : contexts_) {
@@ -173,11 +193,12 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
       workers_[i % workers_.size()]->add_listener(slot, slots_[slot].fds[i], slots_[slot].cap);
   }
   for (auto& [listen, fds] : inherited) {
-    spdlog::info("a listener on {} is no longer configured: closing its inherited sockets", listen);
+    spdlog::info("no listener is configured on {}: closing its inherited socket(s)", listen);
     for (int fd : fds)
       ::close(fd);
   }
   buffer_bytes_ = buffer_bytes;
+  start_tracing(*snap);
   health_ = std::make_unique<balance::HealthChecker>(health_targets(*snap));
   resolver_ = make_resolver(*snap);
   for (auto& worker : workers_)
@@ -191,6 +212,26 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
   health_->start();
   resolver_->start();
   return true;
+}
+
+// The exporter and its queues are made once, for the process's life.
+void Server::start_tracing(const Snapshot& snap) {
+  const IdentityPolicy& id = *snap.identity;
+  if (!id.tracing || !id.otlp) return;
+  observe::TracerSettings s;
+  s.service_name = id.service_name;
+  s.host = id.otlp->host;
+  s.port = id.otlp->port;
+  s.path = id.otlp->path;
+  s.batch = id.otlp->batch;
+  s.queue = id.otlp->queue;
+  s.flush_interval = id.otlp->flush_interval;
+  s.timeout = id.otlp->timeout;
+  tracer_ = std::make_unique<observe::Tracer>(std::move(s), contexts_.size());
+  for (auto& ctx : contexts_)
+    ctx->tracer = tracer_.get();
+  tracer_->start();
+  spdlog::info("tracing: exporting sampled spans to {}", tracer_->settings().endpoint());
 }
 
 std::unique_ptr<Resolver> Server::make_resolver(const Snapshot& snap) {
@@ -296,9 +337,14 @@ bool Server::reload(const config::Config& config, std::string& error) {
     return false;
   }
   if (!restart_needed(*next, error).empty()) return false;
+  std::shared_ptr<const observe::AccessLogPolicy> access_log;
+  if (!prepare_access_log(config, access_log, error)) return false;
   // New listeners open before anything changes: a port in use refuses
   // the whole reload.
-  if (!open_added(*next, added, error)) return false;
+  if (!open_added(*next, added, error)) {
+    access_log_->retire_unused(access_log_policy_.get());  // the files it opened
+    return false;
+  }
   std::vector<std::size_t> removed;
   for (std::size_t s = 0; s < slots_.size(); ++s) {
     if (!slots_[s].listen.empty() && !next->in_slot(s)) removed.push_back(s);
@@ -316,6 +362,7 @@ bool Server::reload(const config::Config& config, std::string& error) {
     warn_about_series_cap(*next->metrics);
   }
   publish(next, std::move(added), removed);
+  publish_access_log(std::move(access_log));
   certificate_paths_ = config.watch ? certificate_paths(config) : std::vector<std::string>();
   restart_certificate_watch();
   restart_background_work(*next);
@@ -352,6 +399,11 @@ const std::string& Server::restart_needed(const Snapshot& next, std::string& err
       error = "listener '" + ls->name + "': a larger max_header_size needs a restart";
       return error;
     }
+  }
+  const IdentityPolicy& now = *snapshot_->identity;
+  const IdentityPolicy& then = *next.identity;
+  if (now.otlp != then.otlp || (now.otlp && now.service_name != then.service_name)) {
+    error = "changing tracing.otlp or tracing.service_name needs a restart";
   }
   return error;
 }
@@ -478,6 +530,11 @@ Server::MemoryReport Server::memory_report() const {
   return report;
 }
 
+std::shared_ptr<const Snapshot> Server::snapshot() const {
+  std::lock_guard lock(control_);
+  return snapshot_;
+}
+
 void Server::visit_backends(const BackendVisitor& visit) const {
   std::lock_guard lock(control_);
   visit(snapshot_->backends);
@@ -513,8 +570,10 @@ void Server::request_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after
 void Server::join() {
   for (auto& worker : workers_)
     worker->join();
+  stop_access_log();
   if (health_) health_->stop();
   if (resolver_) resolver_->stop();
+  if (tracer_) tracer_->stop();  // after the workers: their last spans go too
   // The loops have stopped: their idle backend connections close here.
   for (std::size_t i = 0; i < contexts_.size(); ++i) {
     auto& c = contexts_[i]->counters;

@@ -31,6 +31,9 @@ namespace middleware {
 class MiddlewareCache;
 }
 namespace observe {
+class AccessLogWriter;
+struct AccessLogPolicy;
+class Tracer;
 class MetricsWriter;
 class SeriesRegistry;
 class WorkerMetrics;
@@ -126,6 +129,8 @@ class Server {
   using ListenerVisitor =
       std::function<void(const std::vector<std::shared_ptr<const ListenerSettings>>&)>;
   void visit_listeners(const ListenerVisitor& visit) const;
+  // Any thread: the configuration in force (GET /config, /routes/explain).
+  std::shared_ptr<const Snapshot> snapshot() const;
 
   // /metrics (server_metrics.cpp): the counts of finished requests summed
   // over the workers, then what is read from live state (connections,
@@ -142,6 +147,14 @@ class Server {
   // names are watched too (the set follows each reload): a change calls
   // `on_change`, from the watcher's thread. Call once, after start().
   void watch_certificates(std::function<void()> on_change);
+
+  // Any thread: the access log's files are opened again by name once the
+  // lines so far are written (SIGUSR1, after logrotate renamed them).
+  void reopen_access_log();
+  // Any thread: access log lines dropped because a worker's ring was full.
+  std::uint64_t access_log_dropped() const;
+  // The span exporter (tracing.otlp), for its counts; null: none.
+  const observe::Tracer* tracer() const { return tracer_.get(); }
 
  private:
   // Held by reload() and the reports: they may come from the main thread
@@ -161,6 +174,8 @@ class Server {
   std::unique_ptr<PoolGroup> pools_;
   std::unique_ptr<balance::HealthChecker> health_;  // one probe per checked server
   std::unique_ptr<Resolver> resolver_;              // looks server names up again
+  std::unique_ptr<observe::Tracer> tracer_;         // tracing.otlp: exports spans; null: off
+  void start_tracing(const Snapshot& snap);
   std::size_t buffer_bytes_ = 0;
   std::unique_ptr<route::RegexCache> regexes_;
   // Middlewares whose definitions a reload leaves unchanged keep their
@@ -202,6 +217,21 @@ class Server {
   void publish(const std::shared_ptr<const Snapshot>& next, std::vector<Slot> added,
                const std::vector<std::size_t>& removed);
   void restart_background_work(const Snapshot& next);
+
+  // The access log (server_access_log.cpp): one writer, one ring per
+  // worker; the policy in force and why the first one could not be had.
+  std::unique_ptr<observe::AccessLogWriter> access_log_;
+  std::shared_ptr<const observe::AccessLogPolicy> access_log_policy_;
+  std::string access_log_error_;
+  void configure_first_access_log(const config::Config& config);
+  void attach_access_log(std::size_t worker);
+  // reload(): the policy of `config` (false with `error`: nothing changes),
+  // then, once published, every worker follows it.
+  bool prepare_access_log(const config::Config& config,
+                          std::shared_ptr<const observe::AccessLogPolicy>& next,
+                          std::string& error);
+  void publish_access_log(std::shared_ptr<const observe::AccessLogPolicy> next);
+  void stop_access_log();
 };
 
 }  // namespace sluice::proxy

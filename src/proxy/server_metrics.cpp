@@ -7,6 +7,7 @@
 #include "core/worker.h"
 #include "observe/metrics_render.h"
 #include "observe/metrics_text.h"
+#include "observe/tracer.h"
 #include "observe/worker_metrics.h"
 #include "proxy/server.h"
 #include "proxy/snapshot.h"
@@ -144,11 +145,12 @@ void Server::write_live_metrics(const Snapshot& snap, observe::MetricsWriter& ou
     }
   });
 
-  out.family("sluice_server_weight", MetricType::gauge, "The server's balancing weight.");
+  out.family("sluice_server_weight", MetricType::gauge,
+             "The server's balancing weight (as an operator set it, else as configured).");
   each_server(snap, [&](const Backend& up, int s) {
     out.sample("sluice_server_weight",
                {{"backend", up.name}, {"server", up.servers[static_cast<std::size_t>(s)].address}},
-               static_cast<std::uint64_t>(std::max(0, up.balancer->spec(s).weight)));
+               static_cast<std::uint64_t>(std::max(0, up.balancer->weight_of(s))));
   });
 
   out.family("sluice_server_ejections_total", MetricType::counter,
@@ -172,6 +174,19 @@ void Server::write_live_metrics(const Snapshot& snap, observe::MetricsWriter& ou
              "The configuration in force: 1 for the one loaded at start, one more per reload "
              "applied.");
   out.sample("sluice_config_generation", {}, snap.generation);
+
+  out.family("sluice_access_log_dropped_total", MetricType::counter,
+             "Access log lines dropped: a worker's queue to the writer was full.");
+  out.sample("sluice_access_log_dropped_total", {}, access_log_dropped());
+  out.family("sluice_trace_spans_dropped_total", MetricType::counter,
+             "Sampled spans not exported: a worker's queue was full, or the collector refused "
+             "them.");
+  out.sample("sluice_trace_spans_dropped_total", {},
+             tracer_ ? tracer_->dropped() : std::uint64_t{0});
+  out.family("sluice_trace_spans_exported_total", MetricType::counter,
+             "Sampled spans a collector accepted.");
+  out.sample("sluice_trace_spans_exported_total", {},
+             tracer_ ? tracer_->exported() : std::uint64_t{0});
 }
 
 }  // namespace sluice::proxy

@@ -16,6 +16,7 @@
 #include "proxy/destination_table.h"
 #include "proxy/metrics_slots.h"
 #include "proxy/reproxy.h"
+#include "proxy/request_identity.h"
 #include "proxy/tls_builder.h"
 
 namespace sluice::proxy {
@@ -285,6 +286,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
                                      : std::max(1u, std::thread::hardware_concurrency());
   const auto forwarded = std::make_shared<const ForwardedPolicy>(build_forwarded(config.forwarded));
   const auto middlewares = build_middlewares(config, inputs, snap->workers);
+  snap->identity = std::make_shared<const IdentityPolicy>(build_identity_policy(config));
   MetricsSlots metrics;
   if (inputs.series != nullptr) metrics = assign_metrics_slots(config, *inputs.series);
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
@@ -317,6 +319,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     if (i < metrics.listeners.size()) ls->metrics_slot = metrics.listeners[i];
     ls->slot = i < inputs.slot_of.size() ? inputs.slot_of[i] : i;
     ls->forwarded = forwarded;
+    ls->identity = snap->identity;
     build_listener_extras(config, lc, inputs, *ls);
     if (!lc.middlewares.empty()) ls->middlewares = chain_of(config, middlewares, lc.middlewares);
     if (snap->slots.size() <= ls->slot) snap->slots.resize(ls->slot + 1);

@@ -35,6 +35,7 @@ namespace sluice::proxy {
 
 struct MiddlewareChain;
 struct ReproxyPlan;
+struct IdentityPolicy;
 
 struct ListenerSettings {
   std::string name;
@@ -61,6 +62,7 @@ struct ListenerSettings {
   std::size_t slot = 0;   // which listening sockets serve it; stable across reloads
   std::uint32_t metrics_slot = UINT32_MAX;           // its series (observe/); UINT32_MAX: none
   std::shared_ptr<const ForwardedPolicy> forwarded;  // shared by every listener
+  std::shared_ptr<const IdentityPolicy> identity;    // request ids, tracing; shared too
 
   bool keep_escaped_slashes = false;  // %2F, %5C in paths: forwarded encoded instead of 400
 
@@ -112,6 +114,7 @@ struct Snapshot {
   std::vector<std::shared_ptr<const MiddlewareChain>> route_middlewares;
   // By route, in configuration order: its reproxy settings; null: none.
   std::vector<std::shared_ptr<const ReproxyPlan>> route_reproxy;
+  std::shared_ptr<const IdentityPolicy> identity;  // request ids and tracing (request_identity.h)
   // What the workers' metrics slots stand for under this configuration;
   // null: metrics are off.
   std::shared_ptr<const observe::MetricsLayout> metrics;

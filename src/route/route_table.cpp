@@ -359,32 +359,46 @@ std::shared_ptr<const RouteTable> RouteTable::build(
   return table;
 }
 
+namespace {
+
+// The checks conditions_hold() makes, one by one, so that explain() gives
+// the reasons of the very rules a request meets.
+inline bool method_allowed(const Route& r, std::string_view method) {
+  return r.methods.empty() ||
+         std::find(r.methods.begin(), r.methods.end(), method) != r.methods.end();
+}
+
+inline bool header_holds(const HeaderCondition& c, std::span<const http::HeaderField> fields) {
+  for (const auto& f : fields) {
+    if (!http::iequals(f.name, c.name)) continue;
+    if (c.kind == HeaderCondition::Kind::present ||
+        (c.kind == HeaderCondition::Kind::exact && f.value == c.value) ||
+        (c.kind == HeaderCondition::Kind::regex && c.regex &&
+         re2::RE2::PartialMatch(re2::StringPiece(f.value.data(), f.value.size()), *c.regex))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+inline bool query_holds(const QueryCondition& q, std::string_view query) {
+  std::string_view value;
+  if (!find_query(query, q.name, value)) return false;
+  return q.present_only || value == q.value;
+}
+
+}  // namespace
+
 bool RouteTable::conditions_hold(const Route& r, const RequestView& req) const {
   // An internal route is invisible to clients; a lower-ranked route may
   // still answer them.
   if (r.internal && !req.internal) return false;
-  if (!r.methods.empty() &&
-      std::find(r.methods.begin(), r.methods.end(), req.method) == r.methods.end()) {
-    return false;
-  }
+  if (!method_allowed(r, req.method)) return false;
   for (const auto& c : r.headers) {
-    bool found = false;
-    for (const auto& f : req.fields) {
-      if (!http::iequals(f.name, c.name)) continue;
-      if (c.kind == HeaderCondition::Kind::present ||
-          (c.kind == HeaderCondition::Kind::exact && f.value == c.value) ||
-          (c.kind == HeaderCondition::Kind::regex && c.regex &&
-           re2::RE2::PartialMatch(re2::StringPiece(f.value.data(), f.value.size()), *c.regex))) {
-        found = true;
-        break;
-      }
-    }
-    if (!found) return false;
+    if (!header_holds(c, req.fields)) return false;
   }
   for (const auto& q : r.query) {
-    std::string_view value;
-    if (!find_query(req.query, q.name, value)) return false;
-    if (!q.present_only && value != q.value) return false;
+    if (!query_holds(q, req.query)) return false;
   }
   return true;
 }
@@ -457,6 +471,92 @@ const Route* RouteTable::match(const RequestView& req, Captures* captures) const
     }
   }
   return &winner;
+}
+
+RouteVerdict RouteTable::judge(const Route& r, const RequestView& req) const {
+  RouteVerdict v;
+  v.route = &r;
+  // Host: as the index files it (exact, "*.suffix" for a host longer than
+  // the suffix, or any).
+  if (is_wildcard(r.host)) {
+    const std::string_view suffix = std::string_view(r.host).substr(1);
+    v.host = req.host.size() > suffix.size() && req.host.ends_with(suffix);
+  } else {
+    v.host = r.host.empty() || r.host == req.host;
+  }
+  switch (r.path_kind) {
+    case Route::PathKind::exact:
+      v.path = req.path == r.path;
+      break;
+    case Route::PathKind::prefix:
+      v.path = req.path.starts_with(r.path);
+      break;
+    case Route::PathKind::regex:
+      // The index's RE2::Set is unanchored too.
+      v.path =
+          r.path_regex &&
+          re2::RE2::PartialMatch(re2::StringPiece(req.path.data(), req.path.size()), *r.path_regex);
+      break;
+    case Route::PathKind::any:
+      v.path = r.path.empty();  // else a regex RE2 refused: never indexed
+      break;
+  }
+  v.internal = !r.internal || req.internal;
+  v.method = method_allowed(r, req.method);
+  for (const auto& c : r.headers) {
+    if (!header_holds(c, req.fields)) {
+      v.header = &c;
+      break;
+    }
+  }
+  for (const auto& q : r.query) {
+    if (!query_holds(q, req.query)) {
+      v.query = &q;
+      break;
+    }
+  }
+  return v;
+}
+
+Explanation RouteTable::explain(const RequestView& req, std::size_t near_miss_limit) const {
+  Explanation e;
+  e.winner = match(req);
+  if (e.winner != nullptr && judge(*e.winner, req).failures() != 0) e.consistent = false;
+  std::vector<RouteVerdict> losers;
+  for (const auto& entry : routes_) {
+    const Route& r = *entry;
+    if (req.listener >= r.on_listener.size() || !r.on_listener[req.listener]) continue;
+    ++e.considered;
+    if (&r == e.winner) continue;
+    const RouteVerdict v = judge(r, req);
+    if (!v.host) {
+      ++e.lost.host;
+    } else if (!v.path) {
+      ++e.lost.path;
+    } else if (!v.internal) {
+      ++e.lost.internal;
+    } else if (!v.method) {
+      ++e.lost.method;
+    } else if (v.header != nullptr) {
+      ++e.lost.header;
+    } else if (v.query != nullptr) {
+      ++e.lost.query;
+    } else {
+      ++e.lost.outranked;
+      if (e.winner == nullptr || r.rank < e.winner->rank) e.consistent = false;
+    }
+    losers.push_back(v);
+  }
+  // routes_ is in rank order, and the sort is stable: ties stay by rank.
+  std::stable_sort(losers.begin(), losers.end(), [](const RouteVerdict& a, const RouteVerdict& b) {
+    return a.failures() < b.failures();
+  });
+  if (losers.size() > near_miss_limit) {
+    e.more = losers.size() - near_miss_limit;
+    losers.resize(near_miss_limit);
+  }
+  e.near_misses = std::move(losers);
+  return e;
 }
 
 std::vector<RouteFinding> RouteTable::shadowed() const {

@@ -159,6 +159,39 @@ struct Captures {
   int count = 0;
 };
 
+// Why one route does or does not answer a request: each check the router
+// makes, in its order (RouteTable::explain).
+struct RouteVerdict {
+  const Route* route = nullptr;
+  bool host = true;      // its host rule admits the request's host
+  bool path = true;      // its path rule admits the normalised path
+  bool internal = true;  // not an internal route, or an internal lookup
+  bool method = true;
+  const HeaderCondition* header = nullptr;  // the first header condition that fails
+  const QueryCondition* query = nullptr;    // the first query condition that fails
+  int failures() const {
+    return !host + !path + !internal + !method + (header != nullptr) + (query != nullptr);
+  }
+};
+
+// What RouteTable::explain() found.
+struct Explanation {
+  const Route* winner = nullptr;  // what match() gives the request; null: none (404)
+  std::size_t considered = 0;     // routes on the request's listener
+  // Routes that lost, counted by the first check they failed in the
+  // router's order; `outranked` matched every check but rank lower.
+  struct Counts {
+    std::size_t host = 0, path = 0, internal = 0, method = 0, header = 0, query = 0, outranked = 0;
+  } lost;
+  // The losers closest to winning: fewest failed checks first, then by
+  // rank; at most the limit asked for. `more` counts those left out.
+  std::vector<RouteVerdict> near_misses;
+  std::size_t more = 0;
+  // False if a route ranked above the winner passes every check: the
+  // index and the checks disagree (a bug; the winner is still match()'s).
+  bool consistent = true;
+};
+
 // A problem found in one route (by its position in the configuration).
 struct RouteFinding {
   std::size_t route = 0;
@@ -217,7 +250,16 @@ class RouteTable {
   // every request they would ("route 'b' is shadowed by route 'a'").
   std::vector<RouteFinding> shadowed() const;
 
+  // Why `request` gets the route it gets (the same as match()'s) and why
+  // each other route of its listener does not, for an operator (GET
+  // /routes/explain): one check of every route, so for the admin API only,
+  // never the request path.
+  Explanation explain(const RequestView& request, std::size_t near_miss_limit) const;
+  RouteVerdict judge(const Route& route, const RequestView& request) const;
+
   std::size_t size() const { return routes_.size(); }
+  // Every route, by rank (what the admin's GET /routes lists).
+  std::span<const std::shared_ptr<const Route>> routes() const { return routes_; }
 
  private:
   struct HostBucket;

@@ -40,8 +40,9 @@ TEST(AdminRouting, EachPathReachesItsEndpointAndA405NamesTheMethodsItTakes) {
       {"DELETE", "/debug/memory", 405, kNone, "GET, HEAD"},
       {"POST", "/config", 0, Endpoint::config, ""},
       {"POST", "/config?dry=1", 0, Endpoint::config, ""},
-      {"GET", "/config", 405, kNone, "POST"},
-      {"PUT", "/config", 405, kNone, "POST"},
+      {"GET", "/config", 0, Endpoint::config_text, ""},
+      {"HEAD", "/config?format=json", 0, Endpoint::config_text, ""},
+      {"PUT", "/config", 405, kNone, "GET, HEAD, POST"},
       {"GET", "/backends", 0, Endpoint::backends, ""},
       {"HEAD", "/backends", 0, Endpoint::backends, ""},
       {"POST", "/backends", 405, kNone, "GET, HEAD"},
@@ -52,10 +53,10 @@ TEST(AdminRouting, EachPathReachesItsEndpointAndA405NamesTheMethodsItTakes) {
       {"DELETE", "/backends/api/servers/10.0.0.1:80/state", 405, kNone, "POST, PUT"},
       // Methods are case-sensitive (RFC 9110 §9.1).
       {"get", "/debug/memory", 405, kNone, "GET, HEAD"},
-      {"post", "/config", 405, kNone, "POST"},
+      {"post", "/config", 405, kNone, "GET, HEAD, POST"},
       // Paths match exactly: no trailing slash, no case folding, no
       // decoding of the fixed parts.
-      {"GET", "/", 404, kNone, ""},
+      {"GET", "/", 0, Endpoint::dashboard, ""},
       {"GET", "/debug/memory/", 404, kNone, ""},
       {"GET", "/DEBUG/MEMORY", 404, kNone, ""},
       {"POST", "/config/", 404, kNone, ""},

@@ -1,0 +1,21 @@
+# Writes OUT, a C++ file holding every .html, .js and .css file of DIR as a
+# raw string literal: the dashboard is built into the binary, nothing is
+# read from disk at run time. Run by CMake at build time (src/admin/CMakeLists.txt).
+set(delimiter "sluice_asset")
+file(GLOB assets "${DIR}/*.html" "${DIR}/*.js" "${DIR}/*.css")
+list(SORT assets)
+set(out "// Generated from src/admin/dashboard/ by embed.cmake: do not edit.\n")
+string(APPEND out "#include \"admin/dashboard.h\"\n\nnamespace sluice::admin {\n\n")
+string(APPEND out "const std::vector<DashboardAsset>& dashboard_assets() {\n")
+string(APPEND out "  static const std::vector<DashboardAsset> assets = {\n")
+foreach(file IN LISTS assets)
+  get_filename_component(name "${file}" NAME)
+  file(READ "${file}" content)
+  string(FIND "${content}" ")${delimiter}\"" clash)
+  if(NOT clash EQUAL -1)
+    message(FATAL_ERROR "${file} holds \")${delimiter}\"\", which ends the raw string literal")
+  endif()
+  string(APPEND out "      {\"${name}\", R\"${delimiter}(${content})${delimiter}\"},\n")
+endforeach()
+string(APPEND out "  };\n  return assets;\n}\n\n}  // namespace sluice::admin\n")
+file(WRITE "${OUT}" "${out}")
