@@ -125,8 +125,6 @@ class Reloader {
   GenerationThread keeper_;           // the one of the configuration in force
   mutable std::mutex applied_mutex_;  // not mutex_: GET /config waits for no reload
   Applied applied_;
-  std::mutex mutex_;         // one reload at a time
-  GenerationThread keeper_;  // the one of the configuration in force
   // stats(); count() adds one reload's outcome.
   std::atomic<std::uint64_t> reloads_applied_{0};
   std::atomic<std::uint64_t> reloads_refused_{0};
