@@ -152,14 +152,27 @@ TEST(Metrics, AnswersInThePrometheusTextFormatAndHeadHasNoBody) {
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   // Every family is announced, even before any request.
-  for (const char* family :
-       {"sluice_requests_total", "sluice_received_bytes_total", "sluice_sent_bytes_total",
-        "sluice_request_duration_seconds", "sluice_first_byte_seconds", "sluice_connect_seconds",
-        "sluice_server_requests_total", "sluice_retries_total", "sluice_client_connections",
-        "sluice_server_connections", "sluice_server_pool_reuse_total", "sluice_server_up",
-        "sluice_server_admin_state", "sluice_server_weight", "sluice_server_ejections_total",
-        "sluice_server_queue_length", "sluice_config_generation", "sluice_config_reloads_total",
-        "sluice_config_last_reload_timestamp_seconds"}) {
+  for (const char* family : {"sluice_requests_total",
+                             "sluice_received_bytes_total",
+                             "sluice_sent_bytes_total",
+                             "sluice_request_duration_seconds",
+                             "sluice_first_byte_seconds",
+                             "sluice_connect_seconds",
+                             "sluice_server_requests_total",
+                             "sluice_retries_total",
+                             "sluice_client_connections",
+                             "sluice_server_connections",
+                             "sluice_server_pool_reuse_total",
+                             "sluice_server_up",
+                             "sluice_server_admin_state",
+                             "sluice_server_weight",
+                             "sluice_server_ejections_total",
+                             "sluice_server_queue_length",
+                             "sluice_config_generation",
+                             "sluice_config_reloads_total",
+                             "sluice_config_last_reload_timestamp_seconds",
+                             "sluice_access_log_dropped_total",
+                             "sluice_trace_spans_dropped_total"}) {
     EXPECT_NE(r->body.find(std::string("# TYPE ") + family + " "), std::string::npos) << family;
     EXPECT_NE(r->body.find(std::string("# HELP ") + family + " "), std::string::npos) << family;
   }
