@@ -163,7 +163,11 @@ def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=
 
     `tls`: terminate TLS on the listener: {"cert", "key", "bundle" (cert then
     key in one file, for HAProxy), "ktls" (sluice only)}; session tickets and
-    a session cache on, as each proxy has them by default (nginx: stated)."""
+    a session cache on, as each proxy has them by default (nginx: stated).
+
+    SLUICE_BENCH_EXTRA in the environment: top-level YAML added to sluice's
+    configuration, to measure a feature's cost (e.g. an admin listener,
+    which turns /metrics counting on)."""
     d = workdir
     port = free_port()
     maxconn = max((nofile - 20) // 2, clients + 100)
@@ -199,7 +203,8 @@ def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=
 access_log: {{path: {os.path.join(d, "access.log")}, format: json}}
 """
         with open(path, "w") as f:
-            f.write(f"""workers: 1
+            f.write(os.environ.get("SLUICE_BENCH_EXTRA", "") + f"""
+workers: 1
 log: {{level: warn}}
 {observed}listeners:
   - name: web

@@ -7,10 +7,11 @@
 #include <cstdio>
 
 #include "admin/certificates.h"
-#include "admin/dashboard.h"
-#include "admin/route_list.h"
 #include "admin/config_endpoint.h"
+#include "admin/dashboard.h"
+#include "admin/metrics_endpoint.h"
 #include "admin/route_explain.h"
+#include "admin/route_list.h"
 #include "admin/runtime_weight.h"
 #include "admin/server_control.h"
 #include "admin/status_endpoint.h"
@@ -128,6 +129,10 @@ std::variant<Endpoint, AdminResponse> route(std::string_view method, std::string
     }
     return Endpoint::server_state;
   }
+  if (path == "/metrics") {
+    if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
+    return Endpoint::metrics;
+  }
   if (path == "/debug/memory") {
     if (!reads) return method_not_allowed("GET, HEAD", "use GET\n");
     return Endpoint::memory;
@@ -199,6 +204,8 @@ AdminResponse handle_request(std::string_view method, std::string_view target,
       return config_in_force(target, reloader);
     case Endpoint::explain:
       return explain_route(target, server);
+    case Endpoint::metrics:
+      return metrics_response(server, reloader);
     case Endpoint::server_state:
       break;
   }

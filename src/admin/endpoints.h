@@ -50,6 +50,7 @@ enum class Endpoint : std::uint8_t {
   weight,        // PUT, POST /backends/NAME/servers/ADDRESS/weight
   config_text,   // GET, HEAD /config
   explain,       // GET, HEAD /routes/explain?host=&path=&method=
+  metrics,       // GET, HEAD /metrics
 };
 
 // Which endpoint a request is for, from its method and target alone; or

@@ -193,6 +193,8 @@ void Balancer::inherit(const Balancer& old) const {
       to.ejected_until_ms.store(from.ejected_until_ms.load(std::memory_order_relaxed),
                                 std::memory_order_relaxed);
       to.ejections.store(from.ejections.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      to.ejections_total.store(from.ejections_total.load(std::memory_order_relaxed),
+                               std::memory_order_relaxed);
       to.latency_us.store(from.latency_us.load(std::memory_order_relaxed),
                           std::memory_order_relaxed);
       to.up_since_ms.store(from.up_since_ms.load(std::memory_order_relaxed),
@@ -233,6 +235,7 @@ void Balancer::record_failure(int server, std::uint64_t now_ms) const {
     return;
   st.consecutive_failures.store(0, std::memory_order_relaxed);
   const int n = std::min(st.ejections.fetch_add(1, std::memory_order_relaxed), 5);
+  st.ejections_total.fetch_add(1, std::memory_order_relaxed);  // rare: once per ejection
   const std::uint64_t backoff_ms = std::min<std::uint64_t>(1'000ull << n, 30'000);
   st.ejected_until_ms.store(now_ms + backoff_ms, std::memory_order_relaxed);
   spdlog::warn("server {}: {} failures in a row; ejected for {} ms", spec(server).address,

@@ -37,6 +37,8 @@ struct ServerState {
   std::atomic<int> ejections{0};              // in a row: the back-off doubles
   std::atomic<std::uint32_t> latency_us{0};   // moving average of time to response head
   std::atomic<std::uint64_t> up_since_ms{0};  // when checks last brought it back up
+  // Ejections ever, while the server stays configured (/metrics).
+  std::atomic<std::uint64_t> ejections_total{0};
   // Where it resolves now (null: it never has). Replaced, never cleared,
   // when a lookup finds another address; `resolved` says whether the name
   // still resolves at all. Published by the snapshot build and the resolver.

@@ -19,6 +19,8 @@ void load_workers(Walker& w, const YAML::Node& n, int& workers);
 void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded);
 void load_shutdown(Walker& w, const YAML::Node& n, Shutdown& shutdown);
 void load_log(Walker& w, const YAML::Node& n, Log& log);
+// load_metrics.cpp.
+void load_metrics(Walker& w, const YAML::Node& n, Metrics& metrics);
 
 // load_access_log.cpp: the top-level 'access_log' block ('true' is '{}'),
 // and a listener's ('false' turns it off there), at `b`.

@@ -30,7 +30,7 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   if (!w.map_with_keys(
           root, top,
           {"workers", "admin", "listeners", "routes", "backends", "forwarded", "shutdown", "log",
-           "watch", "middlewares", "request_id", "tracing", "access_log"})) {
+           "watch", "middlewares", "request_id", "tracing", "access_log", "metrics"})) {
     return;
   }
   if (const YAML::Node n = field(root, "workers"); n.IsDefined()) load_workers(w, n, c.workers);
@@ -60,6 +60,7 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
     load_request_id(w, r, c.request_id);
   if (const YAML::Node t = field(root, "tracing"); t.IsDefined())
     load_tracing(w, t, c.tracing.emplace());
+  if (const YAML::Node m = field(root, "metrics"); m.IsDefined()) load_metrics(w, m, c.metrics);
   w.bool_field(root, "watch", top, c.watch);
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "config/access_log_config.h"
+#include "config/metrics_config.h"
 #include "config/middleware_config.h"
 #include "config/reproxy_config.h"
 #include "config/request_id_config.h"
@@ -431,6 +432,7 @@ struct Config {
   std::optional<AccessLogSettings> access_log;  // absent: none, unless a listener has one
   RequestId request_id;
   std::optional<Tracing> tracing;  // absent: trace context passes through untouched
+  Metrics metrics;                 // /metrics on the admin listener
   bool watch = false;              // reload when the file changes
 
   const Backend* find_backend(std::string_view name) const;

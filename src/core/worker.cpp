@@ -122,6 +122,14 @@ std::size_t Worker::idle_connection_count() const {
   return n;
 }
 
+void Worker::count_idle_by_listener(std::vector<std::size_t>& counts) const {
+  for (auto* c = head_; c != nullptr; c = c->next_) {
+    if (!c->idle_) continue;
+    if (counts.size() <= c->listener_index_) counts.resize(c->listener_index_ + 1);
+    ++counts[c->listener_index_];
+  }
+}
+
 void Worker::run() {
   for (std::size_t i = 0; i < listeners_.size(); ++i) {
     listeners_[i].listener = std::make_unique<Listener>(loop_, listeners_[i].fd, listeners_[i].cap);

@@ -122,6 +122,9 @@ class Worker {
   // Loop thread only.
   std::size_t connection_count() const { return connections_; }
   std::size_t idle_connection_count() const;
+  // Loop thread only: idle connections by listener index (`counts` grows
+  // to the highest index seen).
+  void count_idle_by_listener(std::vector<std::size_t>& counts) const;
 
  private:
   friend class ConnectionScope;

@@ -82,6 +82,21 @@ Reloader::Outcome Reloader::on_generation_thread(Work work) {
   return outcome;
 }
 
+void Reloader::count(bool applied) {
+  (applied ? reloads_applied_ : reloads_refused_).fetch_add(1, std::memory_order_relaxed);
+  last_applied_.store(applied, std::memory_order_relaxed);
+  last_unix_us_.store(observe::unix_now_us(), std::memory_order_relaxed);
+}
+
+Reloader::Stats Reloader::stats() const {
+  Stats s;
+  s.applied = reloads_applied_.load(std::memory_order_relaxed);
+  s.refused = reloads_refused_.load(std::memory_order_relaxed);
+  s.last_unix_us = last_unix_us_.load(std::memory_order_relaxed);
+  s.last_applied = last_applied_.load(std::memory_order_relaxed);
+  return s;
+}
+
 Reloader::GenerationThread Reloader::first_generation(const std::function<void()>& build) {
   std::promise<void> built;
   GenerationThread first;
@@ -143,11 +158,15 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
   for (const auto& m : outcome.messages)
     spdlog::warn("reload: {}", m);
   std::string why;
+  // Counted before the outcome is logged: whoever reads the log line
+  // finds it in /metrics.
   if (!config) {
+    count(false);
     spdlog::error("reload: {} has errors; the running configuration is unchanged", origin);
     return outcome;
   }
   if (!admin_unchanged(admin_listen_, *config, why) || !server_.reload(*config, why)) {
+    count(false);
     std::vector<std::string> lines;
     split_lines(why, lines);
     for (const auto& line : lines) {
@@ -165,6 +184,7 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
   record(std::move(next));
   outcome.applied = true;
   outcome.summary = config::summary(*config);
+  count(true);
   spdlog::info("reload: applied {} ({})", origin, outcome.summary);
   return outcome;
 }

@@ -4,6 +4,7 @@
 // nothing, and every outcome is logged.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -14,6 +15,8 @@
 #include <string_view>
 #include <thread>
 #include <vector>
+
+#include "observe/wall_clock.h"
 
 namespace sluice::config {
 struct Config;
@@ -77,6 +80,17 @@ class Reloader {
   // already redacted on its generation thread; each reload records its own.
   void record_first(std::string text, std::size_t redacted);
 
+  // What /metrics says about reloads: how many applied and how many were
+  // refused since start, and the last one's time (Unix µs; the start's
+  // before any) and outcome. Any thread.
+  struct Stats {
+    std::uint64_t applied = 0;
+    std::uint64_t refused = 0;
+    std::uint64_t last_unix_us = 0;
+    bool last_applied = true;
+  };
+  Stats stats() const;
+
   // Called with each configuration applied, on the thread that applied it,
   // before the reload returns (one at a time). Set it before the first
   // reload can happen; the admin listener learns its new settings here.
@@ -111,6 +125,12 @@ class Reloader {
   GenerationThread keeper_;           // the one of the configuration in force
   mutable std::mutex applied_mutex_;  // not mutex_: GET /config waits for no reload
   Applied applied_;
+  // stats(); count() adds one reload's outcome.
+  std::atomic<std::uint64_t> reloads_applied_{0};
+  std::atomic<std::uint64_t> reloads_refused_{0};
+  std::atomic<std::uint64_t> last_unix_us_{observe::unix_now_us()};
+  std::atomic<bool> last_applied_{true};
+  void count(bool applied);
 };
 
 }  // namespace sluice::proxy

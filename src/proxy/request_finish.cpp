@@ -4,6 +4,7 @@
 #include "observe/access_log.h"
 #include "observe/tracer.h"
 #include "observe/wall_clock.h"
+#include "observe/worker_metrics.h"
 #include "proxy/backend.h"
 #include "proxy/request_identity.h"
 #include "proxy/snapshot.h"
@@ -13,6 +14,7 @@
 namespace sluice::proxy {
 
 void finish_request(WorkerContext& ctx, observe::RequestRecord& record) {
+  if (ctx.metrics) ctx.metrics->record(record);
   if (ctx.access_log) ctx.access_log->log(record);
   if (ctx.tracer && record.trace.sampled) ctx.tracer->finish(ctx.index, record);
 }

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <latch>
+#include <optional>
 #include <thread>
 
 #include "balance/health_checker.h"
@@ -22,9 +23,12 @@
 #include "core/listener_cap.h"
 #include "core/worker.h"
 #include "observe/access_log_writer.h"
+#include "observe/series_registry.h"
 #include "observe/tracer.h"
+#include "observe/worker_metrics.h"
 #include "proxy/accept_pipeline.h"
 #include "proxy/destination_table.h"
+#include "proxy/metrics_slots.h"
 #include "proxy/pool_group.h"
 #include "proxy/request_identity.h"
 #include "proxy/resolver.h"
@@ -57,6 +61,9 @@ Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
   TlsFindings findings;
   inputs.tls = tls_.get();
   inputs.tls_findings = &findings;
+  // /metrics is served by the admin listener, which a reload cannot add.
+  if (config.admin) series_ = std::make_unique<observe::SeriesRegistry>();
+  inputs.series = series_.get();
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     inputs.slot_of.push_back(i);
     slots_.push_back({config.listeners[i].listen,
@@ -66,6 +73,7 @@ Server::Server(const config::Config& config, std::shared_ptr<TlsAssets> tls)
                       std::make_shared<ListenerCap>(config.listeners[i].name)});
   }
   snapshot_ = Snapshot::build(config, *destinations_, inputs);
+  if (snapshot_->metrics) warn_about_series_cap(*snapshot_->metrics);
   // start-up checked the TLS already (check_tls): nothing new to say here.
   tls_->certificates.forget_unused();
   if (config.watch) certificate_paths_ = certificate_paths(config);
@@ -150,6 +158,12 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
     auto worker = std::make_unique<Worker>(i, nullptr, buffer_bytes);
     auto ctx = std::make_unique<WorkerContext>(i, worker->loop(), destinations);
     ctx->snapshot = snapshot_;
+    if (snap->metrics) {
+      auto& m = metrics_.emplace_back(std::make_unique<observe::WorkerMetrics>());
+      m->reserve(*snap->metrics);
+      m->adopt(snap->metrics);
+      ctx->metrics = m.get();
+    }
     pools.push_back(&ctx->pool);
     WorkerContext* c = ctx.get();
     worker->set_scoping_handler(
@@ -304,6 +318,9 @@ bool Server::reload(const config::Config& config, std::string& error) {
   TlsFindings tls_findings;
   inputs.tls = tls_.get();
   inputs.tls_findings = &tls_findings;
+  // Slots are given on a copy, kept only if the configuration applies.
+  std::optional<observe::SeriesRegistry> series;
+  if (series_) inputs.series = &series.emplace(*series_);
   auto next = Snapshot::build(config, *destinations_, inputs);
   for (const auto& w : tls_findings.warnings)
     spdlog::warn("{}", w);
@@ -337,6 +354,12 @@ bool Server::reload(const config::Config& config, std::string& error) {
     for (const auto& before : snapshot_->backends) {
       if (before->name == up->name) up->balancer->inherit(*before->balancer);
     }
+  }
+  if (series) {
+    *series_ = std::move(*series);
+    for (auto& m : metrics_)
+      m->reserve(*next->metrics);  // before any worker counts under it
+    warn_about_series_cap(*next->metrics);
   }
   publish(next, std::move(added), removed);
   publish_access_log(std::move(access_log));
@@ -429,6 +452,7 @@ void Server::publish(const std::shared_ptr<const Snapshot>& next, std::vector<Sl
       opens.push_back({s, slots_[s].fds[i], slots_[s].cap});
     worker->loop().post([ctx, worker, next, published, opens, removed] {
       ctx->snapshot = next;
+      if (ctx->metrics) ctx->metrics->adopt(next->metrics);
       for (const auto& open : opens)
         worker->open_listener(open.slot, open.fd, open.cap);
       for (std::size_t slot : removed)

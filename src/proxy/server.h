@@ -34,6 +34,9 @@ namespace observe {
 class AccessLogWriter;
 struct AccessLogPolicy;
 class Tracer;
+class MetricsWriter;
+class SeriesRegistry;
+class WorkerMetrics;
 }  // namespace observe
 }  // namespace sluice
 
@@ -129,6 +132,17 @@ class Server {
   // Any thread: the configuration in force (GET /config, /routes/explain).
   std::shared_ptr<const Snapshot> snapshot() const;
 
+  // /metrics (server_metrics.cpp): the counts of finished requests summed
+  // over the workers, then what is read from live state (connections,
+  // server health and state, the configuration's generation), then the
+  // families of every added source. Any thread but a worker's. Without an
+  // admin listener metrics are off and only live state is written.
+  void write_metrics(observe::MetricsWriter& out) const;
+  // Any thread: `source` writes more families at each scrape (e.g. the
+  // drops of an access log's queue), after the server's own.
+  using MetricsSource = std::function<void(observe::MetricsWriter&)>;
+  void add_metrics_source(MetricsSource source);
+
   // With `watch: true`, the certificate, key and CA files the configuration
   // names are watched too (the set follows each reload): a change calls
   // `on_change`, from the watcher's thread. Call once, after start().
@@ -148,6 +162,12 @@ class Server {
   mutable std::mutex control_;
   std::unique_ptr<DestinationTable> destinations_;
   std::shared_ptr<const Snapshot> snapshot_;
+  // Metrics (null / empty: off): the slots of names, one count store per
+  // worker (each written by its worker only), and more families to write.
+  std::unique_ptr<observe::SeriesRegistry> series_;
+  std::vector<std::unique_ptr<observe::WorkerMetrics>> metrics_;
+  std::vector<MetricsSource> metrics_sources_;
+  void write_live_metrics(const Snapshot& snap, observe::MetricsWriter& out) const;
   std::vector<std::unique_ptr<Worker>> workers_;
   // Destroyed before the workers: their pools cancel timers on the loops.
   std::vector<std::unique_ptr<WorkerContext>> contexts_;

@@ -14,6 +14,7 @@
 #include "config/model.h"
 #include "http/h1_encoder.h"
 #include "proxy/destination_table.h"
+#include "proxy/metrics_slots.h"
 #include "proxy/reproxy.h"
 #include "proxy/request_identity.h"
 #include "proxy/tls_builder.h"
@@ -286,6 +287,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
   const auto forwarded = std::make_shared<const ForwardedPolicy>(build_forwarded(config.forwarded));
   const auto middlewares = build_middlewares(config, inputs, snap->workers);
   snap->identity = std::make_shared<const IdentityPolicy>(build_identity_policy(config));
+  MetricsSlots metrics;
+  if (inputs.series != nullptr) metrics = assign_metrics_slots(config, *inputs.series);
   for (std::size_t i = 0; i < config.listeners.size(); ++i) {
     const auto& lc = config.listeners[i];
     auto ls = std::make_shared<ListenerSettings>();
@@ -313,6 +316,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     }
     ls->keep_alive_fields = http::keep_alive_announcement(ls->idle_timeout_ms / 1000);
     ls->index = i;
+    if (i < metrics.listeners.size()) ls->metrics_slot = metrics.listeners[i];
     ls->slot = i < inputs.slot_of.size() ? inputs.slot_of[i] : i;
     ls->forwarded = forwarded;
     ls->identity = snap->identity;
@@ -326,15 +330,24 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     snap->route_middlewares.push_back(r.middlewares ? chain_of(config, middlewares, *r.middlewares)
                                                     : nullptr);
   }
-  snap->routes = route::RouteTable::build(config, inputs.route_errors, inputs.regexes);
+  snap->routes = route::RouteTable::build(config, inputs.route_errors, inputs.regexes,
+                                          inputs.series != nullptr ? &metrics.routes : nullptr);
   snap->route_reproxy = build_reproxy_plans(config, destinations, snap->workers);
-  for (const auto& bc : config.backends) {
+  for (std::size_t b = 0; b < config.backends.size(); ++b) {
+    const auto& bc = config.backends[b];
     auto up =
         std::make_shared<Backend>(build_backend(config, bc, destinations, inputs.tls_findings));
+    if (b < metrics.backends.size()) {
+      up->metrics_slot = metrics.backends[b];
+      for (std::size_t s = 0; s < up->servers.size(); ++s)
+        up->servers[s].metrics_slot = metrics.servers[b][s];
+    }
     for (unsigned w = 0; w < snap->workers; ++w)
       up->per_worker.push_back({up->balancer->make_worker_state(w)});
     snap->backends.push_back(std::move(up));
   }
+  if (inputs.series != nullptr)
+    snap->metrics = metrics_layout(config, metrics, *snap, *inputs.series);
   return snap;
 }
 

@@ -19,6 +19,10 @@
 namespace sluice::tls {
 class ServerContext;
 }
+namespace sluice::observe {
+class SeriesRegistry;
+struct MetricsLayout;
+}  // namespace sluice::observe
 namespace sluice::middleware {
 class MiddlewareCache;
 }
@@ -111,6 +115,9 @@ struct Snapshot {
   // By route, in configuration order: its reproxy settings; null: none.
   std::vector<std::shared_ptr<const ReproxyPlan>> route_reproxy;
   std::shared_ptr<const IdentityPolicy> identity;  // request ids and tracing (request_identity.h)
+  // What the workers' metrics slots stand for under this configuration;
+  // null: metrics are off.
+  std::shared_ptr<const observe::MetricsLayout> metrics;
 
   // The settings of the listener served by `slot`'s sockets, or null.
   const std::shared_ptr<const ListenerSettings>& in_slot(std::size_t slot) const;
@@ -137,6 +144,9 @@ struct Snapshot {
     // reported; its routes then answer 503).
     middleware::MiddlewareCache* middlewares = nullptr;
     std::vector<std::string>* middleware_errors = nullptr;
+    // Where listeners, routes, backends and servers get their metrics
+    // slots (proxy/metrics_slots.h); null: none, and no layout.
+    observe::SeriesRegistry* series = nullptr;
   };
   static std::shared_ptr<const Snapshot> build(const config::Config& config,
                                                DestinationTable& destinations,

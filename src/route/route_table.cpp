@@ -301,16 +301,19 @@ std::size_t RegexCache::compiled() const {
   return entries_->regexes.size() + entries_->sets.size();
 }
 
-std::shared_ptr<const RouteTable> RouteTable::build(const config::Config& config,
-                                                    std::vector<RouteFinding>* errors,
-                                                    RegexCache* cache) {
+std::shared_ptr<const RouteTable> RouteTable::build(
+    const config::Config& config, std::vector<RouteFinding>* errors, RegexCache* cache,
+    const std::vector<std::uint32_t>* metrics_slots) {
   auto table = std::make_shared<RouteTable>();
   RegexCache local;
   BuildContext ctx{errors, cache != nullptr ? *cache->entries_ : *local.entries_};
   std::vector<std::shared_ptr<Route>> routes;
   routes.reserve(config.routes.size());
-  for (std::size_t i = 0; i < config.routes.size(); ++i)
+  for (std::size_t i = 0; i < config.routes.size(); ++i) {
     routes.push_back(std::make_shared<Route>(build_route(config.routes[i], i, config, ctx)));
+    if (metrics_slots != nullptr && i < metrics_slots->size())
+      routes.back()->metrics_slot = (*metrics_slots)[i];
+  }
   std::stable_sort(routes.begin(), routes.end(),
                    [](const auto& a, const auto& b) { return outranks(*a, *b); });
   for (std::size_t rank = 0; rank < routes.size(); ++rank)

@@ -229,9 +229,11 @@ class RouteTable {
   // Builds the table from a validated configuration. Regexes that RE2
   // rejects make `errors` non-empty ("route 'x': match.path_regex: ...").
   // With a `cache`, patterns compiled by an earlier build are reused.
-  static std::shared_ptr<const RouteTable> build(const config::Config& config,
-                                                 std::vector<RouteFinding>* errors = nullptr,
-                                                 RegexCache* cache = nullptr);
+  // `metrics_slots`: each route's Route::metrics_slot, by position in the
+  // configuration (null: none).
+  static std::shared_ptr<const RouteTable> build(
+      const config::Config& config, std::vector<RouteFinding>* errors = nullptr,
+      RegexCache* cache = nullptr, const std::vector<std::uint32_t>* metrics_slots = nullptr);
 
   // The best route for the request, or null; fills `captures` for a
   // path_regex route.
@@ -239,6 +241,8 @@ class RouteTable {
   // A reference to one of this table's routes that keeps the route (not
   // the table) alive: what a request in flight holds.
   std::shared_ptr<const Route> pin(const Route& route) const { return routes_[route.rank]; }
+  // The route of rank `rank` (below size()).
+  const std::shared_ptr<const Route>& at(std::size_t rank) const { return routes_[rank]; }
   // Tables in memory, in this process: what /debug/memory reports.
   static std::size_t alive() { return LiveCount<RouteTable>::alive(); }
 
