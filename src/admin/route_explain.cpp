@@ -5,6 +5,7 @@
 #include <charconv>
 #include <optional>
 
+#include "admin/query.h"
 #include "http/message.h"
 #include "http/parser.h"
 #include "http/token.h"
@@ -22,33 +23,6 @@ AdminResponse bad(std::string why) {
           why +
               "\nuse GET /routes/explain?host=H&path=P[&method=M][&listener=L][&h.NAME=V]"
               "[&limit=N] (docs/operations.md)\n"};
-}
-
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// application/x-www-form-urlencoded, as browsers and `curl -G
-// --data-urlencode` write a query: %XX escapes, '+' for a space. False for
-// a malformed escape.
-bool form_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] != '%') {
-      out += in[i];
-    } else if (i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-      i += 2;
-    } else {
-      return false;
-    }
-  }
-  return true;
 }
 
 // A value for the error message: the operator's own bytes, kept short and

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <vector>
 
+#include "admin/query.h"
 #include "proxy/server.h"
 #include "proxy/snapshot.h"
 #include "route/route_table.h"
@@ -14,32 +15,6 @@ namespace {
 
 AdminResponse bad_query(std::string why) {
   return {400, "text/plain", std::move(why) + "; use GET /routes?search=TEXT&offset=N&limit=N\n"};
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// A query component as a form sends it (application/x-www-form-urlencoded):
-// %XX escapes and '+' for a space. False for a malformed escape.
-bool form_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '+') {
-      out += ' ';
-    } else if (in[i] != '%') {
-      out += in[i];
-    } else if (i + 2 < in.size() && hex_digit(in[i + 1]) >= 0 && hex_digit(in[i + 2]) >= 0) {
-      out += static_cast<char>(hex_digit(in[i + 1]) * 16 + hex_digit(in[i + 2]));
-      i += 2;
-    } else {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool parse_count(std::string_view text, std::size_t& out) {
