@@ -138,6 +138,10 @@ void render_servers(const MetricsLayout& layout, const Summer& sum, MetricsWrite
              cells::kServerFirstByte);
   histograms("sluice_connect_seconds", "Time to open a connection to the server.",
              cells::kServerConnect);
+  histograms("sluice_queue_wait_seconds",
+             "Time requests waited in the queue for a slot at the server's max_connections "
+             "(only requests that waited and got one).",
+             cells::kServerQueueWait);
   out.family("sluice_server_pool_reuse_total", MetricType::counter,
              "Requests sent to the server on a pooled connection that carried one before.");
   each([&](std::uint32_t slot, const MetricsLayout::Server& s) {

@@ -62,6 +62,7 @@ struct RequestRecord {
   std::uint64_t bytes_out = 0;  // response head and body bytes written to the client
   std::int64_t connect_us =
       -1;  // connecting to the server that answered; -1: none (pooled or no backend)
+  std::int64_t queue_us = -1;       // waiting for a slot at the server's max_connections; -1: none
   std::int64_t first_byte_us = -1;  // request start -> first byte of the response head; -1: none
   std::int64_t total_us = 0;        // request start -> last byte written
   std::uint32_t retries = 0;        // tries after the first

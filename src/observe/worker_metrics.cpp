@@ -166,6 +166,7 @@ void WorkerMetrics::record(const RequestRecord& r) {
       bump(c[code]);
       if (r.first_byte_us >= 0) observe_us(c + cells::kServerFirstByte, r.first_byte_us);
       if (r.connect_us >= 0) observe_us(c + cells::kServerConnect, r.connect_us);
+      if (r.queue_us >= 0) observe_us(c + cells::kServerQueueWait, r.queue_us);
       if (r.reused_connection) bump(c[cells::kServerReused]);
     }
   }

@@ -49,7 +49,8 @@ inline constexpr std::size_t kBackend = static_cast<std::size_t>(FailurePhase::c
 // server: requests by code, time to first byte, connect time, pool reuse.
 inline constexpr std::size_t kServerFirstByte = kCodes;
 inline constexpr std::size_t kServerConnect = kServerFirstByte + kHistogram;
-inline constexpr std::size_t kServerReused = kServerConnect + kHistogram;
+inline constexpr std::size_t kServerQueueWait = kServerConnect + kHistogram;
+inline constexpr std::size_t kServerReused = kServerQueueWait + kHistogram;
 inline constexpr std::size_t kServer = kServerReused + 1;
 }  // namespace cells
 

@@ -102,7 +102,12 @@ Task<ExchangeEnd> Exchange::run() {
     // admit: a slot on the chosen server (max_connections and its queue).
     // No co_await inside the condition (see docs/architecture.md).
     bool admitted = connector_.admitted();
-    if (!admitted) admitted = co_await connector_.admit();
+    if (!admitted) {
+      const std::uint64_t queued_us = in_.record != nullptr ? observe::monotonic_now_us() : 0;
+      bool waited = false;
+      admitted = co_await connector_.admit(&waited);
+      if (waited && in_.record != nullptr) note_queue_wait(queued_us);
+    }
     if (!admitted) {
       co_return end(
           proxy_error(ErrorKind::queue_full, Phase::queue,
@@ -500,6 +505,14 @@ std::string_view Exchange::server_name() const {
 
 // The one place an error becomes what the client hears, a log line and a
 // termination code.
+// Time spent waiting for a slot on a server at max_connections (all tries).
+void Exchange::note_queue_wait(std::uint64_t queued_us) {
+  observe::RequestRecord& r = *in_.record;
+  const auto waited = static_cast<std::int64_t>(observe::monotonic_now_us() - queued_us);
+  r.queue_us = r.queue_us < 0 ? waited : r.queue_us + waited;
+  record_server();
+}
+
 void Exchange::record_server() {
   const BackendServer* s = connector_.server();
   if (s == nullptr) return;

@@ -114,6 +114,7 @@ class Exchange {
   UpstreamConnector::ConnectOptions connect_options();
   void on_connected();
   void record_server();
+  void note_queue_wait(std::uint64_t queued_us);
   void record_try(bool reused);
   void record_retry(const ExchangeError& failed);
   enum class Sent : std::uint8_t { ok, server_failed, client_failed };

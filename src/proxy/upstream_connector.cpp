@@ -65,11 +65,13 @@ bool UpstreamConnector::pick(std::uint64_t hash_key, int preferred) {
   return true;
 }
 
-Task<bool> UpstreamConnector::admit() {
+Task<bool> UpstreamConnector::admit(bool* waited) {
   assert(server_ >= 0);  // picked first
   balance::ConnectionLimit* limit = backend_.balancer->limit(server_);
   if (limit == nullptr || holding_slot_) co_return true;
-  holding_slot_ = co_await limit->acquire(loop_, backend_.queue_timeout_ms, cancel_);
+  auto acquire = limit->acquire(loop_, backend_.queue_timeout_ms, cancel_);
+  holding_slot_ = co_await acquire;
+  if (waited != nullptr) *waited = holding_slot_ && !acquire.immediate;
   co_return holding_slot_;
 }
 

@@ -59,8 +59,9 @@ class UpstreamConnector {
   // max_connections, or its slot is already held.
   bool admitted() const { return holding_slot_ || backend_.balancer->limit(server_) == nullptr; }
   // A slot on the chosen server, waiting in its queue if need be. False:
-  // the queue is full or timed out (or the client left).
-  Task<bool> admit();
+  // the queue is full or timed out (or the client left). `waited`, when
+  // given, says whether the slot came after a wait in the queue.
+  Task<bool> admit(bool* waited = nullptr);
 
   struct ConnectOptions {
     ReuseChoice reuse;

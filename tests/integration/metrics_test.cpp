@@ -158,6 +158,7 @@ TEST(Metrics, AnswersInThePrometheusTextFormatAndHeadHasNoBody) {
                              "sluice_request_duration_seconds",
                              "sluice_first_byte_seconds",
                              "sluice_connect_seconds",
+                             "sluice_queue_wait_seconds",
                              "sluice_server_requests_total",
                              "sluice_retries_total",
                              "sluice_client_connections",

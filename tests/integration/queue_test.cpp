@@ -5,6 +5,7 @@
 // waiters count, they are served in arrival order, max_size defaults to
 // 1024 per server, and a queue timeout of 0 means "do not wait".
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -100,6 +101,50 @@ TEST(Queue, RequestsThatTimedOutLeaveTheQueueSoLaterOnesWaitAndAreServed) {
   ASSERT_EQ(seen.size(), 3u);
   EXPECT_EQ(seen[1].target, "/d");  // in the order they came
   EXPECT_EQ(seen[2].target, "/e");
+}
+
+// The wait shows in /metrics: one observation per queued request, as long
+// as it waited; none for a request admitted at once.
+TEST(Queue, TheTimeARequestWaitedIsInTheQueueWaitHistogram) {
+  GatedServer server;
+  SluiceInstance sluice(one_backend_config(
+      "{address: " + server.backend().address() + ", max_connections: 1}",
+      "    queue: {timeout: 20s}\n", 1, "log: {level: debug}\nadmin: {listen: 127.0.0.1:0}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  const std::uint16_t port = sluice.port("web");
+  auto holder = send_get(port, "/hold");
+  ASSERT_TRUE(server.backend().wait_for_requests(1));
+  auto waiting = send_get(port, "/waits");
+  ASSERT_TRUE(sluice.process().wait_for_count("request queued", 1, std::chrono::seconds(5)));
+  const auto queued_at = std::chrono::steady_clock::now();
+  // The holder's server answers only when told: the queued one waits at
+  // least until then.
+  while (std::chrono::steady_clock::now() - queued_at < std::chrono::milliseconds(50)) {
+    pollfd answer{waiting->fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&answer, 1, 5), 0);  // no answer while its slot is taken
+  }
+  server.open();
+  EXPECT_EQ(status_of(*holder), 200);
+  EXPECT_EQ(status_of(*waiting), 200);
+  const std::string series = "{backend=\"app\",server=\"" + server.backend().address() + "\"}";
+  std::string text;
+  for (int i = 0; i < 500; ++i) {  // counted when each connection is done with its request
+    auto r = sluice.admin_get("/metrics");
+    ASSERT_TRUE(r && r->status == 200);
+    text = r->body;
+    if (text.find("sluice_queue_wait_seconds_count" + series + " 1\n") != std::string::npos &&
+        text.find("sluice_first_byte_seconds_count" + series + " 2\n") != std::string::npos) {
+      break;
+    }
+    sluice.process().output();
+  }
+  EXPECT_NE(text.find("sluice_queue_wait_seconds_count" + series + " 1\n"), std::string::npos)
+      << text;
+  // At least the 50 ms it was held back: nothing under the 0.05 s bucket.
+  EXPECT_NE(text.find("sluice_queue_wait_seconds_bucket{backend=\"app\",server=\"" +
+                      server.backend().address() + "\",le=\"0.025\"} 0\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(Queue, WaitingRequestsAreServedInTheOrderTheyArrived) {
