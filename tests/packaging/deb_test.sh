@@ -5,7 +5,8 @@
 # Usage: deb_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
-for tool in cpack dpkg-deb dpkg-shlibdeps; do
+# CPack needs `file` to find the binaries whose libraries become Depends.
+for tool in cpack dpkg-deb dpkg-shlibdeps file; do
   command -v "$tool" >/dev/null || { echo "$tool is not installed: skipped"; exit 77; }
 done
 tmp=$(mktemp -d)
