@@ -23,7 +23,7 @@ class BoundedText {
  public:
   void assign(std::string_view s) {
     size_ = s.size() < N ? s.size() : N;
-    std::memcpy(data_.data(), s.data(), size_);
+    if (size_ > 0) std::memcpy(data_.data(), s.data(), size_);  // an empty view may hold null
   }
   std::string_view view() const { return {data_.data(), size_}; }
 

@@ -119,7 +119,10 @@ TEST(Balancer, RetryAvoidsTheServerThatJustFailedWhenItCan) {
   const int first = b.pick(ws, 0, key);
   EXPECT_NE(b.pick(ws, 0, key, first), first);
   Balancer single(Algorithm::hash, servers({1}));
-  EXPECT_EQ(single.pick(ws, 0, key, 0), 0);  // no other: the same one again
+  // Each balancer picks with its own worker state (a backend keeps them
+  // side by side): the hash ring lives there.
+  auto single_ws = single.make_worker_state(0);
+  EXPECT_EQ(single.pick(single_ws, 0, key, 0), 0);  // no other: the same one again
 }
 
 TEST(ConsistentHash, RemovingOneOfFiveServersMovesAboutAFifthOfTheKeys) {
