@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "admin/query.h"
+#include "admin/route_json.h"
 #include "http/message.h"
 #include "http/parser.h"
 #include "http/token.h"
@@ -106,20 +107,6 @@ std::optional<AdminResponse> take(ExplainQuery& q, const std::string& name, std:
   return std::nullopt;
 }
 
-const char* path_kind(Route::PathKind k) {
-  switch (k) {
-    case Route::PathKind::exact:
-      return "exact";
-    case Route::PathKind::prefix:
-      return "prefix";
-    case Route::PathKind::regex:
-      return "regex";
-    case Route::PathKind::any:
-      break;
-  }
-  return "any";
-}
-
 std::string names_json(const std::vector<std::string>& names) {
   std::string out = "[";
   for (std::size_t i = 0; i < names.size(); ++i)
@@ -134,22 +121,11 @@ std::string route_json(const Route& r) {
   std::vector<std::string> query;
   for (const auto& c : r.query)
     query.push_back(c.name);
-  std::string action;
-  switch (r.action) {
-    case route::ActionKind::backend:
-      action = "\"action\": \"backend\", \"backend\": " + json_string(r.backend);
-      break;
-    case route::ActionKind::respond:
-      action = fmt::format("\"action\": \"respond\", \"status\": {}", r.respond.status);
-      break;
-    case route::ActionKind::redirect:
-      action = fmt::format("\"action\": \"redirect\", \"status\": {}", r.redirect.status);
-      break;
-  }
+  const std::string action = route_action_json(r);
   return fmt::format(
       "{{\"name\": {}, \"rank\": {}, \"priority\": {}, \"host\": {}, \"path_rule\": \"{}\", "
       "\"path\": {}, \"methods\": {}, \"headers\": {}, \"query\": {}, {}}}",
-      json_string(r.name), r.rank, r.priority, json_string(r.host), path_kind(r.path_kind),
+      json_string(r.name), r.rank, r.priority, json_string(r.host), path_kind_name(r.path_kind),
       json_string(r.path), names_json(r.methods), names_json(headers), names_json(query), action);
 }
 

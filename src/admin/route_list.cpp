@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "admin/query.h"
+#include "admin/route_json.h"
 #include "proxy/server.h"
 #include "proxy/snapshot.h"
 #include "route/route_table.h"
@@ -50,20 +51,6 @@ bool matches(const route::Route& r, const std::vector<std::string_view>& words) 
   });
 }
 
-const char* path_kind_name(route::Route::PathKind k) {
-  switch (k) {
-    case route::Route::PathKind::regex:
-      return "regex";
-    case route::Route::PathKind::prefix:
-      return "prefix";
-    case route::Route::PathKind::exact:
-      return "exact";
-    case route::Route::PathKind::any:
-      break;
-  }
-  return "any";
-}
-
 std::string json_list(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i)
@@ -76,18 +63,7 @@ std::string route_json(const route::Route& r, const proxy::Snapshot& snap) {
   for (std::size_t i = 0; i < r.on_listener.size() && i < snap.listeners.size(); ++i) {
     if (r.on_listener[i]) listeners.push_back(snap.listeners[i]->name);
   }
-  std::string action;
-  switch (r.action) {
-    case route::ActionKind::backend:
-      action = "\"action\": \"backend\", \"backend\": " + json_string(r.backend);
-      break;
-    case route::ActionKind::respond:
-      action = fmt::format("\"action\": \"respond\", \"status\": {}", r.respond.status);
-      break;
-    case route::ActionKind::redirect:
-      action = fmt::format("\"action\": \"redirect\", \"status\": {}", r.redirect.status);
-      break;
-  }
+  const std::string action = route_action_json(r);
   return fmt::format(
       "{{\"name\": {}, \"listeners\": {}, \"priority\": {}, \"host\": {}, \"path_kind\": \"{}\", "
       "\"path\": {}, \"methods\": {}, {}}}",
