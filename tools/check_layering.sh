@@ -11,7 +11,8 @@ level() {
     route|balance|observe) echo 2 ;;
     middleware) echo 3 ;;
     proxy) echo 4 ;;
-    admin) echo 5 ;;
+    fleet) echo 5 ;;
+    admin) echo 6 ;;
     *) echo 9 ;;
   esac
 }
