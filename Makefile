@@ -10,7 +10,7 @@ DESTDIR ?=
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan bench bench-micro bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean install deb
+.PHONY: all deps build asan run test test-normal test-asan profile bench bench-micro bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean install deb
 
 all: build
 
@@ -58,6 +58,13 @@ bench: bench-micro bench-load bench-chaos bench-tcp
 
 bench-micro: build
 	@for b in $(BUILD)/bench/micro/*_bench; do [ -x "$$b" ] && "$$b"; done
+
+# A perf report of sluice under a load (bench/load/profile.py): LOAD=ka,
+# ka64k or newconn; the report in build/profile/report.txt.
+LOAD ?= ka
+profile: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/profile.py --sluice $(BUILD)/sluice --load $(LOAD) --out $(BUILD)/profile
 
 bench-load: build
 	@scripts/install-deps.sh bench

@@ -32,7 +32,9 @@ from benchlib import (CLK_TCK, Service, cpu_pair, cpu_ticks, free_port, idle_aft
 
 # "sluice-observed": sluice with what operators turn on (an admin listener
 # serving /metrics, a JSON access log to a file), to weigh their cost.
-PROXIES = ("sluice", "sluice-observed", "haproxy", "nginx", "direct")
+# "sluice-before": another sluice binary (SLUICE_BEFORE=path), for a before/after
+# row of one optimisation in the same run (issue 20).
+PROXIES = ("sluice", "sluice-observed", "sluice-before", "haproxy", "nginx", "direct")
 SMALL_SIZE = 612  # nginx's default index.html
 # HAProxy sizes its descriptor table at 2 x maxconn + extra and the hard limit
 # on this machine is 20,000: every proxy gets the same number of idle
@@ -195,7 +197,9 @@ def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
     ssl_session_timeout 2h;"""
-    if name in ("sluice", "sluice-observed"):
+    if name in ("sluice", "sluice-observed", "sluice-before"):
+        if name == "sluice-before":
+            sluice_bin = os.environ["SLUICE_BEFORE"]
         path = os.path.join(d, "sluice.yaml")
         observed = ""
         if name == "sluice-observed":
@@ -447,20 +451,21 @@ def fmt_reuse(r):
         ("" if r.get("reuse") is None else " %")
 
 
-def print_observed_ratio(results, scenarios):
-    """What metrics and a JSON access log cost: sluice with them over sluice
-    without, in the same run."""
+def print_variant_ratio(results, scenarios, top, bottom):
+    """One sluice over another in the same run: `sluice-observed / sluice`
+    (what metrics and a JSON access log cost), `sluice / sluice-before` (what
+    one change did)."""
     print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | req/s (higher) "
           "| p99 (lower) |")
     print("|---|---|---|---|---|")
     for scenario in scenarios:
         if scenario in IDLE_KINDS:
             continue
-        s = [r for r in results if r["proxy"] == "sluice" and r["scenario"] == scenario]
-        o = [r for r in results if r["proxy"] == "sluice-observed" and r["scenario"] == scenario]
-        cells = [ratio(mean(o, "cpu_us_per_req"), mean(s, "cpu_us_per_req")),
-                 ratio(mean(o, "rps"), mean(s, "rps")), ratio(mean(o, "p99_ms"), mean(s, "p99_ms"))]
-        print(f"| sluice-observed / sluice | {SCENARIOS[scenario][0]} | "
+        t = [r for r in results if r["proxy"] == top and r["scenario"] == scenario]
+        b = [r for r in results if r["proxy"] == bottom and r["scenario"] == scenario]
+        cells = [ratio(mean(t, "cpu_us_per_req"), mean(b, "cpu_us_per_req")),
+                 ratio(mean(t, "rps"), mean(b, "rps")), ratio(mean(t, "p99_ms"), mean(b, "p99_ms"))]
+        print(f"| {top} / {bottom} | {SCENARIOS[scenario][0]} | "
               + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + " |")
 
 
@@ -499,7 +504,9 @@ def print_table(results, proxies, scenarios, args):
     if "sluice" not in proxies:
         return
     if "sluice-observed" in proxies:
-        print_observed_ratio(results, scenarios)
+        print_variant_ratio(results, scenarios, "sluice-observed", "sluice")
+    if "sluice-before" in proxies:
+        print_variant_ratio(results, scenarios, "sluice", "sluice-before")
     others = [p for p in ("haproxy", "nginx") if p in proxies]
     if not others:
         return
