@@ -126,6 +126,26 @@ SocketAddress SocketAddress::local_of(int fd) {
   return a;
 }
 
+CompactAddress::CompactAddress(const SocketAddress& a) {
+  if (a.family() == AF_INET && a.length() >= sizeof(sockaddr_in)) {
+    std::memcpy(&in_.v4, a.sa(), sizeof(sockaddr_in));
+  } else if (a.family() == AF_INET6 && a.length() >= sizeof(sockaddr_in6)) {
+    std::memcpy(&in_.v6, a.sa(), sizeof(sockaddr_in6));
+  }
+}
+
+SocketAddress CompactAddress::expand() const {
+  SocketAddress a;
+  if (in_.v4.sin_family == AF_INET) {
+    std::memcpy(a.sa(), &in_.v4, sizeof(sockaddr_in));
+    a.set_length(sizeof(sockaddr_in));
+  } else if (in_.v6.sin6_family == AF_INET6) {
+    std::memcpy(a.sa(), &in_.v6, sizeof(sockaddr_in6));
+    a.set_length(sizeof(sockaddr_in6));
+  }
+  return a;
+}
+
 SocketAddress SocketAddress::peer_of(int fd) {
   SocketAddress a;
   a.length_ = sizeof a.storage_;

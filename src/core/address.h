@@ -58,6 +58,23 @@ struct SocketAddress::Lookup {
   std::string error;                     // why not, for a log line
 };
 
+// An IPv4 or IPv6 address in 28 bytes, not sockaddr_storage's 128: what a
+// client connection keeps of the peer accept(2) named, so that no request
+// asks the kernel again (getpeername). Other families are not kept.
+class CompactAddress {
+ public:
+  CompactAddress() = default;
+  explicit CompactAddress(const SocketAddress& a);
+  bool empty() const { return in_.v4.sin_family == AF_UNSPEC; }
+  SocketAddress expand() const;  // an empty SocketAddress when empty()
+
+ private:
+  union {
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } in_{};
+};
+
 // Splits "host:port" / "[v6]:port" into its parts; false if malformed.
 bool split_host_port(std::string_view text, std::string_view& host, std::uint16_t& port);
 

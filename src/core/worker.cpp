@@ -171,15 +171,16 @@ Task<void> Worker::accept_loop(std::size_t slot) {
       co_await sleep_for(loop_, kAcceptBackoffMs);
       continue;
     }
-    serve(listener_index, cap, accepted->fd);
+    serve(listener_index, cap, accepted->fd, accepted->peer);
   }
   --accept_loops_;
   finish_if_drained();
 }
 
-void Worker::serve(std::size_t listener_index, ListenerCap* cap, int fd) {
+void Worker::serve(std::size_t listener_index, ListenerCap* cap, int fd,
+                   const SocketAddress& peer) {
   if (scoping_handler_) {
-    spawn(scoping_handler_(*this, listener_index, cap, fd));
+    spawn(scoping_handler_(*this, listener_index, cap, fd, peer));
   } else {
     serve_in_scope(listener_index, cap, fd);
   }

@@ -69,9 +69,10 @@ using ConnectionHandler = std::function<Task<void>(ConnectionScope&, int fd)>;
 // The same, for a task that makes the connection's ConnectionScope itself
 // (`ConnectionScope scope(worker, listener_index, cap);` before its first
 // co_await): then no wrapper frame holds the scope, which spares every idle
-// connection a frame (about 140 bytes).
-using ScopingConnectionHandler =
-    std::function<Task<void>(Worker&, std::size_t listener_index, ListenerCap* cap, int fd)>;
+// connection a frame (about 140 bytes). `peer`: what accept(2) said of the
+// client, valid only during the call (a coroutine keeps a copy, compact).
+using ScopingConnectionHandler = std::function<Task<void>(
+    Worker&, std::size_t listener_index, ListenerCap* cap, int fd, const SocketAddress& peer)>;
 
 class Worker {
  public:
@@ -130,7 +131,7 @@ class Worker {
   friend class ConnectionScope;
   void run();
   Task<void> accept_loop(std::size_t slot);
-  void serve(std::size_t listener_index, ListenerCap* cap, int fd);
+  void serve(std::size_t listener_index, ListenerCap* cap, int fd, const SocketAddress& peer);
   Detached serve_in_scope(std::size_t listener_index, ListenerCap* cap, int fd);
   void begin_stop(std::uint64_t grace_ms, std::uint64_t idle_close_after_ms);
   void close_idle_connections();

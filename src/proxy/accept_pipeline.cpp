@@ -24,11 +24,11 @@ Task<void> serve_tcp_connection(WorkerContext* ctx, Worker& worker, std::size_t 
 }  // namespace
 
 Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t listener_index,
-                            ListenerCap* cap, int fd) {
+                            ListenerCap* cap, int fd, const SocketAddress& peer) {
   const ListenerSettings* listener = ctx->snapshot->in_slot(listener_index).get();
   // An HTTP session holds its own scope, so an idle connection is one frame.
   if (listener == nullptr || listener->http) {
-    return serve_http_client(worker, listener_index, cap, fd, *ctx);
+    return serve_http_client(worker, listener_index, cap, fd, CompactAddress(peer), *ctx);
   }
   return serve_tcp_connection(ctx, worker, listener_index, cap, fd);
 }

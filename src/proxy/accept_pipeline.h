@@ -34,9 +34,10 @@ struct WorkerContext;
 
 // Serves the connection `fd`, accepted by `worker` on listener slot
 // `listener_index`, with the session its listener's protocol asks for.
-// Not a coroutine: the session's task is returned as it is.
+// Not a coroutine: the session's task is returned as it is. `peer`: the
+// client as accept(2) named it (only read during the call).
 Task<void> serve_connection(WorkerContext* ctx, Worker& worker, std::size_t listener_index,
-                            ListenerCap* cap, int fd);
+                            ListenerCap* cap, int fd, const SocketAddress& peer);
 
 // The stages before the session, on a connection whose `addresses` are the
 // socket's: reads a PROXY header when the listener expects one (then

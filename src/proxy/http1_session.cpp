@@ -89,8 +89,8 @@ bool has_body_bytes(const http::RequestHead& head) {
 // Kept small on purpose: it is what an idle keep-alive connection costs.
 class Http1Session {
  public:
-  Http1Session(ConnectionScope& scope, int fd, WorkerContext& ctx)
-      : scope_(scope), sock_(scope.worker().loop(), fd), ctx_(ctx) {
+  Http1Session(ConnectionScope& scope, int fd, CompactAddress peer, WorkerContext& ctx)
+      : scope_(scope), sock_(scope.worker().loop(), fd), peer_(peer), ctx_(ctx) {
     sock_.bind_cancel(&scope.cancel_token());
   }
   // The connection's bytes: the socket, or TLS over it after the handshake.
@@ -117,7 +117,7 @@ class Http1Session {
   Task<bool> accept() {
     if (!pin()) co_return false;
     buf_ = scope_.worker().buffers().acquire();
-    ClientAddresses addresses{SocketAddress::peer_of(sock_.fd()), {}};
+    ClientAddresses addresses{socket_peer(), {}};
     std::unique_ptr<tls::TlsStream> secure;
     const bool accepted = co_await run_accept_stages(sock_, *listener_, buf_, used_, addresses,
                                                      &scope_.cancel_token(), secure);
@@ -152,8 +152,11 @@ class Http1Session {
   }
   // The client: from the PROXY header when there was one.
   SocketAddress client_address() const {
-    return extras_ && extras_->client_address ? *extras_->client_address
-                                              : SocketAddress::peer_of(stream_->fd());
+    return extras_ && extras_->client_address ? *extras_->client_address : socket_peer();
+  }
+  // The socket's peer: as the accept named it (no system call per request).
+  SocketAddress socket_peer() const {
+    return peer_.empty() ? SocketAddress::peer_of(stream_->fd()) : peer_.expand();
   }
   ConnectionScope& scope() { return scope_; }
   Task<Next> serve_buffered();
@@ -256,6 +259,7 @@ class Http1Session {
 
   ConnectionScope& scope_;
   Socket sock_;
+  CompactAddress peer_;  // the client as accept(2) named it; empty for other families
   ByteStream* stream_ = &sock_;  // the socket, or the TLS stream in secure_
   // The request now recorded for metrics and logs (request_finish.h);
   // null between requests and when nothing observes them.
@@ -844,9 +848,9 @@ Task<void> Http1Session::linger_and_close() {
 // The connection's own coroutine: its frame holds the session for the whole
 // connection, so everything in it counts for every idle connection.
 Task<void> serve_http_client(Worker& worker, std::size_t listener_index, ListenerCap* cap, int fd,
-                             WorkerContext& ctx) {
+                             CompactAddress peer, WorkerContext& ctx) {
   ConnectionScope scope(worker, listener_index, cap);
-  Http1Session session(scope, fd, ctx);
+  Http1Session session(scope, fd, peer, ctx);
   bool first = true;
   const ListenerSettings* listener = ctx.snapshot->in_slot(scope.listener_index()).get();
   if (listener == nullptr) co_return;  // removed by a reload just after the accept

@@ -22,7 +22,8 @@ struct WorkerContext;
 // `listener_index`, until it closes; the task holds the connection's
 // ConnectionScope (Worker::set_scoping_handler). `ctx` is the worker's
 // forwarding state (its upstream pool and snapshot) and must outlive the task.
+// `peer`: the client as accept(2) named it.
 Task<void> serve_http_client(Worker& worker, std::size_t listener_index, ListenerCap* cap, int fd,
-                             WorkerContext& ctx);
+                             CompactAddress peer, WorkerContext& ctx);
 
 }  // namespace sluice::proxy
