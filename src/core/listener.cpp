@@ -26,6 +26,10 @@ Result<int> open_listening_socket(const SocketAddress& addr, int backlog) {
 
 Listener::Listener(EventLoop& loop, int fd, std::shared_ptr<ListenerCap> cap)
     : loop_(&loop), fd_(fd), cap_(std::move(cap)) {
+  // Linux: an accepted socket inherits TCP_NODELAY from its listener, so
+  // it is set once here, not once per connection (one system call fewer
+  // per accept). Also for sockets handed over or activated by systemd.
+  if (fd_ >= 0) set_nodelay(fd_);
   if (fd_ >= 0 && !loop_->watch(fd_, this)) close();
 }
 
@@ -91,7 +95,6 @@ bool Listener::try_accept(AcceptOp& op) {
     a.fd = ::accept4(fd_, a.peer.sa(), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (a.fd >= 0) {
       a.peer.set_length(len);
-      set_nodelay(a.fd);
       op.result = a;
       return true;
     }

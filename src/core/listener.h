@@ -18,7 +18,7 @@ namespace sluice {
 Result<int> open_listening_socket(const SocketAddress& addr, int backlog = 4096);
 
 struct Accepted {
-  int fd = -1;  // non-blocking, close-on-exec, TCP_NODELAY
+  int fd = -1;  // non-blocking, close-on-exec, TCP_NODELAY (from the listener)
   SocketAddress peer;
 };
 

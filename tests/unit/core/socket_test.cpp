@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -236,6 +237,39 @@ TEST(Socket, ConnectAndAcceptExchangeBytes) {
   std::string got;
   run_to_completion(loop, accept_and_connect(loop, l, got));
   EXPECT_EQ(got, "hello");
+}
+
+// The kernel completes the handshake before accept(2) takes it: connect,
+// then accept, on the one loop.
+Task<void> connect_then_accept(EventLoop& loop, Listener& l, Accepted& accepted, int& client) {
+  auto fd = co_await connect_to(loop, l.local_address(), 1000);
+  EXPECT_TRUE(fd);
+  client = fd ? *fd : -1;
+  auto a = co_await l.accept();
+  EXPECT_TRUE(a);
+  if (a) accepted = *a;
+}
+
+// Small responses go out at once (no Nagle delay behind an unacknowledged
+// segment): every accepted connection has TCP_NODELAY, inherited from the
+// listening socket, where it is set once, and the peer accept(2) named.
+TEST(Listener, AnAcceptedConnectionHasNagleOffAndItsPeerAddress) {
+  EventLoop loop;
+  auto fd = open_listening_socket(*SocketAddress::parse_numeric("127.0.0.1:0"));
+  ASSERT_TRUE(fd);
+  Listener l(loop, *fd);
+  Accepted accepted;
+  int client = -1;
+  run_to_completion(loop, connect_then_accept(loop, l, accepted, client));
+  ASSERT_GE(accepted.fd, 0);
+  int nodelay = 0;
+  socklen_t len = sizeof nodelay;
+  ASSERT_EQ(getsockopt(accepted.fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+  EXPECT_EQ(nodelay, 1);
+  EXPECT_EQ(accepted.peer, SocketAddress::local_of(client));
+  EXPECT_EQ(CompactAddress(accepted.peer).expand(), accepted.peer);
+  ::close(accepted.fd);
+  ::close(client);
 }
 
 Task<void> accept_until_closed(Listener& l, Errc& code) {
