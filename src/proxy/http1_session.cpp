@@ -244,6 +244,13 @@ class Http1Session {
                         int client_minor, std::uint64_t timeout_ms = 0,
                         ResponseFilters filters = {});
   Task<void> linger_and_close();
+  // RFC 9112 §9.6: a lingering close is needed only while the client may
+  // still be sending. After a request read to its end from a client that
+  // asked to close, with nothing behind it in the buffer or the socket,
+  // close at once as nginx does: no shutdown, no drain, no wait.
+  bool client_is_done(const http::RequestHead& head, bool body_read, std::size_t request_end) {
+    return !head.keep_alive && body_read && request_end >= used_ && stream_->nothing_to_read();
+  }
   void keep_leftover(std::size_t consumed);
 
   EventLoop& loop() { return scope_.worker().loop(); }
@@ -259,7 +266,7 @@ class Http1Session {
 
   ConnectionScope& scope_;
   Socket sock_;
-  CompactAddress peer_;  // the client as accept(2) named it; empty for other families
+  CompactAddress peer_;          // the client as accept(2) named it; empty for other families
   ByteStream* stream_ = &sock_;  // the socket, or the TLS stream in secure_
   // The request now recorded for metrics and logs (request_finish.h);
   // null between requests and when nothing observes them.
@@ -510,7 +517,11 @@ Task<bool> Http1Session::answer_respond(const route::Route& route, const http::R
   earlier_requests_ = true;
   const Next answered = co_await respond(route, head, keep_alive, filters);
   if (answered == Next::close || !keep_alive) {
-    co_await linger_and_close();
+    if (answered != Next::close && client_is_done(head, true, consumed)) {
+      stream_->close();
+    } else {
+      co_await linger_and_close();
+    }
     co_return false;
   }
   keep_leftover(consumed);
@@ -728,7 +739,11 @@ Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
     case ExchangeEnd::Then::close:
       break;
   }
-  co_await linger_and_close();
+  if (client_is_done(head, down.body_read(), down.consumed_end())) {
+    stream_->close();
+  } else {
+    co_await linger_and_close();
+  }
   co_return Next::close;
 }
 
