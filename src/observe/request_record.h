@@ -36,6 +36,9 @@ struct RequestRecord {
   // monotonic clock (for durations).
   std::uint64_t start_unix_us = 0;  // set when the record is handed over
   std::uint64_t start_us = 0;       // monotonic_now_us() (wall_clock.h)
+  // Durations are wanted (metrics, an access log or a tracer): without
+  // them, a record kept only for its request id reads no clock.
+  bool timed = false;
 
   // Who and where.
   const SocketAddress* client = nullptr;  // the client (after PROXY / forwarded rules)

@@ -103,10 +103,10 @@ Task<ExchangeEnd> Exchange::run() {
     // No co_await inside the condition (see docs/architecture.md).
     bool admitted = connector_.admitted();
     if (!admitted) {
-      const std::uint64_t queued_us = in_.record != nullptr ? observe::monotonic_now_us() : 0;
+      const std::uint64_t queued_us = timed() ? observe::monotonic_now_us() : 0;
       bool waited = false;
       admitted = co_await connector_.admit(&waited);
-      if (waited && in_.record != nullptr) note_queue_wait(queued_us);
+      if (waited && timed()) note_queue_wait(queued_us);
     }
     if (!admitted) {
       co_return end(
@@ -115,7 +115,7 @@ Task<ExchangeEnd> Exchange::run() {
     }
     // connect: a pooled or new connection to the chosen server.
     bool connected = false;
-    connect_started_us_ = in_.record != nullptr ? observe::monotonic_now_us() : 0;
+    connect_started_us_ = timed() ? observe::monotonic_now_us() : 0;
     if (h2_) {
       connected = co_await h2_->connect(connector_, connect_options());
     } else {
@@ -146,13 +146,13 @@ Task<ExchangeEnd> Exchange::run() {
     const std::uint64_t sent_ms = loop_.now_ms();
     const HeadRead h = co_await await_head();
     if (!h.failed) {
-      if (in_.record != nullptr) {
+      if (timed()) {
         in_.record->first_byte_us =
             static_cast<std::int64_t>(observe::monotonic_now_us() - in_.record->start_us);
       }
       backend_.balancer->record_success(connector_.server_index());
       backend_.balancer->state(connector_.server_index())
-          .record_latency(static_cast<std::uint32_t>((loop_.refresh_now() - sent_ms) * 1000));
+          .record_latency(static_cast<std::uint32_t>((loop_.now_ms() - sent_ms) * 1000));
       co_return co_await relay(*h.head);
     }
     if (h.error.side == Side::client || h.error.kind == ErrorKind::malformed ||
@@ -513,6 +513,10 @@ void Exchange::note_queue_wait(std::uint64_t queued_us) {
   record_server();
 }
 
+bool Exchange::timed() const {
+  return in_.record != nullptr && in_.record->timed;
+}
+
 void Exchange::record_server() {
   const BackendServer* s = connector_.server();
   if (s == nullptr) return;
@@ -525,6 +529,7 @@ void Exchange::record_try(bool reused) {
   record_server();
   observe::RequestRecord& r = *in_.record;
   r.reused_connection = reused;
+  if (!r.timed) return;
   r.connect_us =
       reused ? -1 : static_cast<std::int64_t>(observe::monotonic_now_us() - connect_started_us_);
 }

@@ -114,6 +114,8 @@ class Exchange {
   UpstreamConnector::ConnectOptions connect_options();
   void on_connected();
   void record_server();
+  // The record wants durations (request_record.h: `timed`).
+  bool timed() const;
   void note_queue_wait(std::uint64_t queued_us);
   void record_try(bool reused);
   void record_retry(const ExchangeError& failed);

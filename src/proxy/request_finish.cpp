@@ -57,12 +57,13 @@ RequestRecording::RequestRecording(WorkerContext& ctx, observe::RequestRecord** 
       current_(current),
       active_(ctx.metrics != nullptr || ctx.access_log != nullptr || ctx.tracer != nullptr ||
               needs_identity(ctx)) {
-  if (active_) record_.start_us = observe::monotonic_now_us();
+  record_.timed = ctx.metrics != nullptr || ctx.access_log != nullptr || ctx.tracer != nullptr;
+  if (record_.timed) record_.start_us = observe::monotonic_now_us();
   if (current_ != nullptr) *current_ = get();
 }
 
 void stamp_end(observe::RequestRecord& r) {
-  if (r.total_us != 0) return;
+  if (r.total_us != 0 || !r.timed) return;
   const std::uint64_t now = observe::monotonic_now_us();
   r.total_us = static_cast<std::int64_t>(now - r.start_us);
   if (r.total_us == 0) r.total_us = 1;  // stamped: under a microsecond
