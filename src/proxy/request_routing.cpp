@@ -57,6 +57,14 @@ route::PathError resolve_target(const http::RequestHead& head, const ListenerSet
   t.view.query = rest.empty() ? rest : rest.substr(1);
   t.path_options.keep_escaped_slashes = listener.keep_escaped_slashes;
   if (t.view.path.empty() || t.view.path.front() != '/') return route::PathError::none;
+  // Most paths are in normal form already: routed as received, no copy.
+  if (route::is_normal_path(t.view.path)) {
+    if (t.view.path.data() != head.target.data()) {  // absolute-form: rebuilt
+      t.forwarded.assign(t.view.path).append(rest);
+      t.target = t.forwarded;
+    }
+    return route::PathError::none;
+  }
   if (const route::PathError e = route::normalize_path(t.view.path, t.normalized, t.path_options);
       e != route::PathError::none) {
     return e;

@@ -1,5 +1,7 @@
 #include "route/path_normalizer.h"
 
+#include <array>
+
 namespace sluice::route {
 namespace {
 
@@ -98,6 +100,48 @@ PathError normalize_path(std::string_view path, std::string& out, PathOptions op
   // "/a/b/.." all end in '/'.
   if (out.empty() || directory || path.ends_with('/')) out.push_back('/');
   return PathError::none;
+}
+
+namespace {
+
+// The characters a normal path may hold without a closer look: RFC 3986
+// §3.3 pchar less pct-encoded, plus '/'.
+constexpr bool plain_path_char(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~' || c == '!' || c == '$' || c == '&' || c == '\'' ||
+         c == '(' || c == ')' || c == '*' || c == '+' || c == ',' || c == ';' || c == '=' ||
+         c == ':' || c == '@' || c == '/';
+}
+
+constexpr std::array<bool, 256> kPlainPathChars = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c)
+    t[static_cast<std::size_t>(c)] = plain_path_char(static_cast<unsigned char>(c));
+  return t;
+}();
+
+// A segment normalize_path() would change or refuse: empty, ".", "..",
+// or starting ".;" / "..;".
+bool unusual_segment(std::string_view s) {
+  if (s.empty() || s.front() != '.') return s.empty();
+  return s == "." || s == ".." || s.starts_with(".;") || s.starts_with("..;");
+}
+
+}  // namespace
+
+bool is_normal_path(std::string_view path) {
+  if (path.empty() || path.front() != '/') return false;
+  std::size_t segment_start = 1;
+  for (std::size_t i = 1; i < path.size(); ++i) {
+    const auto c = static_cast<unsigned char>(path[i]);
+    if (!kPlainPathChars[c]) return false;
+    if (c != '/') continue;
+    if (unusual_segment(path.substr(segment_start, i - segment_start))) return false;
+    segment_start = i + 1;
+  }
+  // The last segment; "/" alone and a final '/' (a directory) are normal.
+  const std::string_view last = path.substr(segment_start);
+  return last.empty() ? true : !unusual_segment(last);
 }
 
 const char* describe(PathError error) {

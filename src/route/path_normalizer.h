@@ -49,6 +49,14 @@ struct PathOptions {
 // refused with 400.
 PathError normalize_path(std::string_view path, std::string& out, PathOptions options = {});
 
+// True when `path` is already its own normal form by a quick look: it
+// starts with '/', holds only letters, digits and "-._~!$&'()*+,;=:@/"
+// (no escape, control, backslash or '#'), and has no empty, ".", ".."
+// segment and none starting ".;" or "..;". Then normalize_path() would
+// copy it unchanged under any options, so most requests skip the copy.
+// False says nothing: ask normalize_path().
+bool is_normal_path(std::string_view path);
+
 // Why a path is refused, for the 400 and the log line.
 const char* describe(PathError error);
 
