@@ -14,6 +14,21 @@
 
 namespace sluice::proxy {
 
+bool encode_client_head(http::HeadWriter& out, const http::OutgoingResponse& res,
+                        http::H1Framing framing, int client_minor, bool keep_alive,
+                        const ListenerSettings& listener, bool secure,
+                        const observe::RequestRecord* record) {
+  const http::H1Persistence persistence{client_minor, keep_alive,
+                                        listener.keep_alive_header
+                                            ? std::string_view(listener.keep_alive_fields)
+                                            : std::string_view()};
+  http::OutgoingResponse with_listener = res;
+  std::array<http::HeaderField, 2> added;
+  with_listener.listener_fields =
+      listener_response_fields(listener, secure, record, res.fields, added);
+  return http::encode_response_head(out, with_listener, framing, persistence);
+}
+
 Http1Downstream::Http1Downstream(const Connection& c, const http::RequestHead& head,
                                  std::uint64_t write_timeout_ms)
     : c_(c),
@@ -148,16 +163,11 @@ HeadSent Http1Downstream::queue_head(const http::OutgoingResponse& res) {
   // Decided now: a stop may have begun while the request was served.
   keep_alive_ = client_keep_alive_ && body_.done() && !c_.scope.worker().stopping() &&
                 framing_ != http::H1Framing::close;
-  const http::H1Persistence persistence{client_minor_, keep_alive_,
-                                        c_.listener.keep_alive_header
-                                            ? std::string_view(c_.listener.keep_alive_fields)
-                                            : std::string_view()};
   http::HeadWriter w(head_buffer());
-  http::OutgoingResponse out = res;
-  std::array<http::HeaderField, 2> added;
-  out.listener_fields =
-      listener_response_fields(c_.listener, c_.stream.is_secure(), record_, res.fields, added);
-  if (!http::encode_response_head(w, out, framing_, persistence)) return HeadSent::too_large;
+  if (!encode_client_head(w, res, framing_, client_minor_, keep_alive_, c_.listener,
+                          c_.stream.is_secure(), record_)) {
+    return HeadSent::too_large;
+  }
   held_head_ = w.size();
   return HeadSent::queued;
 }

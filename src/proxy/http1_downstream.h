@@ -19,8 +19,22 @@
 namespace sluice {
 class ConnectionScope;
 }
+namespace sluice::observe {
+struct RequestRecord;
+}
 
 namespace sluice::proxy {
+
+// The response head as an HTTP/1.<client_minor> client receives it: `res`,
+// the fields its listener adds to every response (listener_response_fields),
+// then the framing field of `framing` and the Connection fields for
+// `keep_alive`. What queue_head() writes, without the connection, so that
+// bench/micro/request_path_bench.cpp measures the same code. False on
+// overflow.
+bool encode_client_head(http::HeadWriter& out, const http::OutgoingResponse& res,
+                        http::H1Framing framing, int client_minor, bool keep_alive,
+                        const ListenerSettings& listener, bool secure,
+                        const observe::RequestRecord* record);
 
 class Http1Downstream final : public Downstream {
  public:
