@@ -29,6 +29,10 @@ class Socket final : public ByteStream {
   // the next wait suspends until epoll reports more.
   void note_read_drained() { clear_read_ready(); }
   void note_write_full() { clear_write_ready(); }
+  // A socket just accepted: its registration with epoll reports the bytes
+  // already there, so it starts "not known readable" and the first wait
+  // needs no peek (a system call) to avoid waiting with a buffer held.
+  void note_fresh_accept() { clear_read_ready(); }
 
   // ByteStream
   bool is_plain_socket() const override { return true; }

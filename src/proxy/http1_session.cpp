@@ -92,6 +92,7 @@ class Http1Session {
   Http1Session(ConnectionScope& scope, int fd, CompactAddress peer, WorkerContext& ctx)
       : scope_(scope), sock_(scope.worker().loop(), fd), peer_(peer), ctx_(ctx) {
     sock_.bind_cancel(&scope.cancel_token());
+    sock_.note_fresh_accept();
   }
   // The connection's bytes: the socket, or TLS over it after the handshake.
   ByteStream& stream() { return *stream_; }
