@@ -382,6 +382,7 @@ Io ResponseReader::read_head(Deadline deadline, const std::atomic<bool>* stop, s
       }
       status_ = head.status;
       keep_alive_ = head.keep_alive && !head.must_close;
+      content_length_ = head.framing == http::Framing::content_length ? head.content_length : 0;
       body_ = http::BodyDecoder(head.framing, head.content_length);
       buffer_.erase(0, head_bytes);
       return Io::ok;
@@ -431,12 +432,14 @@ Io ResponseReader::read_body_some(std::string& out, Deadline deadline,
 
 Io ResponseReader::read_whole_body(std::string& out, std::size_t max, Deadline deadline,
                                    std::string& error) {
+  auto too_large = [&] {
+    error = "response body larger than " + std::to_string(max) + " bytes";
+    return Io::failed;
+  };
+  if (content_length_ > max) return too_large();  // refused before reading it
   while (!body_.done()) {
     if (const Io io = read_body_some(out, deadline, nullptr, error); io != Io::ok) return io;
-    if (out.size() > max) {
-      error = "response body larger than " + std::to_string(max) + " bytes";
-      return Io::failed;
-    }
+    if (out.size() > max) return too_large();
   }
   return Io::ok;
 }

@@ -104,6 +104,7 @@ class ResponseReader {
   std::string buffer_;  // received and not yet decoded
   int status_ = 0;
   bool keep_alive_ = false;
+  std::uint64_t content_length_ = 0;  // as announced, with Content-Length framing
   http::BodyDecoder body_{http::Framing::none, 0};
 };
 

@@ -407,5 +407,176 @@ TEST(EtcdClient, PresentsAClientCertificateWhenEtcdAsksForOne) {
   EXPECT_TRUE(range) << range.error.message << "\n" << etcd.output();
 }
 
+// A gateway impostor: answers the first request on each connection with
+// `reply` (whole bytes on the wire), then closes it.
+class Impostor {
+ public:
+  explicit Impostor(std::string reply)
+      : backend_([reply = std::move(reply)](test::BackendConnection& c) {
+          test::ReceivedRequest request;
+          if (c.read_request(request)) c.send(reply);
+        }) {}
+  EtcdSettings settings(std::uint64_t timeout_ms = 5'000) const {
+    EtcdSettings s;
+    s.endpoints = {"http://" + backend_.address()};
+    s.timeout_ms = timeout_ms;
+    return s;
+  }
+  std::string url() const { return "http://" + backend_.address(); }
+  test::TestBackend& backend() { return backend_; }
+
+ private:
+  test::TestBackend backend_;
+};
+
+std::string ok_json(const std::string& body) {
+  return test::make_response(200, body, {"Content-Type: application/json"});
+}
+
+// A watch answer: the head, then each message as one chunk.
+std::string watch_stream(const std::vector<std::string>& messages) {
+  std::string body;
+  for (const auto& m : messages)
+    body += m + "\n";
+  return test::make_response(200, "", {"Transfer-Encoding: chunked"}) + test::chunk_body(body, 64);
+}
+
+const std::string kCreated = R"({"result":{"header":{"revision":"5"},"created":true}})";
+
+TEST(EtcdClientHostile, AnAnswerThatIsNotJsonIsAnErrorNamingTheServer) {
+  for (const std::string& body : {
+           std::string("<html>hello</html>"),
+           std::string("{\"header\": &anchor {\"revision\": \"1\"}}"),  // YAML, not JSON
+           std::string("{\"header\": {\"revision\": \"1\"}} trailing"),
+           std::string("{\"header\": {\"revision\": \"1\"}"),  // cut short
+           std::string("{\"header\": {\"revision\": \"one\"}}"),
+           std::string("{\"header\": {}, \"kvs\": [{\"key\": \"not base64!\"}]}"),
+           std::string("{\"header\": {}, \"kvs\": {\"key\": \"L3NsdWljZS9h\"}}"),
+           std::string("{\"header\": {}, \"kvs\": [{\"key\": \"L290aGVy\"}]}"),  // "/other"
+           std::string(100'000, '[') + std::string(100'000, ']'),
+           "{\"a\":" + std::string(100'000, '[') + std::string(100'000, ']') + "}",
+       }) {
+    Impostor impostor(ok_json(body));
+    EtcdClient client(impostor.settings());
+    const auto range = client.range_prefix();
+    ASSERT_FALSE(range) << body.substr(0, 80);
+    EXPECT_TRUE(range.error.unavailable);
+    EXPECT_TRUE(range.error.message.starts_with("etcd " + impostor.url() + ": malformed answer"))
+        << range.error.message;
+  }
+}
+
+TEST(EtcdClientHostile, AMalformedOrEndlessAnswerIsRefusedWithinItsBounds) {
+  struct Case {
+    std::string reply;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}", "malformed"},
+           {"SSH-2.0-OpenSSH\r\n\r\n", "malformed response head"},
+           {"HTTP/1.1 200 OK\r\n" + std::string(20'000, 'x') + "\r\n\r\n",
+            "header section too large"},
+           {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "malformed response body"},
+           {"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n{", "larger than"},
+           {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{", "closed inside a response body"},
+       }) {
+    Impostor impostor(c.reply);
+    EtcdClient client(impostor.settings());
+    const auto range = client.range_prefix();
+    ASSERT_FALSE(range) << c.reply.substr(0, 60);
+    EXPECT_NE(range.error.message.find(c.says), std::string::npos) << range.error.message;
+  }
+}
+
+TEST(EtcdClientHostile, AServerThatNeverAnswersTimesOut) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  etcd.freeze();
+  EtcdSettings s = settings_for(etcd);
+  s.timeout_ms = 300;
+  EtcdClient client(s);
+  const auto before = std::chrono::steady_clock::now();
+  const auto range = client.range_prefix();
+  const auto took = std::chrono::steady_clock::now() - before;
+  etcd.thaw();
+  ASSERT_FALSE(range);
+  EXPECT_TRUE(range.error.unavailable);
+  EXPECT_EQ(range.error.message, "etcd " + etcd.endpoint() + ": timed out");
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 2s);
+}
+
+TEST(EtcdClientHostile, AGarbledWatchMessageBreaksTheWatchAfterTheGoodOnes) {
+  Impostor impostor(watch_stream({
+      kCreated,
+      R"({"result":{"header":{"revision":"6"},"events":[{"kv":{"key":"L3NsdWljZS9h","mod_revision":"6","value":"MQ=="}}]}})",
+      R"({"result":{"header":{"revision":"7"},"events":[{"type":"EXPLODE","kv":{"key":"L3NsdWljZS9h"}}]}})",
+  }));
+  EtcdClient client(impostor.settings());
+  std::vector<EtcdWatchBatch> seen;
+  std::atomic<bool> stop{false};
+  const auto end = client.watch_prefix(
+      6,
+      [&](const EtcdWatchBatch& b) {
+        seen.push_back(b);
+        return true;
+      },
+      stop, nullptr);
+  EXPECT_EQ(end, EtcdWatchEnd::broken);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].events[0].kv.key, "/sluice/a");
+  EXPECT_EQ(seen[0].events[0].kv.value, "1");
+  EXPECT_EQ(client.last_error().message, "etcd " + impostor.url() + ": malformed watch event");
+  EXPECT_TRUE(client.last_error().unavailable);
+}
+
+TEST(EtcdClientHostile, AWatchMessageWithoutEndIsCutOffAtItsBound) {
+  // 65 MiB without a newline, in 1 MiB chunks.
+  std::string reply = test::make_response(200, "", {"Transfer-Encoding: chunked"});
+  const std::string chunk = "100000\r\n" + std::string(1 << 20, 'a') + "\r\n";
+  Impostor impostor("");
+  test::TestBackend endless([&](test::BackendConnection& c) {
+    test::ReceivedRequest request;
+    if (!c.read_request(request)) return;
+    if (!c.send(reply)) return;
+    for (int i = 0; i < 65; ++i) {
+      if (!c.send(chunk)) return;
+    }
+    c.wait_closed();
+  });
+  EtcdSettings s;
+  s.endpoints = {"http://" + endless.address()};
+  EtcdClient client(s);
+  std::atomic<bool> stop{false};
+  const auto end = client.watch_prefix(
+      1, [](const EtcdWatchBatch&) { return true; }, stop, nullptr);
+  EXPECT_EQ(end, EtcdWatchEnd::broken);
+  EXPECT_NE(client.last_error().message.find("a watch message larger than"), std::string::npos)
+      << client.last_error().message;
+}
+
+TEST(EtcdClientHostile, AWatchTheServerEndsIsBrokenNotStopped) {
+  Impostor impostor(watch_stream({kCreated}) + "0\r\n\r\n");
+  EtcdClient client(impostor.settings());
+  std::atomic<bool> stop{false};
+  const auto end = client.watch_prefix(
+      1, [](const EtcdWatchBatch&) { return true; }, stop, nullptr);
+  EXPECT_EQ(end, EtcdWatchEnd::broken);
+  EXPECT_EQ(client.last_error().message, "etcd " + impostor.url() + ": etcd ended the watch");
+}
+
+TEST(EtcdClientHostile, AnAuthTokenWithLineBreaksIsNotSent) {
+  Impostor impostor(ok_json(R"({"header":{},"token":"abc\r\nX-Evil: 1"})"));
+  EtcdSettings s = impostor.settings();
+  s.username = "root";
+  s.password = "pw";
+  EtcdClient client(s);
+  const auto range = client.range_prefix();
+  ASSERT_FALSE(range);
+  EXPECT_FALSE(range.error.unavailable);
+  EXPECT_EQ(impostor.backend().requests().size(), 1u);  // the authentication only
+}
+
 }  // namespace
 }  // namespace sluice::fleet
