@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -307,6 +309,67 @@ TEST_F(ConfigPush, GetWithNothingUnderThePrefixSaysSo) {
       {sluice_binary(), "config", "get", "--etcd", etcd_.endpoint(), "--prefix", "/empty/"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.output, "sluice config get: no keys under /empty/\n");
+}
+
+TEST_F(ConfigPush, AGuardedEtcdTakesTheUserAndThePasswordFile) {
+  std::string error;
+  ASSERT_TRUE(etcd_.enable_auth("pw", &error)) << error;
+  const std::string path = dir_.write("site.yaml", kSite);
+
+  const auto refused = push(path);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_TRUE(contains(refused.output, "nothing pushed")) << refused.output;
+
+  // As `echo pw > file` writes it: the line feed is not part of it.
+  const std::string password = dir_.write("password", "pw\n");
+  const auto r = push(path, {"--user", "root", "--password-file", password});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto got =
+      etcd_.etcdctl({"--user", "root:pw", "get", "/sluice/generation", "--print-value-only"});
+  EXPECT_EQ(got.output, "1\n");
+}
+
+TEST_F(ConfigPush, FiveThousandRoutesArePushedInOneTransaction) {
+  std::string file = "listeners:\n  - name: web\n    listen: 127.0.0.1:0\nroutes:\n";
+  for (int i = 0; i < 5'000; ++i) {
+    file += "  - name: r" + std::to_string(i) + "\n    match: {path_exact: /r" + std::to_string(i) +
+            "}\n    respond: {status: 200}\n";
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = push(dir_.write("big.yaml", file));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::printf("[fleet] config push of 5,000 routes: %lld ms\n", static_cast<long long>(ms));
+  long long revision = 0;
+  const auto kvs = keys(&revision);
+  EXPECT_EQ(kvs.size(), 5'002u);
+  EXPECT_EQ(kvs.at("/sluice/routes/r4999").mod_revision, revision);
+  EXPECT_EQ(kvs.at("/sluice/generation").mod_revision, revision);
+}
+
+TEST(ConfigPushTls, AnHttpsEtcdAskingForAClientCertificateIsReachedWithCacertCertAndKey) {
+  EtcdOptions options;
+  options.tls = true;
+  options.client_cert_auth = true;
+  EtcdProcess etcd(options);
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  TempDir dir;
+  const std::string path = dir.write("site.yaml", kSite);
+  const std::vector<std::string> base{sluice_binary(), "config",        "push",     path,
+                                      "--etcd",        etcd.endpoint(), "--cacert", etcd.ca_path()};
+
+  const auto anonymous = run_command(base);
+  EXPECT_EQ(anonymous.exit_code, 1);
+  EXPECT_TRUE(contains(anonymous.output, "nothing pushed")) << anonymous.output;
+
+  auto argv = base;
+  argv.insert(argv.end(), {"--cert", etcd.client_cert_path(), "--key", etcd.client_key_path()});
+  const auto r = run_command(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto got = etcd.etcdctl({"get", "/sluice/generation", "--print-value-only"});
+  EXPECT_EQ(got.output, "1\n");
 }
 
 }  // namespace
