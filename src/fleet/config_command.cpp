@@ -10,11 +10,16 @@
 // last changed.
 #include "fleet/config_command.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -45,6 +50,7 @@ struct Options {
   std::string cacert;
   std::string cert;
   std::string key;
+  std::string certificate_dir;  // get: where {etcd: NAME} certificates are written
 };
 
 void add_connection_options(CLI::App& cmd, Options& o) {
@@ -73,6 +79,10 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
     return std::nullopt;
   }
   return ss.str();
+}
+
+std::string quoted_name(const std::string& s) {
+  return "'" + s + "'";
 }
 
 void fail(const char* command, const std::string& why) {
@@ -295,6 +305,99 @@ int push(const Options& o, const FileCheck& check) {
 
 // -------------------------------------------------------------------- get
 
+// The PEM blocks of `pem`: certificates into `chain`, the private key into `key`.
+void split_pem(const std::string& pem, std::string& chain, std::string& key) {
+  std::size_t at = 0;
+  while ((at = pem.find("-----BEGIN ", at)) != std::string::npos) {
+    const std::size_t label_end = pem.find("-----", at + 11);
+    if (label_end == std::string::npos) break;
+    const std::string label = pem.substr(at + 11, label_end - at - 11);
+    const std::string end_marker = "-----END " + label + "-----";
+    std::size_t end = pem.find(end_marker, label_end);
+    if (end == std::string::npos) break;
+    end += end_marker.size();
+    const std::string block = pem.substr(at, end - at) + "\n";
+    (label.find("PRIVATE KEY") != std::string::npos ? key : chain) += block;
+    at = end;
+  }
+}
+
+// Writes `content` to `path`, readable by its owner only (it may be a key).
+bool write_private(const std::string& path, const std::string& content, std::string& error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+    error = "cannot write " + path + ": " + std::strerror(errno);
+    if (fd >= 0) ::close(fd);
+    return false;
+  }
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      error = "cannot write " + path + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  return true;
+}
+
+// get --certificate-dir: each {etcd: NAME} entry of a listener's
+// tls.certificates becomes DIR/NAME.crt (the chain) and DIR/NAME.key, so
+// that the output is a file `sluice check` and `sluice run` take as it is.
+bool write_certificates(std::map<std::string, std::string>& keys, const std::string& prefix,
+                        const std::string& dir_in, std::string& error) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir_in, ec);
+  const std::string dir = std::filesystem::absolute(dir_in, ec).string();
+  for (auto& [key, value] : keys) {
+    if (!key.starts_with(prefix + "listeners/")) continue;
+    YAML::Node listener;
+    try {
+      listener = YAML::Load(value);
+    } catch (const YAML::Exception&) {
+      continue;  // compose names it
+    }
+    const YAML::Node& view = listener;
+    if (!view.IsMap() || !view["tls"].IsMap() || !view["tls"]["certificates"].IsSequence())
+      continue;
+    YAML::Node entries = listener["tls"]["certificates"];
+    bool changed = false;
+    for (std::size_t j = 0; j < entries.size(); ++j) {
+      const YAML::Node entry = entries[j];
+      if (!entry.IsMap() || !entry["etcd"].IsScalar()) continue;
+      const std::string name = entry["etcd"].Scalar();
+      const auto pem = keys.find(prefix + "certificates/" + name);
+      if (pem == keys.end() || name.find('/') != std::string::npos) {
+        error = key + ": refers to certificate " + quoted_name(name) + ", which is not in etcd";
+        return false;
+      }
+      std::string chain;
+      std::string private_key;
+      split_pem(pem->second, chain, private_key);
+      const std::string base = dir + "/" + name;
+      if (!write_private(base + ".crt", chain, error) ||
+          !write_private(base + ".key", private_key, error)) {
+        return false;
+      }
+      YAML::Node files;
+      files["cert"] = base + ".crt";
+      files["key"] = base + ".key";
+      entries[j] = files;
+      changed = true;
+    }
+    if (changed) {
+      YAML::Emitter out;
+      out << listener;
+      value = std::string(out.c_str()) + "\n";
+    }
+  }
+  return true;
+}
+
 int get(const Options& o) {
   auto settings = settings_from(o, "get");
   if (!settings) return 1;
@@ -312,6 +415,12 @@ int get(const Options& o) {
   }
   if (keys.empty()) {
     fail("get", "no keys under " + settings->prefix);
+    return 1;
+  }
+  std::string error;
+  if (!o.certificate_dir.empty() &&
+      !write_certificates(keys, settings->prefix, o.certificate_dir, error)) {
+    fail("get", error);
     return 1;
   }
   const ComposedConfig composed = compose_config(keys, settings->prefix, "", "");
@@ -344,6 +453,9 @@ CLI::App* add_config_commands(CLI::App& app, FileCheck check, int& exit_code) {
   auto* get_cmd = config->add_subcommand(
       "get", "Write the configuration kept in etcd to standard output, as one YAML document");
   add_connection_options(*get_cmd, *options);
+  get_cmd->add_option("--certificate-dir", options->certificate_dir,
+                      "Write certificates kept in etcd here (NAME.crt, NAME.key) and name those "
+                      "files in the output");
   get_cmd->callback([options, &exit_code] { exit_code = get(*options); });
   return config;
 }

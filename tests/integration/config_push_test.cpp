@@ -2,6 +2,7 @@
 // loopback, checked with etcdctl: what a user sees in etcd and on the
 // command line.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -293,6 +294,33 @@ TEST_F(ConfigPush, ACertificateFileIsPushedAsAKeyTheListenerRefersTo) {
   const YAML::Node listener = YAML::Load(kvs.at("/sluice/listeners/web").value);
   EXPECT_EQ(listener["tls"]["certificates"][0]["etcd"].as<std::string>(), "site");
   EXPECT_FALSE(contains(kvs.at("/sluice/listeners/web").value, site.key_path));
+}
+
+TEST_F(ConfigPush, GetWithACertificateDirWritesTheCertificatesAndAFileCheckAccepts) {
+  TestPki pki(dir_.path().string());
+  CertSpec spec;
+  spec.dns_names = {"site.example.com"};
+  const IssuedCert site = pki.issue("site", spec);
+  const std::string path =
+      dir_.write("tls.yaml",
+                 "listeners:\n  - name: web\n    listen: 127.0.0.1:0\n    tls:\n"
+                 "      certificates: [{cert: " +
+                     site.cert_path + ", key: " + site.key_path +
+                     "}]\nroutes:\n  - name: hi\n    respond: {status: 200}\n");
+  ASSERT_EQ(push(path).exit_code, 0);
+
+  const std::string certs = (dir_.path() / "from-etcd").string();
+  const auto got = run_command(
+      {sluice_binary(), "config", "get", "--etcd", etcd_.endpoint(), "--certificate-dir", certs});
+  ASSERT_EQ(got.exit_code, 0) << got.output;
+  EXPECT_TRUE(contains(got.output, certs + "/site.crt")) << got.output;
+  struct stat key_stat {};
+  ASSERT_EQ(::stat((certs + "/site.key").c_str(), &key_stat), 0);
+  EXPECT_EQ(key_stat.st_mode & 0777, 0600u);
+
+  const std::string copy = dir_.write("from-etcd.yaml", got.output);
+  const auto checked = run_command({sluice_binary(), "check", "-c", copy});
+  EXPECT_EQ(checked.exit_code, 0) << checked.output << got.output;
 }
 
 TEST_F(ConfigPush, PushWhenEtcdIsDownSaysSoAndExitsOne) {
