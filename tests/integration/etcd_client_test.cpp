@@ -339,7 +339,7 @@ TEST(EtcdClient, AuthenticatesWithUsernameAndPassword) {
   EXPECT_EQ(watch.batches()[0].events[0].kv.value, "2");
 }
 
-TEST(EtcdClient, AuthenticatesAgainWhenARestartedEtcdForgotTheToken) {
+TEST(EtcdClient, AuthenticatesAgainWhenEtcdForgetsTheToken) {
   EtcdProcess etcd;
   ASSERT_TRUE(etcd.ready()) << etcd.output();
   std::string error;
@@ -351,8 +351,8 @@ TEST(EtcdClient, AuthenticatesAgainWhenARestartedEtcdForgotTheToken) {
   EtcdClient watcher(s);
   ASSERT_TRUE(client.range_prefix()) << client.last_error().message;
   ASSERT_TRUE(watcher.range_prefix()) << watcher.last_error().message;
-  // etcd's simple tokens live in its memory only.
-  ASSERT_TRUE(etcd.start()) << etcd.output();
+  ASSERT_TRUE(etcd.reset_root_password("pw", &error)) << error;
+
   const auto range = client.range_prefix();
   EXPECT_TRUE(range) << range.error.message;
   WatchThread watch(watcher, 1, 1);
