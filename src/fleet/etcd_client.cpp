@@ -80,9 +80,9 @@ Refusal read_refusal(int status, std::string_view body) {
   Refusal r;
   std::string error;
   if (auto json = wire::parse_json_object(body, error)) {
-    r.code = wire::int64_member(*json, "code").value_or(0);
-    r.message = wire::string_member(*json, "message").value_or("");
-    if (r.message.empty()) r.message = wire::string_member(*json, "error").value_or("");
+    r.code = wire::int64_member(&*json, "code").value_or(0);
+    r.message = wire::string_member(&*json, "message").value_or("");
+    if (r.message.empty()) r.message = wire::string_member(&*json, "error").value_or("");
   }
   if (r.message.empty()) r.message = "HTTP status " + std::to_string(status);
   if (r.message.size() > 512) r.message.resize(512);
@@ -90,7 +90,8 @@ Refusal read_refusal(int status, std::string_view body) {
   return r;
 }
 
-bool read_kv(const YAML::Node& node, EtcdKeyValue& kv) {
+bool read_kv(const wire::Json* node, EtcdKeyValue& kv) {
+  if (node == nullptr || node->type != wire::Json::Type::object) return false;
   auto key = wire::bytes_member(node, "key");
   auto value = wire::bytes_member(node, "value");
   auto mod = wire::int64_member(node, "mod_revision");
@@ -101,17 +102,9 @@ bool read_kv(const YAML::Node& node, EtcdKeyValue& kv) {
   return true;
 }
 
-bool is_sequence_or_absent(const YAML::Node& node) {
-  try {
-    return !node.IsDefined() || node.IsSequence();
-  } catch (const YAML::Exception&) {
-    return false;
-  }
-}
-
 // One HTTP exchange's outcome, before any retry.
 struct Exchange {
-  std::optional<YAML::Node> json;  // a 200 answer's object
+  std::optional<wire::Json> json;  // a 200 answer's object
   EtcdError error;
   bool stale_token = false;  // refused for its token: authenticate again
 };
@@ -299,9 +292,9 @@ struct EtcdClient::State {
 
   // POSTs with the token (authenticating first when there is none yet, and
   // once more when etcd says it went stale); the answer's object or why not.
-  std::optional<YAML::Node> call(EtcdClient& client, std::string_view path, std::string_view body);
+  std::optional<wire::Json> call(EtcdClient& client, std::string_view path, std::string_view body);
   bool authenticate(EtcdClient& client);
-  std::optional<YAML::Node> fail(EtcdClient& client, EtcdError error) {
+  std::optional<wire::Json> fail(EtcdClient& client, EtcdError error) {
     client.last_error_ = std::move(error);
     return std::nullopt;
   }
@@ -325,7 +318,7 @@ bool EtcdClient::State::authenticate(EtcdClient& client) {
     fail(client, std::move(out.error));
     return false;
   }
-  auto token = wire::string_member(*out.json, "token");
+  auto token = wire::string_member(&*out.json, "token");
   if (!token || !is_safe_token(*token)) {
     fail(client, EtcdError{"etcd: authentication gave no usable token", false});
     return false;
@@ -334,7 +327,7 @@ bool EtcdClient::State::authenticate(EtcdClient& client) {
   return true;
 }
 
-std::optional<YAML::Node> EtcdClient::State::call(EtcdClient& client, std::string_view path,
+std::optional<wire::Json> EtcdClient::State::call(EtcdClient& client, std::string_view path,
                                                   std::string_view body) {
   if (!transport.setup_error().empty()) {
     return fail(client, EtcdError{transport.setup_error(), false});
@@ -380,14 +373,14 @@ EtcdResult<EtcdRange> EtcdClient::range_prefix(std::string_view prefix) {
     return result;
   }
   EtcdRange range;
-  const auto revision = wire::int64_member(wire::member(*json, "header"), "revision");
-  const YAML::Node kvs = wire::member(*json, "kvs");
-  bool ok = revision.has_value() && is_sequence_or_absent(kvs);
-  if (ok && kvs.IsDefined()) {
-    range.kvs.reserve(kvs.size());
-    for (const YAML::Node& item : kvs) {
+  const auto revision = wire::int64_member(wire::member(&*json, "header"), "revision");
+  const std::vector<wire::Json>* kvs = wire::array_member(&*json, "kvs");
+  bool ok = revision.has_value() && kvs != nullptr;
+  if (ok) {
+    range.kvs.reserve(kvs->size());
+    for (const wire::Json& item : *kvs) {
       EtcdKeyValue kv;
-      if (!read_kv(item, kv) || !kv.key.starts_with(wanted)) {
+      if (!read_kv(&item, kv) || !kv.key.starts_with(wanted)) {
         ok = false;
         break;
       }
@@ -433,8 +426,8 @@ EtcdResult<EtcdTxnOutcome> EtcdClient::txn(const EtcdTxn& txn) {
     result.error = last_error_;
     return result;
   }
-  const auto revision = wire::int64_member(wire::member(*json, "header"), "revision");
-  const auto succeeded = wire::bool_member(*json, "succeeded");
+  const auto revision = wire::int64_member(wire::member(&*json, "header"), "revision");
+  const auto succeeded = wire::bool_member(&*json, "succeeded");
   if (!revision || !succeeded) {
     result.error = last_error_ =
         malformed(state_->transport.current_url(), "a transaction's header or outcome");
@@ -482,7 +475,7 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
   std::string error;
   const auto json = wire::parse_json_object(text, error);
   if (!json) return watch_broken(endpoint, "malformed watch message: " + error, true);
-  if (const YAML::Node status = wire::member(*json, "error"); status.IsDefined()) {
+  if (const wire::Json* status = wire::member(&*json, "error")) {
     const auto code = wire::int64_member(status, "grpc_code").value_or(0);
     std::string message = wire::string_member(status, "message").value_or("");
     if (message.size() > 512) message.resize(512);
@@ -490,13 +483,12 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
     step.stale_token = is_stale_token(code, message);
     return step;
   }
-  const YAML::Node result = wire::member(*json, "result");
+  const wire::Json* result = wire::member(&*json, "result");
   const auto canceled = wire::bool_member(result, "canceled");
   const auto compacted = wire::int64_member(result, "compact_revision");
   const auto revision = wire::int64_member(wire::member(result, "header"), "revision");
-  const YAML::Node events = wire::member(result, "events");
-  if (!result.IsDefined() || !canceled || !compacted || !revision ||
-      !is_sequence_or_absent(events)) {
+  const std::vector<wire::Json>* events = wire::array_member(result, "events");
+  if (result == nullptr || !canceled || !compacted || !revision || events == nullptr) {
     return watch_broken(endpoint, "malformed watch message", true);
   }
   if (*compacted > 0) {
@@ -519,15 +511,15 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
         is_stale_token(0, reason) || reason.find("code = Unauthenticated") != std::string::npos;
     return step;
   }
-  if (!events.IsDefined() || events.size() == 0) return {};  // created, or progress
+  if (events->empty()) return {};  // created, or progress
   EtcdWatchBatch batch;
   batch.revision = *revision;
-  batch.events.reserve(events.size());
-  for (const YAML::Node& item : events) {
+  batch.events.reserve(events->size());
+  for (const wire::Json& item : *events) {
     EtcdWatchEvent event;
-    const auto type = wire::string_member(item, "type");
+    const auto type = wire::string_member(&item, "type");
     if (!type || (*type != "" && *type != "PUT" && *type != "DELETE") ||
-        !read_kv(wire::member(item, "kv"), event.kv) || !event.kv.key.starts_with(prefix)) {
+        !read_kv(wire::member(&item, "kv"), event.kv) || !event.kv.key.starts_with(prefix)) {
       return watch_broken(endpoint, "malformed watch event", true);
     }
     event.kind = *type == "DELETE" ? EtcdWatchEvent::Kind::del : EtcdWatchEvent::Kind::put;

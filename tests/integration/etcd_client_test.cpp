@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -407,6 +408,42 @@ TEST(EtcdClient, PresentsAClientCertificateWhenEtcdAsksForOne) {
   EXPECT_TRUE(range) << range.error.message << "\n" << etcd.output();
 }
 
+TEST(EtcdClient, FiveThousandKeysInOneTxnArriveAsOneWatchBatchAndOneRange) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  EtcdClient writer(settings_for(etcd));
+  EtcdClient watcher(settings_for(etcd));
+  WatchThread watch(watcher, 1, 1);
+  EtcdTxn txn;
+  const std::string value = "{path_prefix: /service, backend: pool, middlewares: [auth, limit]}";
+  for (int i = 0; i < 5000; ++i) {
+    txn.puts.emplace_back("/sluice/routes/route-" + std::to_string(10000 + i), value);
+  }
+  txn.puts.emplace_back("/sluice/generation", "1");
+  const auto before = std::chrono::steady_clock::now();
+  const auto outcome = writer.txn(txn);
+  ASSERT_TRUE(outcome) << outcome.error.message;
+  ASSERT_TRUE(watch.wait_for_batches(1)) << watcher.last_error().message;
+  const auto watched = std::chrono::steady_clock::now();
+  const auto range = writer.range_prefix();
+  ASSERT_TRUE(range) << range.error.message;
+  const auto ranged = std::chrono::steady_clock::now();
+  using ms = std::chrono::milliseconds;
+  std::printf("[etcd] 5001 keys: txn + watch batch %lld ms, range %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<ms>(watched - before).count()),
+              static_cast<long long>(std::chrono::duration_cast<ms>(ranged - watched).count()));
+  const auto batches = watch.batches();
+  ASSERT_EQ(batches[0].events.size(), 5001u);
+  EXPECT_EQ(batches[0].events[4999].kv.key, "/sluice/routes/route-14999");
+  EXPECT_EQ(batches[0].events[4999].kv.value, value);
+  ASSERT_EQ(range.value->kvs.size(), 5001u);
+  EXPECT_EQ(range.value->kvs[0].key, "/sluice/generation");
+  EXPECT_EQ(range.value->kvs[5000].value, value);
+  // The provider must apply such a change within 2 s; the client's share
+  // stays well inside it.
+  EXPECT_LT(ranged - before, 1000ms);
+}
+
 // A gateway impostor: answers the first request on each connection with
 // `reply` (whole bytes on the wire), then closes it.
 class Impostor {
@@ -448,6 +485,12 @@ TEST(EtcdClientHostile, AnAnswerThatIsNotJsonIsAnErrorNamingTheServer) {
            std::string("<html>hello</html>"),
            std::string("{\"header\": &anchor {\"revision\": \"1\"}}"),  // YAML, not JSON
            std::string("{\"header\": {\"revision\": \"1\"}} trailing"),
+           std::string("{\"header\": {\"revision\": \"1\"},}"),
+           std::string("{\"header\": {\"revision\": \"1\"}} // a comment"),
+           std::string("{'header': {'revision': '1'}}"),
+           std::string("{\"header\": {\"revision\": \"1\"}, \"kvs\": [], \"x\": \"a\tb\"}"),
+           std::string("{\"header\": {\"revision\": \"1\"}, \"x\": \"\\ud800\"}"),
+           std::string("{\"header\": {\"revision\": 01}}"),
            std::string("{\"header\": {\"revision\": \"1\"}"),  // cut short
            std::string("{\"header\": {\"revision\": \"one\"}}"),
            std::string("{\"header\": {}, \"kvs\": [{\"key\": \"not base64!\"}]}"),
