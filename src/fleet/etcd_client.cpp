@@ -513,7 +513,6 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
   }
   if (events->empty()) return {};  // created, or progress
   EtcdWatchBatch batch;
-  batch.revision = *revision;
   batch.events.reserve(events->size());
   for (const wire::Json& item : *events) {
     EtcdWatchEvent event;
@@ -523,6 +522,7 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
       return watch_broken(endpoint, "malformed watch event", true);
     }
     event.kind = *type == "DELETE" ? EtcdWatchEvent::Kind::del : EtcdWatchEvent::Kind::put;
+    batch.revision = std::max(batch.revision, event.kv.mod_revision);
     batch.events.push_back(std::move(event));
   }
   if (on_batch(batch)) return {};
