@@ -149,7 +149,8 @@ class Transport {
   Exchange post(std::string_view path, std::string_view token, std::string_view body);
   // A new connection (for a watch), to the endpoints in turn; `index`
   // says which one answered.
-  std::unique_ptr<http1::Connection> open_any(EtcdError& error, std::size_t& index);
+  std::unique_ptr<http1::Connection> open_any(EtcdError& error, std::size_t& index,
+                                              const std::atomic<bool>& stop);
   const http1::Endpoint& endpoint(std::size_t index) const { return endpoints_[index]; }
   const std::string& current_url() const { return endpoints_[current_].url; }
 
@@ -270,12 +271,14 @@ Exchange Transport::exchange(http1::Connection& connection, const std::string& r
   return out;
 }
 
-std::unique_ptr<http1::Connection> Transport::open_any(EtcdError& error, std::size_t& index) {
+std::unique_ptr<http1::Connection> Transport::open_any(EtcdError& error, std::size_t& index,
+                                                       const std::atomic<bool>& stop) {
   for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
     index = (current_ + tried) % endpoints_.size();
     std::string why;
     const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
-    if (auto c = http1::Connection::open(endpoints_[index], tls_.get(), deadline, why)) {
+    if (stop.load()) break;
+    if (auto c = http1::Connection::open(endpoints_[index], tls_.get(), deadline, why, &stop)) {
       current_ = index;
       return c;
     }
@@ -544,7 +547,8 @@ EtcdWatchEnd EtcdClient::State::watch_once(
   }
   EtcdError error;
   std::size_t index = 0;
-  auto connection = transport.open_any(error, index);
+  auto connection = transport.open_any(error, index, stop);
+  if (stop.load()) return EtcdWatchEnd::stopped;
   if (!connection) {
     client.last_error_ = std::move(error);
     return EtcdWatchEnd::broken;

@@ -52,9 +52,10 @@ class Connection {
  public:
   // Connects (resolving the host, trying each address) and, for https,
   // runs the TLS handshake with `tls` (verifying the server's name). Null
-  // with `error` set when it cannot.
+  // with `error` set when it cannot, or when `stop` became true.
   static std::unique_ptr<Connection> open(const Endpoint& endpoint, tls::ClientContext* tls,
-                                          Deadline deadline, std::string& error);
+                                          Deadline deadline, std::string& error,
+                                          const std::atomic<bool>* stop = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -70,7 +71,7 @@ class Connection {
   // Waits until the descriptor is readable (or writable); stop is looked
   // at every 100 ms.
   Io wait(bool for_write, Deadline deadline, const std::atomic<bool>* stop, std::string& error);
-  Io handshake(Deadline deadline, std::string& error);
+  Io handshake(Deadline deadline, const std::atomic<bool>* stop, std::string& error);
 
   int fd_ = -1;
   SSL* ssl_ = nullptr;

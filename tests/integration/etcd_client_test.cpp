@@ -245,6 +245,29 @@ TEST(EtcdClient, StopFlagEndsAQuietWatchQuickly) {
   EXPECT_LT(took, 1s) << "the stop flag is looked at every 100 ms";
 }
 
+TEST(EtcdClient, StopFlagEndsAWatchStillShakingHandsWithAFrozenEtcd) {
+  EtcdOptions options;
+  options.tls = true;
+  EtcdProcess etcd(options);
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  EtcdSettings s = settings_for(etcd);
+  s.ca_file = etcd.ca_path();
+  s.timeout_ms = 5'000;
+  EtcdClient client(s);
+  etcd.freeze();  // the kernel still accepts; the TLS handshake never ends
+  const auto before = std::chrono::steady_clock::now();
+  std::optional<EtcdWatchEnd> end;
+  {
+    WatchThread watch(client, 1);
+    watch.stop = true;
+    end = watch.end(10s);
+  }
+  const auto took = std::chrono::steady_clock::now() - before;
+  etcd.thaw();
+  EXPECT_EQ(end, EtcdWatchEnd::stopped);
+  EXPECT_LT(took, 1s);
+}
+
 TEST(EtcdClient, StoppedEtcdGivesAnUnavailableErrorAndEndsTheWatch) {
   EtcdProcess etcd;
   ASSERT_TRUE(etcd.ready()) << etcd.output();
