@@ -60,6 +60,12 @@ bool is_safe_token(std::string_view token) {
          std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+// The key a range or watch of every key under `prefix` starts at: etcd
+// refuses an empty key, and "\0" with range_end "\0" is the whole keyspace.
+std::string_view range_key(std::string_view prefix) {
+  return prefix.empty() ? std::string_view("\0", 1) : prefix;
+}
+
 std::string trimmed(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\r' || text.front() == '\t')) {
     text.remove_prefix(1);
@@ -157,10 +163,11 @@ class Transport {
  private:
   Exchange post_to(std::size_t index, std::string_view path, std::string_view token,
                    std::string_view body);
-  // One request on `connection`; `sent_nothing_back` says the server
-  // closed it without a byte of answer (a kept connection it had dropped).
+  // One request on `connection`; `dropped` says the server had closed it
+  // (the write failed, or it ended without a byte of answer): on a kept
+  // connection, the request is sent again on a new one.
   Exchange exchange(http1::Connection& connection, const std::string& request, Deadline deadline,
-                    bool& reusable, bool& answered);
+                    bool& reusable, bool& dropped);
 
   std::vector<http1::Endpoint> endpoints_;
   std::string setup_error_;
@@ -216,9 +223,9 @@ Exchange Transport::post_to(std::size_t index, std::string_view path, std::strin
   if (idle_ && idle_endpoint_ == index) {
     connection = std::move(idle_);
     bool reusable = false;
-    bool answered = false;
-    Exchange out = exchange(*connection, request, deadline, reusable, answered);
-    if (answered || out.json) {
+    bool dropped = false;
+    Exchange out = exchange(*connection, request, deadline, reusable, dropped);
+    if (!dropped) {
       if (reusable) idle_ = std::move(connection);
       return out;
     }
@@ -233,8 +240,8 @@ Exchange Transport::post_to(std::size_t index, std::string_view path, std::strin
     return out;
   }
   bool reusable = false;
-  bool answered = false;
-  Exchange out = exchange(*connection, request, deadline, reusable, answered);
+  bool dropped = false;
+  Exchange out = exchange(*connection, request, deadline, reusable, dropped);
   if (reusable) {
     idle_ = std::move(connection);
     idle_endpoint_ = index;
@@ -243,21 +250,21 @@ Exchange Transport::post_to(std::size_t index, std::string_view path, std::strin
 }
 
 Exchange Transport::exchange(http1::Connection& connection, const std::string& request,
-                             Deadline deadline, bool& reusable, bool& answered) {
+                             Deadline deadline, bool& reusable, bool& dropped) {
   const http1::Endpoint& endpoint = connection.endpoint();
   Exchange out;
   std::string error;
-  if (connection.write_all(request, deadline, error) != Io::ok) {
+  if (const Io io = connection.write_all(request, deadline, error); io != Io::ok) {
     out.error = failure(endpoint, error, true);
+    dropped = io == Io::failed;
     return out;
   }
   http1::ResponseReader reader(connection);
   if (reader.read_head(deadline, nullptr, error) != Io::ok) {
     out.error = failure(endpoint, error, true);
-    answered = error.find("before a response") == std::string::npos;
+    dropped = reader.dropped_unanswered();
     return out;
   }
-  answered = true;
   std::string body;
   const std::size_t max = reader.status() == 200 ? kMaxReplyBytes : kMaxErrorBytes;
   if (reader.read_whole_body(body, max, deadline, error) != Io::ok) {
@@ -361,8 +368,8 @@ EtcdError malformed(const std::string& url, const std::string& what) {
 }
 
 std::string range_body(std::string_view prefix) {
-  return "{\"key\":\"" + wire::base64_encode(prefix.empty() ? std::string_view("\0", 1) : prefix) +
-         "\",\"range_end\":\"" + wire::base64_encode(wire::prefix_end(prefix)) + "\"}";
+  return "{\"key\":\"" + wire::base64_encode(range_key(prefix)) + "\",\"range_end\":\"" +
+         wire::base64_encode(wire::prefix_end(prefix)) + "\"}";
 }
 
 }  // namespace
@@ -554,8 +561,9 @@ EtcdWatchEnd EtcdClient::State::watch_once(
     return EtcdWatchEnd::broken;
   }
   const http1::Endpoint& endpoint = transport.endpoint(index);
-  const std::string body = "{\"create_request\":{\"key\":\"" + wire::base64_encode(prefix) +
-                           "\",\"range_end\":\"" + wire::base64_encode(wire::prefix_end(prefix)) +
+  const std::string body = "{\"create_request\":{\"key\":\"" +
+                           wire::base64_encode(range_key(prefix)) + "\",\"range_end\":\"" +
+                           wire::base64_encode(wire::prefix_end(prefix)) +
                            "\",\"start_revision\":\"" + std::to_string(start_revision) + "\"}}";
   const Deadline deadline = Clock::now() + std::chrono::milliseconds(transport.timeout_ms());
   std::string why;

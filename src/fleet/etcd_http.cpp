@@ -404,6 +404,8 @@ Io ResponseReader::read_head(Deadline deadline, const std::atomic<bool>* stop, s
     }
     const Io io =
         connection_.read_some(buffer_, kMaxHeadBytes + 1 - buffer_.size(), deadline, stop, error);
+    dropped_unanswered_ = !received_any_ && (io == Io::closed || io == Io::failed);
+    received_any_ = received_any_ || !buffer_.empty();
     if (io == Io::closed) {
       error = buffer_.empty() ? "connection closed before a response"
                               : "connection closed inside a response head";

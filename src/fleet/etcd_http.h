@@ -88,6 +88,9 @@ class ResponseReader {
 
   // Reads until a final (non-1xx) head has arrived and been parsed.
   Io read_head(Deadline deadline, const std::atomic<bool>* stop, std::string& error);
+  // The server ended or reset the connection before a byte of answer: on a
+  // kept-alive connection, it had dropped it before our request came.
+  bool dropped_unanswered() const { return dropped_unanswered_; }
   int status() const { return status_; }
   // The connection may carry another request after this response.
   bool reusable() const { return keep_alive_ && body_.done(); }
@@ -105,7 +108,9 @@ class ResponseReader {
   std::string buffer_;  // received and not yet decoded
   int status_ = 0;
   bool keep_alive_ = false;
-  std::uint64_t content_length_ = 0;  // as announced, with Content-Length framing
+  std::uint64_t content_length_ = 0;
+  bool received_any_ = false;
+  bool dropped_unanswered_ = false;  // as announced, with Content-Length framing
   http::BodyDecoder body_{http::Framing::none, 0};
 };
 
