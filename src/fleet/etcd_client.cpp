@@ -48,7 +48,8 @@ bool is_transient_code(std::int64_t code) {
 }
 
 // A token that stopped being valid (etcd's simple tokens expire after five
-// minutes unused, and all of them when etcd restarts): authenticate again.
+// minutes unused, and a user's go when its password or roles change):
+// authenticate again.
 bool is_stale_token(std::int64_t code, std::string_view message) {
   return code == 16 || message.find("invalid auth token") != std::string_view::npos ||
          message.find("revision of auth store is old") != std::string_view::npos;
@@ -64,6 +65,16 @@ bool is_safe_token(std::string_view token) {
 // refuses an empty key, and "\0" with range_end "\0" is the whole keyspace.
 std::string_view range_key(std::string_view prefix) {
   return prefix.empty() ? std::string_view("\0", 1) : prefix;
+}
+
+// Text from etcd for a message that ends up in a log: at most 512 bytes,
+// control characters (a line break could forge a log line) as '?'.
+std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 512));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
 }
 
 std::string trimmed(std::string_view text) {
@@ -90,8 +101,7 @@ Refusal read_refusal(int status, std::string_view body) {
     r.message = wire::string_member(&*json, "message").value_or("");
     if (r.message.empty()) r.message = wire::string_member(&*json, "error").value_or("");
   }
-  if (r.message.empty()) r.message = "HTTP status " + std::to_string(status);
-  if (r.message.size() > 512) r.message.resize(512);
+  r.message = r.message.empty() ? "HTTP status " + std::to_string(status) : printable(r.message);
   if (r.code == 0) r.code = status >= 500 ? 14 : 3;
   return r;
 }
@@ -487,8 +497,7 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
   if (!json) return watch_broken(endpoint, "malformed watch message: " + error, true);
   if (const wire::Json* status = wire::member(&*json, "error")) {
     const auto code = wire::int64_member(status, "grpc_code").value_or(0);
-    std::string message = wire::string_member(status, "message").value_or("");
-    if (message.size() > 512) message.resize(512);
+    const std::string message = printable(wire::string_member(status, "message").value_or(""));
     WatchStep step = watch_broken(endpoint, "watch failed: " + message, is_transient_code(code));
     step.stale_token = is_stale_token(code, message);
     return step;
@@ -512,8 +521,7 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
     return step;
   }
   if (*canceled) {
-    std::string reason = wire::string_member(result, "cancel_reason").value_or("");
-    if (reason.size() > 512) reason.resize(512);
+    const std::string reason = printable(wire::string_member(result, "cancel_reason").value_or(""));
     // etcd puts the gRPC status in words: "rpc error: code = Unauthenticated desc = ...".
     const bool transient = reason.empty() || reason.find("code = Unavailable") != std::string::npos;
     WatchStep step = watch_broken(endpoint, "watch canceled: " + reason, transient);

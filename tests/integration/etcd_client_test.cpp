@@ -665,6 +665,16 @@ TEST(EtcdClientHostile, AWatchTheServerEndsIsBrokenNotStopped) {
   EXPECT_EQ(client.last_error().message, "etcd " + impostor.url() + ": etcd ended the watch");
 }
 
+TEST(EtcdClientHostile, ARefusalsLineBreaksDoNotReachTheErrorMessage) {
+  Impostor impostor(test::make_response(
+      400, R"({"error":"x","message":"bad\n2026-12-02 [info] forged line","code":3})"));
+  EtcdClient client(impostor.settings());
+  const auto range = client.range_prefix();
+  ASSERT_FALSE(range);
+  EXPECT_FALSE(range.error.unavailable);
+  EXPECT_EQ(range.error.message, "etcd " + impostor.url() + ": bad?2026-12-02 [info] forged line");
+}
+
 TEST(EtcdClientHostile, AnAuthTokenWithLineBreaksIsNotSent) {
   Impostor impostor(ok_json(R"({"header":{},"token":"abc\r\nX-Evil: 1"})"));
   EtcdSettings s = impostor.settings();
