@@ -413,6 +413,37 @@ TEST(EtcdClient, SpeaksTlsToAnHttpsEtcdVerifiedWithItsCa) {
       << refused.error.message;
 }
 
+TEST(EtcdClient, AnUnreadableCaFileFailsEveryCallNamingTheFile) {
+  EtcdSettings s;
+  s.endpoints = {"https://127.0.0.1:2379"};
+  s.ca_file = "/nonexistent/etcd-ca.pem";
+  EtcdClient client(s);
+  const auto range = client.range_prefix();
+  ASSERT_FALSE(range);
+  EXPECT_FALSE(range.error.unavailable);  // retrying will not help
+  EXPECT_NE(range.error.message.find("/nonexistent/etcd-ca.pem"), std::string::npos)
+      << range.error.message;
+  std::atomic<bool> stop{false};
+  EXPECT_EQ(client.watch_prefix(
+                1, [](const EtcdWatchBatch&) { return true; }, stop, nullptr),
+            EtcdWatchEnd::broken);
+  EXPECT_EQ(client.last_error().message, range.error.message);
+}
+
+TEST(EtcdClient, AnEndpointThatIsNoUrlIsARefusal) {
+  for (const std::string url :
+       {"127.0.0.1:2379", "http://", "http://host:99999", "http://host/path", "ftp://host"}) {
+    EtcdSettings s;
+    s.endpoints = {url};
+    EtcdClient client(s);
+    const auto range = client.range_prefix();
+    ASSERT_FALSE(range) << url;
+    EXPECT_FALSE(range.error.unavailable) << url;
+    EXPECT_TRUE(range.error.message.starts_with("etcd endpoint " + url + ": "))
+        << range.error.message;
+  }
+}
+
 TEST(EtcdClient, PresentsAClientCertificateWhenEtcdAsksForOne) {
   EtcdOptions options;
   options.tls = true;
