@@ -395,7 +395,12 @@ EtcdResult<EtcdRange> EtcdClient::range_prefix(std::string_view prefix) {
   EtcdRange range;
   const auto revision = wire::int64_member(wire::member(&*json, "header"), "revision");
   const std::vector<wire::Json>* kvs = wire::array_member(&*json, "kvs");
-  bool ok = revision.has_value() && kvs != nullptr;
+  // No limit was asked for: `count` (keys in the range) must be how many
+  // came, and nothing may be left for `more`.
+  const auto count = wire::int64_member(&*json, "count");
+  const auto more = wire::bool_member(&*json, "more");
+  bool ok = revision && kvs != nullptr && count && more == false &&
+            *count == static_cast<std::int64_t>(kvs->size());
   if (ok) {
     range.kvs.reserve(kvs->size());
     for (const wire::Json& item : *kvs) {
