@@ -307,7 +307,7 @@ TEST(EtcdClient, RestartedEtcdIsReadOnTheKeptClientWithoutAnError) {
   EXPECT_EQ(keys_of(*range.value), std::vector<std::string>{"/sluice/generation"});
 }
 
-TEST(EtcdClient, AnEndpointThatRefusesIsSkippedForTheNextOne) {
+TEST(EtcdClient, AnEndpointThatRefusesIsSkippedForTheNextOneByReadsAndWatches) {
   EtcdProcess etcd;
   ASSERT_TRUE(etcd.ready()) << etcd.output();
   put(etcd, "/sluice/generation", "1");
@@ -318,6 +318,10 @@ TEST(EtcdClient, AnEndpointThatRefusesIsSkippedForTheNextOne) {
   const auto range = client.range_prefix();
   ASSERT_TRUE(range) << range.error.message;
   EXPECT_EQ(range.value->kvs.size(), 1u);
+
+  EtcdClient watcher(s);
+  WatchThread watch(watcher, 1, 1);
+  EXPECT_TRUE(watch.wait_for_batches(1)) << watcher.last_error().message;
 }
 
 TEST(EtcdClient, AuthenticatesWithUsernameAndPassword) {
