@@ -166,11 +166,10 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
     }
     pools.push_back(&ctx->pool);
     WorkerContext* c = ctx.get();
-    worker->set_scoping_handler(
-        [c](Worker& w, std::size_t listener_index, ListenerCap* cap, int fd,
-            const SocketAddress& peer) {
-          return serve_connection(c, w, listener_index, cap, fd, peer);
-        });
+    worker->set_scoping_handler([c](Worker& w, std::size_t listener_index, ListenerCap* cap, int fd,
+                                    const SocketAddress& peer) {
+      return serve_connection(c, w, listener_index, cap, fd, peer);
+    });
     workers_.push_back(std::move(worker));
     contexts_.push_back(std::move(ctx));
     attach_access_log(i);
