@@ -165,8 +165,8 @@ ByteStream::WriteOp ByteStream::write(std::span<const char> a, std::span<const c
 
 ByteStream::WriteOp ByteStream::write_pieces(std::span<const char> a, std::span<const char> b,
                                              std::span<const char> c, std::span<const char> d,
-                                             std::uint64_t timeout_ms) {
-  return WriteOp(this, timeout_ms, a, b, c, d);
+                                             std::uint64_t timeout_ms, bool more) {
+  return WriteOp(this, timeout_ms, a, b, c, d, more ? MSG_MORE : 0);
 }
 
 ByteStream::WriteOp ByteStream::wait_writable(std::uint64_t timeout_ms) {

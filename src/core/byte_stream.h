@@ -107,8 +107,8 @@ class ByteStream : public IoHandler {
       add(b);
     }
     WriteOp(ByteStream* s, std::uint64_t t, std::span<const char> a, std::span<const char> b,
-            std::span<const char> c, std::span<const char> d)
-        : stream(s), timeout_ms(t) {
+            std::span<const char> c, std::span<const char> d, int send_flags = 0)
+        : stream(s), flags(send_flags), timeout_ms(t) {
       add(a);
       add(b);
       add(c);
@@ -142,9 +142,9 @@ class ByteStream : public IoHandler {
   WriteOp write(std::span<const char> a, std::span<const char> b, std::uint64_t timeout_ms = 0,
                 bool more = false);
   // Four pieces at most, empty ones skipped (a head, a chunk size, data, a
-  // chunk's end): one sendmsg.
+  // chunk's end): one sendmsg. `more`: as write()'s.
   WriteOp write_pieces(std::span<const char> a, std::span<const char> b, std::span<const char> c,
-                       std::span<const char> d, std::uint64_t timeout_ms);
+                       std::span<const char> d, std::uint64_t timeout_ms, bool more = false);
   // Waits until the stream is readable (or closed), without consuming bytes.
   ReadinessOp wait_readable(std::uint64_t timeout_ms = 0);
   // Waits until the stream may take more bytes.

@@ -33,6 +33,10 @@ struct BodyPiece {
   std::span<const http::HeaderField> trailers;
   bool end = false;     // the body ended with this piece
   bool failed = false;  // reading failed: `error` says how
+  // The read that gave this piece filled its buffer: more of the body is
+  // most likely waiting already, so its send may let the kernel hold a
+  // partial frame for it (MSG_MORE: fewer, fuller segments).
+  bool more_waiting = false;
   ExchangeError error;
 };
 
@@ -61,6 +65,9 @@ class Downstream {
   // A piece of the response body; `end` on the last one (it may be empty,
   // as is the only one of a response without a body).
   virtual Task<bool> send_body(std::string_view data, bool end) = 0;
+  // Before send_body(): more of the body will follow at once (BodyPiece::
+  // more_waiting). A hint; a client codec that cannot use it ignores it.
+  virtual void more_follows(bool) {}
   // Ends the response body with trailer fields (already filtered, not
   // empty), instead of the last send_body(..., true): the data before went
   // with `end` false. A client that cannot receive them (HTTP/1.0, or a

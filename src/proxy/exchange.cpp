@@ -366,6 +366,7 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
     if (piece.end && !piece.trailers.empty()) {
       sent = co_await relay_end_with_trailers(piece.data, piece.trailers);
     } else {
+      down_.more_follows(piece.more_waiting);
       sent = co_await down_.send_body(piece.data, piece.end);
     }
     if (!sent) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/byte_stream.h"
+#include "core/socket.h"
 #include "core/worker.h"
 #include "observe/request_record.h"
 #include "proxy/forwarded_response.h"
@@ -144,9 +145,9 @@ std::span<char> Http1Downstream::head_buffer() {
 
 // An awaitable, not a coroutine: a write costs no frame of its own.
 ByteStream::WriteOp Http1Downstream::write(std::string_view a, std::string_view b,
-                                           std::string_view c, std::string_view d) {
+                                           std::string_view c, std::string_view d, bool more) {
   if (record_ != nullptr) record_->bytes_out += a.size() + b.size() + c.size() + d.size();
-  return c_.stream.write_pieces(a, b, c, d, write_timeout_ms_);
+  return c_.stream.write_pieces(a, b, c, d, write_timeout_ms_, more);
 }
 
 // RFC 9110 §15.2: never to an HTTP/1.0 client.
@@ -173,6 +174,11 @@ HeadSent Http1Downstream::queue_head(const http::OutgoingResponse& res) {
 }
 
 Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
+  // MSG_MORE only for a piece of a body with more waiting behind it: the
+  // next send, at once, releases what the kernel held (on loopback whole
+  // pieces coalesce into fewer segments; elsewhere a segment's tail waits).
+  const bool more = std::exchange(more_follows_, false) && !end && c_.stream.is_plain_socket();
+  if (push_timer_.armed()) c_.scope.worker().loop().timers().cancel(push_timer_);
   const std::string_view head(head_buf_ ? head_buf_.data() : nullptr, held_head_);
   held_head_ = 0;
   char size_line[24];
@@ -184,7 +190,17 @@ Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
     tail = f.after;
   }
   if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) co_return true;
-  co_return static_cast<bool>(co_await write(head, size_piece, data, tail));
+  const bool sent = static_cast<bool>(co_await write(head, size_piece, data, tail, more));
+  if (sent && more) hold_for_next_piece();
+  co_return sent;
+}
+
+void Http1Downstream::hold_for_next_piece() {
+  // Setting TCP_NODELAY (already on) makes the kernel send what it holds.
+  push_timer_.fd = c_.stream.fd();
+  push_timer_.set_callback([](Timer* t) { set_nodelay(static_cast<PushTimer*>(t)->fd); });
+  EventLoop& loop = c_.scope.worker().loop();
+  loop.timers().schedule(push_timer_, loop.now_ms() + 1);
 }
 
 // RFC 9112 §7.1.2: only the chunked coding carries trailer fields. An

@@ -232,6 +232,7 @@ Task<BodyPiece> Http1Upstream::read_body() {
   // connection is not reused.
   if (d.done && d.consumed < in.size()) clean_ = false;
   p.data = std::string_view(in.data(), d.data_bytes);
+  p.more_waiting = !d.done && used_ == buf_.capacity();
   p.end = d.done;
   if (d.done) p.trailers = body_->trailers();
   body_ended_ = d.done;
