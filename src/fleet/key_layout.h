@@ -42,6 +42,9 @@ struct ComposedConfig {
     std::size_t first_line = 0;  // composed line where it starts (1-based)
     std::size_t lines = 0;
     std::size_t indent = 0;  // columns composed added to its lines
+    // A line compose wrote for the key (a section's or a name's line), not
+    // one of its value: messages there name the key at 0:0.
+    bool written = false;
   };
   std::vector<Piece> pieces;
 };
