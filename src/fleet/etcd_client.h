@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -109,9 +110,11 @@ class EtcdClient {
 
  private:
   struct Connection;
+  struct State;  // endpoints, TLS context, the connection kept between calls
   EtcdSettings settings_;
   EtcdError last_error_;
   std::string token_;  // from authenticate, when username is set
+  std::unique_ptr<State> state_;
 };
 
 }  // namespace sluice::fleet
