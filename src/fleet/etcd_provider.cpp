@@ -144,21 +144,21 @@ class CertificateRefs {
   }
 
  private:
+  // Each "{etcd: NAME}" on the line, and a line that is "- etcd: NAME".
   std::string rewrite_line(std::string_view line, std::size_t line_no,
                            std::vector<std::string>& errors) {
     std::string out;
     std::size_t at = 0;
-    for (std::size_t open = line.find('{'); open != std::string_view::npos;
-         open = line.find('{', at)) {
-      const std::size_t close = line.find('}', open);
-      if (close == std::string_view::npos) break;
-      const std::string_view inside = trim(line.substr(open + 1, close - open - 1));
+    for (std::size_t found = line.find("etcd:"); found != std::string_view::npos;
+         found = line.find("etcd:", found + 5)) {
+      const std::size_t open = line.find_last_not_of(" \t", found == 0 ? 0 : found - 1);
+      const std::size_t close = line.find('}', found);
+      if (found == 0 || open == std::string_view::npos || line[open] != '{' || open < at ||
+          close == std::string_view::npos)
+        continue;
       std::string name;
-      if (inside.substr(0, 5) == "etcd:" && certificate_name(inside.substr(5), name)) {
-        out += std::string(line.substr(at, open - at)) + entry(name, line_no, open + 1, errors);
-      } else {
-        out += std::string(line.substr(at, close + 1 - at));
-      }
+      if (!certificate_name(line.substr(found + 5, close - found - 5), name)) continue;
+      out += std::string(line.substr(at, open - at)) + entry(name, line_no, found + 1, errors);
       at = close + 1;
     }
     out += std::string(line.substr(at));
@@ -307,7 +307,11 @@ bool EtcdProvider::on_batch(const EtcdWatchBatch& batch) {
   mark_up(revision_);
   // Writers bump the generation in the transaction that changes keys:
   // anything else is a writer's step on the way, not a configuration.
-  if (bumped) commit_and_apply(revision_);
+  if (bumped) {
+    spdlog::info("etcd: generation changed at revision {} ({} key{} changed); reloading", revision_,
+                 batch.events.size() - 1, batch.events.size() == 2 ? "" : "s");
+    commit_and_apply(revision_);
+  }
   return !stop_.load();
 }
 
