@@ -255,37 +255,67 @@ bool EtcdProvider::read_all() {
   return true;
 }
 
+// After a lost connection the watch resumes from the revision after the
+// last one seen, so that etcd replays what was missed; the whole tree is
+// read again only when that revision has been compacted away.
 void EtcdProvider::run() {
-  bool need_read = revision_ == 0;  // read_initial() failed
+  enum class Next {
+    read_all,  // every key again (no first read, or history compacted away)
+    probe,     // is etcd back? (one key), then watch from where we were
+    watch,
+  };
+  Next next = revision_ == 0 ? Next::read_all : Next::watch;
   while (!stop_.load()) {
-    if (need_read) {
+    if (next == Next::read_all) {
       if (!read_all()) {
         back_off();
         continue;
       }
-      need_read = false;
-      bool changed = false;
-      {
-        std::lock_guard lock(committed_mutex_);
-        changed = *committed_ != working_;
-      }
-      // Whatever happened while we were away or behind, in one reload.
-      if (changed) commit_and_apply(revision_);
+      apply_if_new_generation();
+    } else if (next == Next::probe && !probe()) {
+      back_off();
+      continue;
     }
     std::int64_t compacted_at = 0;
     const EtcdWatchEnd end = client_.watch_prefix(
         revision_ + 1, [this](const EtcdWatchBatch& b) { return on_batch(b); }, stop_,
         &compacted_at);
     if (end == EtcdWatchEnd::stopped) return;
-    need_read = true;
     if (end == EtcdWatchEnd::compacted) {
       spdlog::info("etcd: revision {} was compacted away (oldest left {}); reading every key again",
                    revision_ + 1, compacted_at);
+      next = Next::read_all;
       continue;
     }
     mark_down(client_.last_error());
     back_off();
+    next = Next::probe;
   }
+}
+
+bool EtcdProvider::probe() {
+  auto generation = client_.range_prefix(settings_.prefix + "generation");
+  if (!generation) {
+    mark_down(generation.error);
+    return false;
+  }
+  mark_up(generation.value->revision);
+  return true;
+}
+
+void EtcdProvider::apply_if_new_generation() {
+  const std::string key = settings_.prefix + "generation";
+  auto generation_of = [&key](const Keys& keys) {
+    const auto it = keys.find(key);
+    return it == keys.end() ? std::string() : it->second;
+  };
+  bool changed = false;
+  {
+    std::lock_guard lock(committed_mutex_);
+    changed = committed_revision_ == 0 || generation_of(*committed_) != generation_of(working_);
+  }
+  // Whatever happened while we were behind, in one reload.
+  if (changed && !working_.empty()) commit_and_apply(revision_);
 }
 
 bool EtcdProvider::on_batch(const EtcdWatchBatch& batch) {

@@ -67,6 +67,10 @@ class EtcdProvider {
   void run();
   // Reads the whole prefix into working_; false (state down) on failure.
   bool read_all();
+  // Reads PREFIX/generation alone: is etcd answering? (state up or down)
+  bool probe();
+  // After read_all(): reloads when the generation is not the one applied.
+  void apply_if_new_generation();
   // working_ becomes what compositions use, as of `revision`; then reload.
   void commit_and_apply(std::int64_t revision);
   bool on_batch(const EtcdWatchBatch& batch);

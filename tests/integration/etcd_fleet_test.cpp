@@ -334,24 +334,34 @@ TEST(EtcdFleet, ABadValueIsRefusedWithItsKeyNamedAndTheOldConfigurationStays) {
   ASSERT_TRUE(fleet.all_serve(fixed, "/bad"));
 }
 
+// An instance that lost its watch resumes from the revision after the last
+// it saw; when that revision has been compacted away meanwhile, it reads
+// every key once and goes on.
 TEST(EtcdFleet, ACompactionBetweenChangesIsSurvived) {
   Fleet fleet;
   ASSERT_TRUE(fleet.ready()) << fleet.why_not();
   const std::int64_t one = push(fleet.client(), {{route_key("c1"), respond_route("c1")}});
   ASSERT_TRUE(fleet.all_serve(one, "/c1"));
-  // One instance falls behind (stopped) while a change is made and the
-  // history compacted past it.
+  // One instance is frozen while etcd restarts (its watch is cut), two
+  // changes are made and the history is compacted past both.
   auto& behind = *fleet.instances().back();
   ASSERT_EQ(::kill(behind.process().pid(), SIGSTOP), 0);
+  fleet.etcd().stop();
+  ASSERT_TRUE(fleet.etcd().start());
   const std::int64_t two = push(fleet.client(), {{route_key("c2"), respond_route("c2")}});
+  const std::int64_t three = push(fleet.client(), {{route_key("c3"), respond_route("c3")}});
   ASSERT_GT(two, 0);
-  const auto compacted = fleet.client().compact(two);
+  ASSERT_GT(three, two);
+  const auto compacted = fleet.client().compact(three);
   ASSERT_TRUE(compacted) << compacted.error.message;
   ::kill(behind.process().pid(), SIGCONT);
-  const std::int64_t three = push(fleet.client(), {{route_key("c3"), respond_route("c3")}});
+  ASSERT_TRUE(behind.process().wait_for_line("was compacted away")) << fleet.why_not();
   ASSERT_TRUE(fleet.all_serve(three, "/c3"));
   for (auto& s : fleet.instances())
     EXPECT_EQ(get(s->port("web"), "/c2").status, 200);
+  // And changes flow on.
+  const std::int64_t four = push(fleet.client(), {{route_key("c4"), respond_route("c4")}});
+  ASSERT_TRUE(fleet.all_serve(four, "/c4"));
 }
 
 TEST(EtcdFleet, ACertificateFromEtcdIsServedOverTlsByEveryInstance) {
