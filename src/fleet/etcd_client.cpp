@@ -48,7 +48,8 @@ bool is_transient_code(std::int64_t code) {
 }
 
 // A token that stopped being valid (etcd's simple tokens expire after five
-// minutes unused, and all of them when etcd restarts): authenticate again.
+// minutes unused, and a user's go when its password or roles change):
+// authenticate again.
 bool is_stale_token(std::int64_t code, std::string_view message) {
   return code == 16 || message.find("invalid auth token") != std::string_view::npos ||
          message.find("revision of auth store is old") != std::string_view::npos;
@@ -58,6 +59,22 @@ bool is_stale_token(std::int64_t code, std::string_view message) {
 bool is_safe_token(std::string_view token) {
   return !token.empty() && token.size() <= 4096 &&
          std::all_of(token.begin(), token.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// The key a range or watch of every key under `prefix` starts at: etcd
+// refuses an empty key, and "\0" with range_end "\0" is the whole keyspace.
+std::string_view range_key(std::string_view prefix) {
+  return prefix.empty() ? std::string_view("\0", 1) : prefix;
+}
+
+// Text from etcd for a message that ends up in a log: at most 512 bytes,
+// control characters (a line break could forge a log line) as '?'.
+std::string printable(std::string_view text) {
+  std::string out(text.substr(0, 512));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
 }
 
 std::string trimmed(std::string_view text) {
@@ -80,17 +97,17 @@ Refusal read_refusal(int status, std::string_view body) {
   Refusal r;
   std::string error;
   if (auto json = wire::parse_json_object(body, error)) {
-    r.code = wire::int64_member(*json, "code").value_or(0);
-    r.message = wire::string_member(*json, "message").value_or("");
-    if (r.message.empty()) r.message = wire::string_member(*json, "error").value_or("");
+    r.code = wire::int64_member(&*json, "code").value_or(0);
+    r.message = wire::string_member(&*json, "message").value_or("");
+    if (r.message.empty()) r.message = wire::string_member(&*json, "error").value_or("");
   }
-  if (r.message.empty()) r.message = "HTTP status " + std::to_string(status);
-  if (r.message.size() > 512) r.message.resize(512);
+  r.message = r.message.empty() ? "HTTP status " + std::to_string(status) : printable(r.message);
   if (r.code == 0) r.code = status >= 500 ? 14 : 3;
   return r;
 }
 
-bool read_kv(const YAML::Node& node, EtcdKeyValue& kv) {
+bool read_kv(const wire::Json* node, EtcdKeyValue& kv) {
+  if (node == nullptr || node->type != wire::Json::Type::object) return false;
   auto key = wire::bytes_member(node, "key");
   auto value = wire::bytes_member(node, "value");
   auto mod = wire::int64_member(node, "mod_revision");
@@ -101,17 +118,9 @@ bool read_kv(const YAML::Node& node, EtcdKeyValue& kv) {
   return true;
 }
 
-bool is_sequence_or_absent(const YAML::Node& node) {
-  try {
-    return !node.IsDefined() || node.IsSequence();
-  } catch (const YAML::Exception&) {
-    return false;
-  }
-}
-
 // One HTTP exchange's outcome, before any retry.
 struct Exchange {
-  std::optional<YAML::Node> json;  // a 200 answer's object
+  std::optional<wire::Json> json;  // a 200 answer's object
   EtcdError error;
   bool stale_token = false;  // refused for its token: authenticate again
 };
@@ -156,17 +165,19 @@ class Transport {
   Exchange post(std::string_view path, std::string_view token, std::string_view body);
   // A new connection (for a watch), to the endpoints in turn; `index`
   // says which one answered.
-  std::unique_ptr<http1::Connection> open_any(EtcdError& error, std::size_t& index);
+  std::unique_ptr<http1::Connection> open_any(EtcdError& error, std::size_t& index,
+                                              const std::atomic<bool>& stop);
   const http1::Endpoint& endpoint(std::size_t index) const { return endpoints_[index]; }
   const std::string& current_url() const { return endpoints_[current_].url; }
 
  private:
   Exchange post_to(std::size_t index, std::string_view path, std::string_view token,
                    std::string_view body);
-  // One request on `connection`; `sent_nothing_back` says the server
-  // closed it without a byte of answer (a kept connection it had dropped).
+  // One request on `connection`; `dropped` says the server had closed it
+  // (the write failed, or it ended without a byte of answer): on a kept
+  // connection, the request is sent again on a new one.
   Exchange exchange(http1::Connection& connection, const std::string& request, Deadline deadline,
-                    bool& reusable, bool& answered);
+                    bool& reusable, bool& dropped);
 
   std::vector<http1::Endpoint> endpoints_;
   std::string setup_error_;
@@ -222,9 +233,9 @@ Exchange Transport::post_to(std::size_t index, std::string_view path, std::strin
   if (idle_ && idle_endpoint_ == index) {
     connection = std::move(idle_);
     bool reusable = false;
-    bool answered = false;
-    Exchange out = exchange(*connection, request, deadline, reusable, answered);
-    if (answered || out.json) {
+    bool dropped = false;
+    Exchange out = exchange(*connection, request, deadline, reusable, dropped);
+    if (!dropped) {
       if (reusable) idle_ = std::move(connection);
       return out;
     }
@@ -239,8 +250,8 @@ Exchange Transport::post_to(std::size_t index, std::string_view path, std::strin
     return out;
   }
   bool reusable = false;
-  bool answered = false;
-  Exchange out = exchange(*connection, request, deadline, reusable, answered);
+  bool dropped = false;
+  Exchange out = exchange(*connection, request, deadline, reusable, dropped);
   if (reusable) {
     idle_ = std::move(connection);
     idle_endpoint_ = index;
@@ -249,21 +260,21 @@ Exchange Transport::post_to(std::size_t index, std::string_view path, std::strin
 }
 
 Exchange Transport::exchange(http1::Connection& connection, const std::string& request,
-                             Deadline deadline, bool& reusable, bool& answered) {
+                             Deadline deadline, bool& reusable, bool& dropped) {
   const http1::Endpoint& endpoint = connection.endpoint();
   Exchange out;
   std::string error;
-  if (connection.write_all(request, deadline, error) != Io::ok) {
+  if (const Io io = connection.write_all(request, deadline, error); io != Io::ok) {
     out.error = failure(endpoint, error, true);
+    dropped = io == Io::failed;
     return out;
   }
   http1::ResponseReader reader(connection);
   if (reader.read_head(deadline, nullptr, error) != Io::ok) {
     out.error = failure(endpoint, error, true);
-    answered = error.find("before a response") == std::string::npos;
+    dropped = reader.dropped_unanswered();
     return out;
   }
-  answered = true;
   std::string body;
   const std::size_t max = reader.status() == 200 ? kMaxReplyBytes : kMaxErrorBytes;
   if (reader.read_whole_body(body, max, deadline, error) != Io::ok) {
@@ -277,12 +288,14 @@ Exchange Transport::exchange(http1::Connection& connection, const std::string& r
   return out;
 }
 
-std::unique_ptr<http1::Connection> Transport::open_any(EtcdError& error, std::size_t& index) {
+std::unique_ptr<http1::Connection> Transport::open_any(EtcdError& error, std::size_t& index,
+                                                       const std::atomic<bool>& stop) {
   for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
     index = (current_ + tried) % endpoints_.size();
     std::string why;
     const Deadline deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
-    if (auto c = http1::Connection::open(endpoints_[index], tls_.get(), deadline, why)) {
+    if (stop.load()) break;
+    if (auto c = http1::Connection::open(endpoints_[index], tls_.get(), deadline, why, &stop)) {
       current_ = index;
       return c;
     }
@@ -299,9 +312,9 @@ struct EtcdClient::State {
 
   // POSTs with the token (authenticating first when there is none yet, and
   // once more when etcd says it went stale); the answer's object or why not.
-  std::optional<YAML::Node> call(EtcdClient& client, std::string_view path, std::string_view body);
+  std::optional<wire::Json> call(EtcdClient& client, std::string_view path, std::string_view body);
   bool authenticate(EtcdClient& client);
-  std::optional<YAML::Node> fail(EtcdClient& client, EtcdError error) {
+  std::optional<wire::Json> fail(EtcdClient& client, EtcdError error) {
     client.last_error_ = std::move(error);
     return std::nullopt;
   }
@@ -325,7 +338,7 @@ bool EtcdClient::State::authenticate(EtcdClient& client) {
     fail(client, std::move(out.error));
     return false;
   }
-  auto token = wire::string_member(*out.json, "token");
+  auto token = wire::string_member(&*out.json, "token");
   if (!token || !is_safe_token(*token)) {
     fail(client, EtcdError{"etcd: authentication gave no usable token", false});
     return false;
@@ -334,7 +347,7 @@ bool EtcdClient::State::authenticate(EtcdClient& client) {
   return true;
 }
 
-std::optional<YAML::Node> EtcdClient::State::call(EtcdClient& client, std::string_view path,
+std::optional<wire::Json> EtcdClient::State::call(EtcdClient& client, std::string_view path,
                                                   std::string_view body) {
   if (!transport.setup_error().empty()) {
     return fail(client, EtcdError{transport.setup_error(), false});
@@ -365,8 +378,8 @@ EtcdError malformed(const std::string& url, const std::string& what) {
 }
 
 std::string range_body(std::string_view prefix) {
-  return "{\"key\":\"" + wire::base64_encode(prefix.empty() ? std::string_view("\0", 1) : prefix) +
-         "\",\"range_end\":\"" + wire::base64_encode(wire::prefix_end(prefix)) + "\"}";
+  return "{\"key\":\"" + wire::base64_encode(range_key(prefix)) + "\",\"range_end\":\"" +
+         wire::base64_encode(wire::prefix_end(prefix)) + "\"}";
 }
 
 }  // namespace
@@ -380,14 +393,14 @@ EtcdResult<EtcdRange> EtcdClient::range_prefix(std::string_view prefix) {
     return result;
   }
   EtcdRange range;
-  const auto revision = wire::int64_member(wire::member(*json, "header"), "revision");
-  const YAML::Node kvs = wire::member(*json, "kvs");
-  bool ok = revision.has_value() && is_sequence_or_absent(kvs);
-  if (ok && kvs.IsDefined()) {
-    range.kvs.reserve(kvs.size());
-    for (const YAML::Node& item : kvs) {
+  const auto revision = wire::int64_member(wire::member(&*json, "header"), "revision");
+  const std::vector<wire::Json>* kvs = wire::array_member(&*json, "kvs");
+  bool ok = revision.has_value() && kvs != nullptr;
+  if (ok) {
+    range.kvs.reserve(kvs->size());
+    for (const wire::Json& item : *kvs) {
       EtcdKeyValue kv;
-      if (!read_kv(item, kv) || !kv.key.starts_with(wanted)) {
+      if (!read_kv(&item, kv) || !kv.key.starts_with(wanted)) {
         ok = false;
         break;
       }
@@ -433,8 +446,8 @@ EtcdResult<EtcdTxnOutcome> EtcdClient::txn(const EtcdTxn& txn) {
     result.error = last_error_;
     return result;
   }
-  const auto revision = wire::int64_member(wire::member(*json, "header"), "revision");
-  const auto succeeded = wire::bool_member(*json, "succeeded");
+  const auto revision = wire::int64_member(wire::member(&*json, "header"), "revision");
+  const auto succeeded = wire::bool_member(&*json, "succeeded");
   if (!revision || !succeeded) {
     result.error = last_error_ =
         malformed(state_->transport.current_url(), "a transaction's header or outcome");
@@ -482,21 +495,19 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
   std::string error;
   const auto json = wire::parse_json_object(text, error);
   if (!json) return watch_broken(endpoint, "malformed watch message: " + error, true);
-  if (const YAML::Node status = wire::member(*json, "error"); status.IsDefined()) {
+  if (const wire::Json* status = wire::member(&*json, "error")) {
     const auto code = wire::int64_member(status, "grpc_code").value_or(0);
-    std::string message = wire::string_member(status, "message").value_or("");
-    if (message.size() > 512) message.resize(512);
+    const std::string message = printable(wire::string_member(status, "message").value_or(""));
     WatchStep step = watch_broken(endpoint, "watch failed: " + message, is_transient_code(code));
     step.stale_token = is_stale_token(code, message);
     return step;
   }
-  const YAML::Node result = wire::member(*json, "result");
+  const wire::Json* result = wire::member(&*json, "result");
   const auto canceled = wire::bool_member(result, "canceled");
   const auto compacted = wire::int64_member(result, "compact_revision");
   const auto revision = wire::int64_member(wire::member(result, "header"), "revision");
-  const YAML::Node events = wire::member(result, "events");
-  if (!result.IsDefined() || !canceled || !compacted || !revision ||
-      !is_sequence_or_absent(events)) {
+  const std::vector<wire::Json>* events = wire::array_member(result, "events");
+  if (result == nullptr || !canceled || !compacted || !revision || events == nullptr) {
     return watch_broken(endpoint, "malformed watch message", true);
   }
   if (*compacted > 0) {
@@ -510,8 +521,7 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
     return step;
   }
   if (*canceled) {
-    std::string reason = wire::string_member(result, "cancel_reason").value_or("");
-    if (reason.size() > 512) reason.resize(512);
+    const std::string reason = printable(wire::string_member(result, "cancel_reason").value_or(""));
     // etcd puts the gRPC status in words: "rpc error: code = Unauthenticated desc = ...".
     const bool transient = reason.empty() || reason.find("code = Unavailable") != std::string::npos;
     WatchStep step = watch_broken(endpoint, "watch canceled: " + reason, transient);
@@ -519,18 +529,18 @@ WatchStep read_watch_message(const http1::Endpoint& endpoint, std::string_view p
         is_stale_token(0, reason) || reason.find("code = Unauthenticated") != std::string::npos;
     return step;
   }
-  if (!events.IsDefined() || events.size() == 0) return {};  // created, or progress
+  if (events->empty()) return {};  // created, or progress
   EtcdWatchBatch batch;
-  batch.revision = *revision;
-  batch.events.reserve(events.size());
-  for (const YAML::Node& item : events) {
+  batch.events.reserve(events->size());
+  for (const wire::Json& item : *events) {
     EtcdWatchEvent event;
-    const auto type = wire::string_member(item, "type");
+    const auto type = wire::string_member(&item, "type");
     if (!type || (*type != "" && *type != "PUT" && *type != "DELETE") ||
-        !read_kv(wire::member(item, "kv"), event.kv) || !event.kv.key.starts_with(prefix)) {
+        !read_kv(wire::member(&item, "kv"), event.kv) || !event.kv.key.starts_with(prefix)) {
       return watch_broken(endpoint, "malformed watch event", true);
     }
     event.kind = *type == "DELETE" ? EtcdWatchEvent::Kind::del : EtcdWatchEvent::Kind::put;
+    batch.revision = std::max(batch.revision, event.kv.mod_revision);
     batch.events.push_back(std::move(event));
   }
   if (on_batch(batch)) return {};
@@ -552,14 +562,16 @@ EtcdWatchEnd EtcdClient::State::watch_once(
   }
   EtcdError error;
   std::size_t index = 0;
-  auto connection = transport.open_any(error, index);
+  auto connection = transport.open_any(error, index, stop);
+  if (stop.load()) return EtcdWatchEnd::stopped;
   if (!connection) {
     client.last_error_ = std::move(error);
     return EtcdWatchEnd::broken;
   }
   const http1::Endpoint& endpoint = transport.endpoint(index);
-  const std::string body = "{\"create_request\":{\"key\":\"" + wire::base64_encode(prefix) +
-                           "\",\"range_end\":\"" + wire::base64_encode(wire::prefix_end(prefix)) +
+  const std::string body = "{\"create_request\":{\"key\":\"" +
+                           wire::base64_encode(range_key(prefix)) + "\",\"range_end\":\"" +
+                           wire::base64_encode(wire::prefix_end(prefix)) +
                            "\",\"start_revision\":\"" + std::to_string(start_revision) + "\"}}";
   const Deadline deadline = Clock::now() + std::chrono::milliseconds(transport.timeout_ms());
   std::string why;

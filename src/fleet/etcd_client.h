@@ -70,9 +70,14 @@ struct EtcdWatchEvent {
   EtcdKeyValue kv;  // value empty for del
 };
 // The events of one watch response; events of one transaction share a
-// revision and arrive in one batch.
+// revision and arrive in one batch. A watch catching up may bring several
+// revisions in one batch.
 struct EtcdWatchBatch {
-  std::int64_t revision = 0;  // the header's revision
+  // The revision of its last event: every event under the prefix up to it
+  // has been delivered, so a watch resumes from revision + 1. (Not the
+  // header's: etcd sends a catch-up 1,000 revisions at a time, each message
+  // naming the store's current revision.)
+  std::int64_t revision = 0;
   std::vector<EtcdWatchEvent> events;
 };
 enum class EtcdWatchEnd {

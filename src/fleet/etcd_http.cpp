@@ -91,21 +91,31 @@ int remaining_ms(Deadline deadline) {
   return static_cast<int>(std::min<std::int64_t>(left.count(), 1'000'000));
 }
 
-Io connect_fd(int fd, const addrinfo& ai, Deadline deadline, std::string& error) {
+Io connect_fd(int fd, const addrinfo& ai, Deadline deadline, const std::atomic<bool>* stop,
+              std::string& error) {
   if (::connect(fd, ai.ai_addr, ai.ai_addrlen) == 0) return Io::ok;
   if (errno != EINPROGRESS) {
     error = errno_text(errno);
     return Io::failed;
   }
   for (;;) {
-    pollfd p{fd, POLLOUT, 0};
-    const int n = ::poll(&p, 1, remaining_ms(deadline));
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) {
+    if (stop != nullptr && stop->load()) {
+      error = "stopped";
+      return Io::stopped;
+    }
+    int timeout = remaining_ms(deadline);
+    if (timeout == 0) {
       error = "connect timed out";
       return Io::timed_out;
     }
-    break;
+    if (stop != nullptr) timeout = std::min(timeout, static_cast<int>(kStopPoll.count()));
+    pollfd p{fd, POLLOUT, 0};
+    const int n = ::poll(&p, 1, timeout);
+    if (n < 0 && errno != EINTR) {
+      error = errno_text(errno);
+      return Io::failed;
+    }
+    if (n > 0) break;
   }
   int so_error = 0;
   socklen_t len = sizeof so_error;
@@ -177,7 +187,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view url, std::string& error)
 }
 
 std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, tls::ClientContext* tls,
-                                             Deadline deadline, std::string& error) {
+                                             Deadline deadline, std::string& error,
+                                             const std::atomic<bool>* stop) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -195,7 +206,7 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, tls::Clie
       error = errno_text(errno);
       continue;
     }
-    if (connect_fd(fd, *ai, deadline, error) != Io::ok) {
+    if (connect_fd(fd, *ai, deadline, stop, error) != Io::ok) {
       ::close(fd);
       continue;
     }
@@ -216,7 +227,7 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, tls::Clie
       error = "cannot set up TLS: " + tls::take_openssl_errors();
       return nullptr;
     }
-    if (connection->handshake(deadline, error) != Io::ok) return nullptr;
+    if (connection->handshake(deadline, stop, error) != Io::ok) return nullptr;
   }
   return connection;
 }
@@ -247,16 +258,16 @@ Io Connection::wait(bool for_write, Deadline deadline, const std::atomic<bool>* 
   }
 }
 
-Io Connection::handshake(Deadline deadline, std::string& error) {
+Io Connection::handshake(Deadline deadline, const std::atomic<bool>* stop, std::string& error) {
   for (;;) {
     ERR_clear_error();
     const int rc = SSL_connect(ssl_);
     if (rc == 1) return Io::ok;
     const int reason = SSL_get_error(ssl_, rc);
     if (reason == SSL_ERROR_WANT_READ || reason == SSL_ERROR_WANT_WRITE) {
-      const Io io = wait(reason == SSL_ERROR_WANT_WRITE, deadline, nullptr, error);
+      const Io io = wait(reason == SSL_ERROR_WANT_WRITE, deadline, stop, error);
       if (io != Io::ok) {
-        error = "TLS handshake: " + error;
+        error = "TLS handshake: " + (io == Io::stopped ? std::string("stopped") : error);
         return io;
       }
       continue;
@@ -382,6 +393,7 @@ Io ResponseReader::read_head(Deadline deadline, const std::atomic<bool>* stop, s
       }
       status_ = head.status;
       keep_alive_ = head.keep_alive && !head.must_close;
+      content_length_ = head.framing == http::Framing::content_length ? head.content_length : 0;
       body_ = http::BodyDecoder(head.framing, head.content_length);
       buffer_.erase(0, head_bytes);
       return Io::ok;
@@ -392,6 +404,8 @@ Io ResponseReader::read_head(Deadline deadline, const std::atomic<bool>* stop, s
     }
     const Io io =
         connection_.read_some(buffer_, kMaxHeadBytes + 1 - buffer_.size(), deadline, stop, error);
+    dropped_unanswered_ = !received_any_ && (io == Io::closed || io == Io::failed);
+    received_any_ = received_any_ || !buffer_.empty();
     if (io == Io::closed) {
       error = buffer_.empty() ? "connection closed before a response"
                               : "connection closed inside a response head";
@@ -431,12 +445,14 @@ Io ResponseReader::read_body_some(std::string& out, Deadline deadline,
 
 Io ResponseReader::read_whole_body(std::string& out, std::size_t max, Deadline deadline,
                                    std::string& error) {
+  auto too_large = [&] {
+    error = "response body larger than " + std::to_string(max) + " bytes";
+    return Io::failed;
+  };
+  if (content_length_ > max) return too_large();  // refused before reading it
   while (!body_.done()) {
     if (const Io io = read_body_some(out, deadline, nullptr, error); io != Io::ok) return io;
-    if (out.size() > max) {
-      error = "response body larger than " + std::to_string(max) + " bytes";
-      return Io::failed;
-    }
+    if (out.size() > max) return too_large();
   }
   return Io::ok;
 }

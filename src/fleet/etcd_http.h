@@ -52,9 +52,10 @@ class Connection {
  public:
   // Connects (resolving the host, trying each address) and, for https,
   // runs the TLS handshake with `tls` (verifying the server's name). Null
-  // with `error` set when it cannot.
+  // with `error` set when it cannot, or when `stop` became true.
   static std::unique_ptr<Connection> open(const Endpoint& endpoint, tls::ClientContext* tls,
-                                          Deadline deadline, std::string& error);
+                                          Deadline deadline, std::string& error,
+                                          const std::atomic<bool>* stop = nullptr);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -70,7 +71,7 @@ class Connection {
   // Waits until the descriptor is readable (or writable); stop is looked
   // at every 100 ms.
   Io wait(bool for_write, Deadline deadline, const std::atomic<bool>* stop, std::string& error);
-  Io handshake(Deadline deadline, std::string& error);
+  Io handshake(Deadline deadline, const std::atomic<bool>* stop, std::string& error);
 
   int fd_ = -1;
   SSL* ssl_ = nullptr;
@@ -87,6 +88,9 @@ class ResponseReader {
 
   // Reads until a final (non-1xx) head has arrived and been parsed.
   Io read_head(Deadline deadline, const std::atomic<bool>* stop, std::string& error);
+  // The server ended or reset the connection before a byte of answer: on a
+  // kept-alive connection, it had dropped it before our request came.
+  bool dropped_unanswered() const { return dropped_unanswered_; }
   int status() const { return status_; }
   // The connection may carry another request after this response.
   bool reusable() const { return keep_alive_ && body_.done(); }
@@ -104,6 +108,9 @@ class ResponseReader {
   std::string buffer_;  // received and not yet decoded
   int status_ = 0;
   bool keep_alive_ = false;
+  std::uint64_t content_length_ = 0;
+  bool received_any_ = false;
+  bool dropped_unanswered_ = false;  // as announced, with Content-Length framing
   http::BodyDecoder body_{http::Framing::none, 0};
 };
 

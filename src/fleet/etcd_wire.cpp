@@ -21,76 +21,269 @@ constexpr std::array<signed char, 256> make_decode_table() {
 }
 constexpr auto kDecode = make_decode_table();
 
-bool is_json_space(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
+// A recursive-descent reader of RFC 8259 JSON over one text; depth is
+// bounded, so recursion is too.
+class Reader {
+ public:
+  explicit Reader(std::string_view text) : text_(text) {}
 
-// Outside strings JSON has structure, numbers and the three literals
-// (RFC 8259 §2-§6); YAML's indicators (& * ! | > ' # % @ ` ?) are not among
-// them, so refusing everything else keeps the YAML reader on JSON's subset.
-bool is_json_bare_char(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-         c == '+' || c == '.' || c == ':' || c == ',';
-}
-
-// Checks the shape of one JSON object text without building anything.
-bool check_json_shape(std::string_view text, std::string& error) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  bool closed = false;  // the top-level object ended
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        error = "a control character inside a JSON string";  // RFC 8259 §7
-        return false;
-      }
-      continue;
-    }
-    if (is_json_space(c)) continue;
-    if (closed) {
-      error = "bytes after the JSON object";
-      return false;
-    }
-    if (depth == 0 && c != '{') {
-      error = "not a JSON object";
-      return false;
-    }
-    if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) {
-        error = "JSON nested too deeply";
-        return false;
-      }
-    } else if (c == '}' || c == ']') {
-      closed = --depth == 0;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (!is_json_bare_char(c)) {
-      error = "a character JSON does not allow";
-      return false;
-    }
+  std::optional<Json> document(std::string& error) {
+    Json value;
+    skip_space();
+    if (peek() != '{') return fail(error, "not a JSON object");
+    if (!read_value(value, 0)) return fail(error, error_);
+    skip_space();
+    if (pos_ != text_.size()) return fail(error, "bytes after the JSON object");
+    return value;
   }
-  if (!closed) {
-    error = "a JSON object cut short";
-    return false;
-  }
-  return true;
-}
 
-std::optional<std::string> scalar_text(const YAML::Node& node) {
-  try {
-    if (!node.IsDefined() || !node.IsScalar()) return std::nullopt;
-    return node.Scalar();
-  } catch (const YAML::Exception&) {
+ private:
+  std::optional<Json> fail(std::string& error, const char* why) {
+    error = std::string(why) + " (at byte " + std::to_string(pos_) + ")";
     return std::nullopt;
   }
+  bool bad(const char* why) {
+    error_ = why;
+    return false;
+  }
+  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+  bool at_end() const { return pos_ >= text_.size(); }
+  void skip_space() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
+                                   text_[pos_] == '\n' || text_[pos_] == '\r')) {
+      ++pos_;
+    }
+  }
+  bool literal(std::string_view word) {
+    if (text_.substr(pos_, word.size()) != word) return bad("an unknown literal");
+    pos_ += word.size();
+    return true;
+  }
+
+  bool read_value(Json& out, int depth) {
+    skip_space();
+    switch (peek()) {
+      case '{':
+        return read_object(out, depth + 1);
+      case '[':
+        return read_array(out, depth + 1);
+      case '"':
+        out.type = Json::Type::string;
+        return read_string(out.text);
+      case 't':
+        out.type = Json::Type::boolean;
+        out.boolean = true;
+        return literal("true");
+      case 'f':
+        out.type = Json::Type::boolean;
+        return literal("false");
+      case 'n':
+        out.type = Json::Type::null;
+        return literal("null");
+      default:
+        out.type = Json::Type::number;
+        return read_number(out.text);
+    }
+  }
+
+  bool read_object(Json& out, int depth) {
+    if (depth > kMaxJsonDepth) return bad("JSON nested too deeply");
+    out.type = Json::Type::object;
+    ++pos_;  // '{'
+    skip_space();
+    if (peek() == '}') {
+      ++pos_;
+      return true;
+    }
+    for (;;) {
+      skip_space();
+      if (peek() != '"') return bad("an object member without a name");
+      std::string name;
+      if (!read_string(name)) return false;
+      skip_space();
+      if (peek() != ':') return bad("a member name without ':'");
+      ++pos_;
+      out.members.emplace_back(std::move(name), Json{});
+      if (!read_value(out.members.back().second, depth)) return false;
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() == '}') {
+        ++pos_;
+        return true;
+      }
+      return bad("an object without '}'");
+    }
+  }
+
+  bool read_array(Json& out, int depth) {
+    if (depth > kMaxJsonDepth) return bad("JSON nested too deeply");
+    out.type = Json::Type::array;
+    ++pos_;  // '['
+    skip_space();
+    if (peek() == ']') {
+      ++pos_;
+      return true;
+    }
+    for (;;) {
+      out.items.emplace_back();
+      if (!read_value(out.items.back(), depth)) return false;
+      skip_space();
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() == ']') {
+        ++pos_;
+        return true;
+      }
+      return bad("an array without ']'");
+    }
+  }
+
+  // RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+  bool read_number(std::string& out) {
+    const std::size_t start = pos_;
+    auto digits = [&] {
+      const std::size_t from = pos_;
+      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9')
+        ++pos_;
+      return pos_ > from;
+    };
+    if (peek() == '-') ++pos_;
+    if (peek() == '0') {
+      ++pos_;
+    } else if (!digits()) {
+      return bad("not a JSON value");
+    }
+    if (peek() == '.') {
+      ++pos_;
+      if (!digits()) return bad("a number without digits after '.'");
+    }
+    if (peek() == 'e' || peek() == 'E') {
+      ++pos_;
+      if (peek() == '+' || peek() == '-') ++pos_;
+      if (!digits()) return bad("a number without exponent digits");
+    }
+    out.assign(text_.substr(start, pos_ - start));
+    return true;
+  }
+
+  bool read_hex4(std::uint32_t& out) {
+    if (text_.size() - pos_ < 4) return bad("a \\u escape cut short");
+    out = 0;
+    for (int i = 0; i < 4; ++i) {
+      const char c = text_[pos_++];
+      out <<= 4;
+      if (c >= '0' && c <= '9') {
+        out |= static_cast<std::uint32_t>(c - '0');
+      } else if (c >= 'a' && c <= 'f') {
+        out |= static_cast<std::uint32_t>(c - 'a' + 10);
+      } else if (c >= 'A' && c <= 'F') {
+        out |= static_cast<std::uint32_t>(c - 'A' + 10);
+      } else {
+        return bad("a \\u escape with a non-hex digit");
+      }
+    }
+    return true;
+  }
+
+  static void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xc0 | cp >> 6);
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xe0 | cp >> 12);
+      out += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    } else {
+      out += static_cast<char>(0xf0 | cp >> 18);
+      out += static_cast<char>(0x80 | (cp >> 12 & 0x3f));
+      out += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+      out += static_cast<char>(0x80 | (cp & 0x3f));
+    }
+  }
+
+  // RFC 8259 §7; UTF-16 surrogates must come in pairs.
+  bool read_unicode_escape(std::string& out) {
+    std::uint32_t cp = 0;
+    if (!read_hex4(cp)) return false;
+    if (cp >= 0xdc00 && cp <= 0xdfff) return bad("a lone low surrogate");
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      std::uint32_t low = 0;
+      if (text_.substr(pos_, 2) != "\\u") return bad("a lone high surrogate");
+      pos_ += 2;
+      if (!read_hex4(low)) return false;
+      if (low < 0xdc00 || low > 0xdfff) return bad("a high surrogate without its low one");
+      cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+    }
+    append_utf8(out, cp);
+    return true;
+  }
+
+  bool read_string(std::string& out) {
+    ++pos_;  // '"'
+    for (;;) {
+      // The plain run up to the next quote, backslash or control byte.
+      const std::size_t from = pos_;
+      while (pos_ < text_.size()) {
+        const auto c = static_cast<unsigned char>(text_[pos_]);
+        if (c == '"' || c == '\\' || c < 0x20) break;
+        ++pos_;
+      }
+      out.append(text_.substr(from, pos_ - from));
+      if (at_end()) return bad("a string without its closing quote");
+      const char c = text_[pos_++];
+      if (c == '"') return true;
+      if (c != '\\') return bad("a control character inside a string");
+      if (at_end()) return bad("a string without its closing quote");
+      switch (text_[pos_++]) {
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u':
+          if (!read_unicode_escape(out)) return false;
+          break;
+        default:
+          return bad("an unknown escape in a string");
+      }
+    }
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  const char* error_ = "";
+};
+
+const std::string* scalar_text(const Json* node) {
+  if (node == nullptr) return nullptr;
+  if (node->type != Json::Type::string && node->type != Json::Type::number) return nullptr;
+  return &node->text;
 }
 
 }  // namespace
@@ -181,37 +374,27 @@ std::string prefix_end(std::string_view prefix) {
   return std::string(1, '\0');
 }
 
-std::optional<YAML::Node> parse_json_object(std::string_view text, std::string& error) {
-  if (!check_json_shape(text, error)) return std::nullopt;
-  try {
-    YAML::Node node = YAML::Load(std::string(text));
-    if (!node.IsMap()) {
-      error = "not a JSON object";
-      return std::nullopt;
-    }
-    return node;
-  } catch (const YAML::Exception& e) {
-    error = std::string("unreadable JSON: ") + e.what();
-    return std::nullopt;
+const Json* Json::get(std::string_view name) const {
+  for (const auto& [key, value] : members) {
+    if (key == name) return &value;
   }
+  return nullptr;
 }
 
-YAML::Node member(const YAML::Node& node, const char* name) {
-  try {
-    if (node.IsDefined() && node.IsMap()) {
-      const YAML::Node found = node[name];
-      if (found.IsDefined()) return found;
-    }
-  } catch (const YAML::Exception&) {
-  }
-  return YAML::Node(YAML::NodeType::Undefined);
+std::optional<Json> parse_json_object(std::string_view text, std::string& error) {
+  return Reader(text).document(error);
 }
 
-std::optional<std::int64_t> int64_member(const YAML::Node& node, const char* name) {
-  const YAML::Node m = member(node, name);
-  if (!m.IsDefined()) return 0;
-  const auto text = scalar_text(m);
-  if (!text || text->empty()) return std::nullopt;
+const Json* member(const Json* node, const char* name) {
+  return node == nullptr ? nullptr : node->get(name);
+}
+
+// int64 comes as a string ("12") in proto3 JSON; a number is read too.
+std::optional<std::int64_t> int64_member(const Json* node, const char* name) {
+  const Json* m = member(node, name);
+  if (m == nullptr) return 0;
+  const std::string* text = scalar_text(m);
+  if (text == nullptr || text->empty()) return std::nullopt;
   std::int64_t value = 0;
   const char* end = text->data() + text->size();
   const auto [ptr, ec] = std::from_chars(text->data(), end, value);
@@ -219,27 +402,32 @@ std::optional<std::int64_t> int64_member(const YAML::Node& node, const char* nam
   return value;
 }
 
-std::optional<std::string> bytes_member(const YAML::Node& node, const char* name) {
-  const YAML::Node m = member(node, name);
-  if (!m.IsDefined()) return std::string();
-  const auto text = scalar_text(m);
-  if (!text) return std::nullopt;
-  return base64_decode(*text);
+std::optional<std::string> bytes_member(const Json* node, const char* name) {
+  const Json* m = member(node, name);
+  if (m == nullptr) return std::string();
+  if (m->type != Json::Type::string) return std::nullopt;
+  return base64_decode(m->text);
 }
 
-std::optional<std::string> string_member(const YAML::Node& node, const char* name) {
-  const YAML::Node m = member(node, name);
-  if (!m.IsDefined()) return std::string();
-  return scalar_text(m);
+std::optional<std::string> string_member(const Json* node, const char* name) {
+  const Json* m = member(node, name);
+  if (m == nullptr) return std::string();
+  if (m->type != Json::Type::string) return std::nullopt;
+  return m->text;
 }
 
-std::optional<bool> bool_member(const YAML::Node& node, const char* name) {
-  const YAML::Node m = member(node, name);
-  if (!m.IsDefined()) return false;
-  const auto text = scalar_text(m);
-  if (text == "true") return true;
-  if (text == "false") return false;
-  return std::nullopt;
+std::optional<bool> bool_member(const Json* node, const char* name) {
+  const Json* m = member(node, name);
+  if (m == nullptr) return false;
+  if (m->type != Json::Type::boolean) return std::nullopt;
+  return m->boolean;
+}
+
+const std::vector<Json>* array_member(const Json* node, const char* name) {
+  static const std::vector<Json> kNone;
+  const Json* m = member(node, name);
+  if (m == nullptr) return &kNone;
+  return m->type == Json::Type::array ? &m->items : nullptr;
 }
 
 }  // namespace sluice::fleet::wire

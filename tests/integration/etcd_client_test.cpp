@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -244,6 +245,29 @@ TEST(EtcdClient, StopFlagEndsAQuietWatchQuickly) {
   EXPECT_LT(took, 1s) << "the stop flag is looked at every 100 ms";
 }
 
+TEST(EtcdClient, StopFlagEndsAWatchStillShakingHandsWithAFrozenEtcd) {
+  EtcdOptions options;
+  options.tls = true;
+  EtcdProcess etcd(options);
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  EtcdSettings s = settings_for(etcd);
+  s.ca_file = etcd.ca_path();
+  s.timeout_ms = 5'000;
+  EtcdClient client(s);
+  etcd.freeze();  // the kernel still accepts; the TLS handshake never ends
+  const auto before = std::chrono::steady_clock::now();
+  std::optional<EtcdWatchEnd> end;
+  {
+    WatchThread watch(client, 1);
+    watch.stop = true;
+    end = watch.end(10s);
+  }
+  const auto took = std::chrono::steady_clock::now() - before;
+  etcd.thaw();
+  EXPECT_EQ(end, EtcdWatchEnd::stopped);
+  EXPECT_LT(took, 1s);
+}
+
 TEST(EtcdClient, StoppedEtcdGivesAnUnavailableErrorAndEndsTheWatch) {
   EtcdProcess etcd;
   ASSERT_TRUE(etcd.ready()) << etcd.output();
@@ -339,7 +363,7 @@ TEST(EtcdClient, AuthenticatesWithUsernameAndPassword) {
   EXPECT_EQ(watch.batches()[0].events[0].kv.value, "2");
 }
 
-TEST(EtcdClient, AuthenticatesAgainWhenARestartedEtcdForgotTheToken) {
+TEST(EtcdClient, AuthenticatesAgainWhenEtcdForgetsTheToken) {
   EtcdProcess etcd;
   ASSERT_TRUE(etcd.ready()) << etcd.output();
   std::string error;
@@ -351,8 +375,8 @@ TEST(EtcdClient, AuthenticatesAgainWhenARestartedEtcdForgotTheToken) {
   EtcdClient watcher(s);
   ASSERT_TRUE(client.range_prefix()) << client.last_error().message;
   ASSERT_TRUE(watcher.range_prefix()) << watcher.last_error().message;
-  // etcd's simple tokens live in its memory only.
-  ASSERT_TRUE(etcd.start()) << etcd.output();
+  ASSERT_TRUE(etcd.reset_root_password("pw", &error)) << error;
+
   const auto range = client.range_prefix();
   EXPECT_TRUE(range) << range.error.message;
   WatchThread watch(watcher, 1, 1);
@@ -389,6 +413,37 @@ TEST(EtcdClient, SpeaksTlsToAnHttpsEtcdVerifiedWithItsCa) {
       << refused.error.message;
 }
 
+TEST(EtcdClient, AnUnreadableCaFileFailsEveryCallNamingTheFile) {
+  EtcdSettings s;
+  s.endpoints = {"https://127.0.0.1:2379"};
+  s.ca_file = "/nonexistent/etcd-ca.pem";
+  EtcdClient client(s);
+  const auto range = client.range_prefix();
+  ASSERT_FALSE(range);
+  EXPECT_FALSE(range.error.unavailable);  // retrying will not help
+  EXPECT_NE(range.error.message.find("/nonexistent/etcd-ca.pem"), std::string::npos)
+      << range.error.message;
+  std::atomic<bool> stop{false};
+  EXPECT_EQ(client.watch_prefix(
+                1, [](const EtcdWatchBatch&) { return true; }, stop, nullptr),
+            EtcdWatchEnd::broken);
+  EXPECT_EQ(client.last_error().message, range.error.message);
+}
+
+TEST(EtcdClient, AnEndpointThatIsNoUrlIsARefusal) {
+  for (const std::string url :
+       {"127.0.0.1:2379", "http://", "http://host:99999", "http://host/path", "ftp://host"}) {
+    EtcdSettings s;
+    s.endpoints = {url};
+    EtcdClient client(s);
+    const auto range = client.range_prefix();
+    ASSERT_FALSE(range) << url;
+    EXPECT_FALSE(range.error.unavailable) << url;
+    EXPECT_TRUE(range.error.message.starts_with("etcd endpoint " + url + ": "))
+        << range.error.message;
+  }
+}
+
 TEST(EtcdClient, PresentsAClientCertificateWhenEtcdAsksForOne) {
   EtcdOptions options;
   options.tls = true;
@@ -405,6 +460,262 @@ TEST(EtcdClient, PresentsAClientCertificateWhenEtcdAsksForOne) {
   EtcdClient client(s);
   const auto range = client.range_prefix();
   EXPECT_TRUE(range) << range.error.message << "\n" << etcd.output();
+}
+
+TEST(EtcdClient, AWatchCatchingUpGivesEachBatchTheRevisionOfItsLastEvent) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  EtcdClient writer(settings_for(etcd));
+  // etcd sends a catching-up watch at most 1,000 revisions per message,
+  // each message's header naming the store's current revision: a watcher
+  // that resumed from that one after a break would skip the rest.
+  constexpr int kRevisions = 1'500;
+  for (int i = 0; i < kRevisions; ++i) {
+    EtcdTxn txn;
+    txn.puts = {{"/sluice/routes/r" + std::to_string(i % 7), std::to_string(i)}};
+    ASSERT_TRUE(writer.txn(txn)) << writer.last_error().message;
+  }
+  EtcdClient watcher(settings_for(etcd));
+  std::vector<EtcdWatchBatch> batches;
+  std::atomic<bool> stop{false};
+  std::size_t events = 0;
+  const auto end = watcher.watch_prefix(
+      2,
+      [&](const EtcdWatchBatch& b) {
+        batches.push_back(b);
+        events += b.events.size();
+        return events < kRevisions;
+      },
+      stop, nullptr);
+  ASSERT_EQ(end, EtcdWatchEnd::stopped) << watcher.last_error().message;
+  ASSERT_GE(batches.size(), 2u);
+  for (const auto& b : batches) {
+    EXPECT_EQ(b.revision, b.events.back().kv.mod_revision);
+  }
+  EXPECT_EQ(batches.back().revision, kRevisions + 1);
+}
+
+TEST(EtcdClient, FiveThousandKeysInOneTxnArriveAsOneWatchBatchAndOneRange) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  EtcdClient writer(settings_for(etcd));
+  EtcdClient watcher(settings_for(etcd));
+  WatchThread watch(watcher, 1, 1);
+  EtcdTxn txn;
+  const std::string value = "{path_prefix: /service, backend: pool, middlewares: [auth, limit]}";
+  for (int i = 0; i < 5000; ++i) {
+    txn.puts.emplace_back("/sluice/routes/route-" + std::to_string(10000 + i), value);
+  }
+  txn.puts.emplace_back("/sluice/generation", "1");
+  const auto before = std::chrono::steady_clock::now();
+  const auto outcome = writer.txn(txn);
+  ASSERT_TRUE(outcome) << outcome.error.message;
+  ASSERT_TRUE(watch.wait_for_batches(1)) << watcher.last_error().message;
+  const auto watched = std::chrono::steady_clock::now();
+  const auto range = writer.range_prefix();
+  ASSERT_TRUE(range) << range.error.message;
+  const auto ranged = std::chrono::steady_clock::now();
+  using ms = std::chrono::milliseconds;
+  std::printf("[etcd] 5001 keys: txn + watch batch %lld ms, range %lld ms\n",
+              static_cast<long long>(std::chrono::duration_cast<ms>(watched - before).count()),
+              static_cast<long long>(std::chrono::duration_cast<ms>(ranged - watched).count()));
+  const auto batches = watch.batches();
+  ASSERT_EQ(batches[0].events.size(), 5001u);
+  EXPECT_EQ(batches[0].events[4999].kv.key, "/sluice/routes/route-14999");
+  EXPECT_EQ(batches[0].events[4999].kv.value, value);
+  ASSERT_EQ(range.value->kvs.size(), 5001u);
+  EXPECT_EQ(range.value->kvs[0].key, "/sluice/generation");
+  EXPECT_EQ(range.value->kvs[5000].value, value);
+  // The provider must apply such a change within 2 s; the client's share
+  // stays well inside it.
+  EXPECT_LT(ranged - before, 1000ms);
+}
+
+// A gateway impostor: answers the first request on each connection with
+// `reply` (whole bytes on the wire), then closes it.
+class Impostor {
+ public:
+  explicit Impostor(std::string reply)
+      : backend_([reply = std::move(reply)](test::BackendConnection& c) {
+          test::ReceivedRequest request;
+          if (c.read_request(request)) c.send(reply);
+        }) {}
+  EtcdSettings settings(std::uint64_t timeout_ms = 5'000) const {
+    EtcdSettings s;
+    s.endpoints = {"http://" + backend_.address()};
+    s.timeout_ms = timeout_ms;
+    return s;
+  }
+  std::string url() const { return "http://" + backend_.address(); }
+  test::TestBackend& backend() { return backend_; }
+
+ private:
+  test::TestBackend backend_;
+};
+
+std::string ok_json(const std::string& body) {
+  return test::make_response(200, body, {"Content-Type: application/json"});
+}
+
+// A watch answer: the head, then each message as one chunk.
+std::string watch_stream(const std::vector<std::string>& messages) {
+  std::string body;
+  for (const auto& m : messages)
+    body += m + "\n";
+  return test::make_response(200, "", {"Transfer-Encoding: chunked"}) + test::chunk_body(body, 64);
+}
+
+const std::string kCreated = R"({"result":{"header":{"revision":"5"},"created":true}})";
+
+TEST(EtcdClientHostile, AnAnswerThatIsNotJsonIsAnErrorNamingTheServer) {
+  for (const std::string& body : {
+           std::string("<html>hello</html>"),
+           std::string("{\"header\": &anchor {\"revision\": \"1\"}}"),  // YAML, not JSON
+           std::string("{\"header\": {\"revision\": \"1\"}} trailing"),
+           std::string("{\"header\": {\"revision\": \"1\"},}"),
+           std::string("{\"header\": {\"revision\": \"1\"}} // a comment"),
+           std::string("{'header': {'revision': '1'}}"),
+           std::string("{\"header\": {\"revision\": \"1\"}, \"kvs\": [], \"x\": \"a\tb\"}"),
+           std::string("{\"header\": {\"revision\": \"1\"}, \"x\": \"\\ud800\"}"),
+           std::string("{\"header\": {\"revision\": 01}}"),
+           std::string("{\"header\": {\"revision\": \"1\"}"),  // cut short
+           std::string("{\"header\": {\"revision\": \"one\"}}"),
+           std::string("{\"header\": {}, \"kvs\": [{\"key\": \"not base64!\"}]}"),
+           std::string("{\"header\": {}, \"kvs\": {\"key\": \"L3NsdWljZS9h\"}}"),
+           std::string("{\"header\": {}, \"kvs\": [{\"key\": \"L290aGVy\"}]}"),  // "/other"
+           std::string(100'000, '[') + std::string(100'000, ']'),
+           "{\"a\":" + std::string(100'000, '[') + std::string(100'000, ']') + "}",
+       }) {
+    Impostor impostor(ok_json(body));
+    EtcdClient client(impostor.settings());
+    const auto range = client.range_prefix();
+    ASSERT_FALSE(range) << body.substr(0, 80);
+    EXPECT_TRUE(range.error.unavailable);
+    EXPECT_TRUE(range.error.message.starts_with("etcd " + impostor.url() + ": malformed answer"))
+        << range.error.message;
+  }
+}
+
+TEST(EtcdClientHostile, AMalformedOrEndlessAnswerIsRefusedWithinItsBounds) {
+  struct Case {
+    std::string reply;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}", "malformed"},
+           {"SSH-2.0-OpenSSH\r\n\r\n", "malformed response head"},
+           {"HTTP/1.1 200 OK\r\n" + std::string(20'000, 'x') + "\r\n\r\n",
+            "header section too large"},
+           {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "malformed response body"},
+           {"HTTP/1.1 200 OK\r\nContent-Length: 100000000000\r\n\r\n{", "larger than"},
+           {"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{", "closed inside a response body"},
+       }) {
+    Impostor impostor(c.reply);
+    EtcdClient client(impostor.settings());
+    const auto range = client.range_prefix();
+    ASSERT_FALSE(range) << c.reply.substr(0, 60);
+    EXPECT_NE(range.error.message.find(c.says), std::string::npos) << range.error.message;
+  }
+}
+
+TEST(EtcdClientHostile, AServerThatNeverAnswersTimesOut) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  etcd.freeze();
+  EtcdSettings s = settings_for(etcd);
+  s.timeout_ms = 300;
+  EtcdClient client(s);
+  const auto before = std::chrono::steady_clock::now();
+  const auto range = client.range_prefix();
+  const auto took = std::chrono::steady_clock::now() - before;
+  etcd.thaw();
+  ASSERT_FALSE(range);
+  EXPECT_TRUE(range.error.unavailable);
+  EXPECT_EQ(range.error.message, "etcd " + etcd.endpoint() + ": timed out");
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 2s);
+}
+
+TEST(EtcdClientHostile, AGarbledWatchMessageBreaksTheWatchAfterTheGoodOnes) {
+  Impostor impostor(watch_stream({
+      kCreated,
+      R"({"result":{"header":{"revision":"6"},"events":[{"kv":{"key":"L3NsdWljZS9h","mod_revision":"6","value":"MQ=="}}]}})",
+      R"({"result":{"header":{"revision":"7"},"events":[{"type":"EXPLODE","kv":{"key":"L3NsdWljZS9h"}}]}})",
+  }));
+  EtcdClient client(impostor.settings());
+  std::vector<EtcdWatchBatch> seen;
+  std::atomic<bool> stop{false};
+  const auto end = client.watch_prefix(
+      6,
+      [&](const EtcdWatchBatch& b) {
+        seen.push_back(b);
+        return true;
+      },
+      stop, nullptr);
+  EXPECT_EQ(end, EtcdWatchEnd::broken);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].events[0].kv.key, "/sluice/a");
+  EXPECT_EQ(seen[0].events[0].kv.value, "1");
+  EXPECT_EQ(client.last_error().message, "etcd " + impostor.url() + ": malformed watch event");
+  EXPECT_TRUE(client.last_error().unavailable);
+}
+
+TEST(EtcdClientHostile, AWatchMessageWithoutEndIsCutOffAtItsBound) {
+  // 65 MiB without a newline, in 1 MiB chunks.
+  std::string reply = test::make_response(200, "", {"Transfer-Encoding: chunked"});
+  const std::string chunk = "100000\r\n" + std::string(1 << 20, 'a') + "\r\n";
+  Impostor impostor("");
+  test::TestBackend endless([&](test::BackendConnection& c) {
+    test::ReceivedRequest request;
+    if (!c.read_request(request)) return;
+    if (!c.send(reply)) return;
+    for (int i = 0; i < 65; ++i) {
+      if (!c.send(chunk)) return;
+    }
+    c.wait_closed();
+  });
+  EtcdSettings s;
+  s.endpoints = {"http://" + endless.address()};
+  EtcdClient client(s);
+  std::atomic<bool> stop{false};
+  const auto end = client.watch_prefix(
+      1, [](const EtcdWatchBatch&) { return true; }, stop, nullptr);
+  EXPECT_EQ(end, EtcdWatchEnd::broken);
+  EXPECT_NE(client.last_error().message.find("a watch message larger than"), std::string::npos)
+      << client.last_error().message;
+}
+
+TEST(EtcdClientHostile, AWatchTheServerEndsIsBrokenNotStopped) {
+  Impostor impostor(watch_stream({kCreated}) + "0\r\n\r\n");
+  EtcdClient client(impostor.settings());
+  std::atomic<bool> stop{false};
+  const auto end = client.watch_prefix(
+      1, [](const EtcdWatchBatch&) { return true; }, stop, nullptr);
+  EXPECT_EQ(end, EtcdWatchEnd::broken);
+  EXPECT_EQ(client.last_error().message, "etcd " + impostor.url() + ": etcd ended the watch");
+}
+
+TEST(EtcdClientHostile, ARefusalsLineBreaksDoNotReachTheErrorMessage) {
+  Impostor impostor(test::make_response(
+      400, R"({"error":"x","message":"bad\n2026-12-02 [info] forged line","code":3})"));
+  EtcdClient client(impostor.settings());
+  const auto range = client.range_prefix();
+  ASSERT_FALSE(range);
+  EXPECT_FALSE(range.error.unavailable);
+  EXPECT_EQ(range.error.message, "etcd " + impostor.url() + ": bad?2026-12-02 [info] forged line");
+}
+
+TEST(EtcdClientHostile, AnAuthTokenWithLineBreaksIsNotSent) {
+  Impostor impostor(ok_json(R"({"header":{},"token":"abc\r\nX-Evil: 1"})"));
+  EtcdSettings s = impostor.settings();
+  s.username = "root";
+  s.password = "pw";
+  EtcdClient client(s);
+  const auto range = client.range_prefix();
+  ASSERT_FALSE(range);
+  EXPECT_FALSE(range.error.unavailable);
+  EXPECT_EQ(impostor.backend().requests().size(), 1u);  // the authentication only
 }
 
 }  // namespace

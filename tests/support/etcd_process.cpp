@@ -174,6 +174,20 @@ bool EtcdProcess::enable_auth(const std::string& password, std::string* error) c
   return true;
 }
 
+bool EtcdProcess::reset_root_password(const std::string& password, std::string* error) const {
+  // `user passwd` reads the new password from its standard input.
+  std::vector<std::string> argv = {"sh", "-c", "p=$1; shift; printf '%s\\n' \"$p\" | \"$@\"", "sh",
+                                   password};
+  std::vector<std::string> ctl = {"etcdctl", "--endpoints", endpoint(), "--user",
+                                  "root:" + password};
+  if (options_.tls) ctl.insert(ctl.end(), {"--cacert", ca_path_});
+  ctl.insert(ctl.end(), {"user", "passwd", "root", "--interactive=false"});
+  argv.insert(argv.end(), ctl.begin(), ctl.end());
+  const CommandResult r = run_command(argv);
+  if (r.exit_code != 0 && error != nullptr) *error = r.output;
+  return r.exit_code == 0;
+}
+
 std::string EtcdProcess::output() const {
   return past_output_ + (process_ ? process_->output() : std::string());
 }

@@ -59,6 +59,9 @@ class EtcdProcess {
   // Enables authentication: a user "root" with `password` and the root
   // role, then `auth enable`. False (with the output in `error`) if a step failed.
   bool enable_auth(const std::string& password, std::string* error = nullptr) const;
+  // Sets root's password again (to the same one, if so): etcd forgets
+  // every token it gave root, as after a password change.
+  bool reset_root_password(const std::string& password, std::string* error = nullptr) const;
 
   // Everything etcd printed (for failure messages).
   std::string output() const;
