@@ -30,6 +30,7 @@
 #include "core/process_handover.h"
 #include "core/service_notify.h"
 #include "core/socket_activation.h"
+#include "fleet/config_command.h"
 #include "fleet/etcd_provider.h"
 #include "middleware/middleware_set.h"
 #include "proxy/reloader.h"
@@ -495,6 +496,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  sluice -c sluice.yaml            start serving (same as 'sluice run -c ...')\n"
       "  sluice check -c sluice.yaml      validate a configuration and exit\n"
+      "  sluice config push FILE --etcd URL   write a configuration into etcd (docs/fleet.md)\n"
       "  sluice version                   print the version\n"
       "Without -c, sluice looks for ./sluice.yaml.");
   std::string config_path;
@@ -510,9 +512,14 @@ int main(int argc, char** argv) {
       "Validate a configuration: exit 0, or 1 after printing every error as FILE:LINE:COL");
   check->add_option("-c,--config", config_path, "Configuration file (default: ./sluice.yaml)");
   auto* version = app.add_subcommand("version", "Print the version and exit");
+  int config_status = 0;
+  auto* config = sluice::fleet::add_config_commands(
+      app, [](const std::string& path) { return command_check(path) == 0; }, config_status);
   app.require_subcommand(0, 1);
 
   CLI11_PARSE(app, argc, argv);
+
+  if (*config) return config_status;
 
   if (*version) {
     std::printf("sluice %s\n", SLUICE_VERSION);
