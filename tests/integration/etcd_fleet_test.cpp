@@ -394,6 +394,69 @@ TEST(EtcdFleet, ACertificateFromEtcdIsServedOverTlsByEveryInstance) {
     EXPECT_EQ(served_fingerprint(s->port("secure"), "a.fleet.test"), renewed.fingerprint_sha256);
 }
 
+// etcd with authentication: the provider logs in with the user and the
+// password from its file.
+TEST(EtcdFleet, AnInstanceReadsAnEtcdWithAuthenticationAsTheUserItIsGiven) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  std::string error;
+  ASSERT_TRUE(etcd.enable_auth("s3cret", &error)) << error;
+  fleet::EtcdSettings settings;
+  settings.endpoints = {etcd.endpoint()};
+  settings.prefix = kPrefix;
+  settings.username = "root";
+  settings.password = "s3cret";
+  EtcdClient client(settings);
+  ASSERT_GT(push(client, {{route_key("private"), respond_route("private")}}), 0)
+      << client.last_error().message;
+  TempDir dir;
+  dir.write("password", "s3cret\n");
+  SluiceInstance sluice(
+      "workers: 1\n"
+      "provider:\n"
+      "  etcd:\n"
+      "    endpoints: ['" +
+      etcd.endpoint() + "']\n    prefix: " + kPrefix +
+      "\n    username: root\n    password_file: " + (dir.path() / "password").string() +
+      "\n"
+      "listeners:\n"
+      "  - {name: web, listen: '127.0.0.1:0'}\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  EXPECT_EQ(get(sluice.port("web"), "/private").body, "private");
+  const std::int64_t revision = push(client, {{route_key("later"), respond_route("later")}});
+  ASSERT_TRUE(sluice.process().wait_for_line(applied_line(revision))) << sluice.process().output();
+  EXPECT_EQ(get(sluice.port("web"), "/later").body, "later");
+}
+
+// etcd out of reach at start: an instance whose file is a whole
+// configuration starts with it, and applies etcd's keys once it can.
+TEST(EtcdFleet, AnInstanceStartsWithItsFileWhenEtcdIsAwayAndTakesEtcdsKeysWhenItComes) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  fleet::EtcdSettings settings;
+  settings.endpoints = {etcd.endpoint()};
+  settings.prefix = kPrefix;
+  EtcdClient client(settings);
+  const std::int64_t revision = push(client, {{route_key("shared"), respond_route("shared")}});
+  ASSERT_GT(revision, 0) << client.last_error().message;
+  etcd.stop();
+  SluiceInstance sluice(
+      "workers: 1\n"
+      "provider:\n"
+      "  etcd:\n"
+      "    endpoints: ['" +
+      etcd.endpoint() + "']\n    prefix: " + kPrefix +
+      "\n"
+      "listeners:\n"
+      "  - {name: web, listen: '127.0.0.1:0'}\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  EXPECT_TRUE(sluice.process().wait_for_line("cannot read etcd")) << sluice.process().output();
+  EXPECT_EQ(get(sluice.port("web"), "/shared").status, 404);
+  ASSERT_TRUE(etcd.start());
+  ASSERT_TRUE(sluice.process().wait_for_line(applied_line(revision))) << sluice.process().output();
+  EXPECT_EQ(get(sluice.port("web"), "/shared").body, "shared");
+}
+
 // ------------------------------------------------------------ Redis
 
 class RedisServer {
