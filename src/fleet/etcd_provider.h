@@ -1,8 +1,9 @@
 // The provider: a fleet's configuration from etcd (docs/fleet.md,
 // "Provider"). Its own thread reads every key under the prefix once, then
 // watches the prefix from the revision after; it keeps a map of the keys
-// up to date from the events (the tree is read whole again only after a
-// compaction or a lost connection), and reloads through the Reloader when
+// up to date from the events (after a lost connection the watch resumes
+// where it was; the tree is read whole again only after a compaction), and
+// reloads through the Reloader when
 // a batch bumps PREFIX/generation, which writers change in the same
 // transaction as their keys. Each reload composes the file with the keys
 // as of the last generation (key_layout.h), so SIGHUP composes too.
