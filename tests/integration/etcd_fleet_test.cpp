@@ -394,6 +394,63 @@ TEST(EtcdFleet, ACertificateFromEtcdIsServedOverTlsByEveryInstance) {
     EXPECT_EQ(served_fingerprint(s->port("secure"), "a.fleet.test"), renewed.fingerprint_sha256);
 }
 
+// The user's path end to end: `sluice config push` of a file with a TLS
+// listener (its certificate files become PREFIX/certificates/NAME), and
+// two instances whose files hold nothing but the provider serve it; a
+// second push of the edited file reaches both.
+TEST(EtcdFleet, AFilePushedWithConfigPushIsServedWithItsCertificateByInstancesWithOnlyAProvider) {
+  EtcdProcess etcd;
+  ASSERT_TRUE(etcd.ready()) << etcd.output();
+  TempDir shared;
+  const IssuedCert wildcard = TestPki::self_signed(shared.path().string(), "wildcard",
+                                                   CertSpec{{"*.fleet.test"}, {}, "*.fleet.test"});
+  const std::string listeners =
+      "listeners:\n"
+      "  - name: secure\n"
+      "    listen: '127.0.0.1:0'\n"
+      "    tls:\n"
+      "      certificates:\n"
+      "        - cert: " +
+      wildcard.cert_path + "\n          key: " + wildcard.key_path + "\n";
+  const std::string one_route =
+      "routes:\n  - name: hello\n    match: {path: /hello}\n"
+      "    respond: {status: 200, body: hello}\n";
+  const std::string file = shared.write("shared.yaml", listeners + one_route);
+  const auto pushed = run_command(
+      {sluice_binary(), "config", "push", file, "--etcd", etcd.endpoint(), "--prefix", kPrefix});
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.output;
+  const std::string provider_only = "workers: 1\nprovider:\n  etcd:\n    endpoints: ['" +
+                                    etcd.endpoint() + "']\n    prefix: " + kPrefix +
+                                    "\n    certificate_dir: certs\n";
+  SluiceInstance one(provider_only);
+  SluiceInstance two(provider_only);
+  ASSERT_TRUE(one.ready()) << one.process().output();
+  ASSERT_TRUE(two.ready()) << two.process().output();
+  for (SluiceInstance* s : {&one, &two}) {
+    EXPECT_EQ(served_fingerprint(s->port("secure"), "a.fleet.test"), wildcard.fingerprint_sha256);
+    const CommandResult hello =
+        curl({"--cacert", wildcard.cert_path, "--resolve",
+              "a.fleet.test:" + std::to_string(s->port("secure")) + ":127.0.0.1",
+              "https://a.fleet.test:" + std::to_string(s->port("secure")) + "/hello"});
+    EXPECT_EQ(hello.output, "hello") << hello.output;
+  }
+  shared.write("shared.yaml", listeners + one_route +
+                                  "  - name: again\n    match: {path: /again}\n"
+                                  "    respond: {status: 200, body: again}\n");
+  const auto again = run_command(
+      {sluice_binary(), "config", "push", file, "--etcd", etcd.endpoint(), "--prefix", kPrefix});
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  for (SluiceInstance* s : {&one, &two}) {
+    ASSERT_TRUE(s->process().wait_for_count("reload: applied etcd revision", 1))
+        << s->process().output();
+    const CommandResult r =
+        curl({"--cacert", wildcard.cert_path, "--resolve",
+              "a.fleet.test:" + std::to_string(s->port("secure")) + ":127.0.0.1",
+              "https://a.fleet.test:" + std::to_string(s->port("secure")) + "/again"});
+    EXPECT_EQ(r.output, "again") << r.output;
+  }
+}
+
 // etcd with authentication: the provider logs in with the user and the
 // password from its file.
 TEST(EtcdFleet, AnInstanceReadsAnEtcdWithAuthenticationAsTheUserItIsGiven) {
