@@ -356,7 +356,8 @@ void build_first(const std::string& path, const std::string& log_level,
 // configuration is built. etcd out of reach is no reason not to start when
 // the file alone is a configuration; the provider retries in the
 // background. False after printing why when the block is wrong.
-bool open_provider(const std::string& path, std::unique_ptr<sluice::fleet::EtcdProvider>& out) {
+bool open_provider(const std::string& path, std::unique_ptr<sluice::fleet::EtcdProvider>& out,
+                   bool& unread) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
@@ -373,9 +374,10 @@ bool open_provider(const std::string& path, std::unique_ptr<sluice::fleet::EtcdP
   std::string why;
   if (!out->read_initial(why)) {
     std::fprintf(stderr,
-                 "sluice: cannot read etcd (%s); starting with the file's part alone, and "
-                 "retrying in the background\n",
+                 "sluice: cannot read etcd (%s); trying the file's part alone, and etcd again "
+                 "in the background\n",
                  why.c_str());
+    unread = true;
   }
   return true;
 }
@@ -411,11 +413,18 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   // table built to check the file left their holes in the main heap, and
   // start used 2.6 times the resident memory of a reload.
   std::unique_ptr<sluice::fleet::EtcdProvider> provider;
-  if (!open_provider(path, provider)) return 1;
+  bool etcd_unread = false;
+  if (!open_provider(path, provider, etcd_unread)) return 1;
   FirstConfiguration first;
   auto generation = sluice::proxy::Reloader::first_generation(
       [&] { build_first(path, log_level, provider.get(), first); });
   if (!first.server) {
+    if (etcd_unread) {
+      std::fprintf(stderr,
+                   "sluice: %s needs etcd's keys to be a whole configuration; start when etcd "
+                   "answers\n",
+                   path.c_str());
+    }
     generation.release.set_value();
     generation.thread.join();
     return 1;

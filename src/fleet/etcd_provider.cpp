@@ -375,7 +375,8 @@ void EtcdProvider::mark_up(std::int64_t revision) {
 void EtcdProvider::mark_down(const EtcdError& error) {
   g_up.store(false);
   g_errors.fetch_add(1);
-  if (state_ != State::down) {
+  // At start, whoever called read_initial() says what it means.
+  if (state_ == State::up) {
     spdlog::warn("etcd: {}; the configuration in force stays, retrying from {} ms to {} s",
                  error.message, kFirstBackOffMs, kLastBackOffMs / 1000);
   }
