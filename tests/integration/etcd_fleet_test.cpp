@@ -260,6 +260,30 @@ TEST(EtcdFleet, FiveThousandRoutesInOneTransactionAreAppliedByEachInUnderTwoSeco
   }
 }
 
+// A writer's keys count once it bumps the generation: a key written alone
+// is not a configuration yet (a writer in the middle of its steps), and the
+// next bump applies it with everything else.
+TEST(EtcdFleet, AKeyWrittenWithoutAGenerationBumpWaitsForTheNextOne) {
+  Fleet fleet(1);
+  ASSERT_TRUE(fleet.ready()) << fleet.why_not();
+  auto& sluice = *fleet.instances().front();
+  fleet::EtcdTxn alone;
+  alone.puts = {{route_key("early"), respond_route("early")}};
+  const auto written = fleet.client().txn(alone);
+  ASSERT_TRUE(written && written.value->succeeded) << fleet.client().last_error().message;
+  // Then a change that does bump it: by the time that is applied, the
+  // lone key's event has long been seen (etcd sends events in order).
+  const std::int64_t revision =
+      push(fleet.client(), {{route_key("bumped"), respond_route("bumped")}});
+  ASSERT_TRUE(sluice.process().wait_for_line(applied_line(revision))) << fleet.why_not();
+  EXPECT_EQ(sluice.process().count("reload: applied etcd revision " +
+                                   std::to_string(written.value->revision) + " "),
+            0u)
+      << sluice.process().output();
+  EXPECT_EQ(get(sluice.port("web"), "/early").body, "early");
+  EXPECT_EQ(get(sluice.port("web"), "/bumped").body, "bumped");
+}
+
 // The Reloader's composer: a reload of the file (SIGHUP, watch: true)
 // composes it with etcd's keys too, rather than losing etcd's routes.
 TEST(EtcdFleet, ASignalledReloadOfTheFileKeepsEtcdsRoutes) {
