@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include "config/loader.h"
 #include "fleet/key_layout.h"
 
 namespace sluice::fleet {
@@ -422,6 +423,24 @@ std::string EtcdProvider::write_certificates(const Keys& keys, std::string& erro
   return {};
 }
 
+// The provider is read at start only: a file edited to name another etcd
+// or prefix is still composed with this one's keys, and the log says so.
+void EtcdProvider::warn_if_provider_changed(const std::string& file_text) const {
+  std::vector<config::Diagnostic> ignored;  // the load reports them
+  const config::Provider now =
+      config::read_provider(file_text, file_, config::directory_of(file_), ignored);
+  const bool same = now.etcd && now.etcd->endpoints == settings_.endpoints &&
+                    now.etcd->prefix == settings_.prefix &&
+                    now.etcd->username == settings_.username &&
+                    now.etcd->certificate_dir == settings_.certificate_dir;
+  if (!same) {
+    spdlog::warn(
+        "reload: {}: the provider block changed; it takes a restart (still reading {} "
+        "from {})",
+        file_, settings_.prefix, settings_.endpoints.front());
+  }
+}
+
 proxy::Reloader::Composition EtcdProvider::compose(const std::string& file_text) {
   std::shared_ptr<const Keys> keys;
   std::int64_t revision = 0;
@@ -430,6 +449,7 @@ proxy::Reloader::Composition EtcdProvider::compose(const std::string& file_text)
     keys = committed_;
     revision = committed_revision_;
   }
+  warn_if_provider_changed(file_text);
   proxy::Reloader::Composition out;
   out.label = "etcd revision " + std::to_string(revision) + " + " + file_;
   out.origin = std::string(kComposedOrigin);

@@ -79,6 +79,7 @@ class EtcdProvider {
   void mark_down(const EtcdError& error);
   // Waits the back-off (or until stop()), then doubles it up to 5 s.
   void back_off();
+  void warn_if_provider_changed(const std::string& file_text) const;
   std::string write_certificates(const Keys& keys, std::string& error) const;
 
   config::EtcdProvider settings_;

@@ -303,6 +303,26 @@ TEST(EtcdFleet, ASignalledReloadOfTheFileKeepsEtcdsRoutes) {
   EXPECT_EQ(get(sluice.port("web"), "/base").body, "base");
 }
 
+// The provider is read at start: a reload of a file naming another prefix
+// keeps the one in force, and says it takes a restart.
+TEST(EtcdFleet, AReloadOfAFileWithAnotherProviderSaysItTakesARestart) {
+  Fleet fleet(1);
+  ASSERT_TRUE(fleet.ready()) << fleet.why_not();
+  auto& sluice = *fleet.instances().front();
+  std::ifstream in(sluice.config_path());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto at = text.find("prefix: " + kPrefix);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 8 + kPrefix.size(), "prefix: /elsewhere/");
+  std::ofstream(sluice.config_path(), std::ios::trunc) << text;
+  ASSERT_EQ(::kill(sluice.process().pid(), SIGHUP), 0);
+  EXPECT_TRUE(sluice.process().wait_for_line("the provider block changed; it takes a restart"))
+      << sluice.process().output();
+  ASSERT_TRUE(sluice.process().wait_for_count("reload: applied etcd revision", 1))
+      << sluice.process().output();
+  EXPECT_EQ(get(sluice.port("web"), "/base").body, "base");
+}
+
 TEST(EtcdFleet, WithEtcdStoppedAllThreeKeepServingAndAChangeFlowsWhenItIsBack) {
   Fleet fleet;
   ASSERT_TRUE(fleet.ready()) << fleet.why_not();
