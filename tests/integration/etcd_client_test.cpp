@@ -695,7 +695,7 @@ TEST(EtcdClientHostile, AGarbledWatchMessageBreaksTheWatchAfterTheGoodOnes) {
 }
 
 TEST(EtcdClientHostile, AWatchMessageWithoutEndIsCutOffAtItsBound) {
-  // 65 MiB without a newline, in 1 MiB chunks.
+  // 33 MiB without a newline, in 1 MiB chunks.
   std::string reply = test::make_response(200, "", {"Transfer-Encoding: chunked"});
   const std::string chunk = "100000\r\n" + std::string(1 << 20, 'a') + "\r\n";
   Impostor impostor("");
@@ -703,7 +703,7 @@ TEST(EtcdClientHostile, AWatchMessageWithoutEndIsCutOffAtItsBound) {
     test::ReceivedRequest request;
     if (!c.read_request(request)) return;
     if (!c.send(reply)) return;
-    for (int i = 0; i < 65; ++i) {
+    for (int i = 0; i < 33; ++i) {
       if (!c.send(chunk)) return;
     }
     c.wait_closed();
