@@ -18,6 +18,7 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +52,9 @@ struct Options {
   std::string cert;
   std::string key;
   std::string certificate_dir;  // get: where {etcd: NAME} certificates are written
+  // A transaction of thousands of keys on a busy etcd takes seconds, and a
+  // command has nothing better to do than wait for it.
+  std::uint64_t timeout_s = 30;
 };
 
 void add_connection_options(CLI::App& cmd, Options& o) {
@@ -64,6 +68,9 @@ void add_connection_options(CLI::App& cmd, Options& o) {
   cmd.add_option("--cacert", o.cacert, "CA certificates to verify an https etcd with (PEM)");
   cmd.add_option("--cert", o.cert, "Client certificate for etcd (PEM)");
   cmd.add_option("--key", o.key, "The client certificate's private key (PEM)");
+  cmd.add_option("--timeout", o.timeout_s, "Seconds to wait for etcd to answer one request")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
 }
 
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
@@ -102,6 +109,7 @@ std::optional<EtcdSettings> settings_from(const Options& o, const char* command)
   s.cert_file = o.cert;
   s.key_file = o.key;
   s.username = o.user;
+  s.timeout_ms = o.timeout_s * 1000;
   if (o.user.empty() != o.password_file.empty()) {
     fail(command, "--user and --password-file go together");
     return std::nullopt;
@@ -143,16 +151,14 @@ std::vector<std::string> route_order_errors(const config::Config& config,
                                             const std::vector<std::string>& key_names,
                                             const std::string& file) {
   std::vector<std::string> errors;
-  struct Latest {
-    std::size_t route;  // the route with the greatest key name so far
-  };
-  std::map<std::string, Latest> groups;
+  // Per rank group, the route with the greatest key name so far.
+  std::map<std::string, std::size_t> greatest;
   for (std::size_t i = 0; i < config.routes.size() && i < key_names.size(); ++i) {
-    const auto [it, fresh] = groups.emplace(rank_group(config.routes[i]), Latest{i});
+    const auto [it, fresh] = greatest.emplace(rank_group(config.routes[i]), i);
     if (fresh) continue;
-    const std::size_t before = it->second.route;
+    const std::size_t before = it->second;
     if (key_names[i] > key_names[before]) {
-      it->second.route = i;
+      it->second = i;
       continue;
     }
     const auto& r = config.routes[i];
@@ -285,7 +291,10 @@ int push(const Options& o, const FileCheck& check) {
     txn.puts.emplace_back(generation_key, std::to_string(generation + 1));
     auto outcome = client.txn(txn);
     if (!outcome) {
-      fail("push", outcome.error.message + "; nothing pushed");
+      // The request may have reached etcd before the answer was lost.
+      fail("push", outcome.error.message +
+                       "; the transaction may or may not have been applied: push again to be "
+                       "sure");
       return 1;
     }
     if (outcome.value->succeeded) {
