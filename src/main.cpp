@@ -12,8 +12,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -29,6 +31,7 @@
 #include "core/service_notify.h"
 #include "core/socket_activation.h"
 #include "fleet/config_command.h"
+#include "fleet/etcd_provider.h"
 #include "middleware/middleware_set.h"
 #include "proxy/reloader.h"
 #include "proxy/server.h"
@@ -77,11 +80,48 @@ bool resolve_config_path(std::string& path) {
   return false;
 }
 
-// Loads and validates; prints every diagnostic. Null on any error.
-std::shared_ptr<const sluice::config::Config> load(const std::string& path) {
-  auto result = sluice::config::load_file(path);
+// The file's text composed with a provider's keys, loaded; messages name
+// keys or the file (a composition's own errors are in the diagnostics).
+sluice::config::LoadResult load_composed(const std::string& path,
+                                         sluice::fleet::EtcdProvider& provider,
+                                         std::vector<std::string>& messages) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in) {
+    sluice::config::LoadResult failed;
+    failed.diagnostics.push_back(
+        {path, 0, 0, sluice::config::Severity::error, "cannot read the configuration file"});
+    return failed;
+  }
+  auto composed = provider.compose(text.str());
+  if (!composed.errors.empty()) {
+    messages = std::move(composed.errors);
+    sluice::config::LoadResult failed;
+    failed.diagnostics.push_back(
+        {path, 0, 0, sluice::config::Severity::error, "cannot compose it with etcd's keys"});
+    return failed;
+  }
+  auto result = sluice::config::load_string(composed.text, composed.origin,
+                                            sluice::config::directory_of(path));
   for (const auto& d : result.diagnostics)
-    std::fprintf(stderr, "%s\n", d.to_string().c_str());
+    messages.push_back(composed.locate(d.to_string()));
+  return result;
+}
+
+// Loads and validates (composed with `provider`'s keys when there is one);
+// prints every diagnostic. Null on any error.
+std::shared_ptr<const sluice::config::Config> load(
+    const std::string& path, sluice::fleet::EtcdProvider* provider = nullptr) {
+  std::vector<std::string> messages;
+  auto result = provider != nullptr ? load_composed(path, *provider, messages)
+                                    : sluice::config::load_file(path);
+  if (provider == nullptr) {
+    for (const auto& d : result.diagnostics)
+      messages.push_back(d.to_string());
+  }
+  for (const auto& m : messages)
+    std::fprintf(stderr, "%s\n", m.c_str());
   if (!result.ok()) {
     std::size_t errors = 0;
     for (const auto& d : result.diagnostics) {
@@ -290,8 +330,9 @@ struct FirstConfiguration {
 
 // Loads, checks and compiles the file, and starts logging at its level
 // (or `log_level`). Prints why not and leaves `first.server` null.
-void build_first(const std::string& path, const std::string& log_level, FirstConfiguration& first) {
-  auto config = load(path);
+void build_first(const std::string& path, const std::string& log_level,
+                 sluice::fleet::EtcdProvider* provider, FirstConfiguration& first) {
+  auto config = load(path, provider);
   if (!config || !check_routes(*config, path)) return;
   auto tls = std::make_shared<sluice::proxy::TlsAssets>();
   if (!check_tls(*config, path, *tls)) return;
@@ -309,6 +350,36 @@ void build_first(const std::string& path, const std::string& log_level, FirstCon
   first.grace_ms = static_cast<std::uint64_t>(config->shutdown.grace.count());
   first.server = std::make_unique<sluice::proxy::Server>(*config, std::move(tls));
   first.shown = sluice::config::redact_secrets(config->source, &first.redacted);
+}
+
+// The file's provider, if it names one: etcd is read once before the first
+// configuration is built. etcd out of reach is no reason not to start when
+// the file alone is a configuration; the provider retries in the
+// background. False after printing why when the block is wrong.
+bool open_provider(const std::string& path, std::unique_ptr<sluice::fleet::EtcdProvider>& out,
+                   bool& unread) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::vector<sluice::config::Diagnostic> diagnostics;
+  const auto provider = sluice::config::read_provider(
+      text.str(), path, sluice::config::directory_of(path), diagnostics);
+  for (const auto& d : diagnostics)
+    std::fprintf(stderr, "%s\n", d.to_string().c_str());
+  for (const auto& d : diagnostics) {
+    if (d.severity == sluice::config::Severity::error) return false;
+  }
+  if (!provider.etcd) return true;
+  out = std::make_unique<sluice::fleet::EtcdProvider>(*provider.etcd, path);
+  std::string why;
+  if (!out->read_initial(why)) {
+    std::fprintf(stderr,
+                 "sluice: cannot read etcd (%s); trying the file's part alone, and etcd again "
+                 "in the background\n",
+                 why.c_str());
+    unread = true;
+  }
+  return true;
 }
 
 int command_run(std::string path, const std::string& log_level, std::vector<std::string> argv) {
@@ -341,10 +412,19 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   // allocates, and followed by a trim. Loaded here, the YAML tree and the
   // table built to check the file left their holes in the main heap, and
   // start used 2.6 times the resident memory of a reload.
+  std::unique_ptr<sluice::fleet::EtcdProvider> provider;
+  bool etcd_unread = false;
+  if (!open_provider(path, provider, etcd_unread)) return 1;
   FirstConfiguration first;
-  auto generation =
-      sluice::proxy::Reloader::first_generation([&] { build_first(path, log_level, first); });
+  auto generation = sluice::proxy::Reloader::first_generation(
+      [&] { build_first(path, log_level, provider.get(), first); });
   if (!first.server) {
+    if (etcd_unread) {
+      std::fprintf(stderr,
+                   "sluice: %s needs etcd's keys to be a whole configuration; start when etcd "
+                   "answers\n",
+                   path.c_str());
+    }
     generation.release.set_value();
     generation.thread.join();
     return 1;
@@ -394,12 +474,20 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   } else if (admin_fd >= 0) {
     ::close(admin_fd);
   }
+  if (provider) {
+    // From here on every reload (SIGHUP, the file's watch, etcd's own
+    // changes) composes the file with etcd's keys.
+    sluice::fleet::EtcdProvider* source = provider.get();
+    reloader.set_composer([source](const std::string& text) { return source->compose(text); });
+    provider->start(reloader);
+  }
   spdlog::info("sluice ready (pid {}): {} ({} worker{}), config {}", ::getpid(), first.summary,
                server.worker_count(), server.worker_count() == 1 ? "" : "s", path);
   sluice::tell_predecessor_ready();
   sluice::service_ready("serving " + first.summary);
   Running running{server, reloader, admin.get(), std::move(argv), first.grace_ms};
   const int status = serve_until_signalled(running);
+  if (provider) provider->stop();  // its thread reloads through `reloader`
   reloader.set_on_applied(nullptr);
   if (admin) admin.reset();
   return status;

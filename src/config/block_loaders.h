@@ -19,6 +19,9 @@ void load_workers(Walker& w, const YAML::Node& n, int& workers);
 void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded);
 void load_shutdown(Walker& w, const YAML::Node& n, Shutdown& shutdown);
 void load_log(Walker& w, const YAML::Node& n, Log& log);
+// load_provider.cpp: the 'provider' block; relative paths are relative to
+// `base_dir`.
+void load_provider(Walker& w, const YAML::Node& n, std::string_view base_dir, Provider& provider);
 // load_metrics.cpp.
 void load_metrics(Walker& w, const YAML::Node& n, Metrics& metrics);
 

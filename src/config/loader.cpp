@@ -30,7 +30,7 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
   if (!w.map_with_keys(
           root, top,
           {"workers", "admin", "listeners", "routes", "backends", "forwarded", "shutdown", "log",
-           "watch", "middlewares", "request_id", "tracing", "access_log", "metrics"})) {
+           "watch", "middlewares", "request_id", "tracing", "access_log", "metrics", "provider"})) {
     return;
   }
   if (const YAML::Node n = field(root, "workers"); n.IsDefined()) load_workers(w, n, c.workers);
@@ -62,6 +62,8 @@ void load_root(Walker& w, const YAML::Node& root, std::string_view base_dir, Con
     load_tracing(w, t, c.tracing.emplace());
   if (const YAML::Node m = field(root, "metrics"); m.IsDefined()) load_metrics(w, m, c.metrics);
   w.bool_field(root, "watch", top, c.watch);
+  if (const YAML::Node p = field(root, "provider"); p.IsDefined())
+    load_provider(w, p, base_dir, c.provider);
 }
 
 bool has_error(const std::vector<Diagnostic>& d) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/diagnostic.h"
+#include "config/provider_config.h"
 
 namespace sluice::config {
 
@@ -24,6 +25,13 @@ LoadResult load_file(const std::string& path);
 // to `base_dir` ("" or absent: the working directory).
 LoadResult load_string(std::string_view yaml, std::string_view file_name,
                        std::string_view base_dir = {});
+
+// The 'provider' block of a configuration's text, read alone: the rest of
+// the file may be incomplete until composed with the provider's keys (its
+// listeners may come from etcd). `diagnostics` gets the block's problems;
+// text that is not YAML gives none here (the full load reports it).
+Provider read_provider(std::string_view yaml, std::string_view file_name, std::string_view base_dir,
+                       std::vector<Diagnostic>& diagnostics);
 
 // The directory of a file's path: "conf" for "conf/sluice.yaml", "." for
 // "sluice.yaml".

@@ -16,6 +16,7 @@
 #include "config/access_log_config.h"
 #include "config/metrics_config.h"
 #include "config/middleware_config.h"
+#include "config/provider_config.h"
 #include "config/reproxy_config.h"
 #include "config/request_id_config.h"
 #include "config/tracing_config.h"
@@ -434,6 +435,7 @@ struct Config {
   std::optional<Tracing> tracing;  // absent: trace context passes through untouched
   Metrics metrics;                 // /metrics on the admin listener
   bool watch = false;              // reload when the file changes
+  Provider provider;               // sources besides the file (a restart changes them)
 
   const Backend* find_backend(std::string_view name) const;
   const Listener* find_listener(std::string_view name) const;

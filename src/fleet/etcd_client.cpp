@@ -16,11 +16,13 @@
 namespace sluice::fleet {
 namespace {
 
-// An answer larger than this is refused (a range of the whole prefix of a
-// large fleet is a few MB; etcd's own request limit is 1.5 MB by default).
-constexpr std::size_t kMaxReplyBytes = 64 * 1024 * 1024;
+// An answer larger than this is refused: a range of 5,000 routes is about
+// 1 MB, and etcd's own limit on a request (so on one transaction's watch
+// message) is 1.5 MB unless raised. Read, an answer takes up to ~11 times
+// its size (values are bounded by its size: etcd_wire.h).
+constexpr std::size_t kMaxReplyBytes = 32 * 1024 * 1024;
 // One watch message; a transaction's events arrive in one message.
-constexpr std::size_t kMaxWatchMessageBytes = 64 * 1024 * 1024;
+constexpr std::size_t kMaxWatchMessageBytes = 32 * 1024 * 1024;
 // The body of an error answer.
 constexpr std::size_t kMaxErrorBytes = 64 * 1024;
 

@@ -25,7 +25,8 @@ constexpr auto kDecode = make_decode_table();
 // bounded, so recursion is too.
 class Reader {
  public:
-  explicit Reader(std::string_view text) : text_(text) {}
+  explicit Reader(std::string_view text)
+      : text_(text), values_left_(text.size() / kMinBytesPerValue + 16) {}
 
   std::optional<Json> document(std::string& error) {
     Json value;
@@ -61,6 +62,11 @@ class Reader {
   }
 
   bool read_value(Json& out, int depth) {
+    // A value costs ~90 bytes here and as little as 2 in the text ("0,"):
+    // etcd's answers spend at least 10 bytes on each (a watch's delete
+    // event is the densest), so more than one per 8 is an answer built to
+    // swell memory.
+    if (values_left_-- == 0) return bad("too many JSON values for its size");
     skip_space();
     switch (peek()) {
       case '{':
@@ -275,8 +281,11 @@ class Reader {
     }
   }
 
+  static constexpr std::size_t kMinBytesPerValue = 8;
+
   std::string_view text_;
   std::size_t pos_ = 0;
+  std::size_t values_left_;
   const char* error_ = "";
 };
 

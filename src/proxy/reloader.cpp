@@ -1,7 +1,11 @@
 #include "proxy/reloader.h"
 
 #include <spdlog/spdlog.h>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "config/loader.h"
@@ -40,6 +44,15 @@ bool admin_unchanged(const std::string& before, const config::Config& next, std:
   why = "admin.listen changed (" + (before.empty() ? "none" : before) + " -> " +
         (after.empty() ? "none" : after) + "); that needs a restart";
   return false;
+}
+
+bool read_file(const std::string& path, std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  text = ss.str();
+  return !in.bad();
 }
 
 }  // namespace
@@ -130,6 +143,7 @@ Reloader::Applied Reloader::applied() const {
 }
 
 Reloader::Outcome Reloader::reload_file() {
+  if (composer_) return reload_composed();
   std::lock_guard lock(mutex_);
   ServiceReload notice(path_);  // systemd: RELOADING=1 until READY=1
   Outcome outcome = on_generation_thread([&] {
@@ -138,6 +152,33 @@ Reloader::Outcome Reloader::reload_file() {
   });
   notice.finished(outcome.applied);
   return remember(std::move(outcome), path_);
+}
+
+Reloader::Outcome Reloader::reload_composed() {
+  std::lock_guard lock(mutex_);
+  ServiceReload notice(path_);
+  std::string label = path_;
+  Outcome outcome = on_generation_thread([&] {
+    std::string file_text;
+    if (!read_file(path_, file_text)) {
+      Outcome refused;
+      refused.messages.push_back(
+          path_ + ": error: cannot read the configuration file: " + std::strerror(errno));
+      return apply(nullptr, std::move(refused), path_);
+    }
+    Composition composed = composer_(file_text);
+    label = composed.label;
+    Outcome result;
+    result.messages = std::move(composed.errors);
+    if (!result.messages.empty()) return apply(nullptr, std::move(result), label);
+    const auto loaded_config =
+        config::load_string(composed.text, composed.origin, config::directory_of(path_));
+    for (const auto& d : loaded_config.diagnostics)
+      result.messages.push_back(composed.locate ? composed.locate(d.to_string()) : d.to_string());
+    return apply(loaded_config.config.get(), std::move(result), label);
+  });
+  notice.finished(outcome.applied);
+  return remember(std::move(outcome), label);
 }
 
 Reloader::Outcome Reloader::apply_text(std::string_view yaml, const std::string& origin) {

@@ -58,7 +58,23 @@ class Reloader {
     std::string summary;  // "2 listeners, 5 routes, ..." when applied
   };
 
-  // Loads the file again.
+  // A source of configuration besides the file (fleet/etcd_provider.h):
+  // what to load in place of the file's text. Messages the loader gives
+  // about `origin` go through `locate`, so that they name a key or the file.
+  struct Composition {
+    std::string text;
+    std::string origin;               // the name the loader gives `text` in messages
+    std::string label;                // what the log says was applied: "etcd revision 42 + FILE"
+    std::vector<std::string> errors;  // not composable (named): nothing is loaded
+    std::function<std::string(std::string_view message)> locate;
+  };
+  using Composer = std::function<Composition(const std::string& file_text)>;
+  // Every reload_file() composes the file with it (SIGHUP, watch: true and
+  // the provider's own reloads alike). Set it before the first reload can
+  // happen.
+  void set_composer(Composer composer) { composer_ = std::move(composer); }
+
+  // Loads the file again (composed, with a composer).
   Outcome reload_file();
   // Loads `yaml` (JSON too: YAML reads it), naming it `origin` in messages.
   // The file on disk is not changed: a later reload of it wins.
@@ -109,6 +125,7 @@ class Reloader {
 
  private:
   Outcome remember(Outcome outcome, const std::string& origin);  // as last_reload()
+  Outcome reload_composed();
   Outcome apply(const config::Config* config, Outcome outcome, const std::string& origin);
   template <typename Work>
   Outcome on_generation_thread(Work work);
@@ -121,6 +138,7 @@ class Reloader {
   std::string path_;
   std::string admin_listen_;
   std::function<void(const config::Config&)> on_applied_;
+  Composer composer_;
   std::mutex mutex_;                  // one reload at a time
   GenerationThread keeper_;           // the one of the configuration in force
   mutable std::mutex applied_mutex_;  // not mutex_: GET /config waits for no reload
