@@ -3,7 +3,10 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <thread>
 
 #include "support/free_port.h"
 
@@ -18,6 +21,23 @@ constexpr auto kStartTimeout = std::chrono::seconds(20);
 // another test may take one meanwhile, so a start that fails to bind is
 // retried on new ports (the first start only; a restart keeps its ports).
 constexpr int kBindAttempts = 5;
+
+// Every thread of `pid` is in the stopped state ('T' in /proc/PID/task/*/stat).
+bool all_threads_stopped(pid_t pid) {
+  std::error_code ec;
+  const std::filesystem::path tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // "TID (comm) S ...": the state follows the last ')'.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos || close + 2 >= line.size()) return false;
+    const char state = line[close + 2];
+    if (state != 'T' && state != 't') return false;
+  }
+  return !ec;
+}
 
 // Runs one openssl(1) command; throws with its output when it fails.
 void openssl(std::vector<std::string> args) {
@@ -134,7 +154,15 @@ bool EtcdProcess::start() {
 }
 
 void EtcdProcess::freeze() {
-  if (process_) ::kill(process_->pid(), SIGSTOP);
+  if (!process_) return;
+  ::kill(process_->pid(), SIGSTOP);
+  // kill() only starts the stop: each of etcd's threads stops when it
+  // next runs, and until then one may still answer. Wait (bounded) until
+  // /proc shows every thread stopped.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!all_threads_stopped(process_->pid()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // poll interval
+  }
 }
 
 void EtcdProcess::thaw() {

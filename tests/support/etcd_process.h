@@ -42,7 +42,8 @@ class EtcdProcess {
   // Starts it again on the same data directory and ports; waits until it
   // serves clients. False if it does not within 20 s.
   bool start();
-  // Freezes it (SIGSTOP): connections are accepted, nothing is answered.
+  // Freezes it (SIGSTOP) and waits until every thread has stopped:
+  // connections are accepted, nothing is answered.
   void freeze();
   void thaw();
   bool running() const;
