@@ -109,8 +109,9 @@ class Reader {
       skip_space();
       if (peek() != ':') return bad("a member name without ':'");
       ++pos_;
-      out.members.emplace_back(std::move(name), Json{});
-      if (!read_value(out.members.back().second, depth)) return false;
+      out.names.push_back(std::move(name));
+      out.items.emplace_back();
+      if (!read_value(out.items.back(), depth)) return false;
       skip_space();
       if (peek() == ',') {
         ++pos_;
@@ -384,8 +385,9 @@ std::string prefix_end(std::string_view prefix) {
 }
 
 const Json* Json::get(std::string_view name) const {
-  for (const auto& [key, value] : members) {
-    if (key == name) return &value;
+  if (type != Type::object) return nullptr;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return &items[i];
   }
   return nullptr;
 }

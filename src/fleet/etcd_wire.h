@@ -37,8 +37,11 @@ struct Json {
   Type type = Type::null;
   bool boolean = false;
   std::string text;  // a string's bytes, or a number as written
+  // An array's items; an object's member values, named by `names` in
+  // the same order (not pairs: a pair needs Json complete, a vector of
+  // Json does not, and clang holds to that).
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  std::vector<std::string> names;
 
   // A member of an object; null when absent or when this is no object.
   const Json* get(std::string_view name) const;
