@@ -33,6 +33,7 @@
 #include "config/model.h"
 #include "fleet/etcd_client.h"
 #include "fleet/key_layout.h"
+#include "fleet/private_file.h"
 
 namespace sluice::fleet {
 
@@ -331,29 +332,6 @@ void split_pem(const std::string& pem, std::string& chain, std::string& key) {
   }
 }
 
-// Writes `content` to `path`, readable by its owner only (it may be a key).
-bool write_private(const std::string& path, const std::string& content, std::string& error) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
-    error = "cannot write " + path + ": " + std::strerror(errno);
-    if (fd >= 0) ::close(fd);
-    return false;
-  }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      error = "cannot write " + path + ": " + std::strerror(errno);
-      ::close(fd);
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  return true;
-}
-
 // get --certificate-dir: each {etcd: NAME} entry of a listener's
 // tls.certificates becomes DIR/NAME.crt (the chain) and DIR/NAME.key, so
 // that the output is a file `sluice check` and `sluice run` take as it is.
@@ -388,8 +366,8 @@ bool write_certificates(std::map<std::string, std::string>& keys, const std::str
       std::string private_key;
       split_pem(pem->second, chain, private_key);
       const std::string base = dir + "/" + name;
-      if (!write_private(base + ".crt", chain, error) ||
-          !write_private(base + ".key", private_key, error)) {
+      if (!write_private_file(base + ".crt", chain, error) ||
+          !write_private_file(base + ".key", private_key, error)) {
         return false;
       }
       YAML::Node files;

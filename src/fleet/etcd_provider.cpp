@@ -16,6 +16,7 @@
 
 #include "config/loader.h"
 #include "fleet/key_layout.h"
+#include "fleet/private_file.h"
 
 namespace sluice::fleet {
 namespace {
@@ -58,37 +59,6 @@ bool same_content(const std::string& path, const std::string& content) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str() == content;
-}
-
-// Writes `content` to `path` so that a reader sees the old file or the
-// new one whole: a private temporary file in the same directory, renamed.
-bool write_atomically(const std::string& path, const std::string& content, std::string& why) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    why = "cannot create " + tmp + ": " + std::strerror(errno);
-    return false;
-  }
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      why = "cannot write " + tmp + ": " + std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  ::fsync(fd);
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    why = "cannot rename " + tmp + " to " + path + ": " + std::strerror(errno);
-    ::unlink(tmp.c_str());
-    return false;
-  }
-  return true;
 }
 
 std::string_view trim(std::string_view s) {
@@ -415,7 +385,7 @@ std::string EtcdProvider::write_certificates(const Keys& keys, std::string& erro
     const std::string path = dir + "/" + name + ".pem";
     if (same_content(path, it->second)) continue;
     std::string why;
-    if (!write_atomically(path, it->second, why)) {
+    if (!write_private_file(path, it->second, why)) {
       error = it->first + ": error: " + why;
       return it->first;
     }
