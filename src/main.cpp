@@ -23,7 +23,6 @@
 #include "admin/admin_server.h"
 #include "config/loader.h"
 #include "config/model.h"
-#include "config/redact.h"
 #include "core/address.h"
 #include "core/file_watcher.h"
 #include "core/log.h"
@@ -323,8 +322,7 @@ struct FirstConfiguration {
   std::optional<sluice::config::Admin> admin;     // its settings (a few strings)
   bool watch = false;
   std::string summary;
-  std::string shown;  // its text as GET /config shows it (secrets redacted)
-  std::size_t redacted = 0;
+  std::string source;  // its text (GET /config shows it with secrets redacted)
   std::uint64_t grace_ms = 0;
 };
 
@@ -349,7 +347,7 @@ void build_first(const std::string& path, const std::string& log_level,
   first.summary = sluice::config::summary(*config);
   first.grace_ms = static_cast<std::uint64_t>(config->shutdown.grace.count());
   first.server = std::make_unique<sluice::proxy::Server>(*config, std::move(tls));
-  first.shown = sluice::config::redact_secrets(config->source, &first.redacted);
+  first.source = config->source;
 }
 
 // The file's provider, if it names one: etcd is read once before the first
@@ -438,7 +436,7 @@ int command_run(std::string path, const std::string& log_level, std::vector<std:
   handed.merge(sluice::take_activated_sockets());
   const int admin_fd = take_admin_socket(handed, first.admin_listen);
   sluice::proxy::Reloader reloader(server, path, first.admin_listen, std::move(generation));
-  reloader.record_first(std::move(first.shown), first.redacted);
+  reloader.record_first(std::move(first.source));
   // watch: true: a change of the file reloads it, through the same path as
   // SIGHUP (the watcher signals us; the main thread does the work).
   std::unique_ptr<sluice::FileWatcher> watcher;

@@ -122,10 +122,9 @@ Reloader::GenerationThread Reloader::first_generation(const std::function<void()
   return first;
 }
 
-void Reloader::record_first(std::string text, std::size_t redacted) {
+void Reloader::record_first(std::string source) {
   Applied first;
-  first.text = std::move(text);
-  first.redacted = redacted;
+  first.text = std::move(source);
   first.origin = path_;
   record(std::move(first));
 }
@@ -135,10 +134,15 @@ void Reloader::record(Applied next) {
   next.applied_at_us = observe::unix_now_us();
   std::lock_guard lock(applied_mutex_);
   std::swap(applied_, next);
+  redacted_ = false;
 }
 
 Reloader::Applied Reloader::applied() const {
   std::lock_guard lock(applied_mutex_);
+  if (!redacted_) {
+    applied_.text = config::redact_secrets(applied_.text, &applied_.redacted);
+    redacted_ = true;
+  }
   return applied_;
 }
 
@@ -218,9 +222,8 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
     return outcome;
   }
   if (on_applied_) on_applied_(*config);
-  // On the generation thread: the text lives in its arena and goes with it.
   Applied next;
-  next.text = config::redact_secrets(config->source, &next.redacted);
+  next.text = config->source;  // redacted when first shown (applied())
   next.origin = origin;
   record(std::move(next));
   outcome.applied = true;

@@ -530,9 +530,6 @@ TEST(EtcdClient, FiveThousandKeysInOneTxnArriveAsOneWatchBatchAndOneRange) {
   ASSERT_EQ(range.value->kvs.size(), 5001u);
   EXPECT_EQ(range.value->kvs[0].key, "/sluice/generation");
   EXPECT_EQ(range.value->kvs[5000].value, value);
-  // The provider must apply such a change within 2 s; the client's share
-  // stays well inside it.
-  EXPECT_LT(ranged - before, 1500ms);
 
   // Deletes are the densest events etcd sends (no value): 5,000 of them
   // with short keys still read as one batch.
