@@ -8,6 +8,7 @@
 #include <string>
 
 #include "balance/balancer.h"
+#include "observe/json_text.h"
 #include "proxy/backend.h"
 #include "proxy/server.h"
 
@@ -154,18 +155,7 @@ std::optional<RawServerPath> split_server_path(std::string_view path, std::strin
 }  // namespace
 
 std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
+  return observe::json_quoted(s);
 }
 
 bool is_server_path(std::string_view path, std::string_view action) {

@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 
+#include "observe/json_text.h"
+
 namespace sluice::fleet::wire {
 namespace {
 
@@ -350,25 +352,7 @@ std::optional<std::string> base64_decode(std::string_view text) {
 }
 
 std::string json_string(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
+  return observe::json_quoted(text);
 }
 
 std::string prefix_end(std::string_view prefix) {

@@ -20,7 +20,8 @@ std::string base64_encode(std::string_view bytes);
 // else (no white space); nullopt otherwise.
 std::optional<std::string> base64_decode(std::string_view text);
 
-// `text` as a JSON string, quotes included (RFC 8259 §7).
+// `text` as a JSON string, quotes included (observe/json_text.h, the
+// escaper every JSON writer of ours uses).
 std::string json_string(std::string_view text);
 
 // The first key after every key starting with `prefix` (etcd's range_end

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "config/access_log_config.h"
+#include "observe/json_text.h"  // the escapes its lines use
 #include "observe/request_record.h"
 
 namespace sluice::observe {
@@ -54,14 +55,5 @@ class AccessLogFormat {
   bool json_ = true;
   std::vector<config::AccessLogPiece> pieces_;
 };
-
-// The escapes, for tests and for whoever else writes a client's bytes out.
-// Appends `s` as a JSON string's contents (without the quotes);
-// well-formed UTF-8 stays as it is (otlp_json.h's append_json_escaped
-// writes every byte from 0x80 as \u00XX instead).
-void append_json_escaped_utf8(std::string& out, std::string_view s);
-// Appends `s` with control characters, '"', '\' and bytes that are not
-// UTF-8 written as \xNN.
-void append_text_escaped(std::string& out, std::string_view s);
 
 }  // namespace sluice::observe

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "observe/json_text.h"
 #include "observe/request_record.h"
 
 namespace sluice::observe {
@@ -19,7 +20,7 @@ void append_u64(std::string& out, std::uint64_t v) {
 
 void append_string(std::string& out, std::string_view s) {
   out += '"';
-  append_json_escaped(out, s);
+  append_json_escaped_utf8(out, s);
   out += '"';
 }
 
@@ -69,23 +70,6 @@ void split_host(std::string_view host, std::string_view& name, std::string_view&
 }
 
 }  // namespace
-
-void append_json_escaped(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    } else {
-      out += ch;
-    }
-  }
-}
 
 OtlpJsonWriter::OtlpJsonWriter(std::string& out, std::string_view service_name) : out_(out) {
   out_.clear();

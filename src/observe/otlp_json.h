@@ -27,9 +27,4 @@ class OtlpJsonWriter {
   std::size_t spans_ = 0;
 };
 
-// `s` as the inside of a JSON string: quote, backslash and control
-// characters escaped, bytes from 0x80 as \u00XX (a path's bytes are not
-// always UTF-8, and JSON text must be).
-void append_json_escaped(std::string& out, std::string_view s);
-
 }  // namespace sluice::observe
