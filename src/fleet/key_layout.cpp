@@ -341,9 +341,33 @@ class Composer {
   std::size_t next_line_ = 1;
 };
 
+// The line of `value` (1-based) that starts a document or holds a
+// directive ("---", "...", "%..." at its start), or 0. Indented into the
+// composed document such a line means something else than it does alone
+// (YAML::Load reads the first document and drops the rest), so a value
+// from etcd is one document without markers.
+std::size_t document_marker_line(std::string_view value) {
+  std::size_t line = 1;
+  for (std::size_t at = 0; at < value.size(); ++line) {
+    const std::size_t end = std::min(value.find('\n', at), value.size());
+    const std::string_view text = value.substr(at, end - at);
+    const bool marker = (text.starts_with("---") || text.starts_with("...")) &&
+                        (text.size() == 3 || text[3] == ' ' || text[3] == '\t' || text[3] == '\r');
+    if (marker || text.starts_with('%')) return line;
+    at = end + 1;
+  }
+  return 0;
+}
+
 // A key's value, parsed on its own so that a broken one is named exactly.
 std::optional<YAML::Node> parse_value(const std::string& key, const std::string& value,
                                       std::vector<std::string>& errors) {
+  if (const std::size_t line = document_marker_line(value); line > 0) {
+    errors.push_back(key + ":" + std::to_string(line) +
+                     ":1: error: a value is one YAML document: no '---', '...' or "
+                     "directive lines");
+    return std::nullopt;
+  }
   try {
     return YAML::Load(value);
   } catch (const YAML::Exception& e) {

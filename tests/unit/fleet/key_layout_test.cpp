@@ -276,6 +276,27 @@ TEST(ComposeConfig, KeysOutsideTheLayoutBrokenValuesAndMismatchedNamesAreErrors)
   EXPECT_EQ(c.errors.size(), 4u) << errors;
 }
 
+// A value is pasted into the composed document indented; a document
+// marker or directive in it would mean something else there than alone
+// (and YAML::Load alone drops what follows a second "---"): refused.
+TEST(ComposeConfig, AValueWithADocumentMarkerOrDirectiveIsRefusedNamingTheLine) {
+  const ComposedConfig c = compose_config(
+      {{"/sluice/generation", "3"},
+       {"/sluice/routes/a", "backend: app\n---\nlisteners: [{name: x, listen: ':1'}]\n"},
+       {"/sluice/routes/b", "backend: app\n...\n"},
+       {"/sluice/routes/c", "%YAML 1.2\nbackend: app\n"},
+       {"/sluice/routes/d", "backend: app\nx: '---'\n"}},
+      kPrefix, kLocalFile, "local.yaml");
+  const std::string errors = errors_of(c);
+  EXPECT_NE(errors.find("/sluice/routes/a:2:1: error: a value is one YAML document"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("/sluice/routes/b:2:1: error"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("/sluice/routes/c:1:1: error"), std::string::npos) << errors;
+  EXPECT_EQ(errors.find("/sluice/routes/d"), std::string::npos) << errors;  // "---" quoted is text
+  EXPECT_EQ(c.errors.size(), 3u) << errors;
+}
+
 TEST(ComposedConfigLocate, LeavesOtherMessagesAloneAndMapsEveryMention) {
   const ComposedConfig c =
       compose_config({{"/sluice/routes/a", "backend: app\n"}}, kPrefix, kLocalFile, "local.yaml");
