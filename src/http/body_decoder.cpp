@@ -17,6 +17,7 @@ BodyDecoder::Result BodyDecoder::decode(std::span<char> in) {
   Result r;
   if (error_ != nullptr) {
     r.error = true;
+    r.too_large = error_too_large_;
     r.reason = error_;
     return r;
   }
@@ -63,7 +64,9 @@ BodyDecoder::Result BodyDecoder::decode_chunked(std::span<char> in) {
     const auto step = chunked_.decode(std::string_view(in.data() + pos, in.size() - pos));
     if (step.error) {
       error_ = step.reason;
+      error_too_large_ = step.too_large;
       r.error = true;
+      r.too_large = step.too_large;
       r.reason = step.reason;
       break;
     }

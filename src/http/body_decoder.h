@@ -29,6 +29,7 @@ class BodyDecoder {
     // Malformed framing: `reason` says what. Nothing more is read from the
     // connection; `consumed` may stop short of the bytes that failed.
     bool error = false;
+    bool too_large = false;  // the error: a trailer section over its limits
     const char* reason = "";
   };
   // Decodes as much of `in` as belongs to this body, moving its data within
@@ -57,7 +58,8 @@ class BodyDecoder {
   std::uint64_t remaining_ = 0;  // content_length
   std::uint64_t body_bytes_ = 0;
   bool done_ = false;
-  const char* error_ = nullptr;  // why the chunked framing failed; set once
+  const char* error_ = nullptr;   // why the chunked framing failed; set once
+  bool error_too_large_ = false;  // ... and it was the trailer section's size
   ChunkedDecoder chunked_;
 };
 

@@ -71,6 +71,11 @@ ChunkedDecoder::Step ChunkedDecoder::fail(Step s, const char* reason) {
   return s;
 }
 
+ChunkedDecoder::Step ChunkedDecoder::fail_too_large(Step s, const char* reason) {
+  s.too_large = true;
+  return fail(s, reason);
+}
+
 ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view in) {
   Step s;
   std::size_t i = 0;
@@ -224,7 +229,8 @@ ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view in) {
         ++i;
         break;
       case State::trailer_line:
-        if (++trailer_bytes_ > limits_.max_bytes) return fail(s, "trailer section too large");
+        if (++trailer_bytes_ > limits_.max_bytes)
+          return fail_too_large(s, "trailer section too large");
         if (c == '\r') {
           if (!trailer_colon_ || trailer_line_bytes_ == 0)
             return fail(s, "malformed trailer field");
@@ -247,8 +253,10 @@ ChunkedDecoder::Step ChunkedDecoder::decode(std::string_view in) {
         break;
       case State::trailer_lf:
         if (c != '\n') return fail(s, "trailer line not ended by CRLF");
-        if (++trailer_bytes_ > limits_.max_bytes) return fail(s, "trailer section too large");
-        if (++trailer_count_ > limits_.max_fields) return fail(s, "too many trailer fields");
+        if (++trailer_bytes_ > limits_.max_bytes)
+          return fail_too_large(s, "trailer section too large");
+        if (++trailer_count_ > limits_.max_fields)
+          return fail_too_large(s, "too many trailer fields");
         trailer_text_.push_back('\n');
         state_ = State::trailer_start;
         ++i;

@@ -35,6 +35,9 @@ class ChunkedDecoder {
     std::size_t data_bytes = 0;  // == data.size()
     bool done = false;           // the last chunk and the trailer section ended
     bool error = false;
+    // The error is a trailer section over its limits (a request's: 431,
+    // RFC 6585 §5, as for a head over them), not malformed framing.
+    bool too_large = false;
     const char* reason = "";
   };
 
@@ -82,6 +85,7 @@ class ChunkedDecoder {
   };
 
   Step fail(Step s, const char* reason);
+  Step fail_too_large(Step s, const char* reason);
   // After the size's digits: ';' or white space starts the extensions.
   bool enter_extension_after_size(char c);
   // After a name or a value: ';' starts another, CR ends the line, white

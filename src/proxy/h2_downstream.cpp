@@ -67,6 +67,13 @@ void H2Downstream::give_back_delivered() {
   link_.writer.raise();  // a WINDOW_UPDATE to send
 }
 
+// The codec stopped storing the trailer section's fields past the limits
+// on a head (RFC 9113 §6.5.2's list size, the field count): what it kept
+// is not the section the client sent, so none of it is forwarded.
+bool H2Downstream::trailers_over_limits() const {
+  return s_.state.has_trailers && s_.state.too_large;
+}
+
 Task<BodyPiece> H2Downstream::read_body() {
   give_back_delivered();
   BodyPiece p;
@@ -82,6 +89,9 @@ Task<BodyPiece> H2Downstream::read_body() {
         co_return client_error(ErrorKind::body_too_large,
                                "request body larger than the listener allows");
       }
+      if (trailers_over_limits()) {
+        co_return client_error(ErrorKind::too_large, "request trailer fields too large");
+      }
       first_read_ = false;
       p.data = s_.delivering;
       p.end = s_.state.ended && s_.state.body.empty();
@@ -90,6 +100,9 @@ Task<BodyPiece> H2Downstream::read_body() {
       co_return p;
     }
     if (s_.state.ended) {
+      if (trailers_over_limits()) {
+        co_return client_error(ErrorKind::too_large, "request trailer fields too large");
+      }
       body_read_ = true;
       p.end = true;
       if (s_.state.has_trailers) p.trailers = s_.state.trailers.fields();

@@ -76,6 +76,7 @@ class H2Downstream final : public Downstream {
 
  private:
   BodyPiece client_error(ErrorKind kind, const char* reason);
+  bool trailers_over_limits() const;
   void give_back_delivered();
 
   const H2StreamLink& link_;

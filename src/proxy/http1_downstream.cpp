@@ -73,6 +73,7 @@ Task<BodyPiece> Http1Downstream::read_body() {
           body_.decode(std::span<char>(c_.buf.data() + c_.head_end, c_.used - c_.head_end));
       if (d.error) {
         spdlog::debug("listener '{}': request body: {}", c_.listener.name, d.reason);
+        if (d.too_large) co_return client_error(ErrorKind::too_large, d.reason);
         co_return client_error(ErrorKind::malformed, "malformed chunked request body");
       }
       const auto& limit = c_.listener.max_body_bytes;

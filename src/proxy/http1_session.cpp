@@ -582,7 +582,8 @@ Task<bool> Http1Session::discard_body(const http::RequestHead& head, std::size_t
         body.decode(std::span<char>(buf_.data() + body_start, used_ - body_start));
     if (d.error) {
       spdlog::debug("listener '{}': chunked body: {}", listener_->name, d.reason);
-      co_await refuse(ErrorKind::malformed, "malformed chunked request body");
+      co_await refuse(d.too_large ? ErrorKind::too_large : ErrorKind::malformed,
+                      d.too_large ? d.reason : "malformed chunked request body");
       co_return false;
     }
     if (listener_->max_body_bytes && body.body_bytes() > *listener_->max_body_bytes) {

@@ -507,6 +507,31 @@ TEST(Rfc9113_8_1, BodyAboveMaxBodySizeIs413) {
     EXPECT_EQ(seen.target, "/small") << "the backend got an oversized body";
 }
 
+// RFC 9113 §6.5.2, §8.1: the limit on a field list bounds a request's
+// trailer section as it bounds its head. Past it the codec stops storing
+// fields, so what it kept is not what the client sent: the stream gets 431
+// and the backend none of it.
+TEST(Rfc9113_8_1, RequestTrailersOverTheFieldListLimitAre431AndNotForwarded) {
+  TestBackend backend(TestBackend::echo());
+  SluiceInstance sluice(h2_config(backend.address(), "", "    max_header_size: 1KiB\n"));
+  H2_CONNECT(c, sluice);
+  const std::uint32_t over = c.open_stream(h2::request_fields("POST", kAuthority, "/over"), false);
+  ASSERT_NE(over, 0u);
+  ASSERT_TRUE(c.send_data(over, "hello", false));
+  ASSERT_TRUE(c.send_trailers(over, {{"x-first", "kept?"}, {"x-pad", std::string(1100, 'p')}}));
+  const StreamResult r = c.wait_stream(over);
+  EXPECT_EQ(r.status(), 431) << describe(r);
+  const std::uint32_t fits = c.open_stream(h2::request_fields("POST", kAuthority, "/fits"), false);
+  ASSERT_NE(fits, 0u);
+  ASSERT_TRUE(c.send_data(fits, "hello", false));
+  ASSERT_TRUE(c.send_trailers(fits, {{"x-checksum", "42"}}));
+  const StreamResult ok = c.wait_stream(fits);
+  EXPECT_EQ(ok.status(), 200) << describe(ok);
+  for (const auto& seen : backend.requests()) {
+    EXPECT_EQ(seen.target, "/fits") << "a request with trailers over the limit reached the backend";
+  }
+}
+
 // ---- The frame client and the generic expectations above, against nginx
 // (Debian's 1.22, `listen ... http2`): if these fail, the client is wrong.
 

@@ -2,8 +2,9 @@
 // HTTP/1.1, both ways: a chunked response's trailer section (gRPC's
 // grpc-status travels there) reaches an HTTP/1.1 client, a chunked
 // request's reaches the server, fields that have no place in trailers are
-// dropped, and trailer sections over their bounds fail as other malformed
-// chunked bodies do. Issue 17 (HTTP/2 and gRPC) builds on this seam.
+// dropped, and trailer sections over their bounds fail: a request's with
+// 431, as a head over the same bounds (RFC 6585 §5), a response's as other
+// malformed chunked bodies do. Issue 17 (HTTP/2 and gRPC) builds on this seam.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -167,8 +168,9 @@ TEST(Trailers, ForbiddenRequestTrailerFieldsAndTheProxysOwnAreDropped) {
 }
 
 // The listener's bounds on a head (max_header_size, max_header_count)
-// bound a request's trailer section too; over them the body is malformed.
-TEST(Trailers, RequestTrailerSectionOverMaxHeaderSizeGets400) {
+// bound a request's trailer section too; over them the answer is a head's
+// over them, 431, and the server gets nothing of the body's end.
+TEST(Trailers, RequestTrailerSectionOverMaxHeaderSizeGets431) {
   TestBackend backend(answers_ok());
   SluiceInstance sluice(listener_config(backend.address(), "    max_header_size: 1KiB\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
@@ -176,11 +178,13 @@ TEST(Trailers, RequestTrailerSectionOverMaxHeaderSizeGets400) {
   ASSERT_TRUE(client.send(chunked_request("POST", "x-pad: " + std::string(1100, 'p') + "\r\n")));
   auto r = client.read_response();
   ASSERT_TRUE(r) << sluice.process().output();
-  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(r->status, 431);
   EXPECT_TRUE(client.wait_closed());
+  for (const auto& seen : backend.requests())
+    EXPECT_TRUE(seen.raw_trailers.empty()) << "a trailer section over the limits was forwarded";
 }
 
-TEST(Trailers, RequestWithMoreTrailerFieldsThanMaxHeaderCountGets400) {
+TEST(Trailers, RequestWithMoreTrailerFieldsThanMaxHeaderCountGets431) {
   TestBackend backend(answers_ok());
   SluiceInstance sluice(listener_config(backend.address(), "    max_header_count: 4\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
@@ -192,8 +196,14 @@ TEST(Trailers, RequestWithMoreTrailerFieldsThanMaxHeaderCountGets400) {
   ASSERT_TRUE(client.send(chunked_request("POST", "a: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\n")));
   auto over = client.read_response();
   ASSERT_TRUE(over) << sluice.process().output();
-  EXPECT_EQ(over->status, 400);
+  EXPECT_EQ(over->status, 431);
   EXPECT_TRUE(client.wait_closed());
+  // A malformed trailer section is still a 400, not a size problem.
+  RawConnection other(sluice.port("web"));
+  ASSERT_TRUE(other.send(chunked_request("POST", "no colon here\r\n")));
+  auto malformed = other.read_response();
+  ASSERT_TRUE(malformed) << sluice.process().output();
+  EXPECT_EQ(malformed->status, 400);
 }
 
 // A response's trailer section is bounded at 100 fields: over it, the

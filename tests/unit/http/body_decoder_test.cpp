@@ -24,6 +24,7 @@ struct Fed {
   std::string left;  // bytes not consumed at the end
   bool done = false;
   bool error = false;
+  bool too_large = false;
   std::string reason;
 };
 
@@ -40,6 +41,7 @@ Fed feed(BodyDecoder& d, std::string_view input, std::size_t piece) {
     buffer.erase(0, r.consumed);
     f.done = r.done;
     f.error = r.error;
+    f.too_large = r.too_large;
     f.reason = r.reason;
   }
   f.left = buffer + std::string(input.substr(next));
@@ -176,7 +178,20 @@ TEST(BodyDecoder, TrailerLimitsAreTheCallersAndOverThemTheBodyFails) {
   BodyDecoder d(Framing::chunked, 0, TrailerLimits{1, 1024});
   const Fed f = feed(d, "0\r\na: 1\r\nb: 2\r\n\r\n", 64);
   EXPECT_TRUE(f.error);
+  EXPECT_TRUE(f.too_large) << "a size problem (431 for a request), not malformed framing";
   EXPECT_EQ(f.reason, "too many trailer fields");
+  // It stays failed, and says why again.
+  std::string more = "x";
+  const auto again = d.decode(span_of(more));
+  EXPECT_TRUE(again.error);
+  EXPECT_TRUE(again.too_large);
+}
+
+TEST(BodyDecoder, MalformedTrailersAreNotASizeProblem) {
+  BodyDecoder d(Framing::chunked, 0, TrailerLimits{8, 1024});
+  const Fed f = feed(d, "0\r\nno colon\r\n\r\n", 64);
+  EXPECT_TRUE(f.error);
+  EXPECT_FALSE(f.too_large);
 }
 
 TEST(BodyDecoder, OtherFramingsHaveNoTrailers) {
