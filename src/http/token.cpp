@@ -17,7 +17,6 @@ constexpr std::array<bool, 256> make_token_table() {
     t[static_cast<unsigned char>(c)] = true;
   return t;
 }
-constexpr auto kTokenTable = make_token_table();
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
@@ -25,14 +24,13 @@ char lower(char c) {
 
 }  // namespace
 
-bool is_token_char(unsigned char c) {
-  return kTokenTable[c];
-}
+// Declared extern in token.h, so this constant has external linkage.
+constexpr std::array<bool, 256> kTokenChars = make_token_table();
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
-    if (!kTokenTable[c]) return false;
+    if (!kTokenChars[c]) return false;
   }
   return true;
 }

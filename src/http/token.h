@@ -1,14 +1,19 @@
 // Character classes and small comparisons of RFC 9110 §5.6.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 namespace sluice::http {
 
-// tchar: "!#$%&'*+-.^_`|~", digits, letters.
-bool is_token_char(unsigned char c);
+// tchar: "!#$%&'*+-.^_`|~", digits, letters. Inline: the parsers ask it
+// for every byte of every field name.
+extern const std::array<bool, 256> kTokenChars;
+inline bool is_token_char(unsigned char c) {
+  return kTokenChars[c];
+}
 bool is_token(std::string_view s);
 // Field value characters: VCHAR, obs-text, SP and HTAB (no other controls).
 inline bool is_field_value_char(unsigned char c) {

@@ -404,6 +404,40 @@ TEST(RequestParser, FieldsAreViewsWithWhiteSpaceTrimmed) {
   EXPECT_LT(h.fields[1].value.data(), req.data() + req.size());
 }
 
+// RFC 9110 §5.5: a value may hold VCHAR, obs-text (0x80-0xff), SP and HTAB
+// and no other control character. Values are checked eight bytes at a time:
+// every control character at every offset of values up to 24 bytes long
+// must be found, whichever word it falls in, and nothing else refused.
+TEST(RequestParser, EveryControlCharacterAtEveryOffsetOfAValueIsRefused) {
+  std::vector<unsigned char> controls;
+  for (int c = 0; c < 0x20; ++c)
+    if (c != '\t' && c != '\n') controls.push_back(static_cast<unsigned char>(c));
+  controls.push_back(0x7f);
+  for (std::size_t length = 1; length <= 24; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (unsigned char c : controls) {
+        std::string value(length, 'v');
+        value[at] = static_cast<char>(c);
+        // A CR followed by LF would end the line: the rest is then a line
+        // without a colon, refused as well.
+        const std::string req = "GET / HTTP/1.1\r\nHost: h\r\nX-V: " + value + "\r\n\r\n";
+        std::array<HeaderField, 8> storage;
+        RequestParser p({}, storage);
+        ASSERT_EQ(p.parse(req), ParseState::error)
+            << "byte 0x" << std::hex << int{c} << " at " << std::dec << at << " of " << length;
+        EXPECT_EQ(p.error().status, 400);
+      }
+      std::string allowed(length, 'v');
+      allowed[at] = at % 3 == 0 && at + 1 < length ? '\t' : static_cast<char>(0x80 + at);
+      std::array<HeaderField, 8> storage;
+      RequestParser p({}, storage);
+      const std::string req = "GET / HTTP/1.1\r\nHost: h\r\nX-V: x" + allowed + "\r\n\r\n";
+      ASSERT_EQ(p.parse(req), ParseState::complete) << "offset " << at << " of " << length;
+      EXPECT_EQ(p.head().fields[1].value, "x" + allowed);
+    }
+  }
+}
+
 TEST(RequestParser, PipelinedRequestsParseOneAfterAnother) {
   std::array<HeaderField, 8> storage;
   RequestParser p({}, storage);
