@@ -1,6 +1,8 @@
 #include "http/token.h"
 
 #include <array>
+#include <cstdint>
+#include <cstring>
 
 namespace sluice::http {
 namespace {
@@ -35,8 +37,34 @@ bool is_token(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// The eight bytes of `w` with 'A'..'Z' lowered (0x20 added), the rest as
+// they were: each byte's low seven bits offset so that its top bit says
+// ">= 'A'" and "> 'Z'" (no carry crosses a byte), kept only for bytes
+// below 0x80.
+std::uint64_t lower_word(std::uint64_t w) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+  const std::uint64_t low7 = w & ~kHigh;
+  const std::uint64_t from_a = low7 + kOnes * (0x80 - 'A');
+  const std::uint64_t past_z = low7 + kOnes * (0x80 - 'Z' - 1);
+  const std::uint64_t upper = from_a & ~past_z & ~w & kHigh;
+  return w | (upper >> 2);
+}
+
+}  // namespace
+
 bool iequals_same_size(const char* a, const char* b, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t wa;
+    std::uint64_t wb;
+    std::memcpy(&wa, a + i, sizeof wa);
+    std::memcpy(&wb, b + i, sizeof wb);
+    if (lower_word(wa) != lower_word(wb)) return false;
+  }
+  for (; i < n; ++i) {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;

@@ -20,10 +20,15 @@ inline bool is_field_value_char(unsigned char c) {
   return c >= 0x20 ? c != 0x7f : c == '\t';
 }
 // Case-insensitive equality (field names, tokens). Most comparisons of
-// field names differ in length: that test is inline, the byte loop is not.
+// field names differ in length or in their first letter: those tests are
+// inline (bytes equal but for 0x20 are the only ones ASCII case folding can
+// make equal), the loop over the rest is not.
 bool iequals_same_size(const char* a, const char* b, std::size_t n);
 inline bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  if ((a.front() | 0x20) != (b.front() | 0x20)) return false;
+  return iequals_same_size(a.data(), b.data(), a.size());
 }
 
 // Walks a comma-separated list ("close, Upgrade"), trimming white space and
