@@ -6,9 +6,25 @@ namespace sluice::http {
 namespace {
 
 // RFC 9110 §7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE,
-// Transfer-Encoding and Upgrade as fields a proxy does not forward.
-constexpr std::array<std::string_view, 6> kAlwaysHopByHop = {
-    "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"};
+// Transfer-Encoding and Upgrade as fields a proxy does not forward. Asked
+// of every field of every message: the name's length picks the one or two
+// it could be.
+bool always_hop_by_hop(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return iequals(name, "te");
+    case 7:
+      return iequals(name, "upgrade");
+    case 10:
+      return iequals(name, "connection") || iequals(name, "keep-alive");
+    case 16:
+      return iequals(name, "proxy-connection");
+    case 17:
+      return iequals(name, "transfer-encoding");
+    default:
+      return false;
+  }
+}
 
 }  // namespace
 
@@ -30,9 +46,7 @@ HopByHopFields::HopByHopFields(std::span<const HeaderField> fields) {
 bool HopByHopFields::contains(std::string_view name) const {
   // Names were forgotten: forwarding nothing is the only safe answer.
   if (overflowed_) return true;
-  for (auto h : kAlwaysHopByHop) {
-    if (iequals(name, h)) return true;
-  }
+  if (always_hop_by_hop(name)) return true;
   for (std::size_t i = 0; i < listed_count_; ++i) {
     if (iequals(name, listed_[i])) return true;
   }

@@ -16,7 +16,10 @@ TEST(HopByHopFields, StandardFieldsAreAlwaysHopByHop) {
        {"Connection", "keep-alive", "Proxy-Connection", "TE", "Transfer-Encoding", "UPGRADE"}) {
     EXPECT_TRUE(hop.contains(name)) << name;
   }
-  for (const char* name : {"Host", "Content-Length", "X-Forwarded-For", "Trailer", "Cookie"}) {
+  // Names of the same lengths as the hop-by-hop ones.
+  for (const char* name :
+       {"Host", "Content-Length", "X-Forwarded-For", "Trailer", "Cookie", "tf", "upgradf",
+        "User-Agent", "keep-alivf", "proxy-connectiom", "transfer-encodinh"}) {
     EXPECT_FALSE(hop.contains(name)) << name;
   }
 }
