@@ -23,11 +23,23 @@ class HeadWriter {
     std::memcpy(out_.data() + size_, s.data(), s.size());
     size_ += s.size();
   }
+  // "name: value\r\n", checked for room once (the head's most common line).
   void field(std::string_view name, std::string_view value) {
-    put(name);
-    put(": ");
-    put(value);
-    put("\r\n");
+    const std::size_t line = name.size() + value.size() + 4;
+    if (overflow_ || line > out_.size() - size_) {
+      overflow_ = true;
+      return;
+    }
+    char* p = out_.data() + size_;
+    if (!name.empty()) std::memcpy(p, name.data(), name.size());
+    p += name.size();
+    *p++ = ':';
+    *p++ = ' ';
+    if (!value.empty()) std::memcpy(p, value.data(), value.size());
+    p += value.size();
+    *p++ = '\r';
+    *p = '\n';
+    size_ += line;
   }
   // Room for a writer that fills raw bytes (the Date field); true if `n` fit.
   char* reserve(std::size_t n) {

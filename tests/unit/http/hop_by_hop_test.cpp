@@ -58,5 +58,26 @@ TEST(HeadWriter, StopsAtCapacityAndReportsOverflow) {
   EXPECT_EQ(w.size(), at_overflow);  // nothing is written after an overflow
 }
 
+// A field line is written whole or not at all: one that fills the buffer
+// to its last byte fits; one byte longer overflows and leaves the head as
+// it was.
+TEST(HeadWriter, AFieldLineFitsToTheLastByteAndOneMoreOverflows) {
+  std::array<char, 16> out{};
+  HeadWriter exact(out);
+  exact.field("Name", "0123456789");  // 4 + 2 + 10 + 2 = 18: too long
+  EXPECT_TRUE(exact.overflow());
+  EXPECT_EQ(exact.size(), 0u);
+  HeadWriter fits(out);
+  fits.field("Name", "01234567");  // 4 + 2 + 8 + 2 = 16
+  EXPECT_FALSE(fits.overflow());
+  EXPECT_EQ(fits.text(), "Name: 01234567\r\n");
+  HeadWriter empty_value(out);
+  empty_value.field("X", "");
+  EXPECT_EQ(empty_value.text(), "X: \r\n");
+  empty_value.field("Y", "0123456789");  // 15 more: 5 + 15 > 16
+  EXPECT_TRUE(empty_value.overflow());
+  EXPECT_EQ(empty_value.text(), "X: \r\n");
+}
+
 }  // namespace
 }  // namespace sluice::http
