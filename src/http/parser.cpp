@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -265,26 +266,30 @@ const char* field_line_error(std::string_view line) {
   return nullptr;
 }
 
-// True if one of the 8 bytes of `w` is below 0x20 or is 0x7f: a control
-// character (RFC 9110 §5.5 allows only HTAB among them in a value), the
-// line's CR among them. Exact for the word as a whole (bytes from 0x80 up,
-// obs-text, never count).
-inline bool has_control_byte(std::uint64_t w) {
+// The top bit of each byte of `w` (a little-endian load) that is below
+// 0x20 or is 0x7f: a control character (RFC 9110 §5.5 allows only HTAB
+// among them in a value), the line's CR among them. Bytes from 0x80 up
+// (obs-text) never count. A borrow can mark a byte above a marked one, never
+// below: the lowest mark is exact.
+inline std::uint64_t control_bytes(std::uint64_t w) {
   constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
   constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
   const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
   const std::uint64_t x = w ^ (kOnes * 0x7f);
   const std::uint64_t del = (x - kOnes) & ~x & kHigh;
-  return (below_space | del) != 0;
+  return below_space | del;
 }
 
 // The offset in [p, p + n) of the first control character, or n.
 std::size_t find_control(const char* p, std::size_t n) {
+  static_assert(std::endian::native == std::endian::little, "the lowest byte is the first");
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w;
     std::memcpy(&w, p + i, sizeof w);
-    if (has_control_byte(w)) break;
+    if (const std::uint64_t marks = control_bytes(w); marks != 0) {
+      return i + static_cast<std::size_t>(std::countr_zero(marks) / 8);
+    }
   }
   for (; i < n; ++i) {
     const auto c = static_cast<unsigned char>(p[i]);
