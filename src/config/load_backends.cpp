@@ -120,8 +120,10 @@ void load_connection_settings(Walker& w, const YAML::Node& n, const Block& b, Ba
   }
   if (const YAML::Node p = field(n, "pool"); p.IsDefined()) {
     const Block pb = b.child("pool");
-    if (w.map_with_keys(p, pb, {"max_idle_per_server", "idle_timeout", "reuse"})) {
+    if (w.map_with_keys(p, pb,
+                        {"max_idle_per_server", "idle_timeout", "reuse", "max_h2_connections"})) {
       w.int_field(p, "max_idle_per_server", pb, 0, 100'000, be.pool.max_idle_per_server);
+      w.int_field(p, "max_h2_connections", pb, 1, 1024, be.pool.max_h2_connections);
       w.duration_field(p, "idle_timeout", pb, be.pool.idle_timeout);
       w.choice_field(p, "reuse", pb, kReuse, be.pool.reuse);
     }
@@ -216,6 +218,14 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::st
     if (load_backend_tls(w, t, b.child("tls"), base_dir, tls)) be.tls = std::move(tls);
   }
   load_protocol(w, n, b, be);
+  if (be.protocol == BackendProtocol::http1) {
+    if (const YAML::Node p = field(n, "pool"); p.IsMap()) {
+      if (const YAML::Node m = field(p, "max_h2_connections"); m.IsDefined()) {
+        w.warning(
+            m, b.child("pool").at("max_h2_connections") + ": ignored unless protocol is h2 or h2c");
+      }
+    }
+  }
 }
 
 }  // namespace

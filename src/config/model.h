@@ -293,6 +293,9 @@ struct Pool {
   int max_idle_per_server = 64;   // idle connections kept per server (per worker)
   Duration idle_timeout{60'000};  // ms an idle pooled connection is kept
   PoolReuse reuse = PoolReuse::safe;
+  // protocol h2/h2c: connections per server (per worker) before streams
+  // wait in the least busy one for a slot the server allows.
+  int max_h2_connections = 16;
 };
 
 struct BackendTimeouts {

@@ -69,6 +69,7 @@ enum class ReuseMode : std::uint8_t {
 
 struct PoolSettings {
   std::size_t max_idle_per_server = 64;
+  std::size_t max_h2_connections = 16;  // per server and worker (h2_upstream_pool.h)
   std::uint64_t idle_timeout_ms = 60'000;
   ReuseMode reuse = ReuseMode::safe;
 };

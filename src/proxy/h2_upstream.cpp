@@ -73,7 +73,7 @@ Task<bool> H2Upstream::connect(UpstreamConnector& connector,
         continue;
       }
     }
-    if (!c && shared && pool.count(d) >= kMaxH2ConnectionsPerDestination) {
+    if (!c && shared && pool.count(d) >= backend_.pool.max_h2_connections) {
       // Every connection is full and no other may be opened: the stream
       // waits in the least busy one (its codec holds it back) for a slot.
       c = pool.least_busy(d);

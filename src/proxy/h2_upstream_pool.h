@@ -3,7 +3,8 @@
 // (upstream_pool.h), a connection here is never taken out: each exchange
 // gets a stream on the oldest connection with room, so the load packs onto
 // few connections; when every one is full (the server's
-// SETTINGS_MAX_CONCURRENT_STREAMS), another is opened, up to a bound past
+// SETTINGS_MAX_CONCURRENT_STREAMS), another is opened, up to a bound
+// (the backend's pool.max_h2_connections) past
 // which streams wait in the least busy connection for a free slot. A
 // server's max_connections and queue still apply per request, as for
 // HTTP/1 (UpstreamConnector::admit). Lives on its worker's thread.
@@ -24,9 +25,6 @@ class EventLoop;
 namespace sluice::proxy {
 
 class H2UpstreamConnection;
-
-// HTTP/2 connections one worker opens to one destination, at most.
-inline constexpr std::size_t kMaxH2ConnectionsPerDestination = 16;
 
 class H2UpstreamPool {
  public:

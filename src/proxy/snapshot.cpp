@@ -157,6 +157,7 @@ Backend build_backend(const config::Config& config, const config::Backend& bc,
   up.idle_timeout_ms = ms(bc.timeouts.idle);
   up.pool.max_idle_per_server = static_cast<std::size_t>(std::max(0, bc.pool.max_idle_per_server));
   up.pool.idle_timeout_ms = ms(bc.pool.idle_timeout);
+  up.pool.max_h2_connections = static_cast<std::size_t>(std::max(1, bc.pool.max_h2_connections));
   up.tcp_keepalive = bc.tcp_keepalive;
   up.pool.reuse = bc.pool.reuse == config::PoolReuse::never    ? ReuseMode::never
                   : bc.pool.reuse == config::PoolReuse::always ? ReuseMode::always

@@ -181,6 +181,33 @@ TEST(H2Backend, ServerMaxConcurrentStreamsMakesSluiceOpenAnotherConnection) {
   EXPECT_EQ(server.max_open(), 4);
 }
 
+// pool.max_h2_connections bounds the connections per server (and worker):
+// a server that takes one stream at a time gets two connections for four
+// requests at once, the other two streams waiting for a slot; every
+// request is answered.
+TEST(H2Backend, MaxH2ConnectionsBoundsTheConnectionsAndStreamsWaitForASlot) {
+  H2ServerScript script;
+  script.max_concurrent_streams = 1;
+  script.hold_until_open = 2;
+  H2TestServer server(script);
+  SluiceInstance sluice(one_backend_config(
+      server.address(), "    protocol: h2c\n    pool: {max_h2_connections: 2}\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  std::vector<std::unique_ptr<RawConnection>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(std::make_unique<RawConnection>(sluice.port("web")));
+    ASSERT_TRUE(clients.back()->send("GET /" + std::to_string(i) +
+                                     " HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+  }
+  for (auto& c : clients) {
+    const auto r = c->read_response();
+    ASSERT_TRUE(r.has_value()) << sluice.process().output();
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(server.connections(), 2);
+  EXPECT_EQ(server.max_open_per_connection(), 1);
+}
+
 // ---- RFC 9113 §8.7: not processed, so sent again whatever the method
 
 TEST(H2Backend, PostRefusedWithRefusedStreamIsSentAgain) {

@@ -116,5 +116,41 @@ TEST(BackendProtocol, UnknownProtocolIsRefusedWithTheChoices) {
   EXPECT_NE(all.find("h2c"), std::string::npos) << all;
 }
 
+// pool.max_h2_connections: HTTP/2 connections per server and worker.
+TEST(BackendProtocol, MaxH2ConnectionsLoadsForH2cAndDefaultsTo16) {
+  const auto fallback = load(backend("    protocol: h2c\n"));
+  ASSERT_TRUE(fallback.ok()) << dump(fallback);
+  EXPECT_EQ(fallback.config->backends[0].pool.max_h2_connections, 16);
+  const auto set = load(backend("    protocol: h2c\n    pool: {max_h2_connections: 3}\n"));
+  ASSERT_TRUE(set.ok()) << dump(set);
+  EXPECT_TRUE(set.diagnostics.empty()) << dump(set);
+  EXPECT_EQ(set.config->backends[0].pool.max_h2_connections, 3);
+}
+
+TEST(BackendProtocol, MaxH2ConnectionsOutOfRangeIsRefusedAtItsValue) {
+  for (const char* value : {"0", "1025", "many"}) {
+    const std::string yaml =
+        backend("    protocol: h2c\n    pool: {max_h2_connections: " + std::string(value) + "}\n");
+    const auto r = load(yaml);
+    EXPECT_FALSE(r.ok()) << yaml;
+    const std::string all = dump(r);
+    EXPECT_NE(all.find("f.yaml:7:32: error:"), std::string::npos) << all;
+    EXPECT_NE(all.find("max_h2_connections"), std::string::npos) << all;
+  }
+}
+
+TEST(BackendProtocol, MaxH2ConnectionsOnAnHttp1BackendIsAWarningAtItsValue) {
+  const std::string yaml = backend("    pool: {max_h2_connections: 4}\n");
+  const auto r = load(yaml);
+  ASSERT_TRUE(r.ok()) << dump(r);
+  ASSERT_EQ(r.diagnostics.size(), 1u) << dump(r);
+  EXPECT_EQ(r.diagnostics[0].severity, Severity::warning);
+  EXPECT_EQ(r.diagnostics[0].line, 6);
+  EXPECT_EQ(r.diagnostics[0].column, 32);
+  EXPECT_NE(r.diagnostics[0].message.find("ignored unless protocol is h2 or h2c"),
+            std::string::npos)
+      << dump(r);
+}
+
 }  // namespace
 }  // namespace sluice::config
