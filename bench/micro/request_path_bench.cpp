@@ -283,9 +283,9 @@ void route_request(World& w, Request& r) {
 // Exchange's constructor (the Host sent) and Http1Upstream::prepare.
 void build_upstream_head(World& w, Request& r) {
   const http::RequestHead& head = r.request_parser->head();
-  const std::string_view host = !r.route->rewrite.host.empty() ? r.route->rewrite.host
-                                : !head.host.empty()           ? head.host
-                                                               : r.backend->servers.front().address;
+  const std::string_view host = !r.route->rewrite().host.empty() ? r.route->rewrite().host
+                                : !head.host.empty()             ? head.host
+                                                     : r.backend->servers.front().address;
   r.forwarded.reset();
   r.forwarded.emplace(
       head, proxy::ForwardedRequest::Inputs{

@@ -25,9 +25,9 @@ std::string route_action_json(const route::Route& r) {
     case route::ActionKind::backend:
       return "\"action\": \"backend\", \"backend\": " + json_string(r.backend);
     case route::ActionKind::respond:
-      return fmt::format("\"action\": \"respond\", \"status\": {}", r.respond.status);
+      return fmt::format("\"action\": \"respond\", \"status\": {}", r.respond().status);
     case route::ActionKind::redirect:
-      return fmt::format("\"action\": \"redirect\", \"status\": {}", r.redirect.status);
+      return fmt::format("\"action\": \"redirect\", \"status\": {}", r.redirect().status);
   }
   return "\"action\": \"unknown\"";
 }

@@ -65,9 +65,9 @@ Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::Reques
   // the absolute-form target's authority when there was one (RFC 9112
   // §3.2.2), so the client's Host field is never copied as is; a 1.0
   // client may have sent none: the first server names the backend then.
-  const std::string_view host = !route_.rewrite.host.empty() ? route_.rewrite.host
-                                : !head.host.empty()         ? head.host
-                                                             : backend_.servers.front().address;
+  const std::string_view host = !route_.rewrite().host.empty() ? route_.rewrite().host
+                                : !head.host.empty()           ? head.host
+                                                               : backend_.servers.front().address;
   request_.emplace(head, ForwardedRequest::Inputs{
                              target, host, &listener_, &client_addresses_.source, down_.is_secure(),
                              down_.client_certificate_subject(), in_.edits, in_.record});

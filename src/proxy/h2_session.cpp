@@ -436,7 +436,7 @@ Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, Route
 
 Task<void> H2Session::respond(H2Stream& st, const route::Route& route,
                               const http::RequestHead& head, ResponseFilters filters) {
-  const route::PreparedResponse& prepared = route.respond;
+  const route::PreparedResponse& prepared = route.respond();
   std::vector<http::HeaderField> fields(prepared.fields.size());
   fields.resize(prepared.fields_into(fields));
   http::OutgoingResponse res;
@@ -457,11 +457,11 @@ Task<void> H2Session::respond(H2Stream& st, const route::Route& route,
 Task<void> H2Session::redirect(H2Stream& st, const route::Route& route,
                                const http::RequestHead& head, const route::RequestView& view,
                                const route::Captures& captures, ResponseFilters filters) {
-  const std::string location = route::redirect_location(route.redirect, head.host, view.path,
+  const std::string location = route::redirect_location(route.redirect(), head.host, view.path,
                                                         view.query, captures, stream_.is_secure());
   const http::HeaderField fields[] = {{"location", location}};
   http::OutgoingResponse res;
-  res.status = route.redirect.status;
+  res.status = route.redirect().status;
   res.fields = fields;
   res.body = http::BodyKind::sized;
   res.length = 0;

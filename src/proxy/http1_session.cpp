@@ -629,12 +629,12 @@ void Http1Session::splice_out_body(std::size_t head_end, std::size_t body_end) {
 Task<Next> Http1Session::redirect(const route::Route& route, const http::RequestHead& head,
                                   const route::RequestView& view, const route::Captures& captures,
                                   ResponseFilters filters) {
-  const std::string location = route::redirect_location(route.redirect, head.host, view.path,
+  const std::string location = route::redirect_location(route.redirect(), head.host, view.path,
                                                         view.query, captures, stream_->is_secure());
   const bool keep_alive = head.keep_alive && !scope_.worker().stopping() && !has_body_bytes(head);
   const http::HeaderField fields[] = {{"Location", location}};
   http::OutgoingResponse res;
-  res.status = route.redirect.status;
+  res.status = route.redirect().status;
   res.fields = fields;
   res.body = http::BodyKind::sized;
   res.length = 0;
@@ -751,7 +751,7 @@ Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
 
 Task<Next> Http1Session::respond(const route::Route& route, const http::RequestHead& head,
                                  bool keep_alive, ResponseFilters filters) {
-  const route::PreparedResponse& prepared = route.respond;
+  const route::PreparedResponse& prepared = route.respond();
   std::array<http::HeaderField, route::PreparedResponse::kMaxFields> few;
   std::vector<http::HeaderField> many;  // only for a response with more fields
   std::span<http::HeaderField> fields(few);

@@ -114,12 +114,13 @@ std::shared_ptr<const route::Route> find_route(const Snapshot& now, std::size_t 
 
 // A backend route's rewrite of the target. False: it gives an invalid one.
 bool apply_rewrite(const route::Route& route, const route::Captures& captures, RequestTarget& t) {
-  if (!route.has_rewrite || (route.rewrite.path.empty() && route.rewrite.strip_prefix.empty() &&
-                             route.rewrite.add_prefix.empty())) {
+  if (!route.has_rewrite() ||
+      (route.rewrite().path.empty() && route.rewrite().strip_prefix.empty() &&
+       route.rewrite().add_prefix.empty())) {
     return true;
   }
   // Reads the normalised path and the query, writes `forwarded`.
-  if (!route::rewrite_target(route.rewrite, t.view.path, t.view.query, captures, t.path_options,
+  if (!route::rewrite_target(route.rewrite(), t.view.path, t.view.query, captures, t.path_options,
                              t.forwarded)) {
     return false;
   }

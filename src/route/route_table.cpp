@@ -169,21 +169,43 @@ void set_conditions(Route& r, const config::RouteMatch& m, BuildContext& ctx) {
   }
 }
 
+}  // namespace
+
+const PreparedResponse& Route::respond() const {
+  static const PreparedResponse none;
+  return respond_ ? *respond_ : none;
+}
+
+const Redirect& Route::redirect() const {
+  static const Redirect none;
+  return redirect_ ? *redirect_ : none;
+}
+
+const Rewrite& Route::rewrite() const {
+  static const Rewrite none;
+  return rewrite_ ? *rewrite_ : none;
+}
+
+namespace {
+
 void set_action(Route& r, const config::Route& rc, const config::Config& config) {
   if (rc.respond) {
     r.action = ActionKind::respond;
     std::vector<std::pair<std::string, std::string>> fields(rc.respond->headers.begin(),
                                                             rc.respond->headers.end());
-    r.respond = prepare_response(rc.respond->status, fields, rc.respond->body);
+    r.respond_ = std::make_unique<const PreparedResponse>(
+        prepare_response(rc.respond->status, fields, rc.respond->body));
   } else if (rc.redirect) {
     r.action = ActionKind::redirect;
     const auto& rd = *rc.redirect;
-    r.redirect.status = rd.status;
-    r.redirect.scheme = rd.scheme.value_or("");
-    r.redirect.host = rd.host.value_or("");
-    r.redirect.port = rd.port ? std::to_string(*rd.port) : "";
-    if (rd.path) r.redirect.path = compile_template(*rd.path, r.path_regex.get());
-    r.redirect.keep_query = rd.keep_query;
+    Redirect redirect;
+    redirect.status = rd.status;
+    redirect.scheme = rd.scheme.value_or("");
+    redirect.host = rd.host.value_or("");
+    redirect.port = rd.port ? std::to_string(*rd.port) : "";
+    if (rd.path) redirect.path = compile_template(*rd.path, r.path_regex.get());
+    redirect.keep_query = rd.keep_query;
+    r.redirect_ = std::make_unique<const Redirect>(std::move(redirect));
   } else {
     r.action = ActionKind::backend;
     r.backend = rc.backend.value_or("");
@@ -192,12 +214,13 @@ void set_action(Route& r, const config::Route& rc, const config::Config& config)
       if (config.backends[i].name == r.backend) r.backend_index = i;
     }
     if (rc.rewrite) {
-      r.has_rewrite = true;
       const auto& rw = *rc.rewrite;
-      if (rw.path) r.rewrite.path = compile_template(*rw.path, r.path_regex.get());
-      r.rewrite.strip_prefix = rw.strip_prefix.value_or("");
-      r.rewrite.add_prefix = rw.add_prefix.value_or("");
-      r.rewrite.host = rw.host.value_or("");
+      Rewrite rewrite;
+      if (rw.path) rewrite.path = compile_template(*rw.path, r.path_regex.get());
+      rewrite.strip_prefix = rw.strip_prefix.value_or("");
+      rewrite.add_prefix = rw.add_prefix.value_or("");
+      rewrite.host = rw.host.value_or("");
+      r.rewrite_ = std::make_unique<const Rewrite>(std::move(rewrite));
     }
   }
 }

@@ -121,13 +121,9 @@ struct Route {
   std::vector<HeaderCondition> headers;
   std::vector<QueryCondition> query;
   ActionKind action = ActionKind::respond;
-  PreparedResponse respond;
   std::string backend;
   std::size_t backend_index = 0;  // position of `backend` among the configured backends
-  Rewrite rewrite;
-  bool has_rewrite = false;
-  Redirect redirect;
-  bool allow_connect = false;  // CONNECT opens a tunnel through the backend
+  bool allow_connect = false;     // CONNECT opens a tunnel through the backend
   // Only an X-Accel-Redirect lookup (RequestView::internal) matches it:
   // no client request reaches it directly.
   bool internal = false;
@@ -136,6 +132,18 @@ struct Route {
   std::uint32_t rank = 0;      // position in its table (0 = first to win)
   std::uint32_t metrics_slot = UINT32_MAX;  // its series (observe/); UINT32_MAX: none
   LiveCount<Route> live;  // routes in memory: the current table's, and pinned ones
+
+  // The action's details, each out of line: a route has at most one of
+  // them (most have none: a backend without a rewrite), and held inline
+  // all three were half of a route's 656 bytes (1.5 MB of 4,800 routes).
+  // Empty ones when the route has none.
+  const PreparedResponse& respond() const;
+  const Redirect& redirect() const;
+  const Rewrite& rewrite() const;
+  bool has_rewrite() const { return rewrite_ != nullptr; }
+  std::unique_ptr<const PreparedResponse> respond_;
+  std::unique_ptr<const Redirect> redirect_;
+  std::unique_ptr<const Rewrite> rewrite_;
 };
 
 // What the router looks at. `host` is lower-case without port; `path` is

@@ -39,7 +39,7 @@ TEST(RouteLifetime, APinnedRouteOutlivesItsTable) {
   table.reset();
   EXPECT_EQ(RouteTable::alive(), before) << "the table is gone";
   EXPECT_EQ(pinned->name, "users") << "the route a request holds is not";
-  EXPECT_EQ(pinned->respond.body, "u");
+  EXPECT_EQ(pinned->respond().body, "u");
   ASSERT_NE(pinned->path_regex, nullptr);
   EXPECT_TRUE(re2::RE2::FullMatch("/u/7", *pinned->path_regex));
 }

@@ -247,11 +247,11 @@ TEST_F(RouteTableTest, CapturesComeFromTheWinningRegex) {
   const Route* r = lookup({0, "a", "GET", "/shop/shirt/42", ""}, captures);
   ASSERT_NE(r, nullptr);
   std::string target;
-  ASSERT_TRUE(rewrite_target(r->rewrite, path_, "", captures, {}, target));
+  ASSERT_TRUE(rewrite_target(r->rewrite(), path_, "", captures, {}, target));
   EXPECT_EQ(target, "/items/shirt?size=42");
   r = lookup({0, "a", "GET", "/app/users/0042?x=1", ""}, captures);
   ASSERT_NE(r, nullptr);
-  ASSERT_TRUE(rewrite_target(r->rewrite, path_, "x=1", captures, {}, target));
+  ASSERT_TRUE(rewrite_target(r->rewrite(), path_, "x=1", captures, {}, target));
   EXPECT_EQ(target, "/users/0042?x=1");
 }
 
@@ -259,9 +259,9 @@ TEST_F(RouteTableTest, PreparedResponseCarriesStatusAndBody) {
   Captures captures;
   const Route* r = lookup({0, "a", "GET", "/", ""}, captures);
   ASSERT_NE(r, nullptr);
-  EXPECT_EQ(r->respond.status, 200);
-  EXPECT_TRUE(r->respond.has_content);
-  EXPECT_EQ(r->respond.body, "root");
+  EXPECT_EQ(r->respond().status, 200);
+  EXPECT_TRUE(r->respond().has_content);
+  EXPECT_EQ(r->respond().body, "root");
 }
 
 TEST(PrepareResponse, KeepsFieldsInOrder) {
