@@ -28,8 +28,10 @@ namespace {
 
 constexpr const char* kTestssl = "/usr/bin/testssl";
 // Both scans run at once; on an idle two-core machine each takes well under
-// a minute. The bound is for a loaded CI machine, inside CTest's 180 s.
-constexpr auto kScanTimeout = std::chrono::seconds(170);
+// a minute, but beside the rest of the suite on a slower one (and against
+// the ASan build) 160 s and more were seen. The bound is inside the 480 s
+// CTest gives these tests (tests/integration/CMakeLists.txt).
+constexpr auto kScanTimeout = std::chrono::seconds(450);
 
 struct Finding {
   std::string id;
