@@ -275,8 +275,7 @@ TEST(ConfigInForce, ShowsTheTextAppliedByTheFilePostConfigAndSighup) {
   EXPECT_EQ(json.body.rfind("{\"generation\": 3, \"origin\": \"" + sluice.config_path() + "\"", 0),
             0u)
       << json.body;
-  EXPECT_NE(json.body.find("\"redacted\": 0, \"text\": \"workers: 1\\nadmin:"),
-            std::string::npos)
+  EXPECT_NE(json.body.find("\"redacted\": 0, \"text\": \"workers: 1\\nadmin:"), std::string::npos)
       << json.body;
   EXPECT_EQ(admin_call(sluice, "GET", "/config?format=xml").status, 400);
   const HttpResponse head = admin_call(sluice, "HEAD", "/config");
