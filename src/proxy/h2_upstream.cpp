@@ -285,6 +285,12 @@ Task<HeadRead> H2Upstream::read_head(std::uint64_t deadline_ms, std::span<http::
     }
   }
   const auto got = s.fields.fields();
+  if (s.too_large && s.has_trailers) {
+    // The head fit; the trailers that came with the whole answer did not
+    // (the mark is the stream's): see read_body.
+    co_return head_failed(ErrorKind::malformed, Phase::headers, "response trailer fields too large",
+                          false);
+  }
   if (s.too_large || got.size() > fields.size()) {
     co_return head_failed(ErrorKind::too_large, Phase::headers, "response head too large", false);
   }
@@ -334,6 +340,16 @@ Task<BodyPiece> H2Upstream::read_body() {
   }
   http::H2ClientStreamState& s = stream_->state;
   while (true) {
+    // The codec stopped storing trailer fields past the limits: what it
+    // kept is not what the server sent (a gRPC status may be what was
+    // dropped), so the response fails as an HTTP/1 one with an oversized
+    // trailer section does.
+    if (s.has_trailers && s.too_large) {
+      p.failed = true;
+      p.error = ExchangeError{ErrorKind::malformed, Side::server, Phase::data, false,
+                              "response trailer fields too large"};
+      co_return p;
+    }
     if (!s.body.empty()) {
       // The codec appends to state.body while the exchange uses what it
       // was given: hand over the bytes, keep a fresh buffer.

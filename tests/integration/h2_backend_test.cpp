@@ -208,6 +208,40 @@ TEST(H2Backend, MaxH2ConnectionsBoundsTheConnectionsAndStreamsWaitForASlot) {
   EXPECT_EQ(server.max_open_per_connection(), 1);
 }
 
+// An h2 server's trailing HEADERS over the field limits (200 fields): the
+// codec keeps only those that fit, so relaying them would drop the rest
+// (gRPC's status among them) unseen. The response fails as an HTTP/1 one
+// with an oversized trailer section does, and none of the fields that fit
+// reaches the client; a server with a few trailers gets them relayed.
+TEST(H2Backend, ResponseTrailersOverTheLimitFailTheResponseAndNoneIsRelayed) {
+  H2ServerScript over;
+  over.content_length = false;
+  for (int i = 0; i < 250; ++i)
+    over.trailers.push_back({"x-t" + std::to_string(i), "v"});
+  H2TestServer server(over);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send("GET /rpc HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+  // A 502 if it failed before the head left, else a chunked body that
+  // never ends: either way no complete 200 and none of the trailers.
+  const auto r = client.read_response();
+  EXPECT_TRUE(!r || r->status == 502) << "a complete response, status " << (r ? r->status : 0);
+  EXPECT_EQ(client.leftover().find("x-t0"), std::string::npos) << client.leftover();
+  EXPECT_TRUE(sluice.process().wait_for_line("response trailer fields too large"))
+      << sluice.process().output();
+
+  H2ServerScript few;
+  few.content_length = false;
+  few.trailers = {{"grpc-status", "0"}, {"x-checksum", "42"}};
+  H2TestServer small(few);
+  SluiceInstance relaying(one_backend_config(small.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(relaying.ready()) << relaying.process().output();
+  const CommandResult relayed = curl_h2c(relaying, "/rpc", {"--raw"});
+  EXPECT_NE(relayed.output.find("grpc-status: 0"), std::string::npos) << relayed.output;
+  EXPECT_NE(relayed.output.find("x-checksum: 42"), std::string::npos) << relayed.output;
+}
+
 // ---- RFC 9113 §8.7: not processed, so sent again whatever the method
 
 TEST(H2Backend, PostRefusedWithRefusedStreamIsSentAgain) {

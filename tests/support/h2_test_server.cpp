@@ -25,6 +25,7 @@ struct H2TestServer::Conn {
     bool answered = false;
     std::string answer;
     std::size_t sent = 0;
+    const std::vector<std::pair<std::string, std::string>>* trailers = nullptr;
   };
   H2TestServer* server = nullptr;
   int fd = -1;
@@ -128,13 +129,26 @@ struct H2TestServerCallbacks {
     return 0;
   }
 
-  static ssize_t read_answer(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
-                             std::uint32_t* flags, nghttp2_data_source* source, void*) {
+  static ssize_t read_answer(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
+                             std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
+                             void*) {
     auto* st = static_cast<H2TestServer::Conn::Stream*>(source->ptr);
     const std::size_t n = std::min(length, st->answer.size() - st->sent);
     std::memcpy(buf, st->answer.data() + st->sent, n);
     st->sent += n;
-    if (st->sent == st->answer.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (st->sent == st->answer.size()) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (st->trailers != nullptr && !st->trailers->empty()) {
+        // RFC 9113 §8.1: the trailing HEADERS frame ends the stream.
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        std::vector<nghttp2_nv> nv;
+        for (const auto& [name, value] : *st->trailers) {
+          nv.push_back({(uint8_t*)name.data(), (uint8_t*)value.data(), name.size(), value.size(),
+                        NGHTTP2_NV_FLAG_NONE});
+        }
+        nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size());
+      }
+    }
     return static_cast<ssize_t>(n);
   }
 };
@@ -224,6 +238,7 @@ void H2TestServer::answer_held() {
       }
       nghttp2_data_provider provider{};
       provider.source.ptr = &st;
+      st.trailers = &script_.trailers;
       provider.read_callback = &H2TestServerCallbacks::read_answer;
       nghttp2_submit_response(c->session, id, nv.data(), script_.content_length ? 3 : 2, &provider);
       {

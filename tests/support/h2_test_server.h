@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace sluice::test {
@@ -30,6 +31,8 @@ struct H2ServerScript {
   int hold_until_open = 0;     // answers wait until this many requests are open at once
   bool content_length = true;  // false: answers say no length; END_STREAM ends them
   int early_hints = 0;         // this many 103 heads (each with a `link` field) before each answer
+  // Sent in a trailing HEADERS frame after each answer's data, in order.
+  std::vector<std::pair<std::string, std::string>> trailers;
 };
 
 struct H2SeenRequest {
