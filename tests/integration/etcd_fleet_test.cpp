@@ -41,6 +41,7 @@ using Clock = std::chrono::steady_clock;
 using fleet::EtcdClient;
 
 const std::string kPrefix = "/fleet/";
+constexpr std::uint64_t kWriteTimeoutMs = 60'000;
 
 std::string route_key(const std::string& name) {
   return kPrefix + "routes/" + name;
@@ -129,6 +130,9 @@ class Fleet {
     fleet::EtcdSettings settings;
     settings.endpoints = {etcd_.endpoint()};
     settings.prefix = kPrefix;
+    // The test's own writes: a 5,000-key transaction took over the default
+    // 5 s on a loaded CI machine (etcd syncs its log to disk on commit).
+    settings.timeout_ms = kWriteTimeoutMs;
     client_ = std::make_unique<EtcdClient>(settings);
     initial.emplace_back(route_key("base"), respond_route("base"));
     if (push(*client_, initial) == 0) return;
@@ -505,6 +509,7 @@ TEST(EtcdFleet, AnInstanceReadsAnEtcdWithAuthenticationAsTheUserItIsGiven) {
   fleet::EtcdSettings settings;
   settings.endpoints = {etcd.endpoint()};
   settings.prefix = kPrefix;
+  settings.timeout_ms = kWriteTimeoutMs;
   settings.username = "root";
   settings.password = "s3cret";
   EtcdClient client(settings);
@@ -537,6 +542,7 @@ TEST(EtcdFleet, AnInstanceStartsWithItsFileWhenEtcdIsAwayAndTakesEtcdsKeysWhenIt
   fleet::EtcdSettings settings;
   settings.endpoints = {etcd.endpoint()};
   settings.prefix = kPrefix;
+  settings.timeout_ms = kWriteTimeoutMs;
   EtcdClient client(settings);
   const std::int64_t revision = push(client, {{route_key("shared"), respond_route("shared")}});
   ASSERT_GT(revision, 0) << client.last_error().message;
