@@ -191,7 +191,7 @@ TEST(EtcdClient, WatchSeesATransactionsEventsAsOneBatch) {
   txn.puts = {{"/sluice/generation", "1"}, {"/sluice/routes/a", "a"}, {"/sluice/routes/b", "b"}};
   txn.deletes = {"/sluice/routes/old"};
   const auto outcome = writer.txn(txn);
-  ASSERT_TRUE(outcome) << outcome.error.message;
+  ASSERT_TRUE(outcome) << outcome.error.message << "\n" << etcd.output();
   put(etcd, "/sluice/routes/c", "c");
 
   ASSERT_TRUE(watch.wait_for_batches(2));

@@ -244,7 +244,7 @@ TEST(EtcdFleet, FiveThousandRoutesInOneTransactionAreAppliedAndServedByEachInsta
     cpu_before.push_back(cpu_ms(s->process().pid()));
   const auto start = Clock::now();
   const std::int64_t revision = push(fleet.client(), routes);
-  ASSERT_GT(revision, 0) << fleet.client().last_error().message;
+  ASSERT_GT(revision, 0) << fleet.client().last_error().message << "\n" << fleet.why_not();
   const long long written_ms = ms_since(start);
   std::vector<long long> cpu_spent;
   for (std::size_t i = 0; i < fleet.instances().size(); ++i) {

@@ -112,7 +112,7 @@ bool EtcdProcess::launch() {
       "--name",
       "test",
       "--data-dir",
-      (dir_.path() / "data").string(),
+      (data_dir_.path() / "data").string(),
       "--listen-client-urls",
       client_url,
       "--advertise-client-urls",

@@ -1,6 +1,7 @@
 #include "support/temp_dir.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <stdexcept>
@@ -8,10 +9,19 @@
 
 namespace sluice::test {
 
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-test-XXXXXX").string();
+TempDir::TempDir() : TempDir(std::filesystem::temp_directory_path()) {}
+
+TempDir::TempDir(const std::filesystem::path& parent) {
+  std::string tmpl = (parent / "sluice-test-XXXXXX").string();
   if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = tmpl;
+}
+
+std::filesystem::path TempDir::memory_backed_parent() {
+  const std::filesystem::path shm = "/dev/shm";
+  std::error_code ec;
+  if (std::filesystem::is_directory(shm, ec) && ::access(shm.c_str(), W_OK | X_OK) == 0) return shm;
+  return std::filesystem::temp_directory_path();
 }
 
 TempDir::~TempDir() {
