@@ -242,6 +242,49 @@ TEST(H2Backend, ResponseTrailersOverTheLimitFailTheResponseAndNoneIsRelayed) {
   EXPECT_NE(relayed.output.find("x-checksum: 42"), std::string::npos) << relayed.output;
 }
 
+// The same limit once the head and data have been relayed: the trailers
+// come later, so the response cannot become a 502. The client's chunked
+// body is cut off (no last chunk, so it cannot pass for complete) and none
+// of the fields is relayed. Trailers within the limits that come late are
+// relayed as the last chunk's trailer section.
+TEST(H2Backend, ResponseTrailersOverTheLimitAfterTheHeadLeftCutTheBodyShort) {
+  H2ServerScript over;
+  over.content_length = false;
+  over.hold_trailers = true;
+  for (int i = 0; i < 250; ++i)
+    over.trailers.push_back({"x-t" + std::to_string(i), "v"});
+  H2TestServer server(over);
+  SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send("GET /rpc HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+  ASSERT_TRUE(client.read_until("GET /rpc 0\r\n")) << client.leftover();
+  EXPECT_EQ(client.leftover().rfind("HTTP/1.1 200 ", 0), 0u) << client.leftover();
+  server.release_trailers();
+  EXPECT_TRUE(client.wait_closed()) << client.leftover();
+  EXPECT_EQ(client.leftover().find("\r\n0\r\n"), std::string::npos) << client.leftover();
+  EXPECT_EQ(client.leftover().find("x-t"), std::string::npos) << client.leftover();
+  EXPECT_TRUE(sluice.process().wait_for_line("response trailer fields too large"))
+      << sluice.process().output();
+
+  H2ServerScript few;
+  few.content_length = false;
+  few.hold_trailers = true;
+  few.trailers = {{"grpc-status", "0"}, {"x-checksum", "42"}};
+  H2TestServer small(few);
+  SluiceInstance relaying(one_backend_config(small.address(), "    protocol: h2c\n"));
+  ASSERT_TRUE(relaying.ready()) << relaying.process().output();
+  RawConnection late(relaying.port("web"));
+  ASSERT_TRUE(late.send("GET /rpc HTTP/1.1\r\nHost: sluice.test\r\nTE: trailers\r\n\r\n"));
+  ASSERT_TRUE(late.read_until("GET /rpc 0\r\n")) << late.leftover();
+  small.release_trailers();
+  const auto r = late.read_response();
+  ASSERT_TRUE(r) << late.leftover();
+  EXPECT_EQ(r->body, "GET /rpc 0");
+  EXPECT_NE(r->raw_trailers.find("grpc-status: 0\r\n"), std::string::npos) << r->raw_trailers;
+  EXPECT_NE(r->raw_trailers.find("x-checksum: 42\r\n"), std::string::npos) << r->raw_trailers;
+}
+
 // ---- RFC 9113 §8.7: not processed, so sent again whatever the method
 
 TEST(H2Backend, PostRefusedWithRefusedStreamIsSentAgain) {

@@ -26,6 +26,7 @@ struct H2TestServer::Conn {
     std::string answer;
     std::size_t sent = 0;
     const std::vector<std::pair<std::string, std::string>>* trailers = nullptr;
+    bool deferred = false;  // the data source said NGHTTP2_ERR_DEFERRED
   };
   H2TestServer* server = nullptr;
   int fd = -1;
@@ -131,11 +132,18 @@ struct H2TestServerCallbacks {
 
   static ssize_t read_answer(nghttp2_session* session, std::int32_t stream_id, std::uint8_t* buf,
                              std::size_t length, std::uint32_t* flags, nghttp2_data_source* source,
-                             void*) {
+                             void* user) {
+    Ctx c(user);
     auto* st = static_cast<H2TestServer::Conn::Stream*>(source->ptr);
     const std::size_t n = std::min(length, st->answer.size() - st->sent);
     std::memcpy(buf, st->answer.data() + st->sent, n);
     st->sent += n;
+    const bool held = c.server->script_.hold_trailers && !c.server->trailers_released_;
+    if (st->sent == st->answer.size() && held) {
+      if (n > 0) return static_cast<ssize_t>(n);  // the data now, the trailers later
+      st->deferred = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
     if (st->sent == st->answer.size()) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
       if (st->trailers != nullptr && !st->trailers->empty()) {
@@ -191,6 +199,22 @@ H2TestServer::~H2TestServer() {
 std::vector<H2SeenRequest> H2TestServer::requests() const {
   std::lock_guard lock(mutex_);
   return requests_;
+}
+
+void H2TestServer::release_trailers() {
+  trailers_released_ = true;
+  (void)!::write(wake_[1], "x", 1);
+}
+
+void H2TestServer::resume_deferred() {
+  if (!trailers_released_) return;
+  for (auto& c : conns_) {
+    for (auto& [id, st] : c->streams) {
+      if (!st.deferred) continue;
+      st.deferred = false;
+      nghttp2_session_resume_data(c->session, id);
+    }
+  }
 }
 
 bool H2TestServer::wait_answered(std::size_t n, std::chrono::milliseconds timeout) {
@@ -314,6 +338,7 @@ void H2TestServer::serve_round() {
     }
   }
   answer_held();
+  resume_deferred();
   for (auto& cp : conns_) {
     Conn& c = *cp;
     if (c.dead) continue;

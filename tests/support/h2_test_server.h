@@ -33,6 +33,9 @@ struct H2ServerScript {
   int early_hints = 0;         // this many 103 heads (each with a `link` field) before each answer
   // Sent in a trailing HEADERS frame after each answer's data, in order.
   std::vector<std::pair<std::string, std::string>> trailers;
+  // The trailers wait, after the data, until release_trailers(): the
+  // answer's head and data have surely been relayed before they come.
+  bool hold_trailers = false;
 };
 
 struct H2SeenRequest {
@@ -58,12 +61,15 @@ class H2TestServer {
   int max_open() const { return max_open_.load(); }
   // Waits until `n` requests were answered; false after `timeout`.
   bool wait_answered(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Sends the trailers held by `hold_trailers`, now and from then on.
+  void release_trailers();
 
  private:
   struct Conn;
   void run();
   void serve_round();
   void answer_held();
+  void resume_deferred();
   friend struct H2TestServerCallbacks;
 
   H2ServerScript script_;
@@ -75,6 +81,7 @@ class H2TestServer {
   std::condition_variable changed_;
   std::vector<H2SeenRequest> requests_;
   std::atomic<int> connections_{0};
+  std::atomic<bool> trailers_released_{false};
   std::atomic<int> max_open_per_connection_{0};
   std::atomic<int> max_open_{0};
   int refused_ = 0;

@@ -193,6 +193,17 @@ bool RawConnection::wait_closed(int timeout_ms) {
   return true;
 }
 
+bool RawConnection::read_until(const std::string& marker, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (in_.find(marker) == std::string::npos) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0 || !fill(static_cast<int>(left))) return false;
+  }
+  return true;
+}
+
 std::string get_body(RawConnection& c, const std::string& path) {
   if (!c.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n")) return "<send failed>";
   auto r = c.read_response();

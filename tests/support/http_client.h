@@ -44,6 +44,9 @@ class RawConnection {
   // True if the peer closes (EOF or reset) within the timeout, with no
   // further bytes (extra bytes are appended to `leftover`).
   bool wait_closed(int timeout_ms = 10000);
+  // True once the bytes received (kept in `leftover`) contain `marker`;
+  // false on EOF or timeout first.
+  bool read_until(const std::string& marker, int timeout_ms = 10000);
   // Bytes received but not consumed by read_response.
   const std::string& leftover() const { return in_; }
   void shutdown_write();
