@@ -6,6 +6,8 @@
 #include <cassert>
 #include <map>
 #include <string>
+#include <string_view>
+#include <unordered_set>
 
 #include "config/address.h"
 #include "config/model.h"
@@ -100,6 +102,9 @@ void validate_routes(const Config& c, Reporter& r) {
   std::vector<std::string> backend_names;
   for (const auto& b : c.backends)
     backend_names.push_back(b.name);
+  // Thousands of routes over hundreds of backends: looked up, not scanned.
+  const std::unordered_set<std::string_view> backend_defined(backend_names.begin(),
+                                                             backend_names.end());
   std::vector<std::string> listener_names;
   bool any_http = false;
   for (const auto& l : c.listeners) {
@@ -129,7 +134,7 @@ void validate_routes(const Config& c, Reporter& r) {
     if (rt.listeners.empty() && !any_http && !c.listeners.empty()) {
       r.warning(rt.where, who + " applies to no listener: there is no http listener");
     }
-    if (rt.backend && !c.find_backend(*rt.backend)) {
+    if (rt.backend && !backend_defined.contains(*rt.backend)) {
       std::string defined;
       for (const auto& n : backend_names)
         defined += (defined.empty() ? "" : ", ") + quote(n);

@@ -34,7 +34,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-bool is_wildcard(const std::string& host) {
+bool is_wildcard(std::string_view host) {
   return host.size() > 2 && host[0] == '*' && host[1] == '.';
 }
 
@@ -112,6 +112,8 @@ namespace {
 struct BuildContext {
   std::vector<RouteFinding>* errors = nullptr;
   RegexCache::Entries& cache;
+  // Each backend's index by name (the last of a name, as a scan found it).
+  std::unordered_map<std::string_view, std::size_t> backend_index;
 };
 
 std::shared_ptr<const re2::RE2> compile_regex(const std::string& pattern, const std::string& what,
@@ -188,7 +190,7 @@ const Rewrite& Route::rewrite() const {
 
 namespace {
 
-void set_action(Route& r, const config::Route& rc, const config::Config& config) {
+void set_action(Route& r, const config::Route& rc, BuildContext& ctx) {
   if (rc.respond) {
     r.action = ActionKind::respond;
     std::vector<std::pair<std::string, std::string>> fields(rc.respond->headers.begin(),
@@ -210,9 +212,8 @@ void set_action(Route& r, const config::Route& rc, const config::Config& config)
     r.action = ActionKind::backend;
     r.backend = rc.backend.value_or("");
     r.allow_connect = rc.allow_connect;
-    for (std::size_t i = 0; i < config.backends.size(); ++i) {
-      if (config.backends[i].name == r.backend) r.backend_index = i;
-    }
+    if (const auto it = ctx.backend_index.find(r.backend); it != ctx.backend_index.end())
+      r.backend_index = it->second;
     if (rc.rewrite) {
       const auto& rw = *rc.rewrite;
       Rewrite rewrite;
@@ -244,7 +245,7 @@ Route build_route(const config::Route& rc, std::size_t index, const config::Conf
   r.host = lower(rc.match.host.value_or(""));
   set_path(r, rc.match, ctx);
   set_conditions(r, rc.match, ctx);
-  set_action(r, rc, config);
+  set_action(r, rc, ctx);
   return r;
 }
 
@@ -329,7 +330,9 @@ std::shared_ptr<const RouteTable> RouteTable::build(
     const std::vector<std::uint32_t>* metrics_slots) {
   auto table = std::make_shared<RouteTable>();
   RegexCache local;
-  BuildContext ctx{errors, cache != nullptr ? *cache->entries_ : *local.entries_};
+  BuildContext ctx{errors, cache != nullptr ? *cache->entries_ : *local.entries_, {}};
+  for (std::size_t i = 0; i < config.backends.size(); ++i)
+    ctx.backend_index.insert_or_assign(config.backends[i].name, i);
   std::vector<std::shared_ptr<Route>> routes;
   routes.reserve(config.routes.size());
   for (std::size_t i = 0; i < config.routes.size(); ++i) {
@@ -629,16 +632,22 @@ std::vector<RouteFinding> RouteTable::shadowed() const {
     return true;
   };
   // Candidates for A by host: the same host, its wildcards, any host.
-  std::unordered_map<std::string, std::vector<std::uint32_t>> by_host;
+  std::unordered_map<std::string_view, std::vector<std::uint32_t>> by_host;
   for (std::uint32_t rank = 0; rank < routes_.size(); ++rank)
     by_host[routes_[rank]->host].push_back(rank);
+  // Looked at for every route: collected once (thousands of routes over
+  // hundreds of hosts made a scan of every host per route most of a check).
+  std::vector<const std::vector<std::uint32_t>*> any_or_wildcard;
+  for (const auto& [host, ranks] : by_host) {
+    if (host.empty() || is_wildcard(host)) any_or_wildcard.push_back(&ranks);
+  }
   std::vector<std::pair<std::size_t, std::string>> found_in_file_order;
+  std::vector<const std::vector<std::uint32_t>*> groups;
   for (std::uint32_t b = 0; b < routes_.size(); ++b) {
     const Route& rb = *routes_[b];
-    std::vector<const std::vector<std::uint32_t>*> groups;
-    for (const auto& [host, ranks] : by_host) {
-      if (host.empty() || host == rb.host || is_wildcard(host)) groups.push_back(&ranks);
-    }
+    groups.clear();
+    if (!rb.host.empty() && !is_wildcard(rb.host)) groups.push_back(&by_host.find(rb.host)->second);
+    groups.insert(groups.end(), any_or_wildcard.begin(), any_or_wildcard.end());
     for (const auto* ranks : groups) {
       bool found = false;
       for (std::uint32_t a : *ranks) {
