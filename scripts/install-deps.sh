@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config ccache
-  libssl-dev libnghttp2-dev libre2-dev libyaml-cpp-dev libcli11-dev
+  libssl-dev libnghttp2-dev libre2-dev libyaml-dev libyaml-cpp-dev libcli11-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libbrotli-dev libzstd-dev libhiredis-dev libcrypt-dev)
 test_pkgs=(curl openssl testssl.sh nghttp2-client apache2-utils wrk python3 python3-grpcio iproute2 nginx-light haproxy redis-server redis-tools gzip brotli zstd chromium prometheus dpkg-dev file etcd-server etcd-client)

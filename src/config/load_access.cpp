@@ -17,9 +17,9 @@ namespace {
 // An htpasswd file larger than this is not a list of users.
 constexpr std::size_t kMaxHtpasswdBytes = 16 * 1024 * 1024;
 
-void load_networks(Walker& w, const YAML::Node& n, std::string_view key, const Block& b,
+void load_networks(Walker& w, const yaml::Node& n, std::string_view key, const Block& b,
                    std::vector<std::string>& out) {
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   const std::size_t before = out.size();
   if (!w.string_list(n, key, b, out, nullptr, &nodes)) return;
   for (std::size_t i = 0; i + before < out.size() && i < nodes.size(); ++i) {
@@ -153,7 +153,7 @@ bool valid_realm(std::string_view realm) {
   });
 }
 
-void load_basic_auth(Walker& w, const YAML::Node& n, const Block& b, std::string_view base_dir,
+void load_basic_auth(Walker& w, const yaml::Node& n, const Block& b, std::string_view base_dir,
                      BasicAuth& out, std::string& fingerprint) {
   if (!w.map_with_keys(n, b, {"htpasswd", "realm", "strip_authorization"})) return;
   if (w.string_field(n, "realm", b, out.realm) && (out.realm.empty() || !valid_realm(out.realm))) {
@@ -180,7 +180,7 @@ void load_basic_auth(Walker& w, const YAML::Node& n, const Block& b, std::string
 
 }  // namespace
 
-void load_access(Walker& w, const YAML::Node& n, const Block& b, std::string_view base_dir,
+void load_access(Walker& w, const yaml::Node& n, const Block& b, std::string_view base_dir,
                  Access& out, std::string& fingerprint) {
   if (!w.map_with_keys(n, b, {"allow", "deny", "trusted_proxies", "basic_auth", "max_body_size"})) {
     return;
@@ -188,16 +188,16 @@ void load_access(Walker& w, const YAML::Node& n, const Block& b, std::string_vie
   load_networks(w, n, "allow", b, out.allow);
   load_networks(w, n, "deny", b, out.deny);
   load_networks(w, n, "trusted_proxies", b, out.trusted_proxies);
-  if (const YAML::Node a = field(n, "allow"); a.IsSequence() && a.size() == 0) {
+  if (const yaml::Node a = field(n, "allow"); a.IsSequence() && a.size() == 0) {
     w.error(a, b.at("allow") +
                    ": an empty list would refuse every client; leave 'allow' out to "
                    "let every client not denied through");
   }
-  if (const YAML::Node t = field(n, "trusted_proxies");
+  if (const yaml::Node t = field(n, "trusted_proxies");
       t.IsDefined() && !field(n, "allow").IsDefined() && !field(n, "deny").IsDefined()) {
     w.warning(t, b.at("trusted_proxies") + ": has no effect without 'allow' or 'deny'");
   }
-  if (const YAML::Node a = field(n, "basic_auth"); a.IsDefined()) {
+  if (const yaml::Node a = field(n, "basic_auth"); a.IsDefined()) {
     load_basic_auth(w, a, b.child("basic_auth"), base_dir, out.basic_auth.emplace(), fingerprint);
   }
   if (w.size_field(n, "max_body_size", b, out.max_body_bytes) && out.max_body_bytes == 0) {

@@ -71,8 +71,8 @@ constexpr std::array<Choice<AccessLogErrors>, 2> kErrors{
     {{"always", AccessLogErrors::always}, {"sampled", AccessLogErrors::sampled}}};
 
 // A share of requests: a number from 0 to 1, or a percentage ("10%").
-bool load_sample(Walker& w, const YAML::Node& map, const Block& b, std::optional<double>& out) {
-  const YAML::Node n = field(map, "sample");
+bool load_sample(Walker& w, const yaml::Node& map, const Block& b, std::optional<double>& out) {
+  const yaml::Node n = field(map, "sample");
   if (!n.IsDefined()) return false;
   std::string v;
   if (!w.scalar(n, b.at("sample"), v)) return false;
@@ -92,9 +92,9 @@ bool load_sample(Walker& w, const YAML::Node& map, const Block& b, std::optional
 }
 
 // "json", "text", or a format string with at least one variable.
-bool load_format(Walker& w, const YAML::Node& map, const Block& b, std::string& format, bool& json,
+bool load_format(Walker& w, const yaml::Node& map, const Block& b, std::string& format, bool& json,
                  std::vector<AccessLogPiece>& pieces) {
-  const YAML::Node n = field(map, "format");
+  const yaml::Node n = field(map, "format");
   std::string v;
   if (!n.IsDefined() || !w.string_value(n, b.at("format"), v)) return false;
   if (v == "json") {
@@ -130,7 +130,7 @@ bool load_format(Walker& w, const YAML::Node& map, const Block& b, std::string& 
 }
 
 // stdout, stderr, or a file in a directory that exists.
-bool load_path(Walker& w, const YAML::Node& map, const Block& b, std::string_view base_dir,
+bool load_path(Walker& w, const yaml::Node& map, const Block& b, std::string_view base_dir,
                std::string& out) {
   std::string v;
   if (!w.string_field(map, "path", b, v)) return false;
@@ -152,7 +152,7 @@ bool load_path(Walker& w, const YAML::Node& map, const Block& b, std::string_vie
 }
 
 // true or false, where a block may stand; false when it is neither.
-bool switch_value(Walker& w, const YAML::Node& n, const std::string& what, bool& on) {
+bool switch_value(Walker& w, const yaml::Node& n, const std::string& what, bool& on) {
   for (std::string_view yes : {"true", "yes", "on"})
     if (n.Scalar() == yes) return on = true, true;
   for (std::string_view no : {"false", "no", "off"})
@@ -164,7 +164,7 @@ bool switch_value(Walker& w, const YAML::Node& n, const std::string& what, bool&
 
 }  // namespace
 
-void load_access_log(Walker& w, const YAML::Node& n, std::string_view base_dir,
+void load_access_log(Walker& w, const yaml::Node& n, std::string_view base_dir,
                      std::optional<AccessLogSettings>& out) {
   const Block b{"", "access_log"};
   if (n.IsScalar()) {  // true: the defaults; false: none
@@ -182,7 +182,7 @@ void load_access_log(Walker& w, const YAML::Node& n, std::string_view base_dir,
   out = std::move(s);
 }
 
-void load_listener_access_log(Walker& w, const YAML::Node& n, const Block& b,
+void load_listener_access_log(Walker& w, const yaml::Node& n, const Block& b,
                               std::string_view base_dir, ListenerAccessLog& out) {
   if (n.IsScalar()) {  // false: off here; true: the top level's
     switch_value(w, n, b.label(), out.enabled);

@@ -111,11 +111,11 @@ bool normalise_admin_name(std::string& name) {
   return true;
 }
 
-void load_token(Walker& w, const YAML::Node& a, const Block& ab, std::string_view base_dir,
+void load_token(Walker& w, const yaml::Node& a, const Block& ab, std::string_view base_dir,
                 Admin& admin) {
   std::string token_file;
   if (!w.string_field(a, "token_file", ab, token_file)) return;
-  const YAML::Node n = field(a, "token_file");
+  const yaml::Node n = field(a, "token_file");
   admin.token_file = token_file;
   admin.token_file_where = where(n);
   // Relative to the configuration file, wherever sluice was started.
@@ -124,8 +124,8 @@ void load_token(Walker& w, const YAML::Node& a, const Block& ab, std::string_vie
   if (!read_token_file(path, admin.token, why)) w.error(n, ab.at("token_file") + ": " + why);
 }
 
-void load_names(Walker& w, const YAML::Node& a, const Block& ab, std::vector<std::string>& names) {
-  std::vector<YAML::Node> nodes;
+void load_names(Walker& w, const yaml::Node& a, const Block& ab, std::vector<std::string>& names) {
+  std::vector<yaml::Node> nodes;
   w.string_list(a, "names", ab, names, nullptr, &nodes);
   assert(nodes.size() == names.size());  // one node per item read
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -140,7 +140,7 @@ void load_names(Walker& w, const YAML::Node& a, const Block& ab, std::vector<std
 
 }  // namespace
 
-bool load_admin(Walker& w, const YAML::Node& a, std::string_view base_dir, Admin& admin) {
+bool load_admin(Walker& w, const yaml::Node& a, std::string_view base_dir, Admin& admin) {
   const Block ab{"", "admin"};
   if (!w.map_with_keys(
           a, ab,
@@ -153,7 +153,7 @@ bool load_admin(Walker& w, const YAML::Node& a, std::string_view base_dir, Admin
   }
   load_token(w, a, ab, base_dir, admin);
   load_names(w, a, ab, admin.names);
-  if (const YAML::Node n = field(a, "max_body"); n.IsDefined()) {
+  if (const yaml::Node n = field(a, "max_body"); n.IsDefined()) {
     std::uint64_t v = 0;
     if (w.size_value(n, ab.at("max_body"), v)) {
       if (v == 0) {

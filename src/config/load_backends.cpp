@@ -31,7 +31,7 @@ constexpr std::array<Choice<PoolReuse>, 3> kReuse{
     {{"never", PoolReuse::never}, {"safe", PoolReuse::safe}, {"always", PoolReuse::always}}};
 
 // "host:port", or a map with 'address' and the server's own settings.
-void load_server(Walker& w, const YAML::Node& n, const Block& sb, Server& s) {
+void load_server(Walker& w, const yaml::Node& n, const Block& sb, Server& s) {
   s.address_where = where(n);
   if (n.IsScalar()) {
     if (w.string_value(n, sb.label(), s.address)) {
@@ -57,8 +57,8 @@ void load_server(Walker& w, const YAML::Node& n, const Block& sb, Server& s) {
 }
 
 // A server without an address is left out: it has been reported.
-void load_servers(Walker& w, const YAML::Node& n, const Block& b, std::vector<Server>& servers) {
-  const YAML::Node list = field(n, "servers");
+void load_servers(Walker& w, const yaml::Node& n, const Block& b, std::vector<Server>& servers) {
+  const yaml::Node list = field(n, "servers");
   if (!list.IsDefined()) {
     w.missing(n, b, "servers");
     return;
@@ -81,7 +81,7 @@ void load_servers(Walker& w, const YAML::Node& n, const Block& b, std::vector<Se
 }
 
 // False when `h` is not a map of hash settings.
-bool load_hash(Walker& w, const YAML::Node& h, const Block& hb, Balance balance, Hash& hash) {
+bool load_hash(Walker& w, const yaml::Node& h, const Block& hb, Balance balance, Hash& hash) {
   if (!w.map_with_keys(h, hb, {"key", "name"})) return false;
   w.choice_field(h, "key", hb, kHashKeys, hash.key);
   const bool named = hash.key == HashKey::header || hash.key == HashKey::cookie;
@@ -99,7 +99,7 @@ bool load_hash(Walker& w, const YAML::Node& h, const Block& hb, Balance balance,
 }
 
 // False when `s` is not a map of sticky settings.
-bool load_sticky(Walker& w, const YAML::Node& s, const Block& sb, Sticky& sticky) {
+bool load_sticky(Walker& w, const yaml::Node& s, const Block& sb, Sticky& sticky) {
   if (!w.map_with_keys(s, sb, {"cookie"})) return false;
   if (w.string_field(s, "cookie", sb, sticky.cookie, true) && !is_token(sticky.cookie)) {
     w.error(field(s, "cookie"),
@@ -110,15 +110,15 @@ bool load_sticky(Walker& w, const YAML::Node& s, const Block& sb, Sticky& sticky
 
 // queue, pool and timeouts: how a request waits for a connection to a
 // server, which connections are kept for reuse, and how long each step may take.
-void load_connection_settings(Walker& w, const YAML::Node& n, const Block& b, Backend& be) {
-  if (const YAML::Node q = field(n, "queue"); q.IsDefined()) {
+void load_connection_settings(Walker& w, const yaml::Node& n, const Block& b, Backend& be) {
+  if (const yaml::Node q = field(n, "queue"); q.IsDefined()) {
     const Block qb = b.child("queue");
     if (w.map_with_keys(q, qb, {"timeout", "max_size"})) {
       w.duration_field(q, "timeout", qb, be.queue.timeout, true);
       w.int_field(q, "max_size", qb, 0, 1'000'000'000, be.queue.max_size);
     }
   }
-  if (const YAML::Node p = field(n, "pool"); p.IsDefined()) {
+  if (const yaml::Node p = field(n, "pool"); p.IsDefined()) {
     const Block pb = b.child("pool");
     if (w.map_with_keys(p, pb,
                         {"max_idle_per_server", "idle_timeout", "reuse", "max_h2_connections"})) {
@@ -129,7 +129,7 @@ void load_connection_settings(Walker& w, const YAML::Node& n, const Block& b, Ba
     }
   }
   w.bool_field(n, "tcp_keepalive", b, be.tcp_keepalive);
-  if (const YAML::Node t = field(n, "timeouts"); t.IsDefined()) {
+  if (const yaml::Node t = field(n, "timeouts"); t.IsDefined()) {
     const Block tb = b.child("timeouts");
     if (w.map_with_keys(t, tb, {"connect", "response", "idle"})) {
       w.duration_field(t, "connect", tb, be.timeouts.connect);
@@ -139,13 +139,13 @@ void load_connection_settings(Walker& w, const YAML::Node& n, const Block& b, Ba
   }
 }
 
-void load_retries(Walker& w, const YAML::Node& r, const Block& rb, Retries& retries) {
+void load_retries(Walker& w, const yaml::Node& r, const Block& rb, Retries& retries) {
   if (!w.map_with_keys(r, rb,
                        {"attempts", "per_try_timeout", "max_body", "budget", "idempotency_key"})) {
     return;
   }
   w.int_field(r, "attempts", rb, 0, 10, retries.attempts);
-  if (const YAML::Node pt = field(r, "per_try_timeout"); pt.IsDefined()) {
+  if (const yaml::Node pt = field(r, "per_try_timeout"); pt.IsDefined()) {
     Duration d{};
     if (w.duration_value(pt, rb.at("per_try_timeout"), false, d)) retries.per_try_timeout = d;
   }
@@ -157,8 +157,8 @@ void load_retries(Walker& w, const YAML::Node& r, const Block& rb, Retries& retr
 // protocol: h2 is HTTP/2 over TLS, agreed by ALPN (RFC 9113 §3.2), so it
 // needs a tls block and offers "h2" (alone when alpn is not given); h2c is
 // cleartext HTTP/2 with prior knowledge (§3.3), which TLS contradicts.
-void load_protocol(Walker& w, const YAML::Node& n, const Block& b, Backend& be) {
-  const YAML::Node p = field(n, "protocol");
+void load_protocol(Walker& w, const yaml::Node& n, const Block& b, Backend& be) {
+  const yaml::Node p = field(n, "protocol");
   if (!p.IsDefined()) return;
   if (!w.choice_field(n, "protocol", b, kProtocols, be.protocol)) return;
   if (be.protocol == BackendProtocol::h2) {
@@ -181,7 +181,7 @@ void load_protocol(Walker& w, const YAML::Node& n, const Block& b, Backend& be) 
 }
 
 // `key` is the backend's name, already checked by load_backends.
-void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::string_view base_dir,
+void load_backend(Walker& w, const yaml::Node& key, const yaml::Node& n, std::string_view base_dir,
                   Backend& be) {
   assert(key.IsScalar());
   be.name = key.Scalar();
@@ -194,33 +194,33 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::st
     return;
   }
   w.choice_field(n, "balance", b, kBalances, be.balance);
-  if (const YAML::Node h = field(n, "hash"); h.IsDefined()) {
+  if (const yaml::Node h = field(n, "hash"); h.IsDefined()) {
     Hash hash;
     if (load_hash(w, h, b.child("hash"), be.balance, hash)) be.hash = std::move(hash);
   }
-  if (const YAML::Node s = field(n, "sticky"); s.IsDefined()) {
+  if (const yaml::Node s = field(n, "sticky"); s.IsDefined()) {
     Sticky sticky;
     if (load_sticky(w, s, b.child("sticky"), sticky)) be.sticky = std::move(sticky);
   }
   load_servers(w, n, b, be.servers);
   load_connection_settings(w, n, b, be);
-  if (const YAML::Node r = field(n, "retries"); r.IsDefined()) {
+  if (const yaml::Node r = field(n, "retries"); r.IsDefined()) {
     load_retries(w, r, b.child("retries"), be.retries);
   }
-  if (const YAML::Node h = field(n, "health_check"); h.IsDefined()) {
+  if (const yaml::Node h = field(n, "health_check"); h.IsDefined()) {
     HealthCheck hc;
     load_health_check(w, h, b.child("health_check"), hc);
     be.health_check = std::move(hc);
   }
   w.duration_field(n, "resolve_interval", b, be.resolve_interval, true);
-  if (const YAML::Node t = field(n, "tls"); t.IsDefined()) {
+  if (const yaml::Node t = field(n, "tls"); t.IsDefined()) {
     BackendTls tls;
     if (load_backend_tls(w, t, b.child("tls"), base_dir, tls)) be.tls = std::move(tls);
   }
   load_protocol(w, n, b, be);
   if (be.protocol == BackendProtocol::http1) {
-    if (const YAML::Node p = field(n, "pool"); p.IsMap()) {
-      if (const YAML::Node m = field(p, "max_h2_connections"); m.IsDefined()) {
+    if (const yaml::Node p = field(n, "pool"); p.IsMap()) {
+      if (const yaml::Node m = field(p, "max_h2_connections"); m.IsDefined()) {
         w.warning(
             m, b.child("pool").at("max_h2_connections") + ": ignored unless protocol is h2 or h2c");
       }
@@ -230,7 +230,7 @@ void load_backend(Walker& w, const YAML::Node& key, const YAML::Node& n, std::st
 
 }  // namespace
 
-void load_backends(Walker& w, const YAML::Node& n, std::string_view base_dir,
+void load_backends(Walker& w, const yaml::Node& n, std::string_view base_dir,
                    std::vector<Backend>& backends) {
   if (!n.IsMap()) {
     w.error(n, "backends: expected a map of backend name to settings, got " + describe(n));

@@ -14,8 +14,8 @@ constexpr std::array<Choice<Coding>, 3> kCodings{{
     {"gzip", Coding::gzip},
 }};
 
-void load_algorithms(Walker& w, const YAML::Node& map, const Block& b, std::vector<Coding>& out) {
-  const YAML::Node n = field(map, "algorithms");
+void load_algorithms(Walker& w, const yaml::Node& map, const Block& b, std::vector<Coding>& out) {
+  const yaml::Node n = field(map, "algorithms");
   if (!n.IsDefined()) return;
   if (!n.IsSequence() || n.size() == 0) {
     w.error(n, b.at("algorithms") + ": expected a list of br, zstd and gzip, got " + describe(n));
@@ -44,8 +44,8 @@ void load_algorithms(Walker& w, const YAML::Node& map, const Block& b, std::vect
   out = std::move(read);
 }
 
-void load_levels(Walker& w, const YAML::Node& map, const Block& b, CompressLevels& out) {
-  const YAML::Node n = field(map, "level");
+void load_levels(Walker& w, const yaml::Node& map, const Block& b, CompressLevels& out) {
+  const yaml::Node n = field(map, "level");
   if (!n.IsDefined()) return;
   const Block lb = b.child("level");
   if (!w.map_with_keys(n, lb, {"gzip", "br", "zstd"})) return;
@@ -91,10 +91,10 @@ bool valid_type(std::string& t, std::string& why) {
   return true;
 }
 
-void load_types(Walker& w, const YAML::Node& map, const Block& b, std::vector<std::string>& out) {
+void load_types(Walker& w, const yaml::Node& map, const Block& b, std::vector<std::string>& out) {
   if (!field(map, "types").IsDefined()) return;
   std::vector<std::string> read;
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   if (!w.string_list(map, "types", b, read, nullptr, &nodes)) return;
   if (read.empty()) {
     w.error(field(map, "types"),
@@ -113,7 +113,7 @@ void load_types(Walker& w, const YAML::Node& map, const Block& b, std::vector<st
 
 }  // namespace
 
-void load_compress(Walker& w, const YAML::Node& n, const Block& b, Compress& out) {
+void load_compress(Walker& w, const yaml::Node& n, const Block& b, Compress& out) {
   // `compress: {}` and a bare `compress:` both take every default.
   if (n.IsNull()) return;
   if (!w.map_with_keys(n, b, {"algorithms", "level", "min_size", "types"})) return;

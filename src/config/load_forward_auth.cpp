@@ -1,5 +1,4 @@
 // The 'forward_auth' middleware (docs/middlewares/forward_auth.md).
-#include <yaml-cpp/yaml.h>
 
 #include <array>
 #include <fstream>
@@ -81,7 +80,7 @@ bool parse_auth_address(const std::string& text, ForwardAuth& out, std::string& 
   return true;
 }
 
-void load_tls_block(Walker& w, const YAML::Node& t, const Block& tb, std::string_view base_dir,
+void load_tls_block(Walker& w, const yaml::Node& t, const Block& tb, std::string_view base_dir,
                     ForwardAuthTls& tls, std::string& fingerprint) {
   if (!w.map_with_keys(t, tb, {"verify", "ca", "sni"})) return;
   w.bool_field(t, "verify", tb, tls.verify);
@@ -110,9 +109,9 @@ void load_tls_block(Walker& w, const YAML::Node& t, const Block& tb, std::string
 }
 
 // A list of field names; with `patterns`, a name may end in '*' (a prefix).
-void load_names(Walker& w, const YAML::Node& n, std::string_view key, const Block& b, bool patterns,
+void load_names(Walker& w, const yaml::Node& n, std::string_view key, const Block& b, bool patterns,
                 std::vector<std::string>& out) {
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   std::vector<std::string> names;
   if (!w.string_list(n, key, b, names, nullptr, &nodes)) return;
   for (std::size_t i = 0; i < names.size(); ++i) {
@@ -140,11 +139,11 @@ void load_names(Walker& w, const YAML::Node& n, std::string_view key, const Bloc
   }
 }
 
-void load_cache(Walker& w, const YAML::Node& c, const Block& cb, ForwardAuthCache& cache) {
+void load_cache(Walker& w, const yaml::Node& c, const Block& cb, ForwardAuthCache& cache) {
   if (!w.map_with_keys(c, cb, {"key", "allow_ttl", "deny_ttl", "max_entries"})) return;
-  if (const YAML::Node k = field(c, "key"); k.IsDefined()) {
+  if (const yaml::Node k = field(c, "key"); k.IsDefined()) {
     cache.key.clear();
-    std::vector<YAML::Node> nodes;
+    std::vector<yaml::Node> nodes;
     std::vector<std::string> items;
     if (w.string_list(c, "key", cb, items, nullptr, &nodes)) {
       for (std::size_t i = 0; i < items.size(); ++i) {
@@ -172,7 +171,7 @@ void load_cache(Walker& w, const YAML::Node& c, const Block& cb, ForwardAuthCach
 
 }  // namespace
 
-void load_forward_auth(Walker& w, const YAML::Node& n, const Block& b, std::string_view base_dir,
+void load_forward_auth(Walker& w, const yaml::Node& n, const Block& b, std::string_view base_dir,
                        ForwardAuth& out, std::string& fingerprint) {
   if (!w.map_with_keys(
           n, b,
@@ -186,7 +185,7 @@ void load_forward_auth(Walker& w, const YAML::Node& n, const Block& b, std::stri
       w.error(field(n, "address"), b.at("address") + ": " + quote(out.address) + ": " + why);
     }
   }
-  if (const YAML::Node t = field(n, "tls"); t.IsDefined()) {
+  if (const yaml::Node t = field(n, "tls"); t.IsDefined()) {
     ForwardAuthTls tls;
     load_tls_block(w, t, b.child("tls"), base_dir, tls, fingerprint);
     if (!out.https && !out.address.empty()) {
@@ -221,7 +220,7 @@ void load_forward_auth(Walker& w, const YAML::Node& n, const Block& b, std::stri
       }
     }
   }
-  if (const YAML::Node f = field(n, "forward_body"); f.IsDefined()) {
+  if (const yaml::Node f = field(n, "forward_body"); f.IsDefined()) {
     const Block fb = b.child("forward_body");
     if (w.map_with_keys(f, fb, {"max"})) {
       std::uint64_t max = 64 * 1024;
@@ -233,7 +232,7 @@ void load_forward_auth(Walker& w, const YAML::Node& n, const Block& b, std::stri
       }
     }
   }
-  if (const YAML::Node c = field(n, "cache"); c.IsDefined()) {
+  if (const yaml::Node c = field(n, "cache"); c.IsDefined()) {
     ForwardAuthCache cache;
     load_cache(w, c, b.child("cache"), cache);
     if (out.forward_body_max > 0) {

@@ -23,9 +23,9 @@ bool reserved(std::string_view name) {
   return false;
 }
 
-void load_edits(Walker& w, const YAML::Node& n, const Block& b, HeaderEdits& out) {
+void load_edits(Walker& w, const yaml::Node& n, const Block& b, HeaderEdits& out) {
   if (!w.map_with_keys(n, b, {"set", "add", "remove"})) return;
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   w.string_list(n, "remove", b, out.remove, nullptr, &nodes);
   for (std::size_t i = 0; i < out.remove.size() && i < nodes.size(); ++i) {
     if (!is_token(out.remove[i])) {
@@ -33,8 +33,8 @@ void load_edits(Walker& w, const YAML::Node& n, const Block& b, HeaderEdits& out
               b.at("remove") + ": " + quote(out.remove[i]) + " is not a valid header field name");
     }
   }
-  if (const YAML::Node s = field(n, "set"); s.IsDefined()) w.field_map(s, b.at("set"), out.set);
-  if (const YAML::Node a = field(n, "add"); a.IsDefined()) w.field_map(a, b.at("add"), out.add);
+  if (const yaml::Node s = field(n, "set"); s.IsDefined()) w.field_map(s, b.at("set"), out.set);
+  if (const yaml::Node a = field(n, "add"); a.IsDefined()) w.field_map(a, b.at("add"), out.add);
   auto check = [&](const std::string& name, std::string_view key) {
     if (reserved(name)) {
       w.error(field(n, key), b.at(key) + ": " + quote(name) +
@@ -63,12 +63,12 @@ void load_edits(Walker& w, const YAML::Node& n, const Block& b, HeaderEdits& out
 
 }  // namespace
 
-void load_headers_middleware(Walker& w, const YAML::Node& n, const Block& b, Headers& out) {
+void load_headers_middleware(Walker& w, const yaml::Node& n, const Block& b, Headers& out) {
   if (!w.map_with_keys(n, b, {"request", "response"})) return;
-  if (const YAML::Node r = field(n, "request"); r.IsDefined()) {
+  if (const yaml::Node r = field(n, "request"); r.IsDefined()) {
     load_edits(w, r, b.child("request"), out.request);
   }
-  if (const YAML::Node r = field(n, "response"); r.IsDefined()) {
+  if (const yaml::Node r = field(n, "response"); r.IsDefined()) {
     load_edits(w, r, b.child("response"), out.response);
   }
 }

@@ -31,9 +31,9 @@ bool parse_status_range(std::string_view text, StatusRange& out) {
 
 // expect_status: 200, "200-399", or a list of those. `out` is replaced only
 // when every item is good.
-void load_expect_status(Walker& w, const YAML::Node& n, const std::string& what,
+void load_expect_status(Walker& w, const yaml::Node& n, const std::string& what,
                         std::vector<StatusRange>& out) {
-  std::vector<YAML::Node> items;
+  std::vector<yaml::Node> items;
   if (n.IsSequence()) {
     if (n.size() == 0) w.error(n, what + ": expected at least one status");
     for (const auto& item : n)
@@ -70,7 +70,7 @@ bool valid_authority(const std::string& text) {
 }
 
 // path, host and expect_status: what an http probe sends and accepts.
-void load_http_probe(Walker& w, const YAML::Node& h, const Block& hb, HealthCheck& hc) {
+void load_http_probe(Walker& w, const yaml::Node& h, const Block& hb, HealthCheck& hc) {
   std::optional<std::string> path;
   if (!field(h, "path").IsDefined()) {
     w.missing(h, hb, "path", "or 'type: tcp' for a connect-only check");
@@ -82,14 +82,14 @@ void load_http_probe(Walker& w, const YAML::Node& h, const Block& hb, HealthChec
         field(h, "host"),
         hb.at("host") + ": expected a host name, optionally with :port, got " + quote(*hc.host));
   }
-  if (const YAML::Node e = field(h, "expect_status"); e.IsDefined()) {
+  if (const yaml::Node e = field(h, "expect_status"); e.IsDefined()) {
     load_expect_status(w, e, hb.at("expect_status"), hc.expect_status);
   }
 }
 
 }  // namespace
 
-void load_health_check(Walker& w, const YAML::Node& h, const Block& hb, HealthCheck& hc) {
+void load_health_check(Walker& w, const yaml::Node& h, const Block& hb, HealthCheck& hc) {
   if (!w.map_with_keys(h, hb,
                        {"type", "path", "host", "expect_status", "interval", "timeout", "rise",
                         "fall", "slow_start"})) {
@@ -100,7 +100,7 @@ void load_health_check(Walker& w, const YAML::Node& h, const Block& hb, HealthCh
     load_http_probe(w, h, hb, hc);
   } else {
     for (const char* key : {"path", "host", "expect_status"}) {
-      if (const YAML::Node n = field(h, key); n.IsDefined()) {
+      if (const yaml::Node n = field(h, key); n.IsDefined()) {
         w.error(n, hb.at(key) + ": not used by a tcp health check");
       }
     }

@@ -13,7 +13,7 @@ constexpr std::array<Choice<EscapedSlashes>, 2> kEscapedSlashes{
     {{"reject", EscapedSlashes::reject}, {"keep", EscapedSlashes::keep}}};
 
 // name, listen, protocol and, for a tcp listener, the backend it forwards to.
-void load_identity(Walker& w, const YAML::Node& n, const Block& b, Listener& l) {
+void load_identity(Walker& w, const yaml::Node& n, const Block& b, Listener& l) {
   w.name_field(n, b, l.name, true);
   l.name_where = where(field(n, "name"));
   if (w.string_field(n, "listen", b, l.listen, true)) {
@@ -34,7 +34,7 @@ void load_identity(Walker& w, const YAML::Node& n, const Block& b, Listener& l) 
   }
 }
 
-void load_timeouts(Walker& w, const YAML::Node& t, const Block& tb, ListenerTimeouts& timeouts) {
+void load_timeouts(Walker& w, const yaml::Node& t, const Block& tb, ListenerTimeouts& timeouts) {
   if (!w.map_with_keys(t, tb, {"header", "idle", "request"})) return;
   w.duration_field(t, "header", tb, timeouts.header);
   w.duration_field(t, "idle", tb, timeouts.idle);
@@ -44,8 +44,8 @@ void load_timeouts(Walker& w, const YAML::Node& t, const Block& tb, ListenerTime
 // On a tcp listener timeouts.header bounds what is read before the tunnel
 // opens: the PROXY header, the TLS handshake, the ClientHello sni_routes
 // reads. A tcp listener with none of them has nothing for it to bound.
-void warn_unused_header_timeout(Walker& w, const YAML::Node& n, const Block& b, const Listener& l) {
-  const YAML::Node t = field(n, "timeouts");
+void warn_unused_header_timeout(Walker& w, const yaml::Node& n, const Block& b, const Listener& l) {
+  const yaml::Node t = field(n, "timeouts");
   if (l.protocol != Protocol::tcp || !t.IsMap() || !field(t, "header").IsDefined()) return;
   if (l.proxy_protocol || field(n, "tls").IsDefined() || field(n, "sni_routes").IsDefined()) return;
   w.warning(field(t, "header"),
@@ -54,7 +54,7 @@ void warn_unused_header_timeout(Walker& w, const YAML::Node& n, const Block& b, 
 }
 
 // The sizes of a request head and body, and the number of connections.
-void load_limits(Walker& w, const YAML::Node& n, const Block& b, Listener& l) {
+void load_limits(Walker& w, const yaml::Node& n, const Block& b, Listener& l) {
   if (w.size_field(n, "max_header_size", b, l.max_header_size) &&
       (l.max_header_size < 1024 || l.max_header_size > 64 * 1024)) {
     w.error(field(n, "max_header_size"), b.at("max_header_size") +
@@ -74,7 +74,7 @@ void load_limits(Walker& w, const YAML::Node& n, const Block& b, Listener& l) {
   w.opt_int(n, "max_connections", b, 1, 10'000'000, l.max_connections);
 }
 
-void load_min_body_rate(Walker& w, const YAML::Node& r, const Block& rb, MinBodyRate& rate) {
+void load_min_body_rate(Walker& w, const yaml::Node& r, const Block& rb, MinBodyRate& rate) {
   if (w.map_with_keys(r, rb, {"bytes", "per"})) {
     w.size_field(r, "bytes", rb, rate.bytes);
     w.duration_field(r, "per", rb, rate.per);
@@ -83,7 +83,7 @@ void load_min_body_rate(Walker& w, const YAML::Node& r, const Block& rb, MinBody
 
 // A tcp listener relays bytes and never reads a request: say so rather than
 // let a limit look enforced.
-void warn_http_only_keys(Walker& w, const YAML::Node& n, const Block& b) {
+void warn_http_only_keys(Walker& w, const yaml::Node& n, const Block& b) {
   for (const char* key : {"max_header_size", "max_request_line", "max_header_count",
                           "max_body_size", "keep_alive_header", "min_body_rate",
                           "keep_underscore_fields", "escaped_slashes", "access_log"}) {
@@ -110,7 +110,7 @@ constexpr long long kMaxBudget = 4'294'967'295;  // a RateBudget holds 32 bits
 
 // map[key], a size from `lo` to `hi`; `range` says so in the message and
 // `why`, if any, follows it. False when absent or refused.
-bool size_in_range(Walker& w, const YAML::Node& map, std::string_view key, const Block& b,
+bool size_in_range(Walker& w, const yaml::Node& map, std::string_view key, const Block& b,
                    std::uint64_t lo, std::uint64_t hi, std::string_view range, std::uint64_t& out,
                    std::string_view why = {}) {
   std::uint64_t v = 0;
@@ -125,7 +125,7 @@ bool size_in_range(Walker& w, const YAML::Node& map, std::string_view key, const
   return true;
 }
 
-void load_http2_sizes(Walker& w, const YAML::Node& h, const Block& hb, Http2& h2) {
+void load_http2_sizes(Walker& w, const yaml::Node& h, const Block& hb, Http2& h2) {
   std::uint64_t v = 0;
   if (size_in_range(w, h, "initial_window_size", hb, kMinStreamWindow, kMaxWindowSize,
                     "from 1KiB to 2147483647 bytes (2^31-1, RFC 9113 §6.9.1)", v,
@@ -157,9 +157,9 @@ void load_http2_sizes(Walker& w, const YAML::Node& h, const Block& hb, Http2& h2
 }
 
 // {burst, per_second}: either may be left out and keeps its default.
-void load_rate_budget(Walker& w, const YAML::Node& h, std::string_view key, const Block& hb,
+void load_rate_budget(Walker& w, const yaml::Node& h, std::string_view key, const Block& hb,
                       RateBudget& budget) {
-  const YAML::Node n = field(h, key);
+  const yaml::Node n = field(h, key);
   const Block bb = hb.child(key);
   if (!n.IsDefined() || !w.map_with_keys(n, bb, {"burst", "per_second"})) return;
   w.int_field(n, "burst", bb, 1, kMaxBudget, budget.burst);
@@ -167,7 +167,7 @@ void load_rate_budget(Walker& w, const YAML::Node& h, std::string_view key, cons
 }
 
 // An http listener's 'http2' block (docs/config.md, "http2").
-void load_http2(Walker& w, const YAML::Node& h, const Block& hb, Http2& h2) {
+void load_http2(Walker& w, const yaml::Node& h, const Block& hb, Http2& h2) {
   if (!w.map_with_keys(
           h, hb,
           {"enabled", "max_concurrent_streams", "initial_window_size", "connection_window_size",
@@ -188,10 +188,10 @@ void load_http2(Walker& w, const YAML::Node& h, const Block& hb, Http2& h2) {
 
 // A client that agrees on "h2" by ALPN must then be spoken to in HTTP/2:
 // offering it with HTTP/2 off would break every such client.
-void check_alpn_offers_enabled_http2(Walker& w, const YAML::Node& n, const Block& b,
+void check_alpn_offers_enabled_http2(Walker& w, const yaml::Node& n, const Block& b,
                                      const Listener& l) {
   if (l.protocol != Protocol::http || l.http2.enabled || !l.tls) return;
-  const YAML::Node alpn = field(field(n, "tls"), "alpn");
+  const yaml::Node alpn = field(field(n, "tls"), "alpn");
   if (!alpn.IsSequence()) return;
   for (const auto& item : alpn) {
     if (item.IsScalar() && item.Scalar() == "h2") {
@@ -203,8 +203,8 @@ void check_alpn_offers_enabled_http2(Walker& w, const YAML::Node& n, const Block
 }
 
 // tcp listeners only: http listeners choose a backend per request, by Host.
-void load_listener_sni_routes(Walker& w, const YAML::Node& n, const Block& b, Listener& l) {
-  const YAML::Node s = field(n, "sni_routes");
+void load_listener_sni_routes(Walker& w, const yaml::Node& n, const Block& b, Listener& l) {
+  const yaml::Node s = field(n, "sni_routes");
   if (!s.IsDefined()) return;
   if (l.protocol != Protocol::tcp) {
     w.error(s, b.at("sni_routes") +
@@ -215,7 +215,7 @@ void load_listener_sni_routes(Walker& w, const YAML::Node& n, const Block& b, Li
   load_sni_routes(w, s, b.child("sni_routes"), l.sni_routes);
 }
 
-void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::string_view base_dir,
+void load_listener(Walker& w, const yaml::Node& n, std::size_t index, std::string_view base_dir,
                    Listener& l) {
   l.where = where(n);
   const Block b{owner_name(n, "listener", index), ""};
@@ -244,7 +244,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
   }
   load_identity(w, n, b, l);
   load_listener_sni_routes(w, n, b, l);
-  if (const YAML::Node t = field(n, "timeouts"); t.IsDefined()) {
+  if (const yaml::Node t = field(n, "timeouts"); t.IsDefined()) {
     load_timeouts(w, t, b.child("timeouts"), l.timeouts);
   }
   load_limits(w, n, b, l);
@@ -252,10 +252,10 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
   w.bool_field(n, "keep_underscore_fields", b, l.keep_underscore_fields);
   w.choice_field(n, "escaped_slashes", b, kEscapedSlashes, l.escaped_slashes);
-  if (const YAML::Node r = field(n, "min_body_rate"); r.IsDefined()) {
+  if (const yaml::Node r = field(n, "min_body_rate"); r.IsDefined()) {
     load_min_body_rate(w, r, b.child("min_body_rate"), l.min_body_rate);
   }
-  if (const YAML::Node h = field(n, "http2"); h.IsDefined()) {
+  if (const yaml::Node h = field(n, "http2"); h.IsDefined()) {
     if (l.protocol == Protocol::tcp) {
       w.error(h, b.at("http2") +
                      ": http2 applies to http listeners (a tcp listener relays "
@@ -264,19 +264,19 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
       load_http2(w, h, b.child("http2"), l.http2);
     }
   }
-  if (const YAML::Node m = field(n, "middlewares"); m.IsDefined()) {
+  if (const yaml::Node m = field(n, "middlewares"); m.IsDefined()) {
     if (l.protocol == Protocol::tcp) {
       w.error(m, b.at("middlewares") + ": middlewares apply to http listeners");
     } else {
       w.string_list(n, "middlewares", b, l.middlewares, &l.middlewares_where);
     }
   }
-  if (const YAML::Node a = field(n, "access_log"); a.IsDefined() && l.protocol == Protocol::http) {
+  if (const yaml::Node a = field(n, "access_log"); a.IsDefined() && l.protocol == Protocol::http) {
     load_listener_access_log(w, a, b.child("access_log"), base_dir, l.access_log.emplace());
   }
   if (l.protocol == Protocol::tcp) warn_http_only_keys(w, n, b);
   warn_unused_header_timeout(w, n, b, l);
-  if (const YAML::Node tls = field(n, "tls"); tls.IsDefined()) {
+  if (const yaml::Node tls = field(n, "tls"); tls.IsDefined()) {
     Tls t;
     if (load_listener_tls(w, tls, b.child("tls"), l.protocol, base_dir, t)) l.tls = std::move(t);
   }
@@ -285,7 +285,7 @@ void load_listener(Walker& w, const YAML::Node& n, std::size_t index, std::strin
 
 }  // namespace
 
-void load_listeners(Walker& w, const YAML::Node& n, std::string_view base_dir,
+void load_listeners(Walker& w, const yaml::Node& n, std::string_view base_dir,
                     std::vector<Listener>& listeners) {
   if (!n.IsSequence() || n.size() == 0) {
     w.error(n, "listeners: expected a non-empty list of listeners, got " + describe(n));

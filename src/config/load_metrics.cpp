@@ -3,7 +3,7 @@
 
 namespace sluice::config {
 
-void load_metrics(Walker& w, const YAML::Node& n, Metrics& metrics) {
+void load_metrics(Walker& w, const yaml::Node& n, Metrics& metrics) {
   const Block mb{"", "metrics"};
   if (w.map_with_keys(n, mb, {"max_series"})) {
     // The workers' tables are sized for at most a million slots per kind.

@@ -1,7 +1,6 @@
 // The 'middlewares' block: named definitions, each a map with one key that
 // names its kind (docs/config.md, "middlewares"). Each kind's settings are
 // read by its own loader (load_<kind>.cpp).
-#include <yaml-cpp/yaml.h>
 
 #include <array>
 
@@ -19,7 +18,7 @@ constexpr std::array<Choice<MiddlewareKind>, 5> kKinds{{
     {"compress", MiddlewareKind::compress},
 }};
 
-void load_kind(Walker& w, const YAML::Node& n, const Block& b, std::string_view base_dir,
+void load_kind(Walker& w, const yaml::Node& n, const Block& b, std::string_view base_dir,
                Middleware& m) {
   switch (m.kind) {
     case MiddlewareKind::headers:
@@ -43,9 +42,9 @@ void load_kind(Walker& w, const YAML::Node& n, const Block& b, std::string_view 
 // The definition as text that depends only on what it says, not on how
 // it was written (flow or block style, quoting, spacing): keys keep their
 // order, which can matter (fields are set in order).
-void canonical(const YAML::Node& n, std::string& out) {
+void canonical(const yaml::Node& n, std::string& out) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar:
+    case yaml::NodeType::Scalar:
       out.push_back('"');
       for (char c : n.Scalar()) {
         if (c == '"' || c == '\\') out.push_back('\\');
@@ -53,7 +52,7 @@ void canonical(const YAML::Node& n, std::string& out) {
       }
       out.push_back('"');
       break;
-    case YAML::NodeType::Sequence:
+    case yaml::NodeType::Sequence:
       out.push_back('[');
       for (const auto& item : n) {
         canonical(item, out);
@@ -61,7 +60,7 @@ void canonical(const YAML::Node& n, std::string& out) {
       }
       out.push_back(']');
       break;
-    case YAML::NodeType::Map:
+    case yaml::NodeType::Map:
       out.push_back('{');
       for (const auto& kv : n) {
         canonical(kv.first, out);
@@ -76,7 +75,7 @@ void canonical(const YAML::Node& n, std::string& out) {
   }
 }
 
-void load_middleware(Walker& w, const YAML::Node& key, const YAML::Node& n,
+void load_middleware(Walker& w, const yaml::Node& key, const yaml::Node& n,
                      std::string_view base_dir, std::vector<Middleware>& out) {
   std::string name;
   if (!w.scalar(key, "middlewares", name)) return;
@@ -119,14 +118,14 @@ void load_middleware(Walker& w, const YAML::Node& key, const YAML::Node& n,
   }
   canonical(n, m.fingerprint);
   // `kind: {}` and `kind:` (null) both mean the kind's defaults.
-  const YAML::Node settings = kv.second.IsNull() ? YAML::Node(YAML::NodeType::Map) : kv.second;
+  const yaml::Node settings = kv.second.IsNull() ? yaml::Node::empty_map() : kv.second;
   load_kind(w, settings, b.child(kind_text), base_dir, m);
   out.push_back(std::move(m));
 }
 
 }  // namespace
 
-void load_middlewares(Walker& w, const YAML::Node& n, std::string_view base_dir,
+void load_middlewares(Walker& w, const yaml::Node& n, std::string_view base_dir,
                       std::vector<Middleware>& middlewares) {
   if (!n.IsMap()) {
     w.error(n, "middlewares: expected a map of middleware name to definition, got " + describe(n));

@@ -50,8 +50,8 @@ bool read_password_file(const std::string& path, std::string& password, std::str
   return true;
 }
 
-void load_endpoints(Walker& w, const YAML::Node& e, const Block& eb, EtcdProvider& etcd) {
-  std::vector<YAML::Node> nodes;
+void load_endpoints(Walker& w, const yaml::Node& e, const Block& eb, EtcdProvider& etcd) {
+  std::vector<yaml::Node> nodes;
   if (!w.string_list(e, "endpoints", eb, etcd.endpoints, nullptr, &nodes)) return;
   if (etcd.endpoints.empty()) {
     w.error(field(e, "endpoints"), eb.at("endpoints") + ": expected at least one endpoint");
@@ -66,7 +66,7 @@ void load_endpoints(Walker& w, const YAML::Node& e, const Block& eb, EtcdProvide
   }
 }
 
-void load_prefix(Walker& w, const YAML::Node& e, const Block& eb, EtcdProvider& etcd) {
+void load_prefix(Walker& w, const yaml::Node& e, const Block& eb, EtcdProvider& etcd) {
   std::string prefix;
   if (!w.string_field(e, "prefix", eb, prefix)) return;
   if (prefix.empty() || prefix.front() != '/') {
@@ -78,7 +78,7 @@ void load_prefix(Walker& w, const YAML::Node& e, const Block& eb, EtcdProvider& 
   etcd.prefix = std::move(prefix);
 }
 
-void load_etcd_tls(Walker& w, const YAML::Node& t, const Block& tb, std::string_view base_dir,
+void load_etcd_tls(Walker& w, const yaml::Node& t, const Block& tb, std::string_view base_dir,
                    EtcdProvider& etcd) {
   if (!w.map_with_keys(t, tb, {"ca", "cert", "key"})) return;
   EtcdProviderTls tls;
@@ -96,7 +96,7 @@ void load_etcd_tls(Walker& w, const YAML::Node& t, const Block& tb, std::string_
   etcd.tls = std::move(tls);
 }
 
-void load_credentials(Walker& w, const YAML::Node& e, const Block& eb, std::string_view base_dir,
+void load_credentials(Walker& w, const yaml::Node& e, const Block& eb, std::string_view base_dir,
                       EtcdProvider& etcd) {
   const bool user = w.string_field(e, "username", eb, etcd.username);
   std::string file;
@@ -116,7 +116,7 @@ void load_credentials(Walker& w, const YAML::Node& e, const Block& eb, std::stri
     w.error(field(e, "password_file"), eb.at("password_file") + ": " + why);
 }
 
-void load_etcd(Walker& w, const YAML::Node& e, std::string_view base_dir, EtcdProvider& etcd) {
+void load_etcd(Walker& w, const yaml::Node& e, std::string_view base_dir, EtcdProvider& etcd) {
   const Block eb{"", "provider.etcd"};
   if (!w.map_with_keys(
           e, eb, {"endpoints", "prefix", "tls", "username", "password_file", "certificate_dir"})) {
@@ -128,7 +128,7 @@ void load_etcd(Walker& w, const YAML::Node& e, std::string_view base_dir, EtcdPr
     load_endpoints(w, e, eb, etcd);
   }
   load_prefix(w, e, eb, etcd);
-  if (const YAML::Node t = field(e, "tls"); t.IsDefined())
+  if (const yaml::Node t = field(e, "tls"); t.IsDefined())
     load_etcd_tls(w, t, eb.child("tls"), base_dir, etcd);
   load_credentials(w, e, eb, base_dir, etcd);
   if (w.string_field(e, "certificate_dir", eb, etcd.certificate_dir))
@@ -137,10 +137,10 @@ void load_etcd(Walker& w, const YAML::Node& e, std::string_view base_dir, EtcdPr
 
 }  // namespace
 
-void load_provider(Walker& w, const YAML::Node& n, std::string_view base_dir, Provider& provider) {
+void load_provider(Walker& w, const yaml::Node& n, std::string_view base_dir, Provider& provider) {
   const Block pb{"", "provider"};
   if (!w.map_with_keys(n, pb, {"etcd"})) return;
-  const YAML::Node e = field(n, "etcd");
+  const yaml::Node e = field(n, "etcd");
   if (!e.IsDefined()) {
     w.missing(n, pb, "etcd", "the only source there is today");
     return;
@@ -154,14 +154,12 @@ Provider read_provider(std::string_view yaml, std::string_view file_name, std::s
                        std::vector<Diagnostic>& diagnostics) {
   Provider provider;
   Walker w(std::string(file_name), diagnostics);
-  try {
-    const YAML::Node root = YAML::Load(std::string(yaml));
-    if (!root.IsMap()) return provider;
-    if (const YAML::Node p = field(root, "provider"); p.IsDefined())
-      load_provider(w, p, base_dir, provider);
-  } catch (const YAML::Exception&) {
-    // Reported by the full load, with its position.
-  }
+  // A text that is not YAML is reported by the full load, with its position.
+  yaml::Document doc;
+  yaml::parse(yaml, doc);
+  if (!doc.root.IsMap()) return provider;
+  if (const yaml::Node p = field(doc.root, "provider"); p.IsDefined())
+    load_provider(w, p, base_dir, provider);
   return provider;
 }
 

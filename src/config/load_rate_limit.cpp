@@ -14,8 +14,8 @@ constexpr long long kMaxAverage = 1'000'000'000;
 constexpr long long kMaxBurst = 1'000'000'000;
 constexpr std::chrono::milliseconds kMaxPeriod{24 * 3600 * 1000};
 
-void load_key(Walker& w, const YAML::Node& n, const Block& b, RateLimit& out) {
-  const YAML::Node k = field(n, "key");
+void load_key(Walker& w, const yaml::Node& n, const Block& b, RateLimit& out) {
+  const yaml::Node k = field(n, "key");
   if (!k.IsDefined()) return;
   std::string text;
   if (!w.scalar(k, b.at("key"), text)) return;
@@ -36,7 +36,7 @@ void load_key(Walker& w, const YAML::Node& n, const Block& b, RateLimit& out) {
   }
 }
 
-void load_redis(Walker& w, const YAML::Node& n, const Block& b, RateLimitRedis& out) {
+void load_redis(Walker& w, const yaml::Node& n, const Block& b, RateLimitRedis& out) {
   if (!w.map_with_keys(n, b, {"address", "timeout", "prefix"})) return;
   if (w.string_field(n, "address", b, out.address, true)) {
     w.address_check(field(n, "address"), b.at("address"), out.address, AddressUse::server);
@@ -47,7 +47,7 @@ void load_redis(Walker& w, const YAML::Node& n, const Block& b, RateLimitRedis& 
 
 }  // namespace
 
-void load_rate_limit(Walker& w, const YAML::Node& n, const Block& b, RateLimit& out) {
+void load_rate_limit(Walker& w, const yaml::Node& n, const Block& b, RateLimit& out) {
   if (!w.map_with_keys(n, b,
                        {"average", "period", "burst", "key", "per_route", "max_keys", "redis"})) {
     return;
@@ -63,7 +63,7 @@ void load_rate_limit(Walker& w, const YAML::Node& n, const Block& b, RateLimit& 
   load_key(w, n, b, out);
   w.bool_field(n, "per_route", b, out.per_route);
   w.int_field(n, "max_keys", b, 1, 100'000'000, out.max_keys);
-  if (const YAML::Node r = field(n, "redis"); r.IsDefined()) {
+  if (const yaml::Node r = field(n, "redis"); r.IsDefined()) {
     out.redis.emplace();
     load_redis(w, r, b.child("redis"), *out.redis);
   }

@@ -111,9 +111,9 @@ bool parse_target(std::string_view text, ReproxyTarget& t, std::string& why) {
   return true;
 }
 
-void load_allow(Walker& w, const YAML::Node& n, const Block& b, Reproxy& out) {
+void load_allow(Walker& w, const yaml::Node& n, const Block& b, Reproxy& out) {
   std::vector<std::string> texts;
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   if (!w.string_list(n, "allow", b, texts, nullptr, &nodes)) return;
   for (std::size_t i = 0; i < texts.size(); ++i) {
     ReproxyTarget t;
@@ -126,12 +126,12 @@ void load_allow(Walker& w, const YAML::Node& n, const Block& b, Reproxy& out) {
   }
 }
 
-void load_files(Walker& w, const YAML::Node& f, const Block& b, Reproxy& out) {
+void load_files(Walker& w, const yaml::Node& f, const Block& b, Reproxy& out) {
   const Block fb = b.child("files");
   if (!w.map_with_keys(f, fb, {"root"})) return;
   std::string root;
   if (!w.string_field(f, "root", fb, root, true)) return;
-  const YAML::Node at = field(f, "root");
+  const yaml::Node at = field(f, "root");
   struct stat st {};
   if (root.front() != '/') {
     w.error(at, fb.at("root") + ": expected an absolute path, got " + quote(root));
@@ -144,12 +144,12 @@ void load_files(Walker& w, const YAML::Node& f, const Block& b, Reproxy& out) {
 
 }  // namespace
 
-void load_reproxy(Walker& w, const YAML::Node& n, const Block& b, Reproxy& out) {
+void load_reproxy(Walker& w, const yaml::Node& n, const Block& b, Reproxy& out) {
   if (!w.map_with_keys(n, b, {"urls", "accel_redirect", "files", "allow", "check_size"})) return;
   w.bool_field(n, "urls", b, out.urls);
   w.bool_field(n, "accel_redirect", b, out.accel_redirect);
   w.bool_field(n, "check_size", b, out.check_size);
-  if (const YAML::Node f = field(n, "files"); f.IsDefined()) load_files(w, f, b, out);
+  if (const yaml::Node f = field(n, "files"); f.IsDefined()) load_files(w, f, b, out);
   load_allow(w, n, b, out);
   if (out.urls && out.allow.empty() && !field(n, "allow").IsDefined()) {
     w.error(n, b.label() + ": 'urls: true' needs an 'allow' list of the targets sluice may fetch");

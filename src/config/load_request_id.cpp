@@ -43,7 +43,7 @@ bool proxy_owned(std::string_view name) {
 }  // namespace
 
 // `request_id: false` turns it off; `true` or a map of settings, on.
-void load_request_id(Walker& w, const YAML::Node& n, RequestId& out) {
+void load_request_id(Walker& w, const yaml::Node& n, RequestId& out) {
   const Block b{"", "request_id"};
   if (n.IsScalar()) {
     w.bool_value(n, "request_id", out.enabled);
@@ -59,7 +59,7 @@ void load_request_id(Walker& w, const YAML::Node& n, RequestId& out) {
               b.at("header") + ": " + quote(out.header) + " is a field sluice states itself");
     }
   }
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   w.string_list(n, "trust_from", b, out.trust_from, nullptr, &nodes);
   assert(nodes.size() == out.trust_from.size());  // one node per item read
   for (std::size_t i = 0; i < nodes.size(); ++i) {

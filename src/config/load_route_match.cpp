@@ -10,7 +10,7 @@ namespace sluice::config {
 
 namespace {
 
-void load_host(Walker& w, const YAML::Node& n, const Block& mb, std::optional<std::string>& host) {
+void load_host(Walker& w, const yaml::Node& n, const Block& mb, std::optional<std::string>& host) {
   if (!w.opt_string(n, "host", mb, host)) return;
   const std::string_view h = *host;
   const bool wildcard = h.size() > 2 && h.substr(0, 2) == "*.";
@@ -22,7 +22,7 @@ void load_host(Walker& w, const YAML::Node& n, const Block& mb, std::optional<st
   }
 }
 
-void load_paths(Walker& w, const YAML::Node& n, const Block& mb, RouteMatch& m) {
+void load_paths(Walker& w, const yaml::Node& n, const Block& mb, RouteMatch& m) {
   w.path_field(n, "path", mb, m.path);
   w.path_field(n, "path_exact", mb, m.path_exact);
   w.opt_string(n, "path_regex", mb, m.path_regex);
@@ -34,9 +34,9 @@ void load_paths(Walker& w, const YAML::Node& n, const Block& mb, RouteMatch& m) 
 
 // Methods are tokens compared case-sensitively (RFC 9110 §9.1), so "get"
 // would never match a GET: refuse it with the spelling that would.
-void load_methods(Walker& w, const YAML::Node& n, const Block& mb,
+void load_methods(Walker& w, const yaml::Node& n, const Block& mb,
                   std::vector<std::string>& methods) {
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   w.string_list(n, "methods", mb, methods, nullptr, &nodes);
   assert(nodes.size() == methods.size());  // one node per item read
   for (std::size_t i = 0; i < methods.size(); ++i) {
@@ -55,7 +55,7 @@ void load_methods(Walker& w, const YAML::Node& n, const Block& mb,
 }
 
 // {regex: ...} or {present: true}. False, reported, when it is neither.
-bool load_header_condition(Walker& w, const YAML::Node& c, const Block& fb, HeaderMatch& hm) {
+bool load_header_condition(Walker& w, const yaml::Node& c, const Block& fb, HeaderMatch& hm) {
   if (!w.map_with_keys(c, fb, {"regex", "present"})) return false;
   if (c.size() != 1) {
     w.error(c, fb.label() + ": use either {regex: ...} or {present: true}");
@@ -76,7 +76,7 @@ bool load_header_condition(Walker& w, const YAML::Node& c, const Block& fb, Head
   return true;
 }
 
-void load_header_matches(Walker& w, const YAML::Node& h, const Block& hb,
+void load_header_matches(Walker& w, const yaml::Node& h, const Block& hb,
                          std::vector<HeaderMatch>& headers) {
   if (!h.IsMap()) {
     w.error(h, hb.label() + ": expected a map of field name to value, got " + describe(h));
@@ -104,9 +104,9 @@ void load_header_matches(Walker& w, const YAML::Node& h, const Block& hb,
 }
 
 // {present: true}. False, reported, when it is anything else.
-bool load_query_condition(Walker& w, const YAML::Node& c, const Block& fb, QueryMatch& qm) {
+bool load_query_condition(Walker& w, const yaml::Node& c, const Block& fb, QueryMatch& qm) {
   if (!w.map_with_keys(c, fb, {"present"})) return false;
-  const YAML::Node p = field(c, "present");
+  const yaml::Node p = field(c, "present");
   bool present = false;
   if (!p.IsDefined() || !w.bool_value(p, fb.at("present"), present)) return false;
   if (!present) {
@@ -117,7 +117,7 @@ bool load_query_condition(Walker& w, const YAML::Node& c, const Block& fb, Query
   return true;
 }
 
-void load_query_matches(Walker& w, const YAML::Node& q, const Block& qb,
+void load_query_matches(Walker& w, const yaml::Node& q, const Block& qb,
                         std::vector<QueryMatch>& query) {
   if (!q.IsMap()) {
     w.error(q, qb.label() + ": expected a map of parameter name to value, got " + describe(q));
@@ -142,7 +142,7 @@ void load_query_matches(Walker& w, const YAML::Node& q, const Block& qb,
 
 }  // namespace
 
-void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& m) {
+void load_match(Walker& w, const yaml::Node& n, const Block& rb, RouteMatch& m) {
   const Block mb = rb.child("match");
   if (!w.map_with_keys(
           n, mb, {"host", "path", "path_exact", "path_regex", "methods", "headers", "query"})) {
@@ -151,10 +151,10 @@ void load_match(Walker& w, const YAML::Node& n, const Block& rb, RouteMatch& m) 
   load_host(w, n, mb, m.host);
   load_paths(w, n, mb, m);
   load_methods(w, n, mb, m.methods);
-  if (const YAML::Node h = field(n, "headers"); h.IsDefined()) {
+  if (const yaml::Node h = field(n, "headers"); h.IsDefined()) {
     load_header_matches(w, h, mb.child("headers"), m.headers);
   }
-  if (const YAML::Node q = field(n, "query"); q.IsDefined()) {
+  if (const yaml::Node q = field(n, "query"); q.IsDefined()) {
     load_query_matches(w, q, mb.child("query"), m.query);
   }
 }

@@ -115,7 +115,7 @@ int check_template(std::string_view t, std::string& why, bool& any,
 }
 
 // "$N" in rewrite.path or redirect.path refers to a capture of path_regex.
-void check_captures(Walker& w, const YAML::Node& n, const std::string& what, std::string_view text,
+void check_captures(Walker& w, const yaml::Node& n, const std::string& what, std::string_view text,
                     const RouteMatch& m) {
   std::string why;
   bool any = false;
@@ -149,7 +149,7 @@ void check_captures(Walker& w, const YAML::Node& n, const std::string& what, std
 }
 
 // Exactly one of backend, respond and redirect; allow_connect goes with backend.
-void load_action(Walker& w, const YAML::Node& n, const Block& b, Route& r) {
+void load_action(Walker& w, const yaml::Node& n, const Block& b, Route& r) {
   const int actions = (field(n, "backend").IsDefined() ? 1 : 0) +
                       (field(n, "respond").IsDefined() ? 1 : 0) +
                       (field(n, "redirect").IsDefined() ? 1 : 0);
@@ -169,7 +169,7 @@ void load_action(Walker& w, const YAML::Node& n, const Block& b, Route& r) {
 }
 
 // False when `rw` is not a map of rewrite settings.
-bool load_rewrite(Walker& w, const YAML::Node& rw, const Block& wb, const RouteMatch& m,
+bool load_rewrite(Walker& w, const yaml::Node& rw, const Block& wb, const RouteMatch& m,
                   Rewrite& rewrite) {
   if (!w.map_with_keys(rw, wb, {"path", "strip_prefix", "add_prefix", "host"})) return false;
   w.path_field(rw, "path", wb, rewrite.path);
@@ -188,13 +188,13 @@ bool load_rewrite(Walker& w, const YAML::Node& rw, const Block& wb, const RouteM
 }
 
 // False when `rs` is not a map of respond settings.
-bool load_respond(Walker& w, const YAML::Node& rs, const Block& sb, Respond& respond) {
+bool load_respond(Walker& w, const yaml::Node& rs, const Block& sb, Respond& respond) {
   if (!w.map_with_keys(rs, sb, {"status", "headers", "body"})) return false;
   w.int_field(rs, "status", sb, 100, 599, respond.status);
-  if (const YAML::Node h = field(rs, "headers"); h.IsDefined()) {
+  if (const yaml::Node h = field(rs, "headers"); h.IsDefined()) {
     w.field_map(h, sb.at("headers"), respond.headers);
   }
-  if (const YAML::Node body = field(rs, "body"); body.IsDefined()) {
+  if (const yaml::Node body = field(rs, "body"); body.IsDefined()) {
     w.scalar(body, sb.at("body"), respond.body);
     // RFC 9112 §6.3: a 1xx, 204 or 304 response ends with its head.
     const bool bodiless = respond.status < 200 || respond.status == 204 || respond.status == 304;
@@ -206,7 +206,7 @@ bool load_respond(Walker& w, const YAML::Node& rs, const Block& sb, Respond& res
   return true;
 }
 
-void load_redirect_status(Walker& w, const YAML::Node& s, const Block& db, int& status) {
+void load_redirect_status(Walker& w, const yaml::Node& s, const Block& db, int& status) {
   int v = 0;
   if (!w.int_value(s, db.at("status"), 100, 599, v)) return;
   if (v != 301 && v != 302 && v != 303 && v != 307 && v != 308) {
@@ -216,7 +216,7 @@ void load_redirect_status(Walker& w, const YAML::Node& s, const Block& db, int& 
   }
 }
 
-void load_redirect_host(Walker& w, const YAML::Node& rd, const Block& db,
+void load_redirect_host(Walker& w, const yaml::Node& rd, const Block& db,
                         std::optional<std::string>& host) {
   if (!w.opt_string(rd, "host", db, host) || valid_host_name(*host)) return;
   assert(!host->empty());  // string_value refuses an empty one
@@ -230,12 +230,12 @@ void load_redirect_host(Walker& w, const YAML::Node& rd, const Block& db,
 }
 
 // False when `rd` is not a map of redirect settings.
-bool load_redirect(Walker& w, const YAML::Node& rd, const Block& db, const RouteMatch& m,
+bool load_redirect(Walker& w, const yaml::Node& rd, const Block& db, const RouteMatch& m,
                    Redirect& redirect) {
   if (!w.map_with_keys(rd, db, {"status", "scheme", "host", "port", "path", "keep_query"})) {
     return false;
   }
-  if (const YAML::Node s = field(rd, "status"); s.IsDefined()) {
+  if (const yaml::Node s = field(rd, "status"); s.IsDefined()) {
     load_redirect_status(w, s, db, redirect.status);
   }
   if (w.opt_string(rd, "scheme", db, redirect.scheme) && *redirect.scheme != "http" &&
@@ -257,7 +257,7 @@ bool load_redirect(Walker& w, const YAML::Node& rd, const Block& db, const Route
   return true;
 }
 
-void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
+void load_route(Walker& w, const yaml::Node& n, std::size_t index, Route& r) {
   r.where = where(n);
   r.name_where = r.where;
   r.name = "route-" + std::to_string(index + 1);
@@ -276,9 +276,9 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
     r.middlewares = std::move(names);
   }
   w.int_field(n, "priority", b, -1'000'000, 1'000'000, r.priority);
-  if (const YAML::Node m = field(n, "match"); m.IsDefined()) load_match(w, m, b, r.match);
+  if (const yaml::Node m = field(n, "match"); m.IsDefined()) load_match(w, m, b, r.match);
   load_action(w, n, b, r);
-  if (const YAML::Node rw = field(n, "rewrite"); rw.IsDefined()) {
+  if (const yaml::Node rw = field(n, "rewrite"); rw.IsDefined()) {
     const Block wb = b.child("rewrite");
     if (!field(n, "backend").IsDefined()) {
       w.error(rw, wb.label() + ": only routes with a 'backend' can rewrite");
@@ -286,17 +286,17 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
     Rewrite rewrite;
     if (load_rewrite(w, rw, wb, r.match, rewrite)) r.rewrite = std::move(rewrite);
   }
-  if (const YAML::Node rs = field(n, "respond"); rs.IsDefined()) {
+  if (const yaml::Node rs = field(n, "respond"); rs.IsDefined()) {
     Respond respond;
     if (load_respond(w, rs, b.child("respond"), respond)) r.respond = std::move(respond);
   }
-  if (const YAML::Node rd = field(n, "redirect"); rd.IsDefined()) {
+  if (const yaml::Node rd = field(n, "redirect"); rd.IsDefined()) {
     Redirect redirect;
     if (load_redirect(w, rd, b.child("redirect"), r.match, redirect))
       r.redirect = std::move(redirect);
   }
   w.bool_field(n, "internal", b, r.internal);
-  if (const YAML::Node rp = field(n, "reproxy"); rp.IsDefined()) {
+  if (const yaml::Node rp = field(n, "reproxy"); rp.IsDefined()) {
     if (!field(n, "backend").IsDefined()) {
       w.error(rp, b.at("reproxy") + ": only routes with a 'backend' can reproxy");
     }
@@ -308,7 +308,7 @@ void load_route(Walker& w, const YAML::Node& n, std::size_t index, Route& r) {
 
 }  // namespace
 
-void load_routes(Walker& w, const YAML::Node& n, std::vector<Route>& routes) {
+void load_routes(Walker& w, const yaml::Node& n, std::vector<Route>& routes) {
   if (!n.IsSequence()) {
     w.error(n, "routes: expected a list of routes, got " + describe(n));
     return;

@@ -48,7 +48,7 @@ std::string path_problem(const std::string& path, PathKind kind) {
 // map[key] as a path resolved against `base_dir`, checked for `kind`. True
 // when it was read (`out` holds it even if it cannot be used, to keep the
 // block's shape for later checks).
-bool path_field(Walker& w, const YAML::Node& map, std::string_view key, const Block& b,
+bool path_field(Walker& w, const yaml::Node& map, std::string_view key, const Block& b,
                 std::string_view base_dir, PathKind kind, std::string& out, bool required = false) {
   std::string written;
   if (!w.string_field(map, key, b, written, required)) return false;
@@ -61,7 +61,7 @@ bool path_field(Walker& w, const YAML::Node& map, std::string_view key, const Bl
 
 // A string setting passed to OpenSSL as written; its syntax is checked
 // there, when the TLS layer builds the listener's context.
-void openssl_string(Walker& w, const YAML::Node& map, std::string_view key, const Block& b,
+void openssl_string(Walker& w, const yaml::Node& map, std::string_view key, const Block& b,
                     std::string& out) {
   w.string_field(map, key, b, out);
 }
@@ -76,8 +76,8 @@ bool valid_alpn_name(std::string_view p) {
 }
 
 // A non-empty list of distinct protocol names, preferred first.
-void load_alpn(Walker& w, const YAML::Node& map, const Block& b, std::vector<std::string>& alpn) {
-  const YAML::Node n = field(map, "alpn");
+void load_alpn(Walker& w, const yaml::Node& map, const Block& b, std::vector<std::string>& alpn) {
+  const yaml::Node n = field(map, "alpn");
   if (!n.IsDefined()) return;
   if (n.IsSequence() && n.size() == 0) {
     w.error(n, b.at("alpn") +
@@ -86,7 +86,7 @@ void load_alpn(Walker& w, const YAML::Node& map, const Block& b, std::vector<std
     return;
   }
   std::vector<std::string> names;
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   w.string_list(map, "alpn", b, names, nullptr, &nodes);
   assert(nodes.size() == names.size());  // one node per item read
   std::map<std::string, SourceLocation> seen;
@@ -110,7 +110,7 @@ void load_alpn(Walker& w, const YAML::Node& map, const Block& b, std::vector<std
 
 // One entry of 'certificates': {cert, key} or {directory}. False when it
 // is not a map, and there is no entry to keep.
-bool load_certificate(Walker& w, const YAML::Node& c, const Block& cb, std::string_view base_dir,
+bool load_certificate(Walker& w, const yaml::Node& c, const Block& cb, std::string_view base_dir,
                       TlsCertificate& tc) {
   if (!w.map_with_keys(c, cb, {"cert", "key", "directory"})) return false;
   tc.where = where(c);
@@ -134,9 +134,9 @@ bool load_certificate(Walker& w, const YAML::Node& c, const Block& cb, std::stri
   return true;
 }
 
-void load_certificates(Walker& w, const YAML::Node& tls, const Block& tb, std::string_view base_dir,
+void load_certificates(Walker& w, const yaml::Node& tls, const Block& tb, std::string_view base_dir,
                        std::vector<TlsCertificate>& certificates) {
-  const YAML::Node certs = field(tls, "certificates");
+  const yaml::Node certs = field(tls, "certificates");
   if (!certs.IsDefined()) {
     w.missing(tls, tb, "certificates");
     return;
@@ -155,8 +155,8 @@ void load_certificates(Walker& w, const YAML::Node& tls, const Block& tb, std::s
 }
 
 // "1.2" and "1.3"; YAML gives an unquoted 1.2 as the same text.
-void load_min_version(Walker& w, const YAML::Node& tls, const Block& tb, TlsVersion& version) {
-  const YAML::Node n = field(tls, "min_version");
+void load_min_version(Walker& w, const yaml::Node& tls, const Block& tb, TlsVersion& version) {
+  const yaml::Node n = field(tls, "min_version");
   std::string v;
   if (!n.IsDefined() || !w.scalar(n, tb.at("min_version"), v)) return;
   if (v == "1.2") {
@@ -172,7 +172,7 @@ void load_min_version(Walker& w, const YAML::Node& tls, const Block& tb, TlsVers
   }
 }
 
-bool load_client_auth(Walker& w, const YAML::Node& n, const Block& cb, Protocol protocol,
+bool load_client_auth(Walker& w, const yaml::Node& n, const Block& cb, Protocol protocol,
                       std::string_view base_dir, ClientAuth& ca) {
   if (!w.map_with_keys(n, cb, {"ca", "mode", "header"})) return false;
   if (path_field(w, n, "ca", cb, base_dir, PathKind::file, ca.ca, true)) {
@@ -190,14 +190,14 @@ bool load_client_auth(Walker& w, const YAML::Node& n, const Block& cb, Protocol 
 }
 
 // RFC 6797; preload as hstspreload.org accepts it.
-bool load_hsts(Walker& w, const YAML::Node& n, const Block& hb, Hsts& hsts) {
+bool load_hsts(Walker& w, const yaml::Node& n, const Block& hb, Hsts& hsts) {
   if (!w.map_with_keys(n, hb, {"max_age", "include_subdomains", "preload"})) return false;
   // 0 is meaningful: it tells browsers to forget the policy (RFC 6797 §6.1.1).
   w.duration_field(n, "max_age", hb, hsts.max_age, true);
   w.bool_field(n, "include_subdomains", hb, hsts.include_subdomains);
   w.bool_field(n, "preload", hb, hsts.preload);
   if (hsts.preload) {
-    const YAML::Node p = field(n, "preload");
+    const yaml::Node p = field(n, "preload");
     if (!hsts.include_subdomains) {
       w.error(p, hb.at("preload") +
                      ": requires include_subdomains: true (hstspreload.org refuses a policy "
@@ -213,7 +213,7 @@ bool load_hsts(Walker& w, const YAML::Node& n, const Block& hb, Hsts& hsts) {
 }
 
 // Resumption: tickets, the session cache and how long a session lasts.
-void load_sessions(Walker& w, const YAML::Node& tls, const Block& tb, Tls& t) {
+void load_sessions(Walker& w, const yaml::Node& tls, const Block& tb, Tls& t) {
   w.bool_field(tls, "session_tickets", tb, t.session_tickets);
   w.int_field(tls, "session_cache_size", tb, 0, static_cast<long long>(kMaxSessionCache),
               t.session_cache_size);
@@ -244,11 +244,11 @@ bool normalise_sni_host(std::string& host) {
   return valid_sni_name(wildcard ? h.substr(2) : h);
 }
 
-bool load_sni_route(Walker& w, const YAML::Node& n, const Block& sb, SniRoute& r) {
+bool load_sni_route(Walker& w, const yaml::Node& n, const Block& sb, SniRoute& r) {
   if (!w.map_with_keys(n, sb, {"host", "backend"})) return false;
   bool complete = true;
   if (w.string_field(n, "host", sb, r.host, true)) {
-    const YAML::Node h = field(n, "host");
+    const yaml::Node h = field(n, "host");
     r.host_where = where(h);
     if (!normalise_sni_host(r.host)) {
       w.error(h, sb.at("host") +
@@ -271,9 +271,9 @@ bool load_sni_route(Walker& w, const YAML::Node& n, const Block& sb, SniRoute& r
 // ----------------------------------------------------------------- backends
 
 // sni: a name to send and verify; empty sends none.
-void load_backend_sni(Walker& w, const YAML::Node& t, const Block& tb,
+void load_backend_sni(Walker& w, const yaml::Node& t, const Block& tb,
                       std::optional<std::string>& sni) {
-  const YAML::Node n = field(t, "sni");
+  const yaml::Node n = field(t, "sni");
   std::string v;
   if (!n.IsDefined() || !w.scalar(n, tb.at("sni"), v)) return;
   v = lower(std::move(v));
@@ -293,7 +293,7 @@ std::string resolve_path(std::string_view base_dir, std::string path) {
   return std::string(base_dir) + "/" + path;
 }
 
-bool load_listener_tls(Walker& w, const YAML::Node& tls, const Block& tb, Protocol protocol,
+bool load_listener_tls(Walker& w, const yaml::Node& tls, const Block& tb, Protocol protocol,
                        std::string_view base_dir, Tls& t) {
   if (!w.map_with_keys(tls, tb,
                        {"certificates", "min_version", "ciphers", "ciphersuites", "curves", "alpn",
@@ -308,12 +308,12 @@ bool load_listener_tls(Walker& w, const YAML::Node& tls, const Block& tb, Protoc
   openssl_string(w, tls, "ciphersuites", tb, t.ciphersuites);
   openssl_string(w, tls, "curves", tb, t.curves);
   load_alpn(w, tls, tb, t.alpn);
-  if (const YAML::Node c = field(tls, "client_auth"); c.IsDefined()) {
+  if (const yaml::Node c = field(tls, "client_auth"); c.IsDefined()) {
     ClientAuth ca;
     if (load_client_auth(w, c, tb.child("client_auth"), protocol, base_dir, ca)) t.client_auth = ca;
   }
   load_sessions(w, tls, tb, t);
-  if (const YAML::Node h = field(tls, "hsts"); h.IsDefined()) {
+  if (const yaml::Node h = field(tls, "hsts"); h.IsDefined()) {
     if (protocol == Protocol::tcp) {
       w.warning(h, tb.at("hsts") + ": ignored on a tcp listener (it is an HTTP response field)");
     } else {
@@ -325,7 +325,7 @@ bool load_listener_tls(Walker& w, const YAML::Node& tls, const Block& tb, Protoc
   return true;
 }
 
-void load_sni_routes(Walker& w, const YAML::Node& n, const Block& sb,
+void load_sni_routes(Walker& w, const yaml::Node& n, const Block& sb,
                      std::vector<SniRoute>& routes) {
   if (!n.IsSequence() || n.size() == 0) {
     w.error(n, sb.label() + ": expected a non-empty list of {host, backend}, got " + describe(n));
@@ -346,7 +346,7 @@ void load_sni_routes(Walker& w, const YAML::Node& n, const Block& sb,
   }
 }
 
-bool load_backend_tls(Walker& w, const YAML::Node& t, const Block& tb, std::string_view base_dir,
+bool load_backend_tls(Walker& w, const yaml::Node& t, const Block& tb, std::string_view base_dir,
                       BackendTls& bt) {
   bt.where = where(t);
   if (t.IsScalar()) {  // 'tls: true' is 'tls: {}'

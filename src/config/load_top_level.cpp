@@ -19,7 +19,7 @@ constexpr std::array<Choice<LogLevel>, 5> kLogLevels{{{"trace", LogLevel::trace}
 }  // namespace
 
 // "auto" (the default: one worker per core) or a count.
-void load_workers(Walker& w, const YAML::Node& n, int& workers) {
+void load_workers(Walker& w, const yaml::Node& n, int& workers) {
   if (n.IsScalar() && n.Scalar() == "auto") return;
   std::string v;
   if (!w.scalar(n, "workers", v)) return;
@@ -32,7 +32,7 @@ void load_workers(Walker& w, const YAML::Node& n, int& workers) {
   }
 }
 
-void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded) {
+void load_forwarded(Walker& w, const yaml::Node& n, Forwarded& forwarded) {
   const Block fb{"", "forwarded"};
   if (!w.map_with_keys(n, fb,
                        {"x_forwarded_for", "x_forwarded_proto", "x_forwarded_host", "except"})) {
@@ -41,7 +41,7 @@ void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded) {
   w.bool_field(n, "x_forwarded_for", fb, forwarded.x_forwarded_for);
   w.bool_field(n, "x_forwarded_proto", fb, forwarded.x_forwarded_proto);
   w.bool_field(n, "x_forwarded_host", fb, forwarded.x_forwarded_host);
-  std::vector<YAML::Node> nodes;
+  std::vector<yaml::Node> nodes;
   w.string_list(n, "except", fb, forwarded.except, nullptr, &nodes);
   assert(nodes.size() == forwarded.except.size());  // one node per item read
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -53,14 +53,14 @@ void load_forwarded(Walker& w, const YAML::Node& n, Forwarded& forwarded) {
   }
 }
 
-void load_shutdown(Walker& w, const YAML::Node& n, Shutdown& shutdown) {
+void load_shutdown(Walker& w, const yaml::Node& n, Shutdown& shutdown) {
   const Block sb{"", "shutdown"};
   if (w.map_with_keys(n, sb, {"grace"})) {
     w.duration_field(n, "grace", sb, shutdown.grace, true);
   }
 }
 
-void load_log(Walker& w, const YAML::Node& n, Log& log) {
+void load_log(Walker& w, const yaml::Node& n, Log& log) {
   const Block lb{"", "log"};
   if (w.map_with_keys(n, lb, {"level", "access"})) {
     w.choice_field(n, "level", lb, kLogLevels, log.level);

@@ -9,7 +9,7 @@ namespace sluice::config {
 namespace {
 
 // A probability from 0 to 1 ("0.05", "1").
-void load_sample(Walker& w, const YAML::Node& n, const Block& b, double& out) {
+void load_sample(Walker& w, const yaml::Node& n, const Block& b, double& out) {
   std::string v;
   if (!w.scalar(n, b.at("sample"), v)) return;
   double x = -1;
@@ -25,7 +25,7 @@ void load_sample(Walker& w, const YAML::Node& n, const Block& b, double& out) {
 // "http://host:port/path": plain HTTP (a collector or agent close by; no
 // TLS), the port as URLs have it (80 when none is written), the path as
 // written ("/v1/traces" when none is).
-void load_endpoint(Walker& w, const YAML::Node& n, const Block& b, Otlp& out) {
+void load_endpoint(Walker& w, const yaml::Node& n, const Block& b, Otlp& out) {
   if (!w.string_value(n, b.at("endpoint"), out.endpoint)) return;
   const std::string& e = out.endpoint;
   constexpr std::string_view kScheme = "http://";
@@ -62,14 +62,14 @@ void load_endpoint(Walker& w, const YAML::Node& n, const Block& b, Otlp& out) {
   out.port = hp.port;
 }
 
-void load_otlp(Walker& w, const YAML::Node& n, const Block& b, Otlp& out) {
+void load_otlp(Walker& w, const yaml::Node& n, const Block& b, Otlp& out) {
   if (!w.map_with_keys(n, b, {"endpoint", "batch", "queue", "flush_interval", "timeout"})) return;
-  if (const YAML::Node e = field(n, "endpoint"); e.IsDefined()) {
+  if (const yaml::Node e = field(n, "endpoint"); e.IsDefined()) {
     load_endpoint(w, e, b, out);
   } else {
     w.missing(n, b, "endpoint", "the collector's URL, e.g. http://127.0.0.1:4318/v1/traces");
   }
-  const YAML::Node batch = field(n, "batch");
+  const yaml::Node batch = field(n, "batch");
   const bool batch_read =
       batch.IsDefined() && w.int_value(batch, b.at("batch"), 1, 100'000, out.batch);
   w.int_field(n, "queue", b, 1, 10'000'000, out.queue);
@@ -84,15 +84,15 @@ void load_otlp(Walker& w, const YAML::Node& n, const Block& b, Otlp& out) {
 
 }  // namespace
 
-void load_tracing(Walker& w, const YAML::Node& n, Tracing& out) {
+void load_tracing(Walker& w, const yaml::Node& n, Tracing& out) {
   const Block b{"", "tracing"};
   if (!w.map_with_keys(n, b, {"sample", "service_name", "otlp"})) return;
-  if (const YAML::Node s = field(n, "sample"); s.IsDefined()) load_sample(w, s, b, out.sample);
+  if (const yaml::Node s = field(n, "sample"); s.IsDefined()) load_sample(w, s, b, out.sample);
   if (w.string_field(n, "service_name", b, out.service_name) && !valid_name(out.service_name)) {
     w.error(field(n, "service_name"),
             b.at("service_name") + ": expected visible characters, got " + quote(out.service_name));
   }
-  if (const YAML::Node o = field(n, "otlp"); o.IsDefined()) {
+  if (const yaml::Node o = field(n, "otlp"); o.IsDefined()) {
     out.otlp.emplace();
     load_otlp(w, o, b.child("otlp"), *out.otlp);
   }

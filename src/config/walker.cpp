@@ -28,34 +28,32 @@ bool is_token_char(unsigned char c) {
 
 }  // namespace
 
-// yaml-cpp's operator[] converts every key it passes into a new std::string
-// to compare it; with thousands of routes that was most of the load time, so
-// compare the scalars in place.
-YAML::Node field(const YAML::Node& map, std::string_view key) {
+// A scan in place: a block's map holds a handful of keys.
+yaml::Node field(const yaml::Node& map, std::string_view key) {
   if (map.IsMap()) {
     for (const auto& kv : map) {
       if (kv.first.IsScalar() && kv.first.Scalar() == key) return kv.second;
     }
   }
-  return YAML::Node(YAML::NodeType::Undefined);
+  return yaml::Node();
 }
 
-std::string describe(const YAML::Node& n) {
+std::string describe(const yaml::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map:
+    case yaml::NodeType::Map:
       return "a map";
-    case YAML::NodeType::Sequence:
+    case yaml::NodeType::Sequence:
       return "a list";
-    case YAML::NodeType::Scalar:
+    case yaml::NodeType::Scalar:
       return quote(n.Scalar());
     default:
       return "nothing";
   }
 }
 
-SourceLocation where(const YAML::Node& n) {
+SourceLocation where(const yaml::Node& n) {
   if (!n.IsDefined()) return {};
-  const YAML::Mark m = n.Mark();
+  const yaml::Mark m = n.Mark();
   return m.is_null() ? SourceLocation{} : SourceLocation{m.line + 1, m.column + 1};
 }
 
@@ -92,9 +90,9 @@ Block Block::child(std::string_view key) const {
   return Block{owner, path.empty() ? std::string(key) : path + "." + std::string(key)};
 }
 
-std::string owner_name(const YAML::Node& n, const std::string& kind, std::size_t index) {
+std::string owner_name(const yaml::Node& n, const std::string& kind, std::size_t index) {
   if (n.IsMap()) {
-    const YAML::Node name = field(n, "name");
+    const yaml::Node name = field(n, "name");
     if (name.IsDefined() && name.IsScalar() && !name.Scalar().empty()) {
       return kind + " " + quote(name.Scalar());
     }
@@ -104,7 +102,7 @@ std::string owner_name(const YAML::Node& n, const std::string& kind, std::size_t
 
 // -------------------------------------------------------------------- keys
 
-bool Walker::map_with_keys(const YAML::Node& node, const Block& b, Keys allowed) {
+bool Walker::map_with_keys(const yaml::Node& node, const Block& b, Keys allowed) {
   if (!node.IsMap()) {
     error(node, b.label() + ": expected a map of settings, got " + describe(node));
     return false;
@@ -134,12 +132,12 @@ bool Walker::map_with_keys(const YAML::Node& node, const Block& b, Keys allowed)
   return true;
 }
 
-bool Walker::suggested(const YAML::Node& map, std::string_view key) const {
+bool Walker::suggested(const yaml::Node& map, std::string_view key) const {
   return std::any_of(suggested_.begin(), suggested_.end(),
                      [&](const auto& s) { return s.first.is(map) && s.second == key; });
 }
 
-void Walker::missing(const YAML::Node& map, const Block& b, std::string_view key,
+void Walker::missing(const yaml::Node& map, const Block& b, std::string_view key,
                      std::string_view hint) {
   if (suggested(map, key)) return;
   error(map, b.label() + ": missing required key '" + std::string(key) + "'" +
@@ -148,7 +146,7 @@ void Walker::missing(const YAML::Node& map, const Block& b, std::string_view key
 
 // ----------------------------------------------------------------- strings
 
-bool Walker::scalar(const YAML::Node& n, const std::string& what, std::string& out) {
+bool Walker::scalar(const yaml::Node& n, const std::string& what, std::string& out) {
   if (!n.IsScalar()) {
     error(n, what + ": expected a single value, got " + describe(n));
     return false;
@@ -157,7 +155,7 @@ bool Walker::scalar(const YAML::Node& n, const std::string& what, std::string& o
   return true;
 }
 
-bool Walker::string_value(const YAML::Node& n, const std::string& what, std::string& out) {
+bool Walker::string_value(const yaml::Node& n, const std::string& what, std::string& out) {
   std::string v;
   if (!scalar(n, what, v)) return false;
   if (v.empty()) {
@@ -168,9 +166,9 @@ bool Walker::string_value(const YAML::Node& n, const std::string& what, std::str
   return true;
 }
 
-bool Walker::string_field(const YAML::Node& map, std::string_view key, const Block& b,
+bool Walker::string_field(const yaml::Node& map, std::string_view key, const Block& b,
                           std::string& out, bool required) {
-  const YAML::Node n = field(map, key);
+  const yaml::Node n = field(map, key);
   if (!n.IsDefined()) {
     if (required) missing(map, b, key);
     return false;
@@ -178,7 +176,7 @@ bool Walker::string_field(const YAML::Node& map, std::string_view key, const Blo
   return string_value(n, b.at(key), out);
 }
 
-bool Walker::opt_string(const YAML::Node& map, std::string_view key, const Block& b,
+bool Walker::opt_string(const yaml::Node& map, std::string_view key, const Block& b,
                         std::optional<std::string>& out) {
   std::string v;
   if (!string_field(map, key, b, v)) return false;
@@ -186,7 +184,7 @@ bool Walker::opt_string(const YAML::Node& map, std::string_view key, const Block
   return true;
 }
 
-bool Walker::name_field(const YAML::Node& map, const Block& b, std::string& out, bool required) {
+bool Walker::name_field(const yaml::Node& map, const Block& b, std::string& out, bool required) {
   if (!string_field(map, "name", b, out, required)) return false;
   if (!valid_name(out)) {
     error(field(map, "name"), b.at("name") +
@@ -196,7 +194,7 @@ bool Walker::name_field(const YAML::Node& map, const Block& b, std::string& out,
   return true;
 }
 
-void Walker::path_field(const YAML::Node& map, std::string_view key, const Block& b,
+void Walker::path_field(const yaml::Node& map, std::string_view key, const Block& b,
                         std::optional<std::string>& out) {
   if (!opt_string(map, key, b, out)) return;
   assert(!out->empty());  // string_value refuses an empty one
@@ -207,10 +205,10 @@ void Walker::path_field(const YAML::Node& map, std::string_view key, const Block
 
 // ---------------------------------------------------------- other scalars
 
-bool Walker::bool_value(const YAML::Node& n, const std::string& what, bool& out) {
+bool Walker::bool_value(const yaml::Node& n, const std::string& what, bool& out) {
   std::string v;
   if (!scalar(n, what, v)) return false;
-  // YAML 1.1 spellings too: yaml-cpp and most users accept them.
+  // YAML 1.1 spellings too: yaml-cpp accepted them, and users write them.
   static constexpr std::array<std::string_view, 8> yes = {"true", "True", "TRUE", "yes",
                                                           "Yes",  "YES",  "on",   "On"};
   static constexpr std::array<std::string_view, 8> no = {"false", "False", "FALSE", "no",
@@ -226,12 +224,12 @@ bool Walker::bool_value(const YAML::Node& n, const std::string& what, bool& out)
   return true;
 }
 
-void Walker::bool_field(const YAML::Node& map, std::string_view key, const Block& b, bool& out) {
-  const YAML::Node n = field(map, key);
+void Walker::bool_field(const yaml::Node& map, std::string_view key, const Block& b, bool& out) {
+  const yaml::Node n = field(map, key);
   if (n.IsDefined()) bool_value(n, b.at(key), out);
 }
 
-bool Walker::whole_number(const YAML::Node& n, const std::string& what, long long lo, long long hi,
+bool Walker::whole_number(const yaml::Node& n, const std::string& what, long long lo, long long hi,
                           long long& out) {
   std::string v;
   if (!scalar(n, what, v)) return false;
@@ -246,7 +244,7 @@ bool Walker::whole_number(const YAML::Node& n, const std::string& what, long lon
   return true;
 }
 
-bool Walker::duration_value(const YAML::Node& n, const std::string& what, bool allow_zero,
+bool Walker::duration_value(const yaml::Node& n, const std::string& what, bool allow_zero,
                             Duration& out) {
   std::string v;
   if (!scalar(n, what, v)) return false;
@@ -263,13 +261,13 @@ bool Walker::duration_value(const YAML::Node& n, const std::string& what, bool a
   return true;
 }
 
-void Walker::duration_field(const YAML::Node& map, std::string_view key, const Block& b,
+void Walker::duration_field(const yaml::Node& map, std::string_view key, const Block& b,
                             Duration& out, bool allow_zero) {
-  const YAML::Node n = field(map, key);
+  const yaml::Node n = field(map, key);
   if (n.IsDefined()) duration_value(n, b.at(key), allow_zero, out);
 }
 
-bool Walker::size_value(const YAML::Node& n, const std::string& what, std::uint64_t& out) {
+bool Walker::size_value(const yaml::Node& n, const std::string& what, std::uint64_t& out) {
   std::string v;
   if (!scalar(n, what, v)) return false;
   const auto s = parse_size(v);
@@ -281,14 +279,14 @@ bool Walker::size_value(const YAML::Node& n, const std::string& what, std::uint6
   return true;
 }
 
-bool Walker::size_field(const YAML::Node& map, std::string_view key, const Block& b,
+bool Walker::size_field(const yaml::Node& map, std::string_view key, const Block& b,
                         std::uint64_t& out) {
-  const YAML::Node n = field(map, key);
+  const yaml::Node n = field(map, key);
   return n.IsDefined() && size_value(n, b.at(key), out);
 }
 
 // "expected a, b or c, got 'd' (did you mean 'c'?)"
-void Walker::unknown_choice(const YAML::Node& n, const std::string& what, const std::string& value,
+void Walker::unknown_choice(const yaml::Node& n, const std::string& what, const std::string& value,
                             const std::vector<std::string>& spellings) {
   std::string list;
   for (std::size_t i = 0; i < spellings.size(); ++i)
@@ -300,10 +298,10 @@ void Walker::unknown_choice(const YAML::Node& n, const std::string& what, const 
 
 // ------------------------------------------------------------ collections
 
-bool Walker::string_list(const YAML::Node& map, std::string_view key, const Block& b,
+bool Walker::string_list(const yaml::Node& map, std::string_view key, const Block& b,
                          std::vector<std::string>& out, std::vector<SourceLocation>* locations,
-                         std::vector<YAML::Node>* nodes) {
-  const YAML::Node n = field(map, key);
+                         std::vector<yaml::Node>* nodes) {
+  const yaml::Node n = field(map, key);
   if (!n.IsDefined()) return false;
   if (!n.IsSequence()) {
     error(n, b.at(key) + ": expected a list, got " + describe(n));
@@ -319,7 +317,7 @@ bool Walker::string_list(const YAML::Node& map, std::string_view key, const Bloc
   return true;
 }
 
-void Walker::field_map(const YAML::Node& n, const std::string& what,
+void Walker::field_map(const yaml::Node& n, const std::string& what,
                        std::vector<std::pair<std::string, std::string>>& out) {
   if (!n.IsMap()) {
     error(n, what + ": expected a map of field name to value, got " + describe(n));
@@ -342,7 +340,7 @@ void Walker::field_map(const YAML::Node& n, const std::string& what,
   }
 }
 
-void Walker::address_check(const YAML::Node& n, const std::string& what, std::string_view text,
+void Walker::address_check(const yaml::Node& n, const std::string& what, std::string_view text,
                            AddressUse use) {
   HostPort hp;
   std::string why;
