@@ -73,9 +73,8 @@ class EtcdProcess {
 
   EtcdOptions options_;
   TempDir dir_;
-  // etcd syncs its log to disk at every commit; on a CI machine whose disk
-  // is busy, one sync of a 5,000-key transaction outlasted a 60 s bound.
-  // In memory, a test measures etcd and sluice, not the disk.
+  // etcd syncs its log to disk at every commit: in memory, a test measures
+  // etcd and sluice, not whatever else is writing to the disk.
   TempDir data_dir_{TempDir::memory_backed_parent()};
   std::uint16_t client_port_ = 0;
   std::uint16_t peer_port_ = 0;

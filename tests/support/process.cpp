@@ -12,6 +12,9 @@
 namespace sluice::test {
 namespace {
 
+// /proc/sys/fs/pipe-max-size's default (an unprivileged process's ceiling).
+constexpr int kPipeBytes = 1 << 20;
+
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -41,6 +44,11 @@ Process::Process(std::vector<std::string> argv, std::string workdir) {
   close(pipefd[1]);
   out_fd_ = pipefd[0];
   fcntl(out_fd_, F_SETFL, O_NONBLOCK);
+  // The output is read when a test looks at it: until then a child that
+  // writes more than the pipe holds blocks in write(2), and etcd blocked so
+  // holding its log's lock (a 316 KB warning line naming every key of a
+  // slow transaction) answered nothing. As much room as the kernel gives.
+  fcntl(out_fd_, F_SETPIPE_SZ, kPipeBytes);
 }
 
 Process::~Process() {
