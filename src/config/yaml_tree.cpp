@@ -2,6 +2,8 @@
 
 #include <yaml.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <map>
 #include <utility>
 
@@ -153,6 +155,30 @@ std::string problem_of(const yaml_parser_t& p, std::string_view text) {
   return why;
 }
 
+// The reader (bytes to characters: UTF-8, control characters) says where
+// by byte offset, without a mark: the line and column are counted here.
+void reader_problem(const yaml_parser_t& p, std::string_view text, Document& doc) {
+  const std::size_t at = std::min(p.problem_offset, text.size());
+  Mark m{0, 0};
+  for (std::size_t i = 0; i < at; ++i) {
+    if (text[i] == '\n') {
+      ++m.line;
+      m.column = 0;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++m.column;
+    }
+  }
+  doc.error_at = m;
+  doc.error = p.problem ? p.problem : "unreadable";
+  // YAML is Unicode (YAML 1.2 §5.2): a Latin-1 comment is refused too.
+  if (doc.error.find("UTF-8") != std::string::npos) doc.error = "not UTF-8: " + doc.error;
+  if (at < text.size()) {
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[at]));
+    doc.error += std::string(" (byte ") + byte + ")";
+  }
+}
+
 }  // namespace
 
 const std::string& Node::Scalar() const {
@@ -208,8 +234,12 @@ void parse(std::string_view text, Document& doc) {
   while (!done) {
     yaml_event_t event;
     if (!yaml_parser_parse(&parser, &event)) {
-      doc.error = problem_of(parser, text);
-      doc.error_at = mark_of(parser.problem_mark);
+      if (parser.error == YAML_READER_ERROR) {
+        reader_problem(parser, text, doc);
+      } else {
+        doc.error = problem_of(parser, text);
+        doc.error_at = mark_of(parser.problem_mark);
+      }
       break;
     }
     if (event.type == YAML_DOCUMENT_START_EVENT && ++documents == 2) {

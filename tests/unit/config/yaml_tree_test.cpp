@@ -117,5 +117,20 @@ TEST(YamlTree, AnErrorNamesTheCharacterItStoppedAt) {
   EXPECT_FALSE(cut.root.IsDefined());
 }
 
+// The reader (bytes to characters) reports a byte offset, not a mark: the
+// place is counted from it, and the byte named.
+TEST(YamlTree, AByteThatIsNotATextCharacterIsNamedWhereItIs) {
+  const Document control = parsed(
+      "listeners:\n  - name: w\x01"
+      "b\n");
+  EXPECT_EQ(control.error, "control characters are not allowed (byte 0x01)");
+  EXPECT_EQ(control.error_at.line, 1);
+  EXPECT_EQ(control.error_at.column, 11);
+  const Document latin1 = parsed("a: 1 # caf\xe9\n");
+  EXPECT_EQ(latin1.error, "not UTF-8: incomplete UTF-8 octet sequence (byte 0xE9)");
+  EXPECT_EQ(latin1.error_at.line, 0);
+  EXPECT_EQ(latin1.error_at.column, 10);
+}
+
 }  // namespace
 }  // namespace sluice::config::yaml
