@@ -323,12 +323,8 @@ void EtcdProvider::commit_and_apply(std::int64_t revision) {
     committed_revision_ = revision;
   }
   if (reloader_ == nullptr) return;
-  const auto outcome = reloader_->reload_file();
-  if (outcome.applied) {
-    g_revision.store(revision);
-  } else {
-    g_errors.fetch_add(1);
-  }
+  // The revision in /metrics is set by the composition once applied.
+  if (!reloader_->reload_file().applied) g_errors.fetch_add(1);
 }
 
 void EtcdProvider::mark_up(std::int64_t revision) {
@@ -422,6 +418,7 @@ proxy::Reloader::Composition EtcdProvider::compose(const std::string& file_text)
   warn_if_provider_changed(file_text);
   proxy::Reloader::Composition out;
   out.label = "etcd revision " + std::to_string(revision) + " + " + file_;
+  out.applied = [revision] { g_revision.store(revision); };
   out.origin = std::string(kComposedOrigin);
   std::string error;
   if (!write_certificates(*keys, error).empty()) {

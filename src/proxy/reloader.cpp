@@ -179,7 +179,7 @@ Reloader::Outcome Reloader::reload_composed() {
         config::load_string(composed.text, composed.origin, config::directory_of(path_));
     for (const auto& d : loaded_config.diagnostics)
       result.messages.push_back(composed.locate ? composed.locate(d.to_string()) : d.to_string());
-    return apply(loaded_config.config.get(), std::move(result), label);
+    return apply(loaded_config.config.get(), std::move(result), label, composed.applied);
   });
   notice.finished(outcome.applied);
   return remember(std::move(outcome), label);
@@ -199,7 +199,7 @@ Reloader::Outcome Reloader::apply_text(std::string_view yaml, const std::string&
 }
 
 Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
-                                  const std::string& origin) {
+                                  const std::string& origin, const std::function<void()>& applied) {
   for (const auto& m : outcome.messages)
     spdlog::warn("reload: {}", m);
   std::string why;
@@ -222,6 +222,7 @@ Reloader::Outcome Reloader::apply(const config::Config* config, Outcome outcome,
     return outcome;
   }
   if (on_applied_) on_applied_(*config);
+  if (applied) applied();
   Applied next;
   next.text = config->source;  // redacted when first shown (applied())
   next.origin = origin;

@@ -67,6 +67,9 @@ class Reloader {
     std::string label;                // what the log says was applied: "etcd revision 42 + FILE"
     std::vector<std::string> errors;  // not composable (named): nothing is loaded
     std::function<std::string(std::string_view message)> locate;
+    // Called once the composition is in force, before the log says so (the
+    // source's revision in /metrics is then never behind the log line).
+    std::function<void()> applied;
   };
   using Composer = std::function<Composition(const std::string& file_text)>;
   // Every reload_file() composes the file with it (SIGHUP, watch: true and
@@ -129,7 +132,8 @@ class Reloader {
  private:
   Outcome remember(Outcome outcome, const std::string& origin);  // as last_reload()
   Outcome reload_composed();
-  Outcome apply(const config::Config* config, Outcome outcome, const std::string& origin);
+  Outcome apply(const config::Config* config, Outcome outcome, const std::string& origin,
+                const std::function<void()>& applied = {});
   template <typename Work>
   Outcome on_generation_thread(Work work);
   void retire_keeper();
