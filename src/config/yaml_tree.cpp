@@ -62,13 +62,22 @@ class Builder {
     return n;
   }
 
-  void attach(const NodeData* n, std::string_view anchor) {
+  // False (with doc_.error set) when the tree would weigh too much.
+  bool attach(const NodeData* n, std::string_view anchor, const yaml_event_t& e) {
     if (!anchor.empty()) name(n, anchor);
     if (open_.empty()) {
       doc_.root = Node(n);
-    } else {
-      open_.back()->children.push_back(n);
+      return true;
     }
+    // Every open node weighs what is attached under it; the outermost is
+    // the heaviest, so it alone is checked.
+    for (NodeData* o : open_)
+      o->weight += n->weight;
+    open_.back()->children.push_back(n);
+    if (open_.front()->weight <= kMaxWeight) return true;
+    doc_.error = "aliases expand to more than " + std::to_string(kMaxWeight) + " nodes";
+    doc_.error_at = mark_of(e.start_mark);
+    return false;
   }
 
   bool scalar(const yaml_event_t& e) {
@@ -78,20 +87,18 @@ class Builder {
     NodeData& n =
         make(e, plain_untagged && null_spelling(value) ? NodeType::Null : NodeType::Scalar);
     if (n.type == NodeType::Scalar) n.scalar.assign(value);
-    attach(&n, text_of(s.anchor));
-    return true;
+    return attach(&n, text_of(s.anchor), e);
   }
 
   bool alias(const yaml_event_t& e) {
     const std::string_view name = text_of(e.data.alias.anchor);
-    const auto it = anchors_.find(std::string(name));
+    const auto it = anchors_.find(name);
     if (it == anchors_.end()) {
       doc_.error = "unknown anchor '" + std::string(name) + "'";
       doc_.error_at = mark_of(e.start_mark);
       return false;
     }
-    attach(it->second, {});
-    return true;
+    return attach(it->second, {}, e);
   }
 
   bool open(const yaml_event_t& e, NodeType type, std::string_view anchor, bool flow) {
@@ -102,7 +109,7 @@ class Builder {
     }
     NodeData& n = make(e, type);
     n.flow = flow;
-    attach(&n, {});
+    if (!attach(&n, {}, e)) return false;
     open_.push_back(&n);
     // Named once whole: an alias inside the node itself would make the tree
     // a cycle, which every walk over it would follow for ever.
@@ -208,7 +215,7 @@ Node::iterator Node::end() const {
 }
 
 Node Node::empty_map() {
-  static const NodeData kEmptyMap{NodeType::Map, false, {}, {}, {}};
+  static const NodeData kEmptyMap{NodeType::Map, false, {}, 1, {}, {}};
   return Node(&kEmptyMap);
 }
 

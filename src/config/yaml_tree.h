@@ -27,6 +27,9 @@ struct NodeData {
   NodeType type = NodeType::Undefined;
   bool flow = false;  // written as {...} or [...]
   Mark mark;
+  // Nodes a walk visits under this one, itself included, each alias
+  // counted as the whole node it names.
+  std::uint64_t weight = 1;
   std::string scalar;
   // A list's items; a map's keys and values, alternating.
   std::vector<const NodeData*> children;
@@ -116,6 +119,10 @@ struct Document {
 
 // Nesting deeper than this is an error: walks over the tree recurse.
 inline constexpr int kMaxDepth = 256;
+// Aliases let a few bytes name a node many times over, and aliases of
+// aliases multiply ("billion laughs"): what the walk would visit, and copy
+// into the model, is bounded. The 4,800-route example weighs 72,814.
+inline constexpr std::uint64_t kMaxWeight = 4'000'000;
 
 // Parses the first document of `text` into `doc`. libyaml keeps pointers
 // into nothing of `text` once this returns.

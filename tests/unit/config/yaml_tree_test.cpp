@@ -84,6 +84,29 @@ TEST(YamlTree, AnAliasInsideItsOwnAnchorsNodeIsAnError) {
   EXPECT_EQ(parsed("a: *nowhere\n").error, "unknown anchor 'nowhere'");
 }
 
+// "Billion laughs": nine levels of ten aliases each name 10^9 scalars in
+// under 300 bytes. The tree stays small, but a walk would visit (and copy
+// into the model) every one, so the text is refused where the weight passes
+// the bound.
+TEST(YamlTree, AliasesThatMultiplyPastTheBoundAreAnError) {
+  std::string text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i) {
+    const std::string prev = "*l" + std::to_string(i - 1);
+    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k)
+      text += (k ? ", " : "") + prev;
+    text += "]\n";
+  }
+  const Document bomb = parsed(text);
+  EXPECT_FALSE(bomb.root.IsDefined());
+  EXPECT_EQ(bomb.error, "aliases expand to more than " + std::to_string(kMaxWeight) + " nodes");
+  EXPECT_EQ(bomb.error_at.line, 6) << "10^6 scalars by the 7th line, 10^5 before it";
+  // The same aliases a few levels down stay well inside it.
+  const Document fine = parsed(text.substr(0, text.find("l4:")));
+  EXPECT_TRUE(fine.error.empty()) << fine.error;
+  EXPECT_EQ(fine.root.size(), 4u);
+}
+
 TEST(YamlTree, NestingPastTheLimitIsAnErrorAtItsPlace) {
   const std::string at_limit = std::string(kMaxDepth, '[') + std::string(kMaxDepth, ']');
   EXPECT_TRUE(parsed(at_limit).error.empty()) << parsed(at_limit).error;
