@@ -208,17 +208,24 @@ TEST(H2Backend, MaxH2ConnectionsBoundsTheConnectionsAndStreamsWaitForASlot) {
   EXPECT_EQ(server.max_open_per_connection(), 1);
 }
 
+// Answers without a length, each followed by `count` trailer fields
+// (x-t0, x-t1, ...), held back until released when `hold`.
+H2ServerScript trailing(int count, bool hold) {
+  H2ServerScript script;
+  script.content_length = false;
+  script.hold_trailers = hold;
+  for (int i = 0; i < count; ++i)
+    script.trailers.push_back({"x-t" + std::to_string(i), "v"});
+  return script;
+}
+
 // An h2 server's trailing HEADERS over the field limits (200 fields): the
 // codec keeps only those that fit, so relaying them would drop the rest
 // (gRPC's status among them) unseen. The response fails as an HTTP/1 one
 // with an oversized trailer section does, and none of the fields that fit
 // reaches the client; a server with a few trailers gets them relayed.
 TEST(H2Backend, ResponseTrailersOverTheLimitFailTheResponseAndNoneIsRelayed) {
-  H2ServerScript over;
-  over.content_length = false;
-  for (int i = 0; i < 250; ++i)
-    over.trailers.push_back({"x-t" + std::to_string(i), "v"});
-  H2TestServer server(over);
+  H2TestServer server(trailing(250, false));
   SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   RawConnection client(sluice.port("web"));
@@ -248,12 +255,7 @@ TEST(H2Backend, ResponseTrailersOverTheLimitFailTheResponseAndNoneIsRelayed) {
 // of the fields is relayed. Trailers within the limits that come late are
 // relayed as the last chunk's trailer section.
 TEST(H2Backend, ResponseTrailersOverTheLimitAfterTheHeadLeftCutTheBodyShort) {
-  H2ServerScript over;
-  over.content_length = false;
-  over.hold_trailers = true;
-  for (int i = 0; i < 250; ++i)
-    over.trailers.push_back({"x-t" + std::to_string(i), "v"});
-  H2TestServer server(over);
+  H2TestServer server(trailing(250, true));
   SluiceInstance sluice(one_backend_config(server.address(), "    protocol: h2c\n"));
   ASSERT_TRUE(sluice.ready()) << sluice.process().output();
   RawConnection client(sluice.port("web"));
