@@ -51,6 +51,33 @@ def cpu_ticks(pid):
     return total
 
 
+def task_ticks(pid):
+    """{thread id: utime + stime} for every thread of pid and its descendants:
+    how the work was split between a proxy's workers (threads or processes)."""
+    ticks = {}
+    for p in process_tree(pid):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{p}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                ticks[int(tid)] = int(fields[11]) + int(fields[12])
+            except OSError:
+                pass
+    return ticks
+
+
+def busiest_shares(before, after, count=2):
+    """The `count` largest per-thread shares (in %) of the CPU time spent
+    between two task_ticks readings, largest first."""
+    deltas = sorted((after[t] - before.get(t, 0) for t in after), reverse=True)
+    total = sum(deltas)
+    return [100.0 * d / total for d in deltas[:count]] if total > 0 else []
+
+
 def rss_bytes(pid):
     total = 0
     for p in process_tree(pid):
@@ -152,13 +179,14 @@ def to_ms(text):
     return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60000}[unit]
 
 
-def run_wrk(port, duration, connections, path="/", cpu=1, scheme="http", headers=()):
-    """wrk -t1 keep-alive load. errors = non-2xx/3xx answers + socket errors.
+def run_wrk(port, duration, connections, path="/", cpu=1, scheme="http", headers=(), threads=1):
+    """wrk keep-alive load (-t1 unless told). errors = non-2xx/3xx answers +
+    socket errors.
     scheme "https": over TLS (a handshake per connection, then keep-alive).
     headers: more request fields, "Name: value"."""
     extra = [a for h in headers for a in ("-H", h)]
     out = subprocess.run(
-        ["taskset", "-c", str(cpu), "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+        ["taskset", "-c", str(cpu), "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
         + extra + [f"{scheme}://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, timeout=duration + 60).stdout
     # Percentiles only from the "Latency Distribution" lines ("     99%    3.91ms"),

@@ -27,8 +27,8 @@ import shutil
 import sys
 import traceback
 
-from benchlib import (CLK_TCK, Service, cpu_pair, cpu_ticks, free_port, idle_after_burst,
-                      idle_memory, raise_nofile, run_ab, run_wrk)
+from benchlib import (CLK_TCK, Service, busiest_shares, cpu_pair, cpu_ticks, free_port,
+                      idle_after_burst, idle_memory, raise_nofile, run_ab, run_wrk, task_ticks)
 
 # "sluice-observed": sluice with what operators turn on (an admin listener
 # serving /metrics, a JSON access log to a file), to weigh their cost.
@@ -52,6 +52,23 @@ SCENARIOS = {
     "burst": ("idle after a burst", "burst", "/"),
 }
 IDLE_KINDS = ("idle", "burst")  # loads whose figure is bytes per idle connection
+
+
+def with_workers(scenario, workers):
+    """The key of a load run with `workers` workers per proxy: "ka" for one,
+    "ka-w2" for two (registered in SCENARIOS with its own label)."""
+    if workers == 1:
+        return scenario
+    key = f"{scenario}-w{workers}"
+    label, kind, path = SCENARIOS[scenario]
+    SCENARIOS[key] = (f"{label}, {workers} workers", kind, path)
+    return key
+
+
+def split_workers(key):
+    """("ka", 2) from "ka-w2"; ("ka", 1) from "ka"."""
+    base, _, w = key.rpartition("-w")
+    return (base, int(w)) if base and w.isdigit() else (key, 1)
 
 
 def small_body():
@@ -156,7 +173,8 @@ TLS_CIPHERSUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_
 TLS_CURVES = "X25519:P-256"
 
 
-def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=0, tls=None):
+def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=0, tls=None,
+                  workers=1):
     """`clients`: client connections the load will hold open at once. HAProxy's
     maxconn is raised to fit them; past half the descriptor limit it needs
     `no strict-limits` to start (it sizes for a backend connection per client,
@@ -169,7 +187,10 @@ def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=
 
     SLUICE_BENCH_EXTRA in the environment: top-level YAML added to sluice's
     configuration, to measure a feature's cost (e.g. an admin listener,
-    which turns /metrics counting on)."""
+    which turns /metrics counting on).
+
+    `workers`: sluice's `workers`, HAProxy's `nbthread`, nginx's
+    `worker_processes`; `cpu` may then name several CPUs ("0,1")."""
     d = workdir
     port = free_port()
     maxconn = max((nofile - 20) // 2, clients + 100)
@@ -208,7 +229,7 @@ access_log: {{path: {os.path.join(d, "access.log")}, format: json}}
 """
         with open(path, "w") as f:
             f.write(os.environ.get("SLUICE_BENCH_EXTRA", "") + f"""
-workers: 1
+workers: {workers}
 log: {{level: warn}}
 {observed}listeners:
   - name: web
@@ -230,7 +251,7 @@ backends:
         path = os.path.join(d, "haproxy.cfg")
         with open(path, "w") as f:
             f.write(f"""global
-  nbthread 1
+  nbthread {workers}
   # HAProxy sizes its descriptor table at 2 x maxconn + extra; state the
   # limit and keep maxconn under half of it (except for the burst load).
   ulimit-n {nofile}
@@ -256,7 +277,7 @@ backend app
     elif name == "nginx":
         path = os.path.join(d, "nginx.conf")
         with open(path, "w") as f:
-            f.write(f"""worker_processes 1;
+            f.write(f"""worker_processes {workers};
 worker_rlimit_nofile {nofile};
 pid {d}/nginx.pid;
 error_log {d}/nginx-error.log;
@@ -310,19 +331,26 @@ def count_lines(path):
 def measure(scenario, name, backend, args, workdir, cpus):
     proxy_cpu, load_cpu = cpus
     _, kind, path = SCENARIOS[scenario]
+    workers = split_workers(scenario)[1]
+    if workers > 1:
+        # Two workers on a 2-core machine: the proxy may run on every CPU,
+        # and so may the load (one wrk thread per worker); the backend stays
+        # where it is. The CPU per request is still the proxy's alone.
+        proxy_cpu = load_cpu = ",".join(map(str, sorted(set(cpus))))
     proxy = None
     if name != "direct":
         clients = args.burst_count if kind == "burst" else 0
         proxy = proxy_service(name, workdir, backend.port, proxy_cpu, args.sluice, args.nofile,
-                              clients).start()
+                              clients, workers=workers).start()
     port = proxy.port if proxy else backend.port
     try:
-        run_wrk(port, 1, args.connections, path, load_cpu)  # warm-up: pools exist
+        run_wrk(port, 1, args.connections, path, load_cpu, threads=workers)  # warm-up: pools exist
         a0, r0 = backend.status()
         p0 = cpu_ticks(proxy.pid) if proxy else None
+        t0 = task_ticks(proxy.pid) if proxy else None
         b0 = cpu_ticks(backend.pid)
         if kind == "wrk":
-            res = run_wrk(port, args.duration, args.connections, path, load_cpu)
+            res = run_wrk(port, args.duration, args.connections, path, load_cpu, threads=workers)
         elif kind == "ab":
             res = run_ab(port, args.ab_requests, args.ab_concurrency, path, load_cpu)
         elif kind == "idle":
@@ -334,6 +362,9 @@ def measure(scenario, name, backend, args, workdir, cpus):
                                    args.burst_wave, path)
             res["requests"] = res["idle_conns"]
         p1 = cpu_ticks(proxy.pid) if proxy else None
+        if proxy and workers > 1:
+            # Did every worker take its part? The two busiest threads' shares.
+            res["split"] = "/".join(f"{x:.0f}" for x in busiest_shares(t0, task_ticks(proxy.pid)))
         b1 = cpu_ticks(backend.pid)
         a1, r1 = backend.status()
         # The second status reading is one connection and one request.
@@ -402,6 +433,10 @@ def run(args, tmp):
     # The burst holds exactly the issue's count: HAProxy's maxconn is raised for it.
     args.burst_count = min(args.idle_connections, args.nofile - 200)
     args.burst_wave = getattr(args, "burst_wave", BURST_WAVE)
+    worker_counts = [int(w) for w in str(getattr(args, "workers", "1")).split(",") if w]
+    if any(w < 1 for w in worker_counts):
+        raise SystemExit("--workers: counts of 1 or more")
+    scenarios = [with_workers(s, w) for w in worker_counts for s in scenarios]
     cpus = cpu_pair()
     old_affinity = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {cpus[1]})  # this script with the load, away from the proxy
@@ -469,9 +504,33 @@ def print_variant_ratio(results, scenarios, top, bottom):
               + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + " |")
 
 
+def print_scaling(results, proxies, scenarios):
+    """Each proxy against itself with one worker (issue 20: two workers).
+    On a 2-core machine the load shares the CPUs, so requests/s cannot double;
+    the CPU per request shows whether the workers get in each other's way."""
+    rows = [(s, *split_workers(s)) for s in scenarios if split_workers(s)[1] > 1]
+    rows = [(s, base, w) for s, base, w in rows if base in scenarios and base not in IDLE_KINDS]
+    if not rows:
+        return
+    print("\n| proxy | load | workers | CPU-µs/req, N workers / 1 (flat is 1.00) "
+          "| req/s, N workers / 1 |")
+    print("|---|---|---|---|---|")
+    for name in proxies:
+        if name == "direct":
+            continue
+        for key, base, w in rows:
+            n = [r for r in results if r["proxy"] == name and r["scenario"] == key]
+            one = [r for r in results if r["proxy"] == name and r["scenario"] == base]
+            cells = [ratio(mean(n, "cpu_us_per_req"), mean(one, "cpu_us_per_req")),
+                     ratio(mean(n, "rps"), mean(one, "rps"))]
+            print(f"| {name} | {SCENARIOS[base][0]} | {w} | "
+                  + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + " |")
+
+
 def print_table(results, proxies, scenarios, args):
     print(f"\n## Proxy: one nginx backend, one worker per proxy, proxy on CPU {cpu_pair()[0]}, "
-          f"backend + load on CPU {cpu_pair()[1]}\n")
+          f"backend + load on CPU {cpu_pair()[1]} (loads marked \"N workers\": the proxy "
+          f"with N, proxy and load (wrk -tN) on every CPU, the backend where it was)\n")
     print(f"wrk -t1 -c{args.connections} -d{args.duration}s; ab -n {args.ab_requests} "
           f"-c {args.ab_concurrency} (no -k); {args.idle_count} idle keep-alive client connections; "
           f"burst: {args.burst_count} clients arriving {args.burst_wave} at a time, one GET each, "
@@ -493,6 +552,8 @@ def print_table(results, proxies, scenarios, args):
             err += f" ({r['non_2xx']} non-2xx)"
         if r.get("note"):
             err += f" {r['note']}"
+        if r.get("split"):
+            err += f" (busiest threads: {r['split']} % of its CPU)"
         print(f"| {label} | {r['proxy']} | {r['round']} "
               f"| {'—' if idle else fmt(r['rps'], '.0f')} "
               f"| {'—' if idle else fmt(r['p50_ms'], '.2f')} | {'—' if idle else fmt(r['p99_ms'], '.2f')} "
@@ -501,6 +562,7 @@ def print_table(results, proxies, scenarios, args):
               f"| {fmt(r['idle_bytes'], '.0f') + ' (' + str(r['idle_conns']) + ')' if idle else '—'} "
               f"| {err} |")
 
+    print_scaling(results, proxies, scenarios)
     if "sluice" not in proxies:
         return
     if "sluice-observed" in proxies:

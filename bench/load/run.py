@@ -223,6 +223,10 @@ def main():
     ap.add_argument("--proxy-loads", default=",".join(proxy_bench.SCENARIOS),
                     help="proxy loads: ka (keep-alive /), ka64k, newconn (ab), idle, burst\n"
                          "(burst: --idle-connections clients arriving --burst-wave at a time)")
+    ap.add_argument("--workers", default="1",
+                    help="proxy scenario: worker counts to run each load with, e.g. 1,2\n"
+                         "(sluice workers, HAProxy nbthread, nginx worker_processes; with more\n"
+                         "than one, proxy and load share every CPU; a scaling table follows)")
     ap.add_argument("--burst-wave", type=int, default=proxy_bench.BURST_WAVE,
                     help="clients arriving together in the burst load (200)")
     ap.add_argument("--rounds", type=int, default=2)
