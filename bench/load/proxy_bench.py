@@ -190,8 +190,13 @@ def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=
     which turns /metrics counting on).
 
     `workers`: sluice's `workers`, HAProxy's `nbthread`, nginx's
-    `worker_processes`; `cpu` may then name several CPUs ("0,1")."""
+    `worker_processes`; `cpu` may then name several CPUs ("0,1").
+
+    PEERS_DEFER_ACCEPT=1 in the environment: HAProxy's `defer-accept` and
+    nginx's `deferred` on their listeners, the TCP_DEFER_ACCEPT sluice's http
+    listeners have by default, to weigh the default against peers with it."""
     d = workdir
+    peers_defer = os.environ.get("PEERS_DEFER_ACCEPT") == "1"
     port = free_port()
     maxconn = max((nofile - 20) // 2, clients + 100)
     strict = "" if 2 * maxconn + 20 <= nofile else "\n  no strict-limits"
@@ -265,7 +270,7 @@ defaults
   timeout connect 5s
   timeout http-keep-alive 300s
 frontend web
-  bind 127.0.0.1:{port}{haproxy_tls}
+  bind 127.0.0.1:{port}{haproxy_tls}{" defer-accept" if peers_defer else ""}
   option forwardfor
   http-request set-header X-Forwarded-Proto {scheme}
   http-request set-header X-Forwarded-Host %[req.hdr(host)]
@@ -298,7 +303,7 @@ http {{
     keepalive_timeout 300s;
   }}
   server {{
-    listen 127.0.0.1:{port}{" ssl" if tls else ""} backlog=4096;{nginx_tls}
+    listen 127.0.0.1:{port}{" ssl" if tls else ""}{" deferred" if peers_defer else ""} backlog=4096;{nginx_tls}
     location / {{
       proxy_pass http://app;
       proxy_http_version 1.1;

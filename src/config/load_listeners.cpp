@@ -2,6 +2,7 @@
 // connections, and the limits an http listener puts on each request.
 #include "config/block_loaders.h"
 #include "config/suggest.h"
+#include "config/units.h"
 
 namespace sluice::config {
 
@@ -72,6 +73,31 @@ void load_limits(Walker& w, const yaml::Node& n, const Block& b, Listener& l) {
   std::uint64_t body = 0;
   if (w.size_field(n, "max_body_size", b, body)) l.max_body_size = body;
   w.opt_int(n, "max_connections", b, 1, 10'000'000, l.max_connections);
+}
+
+// A silent client waits this long in the kernel, unseen by limits and logs:
+// two minutes is already far past any header timeout.
+constexpr Duration kMaxDeferAccept = std::chrono::seconds(120);
+
+// `defer_accept`: true (1s), false (off), or how long a silent client may
+// wait in the kernel before a worker takes it.
+void load_defer_accept(Walker& w, const yaml::Node& n, const Block& b, Listener& l) {
+  const yaml::Node v = field(n, "defer_accept");
+  std::string text;
+  if (!v.IsDefined() || !w.scalar(v, b.at("defer_accept"), text)) return;
+  if (text == "true" || text == "false") {
+    l.defer_accept = text == "true" ? Duration(std::chrono::seconds(1)) : Duration(0);
+    return;
+  }
+  const auto d = parse_duration(text);
+  if (!d) {
+    w.error(v, b.at("defer_accept") + ": expected true, false or a duration such as 1s, got " +
+                   quote(text));
+  } else if (*d > kMaxDeferAccept) {
+    w.error(v, b.at("defer_accept") + ": at most 120s, got " + quote(text));
+  } else {
+    l.defer_accept = *d;
+  }
 }
 
 void load_min_body_rate(Walker& w, const yaml::Node& r, const Block& rb, MinBodyRate& rate) {
@@ -231,6 +257,7 @@ void load_listener(Walker& w, const yaml::Node& n, std::size_t index, std::strin
                         "max_header_count",
                         "max_body_size",
                         "max_connections",
+                        "defer_accept",
                         "keep_alive_header",
                         "proxy_protocol",
                         "tls",
@@ -248,6 +275,7 @@ void load_listener(Walker& w, const yaml::Node& n, std::size_t index, std::strin
     load_timeouts(w, t, b.child("timeouts"), l.timeouts);
   }
   load_limits(w, n, b, l);
+  load_defer_accept(w, n, b, l);
   w.bool_field(n, "keep_alive_header", b, l.keep_alive_header);
   w.bool_field(n, "proxy_protocol", b, l.proxy_protocol);
   w.bool_field(n, "keep_underscore_fields", b, l.keep_underscore_fields);

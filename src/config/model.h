@@ -155,6 +155,11 @@ struct Listener {
   // Open client connections across all workers; at the cap new ones wait
   // in the kernel's accept queue. None = no cap (descriptors are the limit).
   std::optional<std::uint64_t> max_connections;
+  // TCP_DEFER_ACCEPT: a connection reaches a worker with its first bytes, or
+  // after this long for a client that sends nothing; zero: at once. Absent:
+  // 1s on http listeners (the client speaks first), zero on tcp ones (a
+  // server-first protocol's greeting must not wait).
+  std::optional<Duration> defer_accept;
   bool keep_alive_header = false;  // add "Connection: keep-alive" + "Keep-Alive: timeout=N" to 1.1
   bool proxy_protocol = false;     // expect a PROXY protocol v1/v2 header before any byte
   std::optional<Tls> tls;          // absent: plain text

@@ -1,5 +1,7 @@
 #include "core/listener.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +24,11 @@ Result<int> open_listening_socket(const SocketAddress& addr, int backlog) {
     return Error::from_errno(e);
   }
   return fd;
+}
+
+bool set_defer_accept(int fd, unsigned seconds) {
+  const int value = static_cast<int>(seconds);
+  return setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &value, sizeof value) == 0;
 }
 
 Listener::Listener(EventLoop& loop, int fd, std::shared_ptr<ListenerCap> cap)

@@ -17,6 +17,14 @@ namespace sluice {
 // Creates a non-blocking listening socket with SO_REUSEADDR and SO_REUSEPORT.
 Result<int> open_listening_socket(const SocketAddress& addr, int backlog = 4096);
 
+// TCP_DEFER_ACCEPT: the kernel completes a connection for accept(2) only
+// once its first bytes arrive (or, for a client that sends nothing, after
+// about `seconds`: the kernel rounds to its SYN-ACK retransmissions, 1, 3,
+// 7, 15, 31 s...). One wake-up per new connection instead of two; only for
+// protocols where the client speaks first. 0 turns it off. False when the
+// socket refuses it (not TCP).
+bool set_defer_accept(int fd, unsigned seconds);
+
 struct Accepted {
   int fd = -1;  // non-blocking, close-on-exec, TCP_NODELAY (from the listener)
   SocketAddress peer;

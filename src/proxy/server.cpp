@@ -86,6 +86,16 @@ void Server::apply_caps(const Snapshot& snap) {
     slots_[ls->slot].cap->configure(ls->name, ls->max_connections);
 }
 
+void Server::apply_socket_options(const Snapshot& snap) const {
+  for (const auto& ls : snap.listeners) {
+    for (int fd : slots_[ls->slot].fds) {
+      // Refused only by a socket that is not TCP (a handed-over one):
+      // nothing to defer there.
+      (void)set_defer_accept(fd, ls->defer_accept_s);
+    }
+  }
+}
+
 Server::~Server() {
   request_stop(0);
   join();
@@ -192,6 +202,7 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
     for (std::size_t i = 0; i < slots_[slot].fds.size(); ++i)
       workers_[i % workers_.size()]->add_listener(slot, slots_[slot].fds[i], slots_[slot].cap);
   }
+  apply_socket_options(*snap);
   for (auto& [listen, fds] : inherited) {
     spdlog::info("no listener is configured on {}: closing its inherited socket(s)", listen);
     for (int fd : fds)
@@ -438,6 +449,7 @@ void Server::publish(const std::shared_ptr<const Snapshot>& next, std::vector<Sl
   // Before the workers accept on an added listener; a kept listener's
   // count carries over, only its cap changes.
   apply_caps(*next);
+  apply_socket_options(*next);
   auto published = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     WorkerContext* ctx = contexts_[i].get();

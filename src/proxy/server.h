@@ -202,6 +202,9 @@ class Server {
   static std::vector<balance::HealthTarget> health_targets(const Snapshot& snap);
   // Gives each listener's cap its max_connections and name.
   void apply_caps(const Snapshot& snap);
+  // Socket options the listeners' settings ask for (defer_accept), on
+  // their open sockets: after start opens them, and at each reload.
+  void apply_socket_options(const Snapshot& snap) const;
   // A resolver for `snap`'s named servers, not started.
   std::unique_ptr<Resolver> make_resolver(const Snapshot& snap);
   std::vector<std::size_t> assign_slots(const config::Config& config,

@@ -220,6 +220,15 @@ void build_listener_extras(const config::Config& config, const config::Listener&
 
 namespace {
 
+// TCP_DEFER_ACCEPT in the kernel's unit, whole seconds (rounded up: 500ms
+// still defers). Absent: on for http, whose clients always speak first
+// (a request, a TLS ClientHello, a PROXY header, the h2 preface), and
+// off for tcp, which may carry a protocol whose server speaks first.
+unsigned defer_accept_seconds(const config::Listener& lc) {
+  if (!lc.defer_accept) return lc.protocol == config::Protocol::http ? 1 : 0;
+  return static_cast<unsigned>((lc.defer_accept->count() + 999) / 1000);
+}
+
 // Each definition's middleware, kept from the previous build when it is
 // unchanged.
 std::vector<std::shared_ptr<middleware::Middleware>> build_middlewares(
@@ -309,6 +318,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
     if (lc.max_connections) ls->max_connections = static_cast<std::size_t>(*lc.max_connections);
     ls->keep_alive_header = lc.keep_alive_header;
     ls->proxy_protocol = lc.proxy_protocol;
+    ls->defer_accept_s = defer_accept_seconds(lc);
     ls->keep_underscore_fields = lc.keep_underscore_fields;
     ls->keep_escaped_slashes = lc.escaped_slashes == config::EscapedSlashes::keep;
     set_http2(lc, *ls);

@@ -52,7 +52,9 @@ struct ListenerSettings {
   std::size_t max_fields = 100;
   std::optional<std::uint64_t> max_body_bytes;  // 413 above this
   std::size_t max_connections = SIZE_MAX;       // open client connections; SIZE_MAX: no cap
-  bool proxy_protocol = false;     // a PROXY v1/v2 header comes first on every connection
+  bool proxy_protocol = false;  // a PROXY v1/v2 header comes first on every connection
+  // TCP_DEFER_ACCEPT on its sockets, whole seconds; 0: off (config::Listener).
+  unsigned defer_accept_s = 0;
   std::size_t backend_index = 0;   // tcp listeners: the backend they forward to
   bool keep_alive_header = false;  // announce Connection: keep-alive + Keep-Alive: timeout=N
   std::string keep_alive_fields;   // the two lines above, prepared
