@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,17 +16,19 @@ namespace {
 // /proc/sys/fs/pipe-max-size's default (an unprivileged process's ceiling).
 constexpr int kPipeBytes = 1 << 20;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Process::Process(std::vector<std::string> argv, std::string workdir) {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  stop_fd_ = eventfd(0, EFD_CLOEXEC);
+  if (stop_fd_ < 0) throw std::runtime_error("eventfd failed");
+  // Built before fork: other Processes' readers are threads, and the child
+  // should do no more than it must before exec.
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(a.data());
+  args.push_back(nullptr);
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -34,98 +37,116 @@ Process::Process(std::vector<std::string> argv, std::string workdir) {
     dup2(pipefd[1], 1);
     dup2(pipefd[1], 2);
     if (!workdir.empty() && chdir(workdir.c_str()) != 0) _exit(126);
-    std::vector<char*> args;
-    for (auto& a : argv)
-      args.push_back(a.data());
-    args.push_back(nullptr);
     execvp(args[0], args.data());
     _exit(127);
   }
   close(pipefd[1]);
   out_fd_ = pipefd[0];
   fcntl(out_fd_, F_SETFL, O_NONBLOCK);
-  // The output is read when a test looks at it: until then a child that
-  // writes more than the pipe holds blocks in write(2), and etcd blocked so
-  // holding its log's lock (a 316 KB warning line naming every key of a
-  // slow transaction) answered nothing. As much room as the kernel gives.
+  // Room for a burst while the reader is not running.
   fcntl(out_fd_, F_SETPIPE_SZ, kPipeBytes);
+  reader_ = std::thread([this] { read_output(); });
 }
 
 Process::~Process() {
   if (running()) stop(SIGKILL, std::chrono::seconds(10));
-  if (out_fd_ >= 0) close(out_fd_);
+  // A child it started (a binary upgrade's successor) may still hold the
+  // pipe open: no EOF would come, so the reader is told to stop.
+  const std::uint64_t one = 1;
+  [[maybe_unused]] const auto n = write(stop_fd_, &one, sizeof one);
+  reader_.join();
+  close(out_fd_);
+  close(stop_fd_);
 }
 
-bool Process::pump(int timeout_ms) {
-  if (out_fd_ < 0) return false;
-  pollfd p{out_fd_, POLLIN, 0};
-  if (poll(&p, 1, timeout_ms) <= 0) return true;
-  char buf[4096];
+void Process::read_output() {
   while (true) {
-    ssize_t n = read(out_fd_, buf, sizeof buf);
+    pollfd p[2] = {{out_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    if (poll(p, 2, -1) < 0 && errno != EINTR) break;
+    if (p[1].revents != 0) break;
+    std::lock_guard lock(mutex_);
+    const bool open = drain_locked();
+    changed_.notify_all();
+    if (!open) return;
+  }
+  std::lock_guard lock(mutex_);
+  eof_ = true;
+  changed_.notify_all();
+}
+
+bool Process::drain_locked() {
+  // Reads and appends under one lock, whoever calls: the reader thread or
+  // a test thread that wants what was written up to now.
+  char buf[16384];
+  while (!eof_) {
+    const ssize_t n = read(out_fd_, buf, sizeof buf);
     if (n > 0) {
       output_.append(buf, static_cast<std::size_t>(n));
-      continue;
+    } else if (n == 0) {
+      eof_ = true;
+    } else if (errno != EINTR) {
+      break;  // EAGAIN: nothing more for now
     }
-    if (n == 0) {
-      close(out_fd_);
-      out_fd_ = -1;
-      return false;
-    }
-    return true;  // EAGAIN
   }
+  return !eof_;
+}
+
+template <typename Done>
+bool Process::wait_until(Done done, std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  changed_.wait_until(lock, deadline, [&] { return done() || eof_; });
+  return done();
 }
 
 const std::string& Process::output() {
-  while (out_fd_ >= 0) {
-    pollfd p{out_fd_, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0) break;
-    if (!pump(0)) break;
-  }
-  return output_;
+  std::lock_guard lock(mutex_);
+  drain_locked();  // all a child that has exited wrote
+  copy_ = output_;
+  return copy_;
 }
 
-std::optional<std::string> Process::wait_for_line(const std::string& needle,
-                                                  std::chrono::milliseconds timeout) {
-  const auto deadline = now_ms() + timeout.count();
-  while (true) {
-    // Look for a complete line containing the needle.
-    std::size_t pos = output_.find(needle, 0);
-    while (pos != std::string::npos) {
-      const std::size_t end = output_.find('\n', pos);
-      if (end != std::string::npos) {
-        const std::size_t begin = output_.rfind('\n', pos);
-        const std::size_t from = begin == std::string::npos ? 0 : begin + 1;
-        return output_.substr(from, end - from);
-      }
-      break;
-    }
-    const auto left = deadline - now_ms();
-    if (left <= 0) return std::nullopt;
-    if (!pump(static_cast<int>(left)) && output_.find(needle) == std::string::npos) {
-      return std::nullopt;
-    }
-  }
+namespace {
+
+// The complete line (without its newline) holding the first `needle`
+// whose line has ended.
+std::optional<std::string> line_with(const std::string& text, const std::string& needle) {
+  const std::size_t pos = text.find(needle);
+  if (pos == std::string::npos) return std::nullopt;
+  const std::size_t end = text.find('\n', pos);
+  if (end == std::string::npos) return std::nullopt;
+  const std::size_t begin = text.rfind('\n', pos);
+  const std::size_t from = begin == std::string::npos ? 0 : begin + 1;
+  return text.substr(from, end - from);
 }
 
-std::size_t Process::count(const std::string& needle) {
-  output();
+std::size_t occurrences(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
-  for (std::size_t pos = output_.find(needle); pos != std::string::npos;
-       pos = output_.find(needle, pos + needle.size()))
+  for (std::size_t pos = text.find(needle); pos != std::string::npos;
+       pos = text.find(needle, pos + needle.size()))
     ++n;
   return n;
 }
 
+}  // namespace
+
+std::optional<std::string> Process::wait_for_line(const std::string& needle,
+                                                  std::chrono::milliseconds timeout) {
+  std::optional<std::string> line;
+  wait_until([&] { return (line = line_with(output_, needle)).has_value(); },
+             std::chrono::steady_clock::now() + timeout);
+  return line;
+}
+
+std::size_t Process::count(const std::string& needle) {
+  std::lock_guard lock(mutex_);
+  drain_locked();
+  return occurrences(output_, needle);
+}
+
 bool Process::wait_for_count(const std::string& needle, std::size_t n,
                              std::chrono::milliseconds timeout) {
-  const auto deadline = now_ms() + timeout.count();
-  while (count(needle) < n) {
-    const auto left = deadline - now_ms();
-    if (left <= 0) return false;
-    if (!pump(static_cast<int>(left))) return count(needle) >= n;
-  }
-  return true;
+  return wait_until([&] { return occurrences(output_, needle) >= n; },
+                    std::chrono::steady_clock::now() + timeout);
 }
 
 bool Process::running() {
@@ -141,17 +162,20 @@ bool Process::running() {
 }
 
 int Process::wait(std::chrono::milliseconds timeout) {
-  const auto deadline = now_ms() + timeout.count();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (running()) {
-    if (now_ms() > deadline) return -1;
-    // Reading output keeps the child from blocking on a full pipe; its EOF
-    // (the child exiting) wakes us without a sleep.
-    if (!pump(20)) {
-      int st;
-      if (waitpid(pid_, &st, 0) == pid_) {
-        exited_ = true;
-        status_ = st;
-      }
+    if (std::chrono::steady_clock::now() > deadline) return -1;
+    // The pipe's EOF (the child exiting) wakes us without a sleep; a child
+    // whose own child keeps the pipe open is looked at every 20 ms.
+    bool ended = false;
+    {
+      std::unique_lock lock(mutex_);
+      ended = changed_.wait_for(lock, std::chrono::milliseconds(20), [this] { return eof_; });
+    }
+    int st;
+    if (ended && waitpid(pid_, &st, 0) == pid_) {
+      exited_ = true;
+      status_ = st;
     }
   }
   return status_;

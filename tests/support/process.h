@@ -1,13 +1,20 @@
 // Starts a child process (the sluice binary, nginx, ...) with its stderr and
 // stdout on a pipe, lets a test wait for a line to appear (an event, never a
 // sleep), and stops it by PID when the test ends.
+//
+// A thread of its own reads the pipe from the start, whether or not a test
+// looks: a child never blocks writing its output. (etcd once did, holding
+// its log's lock behind a 316 KB warning line, and answered nothing.)
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace sluice::test {
@@ -30,7 +37,9 @@ class Process {
   bool wait_for_count(const std::string& needle, std::size_t n,
                       std::chrono::milliseconds timeout = std::chrono::seconds(20));
   std::size_t count(const std::string& needle);
-  // Everything printed so far (stdout and stderr interleaved).
+  // Everything printed so far (stdout and stderr interleaved). A copy the
+  // calling test thread keeps until its next call: the reader may be
+  // appending meanwhile.
   const std::string& output();
   // Sends `sig` and waits for the exit; returns the exit status as from
   // waitpid (use WIFEXITED/WEXITSTATUS), or -1 after `timeout`.
@@ -40,13 +49,23 @@ class Process {
   bool running();
 
  private:
-  bool pump(int timeout_ms);  // reads available output; false on EOF
+  void read_output();   // the reader thread: until EOF or stop_fd_
+  bool drain_locked();  // reads what the pipe holds now; false at EOF
+  // Waits until `done` (called under the lock) holds, EOF, or `deadline`.
+  template <typename Done>
+  bool wait_until(Done done, std::chrono::steady_clock::time_point deadline);
+
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd: the destructor wakes the reader with it
   int status_ = -1;
   bool exited_ = false;
-  std::string output_;
-  std::size_t scanned_ = 0;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string output_;  // guarded by mutex_
+  bool eof_ = false;    // guarded by mutex_
+  std::string copy_;    // what output() returned last
+  std::thread reader_;
 };
 
 // Runs a command to completion and returns its exit status and output.
