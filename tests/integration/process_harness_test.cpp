@@ -33,7 +33,16 @@ TEST(ProcessHarness, AChildWritingFourTimesWhatItsPipeHoldsGoesOnWithoutTheTestR
   Process child({"bash", "-c",
                  "head -c 4000000 /dev/zero; exec 3<>/dev/tcp/127.0.0.1/" + port + "; echo >&3"});
   pollfd p{listener, POLLIN, 0};
-  EXPECT_EQ(::poll(&p, 1, 20'000), 1) << "the child is still blocked writing its output";
+  ASSERT_EQ(::poll(&p, 1, 20'000), 1) << "the child is still blocked writing its output";
+  // Accepted and read to its end before the listener closes: closing it
+  // with the connection still queued would reset it under the child's
+  // write, and the child would exit 1.
+  const int conn = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  ASSERT_GE(conn, 0);
+  char buf[16];
+  while (::read(conn, buf, sizeof buf) > 0) {
+  }
+  ::close(conn);
   ::close(listener);
   EXPECT_EQ(child.wait(), 0);
   EXPECT_EQ(child.output().size(), 4'000'000u);
