@@ -16,11 +16,15 @@ namespace {
 
 thread_local EventLoop* current_loop = nullptr;
 
-std::uint64_t monotonic_ms() {
+std::uint64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000 +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000000;
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000 +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint64_t monotonic_ms() {
+  return monotonic_ns() / 1000000;
 }
 
 // epoll data for the loop's own eventfd: a null handler pointer.
@@ -109,6 +113,30 @@ int EventLoop::epoll_timeout_ms() const {
   return *t > INT_MAX ? INT_MAX : static_cast<int>(*t);
 }
 
+int EventLoop::wait(epoll_event* events, int max_events) {
+  const int timeout = epoll_timeout_ms();
+  if (timeout == 0 || idle_poll_.max_ns() == 0)
+    return epoll_wait(epoll_fd_, events, max_events, timeout);
+  // Events already waiting: the loop is not idle, and there is nothing to
+  // learn about how long its idle spells last.
+  int n = epoll_wait(epoll_fd_, events, max_events, 0);
+  if (n != 0) return n;
+  // Idle: poll through the window before sleeping (core/idle_poll.h says why).
+  const std::uint64_t idle_since = monotonic_ns();
+  if (const std::uint64_t window = idle_poll_.window_ns(); window != 0) {
+    do {
+      n = epoll_wait(epoll_fd_, events, max_events, 0);
+    } while (n == 0 && monotonic_ns() - idle_since < window);
+    if (n != 0) {
+      if (n > 0) idle_poll_.caught();
+      return n;
+    }
+  }
+  n = epoll_wait(epoll_fd_, events, max_events, timeout);
+  if (n > 0) idle_poll_.slept(monotonic_ns() - idle_since);
+  return n;
+}
+
 void EventLoop::run() {
   EventLoop* previous = current_loop;
   current_loop = this;
@@ -118,7 +146,7 @@ void EventLoop::run() {
   while (true) {
     run_ready();
     if (stopping_) break;
-    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, epoll_timeout_ms());
+    const int n = wait(events, kMaxEvents);
     now_ms_ = monotonic_ms();
     if (n < 0 && errno != EINTR) std::abort();  // a broken epoll fd is unrecoverable
     bool posted = false;

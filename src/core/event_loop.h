@@ -9,8 +9,11 @@
 #include <mutex>
 #include <vector>
 
+#include "core/idle_poll.h"
 #include "core/result.h"
 #include "core/timer_wheel.h"
+
+struct epoll_event;
 
 namespace sluice {
 
@@ -45,6 +48,10 @@ class EventLoop {
   // Queues `h` to resume on the next turn of the loop.
   void schedule(std::coroutine_handle<> h) { ready_.push_back(h); }
 
+  // The longest the loop polls for events before it sleeps, while its idle
+  // spells are short (core/idle_poll.h); 0: it sleeps at once. Loop thread.
+  void set_busy_poll(std::uint64_t max_ns) { idle_poll_.set_max(max_ns); }
+
   // Monotonic milliseconds, read once per loop iteration.
   std::uint64_t now_ms() const { return now_ms_; }
   // Reads the clock again; for code that runs outside the loop's turn.
@@ -59,12 +66,14 @@ class EventLoop {
   void run_ready();
   void run_posted();
   int epoll_timeout_ms() const;
+  int wait(::epoll_event* events, int max_events);
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   bool stopping_ = false;
   std::uint64_t now_ms_ = 0;
   TimerWheel timers_;
+  IdlePoll idle_poll_;
   std::vector<std::coroutine_handle<>> ready_;
   std::vector<std::coroutine_handle<>> running_;
   std::mutex posted_mutex_;
