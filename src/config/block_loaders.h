@@ -15,6 +15,7 @@
 namespace sluice::config {
 
 // load_top_level.cpp: workers, forwarded, shutdown, log.
+void load_busy_poll(Walker& w, const yaml::Node& n, std::chrono::microseconds& busy_poll);
 void load_workers(Walker& w, const yaml::Node& n, int& workers);
 void load_forwarded(Walker& w, const yaml::Node& n, Forwarded& forwarded);
 void load_shutdown(Walker& w, const yaml::Node& n, Shutdown& shutdown);

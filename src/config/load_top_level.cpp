@@ -1,4 +1,4 @@
-// The small top-level blocks: workers, forwarded, shutdown and log
+// The small top-level blocks: workers, busy_poll, forwarded, shutdown and log
 // (docs/config.md, "Top level" and the sections after "admin").
 #include <cassert>
 #include <charconv>
@@ -29,6 +29,32 @@ void load_workers(Walker& w, const yaml::Node& n, int& workers) {
     w.error(n, "workers: expected auto or a whole number from 1 to 1024, got " + quote(v));
   } else {
     workers = static_cast<int>(x);
+  }
+}
+
+// A window past a millisecond is no longer "the next event is a moment
+// away": it is a worker burning a CPU.
+constexpr std::chrono::microseconds kMaxBusyPoll{1000};
+constexpr std::chrono::microseconds kDefaultBusyPoll{25};
+
+// `busy_poll`: true (25us), false (off), or a duration in us or ms.
+void load_busy_poll(Walker& w, const yaml::Node& n, std::chrono::microseconds& busy_poll) {
+  std::string v;
+  if (!w.scalar(n, "busy_poll", v)) return;
+  if (v == "true" || v == "false") {
+    busy_poll = v == "true" ? kDefaultBusyPoll : std::chrono::microseconds(0);
+    return;
+  }
+  long long x = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  const std::string_view unit(end, static_cast<std::size_t>(v.data() + v.size() - end));
+  const long long scale = unit == "us" ? 1 : unit == "ms" ? 1000 : (unit.empty() && x == 0) ? 1 : 0;
+  if (v.empty() || ec != std::errc{} || x < 0 || scale == 0) {
+    w.error(n, "busy_poll: expected true, false or a duration such as 25us, got " + quote(v));
+  } else if (x > kMaxBusyPoll.count() / scale) {
+    w.error(n, "busy_poll: at most 1ms, got " + quote(v));
+  } else {
+    busy_poll = std::chrono::microseconds(x * scale);
   }
 }
 

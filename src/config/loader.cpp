@@ -23,13 +23,15 @@ namespace {
 
 void load_root(Walker& w, const yaml::Node& root, std::string_view base_dir, Config& c) {
   const Block top{"", ""};
-  if (!w.map_with_keys(
-          root, top,
-          {"workers", "admin", "listeners", "routes", "backends", "forwarded", "shutdown", "log",
-           "watch", "middlewares", "request_id", "tracing", "access_log", "metrics", "provider"})) {
+  if (!w.map_with_keys(root, top,
+                       {"workers", "busy_poll", "admin", "listeners", "routes", "backends",
+                        "forwarded", "shutdown", "log", "watch", "middlewares", "request_id",
+                        "tracing", "access_log", "metrics", "provider"})) {
     return;
   }
   if (const yaml::Node n = field(root, "workers"); n.IsDefined()) load_workers(w, n, c.workers);
+  if (const yaml::Node n = field(root, "busy_poll"); n.IsDefined())
+    load_busy_poll(w, n, c.busy_poll);
   if (const yaml::Node a = field(root, "admin"); a.IsDefined()) {
     Admin admin;
     if (load_admin(w, a, base_dir, admin)) c.admin = std::move(admin);

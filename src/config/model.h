@@ -430,6 +430,9 @@ struct Config {
   std::string file;    // where it was loaded from
   std::string source;  // the text it was loaded from, as read (GET /config shows it)
   int workers = 0;     // worker threads; 0 = auto: one per core
+  // The longest a worker polls for events before it sleeps, while its idle
+  // spells are short (core/idle_poll.h); 0: it sleeps at once.
+  std::chrono::microseconds busy_poll{25};
   std::optional<Admin> admin;
   std::vector<Listener> listeners;
   std::vector<Route> routes;

@@ -166,6 +166,7 @@ bool Server::start(std::string& error, InheritedSockets inherited) {
   std::vector<UpstreamPool*> pools;
   for (unsigned i = 0; i < snap->workers; ++i) {
     auto worker = std::make_unique<Worker>(i, nullptr, buffer_bytes);
+    worker->loop().set_busy_poll(snap->busy_poll_ns);
     auto ctx = std::make_unique<WorkerContext>(i, worker->loop(), destinations);
     ctx->snapshot = snapshot_;
     if (snap->metrics) {
@@ -464,6 +465,7 @@ void Server::publish(const std::shared_ptr<const Snapshot>& next, std::vector<Sl
       opens.push_back({s, slots_[s].fds[i], slots_[s].cap});
     worker->loop().post([ctx, worker, next, published, opens, removed] {
       ctx->snapshot = next;
+      worker->loop().set_busy_poll(next->busy_poll_ns);
       if (ctx->metrics) ctx->metrics->adopt(next->metrics);
       for (const auto& open : opens)
         worker->open_listener(open.slot, open.fd, open.cap);

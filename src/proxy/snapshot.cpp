@@ -294,6 +294,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const config::Config& config,
   snap->generation = inputs.generation;
   snap->workers = config.workers > 0 ? static_cast<unsigned>(config.workers)
                                      : std::max(1u, std::thread::hardware_concurrency());
+  snap->busy_poll_ns = static_cast<std::uint64_t>(config.busy_poll.count()) * 1000;
   const auto forwarded = std::make_shared<const ForwardedPolicy>(build_forwarded(config.forwarded));
   const auto middlewares = build_middlewares(config, inputs, snap->workers);
   snap->identity = std::make_shared<const IdentityPolicy>(build_identity_policy(config));

@@ -105,8 +105,9 @@ struct Snapshot {
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
 
-  std::uint64_t generation = 0;  // 1 for the configuration loaded at start
-  unsigned workers = 1;          // resolved: never 0
+  std::uint64_t generation = 0;    // 1 for the configuration loaded at start
+  unsigned workers = 1;            // resolved: never 0
+  std::uint64_t busy_poll_ns = 0;  // each worker's longest poll before it sleeps
   std::vector<std::shared_ptr<const ListenerSettings>> listeners;  // configuration order
   std::vector<std::shared_ptr<const ListenerSettings>> slots;      // by slot; null: no listener
   std::shared_ptr<const route::RouteTable> routes;

@@ -159,6 +159,7 @@ backends:
   ASSERT_TRUE(r.ok()) << dump(r);
   const Config& c = *r.config;
   EXPECT_EQ(c.workers, 0);
+  EXPECT_EQ(c.busy_poll, std::chrono::microseconds(25));
   EXPECT_FALSE(c.admin);
   EXPECT_TRUE(c.forwarded.x_forwarded_for);
   EXPECT_TRUE(c.forwarded.x_forwarded_proto);
@@ -624,6 +625,17 @@ TEST(ConfigLoader, EachMistakeIsReported) {
       {"forwarded: {x_forwarded_for: maybe}", 3, 30,
        "forwarded.x_forwarded_for: expected true or false, got 'maybe'"},
       {"workers: 0", 3, 10, "workers: expected auto or a whole number from 1 to 1024, got '0'"},
+      {"busy_poll: 25", 3, 12,
+       "busy_poll: expected true, false or a duration such as 25us, got '25'"},
+      {"busy_poll: 25s", 3, 12,
+       "busy_poll: expected true, false or a duration such as 25us, got '25s'"},
+      {"busy_poll: -5us", 3, 12,
+       "busy_poll: expected true, false or a duration such as 25us, got '-5us'"},
+      {"busy_poll: 2ms", 3, 12, "busy_poll: at most 1ms, got '2ms'"},
+      {"busy_poll: 1001us", 3, 12, "busy_poll: at most 1ms, got '1001us'"},
+      {"busy_poll: 99999999999999999999us", 3, 12,
+       "busy_poll: expected true, false or a duration such as 25us, got "
+       "'99999999999999999999us'"},
       {"admin: {}", 3, 8, "admin: missing required key 'listen'"},
       {"admin: {listen: '127.0.0.1:0'}\nlisteners: []", 4, 12,
        "listeners: expected a non-empty list of listeners, got a list"},
@@ -648,6 +660,18 @@ TEST(ConfigLoader, EachMistakeIsReported) {
     EXPECT_EQ(d.line, row.line) << row.yaml << "\n" << dump(r);
     EXPECT_EQ(d.column, row.column) << row.yaml << "\n" << dump(r);
     EXPECT_EQ(count_errors(r), 1u) << row.yaml << "\n" << dump(r);
+  }
+}
+
+TEST(ConfigLoader, BusyPollTakesTrueFalseOrADurationUpToAMillisecond) {
+  const std::pair<const char*, long> rows[] = {
+      {"true", 25}, {"false", 0},  {"0", 0},         {"0us", 0},
+      {"40us", 40}, {"1ms", 1000}, {"1000us", 1000},
+  };
+  for (const auto& [text, us] : rows) {
+    const auto r = load_string(with_listener(std::string("busy_poll: ") + text + "\n"), "f.yaml");
+    ASSERT_TRUE(r.ok()) << text << "\n" << dump(r);
+    EXPECT_EQ(r.config->busy_poll, std::chrono::microseconds(us)) << text;
   }
 }
 
