@@ -1,5 +1,6 @@
 #include "core/event_loop.h"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -125,6 +126,10 @@ int EventLoop::wait(epoll_event* events, int max_events) {
   const std::uint64_t idle_since = monotonic_ns();
   if (const std::uint64_t window = idle_poll_.window_ns(); window != 0) {
     do {
+      // Another task runnable on this CPU (a backend, a client, another
+      // worker) may be the one about to send the event: give it the CPU.
+      // With none, this returns at once.
+      sched_yield();
       n = epoll_wait(epoll_fd_, events, max_events, 0);
     } while (n == 0 && monotonic_ns() - idle_since < window);
     if (n != 0) {
