@@ -9,15 +9,13 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
 #include <fstream>
-#include <iterator>
-#include <sstream>
 #include <string>
 
 #include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/http_client.h"
+#include "support/proc_stat.h"
 #include "support/test_backend.h"
 
 namespace sluice::test {
@@ -26,39 +24,6 @@ namespace {
 using std::chrono::seconds;
 
 constexpr int kRequests = 2000;
-
-// Voluntary context switches of every thread of `pid`: how often its
-// threads went to sleep.
-long sleeps_of(pid_t pid) {
-  long total = 0;
-  std::error_code ec;
-  for (const auto& task :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::ifstream status(task.path() / "status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) total += std::stol(line.substr(24));
-    }
-  }
-  return total;
-}
-
-// utime + stime of `pid`, in clock ticks.
-long cpu_ticks_of(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream fields(text.substr(text.rfind(')') + 2));
-  std::string f;
-  long utime = 0, stime = 0;
-  for (int i = 3; fields >> f; ++i) {
-    if (i == 14) utime = std::stol(f);
-    if (i == 15) {
-      stime = std::stol(f);
-      break;
-    }
-  }
-  return utime + stime;
-}
 
 // A backend that answers every request on a connection at once.
 TestBackend quick_backend() {
@@ -81,10 +46,10 @@ double sleeps_per_request(SluiceInstance& sluice) {
   };
   for (int i = 0; i < 100; ++i)  // warm: the pooled connection exists, the window opened
     if (!one()) return -1;
-  const long before = sleeps_of(sluice.process().pid());
+  const long before = voluntary_switches(sluice.process().pid());
   for (int i = 0; i < kRequests; ++i)
     if (!one()) return -1;
-  return static_cast<double>(sleeps_of(sluice.process().pid()) - before) / kRequests;
+  return static_cast<double>(voluntary_switches(sluice.process().pid()) - before) / kRequests;
 }
 
 std::string config_with(const TestBackend& backend, const std::string& busy_poll) {
@@ -127,10 +92,10 @@ TEST(BusyPoll, WhenTheLoadStopsAPollingWorkerSleepsAndUsesNoCpu) {
   // Half a second with nothing to do (a measurement window, not a wait for
   // an event): a worker still polling would spend all of it on a CPU.
   const pid_t pid = sluice.process().pid();
-  const long ticks_before = cpu_ticks_of(pid);
+  const long ticks_before = cpu_ticks(pid);
   const long hz = ::sysconf(_SC_CLK_TCK);
   ::usleep(500'000);
-  const long used = cpu_ticks_of(pid) - ticks_before;
+  const long used = cpu_ticks(pid) - ticks_before;
   EXPECT_LE(used, hz / 20) << "CPU ticks in 0.5 s of nothing (" << hz << " a second)";
 }
 

@@ -29,6 +29,7 @@
 #include "support/etcd_process.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
+#include "support/proc_stat.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "support/test_pki.h"
@@ -99,21 +100,9 @@ double metric(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + series.size() + 2));
 }
 
-// User and system CPU time a process has used so far, from /proc/PID/stat.
+// User and system CPU time a process has used so far.
 long long cpu_ms(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Fields after the command's closing parenthesis: state is the 3rd,
-  // utime the 14th, stime the 15th.
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string field;
-  long long utime = 0;
-  long long stime = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) utime = std::stoll(field);
-    if (i == 15) stime = std::stoll(field);
-  }
-  return (utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK);
+  return static_cast<long long>(cpu_ticks(pid)) * 1000 / ::sysconf(_SC_CLK_TCK);
 }
 
 long long ms_since(Clock::time_point start) {

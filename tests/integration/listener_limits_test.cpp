@@ -20,6 +20,7 @@
 
 #include "sluice_instance.h"
 #include "support/http_client.h"
+#include "support/proc_stat.h"
 #include "support/test_backend.h"
 
 namespace sluice::test {
@@ -182,19 +183,6 @@ rlim_t limit_leaving(pid_t pid, int room) {
   for (int free = 0; free < room; ++limit)
     free += limit < used.size() && used[limit] ? 0 : 1;
   return limit;
-}
-
-long cpu_ticks(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::istringstream rest(all.substr(all.rfind(')') + 2));
-  std::string field;
-  long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15: utime, stime
-    if (i == 14) utime = std::stol(field);
-    if (i == 15) stime = std::stol(field);
-  }
-  return utime + stime;
 }
 
 TEST(ListenerLimits, OutOfDescriptorsPausesAcceptingLogsOnceASecondAndRecovers) {
