@@ -35,14 +35,14 @@ void load_workers(Walker& w, const yaml::Node& n, int& workers) {
 // A window past a millisecond is no longer "the next event is a moment
 // away": it is a worker burning a CPU.
 constexpr std::chrono::microseconds kMaxBusyPoll{1000};
-constexpr std::chrono::microseconds kDefaultBusyPoll{25};
 
-// `busy_poll`: true (25us), false (off), or a duration in us or ms.
+// `busy_poll`: true (the default window, model.h), false (off), or a
+// duration in us or ms.
 void load_busy_poll(Walker& w, const yaml::Node& n, std::chrono::microseconds& busy_poll) {
   std::string v;
   if (!w.scalar(n, "busy_poll", v)) return;
   if (v == "true" || v == "false") {
-    busy_poll = v == "true" ? kDefaultBusyPoll : std::chrono::microseconds(0);
+    busy_poll = v == "true" ? Config{}.busy_poll : std::chrono::microseconds(0);
     return;
   }
   long long x = 0;
