@@ -36,7 +36,7 @@ def load(kind, port, path, seconds, cpu, requests):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--sluice", default="build/sluice")
-    ap.add_argument("--proxy", choices=("sluice", "haproxy", "nginx"), default="sluice",
+    ap.add_argument("--proxy", choices=("sluice", "haproxy", "nginx", "floor"), default="sluice",
                     help="profile a peer instead, on the same set-up, to compare")
     ap.add_argument("--load", choices=sorted(LOADS), default="ka")
     ap.add_argument("--seconds", type=int, default=8, help="length of the sampled load")

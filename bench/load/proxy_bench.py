@@ -34,7 +34,10 @@ from benchlib import (CLK_TCK, Service, busiest_shares, cpu_pair, cpu_ticks, fre
 # serving /metrics, a JSON access log to a file), to weigh their cost.
 # "sluice-before": another sluice binary (SLUICE_BEFORE=path), for a before/after
 # row of one optimisation in the same run (issue 20).
-PROXIES = ("sluice", "sluice-observed", "sluice-before", "haproxy", "nginx", "direct")
+# "floor": build/bench/floor_proxy, a byte relay with a backend connection per
+# client and nothing else (floor_proxy.cpp): the least CPU per keep-alive
+# request any proxy can spend on this machine, to read the targets against.
+PROXIES = ("sluice", "sluice-observed", "sluice-before", "haproxy", "nginx", "floor", "direct")
 SMALL_SIZE = 612  # nginx's default index.html
 # HAProxy sizes its descriptor table at 2 x maxconn + extra and the hard limit
 # on this machine is 20,000: every proxy gets the same number of idle
@@ -320,6 +323,15 @@ http {{
 }}
 """)
         argv = ["nginx", "-p", d, "-c", path, "-g", "daemon off; master_process on;"]
+    elif name == "floor":
+        # Built beside the sluice binary measured; for a copied binary, the
+        # repository's own build.
+        here = os.path.dirname(os.path.abspath(__file__))
+        floor = next((p for p in (
+            os.path.join(os.path.dirname(os.path.abspath(sluice_bin)), "bench", "floor_proxy"),
+            os.path.join(here, "..", "..", "build", "bench", "floor_proxy")) if os.access(p, os.X_OK)),
+            "floor_proxy (make build)")
+        argv = [floor, str(port), str(backend_port)]
     else:
         raise ValueError(name)
     return Service(name, argv, d, port, cpu)
@@ -521,7 +533,7 @@ def print_scaling(results, proxies, scenarios):
           "| req/s, N workers / 1 |")
     print("|---|---|---|---|---|")
     for name in proxies:
-        if name == "direct":
+        if name in ("direct", "floor"):  # the backend's workers; a single thread
             continue
         for key, base, w in rows:
             n = [r for r in results if r["proxy"] == name and r["scenario"] == key]
@@ -575,21 +587,28 @@ def print_table(results, proxies, scenarios, args):
     if "sluice-before" in proxies:
         print_variant_ratio(results, scenarios, "sluice", "sluice-before")
     others = [p for p in ("haproxy", "nginx") if p in proxies]
-    if not others:
+    # The floor against the peers shows how far under them a proxy can go on
+    # this machine; sluice against the floor, what its HTTP work costs.
+    pairs = [("sluice", o) for o in others]
+    if "floor" in proxies:
+        pairs += [("floor", o) for o in others] + [("sluice", "floor")]
+    if not pairs:
         return
     print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | req/s (higher) "
           "| p99 (lower) | idle B/conn (lower) | note |")
     print("|---|---|---|---|---|---|---|")
-    for other in others:
+    for top, other in pairs:
         for scenario in scenarios:
-            s = [r for r in results if r["proxy"] == "sluice" and r["scenario"] == scenario]
+            s = [r for r in results if r["proxy"] == top and r["scenario"] == scenario]
             o = [r for r in results if r["proxy"] == other and r["scenario"] == scenario]
             idle = scenario in IDLE_KINDS
             cells = [ratio(mean(s, "cpu_us_per_req"), mean(o, "cpu_us_per_req"))]
             cells += [None, None, ratio(mean(s, "idle_bytes"), mean(o, "idle_bytes"))] if idle else \
                 [ratio(mean(s, "rps"), mean(o, "rps")), ratio(mean(s, "p99_ms"), mean(o, "p99_ms")), None]
-            bad = [n for n, rows in (("sluice", s), (other, o))
+            bad = [n for n, rows in ((top, s), (other, o))
                    if any(r.get("failed_run") or r.get("errors") for r in rows)]
             note = f"errors from {' and '.join(bad)}: not comparable" if bad else ""
-            print(f"| sluice / {other} | {SCENARIOS[scenario][0]} | "
+            if "floor" in (top, other) and split_workers(scenario)[0] in ("newconn", *IDLE_KINDS):
+                note = (note + " " if note else "") + "not a floor: no pool, 16 KiB buffered a side"
+            print(f"| {top} / {other} | {SCENARIOS[scenario][0]} | "
                   + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + f" | {note} |")
