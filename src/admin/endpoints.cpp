@@ -63,13 +63,16 @@ std::string memory_json(proxy::Server& server) {
     total.backend_idle += w.backend_idle;
     total.buffers_in_use += w.buffers_in_use;
     total.buffers_cached += w.buffers_cached;
+    total.bulk_buffers_in_use += w.bulk_buffers_in_use;
+    total.bulk_buffers_cached += w.bulk_buffers_cached;
     total.frames_cached_bytes += w.frames_cached_bytes;
     workers += fmt::format(
         "{}{{\"client_active\": {}, \"client_idle\": {}, \"backend_in_use\": {}, "
         "\"backend_idle\": {}, \"buffers_in_use\": {}, \"buffers_cached\": {}, "
-        "\"frames_cached_bytes\": {}}}",
+        "\"bulk_buffers_in_use\": {}, \"bulk_buffers_cached\": {}, \"frames_cached_bytes\": {}}}",
         workers.empty() ? "" : ", ", w.client_active, w.client_idle, w.backend_in_use,
-        w.backend_idle, w.buffers_in_use, w.buffers_cached, w.frames_cached_bytes);
+        w.backend_idle, w.buffers_in_use, w.buffers_cached, w.bulk_buffers_in_use,
+        w.bulk_buffers_cached, w.frames_cached_bytes);
   }
   return fmt::format(
       "{{\n"
@@ -82,6 +85,7 @@ std::string memory_json(proxy::Server& server) {
       "  \"backend_connections\": {{\"in_use\": {}, \"idle\": {}}},\n"
       "  \"buffers\": {{\"in_use\": {}, \"cached\": {}, \"bytes_each\": {}, \"bytes_in_use\": "
       "{}}},\n"
+      "  \"bulk_buffers\": {{\"in_use\": {}, \"cached\": {}, \"bytes_each\": {}}},\n"
       "  \"frames\": {{\"cached_bytes\": {}}},\n"
       "  \"workers\": [{}],\n"
       "  \"complete\": {}\n"
@@ -90,7 +94,8 @@ std::string memory_json(proxy::Server& server) {
       m.snapshots_alive, m.route_tables_alive, m.routes, m.routes_alive, m.backends,
       m.backends_alive, m.regexes_cached, total.client_active, total.client_idle,
       total.backend_in_use, total.backend_idle, total.buffers_in_use, total.buffers_cached,
-      m.buffer_bytes, total.buffers_in_use * m.buffer_bytes, total.frames_cached_bytes, workers,
+      m.buffer_bytes, total.buffers_in_use * m.buffer_bytes, total.bulk_buffers_in_use,
+      total.bulk_buffers_cached, m.bulk_buffer_bytes, total.frames_cached_bytes, workers,
       m.workers.empty() ? "false" : "true");
 }
 

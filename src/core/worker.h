@@ -2,9 +2,14 @@
 // configured listener, SO_REUSEPORT), its own buffer pool, and the set of
 // connections it is serving. Nothing here is shared with other workers.
 //
+// Two buffer pools: `buffers`, one size for every read and head, and
+// `bulk_buffers`, larger, lent only while a body arrives faster than one
+// buffer drains it, so a large body moves in fewer, larger reads and sends
+// without every connection paying for the size.
+//
 // After a burst (reclaim): a timer, armed by the first buffer lent after it
 // last ran, gives back every half second what traffic left unused in the
-// buffer pool and the frame lists, then the allocator's free pages. An idle
+// buffer pools and the frame lists, then the allocator's free pages. An idle
 // worker never wakes for it.
 //
 // Stopping (request_stop, from any thread): close the listening sockets,
@@ -120,6 +125,7 @@ class Worker {
   bool stopping() const { return stopping_; }
   EventLoop& loop() { return loop_; }
   BufferPool& buffers() { return buffers_; }
+  BufferPool& bulk_buffers() { return bulk_buffers_; }
   // Loop thread only.
   std::size_t connection_count() const { return connections_; }
   std::size_t idle_connection_count() const;
@@ -156,6 +162,7 @@ class Worker {
   ScopingConnectionHandler scoping_handler_;
   EventLoop loop_;
   BufferPool buffers_;
+  BufferPool bulk_buffers_;
   std::vector<ListenerSlot> listeners_;
   std::thread thread_;
   ConnectionScope* head_ = nullptr;

@@ -48,7 +48,7 @@ Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::Reques
       method_text_(head.method_text),
       upgrade_(head.upgrade),
       connector_(ctx_, loop_, backend_, in_.cancel),
-      upstream_(loop_, *in_.buffers, backend_.idle_timeout_ms) {
+      upstream_(loop_, *in_.buffers, in_.bulk_buffers, backend_.idle_timeout_ms) {
   // RFC 9110 §9.2.2; a backend may also opt in to Idempotency-Key.
   idempotent_ = http::is_idempotent(method_) && !upgrade_;
   if (!idempotent_ && backend_.retries.idempotency_key) {

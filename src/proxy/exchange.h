@@ -77,6 +77,7 @@ struct ExchangeInputs {
   WorkerContext* ctx = nullptr;
   EventLoop* loop = nullptr;
   BufferPool* buffers = nullptr;
+  BufferPool* bulk_buffers = nullptr;  // null: bodies move through `buffers` only
   CancelToken* cancel = nullptr;
   const ListenerSettings* listener = nullptr;
   // The route and backend the exchange pins until it ends (a tunnel

@@ -413,6 +413,7 @@ Task<void> H2Session::forward(H2Stream& st, const http::RequestHead& head, Route
   in.ctx = &ctx_;
   in.loop = &loop();
   in.buffers = &scope_.worker().buffers();
+  in.bulk_buffers = &scope_.worker().bulk_buffers();
   in.cancel = &st.cancel;
   in.record = st.record;
   in.listener = listener_.get();

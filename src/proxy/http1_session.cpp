@@ -707,6 +707,7 @@ Task<Next> Http1Session::forward(Routed& routed, const http::RequestHead& head,
   in.ctx = &ctx_;
   in.loop = &loop();
   in.buffers = &scope_.worker().buffers();
+  in.bulk_buffers = &scope_.worker().bulk_buffers();
   in.cancel = &scope_.cancel_token();
   in.record = record_;
   in.listener = listener_.get();

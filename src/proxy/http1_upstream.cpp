@@ -15,10 +15,12 @@
 
 namespace sluice::proxy {
 
-Http1Upstream::Http1Upstream(EventLoop& loop, BufferPool& buffers, std::uint64_t io_timeout_ms)
+Http1Upstream::Http1Upstream(EventLoop& loop, BufferPool& buffers, BufferPool* bulk,
+                             std::uint64_t io_timeout_ms)
     : loop_(loop),
       io_timeout_ms_(io_timeout_ms),
       scratch_(buffers.acquire()),
+      bulk_(bulk),
       buf_(buffers.acquire()) {}
 
 void Http1Upstream::attach(UpstreamConnection& conn) {
@@ -182,6 +184,16 @@ void Http1Upstream::note_keep_alive_hint(const http::ResponseHead& head) {
   }
 }
 
+// The last read filled the buffer: the body arrives faster than one buffer
+// drains it, so the rest moves through a bulk buffer, in fewer and larger
+// reads and sends (core/worker.h). Between two reads the buffer holds
+// nothing: the last piece has been sent on.
+void Http1Upstream::take_bulk_buffer() {
+  if (used_ == buf_.capacity() && bulk_ != nullptr && bulk_->buffer_bytes() > buf_.capacity()) {
+    buf_ = bulk_->acquire();
+  }
+}
+
 std::string_view Http1Upstream::bytes_after_head() const {
   return std::string_view(buf_.data() + head_bytes_, used_ - head_bytes_);
 }
@@ -194,6 +206,7 @@ Task<BodyPiece> Http1Upstream::read_body() {
     if (body_->done()) {
       used_ = 0;
     } else {
+      take_bulk_buffer();
       auto r = co_await conn_->stream().read(std::span<char>(buf_.data(), buf_.capacity()),
                                              io_timeout_ms_);
       used_ = r ? *r : 0;

@@ -26,7 +26,10 @@ class Http1Upstream final : public UpstreamCodec {
  public:
   // `io_timeout_ms`: the longest wait for any write, and for any read of
   // the response body (the backend's timeouts.idle).
-  Http1Upstream(EventLoop& loop, BufferPool& buffers, std::uint64_t io_timeout_ms);
+  // `bulk`: where a larger buffer comes from once a body arrives faster than
+  // one buffer drains it (read_body); null: the body moves through `buffers`'.
+  Http1Upstream(EventLoop& loop, BufferPool& buffers, BufferPool* bulk,
+                std::uint64_t io_timeout_ms);
 
   // Starts a try on `conn` (it outlives the try).
   void attach(UpstreamConnection& conn);
@@ -51,6 +54,7 @@ class Http1Upstream final : public UpstreamCodec {
   HeadRead head_failed(ErrorKind kind, const char* reason);
   void drop_head();
   void note_keep_alive_hint(const http::ResponseHead& head);
+  void take_bulk_buffer();
 
   EventLoop& loop_;
   std::uint64_t io_timeout_ms_;
@@ -61,6 +65,7 @@ class Http1Upstream final : public UpstreamCodec {
   bool chunked_request_ = false;   // the request body goes out chunked
   bool request_sent_ = false;      // the whole request reached the server
   bool send_cancelled_ = false;
+  BufferPool* bulk_;
   Buffer buf_;  // bytes from the server
   std::size_t used_ = 0;
   std::size_t head_bytes_ = 0;  // the last parsed head's bytes at buf_'s front

@@ -113,7 +113,7 @@ class ReproxyFetch {
       : loop_(loop),
         origin_(origin),
         connector_(ctx, loop, origin, cancel),
-        upstream_(loop, buffers, origin.idle_timeout_ms) {}
+        upstream_(loop, buffers, nullptr, origin.idle_timeout_ms) {}
   ~ReproxyFetch() { finish(false); }
   ReproxyFetch(const ReproxyFetch&) = delete;
   ReproxyFetch& operator=(const ReproxyFetch&) = delete;

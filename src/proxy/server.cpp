@@ -517,6 +517,7 @@ Server::MemoryReport Server::memory_report() const {
   report.backends = snapshot_->backends.size();
   report.regexes_cached = regexes_->compiled();
   report.buffer_bytes = buffer_bytes_;
+  if (!workers_.empty()) report.bulk_buffer_bytes = workers_.front()->bulk_buffers().buffer_bytes();
   auto rows = std::make_shared<std::vector<WorkerMemory>>(workers_.size());
   auto counted = std::make_shared<std::latch>(static_cast<std::ptrdiff_t>(workers_.size()));
   for (std::size_t i = 0; i < workers_.size(); ++i) {
@@ -530,6 +531,8 @@ Server::MemoryReport Server::memory_report() const {
       row.backend_idle = ctx->pool.idle_total();
       row.buffers_in_use = worker->buffers().in_use();
       row.buffers_cached = worker->buffers().cached();
+      row.bulk_buffers_in_use = worker->bulk_buffers().in_use();
+      row.bulk_buffers_cached = worker->bulk_buffers().cached();
       row.frames_cached_bytes = cached_frame_bytes();  // this worker's thread's lists
       counted->count_down();
     });

@@ -103,6 +103,8 @@ class Server {
     std::size_t backend_idle = 0;    // pooled backend connections
     std::size_t buffers_in_use = 0;
     std::size_t buffers_cached = 0;
+    std::size_t bulk_buffers_in_use = 0;  // lent while a large body flows (core/worker.h)
+    std::size_t bulk_buffers_cached = 0;
     std::size_t frames_cached_bytes = 0;  // coroutine frames kept for reuse
   };
   struct MemoryReport {
@@ -115,6 +117,7 @@ class Server {
     std::size_t backends_alive = 0;  // ... plus those requests and tunnels still hold
     std::size_t regexes_cached = 0;  // compiled patterns kept for the next reload
     std::size_t buffer_bytes = 0;    // size of one pooled buffer
+    std::size_t bulk_buffer_bytes = 0;
     std::vector<WorkerMemory> workers;
   };
   MemoryReport memory_report() const;
