@@ -26,7 +26,7 @@ constexpr std::size_t kIdleFramesPerClass = 4;
 constexpr std::size_t kTrimAfterBytes = 256 * 1024;
 // A bulk buffer holds what loopback delivers at once (64 KiB): a /64k
 // response moved in 2 reads and sends instead of 5 cost 15-18 % less CPU
-// (docs/benchmarks.md, "Bulk buffers"). Few are cached: only exchanges
+// (docs/benchmarks.md, "Large bodies"). Few are cached: only exchanges
 // whose body is in full flow hold one.
 constexpr std::size_t kBulkBufferBytes = 64 * 1024;
 constexpr std::size_t kBulkMaxCached = 128;
