@@ -72,8 +72,9 @@ Worker::Worker(unsigned index, ConnectionHandler handler, std::size_t buffer_byt
       [](Timer* t) { static_cast<GraceTimer*>(t)->worker->close_idle_connections(); });
   reclaim_timer_.worker = this;
   reclaim_timer_.set_callback([](Timer* t) { static_cast<GraceTimer*>(t)->worker->reclaim(); });
-  buffers_.set_activity_hook([](void* w) { static_cast<Worker*>(w)->arm_reclaim(); }, this);
-  bulk_buffers_.set_activity_hook([](void* w) { static_cast<Worker*>(w)->arm_reclaim(); }, this);
+  const BufferPool::ActivityHook lent = [](void* w) { static_cast<Worker*>(w)->arm_reclaim(); };
+  buffers_.set_activity_hook(lent, this);
+  bulk_buffers_.set_activity_hook(lent, this);
 }
 
 Worker::~Worker() {
