@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <regex>
 #include <string>
@@ -16,6 +18,8 @@
 #include "one_backend_config.h"
 #include "sluice_instance.h"
 #include "support/http_client.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
 #include "support/test_backend.h"
 
 namespace sluice::test {
@@ -45,8 +49,20 @@ const std::string& large_body() {
   return body;
 }
 
+// Compressible text as large as large_body(): numbered lines of markup.
+const std::string& large_text() {
+  static const std::string text = [] {
+    std::string t;
+    for (int i = 0; t.size() < kLarge; ++i)
+      t += "<li class=\"row\">item " + std::to_string(i) + " of the list</li>\n";
+    return t;
+  }();
+  return text;
+}
+
 // /length: Content-Length; /chunked: 200 KiB chunks; /close: delimited by
-// the backend's close; anything else: a small body.
+// the backend's close; /text: large_text() as HTML; anything else: a small
+// body.
 TestBackend::Script large_bodies() {
   return [](BackendConnection& c) {
     ReceivedRequest r;
@@ -56,6 +72,8 @@ TestBackend::Script large_bodies() {
       } else if (r.target == "/chunked") {
         const std::string head = make_response(200, "", {"Transfer-Encoding: chunked"});
         if (!c.send(head + chunk_body(large_body(), 200 * 1024))) return;
+      } else if (r.target == "/text") {
+        if (!c.send(make_response(200, large_text(), {"Content-Type: text/html"}))) return;
       } else if (r.target == "/close") {
         c.send("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + large_body());
         return;
@@ -150,6 +168,61 @@ TEST(BulkBuffers, ABurstOfLargeBodiesLeavesNoMoreThanOneBulkBufferCachedOnceItEn
   }
   EXPECT_EQ(settled.in_use, 0);
   EXPECT_LE(settled.cached, 1) << "the burst's bulk buffers stayed cached";
+}
+
+TEST(BulkBuffers, ResponsesToHttp2ClientsArriveWholeWithoutTakingABulkBuffer) {
+  TestBackend backend(large_bodies());
+  SluiceInstance sluice(config(backend.address()));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  TempDir dir;
+  const std::string out = (dir.path() / "body").string();
+  const auto r = run_command(
+      {"curl", "-sS", "--http2-prior-knowledge", "-o", out, "-w", "%{http_code} %{http_version}",
+       "http://127.0.0.1:" + std::to_string(sluice.port("web")) + "/length"});
+  EXPECT_EQ(r.output, "200 2") << sluice.process().output();
+  std::ifstream f(out, std::ios::binary);
+  const std::string body{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  EXPECT_EQ(body.size(), large_body().size());
+  EXPECT_TRUE(body == large_body()) << "the body differs";
+  // An HTTP/2 client's streams would multiply what stalled readers hold.
+  EXPECT_EQ(bulk_buffers(sluice).cached, 0);
+}
+
+TEST(BulkBuffers, ALargeBodyCompressedOnTheWayDecodesWhole) {
+  TestBackend backend(large_bodies());
+  SluiceInstance sluice(
+      "workers: 1\n"
+      "admin: {listen: 127.0.0.1:0}\n"
+      "middlewares:\n"
+      "  gz:\n"
+      "    compress: {}\n"
+      "listeners:\n"
+      "  - name: web\n"
+      "    listen: 127.0.0.1:0\n"
+      "    middlewares: [gz]\n"
+      "routes:\n"
+      "  - backend: app\n"
+      "backends:\n"
+      "  app:\n"
+      "    servers: [" +
+      backend.address() + "]\n");
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection client(sluice.port("web"));
+  ASSERT_TRUE(client.send("GET /text HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n"));
+  auto r = client.read_response(false, 20'000);
+  ASSERT_TRUE(r) << sluice.process().output();
+  EXPECT_EQ(r->header("content-encoding"), "gzip");
+  TempDir dir;
+  const std::string coded = (dir.path() / "body.gz").string();
+  const std::string decoded = (dir.path() / "body").string();
+  std::ofstream(coded, std::ios::binary) << r->body;
+  const auto unzip = run_command({"sh", "-c", "gzip -dc < \"$1\" > \"$2\"", "sh", coded, decoded});
+  EXPECT_EQ(unzip.exit_code, 0) << unzip.output;
+  std::ifstream f(decoded, std::ios::binary);
+  const std::string body{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  EXPECT_EQ(body.size(), large_text().size());
+  EXPECT_TRUE(body == large_text()) << "the decoded body differs";
+  EXPECT_GE(bulk_buffers(sluice).cached, 1) << "the body did not go through a bulk buffer";
 }
 
 }  // namespace
