@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <regex>
 #include <string>
@@ -21,6 +20,7 @@
 #include "support/process.h"
 #include "support/temp_dir.h"
 #include "support/test_backend.h"
+#include "tls_clients.h"
 
 namespace sluice::test {
 namespace {
@@ -180,8 +180,7 @@ TEST(BulkBuffers, ResponsesToHttp2ClientsArriveWholeWithoutTakingABulkBuffer) {
       {"curl", "-sS", "--http2-prior-knowledge", "-o", out, "-w", "%{http_code} %{http_version}",
        "http://127.0.0.1:" + std::to_string(sluice.port("web")) + "/length"});
   EXPECT_EQ(r.output, "200 2") << sluice.process().output();
-  std::ifstream f(out, std::ios::binary);
-  const std::string body{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  const std::string body = read_whole_file(out);
   EXPECT_EQ(body.size(), large_body().size());
   EXPECT_TRUE(body == large_body()) << "the body differs";
   // An HTTP/2 client's streams would multiply what stalled readers hold.
@@ -218,8 +217,7 @@ TEST(BulkBuffers, ALargeBodyCompressedOnTheWayDecodesWhole) {
   std::ofstream(coded, std::ios::binary) << r->body;
   const auto unzip = run_command({"sh", "-c", "gzip -dc < \"$1\" > \"$2\"", "sh", coded, decoded});
   EXPECT_EQ(unzip.exit_code, 0) << unzip.output;
-  std::ifstream f(decoded, std::ios::binary);
-  const std::string body{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  const std::string body = read_whole_file(decoded);
   EXPECT_EQ(body.size(), large_text().size());
   EXPECT_TRUE(body == large_text()) << "the decoded body differs";
   EXPECT_GE(bulk_buffers(sluice).cached, 1) << "the body did not go through a bulk buffer";
