@@ -10,7 +10,7 @@ DESTDIR ?=
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan profile bench bench-micro bench-path bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean install deb
+.PHONY: all deps build asan run test test-normal test-asan profile profile-instructions bench bench-micro bench-path bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean install deb
 
 all: build
 
@@ -65,6 +65,12 @@ LOAD ?= ka
 profile: build
 	@scripts/install-deps.sh bench
 	python3 bench/load/profile.py --sluice $(BUILD)/sluice --load $(LOAD) --out $(BUILD)/profile
+
+# User-space instructions per request under callgrind: a count the machine's
+# noise does not move (docs/benchmarks.md).
+profile-instructions: build
+	@scripts/install-deps.sh bench
+	python3 bench/load/profile.py --sluice $(BUILD)/sluice --load $(LOAD) --instructions --out $(BUILD)/profile
 
 # The HTTP/1 request path in one process (issue 20): ns and allocations per
 # request and per step on a 1-route and the 4,800-route table, then where in

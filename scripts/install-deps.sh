@@ -9,7 +9,7 @@ build_pkgs=(g++ cmake ninja-build pkg-config ccache
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libbrotli-dev libzstd-dev libhiredis-dev libcrypt-dev)
 test_pkgs=(curl openssl testssl.sh nghttp2-client apache2-utils wrk python3 python3-grpcio iproute2 nginx-light haproxy redis-server redis-tools gzip brotli zstd chromium prometheus dpkg-dev file etcd-server etcd-client)
-bench_pkgs=(wrk openssl nginx-light haproxy apache2-utils python3 util-linux nghttp2-client linux-perf strace)
+bench_pkgs=(wrk openssl nginx-light haproxy apache2-utils python3 util-linux nghttp2-client linux-perf strace valgrind)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 # make deb: CPack computes Depends with dpkg-shlibdeps.
 package_pkgs=(dpkg-dev file)

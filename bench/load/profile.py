@@ -11,6 +11,15 @@ available everywhere) with call graphs; then the report is written:
                     separate, bounded load; strace slows sluice, so these are
                     counts, not times)
 
+--instructions instead runs the proxy under valgrind's callgrind and counts
+the user-space instructions it executes per request (keep-alive loads):
+
+  OUT/instructions.txt  instructions per request, then by function
+
+The count does not depend on how busy the machine is, so a change of a few
+per cent in the proxy's own work shows here when the load figures' noise
+hides it. It says nothing of the kernel's share (see syscalls.txt).
+
 Loads: ka (wrk keep-alive `/`), ka64k (`/64k`), newconn (ab without -k).
 Loopback only; every load bounded in time and count.
 """
@@ -20,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 from benchlib import cpu_pair, process_tree, raise_nofile, run_ab, run_wrk
 from proxy_bench import Backend, proxy_service
@@ -43,7 +53,13 @@ def main():
     ap.add_argument("--requests", type=int, default=20000, help="ab's request count (newconn)")
     ap.add_argument("--out", default="build/profile")
     ap.add_argument("--no-syscalls", action="store_true")
+    ap.add_argument("--instructions", action="store_true",
+                    help="count user-space instructions per request under callgrind")
+    ap.add_argument("--counted", type=int, default=20000,
+                    help="requests the backend serves while instructions are counted")
     args = ap.parse_args()
+    if args.instructions:
+        return instructions(args)
     for tool in ("perf", "wrk", "ab", "nginx", "taskset"):
         if not shutil.which(tool):
             sys.exit(f"profile: {tool} is not installed (make deps)")
@@ -82,6 +98,102 @@ def main():
         finally:
             proxy.stop()
             backend.stop()
+
+
+def instructions(args):
+    """The proxy under callgrind: a warm-up load, then the counters zeroed and
+    dumped while a second load runs, around `--counted` requests counted at
+    the backend. callgrind_control acts when the process next runs, so every
+    control step happens while a load keeps the proxy busy."""
+    for tool in ("valgrind", "callgrind_control", "callgrind_annotate", "wrk", "nginx", "taskset"):
+        if not shutil.which(tool):
+            sys.exit(f"profile: {tool} is not installed (scripts/install-deps.sh bench)")
+    kind, path = LOADS[args.load]
+    if kind != "wrk":
+        sys.exit("profile: --instructions counts keep-alive loads (ka, ka64k)")
+    if args.proxy == "nginx":
+        # Its worker is a fork of the master, which callgrind_control does not
+        # reach; the master sleeps through the load.
+        sys.exit("profile: --instructions runs sluice, haproxy or floor")
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    # valgrind keeps a few descriptors of its own above the limit it leaves.
+    nofile = raise_nofile() - 64
+    proxy_cpu, load_cpu = cpu_pair()
+    with tempfile.TemporaryDirectory(prefix="sluice-instructions-") as tmp:
+        backend = Backend(os.path.join(tmp, "backend"), load_cpu, nofile).start()
+        workdir = os.path.join(tmp, args.proxy)
+        os.makedirs(workdir)
+        proxy = proxy_service(args.proxy, workdir, backend.port, proxy_cpu,
+                              os.path.abspath(args.sluice), nofile)
+        dumps = os.path.join(tmp, "callgrind")
+        os.makedirs(dumps)
+        proxy.argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                      f"--callgrind-out-file={dumps}/out.%p"] + proxy.argv
+        proxy.start(timeout=120)
+        try:
+            # Long enough to hold the proxy busy through every step below; the
+            # steps end it early when done.
+            wrk = subprocess.Popen(["taskset", "-c", str(load_cpu), "wrk", "-t1", "-c10",
+                                    f"-d{max(args.seconds, 120)}s",
+                                    f"http://127.0.0.1:{proxy.port}{path}"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                # Named by pid: other callgrind runs on the machine are not ours.
+                pids = [str(proxy.pid)]
+                control = lambda flag: subprocess.run(["callgrind_control", flag] + pids,
+                                                      check=True, capture_output=True, timeout=120)
+                control("--instr=on")
+                wait_served(backend, 2000)  # warm-up under instrumentation
+                control("--zero")
+                first = served(backend)
+                wait_served(backend, args.counted)
+                control("--dump")
+                last = served(backend)
+            finally:
+                wrk.terminate()
+                wrk.wait(timeout=30)
+        finally:
+            proxy.stop()
+            backend.stop()
+        count = last - first
+        files = [os.path.join(dumps, f) for f in os.listdir(dumps) if f.endswith(".1")]
+        total = sum(callgrind_total(f) for f in files)
+        report = os.path.join(out, "instructions.txt")
+        with open(report, "w") as f:
+            f.write(f"# {args.proxy} under {args.load} (wrk -c10 {path}): {count} requests, "
+                    f"{total} instructions, {total / count:.0f} per request\n")
+            f.flush()
+            for dump in files:
+                subprocess.run(["callgrind_annotate", "--threshold=98", dump], stdout=f,
+                               stderr=subprocess.DEVNULL, check=False)
+    print(f"profile: {args.proxy}: {total / count:.0f} instructions per request "
+          f"({count} requests); by function in {report}")
+
+
+def served(backend):
+    """Requests the backend has served for others than these readings: each
+    reading is one connection and one request of its own."""
+    accepted, requests = backend.status()
+    return requests - accepted
+
+
+def wait_served(backend, count, timeout=300.0):
+    """Returns once the backend has served `count` more requests."""
+    start = served(backend)
+    deadline = time.monotonic() + timeout
+    while served(backend) - start < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the backend served fewer than {count} requests in {timeout:.0f} s")
+        time.sleep(0.1)  # pacing the readings, which the backend serves too
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    return 0
 
 
 def syscalls(proxy, path, kind, cpu, out, name):
