@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <set>
 #include <string>
 #include <string_view>
@@ -123,6 +124,26 @@ TEST(RandomIds, RequestIdsAreVersion4Uuids) {
     seen.insert(s);
   }
   EXPECT_EQ(seen.size(), 10'000u);
+}
+
+// Ids are logged and searched for: each of their 122 random bits shows. A
+// digit that never appears at some place (a nibble dropped, repeated or
+// moved over the version's) would make ids collide far sooner than chance.
+TEST(RandomIds, EveryHexDigitAppearsAtEveryRandomPlaceOfARequestId) {
+  std::array<std::set<char>, kUuidLength> seen;
+  for (int i = 0; i < 10'000; ++i) {
+    char u[kUuidLength];
+    random_uuid(u);
+    for (std::size_t p = 0; p < kUuidLength; ++p)
+      seen[p].insert(u[p]);
+  }
+  for (std::size_t p = 0; p < kUuidLength; ++p) {
+    const std::size_t expected = (p == 8 || p == 13 || p == 18 || p == 23) ? 1  // '-'
+                                 : p == 14                                 ? 1  // version 4
+                                 : p == 19                                 ? 4  // variant 8..b
+                                                                           : 16;
+    EXPECT_EQ(seen[p].size(), expected) << "place " << p;
+  }
 }
 
 TEST(Sampling, FollowsTheConfiguredProbability) {
