@@ -5,6 +5,7 @@
 
 #include <array>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/parser.h"
@@ -434,6 +435,29 @@ TEST(RequestParser, EveryControlCharacterAtEveryOffsetOfAValueIsRefused) {
       const std::string req = "GET / HTTP/1.1\r\nHost: h\r\nX-V: x" + allowed + "\r\n\r\n";
       ASSERT_EQ(p.parse(req), ParseState::complete) << "offset " << at << " of " << length;
       EXPECT_EQ(p.head().fields[1].value, "x" + allowed);
+    }
+  }
+}
+
+// RFC 3986 §3.2.2, §2.3, §2.2: a Host name holds letters, digits,
+// unreserved and sub-delims (and escapes), nothing else. Every byte value,
+// between two letters: what the RFC lists is routed, the rest is 400, so no
+// byte can make the router and the backend read two different hosts.
+TEST(RequestParser, EveryByteOfAHostNameIsAcceptedExactlyWhenTheRfcListsIt) {
+  const std::string_view listed = "-._~!$&'()*+,;=";
+  for (int c = 0; c < 256; ++c) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    listed.find(static_cast<char>(c)) != std::string_view::npos;
+    const std::string host = std::string("a") + static_cast<char>(c) + "b";
+    const std::string req = "GET / HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+    std::array<HeaderField, 8> storage;
+    RequestParser p({}, storage);
+    if (ok) {
+      ASSERT_EQ(p.parse(req), ParseState::complete) << "byte 0x" << std::hex << c;
+      EXPECT_EQ(p.head().host, host);
+    } else {
+      ASSERT_EQ(p.parse(req), ParseState::error) << "byte 0x" << std::hex << c;
+      EXPECT_EQ(p.error().status, 400) << "byte 0x" << std::hex << c;
     }
   }
 }
