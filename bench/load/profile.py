@@ -15,6 +15,7 @@ available everywhere) with call graphs; then the report is written:
 the user-space instructions it executes per request (keep-alive loads):
 
   OUT/instructions.txt  instructions per request, then by function
+  OUT/callgrind.out.*   the counts (`callgrind_annotate --auto=yes` for lines)
 
 The count does not depend on how busy the machine is, so a change of a few
 per cent in the proxy's own work shows here when the load figures' noise
@@ -157,7 +158,13 @@ def instructions(args):
             proxy.stop()
             backend.stop()
         count = last - first
-        files = [os.path.join(dumps, f) for f in os.listdir(dumps) if f.endswith(".1")]
+        # Kept beside the report: `callgrind_annotate --auto=yes FILE` shows
+        # the count of each source line.
+        files = []
+        for name in os.listdir(dumps):
+            if name.endswith(".1"):
+                files.append(os.path.join(out, "callgrind." + name))
+                shutil.copy(os.path.join(dumps, name), files[-1])
         total = sum(callgrind_total(f) for f in files)
         report = os.path.join(out, "instructions.txt")
         with open(report, "w") as f:
