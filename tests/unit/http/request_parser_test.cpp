@@ -462,6 +462,38 @@ TEST(RequestParser, EveryByteOfAHostNameIsAcceptedExactlyWhenTheRfcListsIt) {
   }
 }
 
+// RFC 9110 §5.1: a field name is a token. Names are scanned eight bytes at
+// a time for letters, digits and '-', then byte by byte: every byte value
+// at every offset of names up to 24 bytes long, whichever word it falls
+// in, is taken exactly when it is a tchar and refused with 400 otherwise.
+TEST(RequestParser, EveryByteAtEveryOffsetOfAFieldNameIsATokenCharOrRefused) {
+  const std::string_view tchar_symbols = "!#$%&'*+-.^_`|~";
+  for (std::size_t length = 1; length <= 24; ++length) {
+    for (std::size_t at = 0; at < length; ++at) {
+      for (int c = 0; c < 256; ++c) {
+        if (c == ':') continue;  // ends the name early: another valid line
+        const bool tchar = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') ||
+                           tchar_symbols.find(static_cast<char>(c)) != std::string_view::npos;
+        std::string name(length, at % 2 == 0 ? 'N' : 'n');
+        name[at] = static_cast<char>(c);
+        const std::string req = "GET / HTTP/1.1\r\nHost: h\r\n" + name + ": v\r\n\r\n";
+        std::array<HeaderField, 8> storage;
+        RequestParser p({}, storage);
+        if (tchar) {
+          ASSERT_EQ(p.parse(req), ParseState::complete)
+              << "byte 0x" << std::hex << c << " at " << std::dec << at << " of " << length;
+          EXPECT_EQ(p.head().fields[1].name, name);
+        } else {
+          ASSERT_EQ(p.parse(req), ParseState::error)
+              << "byte 0x" << std::hex << c << " at " << std::dec << at << " of " << length;
+          EXPECT_EQ(p.error().status, 400);
+        }
+      }
+    }
+  }
+}
+
 TEST(RequestParser, PipelinedRequestsParseOneAfterAnother) {
   std::array<HeaderField, 8> storage;
   RequestParser p({}, storage);
