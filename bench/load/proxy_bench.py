@@ -37,7 +37,17 @@ from benchlib import (CLK_TCK, Service, busiest_shares, cpu_pair, cpu_ticks, fre
 # "floor": build/bench/floor_proxy, a byte relay with a backend connection per
 # client and nothing else (floor_proxy.cpp): the least CPU per keep-alive
 # request any proxy can spend on this machine, to read the targets against.
-PROXIES = ("sluice", "sluice-observed", "sluice-before", "haproxy", "nginx", "floor", "direct")
+# "floor-uring": the same relay on io_uring (floor_uring.cpp), a turn's
+# receives and sends in one system call: what that batching is worth here.
+PROXIES = ("sluice", "sluice-observed", "sluice-before", "haproxy", "nginx", "floor", "floor-uring",
+           "direct")
+
+
+def default_proxies():
+    """The rows of a run not told which: sluice-before only with its binary
+    named, floor-uring only when asked for (it needs io_uring)."""
+    skip = {"floor-uring"} | (set() if os.environ.get("SLUICE_BEFORE") else {"sluice-before"})
+    return [p for p in PROXIES if p not in skip]
 SMALL_SIZE = 612  # nginx's default index.html
 # HAProxy sizes its descriptor table at 2 x maxconn + extra and the hard limit
 # on this machine is 20,000: every proxy gets the same number of idle
@@ -228,7 +238,9 @@ def proxy_service(name, workdir, backend_port, cpu, sluice_bin, nofile, clients=
     ssl_session_timeout 2h;"""
     if name in ("sluice", "sluice-observed", "sluice-before"):
         if name == "sluice-before":
-            sluice_bin = os.environ["SLUICE_BEFORE"]
+            sluice_bin = os.environ.get("SLUICE_BEFORE")
+            if not sluice_bin:
+                raise SystemExit("sluice-before: name its binary with SLUICE_BEFORE=path")
         path = os.path.join(d, "sluice.yaml")
         observed = ""
         if name == "sluice-observed":
@@ -323,14 +335,15 @@ http {{
 }}
 """)
         argv = ["nginx", "-p", d, "-c", path, "-g", "daemon off; master_process on;"]
-    elif name == "floor":
+    elif name in ("floor", "floor-uring"):
         # Built beside the sluice binary measured; for a copied binary, the
         # repository's own build.
         here = os.path.dirname(os.path.abspath(__file__))
+        program = "floor_proxy" if name == "floor" else "floor_uring"
         floor = next((p for p in (
-            os.path.join(os.path.dirname(os.path.abspath(sluice_bin)), "bench", "floor_proxy"),
-            os.path.join(here, "..", "..", "build", "bench", "floor_proxy")) if os.access(p, os.X_OK)),
-            "floor_proxy (make build)")
+            os.path.join(os.path.dirname(os.path.abspath(sluice_bin)), "bench", program),
+            os.path.join(here, "..", "..", "build", "bench", program)) if os.access(p, os.X_OK)),
+            f"{program} (make build)")
         argv = [floor, str(port), str(backend_port)]
     else:
         raise ValueError(name)
@@ -533,7 +546,7 @@ def print_scaling(results, proxies, scenarios):
           "| req/s, N workers / 1 |")
     print("|---|---|---|---|---|")
     for name in proxies:
-        if name in ("direct", "floor"):  # the backend's workers; a single thread
+        if name in ("direct", "floor", "floor-uring"):  # the backend's workers; one thread
             continue
         for key, base, w in rows:
             n = [r for r in results if r["proxy"] == name and r["scenario"] == key]
@@ -592,6 +605,8 @@ def print_table(results, proxies, scenarios, args):
     pairs = [("sluice", o) for o in others]
     if "floor" in proxies:
         pairs += [("floor", o) for o in others] + [("sluice", "floor")]
+    if "floor-uring" in proxies:
+        pairs += [("floor-uring", o) for o in others + (["floor"] if "floor" in proxies else [])]
     if not pairs:
         return
     print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | req/s (higher) "
@@ -608,7 +623,8 @@ def print_table(results, proxies, scenarios, args):
             bad = [n for n, rows in ((top, s), (other, o))
                    if any(r.get("failed_run") or r.get("errors") for r in rows)]
             note = f"errors from {' and '.join(bad)}: not comparable" if bad else ""
-            if "floor" in (top, other) and split_workers(scenario)[0] in ("newconn", *IDLE_KINDS):
+            floors = ("floor", "floor-uring")
+            if (top in floors or other in floors) and split_workers(scenario)[0] in ("newconn", *IDLE_KINDS):
                 note = (note + " " if note else "") + "not a floor: no pool, 16 KiB buffered a side"
             print(f"| {top} / {other} | {SCENARIOS[scenario][0]} | "
                   + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + f" | {note} |")

@@ -219,7 +219,8 @@ def main():
                          "auth: sluice forward_auth against nginx auth_request (not in all)")
     ap.add_argument("--sluice", default="build/sluice")
     ap.add_argument("--peers", default="sluice,nginx,haproxy", help="responder peers")
-    ap.add_argument("--proxies", default=",".join(proxy_bench.PROXIES), help="proxy scenario rows")
+    ap.add_argument("--proxies", default=",".join(proxy_bench.default_proxies()),
+                    help="proxy scenario rows, some of " + ",".join(proxy_bench.PROXIES))
     ap.add_argument("--proxy-loads", default=",".join(proxy_bench.SCENARIOS),
                     help="proxy loads: ka (keep-alive /), ka64k, newconn (ab), idle, burst\n"
                          "(burst: --idle-connections clients arriving --burst-wave at a time)")
