@@ -133,19 +133,7 @@ void note_field(const HeaderField& h, FieldFacts& f) {
 // RFC 3986 §2.3, §2.2: unreserved and sub-delims, the characters of a
 // reg-name besides pct-encoded triplets. A table: every request's Host is
 // checked byte by byte.
-constexpr std::array<bool, 256> make_reg_name_table() {
-  std::array<bool, 256> t{};
-  for (int c = 'a'; c <= 'z'; ++c)
-    t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c)
-    t[c] = true;
-  for (int c = '0'; c <= '9'; ++c)
-    t[c] = true;
-  for (char c : std::string_view("-._~!$&'()*+,;="))
-    t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-constexpr std::array<bool, 256> kRegNameChars = make_reg_name_table();
+constexpr std::array<bool, 256> kRegNameChars = alphanumeric_and("-._~!$&'()*+,;=");
 
 bool is_reg_name_char(unsigned char c) {
   return kRegNameChars[c];

@@ -7,19 +7,6 @@
 namespace sluice::http {
 namespace {
 
-constexpr std::array<bool, 256> make_token_table() {
-  std::array<bool, 256> t{};
-  for (int c = '0'; c <= '9'; ++c)
-    t[c] = true;
-  for (int c = 'a'; c <= 'z'; ++c)
-    t[c] = true;
-  for (int c = 'A'; c <= 'Z'; ++c)
-    t[c] = true;
-  for (char c : std::string_view("!#$%&'*+-.^_`|~"))
-    t[static_cast<unsigned char>(c)] = true;
-  return t;
-}
-
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
 }
@@ -27,7 +14,7 @@ char lower(char c) {
 }  // namespace
 
 // Declared extern in token.h, so this constant has external linkage.
-constexpr std::array<bool, 256> kTokenChars = make_token_table();
+constexpr std::array<bool, 256> kTokenChars = alphanumeric_and("!#$%&'*+-.^_`|~");
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;

@@ -8,6 +8,21 @@
 
 namespace sluice::http {
 
+// A byte class as a table: letters, digits and `symbols` (tchar below; a
+// Host's reg-name in the parser).
+constexpr std::array<bool, 256> alphanumeric_and(std::string_view symbols) {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c)
+    t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c)
+    t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c)
+    t[c] = true;
+  for (char c : symbols)
+    t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+
 // tchar: "!#$%&'*+-.^_`|~", digits, letters. Inline: the parsers ask it
 // for every byte of every field name.
 extern const std::array<bool, 256> kTokenChars;
