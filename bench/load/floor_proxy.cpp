@@ -13,10 +13,7 @@
 // only, like every load in bench/). Single-threaded, level-triggered epoll,
 // 16 KiB buffered per direction (HAProxy's default bufsize). Either side
 // closing closes both. Not for any use outside the benchmark.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +24,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "relay_sockets.h"
 
 namespace {
 
@@ -48,10 +47,7 @@ int epoll_fd = -1;
 // same batch may still name one, so they are freed after it.
 std::vector<Side*> closed;
 
-void die(const char* what) {
-  std::perror(what);
-  std::exit(1);
-}
+using relay::die;
 
 void set_interest(Side* s, std::uint32_t events, int op = EPOLL_CTL_MOD) {
   epoll_event ev{};
@@ -120,40 +116,18 @@ bool on_writable(Side* s) {
   return true;
 }
 
-int tcp_socket() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) die("socket");
-  return fd;
-}
-
-sockaddr_in loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-void no_delay(int fd) {
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 void accept_all(int listener, const sockaddr_in& backend) {
   for (;;) {
     const int client = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (client < 0) return;
-    // A blocking connect: on loopback it completes within the call.
-    const int server = tcp_socket();
-    if (::connect(server, reinterpret_cast<const sockaddr*>(&backend), sizeof backend) != 0) {
-      std::perror("connect");
-      ::close(server);
+    const int server = relay::connect_to(backend);
+    if (server < 0) {
       ::close(client);
       continue;
     }
     ::fcntl(server, F_SETFL, ::fcntl(server, F_GETFL) | O_NONBLOCK);
-    no_delay(client);
-    no_delay(server);
+    relay::no_delay(client);
+    relay::no_delay(server);
     auto* c = new Side;
     auto* b = new Side;
     c->fd = client;
@@ -168,18 +142,7 @@ void accept_all(int listener, const sockaddr_in& backend) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s LISTEN_PORT BACKEND_PORT\n", argv[0]);
-    return 2;
-  }
-  const sockaddr_in listen_at = loopback(std::atoi(argv[1]));
-  const sockaddr_in backend = loopback(std::atoi(argv[2]));
-  const int listener = tcp_socket();
-  const int one = 1;
-  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(listener, reinterpret_cast<const sockaddr*>(&listen_at), sizeof listen_at) != 0)
-    die("bind");
-  if (::listen(listener, 4096) != 0) die("listen");
+  const auto [listener, backend] = relay::ends_from(argc, argv);
   ::fcntl(listener, F_SETFL, ::fcntl(listener, F_GETFL) | O_NONBLOCK);
   epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd < 0) die("epoll_create1");

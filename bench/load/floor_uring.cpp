@@ -14,10 +14,7 @@
 //
 // Usage: floor_uring LISTEN_PORT BACKEND_PORT (127.0.0.1 only). Not for any
 // use outside the benchmark.
-#include <arpa/inet.h>
 #include <linux/io_uring.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -29,6 +26,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#include "relay_sockets.h"
 
 namespace {
 
@@ -57,10 +56,7 @@ struct Pair {
   bool dead = false;
 };
 
-void die(const char* what) {
-  std::perror(what);
-  std::exit(1);
-}
+using relay::die;
 
 // The submission and completion rings, mapped from the kernel.
 struct Ring {
@@ -183,31 +179,14 @@ void finish_op(Pair* p) {
   }
 }
 
-sockaddr_in loopback(int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return a;
-}
-
-void no_delay(int fd) {
-  const int one = 1;
-  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
 void on_accept(int client, const sockaddr_in& backend) {
-  // A blocking connect: on loopback it completes within the call.
-  const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (server < 0 ||
-      ::connect(server, reinterpret_cast<const sockaddr*>(&backend), sizeof backend) != 0) {
-    std::perror("connect");
-    if (server >= 0) ::close(server);
+  const int server = relay::connect_to(backend);
+  if (server < 0) {
     ::close(client);
     return;
   }
-  no_delay(client);
-  no_delay(server);
+  relay::no_delay(client);
+  relay::no_delay(server);
   auto* p = new Pair;
   p->client.fd = client;
   p->server.fd = server;
@@ -247,19 +226,7 @@ void on_completion(const io_uring_cqe& cqe, int listener, const sockaddr_in& bac
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: %s LISTEN_PORT BACKEND_PORT\n", argv[0]);
-    return 2;
-  }
-  const sockaddr_in listen_at = loopback(std::atoi(argv[1]));
-  const sockaddr_in backend = loopback(std::atoi(argv[2]));
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listener < 0) die("socket");
-  const int one = 1;
-  ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(listener, reinterpret_cast<const sockaddr*>(&listen_at), sizeof listen_at) != 0)
-    die("bind");
-  if (::listen(listener, 4096) != 0) die("listen");
+  const auto [listener, backend] = relay::ends_from(argc, argv);
   setup_ring();
   post_accept(listener);
   std::fprintf(stderr, "floor_uring: 127.0.0.1:%s -> 127.0.0.1:%s\n", argv[1], argv[2]);
