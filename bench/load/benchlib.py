@@ -38,17 +38,24 @@ def process_tree(pid):
     return pids
 
 
-def cpu_ticks(pid):
-    """utime + stime of pid and its descendants, every thread included."""
-    total = 0
+def cpu_split(pid):
+    """(utime, stime) of pid and its descendants, every thread included: what
+    the proxy's own code spent, and what the kernel spent for it."""
+    user = system = 0
     for p in process_tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
+            user += int(fields[11])  # utime (field 14)
+            system += int(fields[12])  # stime (field 15)
         except OSError:
             pass
-    return total
+    return user, system
+
+
+def cpu_ticks(pid):
+    """utime + stime of pid and its descendants, every thread included."""
+    return sum(cpu_split(pid))
 
 
 def task_ticks(pid):

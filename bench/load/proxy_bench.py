@@ -27,7 +27,7 @@ import shutil
 import sys
 import traceback
 
-from benchlib import (CLK_TCK, Service, busiest_shares, cpu_pair, cpu_ticks, free_port,
+from benchlib import (CLK_TCK, Service, busiest_shares, cpu_pair, cpu_split, cpu_ticks, free_port,
                       idle_after_burst, idle_memory, raise_nofile, run_ab, run_wrk, task_ticks)
 
 # "sluice-observed": sluice with what operators turn on (an admin listener
@@ -376,7 +376,7 @@ def measure(scenario, name, backend, args, workdir, cpus):
     try:
         run_wrk(port, 1, args.connections, path, load_cpu, threads=workers)  # warm-up: pools exist
         a0, r0 = backend.status()
-        p0 = cpu_ticks(proxy.pid) if proxy else None
+        p0 = cpu_split(proxy.pid) if proxy else None
         t0 = task_ticks(proxy.pid) if proxy else None
         b0 = cpu_ticks(backend.pid)
         if kind == "wrk":
@@ -391,7 +391,7 @@ def measure(scenario, name, backend, args, workdir, cpus):
             res = idle_after_burst(proxy.pid if proxy else backend.pid, port, args.burst_count,
                                    args.burst_wave, path)
             res["requests"] = res["idle_conns"]
-        p1 = cpu_ticks(proxy.pid) if proxy else None
+        p1 = cpu_split(proxy.pid) if proxy else None
         if proxy and workers > 1:
             # Did every worker take its part? The two busiest threads' shares.
             res["split"] = "/".join(f"{x:.0f}" for x in busiest_shares(t0, task_ticks(proxy.pid)))
@@ -403,7 +403,10 @@ def measure(scenario, name, backend, args, workdir, cpus):
         res["reuse"] = (1 - res["backend_conns"] / res["backend_requests"]
                         if res["backend_requests"] > 0 else None)
         n = max(1, res["requests"])
-        res["cpu_us_per_req"] = (p1 - p0) / CLK_TCK * 1e6 / n if proxy else None
+        res["cpu_us_per_req"] = (sum(p1) - sum(p0)) / CLK_TCK * 1e6 / n if proxy else None
+        # The proxy's own code, apart from the kernel's work for it (the
+        # reads, writes and TCP on loopback, alike for every proxy).
+        res["user_us_per_req"] = (p1[0] - p0[0]) / CLK_TCK * 1e6 / n if proxy else None
         res["backend_cpu_us_per_req"] = ((b1 - b0) / CLK_TCK * 1e6 / res["backend_requests"]
                                          if res["backend_requests"] > 0 else None)
         if proxy and proxy.proc.poll() is not None:
@@ -520,15 +523,16 @@ def print_variant_ratio(results, scenarios, top, bottom):
     """One sluice over another in the same run: `sluice-observed / sluice`
     (what metrics and a JSON access log cost), `sluice / sluice-before` (what
     one change did)."""
-    print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | req/s (higher) "
-          "| p99 (lower) |")
-    print("|---|---|---|---|---|")
+    print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | user (lower) "
+          "| req/s (higher) | p99 (lower) |")
+    print("|---|---|---|---|---|---|")
     for scenario in scenarios:
         if scenario in IDLE_KINDS:
             continue
         t = [r for r in results if r["proxy"] == top and r["scenario"] == scenario]
         b = [r for r in results if r["proxy"] == bottom and r["scenario"] == scenario]
         cells = [ratio(mean(t, "cpu_us_per_req"), mean(b, "cpu_us_per_req")),
+                 ratio(mean(t, "user_us_per_req"), mean(b, "user_us_per_req")),
                  ratio(mean(t, "rps"), mean(b, "rps")), ratio(mean(t, "p99_ms"), mean(b, "p99_ms"))]
         print(f"| {top} / {bottom} | {SCENARIOS[scenario][0]} | "
               + " | ".join(fmt(c, ".2f", "n/a") for c in cells) + " |")
@@ -565,16 +569,17 @@ def print_table(results, proxies, scenarios, args):
           f"-c {args.ab_concurrency} (no -k); {args.idle_count} idle keep-alive client connections; "
           f"burst: {args.burst_count} clients arriving {args.burst_wave} at a time, one GET each, "
           "then idle, RSS read once settled. "
-          "CPU-µs/req: the proxy's processes only; backend CPU-µs/req: the backend nginx; "
+          "CPU-µs/req: the proxy's processes only; user: the part of it spent in "
+          "user space (the rest is the kernel's); backend CPU-µs/req: the backend nginx; "
           "reuse: 1 - new backend connections / requests the backend served (for direct: "
           "the client's own).\n")
-    print("| load | proxy | round | req/s | p50 ms | p99 ms | CPU-µs/req | backend CPU-µs/req "
+    print("| load | proxy | round | req/s | p50 ms | p99 ms | CPU-µs/req | user | backend CPU-µs/req "
           "| backend reuse | idle B/conn | errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         label = SCENARIOS[r["scenario"]][0]
         if r.get("failed_run"):
-            print(f"| {label} | {r['proxy']} | {r['round']} | FAILED: {r['note']} | | | | | | | |")
+            print(f"| {label} | {r['proxy']} | {r['round']} | FAILED: {r['note']} | | | | | | | | |")
             continue
         idle = r["scenario"] in IDLE_KINDS
         err = str(r["errors"]) if not r["errors"] else f"**{r['errors']}**"
@@ -587,7 +592,8 @@ def print_table(results, proxies, scenarios, args):
         print(f"| {label} | {r['proxy']} | {r['round']} "
               f"| {'—' if idle else fmt(r['rps'], '.0f')} "
               f"| {'—' if idle else fmt(r['p50_ms'], '.2f')} | {'—' if idle else fmt(r['p99_ms'], '.2f')} "
-              f"| {fmt(r['cpu_us_per_req'], '.2f')} | {fmt(r['backend_cpu_us_per_req'], '.2f')} "
+              f"| {fmt(r['cpu_us_per_req'], '.2f')} | {fmt(r.get('user_us_per_req'), '.2f')} "
+              f"| {fmt(r['backend_cpu_us_per_req'], '.2f')} "
               f"| {fmt_reuse(r)} "
               f"| {fmt(r['idle_bytes'], '.0f') + ' (' + str(r['idle_conns']) + ')' if idle else '—'} "
               f"| {err} |")
@@ -609,15 +615,16 @@ def print_table(results, proxies, scenarios, args):
         pairs += [("floor-uring", o) for o in others + (["floor"] if "floor" in proxies else [])]
     if not pairs:
         return
-    print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | req/s (higher) "
-          "| p99 (lower) | idle B/conn (lower) | note |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| ratio (mean of rounds) | load | CPU-µs/req (lower is better) | user (lower) "
+          "| req/s (higher) | p99 (lower) | idle B/conn (lower) | note |")
+    print("|---|---|---|---|---|---|---|---|")
     for top, other in pairs:
         for scenario in scenarios:
             s = [r for r in results if r["proxy"] == top and r["scenario"] == scenario]
             o = [r for r in results if r["proxy"] == other and r["scenario"] == scenario]
             idle = scenario in IDLE_KINDS
-            cells = [ratio(mean(s, "cpu_us_per_req"), mean(o, "cpu_us_per_req"))]
+            cells = [ratio(mean(s, "cpu_us_per_req"), mean(o, "cpu_us_per_req")),
+                     ratio(mean(s, "user_us_per_req"), mean(o, "user_us_per_req"))]
             cells += [None, None, ratio(mean(s, "idle_bytes"), mean(o, "idle_bytes"))] if idle else \
                 [ratio(mean(s, "rps"), mean(o, "rps")), ratio(mean(s, "p99_ms"), mean(o, "p99_ms")), None]
             bad = [n for n, rows in ((top, s), (other, o))
