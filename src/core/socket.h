@@ -1,7 +1,7 @@
 // A non-blocking TCP (or Unix) stream socket registered with one event
-// loop: the plain ByteStream. Its transport hooks are recv / sendmsg /
-// shutdown / close; everything else (awaitables, readiness, timeouts,
-// cancellation) is ByteStream's.
+// loop: the plain ByteStream. Its transport hooks are recv / send (sendmsg
+// for a large write in pieces) / shutdown / close; everything else
+// (awaitables, readiness, timeouts, cancellation) is ByteStream's.
 #pragma once
 
 #include <cstddef>
