@@ -9,7 +9,7 @@
 // edge-triggered readiness bookkeeping per direction (a short read or an
 // EAGAIN clears it, so the next read suspends without a wasted syscall),
 // timeouts, cancellation and the idle handler. What differs is only how one
-// non-blocking attempt moves bytes: recv/sendmsg for a socket,
+// non-blocking attempt moves bytes: recv/send(msg) for a socket,
 // SSL_read/SSL_write for TLS. So a transport implements that attempt and
 // says what happened: bytes moved, would block until readable, would block
 // until writable (a TLS read may have to write, a handshake or key update,
@@ -142,7 +142,7 @@ class ByteStream : public IoHandler {
   WriteOp write(std::span<const char> a, std::span<const char> b, std::uint64_t timeout_ms = 0,
                 bool more = false);
   // Four pieces at most, empty ones skipped (a head, a chunk size, data, a
-  // chunk's end): one sendmsg. `more`: as write()'s.
+  // chunk's end): one system call. `more`: as write()'s.
   WriteOp write_pieces(std::span<const char> a, std::span<const char> b, std::span<const char> c,
                        std::span<const char> d, std::uint64_t timeout_ms, bool more = false);
   // Waits until the stream is readable (or closed), without consuming bytes.

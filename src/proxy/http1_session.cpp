@@ -809,7 +809,7 @@ Task<bool> Http1Session::send_local(const http::OutgoingResponse& res, std::stri
     // An answer of our own: a refusal stated its code already.
     if (record_->termination == kCompleted) record_->termination = kAnsweredLocally;
   }
-  // Head and body: one sendmsg.
+  // Head and body: one write (one send when small, core/socket.cpp).
   const bool sent = static_cast<bool>(co_await stream_->write(w.text(), body, timeout_ms));
   if (record_ != nullptr) {
     if (sent) record_->bytes_out += w.text().size() + body.size();
