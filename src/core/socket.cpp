@@ -37,7 +37,7 @@ namespace {
 
 // Pieces that together are at most this long go out as one buffer: send(2)
 // of one buffer skips the kernel's import of a msghdr and its iovecs, about
-// 0.3 µs over loopback for a 76-byte head and a 612-byte body
+// 0.2-0.35 µs over loopback for a 200-byte head and a 612-byte body
 // (docs/benchmarks.md, "One buffer per send"), where copying 2 KiB costs
 // tens of nanoseconds. Larger writes keep their pieces: the copy would grow
 // with them, the saving would not.
