@@ -1,5 +1,9 @@
 # Thin wrapper over CMake. The two commands a new user needs: `make run` and `make test`.
 JOBS ?= 2
+# Tests spend most of their time waiting on the processes they start
+# (sluice, backends, clients): at -j2 the suite kept the two cores 45-70%
+# busy; -j4 took it from 172 to 114 s and the ASan run from 329 to 252 s.
+TEST_JOBS ?= 4
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -48,11 +52,11 @@ deb: build
 test: test-normal test-asan
 
 test-normal: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j $(TEST_JOBS)
 
 test-asan: asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(TEST_JOBS)
 
 bench: bench-micro bench-load bench-chaos bench-tcp
 
