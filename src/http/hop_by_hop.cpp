@@ -26,9 +26,13 @@ bool always_hop_by_hop(std::string_view name) {
   }
 }
 
+// The lengths of always_hop_by_hop's names, one bit each.
+constexpr std::uint64_t kStandardLengths =
+    (1ULL << 2) | (1ULL << 7) | (1ULL << 10) | (1ULL << 16) | (1ULL << 17);
+
 }  // namespace
 
-HopByHopFields::HopByHopFields(std::span<const HeaderField> fields) {
+HopByHopFields::HopByHopFields(std::span<const HeaderField> fields) : lengths_(kStandardLengths) {
   for (const auto& f : fields) {
     if (!iequals(f.name, "connection")) continue;
     ListTokens tokens(f.value);
@@ -38,17 +42,18 @@ HopByHopFields::HopByHopFields(std::span<const HeaderField> fields) {
         overflowed_ = true;
         return;
       }
-      listed_[listed_count_++] = item;
+      listed_[listed_count_++] = {item.data(), item.size()};
+      if (item.size() < 64) lengths_ |= 1ULL << item.size();
     }
   }
 }
 
-bool HopByHopFields::contains(std::string_view name) const {
-  // Names were forgotten: forwarding nothing is the only safe answer.
-  if (overflowed_) return true;
+// A name of a length some hop-by-hop name has (contains() answered the
+// others): its bytes decide.
+bool HopByHopFields::compare_names(std::string_view name) const {
   if (always_hop_by_hop(name)) return true;
   for (std::size_t i = 0; i < listed_count_; ++i) {
-    if (iequals(name, listed_[i])) return true;
+    if (iequals(name, {listed_[i].data, listed_[i].size})) return true;
   }
   return false;
 }

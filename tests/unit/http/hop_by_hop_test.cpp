@@ -33,6 +33,21 @@ TEST(HopByHopFields, FieldsNamedByConnectionAreHopByHopInAnyCase) {
   EXPECT_FALSE(hop.contains("X-Third"));
 }
 
+// contains() answers from the name's length when no hop-by-hop name has
+// it: a listed name of any length, under 64 bytes or over, must still be
+// found, and only it among the names of its length.
+TEST(HopByHopFields, AListedNameIsFoundWhateverItsLengthAndOnlyIt) {
+  for (std::size_t n = 1; n <= 80; ++n) {
+    const std::string listed = "X" + std::string(n - 1, 'q');
+    const std::string connection = "close, " + listed;
+    const std::array<HeaderField, 1> fields = {{{"Connection", connection}}};
+    const HopByHopFields hop(fields);
+    EXPECT_TRUE(hop.contains("x" + std::string(n - 1, 'Q'))) << n;
+    EXPECT_FALSE(hop.contains("Y" + std::string(n - 1, 'q'))) << n;
+    EXPECT_FALSE(hop.contains("X" + std::string(n, 'q'))) << n;
+  }
+}
+
 // Fields the parsers did not check (more names than it remembers): nothing
 // is forwarded rather than the names it forgot.
 TEST(HopByHopFields, ForgettingANameMakesEveryFieldHopByHop) {
