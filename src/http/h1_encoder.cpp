@@ -11,13 +11,6 @@ namespace {
 // Decimal digits of any std::uint64_t or int fit in 20 bytes plus a sign.
 constexpr std::size_t kNumberBytes = 24;
 
-template <typename Int>
-void put_number(HeadWriter& out, Int n) {
-  char digits[kNumberBytes];
-  const auto r = std::to_chars(digits, digits + sizeof digits, n);
-  out.put(std::string_view(digits, static_cast<std::size_t>(r.ptr - digits)));
-}
-
 void put_fields(HeadWriter& out, std::span<const HeaderField> fields) {
   for (const auto& f : fields)
     out.field(f.name, f.value);
@@ -25,32 +18,27 @@ void put_fields(HeadWriter& out, std::span<const HeaderField> fields) {
 
 // "HTTP/1.1 <status> <reason>\r\n". The status is written as given: the
 // parser only hands on three-digit codes (RFC 9110 §15). Every response
-// writes one, so a three-digit code (all of them) takes one check for room
-// and one copy, not five of each.
+// writes one: one check for room and one copy of each part, not five
+// checked appends.
 void put_status_line(HeadWriter& out, const OutgoingResponse& res) {
   const std::string_view reason =
       res.reason.empty() ? std::string_view(reason_phrase(res.status)) : res.reason;
-  const int status = res.status;
-  if (status < 100 || status > 999) {
-    out.put("HTTP/1.1 ");
-    put_number(out, status);
-    out.put(" ");
-    out.put(reason);
-    out.put("\r\n");
-    return;
-  }
-  constexpr std::size_t kBeforeReason = 13;  // "HTTP/1.1 200 "
-  const std::size_t line = kBeforeReason + reason.size() + 2;
+  char digits[kNumberBytes];
+  const auto code = static_cast<std::size_t>(
+      std::to_chars(digits, digits + sizeof digits, res.status).ptr - digits);
+  constexpr std::string_view kVersion = "HTTP/1.1 ";
+  const std::size_t line = kVersion.size() + code + 1 + reason.size() + 2;
   char* p = out.reserve(line);
   if (p == nullptr) return;
-  std::memcpy(p, "HTTP/1.1 ", 9);
-  p[9] = static_cast<char>('0' + status / 100);
-  p[10] = static_cast<char>('0' + status / 10 % 10);
-  p[11] = static_cast<char>('0' + status % 10);
-  p[12] = ' ';
-  if (!reason.empty()) std::memcpy(p + kBeforeReason, reason.data(), reason.size());
-  p[line - 2] = '\r';
-  p[line - 1] = '\n';
+  std::memcpy(p, kVersion.data(), kVersion.size());
+  p += kVersion.size();
+  std::memcpy(p, digits, code);
+  p += code;
+  *p++ = ' ';
+  if (!reason.empty()) std::memcpy(p, reason.data(), reason.size());
+  p += reason.size();
+  *p++ = '\r';
+  *p = '\n';
   out.commit(line);
 }
 

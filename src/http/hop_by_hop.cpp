@@ -6,29 +6,26 @@ namespace sluice::http {
 namespace {
 
 // RFC 9110 §7.6.1 names Connection, Proxy-Connection, Keep-Alive, TE,
-// Transfer-Encoding and Upgrade as fields a proxy does not forward. Asked
-// of every field of every message: the name's length picks the one or two
-// it could be.
-bool always_hop_by_hop(std::string_view name) {
-  switch (name.size()) {
-    case 2:
-      return iequals(name, "te");
-    case 7:
-      return iequals(name, "upgrade");
-    case 10:
-      return iequals(name, "connection") || iequals(name, "keep-alive");
-    case 16:
-      return iequals(name, "proxy-connection");
-    case 17:
-      return iequals(name, "transfer-encoding");
-    default:
-      return false;
-  }
-}
+// Transfer-Encoding and Upgrade as fields a proxy does not forward.
+constexpr std::array<std::string_view, 6> kAlwaysHopByHop = {
+    "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"};
 
-// The lengths of always_hop_by_hop's names, one bit each.
-constexpr std::uint64_t kStandardLengths =
-    (1ULL << 2) | (1ULL << 7) | (1ULL << 10) | (1ULL << 16) | (1ULL << 17);
+// Their lengths, one bit each: contains() answers every other length
+// without comparing a byte.
+constexpr std::uint64_t standard_lengths() {
+  std::uint64_t bits = 0;
+  for (std::string_view name : kAlwaysHopByHop)
+    bits |= 1ULL << name.size();
+  return bits;
+}
+constexpr std::uint64_t kStandardLengths = standard_lengths();
+
+bool always_hop_by_hop(std::string_view name) {
+  for (std::string_view standard : kAlwaysHopByHop) {
+    if (iequals(name, standard)) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
