@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 
 #include <array>
-#include <bit>
 #include <cstdint>
 #include <cstring>
 
+#include "http/head_bytes.h"
 #include "http/hop_by_hop.h"
 #include "http/token.h"
 
@@ -250,38 +250,6 @@ const char* field_line_error(std::string_view line) {
   return nullptr;
 }
 
-// The top bit of each byte of `w` (a little-endian load) that is below
-// 0x20 or is 0x7f: a control character (RFC 9110 §5.5 allows only HTAB
-// among them in a value), the line's CR among them. Bytes from 0x80 up
-// (obs-text) never count. A borrow can mark a byte above a marked one, never
-// below: the lowest mark is exact.
-inline std::uint64_t control_bytes(std::uint64_t w) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ULL;
-  constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
-  const std::uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
-  const std::uint64_t x = w ^ (kOnes * 0x7f);
-  const std::uint64_t del = (x - kOnes) & ~x & kHigh;
-  return below_space | del;
-}
-
-// The offset in [p, p + n) of the first control character, or n.
-std::size_t find_control(const char* p, std::size_t n) {
-  static_assert(std::endian::native == std::endian::little, "the lowest byte is the first");
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t w;
-    std::memcpy(&w, p + i, sizeof w);
-    if (const std::uint64_t marks = control_bytes(w); marks != 0) {
-      return i + static_cast<std::size_t>(std::countr_zero(marks) / 8);
-    }
-  }
-  for (; i < n; ++i) {
-    const auto c = static_cast<unsigned char>(p[i]);
-    if (c < 0x20 || c == 0x7f) return i;
-  }
-  return n;
-}
-
 // Parses the field lines of `lines` (each ending in CRLF: the scanner
 // checked) into `storage`, noting the facts framing depends on. One pass
 // over each byte: the name's bytes are checked as tokens up to the colon,
@@ -304,7 +272,7 @@ FieldsResult parse_fields(std::string_view lines, std::span<HeaderField> storage
         ++value_start;
       end = value_start;
       while (true) {
-        end += find_control(text + end, size - end);
+        end += head_bytes::find_control(text + end, size - end);
         if (end < size && text[end] == '\t') {
           ++end;
           continue;
@@ -415,57 +383,79 @@ ParseState HeadScanner::scan(std::string_view buf, bool is_request, ParseError& 
     scanned_ = start_;
     line_start_ = start_;
   }
+  // Locals, not members, in the loop: every head passes through it.
   const char* base = buf.data();
-  while (true) {
-    const void* hit = std::memchr(base + scanned_, '\n', buf.size() - scanned_);
-    if (hit == nullptr) {
-      scanned_ = buf.size();
-      if (first_line_end_ == 0 && is_request &&
-          buf.size() - start_ > limits_.max_request_line + 2) {
-        error = {414, "request line too long"};
-        return ParseState::error;
-      }
-      if (buf.size() - start_ > limits_.max_head_bytes) {
-        error = {431, "request header section too large"};
-        return ParseState::error;
-      }
-      return ParseState::need_more;
+  const std::size_t size = buf.size();
+  std::size_t line_start = line_start_;
+  std::size_t i = head_bytes::find_line_feed(base, scanned_, size);
+  if (first_line_end_ == 0 && i != head_bytes::kNotFound) {
+    if (const auto s = end_start_line(base, i, is_request, error); s != ParseState::need_more) {
+      return s;
     }
-    const std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - base);
-    // The limits first: had the bytes before this LF come without it, they
-    // would have hit them above, and how bytes arrive must not change the
+    line_start = i + 1;
+    i = head_bytes::find_line_feed(base, line_start, size);
+  }
+  for (; i != head_bytes::kNotFound; i = head_bytes::find_line_feed(base, line_start, size)) {
+    // The limit first: had the bytes before this LF come without it, they
+    // would have hit it below, and how bytes arrive must not change the
     // answer.
-    if (first_line_end_ == 0 && is_request && i - start_ > limits_.max_request_line + 2) {
-      error = {414, "request line too long"};
-      return ParseState::error;
-    }
     if (i - start_ > limits_.max_head_bytes) {
       error = {431, "request header section too large"};
       return ParseState::error;
     }
     // RFC 9112 §2.2: lines end in CRLF; a bare LF is rejected, not guessed.
-    if (i == 0 || base[i - 1] != '\r') {
+    if (base[i - 1] != '\r') {
       error = {400, "line ending without CR"};
       return ParseState::error;
     }
-    if (first_line_end_ == 0) {
-      first_line_end_ = i + 1;
-      if (is_request && i - 1 - start_ > limits_.max_request_line) {
-        error = {414, "request line too long"};
-        return ParseState::error;
-      }
-    } else if (i - 1 == line_start_) {
+    if (i - 1 == line_start) {  // the empty line: the head ends here
       end_ = i + 1;
       if (end_ - start_ > limits_.max_head_bytes) {
         error = {431, "request header section too large"};
         return ParseState::error;
       }
       scanned_ = end_;
+      line_start_ = end_;
       return ParseState::complete;
     }
-    scanned_ = i + 1;
-    line_start_ = scanned_;
+    line_start = i + 1;
   }
+  scanned_ = size;
+  line_start_ = line_start;
+  if (first_line_end_ == 0 && is_request && size - start_ > limits_.max_request_line + 2) {
+    error = {414, "request line too long"};
+    return ParseState::error;
+  }
+  if (size - start_ > limits_.max_head_bytes) {
+    error = {431, "request header section too large"};
+    return ParseState::error;
+  }
+  return ParseState::need_more;
+}
+
+// The start line's LF at `i`: need_more to go on with the field lines.
+ParseState HeadScanner::end_start_line(const char* base, std::size_t i, bool is_request,
+                                       ParseError& error) {
+  // The limits first, as in scan().
+  if (is_request && i - start_ > limits_.max_request_line + 2) {
+    error = {414, "request line too long"};
+    return ParseState::error;
+  }
+  if (i - start_ > limits_.max_head_bytes) {
+    error = {431, "request header section too large"};
+    return ParseState::error;
+  }
+  // RFC 9112 §2.2: lines end in CRLF; a bare LF is rejected, not guessed.
+  if (i == 0 || base[i - 1] != '\r') {
+    error = {400, "line ending without CR"};
+    return ParseState::error;
+  }
+  if (is_request && i - 1 - start_ > limits_.max_request_line) {
+    error = {414, "request line too long"};
+    return ParseState::error;
+  }
+  first_line_end_ = i + 1;
+  return ParseState::need_more;
 }
 
 // ---- RequestParser ----

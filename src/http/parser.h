@@ -44,6 +44,8 @@ class HeadScanner {
   const ParserLimits& limits() const { return limits_; }
 
  private:
+  ParseState end_start_line(const char* base, std::size_t i, bool is_request, ParseError& error);
+
   ParserLimits limits_;
   std::size_t start_ = 0;       // after skipped leading empty lines
   std::size_t scanned_ = 0;     // bytes checked so far

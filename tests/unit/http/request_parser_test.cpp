@@ -406,15 +406,16 @@ TEST(RequestParser, FieldsAreViewsWithWhiteSpaceTrimmed) {
 }
 
 // RFC 9110 §5.5: a value may hold VCHAR, obs-text (0x80-0xff), SP and HTAB
-// and no other control character. Values are checked eight bytes at a time:
-// every control character at every offset of values up to 24 bytes long
-// must be found, whichever word it falls in, and nothing else refused.
+// and no other control character. Values are checked sixteen bytes at a
+// time, then eight, then one: every control character at every offset of
+// values up to 40 bytes long must be found, whichever block, word or tail
+// it falls in, and nothing else refused.
 TEST(RequestParser, EveryControlCharacterAtEveryOffsetOfAValueIsRefused) {
   std::vector<unsigned char> controls;
   for (int c = 0; c < 0x20; ++c)
     if (c != '\t' && c != '\n') controls.push_back(static_cast<unsigned char>(c));
   controls.push_back(0x7f);
-  for (std::size_t length = 1; length <= 24; ++length) {
+  for (std::size_t length = 1; length <= 40; ++length) {
     for (std::size_t at = 0; at < length; ++at) {
       for (unsigned char c : controls) {
         std::string value(length, 'v');
@@ -436,6 +437,37 @@ TEST(RequestParser, EveryControlCharacterAtEveryOffsetOfAValueIsRefused) {
       ASSERT_EQ(p.parse(req), ParseState::complete) << "offset " << at << " of " << length;
       EXPECT_EQ(p.head().fields[1].value, "x" + allowed);
     }
+  }
+}
+
+// RFC 9112 §2.2: a line ends in CRLF. Line feeds are looked for sixteen
+// bytes at a time: a bare LF at any offset of a long head, in the request
+// line or a field line, whole or in two pieces, is refused as such and
+// never taken for the head's end; and every line's LF is found.
+TEST(RequestParser, ABareLineFeedAnywhereInALongHeadIs400) {
+  const std::string head = "GET /" + std::string(37, 'p') +
+                           " HTTP/1.1\r\nHost: h\r\nX-Long: " + std::string(45, 'v') +
+                           "\r\nX-B: b\r\n\r\n";
+  for (std::size_t at = 0; at + 4 < head.size(); ++at) {
+    if (head[at] == '\r' || head[at] == '\n') continue;
+    std::string bad = head;
+    bad[at] = '\n';
+    for (std::size_t cut : {std::size_t{0}, at, at + 1}) {
+      const Outcome o = cut == 0 ? parse_in_pieces(bad, {}) : parse_in_pieces(bad, {cut});
+      ASSERT_EQ(o.state, ParseState::error) << "LF at " << at << ", cut at " << cut;
+      EXPECT_EQ(o.status, 400) << "LF at " << at;
+    }
+  }
+  // And every line length puts a line's LF at every offset of a block:
+  // each is found, the last one ends the head.
+  for (std::size_t length = 0; length <= 40; ++length) {
+    const std::string good = "GET /" + std::string(length, 'p') +
+                             " HTTP/1.1\r\nHost: h\r\nX-L: " + std::string(length, 'v') +
+                             "\r\n\r\n" + std::string(20, 'b');
+    const Outcome o = parse_in_pieces(good, {});
+    ASSERT_EQ(o.state, ParseState::complete) << "length " << length;
+    EXPECT_EQ(o.head_bytes, good.size() - 20);
+    EXPECT_EQ(o.fields, 2u);
   }
 }
 
