@@ -87,7 +87,7 @@ void add_transfer_encoding(std::string_view value, FieldFacts& f) {
   std::string_view item;
   while (items.next(item)) {
     if (f.chunked_last) f.chunked_earlier = true;  // something follows chunked
-    f.chunked_last = iequals(item, "chunked");
+    f.chunked_last = iequals_literal(item, "chunked");
     if (!f.chunked_last) f.other_coding = true;
   }
 }
@@ -96,34 +96,35 @@ void note_field(const HeaderField& h, FieldFacts& f) {
   const auto n = h.name;
   switch (n.size()) {
     case 4:
-      if (iequals(n, "host")) {
+      if (iequals_literal(n, "host")) {
         ++f.host_fields;
         f.host = h.value;
       }
       break;
     case 6:
-      if (iequals(n, "expect")) f.expect_continue = iequals(h.value, "100-continue");
+      if (iequals_literal(n, "expect"))
+        f.expect_continue = iequals_literal(h.value, "100-continue");
       break;
     case 7:
-      if (iequals(n, "upgrade")) f.has_upgrade = true;
+      if (iequals_literal(n, "upgrade")) f.has_upgrade = true;
       break;
     case 10:
-      if (iequals(n, "connection")) {
+      if (iequals_literal(n, "connection")) {
         ListTokens items(h.value);
         std::string_view item;
         while (items.next(item)) {
           ++f.connection_options;
-          if (iequals(item, "close")) f.connection_close = true;
-          if (iequals(item, "keep-alive")) f.connection_keep_alive = true;
-          if (iequals(item, "upgrade")) f.connection_upgrade = true;
+          if (iequals_literal(item, "close")) f.connection_close = true;
+          if (iequals_literal(item, "keep-alive")) f.connection_keep_alive = true;
+          if (iequals_literal(item, "upgrade")) f.connection_upgrade = true;
         }
       }
       break;
     case 14:
-      if (iequals(n, "content-length")) add_content_length(h.value, f);
+      if (iequals_literal(n, "content-length")) add_content_length(h.value, f);
       break;
     case 17:
-      if (iequals(n, "transfer-encoding")) add_transfer_encoding(h.value, f);
+      if (iequals_literal(n, "transfer-encoding")) add_transfer_encoding(h.value, f);
       break;
     default:
       break;

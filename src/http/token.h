@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 
 namespace sluice::http {
@@ -44,6 +45,40 @@ inline bool iequals(std::string_view a, std::string_view b) {
   if (a.empty()) return true;
   if ((a.front() | 0x20) != (b.front() | 0x20)) return false;
   return iequals_same_size(a.data(), b.data(), a.size());
+}
+
+// `s` equals `lower`, a constant of lowercase letters, digits and '-', but
+// for ASCII case: `iequals_literal(name, "content-length")`. For what the
+// parser accepted (field names, values, list items: no control character
+// but HTAB) OR-ing 0x20 into a byte gives one of those characters only from
+// itself or its uppercase letter, so whole words are compared at once,
+// inline, against constants. Other text belongs with iequals.
+template <std::size_t N>
+inline bool iequals_literal(std::string_view s, const char (&lower)[N]) {
+  constexpr std::size_t n = N - 1;
+  static_assert(n > 0);
+  if (s.size() != n) return false;
+  const char* p = s.data();
+  const auto same = [&](std::size_t at, auto word) {
+    decltype(word) a;
+    decltype(word) b;
+    std::memcpy(&a, p + at, sizeof a);
+    std::memcpy(&b, lower + at, sizeof b);
+    return (a | static_cast<decltype(word)>(0x2020202020202020ULL)) == b;
+  };
+  if constexpr (n >= 8) {
+    for (std::size_t i = 0; i + 8 < n; i += 8) {
+      if (!same(i, std::uint64_t{})) return false;
+    }
+    return same(n - 8, std::uint64_t{});  // overlapping the word before
+  } else if constexpr (n >= 4) {
+    return same(0, std::uint32_t{}) && same(n - 4, std::uint32_t{});
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      if ((p[i] | 0x20) != lower[i]) return false;
+    }
+    return true;
+  }
 }
 
 // Walks a comma-separated list ("close, Upgrade"), trimming white space and

@@ -124,7 +124,7 @@ ReproxyPlan::~ReproxyPlan() {
 bool is_reproxy_field(std::string_view name) {
   if (name.empty() || (name[0] != 'x' && name[0] != 'X')) return false;
   return starts_with_nocase(name, "x-reproxy-") || starts_with_nocase(name, "x-accel-") ||
-         http::iequals(name, "x-sendfile");
+         http::iequals_literal(name, "x-sendfile");
 }
 
 std::vector<std::shared_ptr<const ReproxyPlan>> build_reproxy_plans(const config::Config& config,
@@ -157,13 +157,14 @@ ReproxyAsk reproxy_asked(const ReproxyPlan& plan, std::span<const http::HeaderFi
   std::string_view accel, urls, file, size;
   for (const auto& f : fields) {
     if (!is_reproxy_field(f.name)) continue;
-    if (http::iequals(f.name, "x-accel-redirect")) {
+    if (http::iequals_literal(f.name, "x-accel-redirect")) {
       accel = f.value;
-    } else if (http::iequals(f.name, "x-reproxy-url")) {
+    } else if (http::iequals_literal(f.name, "x-reproxy-url")) {
       urls = f.value;
-    } else if (http::iequals(f.name, "x-reproxy-file") || http::iequals(f.name, "x-sendfile")) {
+    } else if (http::iequals_literal(f.name, "x-reproxy-file") ||
+               http::iequals_literal(f.name, "x-sendfile")) {
       file = f.value;
-    } else if (http::iequals(f.name, "x-reproxy-expected-size")) {
+    } else if (http::iequals_literal(f.name, "x-reproxy-expected-size")) {
       size = f.value;
     }
   }
