@@ -262,14 +262,16 @@ FieldsResult parse_fields(std::string_view lines, std::span<HeaderField> storage
   const std::size_t size = lines.size();
   std::size_t pos = 0;
   while (pos < size) {
+    // Every line ends in CRLF (the scanner checked), and CR is neither a
+    // token character nor white space: it bounds these two loops.
     std::size_t i = pos;
-    while (i < size && is_token_char(static_cast<unsigned char>(text[i])))
+    while (is_token_char(static_cast<unsigned char>(text[i])))
       ++i;
     std::size_t end = i;  // of the value, at the line's CR
-    bool well_formed = i > pos && i < size && text[i] == ':';
+    bool well_formed = i > pos && text[i] == ':';
     std::size_t value_start = i + 1;
     if (well_formed) {
-      while (value_start < size && is_space(text[value_start]))
+      while (is_space(text[value_start]))
         ++value_start;
       end = value_start;
       while (true) {
