@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <algorithm>
 
 namespace sluice {
 namespace {
@@ -152,6 +153,23 @@ void ByteStream::WriteOp::add(std::span<const char> piece) {
   iov[iov_count].iov_len = piece.size();
   ++iov_count;
   total += piece.size();
+}
+
+ByteStream::WriteOp::Rest ByteStream::WriteOp::rest() const {
+  Rest r{stream, {}, iov_count, total, written, flags, wants_read, timeout_ms};
+  std::copy(iov, iov + iov_count, r.iov);
+  return r;
+}
+
+ByteStream::WriteOp::WriteOp(const Rest& r)
+    : stream(r.stream),
+      iov_count(r.iov_count),
+      total(r.total),
+      written(r.written),
+      flags(r.flags),
+      wants_read(r.wants_read),
+      timeout_ms(r.timeout_ms) {
+  std::copy(r.iov, r.iov + r.iov_count, iov);
 }
 
 ByteStream::WriteOp ByteStream::write(std::span<const char> buf, std::uint64_t timeout_ms) {

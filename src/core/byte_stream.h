@@ -116,6 +116,23 @@ class ByteStream : public IoHandler {
     }
     struct WaitOnly {};
     WriteOp(ByteStream* s, std::uint64_t t, WaitOnly) : stream(s), wait_only(true), timeout_ms(t) {}
+    // What a write that could not finish at once (await_ready() false) has
+    // left: copied into the coroutine that waits for the rest, which makes
+    // a new WriteOp of it. A WriteOp cannot move (it is a Waiter), and the
+    // function that made it need not be a coroutine when the write
+    // completes at once (core/task.h: Task<T>::ready).
+    struct Rest {
+      ByteStream* stream;
+      iovec iov[4];
+      int iov_count;
+      std::size_t total;
+      std::size_t written;
+      int flags;
+      bool wants_read;
+      std::uint64_t timeout_ms;
+    };
+    Rest rest() const;
+    explicit WriteOp(const Rest& r);
     // Appends a piece (at most 4 in all); an empty one is skipped.
     void add(std::span<const char> piece);
     ByteStream* stream;

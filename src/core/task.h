@@ -4,6 +4,12 @@
 // (a task nobody awaits ends with no continuation, and then destroys itself,
 // so a detached task costs no wrapper frame).
 //
+// A Task may also be made done, with its result, and no coroutine at all
+// (Task<T>::ready): for a function whose usual case finishes at once (a
+// write the socket took whole, a pooled connection, a body piece already
+// read) and that starts a coroutine only when it has to wait. A frame costs
+// an allocation, a free and a resume, about a hundred instructions.
+//
 // Lifetime rule: a Task's frame lives until it completes; whoever co_awaits
 // it keeps its arguments alive. Coroutine lambdas with captures are not used
 // on the data path (the captures die before the coroutine does).
@@ -60,11 +66,12 @@ class [[nodiscard]] Task {
     }
   };
 
-  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})), result_(std::move(o.result_)) {}
   Task& operator=(Task&& o) noexcept {
     if (this != &o) {
       if (h_) h_.destroy();
       h_ = std::exchange(o.h_, {});
+      result_ = std::move(o.result_);
     }
     return *this;
   }
@@ -72,16 +79,25 @@ class [[nodiscard]] Task {
     if (h_) h_.destroy();
   }
 
-  bool await_ready() const noexcept { return false; }
+  // Done already, with `v`: awaiting it resumes at once.
+  static Task ready(T v) {
+    Task t;
+    t.result_.emplace(std::move(v));
+    return t;
+  }
+
+  bool await_ready() const noexcept { return !h_; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
     h_.promise().continuation = awaiter;
     return h_;
   }
-  T await_resume() { return std::move(*h_.promise().value); }
+  T await_resume() { return h_ ? std::move(*h_.promise().value) : std::move(*result_); }
 
  private:
+  Task() = default;
   explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
   std::coroutine_handle<promise_type> h_;
+  std::optional<T> result_;  // a ready() task's
 };
 
 template <>
@@ -106,7 +122,10 @@ class [[nodiscard]] Task<void> {
     if (h_) h_.destroy();
   }
 
-  bool await_ready() const noexcept { return false; }
+  // Done already: awaiting it resumes at once.
+  static Task ready() { return Task(); }
+
+  bool await_ready() const noexcept { return !h_; }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
     h_.promise().continuation = awaiter;
     return h_;
@@ -115,9 +134,12 @@ class [[nodiscard]] Task<void> {
 
   // Runs the task now, on the calling thread, and lets it finish on its
   // own: its frame frees itself when it ends.
-  void start_detached() && { std::exchange(h_, {}).resume(); }
+  void start_detached() && {
+    if (h_) std::exchange(h_, {}).resume();
+  }
 
  private:
+  Task() = default;
   explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
   std::coroutine_handle<promise_type> h_;
 };
