@@ -174,6 +174,9 @@ HeadSent Http1Downstream::queue_head(const http::OutgoingResponse& res) {
   return HeadSent::queued;
 }
 
+// Not a coroutine: a piece the socket takes whole (a keep-alive response,
+// head and body, mostly is one) costs no frame; only a write that must wait
+// goes on in finish_send_body's.
 Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
   // MSG_MORE only for a piece of a body with more waiting behind it: the
   // next send, at once, releases what the kernel held (on loopback whole
@@ -182,18 +185,29 @@ Task<bool> Http1Downstream::send_body(std::string_view data, bool end) {
   if (push_timer_.armed()) c_.scope.worker().loop().timers().cancel(push_timer_);
   const std::string_view head(head_buf_ ? head_buf_.data() : nullptr, held_head_);
   held_head_ = 0;
-  char size_line[24];
   std::string_view size_piece;
   std::string_view tail;
   if (framing_ == http::H1Framing::chunked) {
-    const http::ChunkFrame f = http::frame_chunk(size_line, data.size(), end);
+    // In a member: a write that waits still points at it.
+    const http::ChunkFrame f = http::frame_chunk(size_line_, data.size(), end);
     size_piece = f.before;
     tail = f.after;
   }
-  if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) co_return true;
-  const bool sent = static_cast<bool>(co_await write(head, size_piece, data, tail, more));
-  if (sent && more) hold_for_next_piece();
-  co_return sent;
+  if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) {
+    return Task<bool>::ready(true);
+  }
+  ByteStream::WriteOp w = write(head, size_piece, data, tail, more);
+  if (!w.await_ready()) return finish_send_body(w.rest(), more);
+  return Task<bool>::ready(body_sent(w.await_resume(), more));
+}
+
+Task<bool> Http1Downstream::finish_send_body(ByteStream::WriteOp::Rest rest, bool more) {
+  co_return body_sent(co_await ByteStream::WriteOp(rest), more);
+}
+
+bool Http1Downstream::body_sent(const Result<std::size_t>& w, bool more) {
+  if (w && more) hold_for_next_piece();
+  return static_cast<bool>(w);
 }
 
 void Http1Downstream::hold_for_next_piece() {

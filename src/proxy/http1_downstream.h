@@ -88,6 +88,8 @@ class Http1Downstream final : public Downstream {
   ByteStream::WriteOp write(std::string_view a, std::string_view b = {}, std::string_view c = {},
                             std::string_view d = {}, bool more = false);
   std::span<char> head_buffer();
+  Task<bool> finish_send_body(ByteStream::WriteOp::Rest rest, bool more);
+  bool body_sent(const Result<std::size_t>& w, bool more);
 
   Connection c_;
   std::uint64_t write_timeout_ms_;
@@ -101,6 +103,7 @@ class Http1Downstream final : public Downstream {
   Buffer head_buf_;            // the response head (taken when a response comes)
   std::size_t held_head_ = 0;  // head bytes waiting for the first body piece
   bool more_follows_ = false;  // the next write may use MSG_MORE (more_follows())
+  char size_line_[24];         // the chunk size line of the piece being sent
   // A piece sent with MSG_MORE waits in the kernel for the next one. When
   // that is late (the server paused), this pushes it out within about a
   // millisecond instead of the kernel's 200: a stream never stalls on it.

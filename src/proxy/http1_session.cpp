@@ -161,6 +161,8 @@ class Http1Session {
   }
   ConnectionScope& scope() { return scope_; }
   Task<Next> serve_buffered();
+  // After serve_buffered(): the listener's settings go until the next request.
+  void end_burst() { unpin(); }
   Task<bool> wait_for_rest_of_head();
   Task<Next> serve_pinned();
 
@@ -316,12 +318,11 @@ class Http1Session {
 };
 
 // Reads and answers requests while bytes are buffered; returns `idle` once
-// the buffer is empty and the connection stays open.
+// the buffer is empty and the connection stays open. Then end_burst().
+// Not a coroutine: serve_pinned's frame is the burst's only one.
 Task<Next> Http1Session::serve_buffered() {
-  if (!pin()) co_return Next::close;  // its listener was removed: drain
-  const Next next = co_await serve_pinned();
-  unpin();
-  co_return next;
+  if (!pin()) return Task<Next>::ready(Next::close);  // its listener was removed: drain
+  return serve_pinned();
 }
 
 Task<Next> Http1Session::serve_pinned() {
@@ -896,6 +897,7 @@ Task<void> serve_http_client(Worker& worker, std::size_t listener_index, Listene
     }
     first = false;
     const Next next = co_await session.serve_buffered();
+    session.end_burst();
     if (next == Next::close) co_return;
     if (next == Next::slow_head) {
       const bool rest_came = co_await session.wait_for_rest_of_head();

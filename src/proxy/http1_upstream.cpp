@@ -57,25 +57,37 @@ bool Http1Upstream::prepare(const http::OutgoingRequest& req) {
   return true;
 }
 
+// Not a coroutine: a request the socket takes whole costs no frame; only a
+// write that must wait goes on in finish_send_body's.
 Task<bool> Http1Upstream::send_body(std::string_view data, bool end) {
   const std::string_view head(scratch_.data(), held_head_);
   held_head_ = 0;
-  char size_line[24];
   std::string_view size_piece;
   std::string_view tail;
   if (chunked_request_) {
-    // The body goes out re-chunked, one chunk per piece.
-    const http::ChunkFrame f = http::frame_chunk(size_line, data.size(), end);
+    // The body goes out re-chunked, one chunk per piece; the size line in
+    // a member, as a write that waits still points at it.
+    const http::ChunkFrame f = http::frame_chunk(size_line_, data.size(), end);
     size_piece = f.before;
     tail = f.after;
   }
   if (head.empty() && size_piece.empty() && data.empty() && tail.empty()) {
     if (end) request_sent_ = true;
-    co_return true;
+    return Task<bool>::ready(true);
   }
-  const bool ok = sent(co_await write(head, size_piece, data, tail));
+  ByteStream::WriteOp w = write(head, size_piece, data, tail);
+  if (!w.await_ready()) return finish_send_body(w.rest(), end);
+  return Task<bool>::ready(body_sent(w.await_resume(), end));
+}
+
+Task<bool> Http1Upstream::finish_send_body(ByteStream::WriteOp::Rest rest, bool end) {
+  co_return body_sent(co_await ByteStream::WriteOp(rest), end);
+}
+
+bool Http1Upstream::body_sent(const Result<std::size_t>& w, bool end) {
+  const bool ok = sent(w);
   if (ok && end) request_sent_ = true;
-  co_return ok;
+  return ok;
 }
 
 // RFC 9112 §7.1.2: a chunked request ends with its trailer section; one
@@ -198,38 +210,47 @@ std::string_view Http1Upstream::bytes_after_head() const {
   return std::string_view(buf_.data() + head_bytes_, used_ - head_bytes_);
 }
 
+// Not a coroutine: the first piece (what came with the head, even none) and
+// the end of a body already whole cost no frame; only a read from the
+// server goes on in read_body_from_server's.
 Task<BodyPiece> Http1Upstream::read_body() {
   assert(body_.has_value());  // read_head gave a final head
-  std::size_t start = head_bytes_;
-  if (!first_body_read_) {
-    start = 0;
-    if (body_->done()) {
-      used_ = 0;
-    } else {
-      take_bulk_buffer();
-      auto r = co_await conn_->stream().read(std::span<char>(buf_.data(), buf_.capacity()),
-                                             io_timeout_ms_);
-      used_ = r ? *r : 0;
-      if (!r) {
-        BodyPiece p;
-        if (r.code() == Errc::closed && body_->end_of_input()) {
-          // RFC 9112 §6.3 rule 8: the server's close ends the body.
-          clean_ = false;
-          body_ended_ = true;
-          p.end = true;
-          co_return p;
-        }
-        p.failed = true;
-        // The client leaving cancels the read; a silent server is a
-        // timeout (sD), anything else the server broke the body (SD).
-        const Errc e = r.code();
-        p.error = ExchangeError{e == Errc::timeout ? ErrorKind::timeout : ErrorKind::closed,
-                                e == Errc::cancelled ? Side::client : Side::server, Phase::data,
-                                false, e == Errc::closed ? "closed early" : "read failed"};
-        co_return p;
-      }
-    }
+  if (first_body_read_) return Task<BodyPiece>::ready(decode_body(head_bytes_));
+  if (body_->done()) {
+    used_ = 0;
+    return Task<BodyPiece>::ready(decode_body(0));
   }
+  return read_body_from_server();
+}
+
+Task<BodyPiece> Http1Upstream::read_body_from_server() {
+  take_bulk_buffer();
+  auto r =
+      co_await conn_->stream().read(std::span<char>(buf_.data(), buf_.capacity()), io_timeout_ms_);
+  used_ = r ? *r : 0;
+  if (!r) {
+    BodyPiece p;
+    if (r.code() == Errc::closed && body_->end_of_input()) {
+      // RFC 9112 §6.3 rule 8: the server's close ends the body.
+      clean_ = false;
+      body_ended_ = true;
+      p.end = true;
+      co_return p;
+    }
+    p.failed = true;
+    // The client leaving cancels the read; a silent server is a
+    // timeout (sD), anything else the server broke the body (SD).
+    const Errc e = r.code();
+    p.error = ExchangeError{e == Errc::timeout ? ErrorKind::timeout : ErrorKind::closed,
+                            e == Errc::cancelled ? Side::client : Side::server, Phase::data, false,
+                            e == Errc::closed ? "closed early" : "read failed"};
+    co_return p;
+  }
+  co_return decode_body(0);
+}
+
+// The body bytes in buf_ from `start` to used_, de-framed.
+BodyPiece Http1Upstream::decode_body(std::size_t start) {
   first_body_read_ = false;
   head_bytes_ = 0;
   std::span<char> in(buf_.data() + start, used_ - start);
@@ -238,7 +259,7 @@ Task<BodyPiece> Http1Upstream::read_body() {
   if (d.error) {
     p.failed = true;
     p.error = ExchangeError{ErrorKind::malformed, Side::server, Phase::data, false, d.reason};
-    co_return p;
+    return p;
   }
   if (body_->framing() == http::Framing::close_delimited) clean_ = false;
   // RFC 9112 §6.3: bytes after a complete response answer nothing: the
@@ -249,7 +270,7 @@ Task<BodyPiece> Http1Upstream::read_body() {
   p.end = d.done;
   if (d.done) p.trailers = body_->trailers();
   body_ended_ = d.done;
-  co_return p;
+  return p;
 }
 
 }  // namespace sluice::proxy

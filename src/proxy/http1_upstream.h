@@ -51,6 +51,10 @@ class Http1Upstream final : public UpstreamCodec {
   ByteStream::WriteOp write(std::string_view a, std::string_view b = {}, std::string_view c = {},
                             std::string_view d = {});
   bool sent(const Result<std::size_t>& w);
+  Task<bool> finish_send_body(ByteStream::WriteOp::Rest rest, bool end);
+  bool body_sent(const Result<std::size_t>& w, bool end);
+  Task<BodyPiece> read_body_from_server();
+  BodyPiece decode_body(std::size_t start);
   HeadRead head_failed(ErrorKind kind, const char* reason);
   void drop_head();
   void note_keep_alive_hint(const http::ResponseHead& head);
@@ -63,6 +67,7 @@ class Http1Upstream final : public UpstreamCodec {
   std::size_t prepared_head_ = 0;  // its length
   std::size_t held_head_ = 0;      // bytes of scratch_ waiting for the first body piece
   bool chunked_request_ = false;   // the request body goes out chunked
+  char size_line_[24];             // the chunk size line of the piece being sent
   bool request_sent_ = false;      // the whole request reached the server
   bool send_cancelled_ = false;
   BufferPool* bulk_;

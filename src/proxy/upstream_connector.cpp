@@ -98,37 +98,53 @@ bool UpstreamConnector::destination(DestinationId& out) const {
   return true;
 }
 
+// Not a coroutine: a pooled connection (most requests' case) costs no
+// frame; only borrowing from another worker or opening one waits, in
+// connect_waiting's.
 Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect(
     const ConnectOptions& options) {
+  using Connected = Task<std::unique_ptr<UpstreamConnection>>;
   assert(server_ >= 0);  // picked first
   reused_ = false;
   endpoint_ = backend_.balancer->state(server_).endpoint.load(std::memory_order_acquire);
   if (endpoint_ == nullptr) {
     // Never resolved: it cannot be picked, but nothing is sent anywhere if it was.
     error_ = connect_failure(ErrorKind::closed, Side::server, "cannot connect to the server");
-    co_return nullptr;
+    return Connected::ready(nullptr);
   }
   // A PROXY header names one client: such connections are never shared.
   assert(!options.reuse.pooled || server()->send_proxy == ProxyHeaderVersion::none);
-  std::unique_ptr<UpstreamConnection> conn;
   if (options.reuse.pooled) {
+    if (std::unique_ptr<UpstreamConnection> conn = take_pooled(options)) {
+      return Connected::ready(adopt(std::move(conn)));
+    }
+  }
+  return connect_waiting(options);
+}
+
+// An idle connection taken for this try: its waits end with the exchange's.
+std::unique_ptr<UpstreamConnection> UpstreamConnector::adopt(
+    std::unique_ptr<UpstreamConnection> conn) {
+  reused_ = true;
+  conn->stream().bind_cancel(cancel_);
+  return conn;
+}
+
+// No idle connection of ours: one another worker holds, or a new one.
+Task<std::unique_ptr<UpstreamConnection>> UpstreamConnector::connect_waiting(
+    const ConnectOptions& options) {
+  if (options.reuse.pooled && options.reuse.may_borrow && ctx_.group != nullptr) {
     const DestinationId d = endpoint_->pool_key;
-    conn = take_pooled(options);
-    if (!conn && options.reuse.may_borrow && ctx_.group != nullptr) {
-      if (auto donor = ctx_.group->donor_for(ctx_.index, d)) {
-        co_await ctx_.group->borrow(ctx_.index, *donor, d, kBorrowWaitMs, cancel_);
-        conn = ctx_.pool.take(d);
-        if (conn) ++ctx_.counters.borrowed;
+    if (auto donor = ctx_.group->donor_for(ctx_.index, d)) {
+      co_await ctx_.group->borrow(ctx_.index, *donor, d, kBorrowWaitMs, cancel_);
+      if (std::unique_ptr<UpstreamConnection> conn = ctx_.pool.take(d)) {
+        ++ctx_.counters.borrowed;
+        co_return adopt(std::move(conn));
       }
     }
   }
-  if (conn) {
-    reused_ = true;
-  } else {
-    conn = co_await connect_new(options);
-    if (!conn) co_return nullptr;
-  }
-  conn->stream().bind_cancel(cancel_);
+  std::unique_ptr<UpstreamConnection> conn = co_await connect_new(options);
+  if (conn) conn->stream().bind_cancel(cancel_);
   co_return conn;
 }
 

@@ -92,6 +92,8 @@ class UpstreamConnector {
   const Backend& backend() const { return backend_; }
 
  private:
+  Task<std::unique_ptr<UpstreamConnection>> connect_waiting(const ConnectOptions& options);
+  std::unique_ptr<UpstreamConnection> adopt(std::unique_ptr<UpstreamConnection> conn);
   Task<std::unique_ptr<UpstreamConnection>> connect_new(const ConnectOptions& options);
   std::unique_ptr<UpstreamConnection> take_pooled(const ConnectOptions& options);
   Task<bool> start_tls(UpstreamConnection& conn, std::uint64_t started_ms);
