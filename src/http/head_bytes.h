@@ -79,4 +79,28 @@ inline std::size_t find_line_feed(const char* p, std::size_t from, std::size_t n
   return hit == nullptr ? kNotFound : static_cast<std::size_t>(static_cast<const char*>(hit) - p);
 }
 
+// How many of the sixteen bytes at `p` (all readable), from the first, are
+// letters, digits or '-': most of a field name, often all of it (a name
+// may hold other token characters; the caller goes on byte by byte where
+// this stops). 0 without SSE2.
+inline std::size_t name_run(const char* p) {
+#if defined(__SSE2__)
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  // OR-ing 0x20 maps exactly 'A'-'Z' and 'a'-'z' into 'a'-'z'. Signed
+  // compares: a byte from 0x80 up is negative, below every bound.
+  const __m128i folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+  const __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(folded, _mm_set1_epi8('a' - 1)),
+                                       _mm_cmplt_epi8(folded, _mm_set1_epi8('z' + 1)));
+  const __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+  const __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
+  const auto taken =
+      static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash)));
+  return static_cast<std::size_t>(std::countr_zero(~taken));  // 16 when all are
+#else
+  (void)p;
+  return 0;
+#endif
+}
+
 }  // namespace sluice::http::head_bytes

@@ -265,6 +265,7 @@ FieldsResult parse_fields(std::string_view lines, std::span<HeaderField> storage
     // Every line ends in CRLF (the scanner checked), and CR is neither a
     // token character nor white space: it bounds these two loops.
     std::size_t i = pos;
+    if (size - pos >= 16) i += head_bytes::name_run(text + pos);
     while (is_token_char(static_cast<unsigned char>(text[i])))
       ++i;
     std::size_t end = i;  // of the value, at the line's CR
