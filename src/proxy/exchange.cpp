@@ -144,7 +144,9 @@ Task<ExchangeEnd> Exchange::run() {
     // Even when sending failed, the server may have answered early (a 413
     // before the body ended): read what it said.
     const std::uint64_t sent_ms = loop_.now_ms();
-    const HeadRead h = co_await await_head();
+    const std::uint64_t head_deadline = response_deadline();
+    HeadRead h = co_await codec_read_head(head_deadline, response_field_span());
+    if (is_interim(h)) h = co_await relay_interim(h, head_deadline);
     if (!h.failed) {
       if (timed()) {
         in_.record->first_byte_us =
@@ -272,24 +274,30 @@ void Exchange::hold_body(std::string_view bytes) {
   held_body_.append(bytes);
 }
 
-// ---- await head
+// ---- the response head
 
-Task<HeadRead> Exchange::await_head() {
+std::uint64_t Exchange::response_deadline() const {
   const std::uint64_t per_try = backend_.retries.per_try_timeout_ms;
-  const std::uint64_t deadline =
-      loop_.now_ms() + (per_try > 0 ? per_try : backend_.response_timeout_ms);
-  const std::span<http::HeaderField> fields(response_fields_.data(), kMaxResponseFields);
-  while (true) {
-    HeadRead h = co_await codec_read_head(deadline, fields);
-    if (h.failed) co_return h;
-    const http::ResponseHead& head = *h.head;
-    if (head.status >= 200 || head.status == 101) co_return h;
-    // 1xx responses (100 Continue, 103 Early Hints) go on to the client
-    // as they come (the downstream drops them for an HTTP/1.0 client,
-    // RFC 9110 §15.2).
+  return loop_.now_ms() + (per_try > 0 ? per_try : backend_.response_timeout_ms);
+}
+
+std::span<http::HeaderField> Exchange::response_field_span() {
+  return std::span<http::HeaderField>(response_fields_.data(), kMaxResponseFields);
+}
+
+bool Exchange::is_interim(const HeadRead& h) {
+  return !h.failed && h.head->status < 200 && h.head->status != 101;
+}
+
+// 1xx responses (100 Continue, 103 Early Hints) go on to the client as they
+// come (the downstream drops them for an HTTP/1.0 client, RFC 9110 §15.2),
+// until the final head. A coroutine only for a response that has them: the
+// usual one is read in run() without a frame of its own.
+Task<HeadRead> Exchange::relay_interim(HeadRead h, std::uint64_t deadline) {
+  while (is_interim(h)) {
     interim_relayed_ = true;
     const http::OutgoingResponse res = forwarded_response(
-        head, response_fields_, ForwardedResponseInputs{method_, false, {}}, cookie_);
+        *h.head, response_fields_, ForwardedResponseInputs{method_, false, {}}, cookie_);
     const bool relayed = co_await down_.send_interim(res);
     if (!relayed) {
       HeadRead gone;
@@ -298,7 +306,9 @@ Task<HeadRead> Exchange::await_head() {
           ExchangeError{ErrorKind::closed, Side::client, Phase::headers, false, "the client left"};
       co_return gone;
     }
+    h = co_await codec_read_head(deadline, response_field_span());
   }
+  co_return h;
 }
 
 // ---- relay

@@ -124,7 +124,12 @@ class Exchange {
   Task<Sent> send_body();
   void keep_request_trailers(std::span<const http::HeaderField> trailers);
   Task<bool> send_body_end_with_trailers(std::string_view data);
-  Task<HeadRead> await_head();
+  // When the response head must have come: now plus the per-try timeout, or
+  // the response timeout.
+  std::uint64_t response_deadline() const;
+  std::span<http::HeaderField> response_field_span();
+  static bool is_interim(const HeadRead& h);
+  Task<HeadRead> relay_interim(HeadRead h, std::uint64_t deadline);
   Task<ExchangeEnd> relay(const http::ResponseHead& head);
   Task<bool> relay_end_with_trailers(std::string_view data,
                                      std::span<const http::HeaderField> trailers);
