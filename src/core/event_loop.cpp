@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "core/direct_syscalls.h"
+
 namespace sluice {
 namespace {
 
@@ -117,10 +119,10 @@ int EventLoop::epoll_timeout_ms() const {
 int EventLoop::wait(epoll_event* events, int max_events) {
   const int timeout = epoll_timeout_ms();
   if (timeout == 0 || idle_poll_.max_ns() == 0)
-    return epoll_wait(epoll_fd_, events, max_events, timeout);
+    return direct::epoll_wait(epoll_fd_, events, max_events, timeout);
   // Events already waiting: the loop is not idle, and there is nothing to
   // learn about how long its idle spells last.
-  int n = epoll_wait(epoll_fd_, events, max_events, 0);
+  int n = direct::epoll_wait(epoll_fd_, events, max_events, 0);
   if (n != 0) return n;
   // Idle: poll through the window before sleeping (core/idle_poll.h says why).
   const std::uint64_t idle_since = monotonic_ns();
@@ -130,14 +132,14 @@ int EventLoop::wait(epoll_event* events, int max_events) {
       // worker) may be the one about to send the event: give it the CPU.
       // With none, this returns at once.
       sched_yield();
-      n = epoll_wait(epoll_fd_, events, max_events, 0);
+      n = direct::epoll_wait(epoll_fd_, events, max_events, 0);
     } while (n == 0 && monotonic_ns() - idle_since < window);
     if (n != 0) {
       if (n > 0) idle_poll_.caught();
       return n;
     }
   }
-  n = epoll_wait(epoll_fd_, events, max_events, timeout);
+  n = direct::epoll_wait(epoll_fd_, events, max_events, timeout);
   if (n > 0) idle_poll_.slept(monotonic_ns() - idle_since);
   return n;
 }

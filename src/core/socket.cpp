@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/direct_syscalls.h"
+
 namespace sluice {
 
 void set_nodelay(int fd) {
@@ -22,7 +24,7 @@ Socket::~Socket() {
 
 ByteStream::Transfer Socket::read_some(std::span<char> buf) {
   while (true) {
-    const ssize_t n = ::recv(fd(), buf.data(), buf.size(), 0);
+    const ssize_t n = direct::recv(fd(), buf.data(), buf.size(), 0);
     // A short read drained the socket: epoll reports the next arrival.
     if (n > 0)
       return Transfer::moved(static_cast<std::size_t>(n), static_cast<std::size_t>(n) < buf.size());
@@ -64,8 +66,8 @@ ByteStream::Transfer Socket::write_some(const iovec* iov, int count, int flags) 
   msg.msg_iov = const_cast<iovec*>(iov);
   msg.msg_iovlen = static_cast<std::size_t>(count);
   while (true) {
-    const ssize_t n = count == 1 ? ::send(fd(), data, total, MSG_NOSIGNAL | flags)
-                                 : ::sendmsg(fd(), &msg, MSG_NOSIGNAL | flags);
+    const ssize_t n = count == 1 ? direct::send(fd(), data, total, MSG_NOSIGNAL | flags)
+                                 : direct::sendmsg(fd(), &msg, MSG_NOSIGNAL | flags);
     if (n >= 0) return Transfer::moved(static_cast<std::size_t>(n));
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return Transfer::would_block_write();
@@ -75,7 +77,7 @@ ByteStream::Transfer Socket::write_some(const iovec* iov, int count, int flags) 
 
 ByteStream::Transfer Socket::peek_some() {
   char byte;
-  const ssize_t n = ::recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = direct::recv(fd(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   if (n > 0) return Transfer::moved(static_cast<std::size_t>(n));
   if (n == 0) return Transfer::ended();
   if (errno == EAGAIN || errno == EWOULDBLOCK) return Transfer::would_block_read();
