@@ -490,7 +490,8 @@ ParseState RequestParser::parse(std::string_view buffered) {
 }
 
 ParseState RequestParser::parse_head(std::string_view head) {
-  const std::size_t eol = head.find("\r\n");
+  // The scanner found the start line's end.
+  const std::size_t eol = scanner_.start_line_size();
   const std::string_view line = head.substr(0, eol);
   // RFC 9112 §3: method SP request-target SP HTTP-version, single spaces.
   const std::size_t sp1 = line.find(' ');
@@ -525,8 +526,7 @@ ParseState RequestParser::parse_head(std::string_view head) {
     if (s != ParseState::complete) return s;
   }
   FieldFacts f;
-  const std::string_view lines =
-      eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  const std::string_view lines = head.substr(eol + 2);
   auto fields = parse_fields(lines, storage_, f);
   if (fields.status != 0) return fail(fields.status, fields.reason);
   head_.fields = std::span<const HeaderField>(storage_.data(), fields.count);
@@ -626,7 +626,8 @@ ParseState ResponseParser::parse(std::string_view buffered, Method request_metho
 }
 
 ParseState ResponseParser::parse_head(std::string_view head, Method request_method) {
-  const std::size_t eol = head.find("\r\n");
+  // The scanner found the start line's end.
+  const std::size_t eol = scanner_.start_line_size();
   const std::string_view line = head.substr(0, eol);
   // RFC 9112 §4: HTTP-version SP 3DIGIT SP [reason-phrase]
   if (line.size() < 12 || line[8] != ' ') return fail("malformed status line");
@@ -649,8 +650,7 @@ ParseState ResponseParser::parse_head(std::string_view head, Method request_meth
     }
   }
   FieldFacts f;
-  const std::string_view lines =
-      eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+  const std::string_view lines = head.substr(eol + 2);
   auto fields = parse_fields(lines, storage_, f);
   if (fields.status != 0) return fail(fields.reason);
   head_.fields = std::span<const HeaderField>(storage_.data(), fields.count);

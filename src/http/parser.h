@@ -40,6 +40,8 @@ class HeadScanner {
   ParseState scan(std::string_view buffered, bool is_request, ParseError& error);
   std::size_t head_start() const { return start_; }
   std::size_t head_end() const { return end_; }  // one past the blank line
+  // The start line's length without its CRLF (once the head is complete).
+  std::size_t start_line_size() const { return first_line_end_ - 2 - start_; }
   void reset() { *this = HeadScanner(limits_); }
   const ParserLimits& limits() const { return limits_; }
 
