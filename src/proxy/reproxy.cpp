@@ -121,8 +121,8 @@ ReproxyPlan::~ReproxyPlan() {
   if (files_root_fd >= 0) ::close(files_root_fd);
 }
 
-bool is_reproxy_field(std::string_view name) {
-  if (name.empty() || (name[0] != 'x' && name[0] != 'X')) return false;
+// A name whose first byte is 'x' or 'X' (is_reproxy_field checked).
+bool names_reproxy_field(std::string_view name) {
   return starts_with_nocase(name, "x-reproxy-") || starts_with_nocase(name, "x-accel-") ||
          http::iequals_literal(name, "x-sendfile");
 }

@@ -39,8 +39,12 @@ class DestinationTable;
 struct Snapshot;
 
 // X-Reproxy-*, X-Accel-* and X-Sendfile: fields only a backend may send,
-// and only to us.
-bool is_reproxy_field(std::string_view name);
+// and only to us. Asked of every field of every request and response:
+// most names are answered by their first byte, inline.
+bool names_reproxy_field(std::string_view name);
+inline bool is_reproxy_field(std::string_view name) {
+  return !name.empty() && (name[0] | 0x20) == 'x' && names_reproxy_field(name);
+}
 
 // One allowed origin and path prefix, with the Backend its fetches use.
 struct ReproxyTarget {
