@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/live_count.h"
+#include "core/uninitialized_array.h"
 #include "http/message.h"
 #include "route/path_normalizer.h"
 
@@ -163,7 +164,9 @@ struct RequestView {
 // Capture groups of the winning route's path_regex (0 = whole match).
 struct Captures {
   static constexpr int kMax = 16;
-  std::array<std::string_view, kMax> groups{};
+  // Only the first `count` are set, and read: every request makes one, and
+  // most routes capture nothing (zeroing 256 bytes a request for nothing).
+  UninitializedArray<std::string_view, kMax> groups;
   int count = 0;
 };
 
