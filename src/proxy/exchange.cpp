@@ -313,7 +313,19 @@ Task<HeadRead> Exchange::relay_interim(HeadRead h, std::uint64_t deadline) {
 
 // ---- relay
 
+// Not a coroutine, as the steps below: a response whose body came whole
+// with its head and that the client takes at once (most keep-alive
+// responses) is relayed without a frame of its own. From the first step
+// that must wait, a coroutine goes on (the *_waiting and *_after_send ones).
 Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
+  const bool tunnel =
+      head.status == 101 || (method_ == http::Method::CONNECT && head.status / 100 == 2);
+  if (tunnel || (route_.reproxy && !in_.reproxied)) return relay_unusual(head);
+  return relay_response(head);
+}
+
+// A tunnel, or a response that may ask for another to be served instead.
+Task<ExchangeEnd> Exchange::relay_unusual(const http::ResponseHead& head) {
   if (head.status == 101) {
     // RFC 9110 §7.8: only a request that asked may switch protocols.
     if (!upgrade_) {
@@ -326,18 +338,21 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
   if (method_ == http::Method::CONNECT && head.status / 100 == 2) {
     co_return co_await relay_tunnel(head, false);
   }
-  if (route_.reproxy && !in_.reproxied) {
-    if (const auto* plan = reproxy_plan_for(*ctx_.snapshot, route_.file_index, route_.name)) {
-      ReproxyAsk ask = reproxy_asked(**plan, head.fields);
-      if (ask.kind != ReproxyAsk::Kind::none) co_return co_await relay_reproxied(head, *plan, ask);
-    }
+  if (const auto* plan = reproxy_plan_for(*ctx_.snapshot, route_.file_index, route_.name)) {
+    ReproxyAsk ask = reproxy_asked(**plan, head.fields);
+    if (ask.kind != ReproxyAsk::Kind::none) co_return co_await relay_reproxied(head, *plan, ask);
   }
+  co_return co_await relay_response(head);
+}
+
+Task<ExchangeEnd> Exchange::relay_response(const http::ResponseHead& head) {
   std::string_view sticky;
   std::string sticky_pair;
   if (!backend_.sticky_cookie.empty() && connector_.server_index() != sticky_server_) {
     sticky_pair.assign(backend_.sticky_cookie).append("=").append(connector_.server()->sticky_id);
     sticky = sticky_pair;
   }
+  // Its views are into members (response_fields_, cookie_), not sticky_pair.
   const http::OutgoingResponse res = forwarded_response(
       head, response_fields_, ForwardedResponseInputs{method_, false, sticky}, cookie_);
   // Whatever else a server says to CONNECT, its connection may already be
@@ -346,44 +361,89 @@ Task<ExchangeEnd> Exchange::relay(const http::ResponseHead& head) {
   if (res.body == http::BodyKind::none) {
     // RFC 9112 §6.3: responses to HEAD, and 1xx/204/304 responses, end
     // with their head whatever their fields say.
-    (void)co_await codec_read_body();
-    finish_connection(poolable && codec_reusable());
-  }
-  const HeadSent hs = down_.queue_head(res);
-  if (hs == HeadSent::too_large) {
-    co_return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
-                                "response head too large to forward"});
+    Task<BodyPiece> read = codec_read_body();
+    if (!read.await_ready()) return relay_bodiless_waiting(std::move(read), res, poolable);
+    (void)read.await_resume();
+    return send_bodiless(res, poolable);
   }
   // The head is only queued: until it leaves with the first piece, a
   // failure can still be answered with a status.
-  if (res.body == http::BodyKind::none) {
-    response_started_ = true;
-    const bool sent = co_await down_.send_body({}, true);
-    if (!sent) {
-      co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
-    }
-    co_return ExchangeEnd{};
+  if (down_.queue_head(res) == HeadSent::too_large) {
+    return Task<ExchangeEnd>::ready(response_head_too_large());
   }
+  return relay_body(poolable);
+}
+
+ExchangeEnd Exchange::response_head_too_large() {
+  return end(ExchangeError{ErrorKind::too_large, Side::server, Phase::headers, false,
+                           "response head too large to forward"});
+}
+
+Task<ExchangeEnd> Exchange::relay_bodiless_waiting(Task<BodyPiece> read, http::OutgoingResponse res,
+                                                   bool poolable) {
+  (void)co_await read;
+  co_return co_await send_bodiless(res, poolable);
+}
+
+Task<ExchangeEnd> Exchange::send_bodiless(const http::OutgoingResponse& res, bool poolable) {
+  finish_connection(poolable && codec_reusable());
+  if (down_.queue_head(res) == HeadSent::too_large) {
+    return Task<ExchangeEnd>::ready(response_head_too_large());
+  }
+  response_started_ = true;
+  Task<bool> send = down_.send_body({}, true);
+  if (!send.await_ready()) return relay_body_after_send(std::move(send), true, poolable);
+  return Task<ExchangeEnd>::ready(*after_piece_sent(send.await_resume(), true));
+}
+
+Task<ExchangeEnd> Exchange::relay_body(bool poolable) {
   while (true) {
-    const BodyPiece piece = co_await codec_read_body();
-    if (piece.failed) co_return end(piece.error);
-    // At a clean end the connection goes back to the pool before the last
-    // bytes reach the client, so the next request of any client on this
-    // worker can use it.
-    if (piece.end) finish_connection(poolable && codec_reusable());
-    response_started_ = true;
-    bool sent = false;
-    if (piece.end && !piece.trailers.empty()) {
-      sent = co_await relay_end_with_trailers(piece.data, piece.trailers);
-    } else {
-      down_.more_follows(piece.more_waiting);
-      sent = co_await down_.send_body(piece.data, piece.end);
+    Task<BodyPiece> read = codec_read_body();
+    if (!read.await_ready()) return relay_body_waiting(std::move(read), poolable);
+    const BodyPiece piece = read.await_resume();
+    if (piece.failed) return Task<ExchangeEnd>::ready(end(piece.error));
+    Task<bool> send = send_piece(piece, poolable);
+    if (!send.await_ready()) return relay_body_after_send(std::move(send), piece.end, poolable);
+    if (auto done = after_piece_sent(send.await_resume(), piece.end)) {
+      return Task<ExchangeEnd>::ready(*done);
     }
-    if (!sent) {
-      co_return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
-    }
-    if (piece.end) co_return ExchangeEnd{};
   }
+}
+
+Task<ExchangeEnd> Exchange::relay_body_waiting(Task<BodyPiece> read, bool poolable) {
+  while (true) {
+    const BodyPiece piece = co_await read;
+    if (piece.failed) co_return end(piece.error);
+    const bool sent = co_await send_piece(piece, poolable);
+    if (auto done = after_piece_sent(sent, piece.end)) co_return *done;
+    read = codec_read_body();
+  }
+}
+
+Task<ExchangeEnd> Exchange::relay_body_after_send(Task<bool> send, bool last, bool poolable) {
+  const bool sent = co_await send;
+  if (auto done = after_piece_sent(sent, last)) co_return *done;
+  co_return co_await relay_body(poolable);
+}
+
+Task<bool> Exchange::send_piece(const BodyPiece& piece, bool poolable) {
+  // At a clean end the connection goes back to the pool before the last
+  // bytes reach the client, so the next request of any client on this
+  // worker can use it.
+  if (piece.end) finish_connection(poolable && codec_reusable());
+  response_started_ = true;
+  if (piece.end && !piece.trailers.empty()) {
+    return relay_end_with_trailers(piece.data, piece.trailers);
+  }
+  down_.more_follows(piece.more_waiting);
+  return down_.send_body(piece.data, piece.end);
+}
+
+// The exchange's end once a piece was sent (or not); none while more follows.
+std::optional<ExchangeEnd> Exchange::after_piece_sent(bool sent, bool last) {
+  if (!sent) return ExchangeEnd{ExchangeEnd::Then::close, 0, "", "CD"};
+  if (last) return ExchangeEnd{};
+  return std::nullopt;
 }
 
 // The response body's last data, then the trailer fields that may travel

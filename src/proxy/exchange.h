@@ -131,6 +131,17 @@ class Exchange {
   static bool is_interim(const HeadRead& h);
   Task<HeadRead> relay_interim(HeadRead h, std::uint64_t deadline);
   Task<ExchangeEnd> relay(const http::ResponseHead& head);
+  Task<ExchangeEnd> relay_unusual(const http::ResponseHead& head);
+  Task<ExchangeEnd> relay_response(const http::ResponseHead& head);
+  ExchangeEnd response_head_too_large();
+  Task<ExchangeEnd> relay_bodiless_waiting(Task<BodyPiece> read, http::OutgoingResponse res,
+                                           bool poolable);
+  Task<ExchangeEnd> send_bodiless(const http::OutgoingResponse& res, bool poolable);
+  Task<ExchangeEnd> relay_body(bool poolable);
+  Task<ExchangeEnd> relay_body_waiting(Task<BodyPiece> read, bool poolable);
+  Task<ExchangeEnd> relay_body_after_send(Task<bool> send, bool last, bool poolable);
+  Task<bool> send_piece(const BodyPiece& piece, bool poolable);
+  static std::optional<ExchangeEnd> after_piece_sent(bool sent, bool last);
   Task<bool> relay_end_with_trailers(std::string_view data,
                                      std::span<const http::HeaderField> trailers);
   Task<ExchangeEnd> relay_tunnel(const http::ResponseHead& head, bool switching);

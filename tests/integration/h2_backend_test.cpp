@@ -127,6 +127,32 @@ TEST(H2Backend, ResponseWithoutContentLengthArrivesWhole) {
   EXPECT_TRUE(has(c.output, "GET /whole-h2 0")) << c.output;
 }
 
+// RFC 9112 §6.3: a response to HEAD ends with its head. From an HTTP/2
+// server the end of the stream comes apart from the head, so the relay
+// waits for it; the client's connection then carries the next request.
+TEST(H2Backend, AHeadAnsweredByAnH2cServerEndsWithItsHeadAndTheConnectionGoesOn) {
+  NginxInstance nginx(h2c_nginx());
+  SluiceInstance sluice(one_backend_config(server_of(nginx.port()), "    protocol: h2c\n"));
+  ASSERT_TRUE(sluice.ready()) << sluice.process().output();
+  RawConnection c(sluice.port("web"));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.send("HEAD /page HTTP/1.1\r\nHost: sluice.test\r\n\r\n"));
+    const auto head = c.read_response(true);
+    ASSERT_TRUE(head.has_value()) << sluice.process().output();
+    EXPECT_EQ(head->status, 200);
+    EXPECT_EQ(head->header("content-length").value_or(""), "16");  // the GET's body, not sent
+    EXPECT_EQ(head->body, "");
+  }
+  ASSERT_TRUE(c.send("GET /page HTTP/1.1\r\nHost: sluice.test\r\nConnection: close\r\n\r\n"));
+  const auto get_after = c.read_response();
+  ASSERT_TRUE(get_after.has_value()) << sluice.process().output();
+  EXPECT_EQ(get_after->status, 200);
+  EXPECT_EQ(get_after->body, "hello from nginx");
+  EXPECT_EQ(c.leftover(), "");  // nothing after the answers: the HEADs had no body
+  ASSERT_TRUE(nginx.wait_for_requests(4));
+  EXPECT_TRUE(has(nginx.access_log(), "request=\"HEAD /page HTTP/2.0\"")) << nginx.access_log();
+}
+
 // ---- multiplexing
 
 TEST(H2Backend, ConcurrentRequestsShareOneH2Connection) {
