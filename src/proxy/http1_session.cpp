@@ -355,7 +355,9 @@ Task<Next> Http1Session::serve_pinned() {
         if (p == Preface::whole) co_return Next::h2;
         maybe_h2c = p == Preface::partial;
       }
-      if (!maybe_h2c) {
+      // Nothing buffered (the usual start of a request on a kept-alive
+      // connection): nothing to parse before the first read.
+      if (!maybe_h2c && used_ > 0) {
         state = parser.parse(std::string_view(buf_.data(), used_));
         if (state != http::ParseState::need_more) break;
       }

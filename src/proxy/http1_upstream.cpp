@@ -132,9 +132,11 @@ Task<HeadRead> Http1Upstream::read_head(std::uint64_t deadline_ms,
     parser_.emplace(http::ParserLimits{buf_.capacity(), buf_.capacity(), fields.size()}, fields);
   }
   drop_head();
-  http::ParseState state;
-  while ((state = parser_->parse(std::string_view(buf_.data(), used_), request_method)) ==
-         http::ParseState::need_more) {
+  // Nothing buffered (the usual case): nothing to parse before the first read.
+  http::ParseState state =
+      used_ > 0 ? parser_->parse(std::string_view(buf_.data(), used_), request_method)
+                : http::ParseState::need_more;
+  while (state == http::ParseState::need_more) {
     if (used_ == buf_.capacity())
       co_return head_failed(ErrorKind::too_large, "response head too large");
     const std::uint64_t now = loop_.now_ms();
@@ -158,6 +160,7 @@ Task<HeadRead> Http1Upstream::read_head(std::uint64_t deadline_ms,
     }
     used_ += *r;
     answer_started_ = true;
+    state = parser_->parse(std::string_view(buf_.data(), used_), request_method);
   }
   if (state == http::ParseState::error) {
     spdlog::debug("bad response: {}", parser_->error().reason);
