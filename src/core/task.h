@@ -17,8 +17,11 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <exception>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "core/frame_allocator.h"
@@ -54,6 +57,15 @@ struct TaskPromiseBase : FramePooled {
 
 template <typename T = void>
 class [[nodiscard]] Task {
+  // A ready() task keeps a small result (bool, an enum) in its one word,
+  // above a set low bit (a frame's address is even): Task<bool> stays a
+  // word, and every idle connection's frame holds Tasks of that size while
+  // it waits (a second word there costs 16 bytes a connection).
+  static constexpr bool kPacked = std::is_trivially_copyable_v<T> &&
+                                  std::is_trivially_default_constructible_v<T> &&
+                                  sizeof(T) <= sizeof(std::uint32_t);
+  struct NoResult {};
+
  public:
   struct promise_type : detail::TaskPromiseBase {
     std::optional<T> value;
@@ -66,38 +78,62 @@ class [[nodiscard]] Task {
     }
   };
 
-  Task(Task&& o) noexcept : h_(std::exchange(o.h_, {})), result_(std::move(o.result_)) {}
+  Task(Task&& o) noexcept : word_(std::exchange(o.word_, 0)), result_(std::move(o.result_)) {}
   Task& operator=(Task&& o) noexcept {
     if (this != &o) {
-      if (h_) h_.destroy();
-      h_ = std::exchange(o.h_, {});
+      destroy_frame();
+      word_ = std::exchange(o.word_, 0);
       result_ = std::move(o.result_);
     }
     return *this;
   }
-  ~Task() {
-    if (h_) h_.destroy();
-  }
+  ~Task() { destroy_frame(); }
 
   // Done already, with `v`: awaiting it resumes at once.
   static Task ready(T v) {
     Task t;
-    t.result_.emplace(std::move(v));
+    if constexpr (kPacked) {
+      std::uint32_t bits = 0;
+      std::memcpy(&bits, &v, sizeof(T));
+      t.word_ = (static_cast<std::uintptr_t>(bits) << 8) | 1;
+    } else {
+      t.result_.emplace(std::move(v));
+    }
     return t;
   }
 
-  bool await_ready() const noexcept { return !h_; }
+  bool await_ready() const noexcept { return !has_frame(); }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> awaiter) noexcept {
-    h_.promise().continuation = awaiter;
-    return h_;
+    frame().promise().continuation = awaiter;
+    return frame();
   }
-  T await_resume() { return h_ ? std::move(*h_.promise().value) : std::move(*result_); }
+  T await_resume() {
+    if (has_frame()) return std::move(*frame().promise().value);
+    if constexpr (kPacked) {
+      const auto bits = static_cast<std::uint32_t>(word_ >> 8);
+      T v;
+      std::memcpy(&v, &bits, sizeof(T));
+      return v;
+    } else {
+      return std::move(*result_);
+    }
+  }
 
  private:
   Task() = default;
-  explicit Task(std::coroutine_handle<promise_type> h) : h_(h) {}
-  std::coroutine_handle<promise_type> h_;
-  std::optional<T> result_;  // a ready() task's
+  explicit Task(std::coroutine_handle<promise_type> h)
+      : word_(reinterpret_cast<std::uintptr_t>(h.address())) {}
+  bool has_frame() const noexcept { return word_ != 0 && (word_ & 1) == 0; }
+  std::coroutine_handle<promise_type> frame() const noexcept {
+    return std::coroutine_handle<promise_type>::from_address(reinterpret_cast<void*>(word_));
+  }
+  void destroy_frame() noexcept {
+    if (has_frame()) frame().destroy();
+  }
+
+  // The coroutine's frame address; 0 once moved from; or a packed result.
+  std::uintptr_t word_ = 0;
+  [[no_unique_address]] std::conditional_t<kPacked, NoResult, std::optional<T>> result_;
 };
 
 template <>

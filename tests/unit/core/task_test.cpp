@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -58,6 +59,32 @@ TEST(Task, AReadyTaskHoldsNoFrameWhereACoroutineHoldsOne) {
 TEST(Task, AReadyTaskSpawnedDetachedDoesNothingAndEndsAtOnce) {
   spawn(Task<void>::ready());  // nothing to resume: must not touch a frame
   SUCCEED();
+}
+
+enum class Small : std::uint8_t { zero, one, last = 255 };
+
+// Every idle connection's frame holds Tasks of bool and of an enum while it
+// waits: being able to be ready must not make them a word larger.
+TEST(Task, ATaskOfASmallResultIsOneWordAndKeepsEveryValueWhenReady) {
+  static_assert(sizeof(Task<bool>) == sizeof(void*));
+  static_assert(sizeof(Task<Small>) == sizeof(void*));
+  static_assert(sizeof(Task<int>) == sizeof(void*));
+  for (bool b : {false, true}) {
+    Task<bool> t = Task<bool>::ready(b);
+    ASSERT_TRUE(t.await_ready());
+    EXPECT_EQ(t.await_resume(), b);
+  }
+  for (Small v : {Small::zero, Small::one, Small::last}) {
+    Task<Small> t = Task<Small>::ready(v);
+    ASSERT_TRUE(t.await_ready());
+    EXPECT_EQ(t.await_resume(), v);
+  }
+  for (int v : {0, 1, -1, 2147483647, -2147483647 - 1}) {
+    Task<int> t = Task<int>::ready(v);
+    Task<int> moved = std::move(t);
+    ASSERT_TRUE(moved.await_ready());
+    EXPECT_EQ(moved.await_resume(), v);
+  }
 }
 
 TEST(Task, AMovedReadyTaskCarriesItsResult) {
