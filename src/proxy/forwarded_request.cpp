@@ -231,8 +231,13 @@ void ForwardedRequest::add_forwarded_for(const http::RequestHead& head,
     forwarded_for_.append(f.value);
     forwarded_for_.append(", ");
   }
-  char ip[INET6_ADDRSTRLEN + 1] = {};
-  forwarded_for_.append(client_ip_text(client, ip, sizeof ip));
+  static_assert(sizeof(client_ip_) >= INET6_ADDRSTRLEN + 1);
+  const std::string_view ip = client_ip_text(client, client_ip_.data(), client_ip_.size());
+  if (forwarded_for_.empty()) {
+    add("X-Forwarded-For", ip);
+    return;
+  }
+  forwarded_for_.append(ip);
   add("X-Forwarded-For", forwarded_for_);
 }
 

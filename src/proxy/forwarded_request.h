@@ -73,7 +73,10 @@ class ForwardedRequest {
   UninitializedArray<http::HeaderField, kInlineFields> inline_;
   std::vector<http::HeaderField> spill_;
   std::size_t count_ = 0;
-  std::string forwarded_for_;  // the X-Forwarded-For value we send
+  std::string forwarded_for_;  // the X-Forwarded-For value we send, when a client sent one
+  // The client's address as text: the whole X-Forwarded-For value when the
+  // client sent none (the usual case: no string to build).
+  std::array<char, 47> client_ip_;  // INET6_ADDRSTRLEN and a NUL
   const ListenerSettings* listener_;
   bool add_forwarded_;  // this client's requests get the X-Forwarded-* fields
   const middleware::RequestEdits* edits_;
