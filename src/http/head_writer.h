@@ -10,35 +10,31 @@
 
 namespace sluice::http {
 
+// The first and the last W bytes of [src, src + n), W <= n <= 2W: every
+// byte of it, some twice, in two loads and two stores.
+template <std::size_t W>
+inline void copy_both_ends(char* dst, const char* src, std::size_t n) {
+  char first[W];
+  char last[W];
+  std::memcpy(first, src, W);
+  std::memcpy(last, src + n - W, W);
+  std::memcpy(dst, first, W);
+  std::memcpy(dst + n - W, last, W);
+}
+
 // Copies n bytes, inline. A head's pieces (names, values, a status line)
 // are mostly under 32 bytes, and some thirty are copied a request: a call
-// into libc's memcpy cost more than the copy. Overlapping fixed-size moves
-// (each a single load and store) read and write only [src, src + n) and
-// [dst, dst + n); the two ranges do not overlap.
+// into libc's memcpy cost more than the copy. Each width reads and writes
+// only [src, src + n) and [dst, dst + n); the two ranges do not overlap.
 inline void copy_piece(char* dst, const char* src, std::size_t n) {
   if (n > 32) {
     std::memcpy(dst, src, n);
   } else if (n >= 16) {
-    char a[16];
-    char b[16];
-    std::memcpy(a, src, 16);
-    std::memcpy(b, src + n - 16, 16);
-    std::memcpy(dst, a, 16);
-    std::memcpy(dst + n - 16, b, 16);
+    copy_both_ends<16>(dst, src, n);
   } else if (n >= 8) {
-    char a[8];
-    char b[8];
-    std::memcpy(a, src, 8);
-    std::memcpy(b, src + n - 8, 8);
-    std::memcpy(dst, a, 8);
-    std::memcpy(dst + n - 8, b, 8);
+    copy_both_ends<8>(dst, src, n);
   } else if (n >= 4) {
-    char a[4];
-    char b[4];
-    std::memcpy(a, src, 4);
-    std::memcpy(b, src + n - 4, 4);
-    std::memcpy(dst, a, 4);
-    std::memcpy(dst + n - 4, b, 4);
+    copy_both_ends<4>(dst, src, n);
   } else if (n > 0) {
     // 1 to 3 bytes: the first, the middle and the last (some the same).
     const char first = src[0];
