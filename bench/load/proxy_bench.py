@@ -29,6 +29,7 @@ import traceback
 
 from benchlib import (CLK_TCK, Service, busiest_shares, cpu_pair, cpu_split, cpu_ticks, free_port,
                       idle_after_burst, idle_memory, raise_nofile, run_ab, run_wrk, task_ticks)
+from cpu_share import CpuShare
 
 # "sluice-observed": sluice with what operators turn on (an admin listener
 # serving /metrics, a JSON access log to a file), to weigh their cost.
@@ -373,7 +374,10 @@ def measure(scenario, name, backend, args, workdir, cpus):
         proxy = proxy_service(name, workdir, backend.port, proxy_cpu, args.sluice, args.nofile,
                               clients, workers=workers).start()
     port = proxy.port if proxy else backend.port
+    share = CpuShare(name, getattr(args, "proxy_cpu_share", 1.0) if proxy else 1.0)
     try:
+        if proxy:
+            share.hold(proxy.pid)
         run_wrk(port, 1, args.connections, path, load_cpu, threads=workers)  # warm-up: pools exist
         a0, r0 = backend.status()
         p0 = cpu_split(proxy.pid) if proxy else None
@@ -420,6 +424,7 @@ def measure(scenario, name, backend, args, workdir, cpus):
             sys.stderr.write(f"--- {name} log tail ---\n{proxy.log_tail()}\n")
         raise
     finally:
+        share.close()
         if proxy:
             proxy.stop()
 
@@ -564,7 +569,10 @@ def print_scaling(results, proxies, scenarios):
 def print_table(results, proxies, scenarios, args):
     print(f"\n## Proxy: one nginx backend, one worker per proxy, proxy on CPU {cpu_pair()[0]}, "
           f"backend + load on CPU {cpu_pair()[1]} (loads marked \"N workers\": the proxy "
-          f"with N, proxy and load (wrk -tN) on every CPU, the backend where it was)\n")
+          f"with N, proxy and load (wrk -tN) on every CPU, the backend where it was)"
+          + (f"; each proxy held to {args.proxy_cpu_share:g} of a CPU (a cgroup quota: never idle, "
+             "so its CPU per request is its work)"
+             if getattr(args, "proxy_cpu_share", 1.0) < 1 else "") + "\n")
     print(f"wrk -t1 -c{args.connections} -d{args.duration}s; ab -n {args.ab_requests} "
           f"-c {args.ab_concurrency} (no -k); {args.idle_count} idle keep-alive client connections; "
           f"burst: {args.burst_count} clients arriving {args.burst_wave} at a time, one GET each, "

@@ -230,6 +230,10 @@ def main():
                          "than one, proxy and load share every CPU; a scaling table follows)")
     ap.add_argument("--burst-wave", type=int, default=proxy_bench.BURST_WAVE,
                     help="clients arriving together in the burst load (200)")
+    ap.add_argument("--proxy-cpu-share", type=float, default=1.0,
+                    help="proxy scenario: hold each proxy to this share of one CPU (a cgroup "
+                         "quota; e.g. 0.5), so that it is never idle and its CPU per request "
+                         "is its work (needs root)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=int, default=10, help="seconds per wrk load")
     ap.add_argument("--connections", type=int, default=50, help="wrk connections")
