@@ -31,7 +31,7 @@ bool always_hop_by_hop(std::string_view name) {
 
 HopByHopFields::HopByHopFields(std::span<const HeaderField> fields) : lengths_(kStandardLengths) {
   for (const auto& f : fields) {
-    if (!iequals_literal(f.name, "connection")) continue;
+    if (!iequals_literal<"connection">(f.name)) continue;
     ListTokens tokens(f.value);
     std::string_view item;
     while (tokens.next(item)) {

@@ -87,7 +87,7 @@ void add_transfer_encoding(std::string_view value, FieldFacts& f) {
   std::string_view item;
   while (items.next(item)) {
     if (f.chunked_last) f.chunked_earlier = true;  // something follows chunked
-    f.chunked_last = iequals_literal(item, "chunked");
+    f.chunked_last = iequals_literal<"chunked">(item);
     if (!f.chunked_last) f.other_coding = true;
   }
 }
@@ -96,35 +96,35 @@ void note_field(const HeaderField& h, FieldFacts& f) {
   const auto n = h.name;
   switch (n.size()) {
     case 4:
-      if (iequals_literal(n, "host")) {
+      if (iequals_literal<"host">(n)) {
         ++f.host_fields;
         f.host = h.value;
       }
       break;
     case 6:
-      if (iequals_literal(n, "expect"))
-        f.expect_continue = iequals_literal(h.value, "100-continue");
+      if (iequals_literal<"expect">(n))
+        f.expect_continue = iequals_literal<"100-continue">(h.value);
       break;
     case 7:
-      if (iequals_literal(n, "upgrade")) f.has_upgrade = true;
+      if (iequals_literal<"upgrade">(n)) f.has_upgrade = true;
       break;
     case 10:
-      if (iequals_literal(n, "connection")) {
+      if (iequals_literal<"connection">(n)) {
         ListTokens items(h.value);
         std::string_view item;
         while (items.next(item)) {
           ++f.connection_options;
-          if (iequals_literal(item, "close")) f.connection_close = true;
-          if (iequals_literal(item, "keep-alive")) f.connection_keep_alive = true;
-          if (iequals_literal(item, "upgrade")) f.connection_upgrade = true;
+          if (iequals_literal<"close">(item)) f.connection_close = true;
+          if (iequals_literal<"keep-alive">(item)) f.connection_keep_alive = true;
+          if (iequals_literal<"upgrade">(item)) f.connection_upgrade = true;
         }
       }
       break;
     case 14:
-      if (iequals_literal(n, "content-length")) add_content_length(h.value, f);
+      if (iequals_literal<"content-length">(n)) add_content_length(h.value, f);
       break;
     case 17:
-      if (iequals_literal(n, "transfer-encoding")) add_transfer_encoding(h.value, f);
+      if (iequals_literal<"transfer-encoding">(n)) add_transfer_encoding(h.value, f);
       break;
     default:
       break;

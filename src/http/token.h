@@ -47,18 +47,38 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return iequals_same_size(a.data(), b.data(), a.size());
 }
 
-// `s` equals `lower`, a constant of lowercase letters, digits and '-', but
-// for ASCII case: `iequals_literal(name, "content-length")`. For what the
-// parser accepted (field names, values, list items: no control character
-// but HTAB) OR-ing 0x20 into a byte gives one of those characters only from
-// itself or its uppercase letter, so whole words are compared at once,
-// inline, against constants. Other text belongs with iequals.
+// A constant for iequals_literal: lowercase letters, digits and '-' only,
+// checked when compiled. An uppercase letter or another character would
+// never match, silently; here it does not compile.
 template <std::size_t N>
-inline bool iequals_literal(std::string_view s, const char (&lower)[N]) {
-  constexpr std::size_t n = N - 1;
+struct LowercaseName {
+  consteval LowercaseName(const char (&s)[N]) {  // NOLINT(google-explicit-constructor)
+    for (std::size_t i = 0; i + 1 < N; ++i) {
+      const char c = s[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+        throw "iequals_literal: a constant of lowercase letters, digits and '-'";
+      }
+      text[i] = c;
+    }
+    text[N - 1] = '\0';
+  }
+  static constexpr std::size_t size() { return N - 1; }
+  char text[N] = {};
+};
+
+// `s` equals the constant `Lower` but for ASCII case:
+// `iequals_literal<"content-length">(name)`. For what the parser accepted
+// (field names, values, list items: no control character but HTAB) OR-ing
+// 0x20 into a byte gives one of the constant's characters only from itself
+// or its uppercase letter, so whole words are compared at once, inline.
+// Other text belongs with iequals.
+template <LowercaseName Lower>
+inline bool iequals_literal(std::string_view s) {
+  constexpr std::size_t n = Lower.size();
   static_assert(n > 0);
   if (s.size() != n) return false;
   const char* p = s.data();
+  const char* lower = Lower.text;
   const auto same = [&](std::size_t at, auto word) {
     decltype(word) a;
     decltype(word) b;

@@ -53,7 +53,7 @@ Exchange::Exchange(ExchangeInputs in, Downstream& downstream, const http::Reques
   idempotent_ = http::is_idempotent(method_) && !upgrade_;
   if (!idempotent_ && backend_.retries.idempotency_key) {
     for (const auto& f : head.fields) {
-      if (http::iequals_literal(f.name, "idempotency-key") && !f.value.empty()) idempotent_ = true;
+      if (http::iequals_literal<"idempotency-key">(f.name) && !f.value.empty()) idempotent_ = true;
     }
   }
   if (backend_.protocol != UpstreamProtocol::http1) {

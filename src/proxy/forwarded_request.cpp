@@ -79,15 +79,15 @@ bool ForwardedRequest::proxy_states(std::string_view name) const {
   // The request id and trace context are ours when we assigned them
   // (request_identity.h): a client's copy would contradict them.
   if (states_request_id_ && http::iequals(name, ls.identity->header)) return true;
-  if (states_trace_ && (http::iequals_literal(name, "traceparent") ||
-                        (drops_tracestate_ && http::iequals_literal(name, "tracestate")))) {
+  if (states_trace_ && (http::iequals_literal<"traceparent">(name) ||
+                        (drops_tracestate_ && http::iequals_literal<"tracestate">(name)))) {
     return true;
   }
   const ForwardedPolicy& fwd = *ls.forwarded;
   return add_forwarded_ &&
-         ((fwd.x_forwarded_for && http::iequals_literal(name, "x-forwarded-for")) ||
-          (fwd.x_forwarded_proto && http::iequals_literal(name, "x-forwarded-proto")) ||
-          (fwd.x_forwarded_host && http::iequals_literal(name, "x-forwarded-host")));
+         ((fwd.x_forwarded_for && http::iequals_literal<"x-forwarded-for">(name)) ||
+          (fwd.x_forwarded_proto && http::iequals_literal<"x-forwarded-proto">(name)) ||
+          (fwd.x_forwarded_host && http::iequals_literal<"x-forwarded-host">(name)));
 }
 
 // CGI and WSGI turn '-' into '_', so X_Forwarded_For would reach them as
@@ -122,13 +122,13 @@ ForwardedRequest::ForwardedRequest(const http::RequestHead& head, const Inputs& 
   const http::HopByHopFields hop(head.fields);
   bool had_length = false;
   for (const auto& f : head.fields) {
-    if (http::iequals_literal(f.name, "host")) continue;  // written from `host`
+    if (http::iequals_literal<"host">(f.name)) continue;  // written from `host`
     if (hop.contains(f.name)) {
-      if (!(head.upgrade && http::iequals_literal(f.name, "upgrade"))) continue;
-    } else if (http::iequals_literal(f.name, "content-length")) {
+      if (!(head.upgrade && http::iequals_literal<"upgrade">(f.name))) continue;
+    } else if (http::iequals_literal<"content-length">(f.name)) {
       had_length = true;
       continue;
-    } else if (http::iequals_literal(f.name, "expect")) {
+    } else if (http::iequals_literal<"expect">(f.name)) {
       continue;  // 100-continue is answered by us
     } else if (proxy_states(f.name)) {
       continue;
@@ -227,7 +227,7 @@ void ForwardedRequest::add_edits() {
 void ForwardedRequest::add_forwarded_for(const http::RequestHead& head,
                                          const SocketAddress& client) {
   for (const auto& f : head.fields) {
-    if (!http::iequals_literal(f.name, "x-forwarded-for") || f.value.empty()) continue;
+    if (!http::iequals_literal<"x-forwarded-for">(f.name) || f.value.empty()) continue;
     forwarded_for_.append(f.value);
     forwarded_for_.append(", ");
   }

@@ -20,9 +20,9 @@ http::OutgoingResponse forwarded_response(const http::ResponseHead& head,
   const http::HopByHopFields hop(head.fields);
   std::size_t kept = 0;
   for (const auto& f : head.fields) {
-    if (hop.contains(f.name) && !(in.switching && http::iequals_literal(f.name, "upgrade")))
+    if (hop.contains(f.name) && !(in.switching && http::iequals_literal<"upgrade">(f.name)))
       continue;
-    if (!keep_length && http::iequals_literal(f.name, "content-length")) continue;
+    if (!keep_length && http::iequals_literal<"content-length">(f.name)) continue;
     // Meant for us (reproxy.h), on every route: a client never sees them.
     if (is_reproxy_field(f.name)) continue;
     fields[kept++] = f;
@@ -58,7 +58,7 @@ std::span<const http::HeaderField> hsts_field(std::string_view hsts, bool secure
                                               http::HeaderField& storage) {
   if (hsts.empty() || !secure) return {};
   for (const auto& f : fields) {
-    if (http::iequals_literal(f.name, "strict-transport-security")) return {};
+    if (http::iequals_literal<"strict-transport-security">(f.name)) return {};
   }
   storage = {"Strict-Transport-Security", hsts};
   return {&storage, 1};

@@ -184,7 +184,7 @@ Task<HeadRead> Http1Upstream::read_head(std::uint64_t deadline_ms,
 // says when it will close an idle connection; the pool retires it earlier.
 void Http1Upstream::note_keep_alive_hint(const http::ResponseHead& head) {
   for (const auto& f : head.fields) {
-    if (!http::iequals_literal(f.name, "keep-alive")) continue;
+    if (!http::iequals_literal<"keep-alive">(f.name)) continue;
     http::ListTokens params(f.value);
     std::string_view p;
     while (params.next(p)) {

@@ -124,7 +124,7 @@ ReproxyPlan::~ReproxyPlan() {
 // A name whose first byte is 'x' or 'X' (is_reproxy_field checked).
 bool names_reproxy_field(std::string_view name) {
   return starts_with_nocase(name, "x-reproxy-") || starts_with_nocase(name, "x-accel-") ||
-         http::iequals_literal(name, "x-sendfile");
+         http::iequals_literal<"x-sendfile">(name);
 }
 
 std::vector<std::shared_ptr<const ReproxyPlan>> build_reproxy_plans(const config::Config& config,
@@ -157,14 +157,14 @@ ReproxyAsk reproxy_asked(const ReproxyPlan& plan, std::span<const http::HeaderFi
   std::string_view accel, urls, file, size;
   for (const auto& f : fields) {
     if (!is_reproxy_field(f.name)) continue;
-    if (http::iequals_literal(f.name, "x-accel-redirect")) {
+    if (http::iequals_literal<"x-accel-redirect">(f.name)) {
       accel = f.value;
-    } else if (http::iequals_literal(f.name, "x-reproxy-url")) {
+    } else if (http::iequals_literal<"x-reproxy-url">(f.name)) {
       urls = f.value;
-    } else if (http::iequals_literal(f.name, "x-reproxy-file") ||
-               http::iequals_literal(f.name, "x-sendfile")) {
+    } else if (http::iequals_literal<"x-reproxy-file">(f.name) ||
+               http::iequals_literal<"x-sendfile">(f.name)) {
       file = f.value;
-    } else if (http::iequals_literal(f.name, "x-reproxy-expected-size")) {
+    } else if (http::iequals_literal<"x-reproxy-expected-size">(f.name)) {
       size = f.value;
     }
   }

@@ -54,37 +54,37 @@ TEST(Iequals, FieldNamesMeetTheirSpellings) {
 // constants of one to twenty bytes (the byte loop, the two half words, the
 // words and the overlapping last word), matches exactly when
 // reference_iequals says so, and a length that differs never matches.
-template <std::size_t N>
-void expect_literal_matches_reference(const char (&lower)[N]) {
-  const std::string literal(lower, N - 1);
+template <LowercaseName Lower>
+void expect_literal_matches_reference() {
+  const std::string literal(Lower.text, Lower.size());
   for (std::size_t at = 0; at < literal.size(); ++at) {
     for (int c = 0; c < 256; ++c) {
       if ((c < 0x20 && c != '\t') || c == 0x7f) continue;  // refused by the parser
       std::string s = literal;
       s[at] = static_cast<char>(c);
-      ASSERT_EQ(iequals_literal(s, lower), reference_iequals(s, literal))
+      ASSERT_EQ(iequals_literal<Lower>(s), reference_iequals(s, literal))
           << literal << ": byte 0x" << std::hex << c << " at " << std::dec << at;
     }
   }
   std::string upper = literal;
   for (char& c : upper)
     c = c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c;
-  EXPECT_TRUE(iequals_literal(upper, lower)) << upper;
-  EXPECT_FALSE(iequals_literal(literal + "s", lower));
-  EXPECT_FALSE(iequals_literal(literal.substr(1), lower));
+  EXPECT_TRUE(iequals_literal<Lower>(upper)) << upper;
+  EXPECT_FALSE(iequals_literal<Lower>(literal + "s"));
+  EXPECT_FALSE(iequals_literal<Lower>(literal.substr(1)));
 }
 
 TEST(IequalsLiteral, EveryAcceptedByteAtEveryOffsetMatchesExactlyItsOwnCases) {
-  expect_literal_matches_reference("te");
-  expect_literal_matches_reference("host");
-  expect_literal_matches_reference("close");
-  expect_literal_matches_reference("chunked");
-  expect_literal_matches_reference("trailers");
-  expect_literal_matches_reference("keep-alive");
-  expect_literal_matches_reference("100-continue");
-  expect_literal_matches_reference("content-length");
-  expect_literal_matches_reference("transfer-encoding");
-  expect_literal_matches_reference("proxy-authorization2");
+  expect_literal_matches_reference<"te">();
+  expect_literal_matches_reference<"host">();
+  expect_literal_matches_reference<"close">();
+  expect_literal_matches_reference<"chunked">();
+  expect_literal_matches_reference<"trailers">();
+  expect_literal_matches_reference<"keep-alive">();
+  expect_literal_matches_reference<"100-continue">();
+  expect_literal_matches_reference<"content-length">();
+  expect_literal_matches_reference<"transfer-encoding">();
+  expect_literal_matches_reference<"proxy-authorization2">();
 }
 
 }  // namespace
