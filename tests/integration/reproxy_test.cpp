@@ -300,6 +300,22 @@ TEST_F(Reproxy, SendfileRefusesPathsOutOfTheRoot) {
   EXPECT_NE(log().find("leads out of files.root"), std::string::npos) << log();
 }
 
+// A route that may reproxy, whose backend asks for nothing: the answer is
+// relayed as it is, fields and all, and nothing else is fetched.
+TEST_F(Reproxy, AnAnswerThatAsksForNothingOnAReproxyRouteIsRelayedAsItIs) {
+  for (int i = 0; i < 2; ++i) {
+    const auto r = request("GET", "/app/nothing");
+    ASSERT_TRUE(r) << log();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "primary body");
+    EXPECT_EQ(r->header("content-type"), "text/x-primary");
+    EXPECT_EQ(r->header("x-other"), "primary-only");
+  }
+  EXPECT_EQ(app_.requests().size(), 2u);
+  EXPECT_EQ(store_.requests().size(), 0u);
+  EXPECT_EQ(vault_.requests().size(), 0u);
+}
+
 TEST_F(Reproxy, ClientsCannotSendTheFieldsAndNeverSeeThem) {
   const auto r = request("GET", "/plain/leak",
                          "X-Reproxy-URL: http://" + p_.store +
