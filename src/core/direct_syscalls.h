@@ -3,8 +3,9 @@
 // recv, send, sendmsg and epoll_wait are thread cancellation points: in a
 // process with more than one thread (every sluice process: the main thread
 // and its workers), glibc brackets each with two calls that switch
-// asynchronous cancellation on and off, about 120 instructions a call in
-// all, four to five calls a proxied request. No sluice thread is ever
+// asynchronous cancellation on and off: with the wrapper, about 60
+// instructions a call against about 16 for syscall(2), four to five calls
+// a proxied request (docs/benchmarks.md). No sluice thread is ever
 // cancelled (pthread_cancel is never called), so the bracket buys nothing.
 // syscall(2) is the same system call with errno set the same way, and no
 // bracket.
