@@ -82,6 +82,7 @@ bool Balancer::candidate(int s, bool backups, std::uint64_t now_ms, int avoid) c
 }
 
 int Balancer::pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int avoid) const {
+  if (specs_.size() == 1) return pick_only_server(now_ms);
   for (const int skip : {avoid, -1}) {
     for (const bool backups : {false, true}) {
       const int s = pick_among(ws, backups, now_ms, key, skip);
@@ -96,6 +97,18 @@ int Balancer::pick(WorkerState& ws, std::uint64_t now_ms, std::uint64_t key, int
     const int s = pick_among(ws, backups, kIgnoreEjections, key, -1);
     if (s >= 0) return s;
   }
+  return -1;
+}
+
+// A backend of one server (the most common kind) has one answer whatever
+// the algorithm: the server, if it takes requests (ejected or not, as the
+// general path below decides; `avoid` cannot apply when there is no other),
+// else none. No worker state to move: smooth round robin's counter of a
+// lone server comes back to 0 at every pick, and the draws of the random
+// algorithms choose among one.
+int Balancer::pick_only_server(std::uint64_t now_ms) const {
+  const bool backup = specs_[0].backup;
+  if (candidate(0, backup, now_ms, -1) || candidate(0, backup, kIgnoreEjections, -1)) return 0;
   return -1;
 }
 

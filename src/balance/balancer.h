@@ -99,6 +99,7 @@ class Balancer {
   bool candidate(int s, bool backups, std::uint64_t now_ms, int avoid) const;
   // The weight in thousandths, reduced while the server is slow-starting.
   std::int64_t weight(int s, std::uint64_t now_ms) const;
+  int pick_only_server(std::uint64_t now_ms) const;
   int pick_among(WorkerState& ws, bool backups, std::uint64_t now_ms, std::uint64_t key,
                  int avoid) const;
   // The ring of the weights in force, refreshed in `ws` after a change.

@@ -125,6 +125,40 @@ TEST(Balancer, RetryAvoidsTheServerThatJustFailedWhenItCan) {
   EXPECT_EQ(single.pick(single_ws, 0, key, 0), 0);  // no other: the same one again
 }
 
+// The most common backend has one server: whatever the algorithm, it is
+// the pick while it can take requests (passively ejected too, as with
+// several), also on a retry that would avoid it, and none once it is down,
+// drained or weighted 0.
+TEST(Balancer, ABackendOfOneServerPicksItUnlessItTakesNothing) {
+  for (const Algorithm a : {Algorithm::round_robin, Algorithm::least_conn, Algorithm::random,
+                            Algorithm::p2c, Algorithm::hash}) {
+    for (const bool backup : {false, true}) {
+      SCOPED_TRACE(static_cast<int>(a) * 2 + (backup ? 1 : 0));
+      auto specs = servers({1});
+      specs[0].backup = backup;
+      Balancer b(a, specs);
+      auto ws = b.make_worker_state(0);
+      const std::uint64_t key = hash_key("client");
+      for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(b.pick(ws, 1000, key), 0);
+      EXPECT_EQ(b.pick(ws, 1000, key, 0), 0);  // a retry: there is no other
+      for (int i = 0; i < Balancer::kFailuresToEject; ++i)
+        b.record_failure(0, 1000);
+      EXPECT_FALSE(b.state(0).takes_new(1000));
+      EXPECT_EQ(b.pick(ws, 1000, key), 0);  // ejection never empties a backend
+      b.state(0).admin = AdminState::draining;
+      EXPECT_EQ(b.pick(ws, 1000, key), -1);
+      b.state(0).admin = AdminState::enabled;
+      b.set_weight(0, 0);
+      EXPECT_EQ(b.pick(ws, 1000, key), -1);
+      b.set_weight(0, 1);
+      EXPECT_EQ(b.pick(ws, 1000, key), 0);
+      b.state(0).healthy = false;
+      EXPECT_EQ(b.pick(ws, 1000, key), -1);  // the caller answers 503
+    }
+  }
+}
+
 TEST(ConsistentHash, RemovingOneOfFiveServersMovesAboutAFifthOfTheKeys) {
   Balancer five(Algorithm::hash, servers({1, 1, 1, 1, 1}));
   auto four_specs = servers({1, 1, 1, 1, 1});
