@@ -46,6 +46,17 @@ inline std::size_t find_control(const char* p, std::size_t n) {
       return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(mask)));
     }
   }
+  if (i < n && n >= 16) {
+    // The last sixteen bytes, overlapping what the loop saw: one load for
+    // the tail instead of a loop over it. Bits of bytes already seen are
+    // dropped.
+    const std::size_t last = n - 16;
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + last));
+    const __m128i control =
+        _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(v, below), v), _mm_cmpeq_epi8(v, del));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(control)) >> (i - last);
+    return mask != 0 ? i + static_cast<std::size_t>(std::countr_zero(mask)) : n;
+  }
 #endif
   for (; i + 8 <= n; i += 8) {
     std::uint64_t w;
@@ -61,9 +72,9 @@ inline std::size_t find_control(const char* p, std::size_t n) {
   return n;
 }
 
-// The offset of the first '\n' in [p + from, p + n), or kNotFound. Inline
-// and without a call into libc: a head's lines are short, and memchr's
-// set-up cost more than the search on them.
+// The offset of the first '\n' in [p + from, p + n), or kNotFound; all of
+// [p, p + n) is readable. Inline and without a call into libc: a head's
+// lines are short, and memchr's set-up cost more than the search on them.
 inline std::size_t find_line_feed(const char* p, std::size_t from, std::size_t n) {
   std::size_t i = from;
 #if defined(__SSE2__)
@@ -73,6 +84,14 @@ inline std::size_t find_line_feed(const char* p, std::size_t from, std::size_t n
     if (const int mask = _mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)); mask != 0) {
       return i + static_cast<std::size_t>(std::countr_zero(static_cast<unsigned>(mask)));
     }
+  }
+  if (i < n && n >= 16) {
+    // The tail in one load of the buffer's last sixteen bytes (a head's
+    // last lines mostly end there), its bytes before i dropped.
+    const std::size_t last = n - 16;
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + last));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf))) >> (i - last);
+    return mask != 0 ? i + static_cast<std::size_t>(std::countr_zero(mask)) : kNotFound;
   }
 #endif
   const void* hit = i < n ? std::memchr(p + i, '\n', n - i) : nullptr;
