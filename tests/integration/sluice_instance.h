@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -17,8 +18,11 @@
 
 namespace sluice::test {
 
+// The binary built beside the tests, or another one to run them against
+// (make release runs them on its profile-guided build).
 inline std::string sluice_binary() {
-  return SLUICE_BINARY;
+  const char* other = std::getenv("SLUICE_BINARY");
+  return other != nullptr && *other != '\0' ? other : SLUICE_BINARY;
 }
 inline std::string source_dir() {
   return SLUICE_SOURCE_DIR;
