@@ -14,7 +14,7 @@ DESTDIR ?=
 FUZZ_SECONDS ?= 60
 CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all deps build asan run test test-normal test-asan profile profile-instructions bench bench-micro bench-path bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean install deb
+.PHONY: all deps build asan run test test-normal test-asan profile profile-instructions bench bench-micro bench-path bench-load bench-idle bench-tls bench-h2 bench-auth bench-chaos bench-tcp bench-slowloris fuzz format tidy clean install deb release
 
 all: build
 
@@ -47,6 +47,21 @@ install: build
 deb: build
 	@scripts/install-deps.sh package
 	cd $(BUILD) && cpack -G DEB
+
+# A profile-guided build of sluice in $(RELEASE_BUILD) (GCC PGO; what it
+# gains: docs/benchmarks.md): built with counters, trained on the proxy
+# benchmark's loads (bench/load/pgo_train.py), built again from the profile;
+# then the test suite runs against it (SLUICE_BINARY).
+RELEASE_BUILD ?= build-release
+release: build
+	@scripts/install-deps.sh bench
+	cmake -S . -B $(RELEASE_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_PGO=generate
+	cmake --build $(RELEASE_BUILD) -j $(JOBS) --target sluice
+	rm -rf $(RELEASE_BUILD)/pgo-profile
+	python3 bench/load/pgo_train.py --sluice $(RELEASE_BUILD)/sluice
+	cmake -S . -B $(RELEASE_BUILD) -DSLUICE_PGO=use
+	cmake --build $(RELEASE_BUILD) -j $(JOBS) --target sluice
+	SLUICE_BINARY="$(abspath $(RELEASE_BUILD))/sluice" ctest --test-dir $(BUILD) --output-on-failure -j $(TEST_JOBS) -E fuzz_corpus
 
 # The whole CTest suite on the normal build, then again under ASan+UBSan.
 test: test-normal test-asan
@@ -145,4 +160,4 @@ tidy: $(BUILD)/CMakeCache.txt
 	@git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(RELEASE_BUILD)
