@@ -59,6 +59,9 @@ release: build
 	cmake --build $(RELEASE_BUILD) -j $(JOBS) --target sluice
 	rm -rf $(RELEASE_BUILD)/pgo-profile
 	python3 bench/load/pgo_train.py --sluice $(RELEASE_BUILD)/sluice
+	@# Without a profile the guided build would quietly be the normal one.
+	@ls $(RELEASE_BUILD)/pgo-profile/*.gcda >/dev/null 2>&1 || \
+	  { echo "release: the training wrote no profile in $(RELEASE_BUILD)/pgo-profile" >&2; exit 1; }
 	cmake -S . -B $(RELEASE_BUILD) -DSLUICE_PGO=use
 	cmake --build $(RELEASE_BUILD) -j $(JOBS) --target sluice
 	SLUICE_BINARY="$(abspath $(RELEASE_BUILD))/sluice" ctest --test-dir $(BUILD) --output-on-failure -j $(TEST_JOBS) -E fuzz_corpus
